@@ -1,0 +1,30 @@
+"""The ``checkpoint`` command: one click group; each feature package registers its own commands."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group(
+    help=(
+        "Checkpoint: the office side of the gate pass service.\n\n"
+        "Example: checkpoint demo   (a demo compound on SQLite, served on http://127.0.0.1:5000)"
+    )
+)
+def cli() -> None:
+    """Root command group."""
+
+
+def _register_commands() -> None:
+    # Imported here so that each feature owns its commands and `--help` stays fast.
+    from gate.signing.cli import keys_group
+    from gate.issuing.cli import passes_group
+
+    cli.add_command(keys_group)
+    cli.add_command(passes_group)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    _register_commands()
+    cli()

@@ -1,0 +1,1 @@
+"""Signing keys: the office private keyring in files, public parts for gates."""

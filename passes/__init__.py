@@ -1,0 +1,74 @@
+"""The pure core of Checkpoint: pass format, signing and verifying, rules, the decision.
+
+No I/O, no clock, no environment: keys, rules, household state and ``now`` are
+arguments, so the gate server and an offline scanner run exactly the same code.
+"""
+
+from passes.codes import PASS_VALIDITY_CODES, REMEASURE_CODES, Code, reason
+from passes.decision import Override, Verdict, decide
+from passes.errors import PassError
+from passes.keys import KeyEntry, KeySet, KeyStatus, SigningKey, new_pass_id
+from passes.pass_format import MAX_INPUT_LENGTH, PREFIX, TEXT_LENGTH, Pass, SignedPass, parse_pass
+from passes.qr import qr_modules, qr_version, render_png, render_svg
+from passes.rules import (
+    ExitHours,
+    Quota,
+    RuleSet,
+    RuleSetError,
+    TemperatureRules,
+    WindowKind,
+    rules_from_dict,
+    rules_from_json,
+)
+from passes.schedule import counted_exits, next_exit_at, overdue_since, quota_free_at
+from passes.state import Direction, HouseholdState, HouseholdStatus, advance
+from passes.timefmt import format_utc, parse_utc
+from passes.verification import PassCheck, PassRejected, VerifiedPass, verify_pass
+
+__all__ = [
+    "MAX_INPUT_LENGTH",
+    "PASS_VALIDITY_CODES",
+    "PREFIX",
+    "REMEASURE_CODES",
+    "TEXT_LENGTH",
+    "Code",
+    "Direction",
+    "ExitHours",
+    "HouseholdState",
+    "HouseholdStatus",
+    "KeyEntry",
+    "KeySet",
+    "KeyStatus",
+    "Override",
+    "Pass",
+    "PassCheck",
+    "PassError",
+    "PassRejected",
+    "Quota",
+    "RuleSet",
+    "RuleSetError",
+    "SignedPass",
+    "SigningKey",
+    "TemperatureRules",
+    "Verdict",
+    "VerifiedPass",
+    "WindowKind",
+    "advance",
+    "counted_exits",
+    "decide",
+    "format_utc",
+    "new_pass_id",
+    "next_exit_at",
+    "overdue_since",
+    "parse_pass",
+    "parse_utc",
+    "qr_modules",
+    "qr_version",
+    "quota_free_at",
+    "reason",
+    "render_png",
+    "render_svg",
+    "rules_from_dict",
+    "rules_from_json",
+    "verify_pass",
+]

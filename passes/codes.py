@@ -1,0 +1,99 @@
+"""Stable machine codes for every verdict, and their human reasons in zh-CN and en.
+
+A code's string value is permanent: it is stored in every crossing row, exported to
+auditors and matched by scanners. New codes may be added; none is renamed or reused.
+Tests assert codes, never message text.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Code(StrEnum):
+    """Why a crossing was refused, or a note attached to an allowed one."""
+
+    # Pass validity (evaluated first; any of these stops evaluation).
+    BAD_FORMAT = "bad_format"
+    UNKNOWN_KEY = "unknown_key"
+    BAD_SIGNATURE = "bad_signature"
+    KEY_REVOKED = "key_revoked"
+    KEY_NOT_VALID = "key_not_valid"
+    WRONG_COMMUNITY = "wrong_community"
+    NOT_YET_VALID = "not_yet_valid"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    SUPERSEDED = "superseded"
+    UNKNOWN_HOUSEHOLD = "unknown_household"
+    # Health.
+    SENSOR_ERROR = "sensor_error"
+    NO_TEMPERATURE = "no_temperature"
+    FEVER = "fever"
+    # Household rules (exit only).
+    QUARANTINED = "quarantined"
+    OUTSIDE_HOURS = "outside_hours"
+    ALREADY_OUT = "already_out"
+    QUOTA = "quota"
+    # Notes on allowed crossings (never a refusal).
+    ENTRY_WITHOUT_EXIT = "entry_without_exit"
+    OVERRIDE = "override"
+
+
+PASS_VALIDITY_CODES = frozenset(
+    {
+        Code.BAD_FORMAT,
+        Code.UNKNOWN_KEY,
+        Code.BAD_SIGNATURE,
+        Code.KEY_REVOKED,
+        Code.KEY_NOT_VALID,
+        Code.WRONG_COMMUNITY,
+        Code.NOT_YET_VALID,
+        Code.EXPIRED,
+        Code.REVOKED,
+        Code.SUPERSEDED,
+        Code.UNKNOWN_HOUSEHOLD,
+    }
+)
+"""Codes that mean the pass itself is not good; nothing about the household is known."""
+
+REMEASURE_CODES = frozenset({Code.SENSOR_ERROR, Code.NO_TEMPERATURE})
+"""Codes that ask the volunteer to measure again: shown amber, never allowed, never overridden."""
+
+_REASONS: dict[Code, tuple[str, str]] = {
+    Code.BAD_FORMAT: ("不是本系统的出入证", "Not a Checkpoint pass"),
+    Code.UNKNOWN_KEY: ("出入证签发密钥未知", "Pass signed by an unknown key"),
+    Code.BAD_SIGNATURE: ("出入证签名无效（可能伪造）", "Invalid signature (possible forgery)"),
+    Code.KEY_REVOKED: ("出入证签发密钥已作废", "The pass's signing key was revoked"),
+    Code.KEY_NOT_VALID: ("出入证签发时间不在密钥有效期内", "Pass issued outside its key's period"),
+    Code.WRONG_COMMUNITY: ("非本小区出入证", "Pass belongs to another community"),
+    Code.NOT_YET_VALID: ("出入证尚未生效", "Pass not yet valid"),
+    Code.EXPIRED: ("出入证已过期", "Pass expired"),
+    Code.REVOKED: ("出入证已挂失作废", "Pass revoked"),
+    Code.SUPERSEDED: ("出入证已补办，旧证作废", "Pass replaced by a newer card"),
+    Code.UNKNOWN_HOUSEHOLD: ("住户未登记", "Household not registered"),
+    Code.SENSOR_ERROR: ("体温读数异常，请复测", "Implausible temperature reading, re-measure"),
+    Code.NO_TEMPERATURE: ("未测体温，请测温", "No temperature reading, please measure"),
+    Code.FEVER: ("体温异常，请留观并联系医护人员", "Fever: hold and call medical staff"),
+    Code.QUARANTINED: ("居家隔离中，不得外出", "Household in home quarantine"),
+    Code.OUTSIDE_HOURS: ("不在允许外出时段", "Outside exit hours"),
+    Code.ALREADY_OUT: ("本户已有人外出未归", "A member of this household is already out"),
+    Code.QUOTA: ("本户外出次数已用完", "Household outing quota used up"),
+    Code.ENTRY_WITHOUT_EXIT: ("无外出记录的进入", "Entry without a recorded exit"),
+    Code.OVERRIDE: ("值班负责人放行", "Let through by supervisor override"),
+}
+
+_NEXT_EXIT = ("，下次可外出：{when}", "; next outing allowed {when}")
+_UNTIL = ("（至 {when}）", " (until {when})")
+
+
+def reason(code: Code, lang: str = "zh", *, next_exit: str | None = None) -> str:
+    """The one-line human reason for ``code`` in ``lang`` ("zh" or "en").
+
+    ``next_exit`` is an already localised time text appended for quota-like refusals.
+    """
+    index = 1 if lang.startswith("en") else 0
+    text = _REASONS[code][index]
+    if next_exit is not None:
+        template = _UNTIL if code is Code.QUARANTINED else _NEXT_EXIT
+        text += template[index].format(when=next_exit)
+    return text

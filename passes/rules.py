@@ -1,0 +1,269 @@
+"""A community's outing rules: a versioned value, serialised as JSON, validated strictly.
+
+JSON shape (every key optional except ``version``; defaults shown)::
+
+    {
+      "version": 1,
+      "timezone": "Asia/Shanghai",
+      "quota": {"exits": 1, "window": "calendar_days", "length": 3},   // or null: no quota
+      "max_out_at_once": 1,
+      "exit_hours": {"start": "06:00", "end": "20:00"},                 // or null: any time
+      "max_outside_minutes": null,                                      // overdue after this
+      "temperature": {"required": true, "fever_threshold_tenths": 373,
+                      "plausible_min_tenths": 340, "plausible_max_tenths": 430}
+    }
+
+``window`` is ``calendar_days`` (local dates: 1 per 3 days means an exit on the 22nd
+allows the next on the 25th) or ``rolling_hours`` (the last ``length`` hours).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from passes.codes import Code
+from passes.errors import PassError
+
+
+class RuleSetError(PassError):
+    """Rule JSON was refused; ``field`` names the offending field (e.g. ``quota.exits``)."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(Code.BAD_FORMAT, "bad_rules", f"{field_name}: {message}")
+        self.field = field_name
+        self.message = message
+
+
+class WindowKind(StrEnum):
+    """How the outing quota's window is measured."""
+
+    CALENDAR_DAYS = "calendar_days"
+    ROLLING_HOURS = "rolling_hours"
+
+
+@dataclass(frozen=True)
+class Quota:
+    """At most ``exits`` allowed exits per household per window of ``length`` days/hours."""
+
+    exits: int = 1
+    window: WindowKind = WindowKind.CALENDAR_DAYS
+    length: int = 3
+
+
+@dataclass(frozen=True)
+class ExitHours:
+    """Local times between which exits are allowed; ``start > end`` crosses midnight."""
+
+    start: time
+    end: time
+
+    def contains(self, local: time) -> bool:
+        """True iff ``local`` (wall-clock time) is inside the window; the end is exclusive."""
+        if self.start < self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
+
+
+@dataclass(frozen=True)
+class TemperatureRules:
+    """Fever threshold and plausible sensor range, integer tenths of a degree Celsius."""
+
+    required: bool = True
+    fever_threshold_tenths: int = 373
+    plausible_min_tenths: int = 340
+    plausible_max_tenths: int = 430
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """One version of a community's rules. Every crossing records the version that decided it."""
+
+    version: int = 1
+    timezone: str = "Asia/Shanghai"
+    quota: Quota | None = field(default_factory=Quota)
+    max_out_at_once: int = 1
+    exit_hours: ExitHours | None = None
+    max_outside_minutes: int | None = None
+    temperature: TemperatureRules = field(default_factory=TemperatureRules)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The community's time zone (local dates and exit hours are read in it)."""
+        return ZoneInfo(self.timezone)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form; :func:`rules_from_dict` inverts it exactly."""
+        return {
+            "version": self.version,
+            "timezone": self.timezone,
+            "quota": None
+            if self.quota is None
+            else {
+                "exits": self.quota.exits,
+                "window": self.quota.window.value,
+                "length": self.quota.length,
+            },
+            "max_out_at_once": self.max_out_at_once,
+            "exit_hours": None
+            if self.exit_hours is None
+            else {
+                "start": self.exit_hours.start.strftime("%H:%M"),
+                "end": self.exit_hours.end.strftime("%H:%M"),
+            },
+            "max_outside_minutes": self.max_outside_minutes,
+            "temperature": {
+                "required": self.temperature.required,
+                "fever_threshold_tenths": self.temperature.fever_threshold_tenths,
+                "plausible_min_tenths": self.temperature.plausible_min_tenths,
+                "plausible_max_tenths": self.temperature.plausible_max_tenths,
+            },
+        }
+
+    def to_json(self) -> str:
+        """Canonical JSON text (sorted keys, so equal rules give equal text)."""
+        return json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False)
+
+    def describe_quota(self, lang: str = "zh") -> str:
+        """The rule in one line for a printed card, e.g. ``每三天可外出一次``."""
+        if self.quota is None:
+            return "不限外出次数" if lang == "zh" else "No outing limit"
+        q = self.quota
+        if lang != "zh":
+            unit = "days" if q.window is WindowKind.CALENDAR_DAYS else "hours"
+            return f"{q.exits} outing(s) every {q.length} {unit}"
+        numerals = "零一二三四五六七八九十"
+        count = numerals[q.length] if q.length <= 10 else str(q.length)
+        times = numerals[q.exits] if q.exits <= 10 else str(q.exits)
+        unit = "天" if q.window is WindowKind.CALENDAR_DAYS else "小时"
+        return f"每{count}{unit}可外出{times}次"
+
+
+def rules_from_json(text: str) -> RuleSet:
+    """Parse and validate rule JSON; raise :class:`RuleSetError` naming the bad field."""
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise RuleSetError("(json)", f"not valid JSON: {exc}") from None
+    return rules_from_dict(data)
+
+
+def rules_from_dict(data: object) -> RuleSet:
+    """Validate a decoded JSON object into a :class:`RuleSet`."""
+    obj = _object(
+        data,
+        "(root)",
+        {
+            "version",
+            "timezone",
+            "quota",
+            "max_out_at_once",
+            "exit_hours",
+            "max_outside_minutes",
+            "temperature",
+        },
+    )
+    timezone = _str(obj.get("timezone", "Asia/Shanghai"), "timezone")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise RuleSetError("timezone", f"unknown time zone {timezone!r}") from None
+    if "version" not in obj:
+        raise RuleSetError("version", "is required")
+    return RuleSet(
+        version=_int(obj["version"], "version", 1, 2**31 - 1),
+        timezone=timezone,
+        quota=_quota(obj["quota"]) if "quota" in obj else Quota(),
+        max_out_at_once=_int(obj.get("max_out_at_once", 1), "max_out_at_once", 1, 99),
+        exit_hours=_exit_hours(obj.get("exit_hours")),
+        max_outside_minutes=None
+        if obj.get("max_outside_minutes") is None
+        else _int(obj["max_outside_minutes"], "max_outside_minutes", 1, 60 * 24 * 30),
+        temperature=_temperature(obj.get("temperature", {})),
+    )
+
+
+def _quota(data: object) -> Quota | None:
+    if data is None:
+        return None
+    obj = _object(data, "quota", {"exits", "window", "length"})
+    window_text = _str(obj.get("window", "calendar_days"), "quota.window")
+    try:
+        window = WindowKind(window_text)
+    except ValueError:
+        raise RuleSetError("quota.window", "must be calendar_days or rolling_hours") from None
+    limit = 366 if window is WindowKind.CALENDAR_DAYS else 24 * 366
+    return Quota(
+        exits=_int(obj.get("exits", 1), "quota.exits", 1, 100),
+        window=window,
+        length=_int(obj.get("length", 3), "quota.length", 1, limit),
+    )
+
+
+def _exit_hours(data: object) -> ExitHours | None:
+    if data is None:
+        return None
+    obj = _object(data, "exit_hours", {"start", "end"})
+    start = _clock(obj.get("start"), "exit_hours.start")
+    end = _clock(obj.get("end"), "exit_hours.end")
+    if start == end:
+        raise RuleSetError("exit_hours", "start equals end; use null for any time")
+    return ExitHours(start, end)
+
+
+def _temperature(data: object) -> TemperatureRules:
+    obj = _object(
+        data,
+        "temperature",
+        {"required", "fever_threshold_tenths", "plausible_min_tenths", "plausible_max_tenths"},
+    )
+    required = obj.get("required", True)
+    if not isinstance(required, bool):
+        raise RuleSetError("temperature.required", "must be true or false")
+    low = _int(obj.get("plausible_min_tenths", 340), "temperature.plausible_min_tenths", 300, 450)
+    high = _int(obj.get("plausible_max_tenths", 430), "temperature.plausible_max_tenths", 300, 450)
+    fever = _int(
+        obj.get("fever_threshold_tenths", 373), "temperature.fever_threshold_tenths", 300, 450
+    )
+    if not low < fever <= high:
+        raise RuleSetError(
+            "temperature.fever_threshold_tenths",
+            "must lie above plausible_min and at most plausible_max",
+        )
+    return TemperatureRules(required, fever, low, high)
+
+
+def _object(data: object, name: str, allowed: set[str]) -> Mapping[str, Any]:
+    if not isinstance(data, dict):
+        raise RuleSetError(name, "must be an object")
+    for key in data:
+        if key not in allowed:
+            prefix = "" if name == "(root)" else f"{name}."
+            raise RuleSetError(f"{prefix}{key}", "unknown field")
+    return data
+
+
+def _int(value: object, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise RuleSetError(name, f"must be a whole number from {low} to {high}")
+    return value
+
+
+def _str(value: object, name: str) -> str:
+    if not isinstance(value, str):
+        raise RuleSetError(name, "must be text")
+    return value
+
+
+def _clock(value: object, name: str) -> time:
+    text = _str(value, name)
+    try:
+        hour, minute = (int(part) for part in text.split(":"))
+        return time(hour, minute)
+    except ValueError:
+        raise RuleSetError(name, "must be HH:MM, e.g. 06:00") from None

@@ -1,0 +1,1 @@
+"""Users, roles and logins of the office and gate web UI."""

@@ -1,0 +1,1 @@
+"""The office audit trail: who changed what, when and why."""

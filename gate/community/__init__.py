@@ -1,0 +1,1 @@
+"""Communities, their hierarchy (area, grid, compound, building) and versioned rule sets."""

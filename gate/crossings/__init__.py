@@ -1,0 +1,1 @@
+"""The crossing log: every decided crossing, append-only and hash-chained per gate."""

@@ -1,0 +1,89 @@
+"""The crossing log: every scan the gate decided, allowed or refused, online or offline.
+
+Append-only and tamper-evident: each row carries ``gate_seq`` (1, 2, ... within its gate),
+the previous row's hash and its own, so the chain of one gate can be verified end to end.
+Only the review fields (``conflict_reviewed_*``, ``conflict_note``) are written after insert,
+and they are outside the hash.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gate.db import U32, Base, BigIntPK, UTCDateTime, text_enum, utcnow
+from passes.state import Direction
+
+GENESIS_HASH = "0" * 64
+"""The ``prev_hash`` of the first crossing of every gate."""
+
+
+class Crossing(Base):
+    """One crossing as decided at the gate.
+
+    ``client_id`` is the UUID the scanner generated: uploads are idempotent on it.
+    ``household_id`` and ``pass_id`` are empty when the pass could not be attributed (forged,
+    unreadable). ``code`` is the primary verdict code, ``codes`` all codes and ``flags`` extra
+    markers, each space-separated. ``temperature_tenths`` is in tenths of a degree Celsius.
+    ``rejected`` marks a crossing the server could not accept as valid; it is kept, never
+    deleted. ``conflict`` marks offline decisions that together broke a rule.
+    """
+
+    __tablename__ = "crossings"
+    __table_args__ = (
+        UniqueConstraint("gate_id", "gate_seq"),
+        CheckConstraint("gate_seq >= 1", name="gate_seq_positive"),
+        Index(None, "community_id", "scanned_at"),
+        Index(None, "household_id", "scanned_at"),
+        Index(None, "community_id", "allowed", "code"),
+        Index(None, "community_id", "conflict", "scanned_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(String(36), unique=True)
+    community_id: Mapped[int] = mapped_column(U32, ForeignKey("communities.id"))
+    gate_id: Mapped[int] = mapped_column(ForeignKey("gates.id"))
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    household_id: Mapped[int | None] = mapped_column(U32, ForeignKey("households.id"))
+    pass_id: Mapped[bytes | None] = mapped_column(LargeBinary(12), index=True)
+    direction: Mapped[Direction] = mapped_column(text_enum(Direction, "direction", length=8))
+    scanned_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    temperature_tenths: Mapped[int | None] = mapped_column(SmallInteger)
+    allowed: Mapped[bool] = mapped_column(Boolean)
+    code: Mapped[str | None] = mapped_column(String(32))
+    codes: Mapped[str] = mapped_column(Text, default="", server_default="")
+    flags: Mapped[str] = mapped_column(Text, default="", server_default="")
+    next_exit_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rule_version: Mapped[int] = mapped_column(Integer)
+    operator: Mapped[str | None] = mapped_column(String(64))
+    override_reason: Mapped[str | None] = mapped_column(Text)
+    override_supervisor: Mapped[str | None] = mapped_column(String(64))
+    offline: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    conflict: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    conflict_code: Mapped[str | None] = mapped_column(String(32))
+    conflict_reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    conflict_reviewed_by: Mapped[str | None] = mapped_column(String(64))
+    conflict_note: Mapped[str | None] = mapped_column(Text)
+    rejected: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    gate_seq: Mapped[int] = mapped_column(BigInteger)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))

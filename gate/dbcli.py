@@ -1,0 +1,140 @@
+"""``checkpoint db``: create or upgrade the database schema, and say where it stands."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from gate.settings import SettingsError, load_settings
+
+_URL_HELP = "Database URL (default: CHECKPOINT_DATABASE_URL, else the instance SQLite file)."
+
+
+@click.group(
+    "db",
+    help=(
+        "Create or upgrade the database schema.\n\n"
+        "Example: checkpoint db upgrade   (run after installing a new version)"
+    ),
+)
+def db_group() -> None:
+    """The ``db`` command group."""
+
+
+def _database_url(option: str | None) -> str:
+    if option:
+        return option
+    try:
+        return load_settings().database_url
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _shown(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@contextmanager
+def _reporting_connection_errors(url: str) -> Iterator[None]:
+    try:
+        yield
+    except OperationalError as exc:
+        first_line = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise click.ClickException(f"cannot use the database {_shown(url)}: {first_line}") from None
+
+
+def _describe(revision: str | None) -> str:
+    from gate.migrations import script_directory
+
+    if revision is None:
+        return "empty (no schema)"
+    script = script_directory().get_revision(revision)
+    title = (script.doc or "").strip().splitlines()[0] if script is not None and script.doc else ""
+    return f"{revision} {title}".strip()
+
+
+@db_group.command(
+    "upgrade",
+    help=(
+        "Apply all pending migrations (creating the schema on an empty database) and list "
+        "what was applied.\n\nExample: checkpoint db upgrade"
+    ),
+)
+@click.option("--database-url", help=_URL_HELP)
+@click.option("--revision", default="head", show_default=True, help="Target revision.")
+def upgrade_command(database_url: str | None, revision: str) -> None:
+    from gate.migrations import current_revision, upgrade
+
+    url = _database_url(database_url)
+    click.echo(f"Database: {_shown(url)}")
+    with _reporting_connection_errors(url):
+        click.echo(f"Was at:   {_describe(current_revision(url))}")
+        applied = upgrade(url, revision)
+        if not applied:
+            click.echo("Nothing to do: already up to date.")
+        for step in applied:
+            click.echo(f"Applied:  {_describe(step)}")
+        click.echo(f"Now at:   {_describe(current_revision(url))}")
+
+
+@db_group.command(
+    "current",
+    help=(
+        "Show the schema revision of the database and whether migrations are pending.\n\n"
+        "Example: checkpoint db current --check   (exit status 1 if an upgrade is needed)"
+    ),
+)
+@click.option("--database-url", help=_URL_HELP)
+@click.option("--check", is_flag=True, help="Exit with status 1 unless at the newest revision.")
+def current_command(database_url: str | None, check: bool) -> None:
+    from gate.migrations import current_revision, head_revision
+
+    url = _database_url(database_url)
+    click.echo(f"Database: {_shown(url)}")
+    with _reporting_connection_errors(url):
+        current = current_revision(url)
+    head = head_revision()
+    click.echo(f"Current:  {_describe(current)}")
+    if current == head:
+        click.echo("Up to date.")
+        return
+    click.echo(f"Newest:   {_describe(head)}; run `checkpoint db upgrade`.")
+    if check:
+        raise SystemExit(1)
+
+
+@db_group.command(
+    "revision",
+    help=(
+        "For developers: write a new migration from the difference between the models and "
+        "a database at the newest revision.\n\n"
+        'Example: checkpoint db revision -m "add household notes"'
+    ),
+)
+@click.option("--database-url", help=_URL_HELP)
+@click.option("-m", "--message", required=True, help="What the migration does.")
+def revision_command(database_url: str | None, message: str) -> None:
+    from alembic import command
+
+    from gate.db import make_engine
+    from gate.migrations import alembic_config, current_revision, head_revision
+
+    url = _database_url(database_url)
+    with _reporting_connection_errors(url):
+        if current_revision(url) != head_revision():
+            raise click.ClickException("the database is not at the newest revision: upgrade first")
+        engine = make_engine(url)
+        try:
+            head = head_revision()
+            # Revisions are numbered 0001, 0002, ... so the order reads from the file names.
+            next_id = f"{int(head) + 1:04d}" if head.isdigit() else None
+            with engine.connect() as connection:
+                command.revision(
+                    alembic_config(connection), message=message, autogenerate=True, rev_id=next_id
+                )
+        finally:
+            engine.dispose()

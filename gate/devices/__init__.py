@@ -1,0 +1,1 @@
+"""Gates and the scanner devices enrolled at them."""

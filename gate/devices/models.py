@@ -1,0 +1,61 @@
+"""Gates and the scanner devices enrolled at them.
+
+A device enrols once with a short-lived code from the office (only its hash is stored) and
+then authenticates with a bearer token (only its hash is stored). Revoking a device ends its
+token at once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from gate.community.models import Community
+from gate.crossings.models import GENESIS_HASH
+from gate.db import U32, Base, UTCDateTime, utcnow
+
+
+class Gate(Base):
+    """An entrance (出入口) of a community. Each gate has its own hash chain of crossings."""
+
+    __tablename__ = "gates"
+    __table_args__ = (UniqueConstraint("community_id", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[int] = mapped_column(U32, ForeignKey("communities.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    code: Mapped[str] = mapped_column(String(32))
+    chain_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    """Sequence number of the last crossing in this gate's hash chain (0: none yet)."""
+    chain_hash: Mapped[str] = mapped_column(
+        String(64), default=GENESIS_HASH, server_default=GENESIS_HASH
+    )
+    """Hash of the last crossing in the chain; appending locks this row."""
+
+    community: Mapped[Community] = relationship()
+    devices: Mapped[list[Device]] = relationship(back_populates="gate", order_by="Device.id")
+
+
+class Device(Base):
+    """A scanner at a gate.
+
+    ``last_backlog`` is how many crossings the device reported still waiting to upload at
+    ``last_seen_at``; the office shows devices that are silent or behind.
+    """
+
+    __tablename__ = "devices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gate_id: Mapped[int] = mapped_column(ForeignKey("gates.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    enrollment_code_hash: Mapped[str | None] = mapped_column(String(128))
+    enrollment_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    token_hash: Mapped[str | None] = mapped_column(String(128), unique=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_backlog: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    gate: Mapped[Gate] = relationship(back_populates="devices")

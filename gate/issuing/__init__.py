@@ -1,0 +1,1 @@
+"""Issuing household passes: signing, re-issue, and printing cards."""

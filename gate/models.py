@@ -1,0 +1,42 @@
+"""Every model module, imported so that ``Base.metadata`` describes the whole schema.
+
+Alembic's env and the tests import this module; application code imports the feature
+modules it needs.
+"""
+
+from __future__ import annotations
+
+from gate.accounts.models import LoginAttempt, Role, User
+from gate.audit.models import AuditEvent
+from gate.community.models import Area, Building, Community, Compound, Grid, RuleSet
+from gate.crossings.models import Crossing
+from gate.db import Base
+from gate.devices.models import Device, Gate
+from gate.households.models import Household, Member
+from gate.issuing.models import IssuedPass, PassStatus
+from gate.signing.models import SigningKeyRecord
+
+metadata = Base.metadata
+
+__all__ = [
+    "Area",
+    "AuditEvent",
+    "Base",
+    "Building",
+    "Community",
+    "Compound",
+    "Crossing",
+    "Device",
+    "Gate",
+    "Grid",
+    "Household",
+    "IssuedPass",
+    "LoginAttempt",
+    "Member",
+    "PassStatus",
+    "Role",
+    "RuleSet",
+    "SigningKeyRecord",
+    "User",
+    "metadata",
+]

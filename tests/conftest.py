@@ -1,0 +1,202 @@
+"""Shared fixtures: the gate's database on SQLite and on PostgreSQL.
+
+A test that asks for ``db_session`` (or anything built on ``db_url``) runs twice: once on a
+SQLite file and once on a PostgreSQL database created for this run (marked ``postgres``).
+
+- ``db_session``: an ORM session inside an outer transaction that is rolled back after the
+  test. ``session.commit()`` in code under test only releases a SAVEPOINT, so tests are
+  isolated and fast. ``db_session_factory`` makes more sessions in the same transaction (hand it
+  to code that opens its own sessions, e.g. ``gate.db.transaction``).
+- ``committed_engine``: an engine on the same migrated database for tests that need real
+  commits (several connections, threads); every table is emptied after the test.
+- ``fresh_db_url``: the URL of a new, empty database (no schema) for migration tests.
+
+PostgreSQL: the server is ``$CHECKPOINT_TEST_POSTGRES`` (default
+``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``); databases named
+``checkpoint_test_<random>`` are created there and dropped at the end of the run. If the
+server cannot be reached the PostgreSQL variants are skipped, with the reason shown, unless
+``CHECKPOINT_REQUIRE_POSTGRES=1`` (CI), which makes them fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from gate.db import make_engine, normalize_url
+
+POSTGRES_ENV = "CHECKPOINT_TEST_POSTGRES"
+REQUIRE_POSTGRES_ENV = "CHECKPOINT_REQUIRE_POSTGRES"
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+]
+
+
+class PostgresServer:
+    """Creates throw-away databases on a PostgreSQL server and drops them again."""
+
+    def __init__(self, admin_url: URL) -> None:
+        self.admin_url = admin_url
+        self._admin = create_engine(
+            admin_url,
+            isolation_level="AUTOCOMMIT",
+            connect_args={"connect_timeout": 3},
+            pool_pre_ping=True,
+        )
+        self._created: list[str] = []
+
+    def check(self) -> None:
+        with self._admin.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def create_database(self) -> str:
+        name = f"checkpoint_test_{secrets.token_hex(6)}"
+        with self._admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        self._created.append(name)
+        return self.admin_url.set(database=name).render_as_string(hide_password=False)
+
+    def drop_database(self, url: str) -> None:
+        name = make_url(url).database
+        assert name in self._created
+        with self._admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self._created.remove(name)
+
+    def close(self) -> None:
+        try:
+            for name in list(self._created):
+                with self._admin.connect() as connection:
+                    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        finally:
+            self._admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """The PostgreSQL test server; skips (or, in CI, fails) when it cannot be reached."""
+    admin_url = normalize_url(os.environ.get(POSTGRES_ENV) or DEFAULT_POSTGRES)
+    server = PostgresServer(admin_url)
+    try:
+        server.check()
+    except OperationalError as exc:
+        problem: str | None = str(exc.orig).strip().splitlines()[0]
+    else:
+        problem = None
+    if problem is not None:
+        server.close()
+        reason = (
+            f"PostgreSQL not reachable at {admin_url.render_as_string(hide_password=True)} "
+            f"(set {POSTGRES_ENV}): {problem}"
+        )
+        if os.environ.get(REQUIRE_POSTGRES_ENV) == "1":
+            pytest.fail(f"{reason}; {REQUIRE_POSTGRES_ENV}=1 requires it", pytrace=False)
+        pytest.skip(reason)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def db_backend(request: pytest.FixtureRequest) -> str:
+    """``"sqlite"`` or ``"postgresql"``: every database fixture is parametrised by this."""
+    return str(request.param)
+
+
+def _new_database(request: pytest.FixtureRequest, backend: str, directory: Path) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{directory / f'checkpoint-{secrets.token_hex(4)}.sqlite3'}"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    url = server.create_database()
+    request.addfinalizer(lambda: server.drop_database(url))
+    return url
+
+
+@pytest.fixture(scope="session")
+def db_url(
+    request: pytest.FixtureRequest, db_backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """The URL of this run's test database (one per backend), not yet migrated."""
+    return _new_database(request, db_backend, tmp_path_factory.mktemp("db"))
+
+
+@pytest.fixture(scope="session")
+def db_engine(db_url: str) -> Iterator[Engine]:
+    """An engine on the test database, migrated to the newest revision."""
+    from gate.migrations import upgrade
+
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def db_connection(db_engine: Engine) -> Iterator[Connection]:
+    """A connection inside an outer transaction that is rolled back after the test."""
+    with db_engine.connect() as connection:
+        outer = connection.begin()
+        try:
+            yield connection
+        finally:
+            if outer.is_active:
+                outer.rollback()
+
+
+@pytest.fixture
+def db_session_factory(db_connection: Connection) -> sessionmaker[Session]:
+    """Sessions joined to the test's outer transaction; their commits are SAVEPOINT releases."""
+    return sessionmaker(
+        bind=db_connection,
+        join_transaction_mode="create_savepoint",
+        expire_on_commit=False,
+    )
+
+
+@pytest.fixture
+def db_session(db_session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    """An ORM session whose work is rolled back after the test."""
+    with db_session_factory() as session:
+        yield session
+
+
+@pytest.fixture
+def committed_engine(db_engine: Engine) -> Iterator[Engine]:
+    """The migrated test database for tests that commit for real; emptied afterwards."""
+    try:
+        yield db_engine
+    finally:
+        _empty_all_tables(db_engine)
+
+
+def _empty_all_tables(engine: Engine) -> None:
+    from gate.models import metadata
+
+    tables = list(reversed(metadata.sorted_tables))
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            names = ", ".join(f'"{table.name}"' for table in tables)
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(table.delete())
+
+
+@pytest.fixture
+def fresh_db_url(request: pytest.FixtureRequest, db_backend: str, tmp_path: Path) -> str:
+    """A new, empty database (no schema) on the current backend, dropped after the run."""
+    return _new_database(request, db_backend, tmp_path)

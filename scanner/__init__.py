@@ -1,1 +1,1 @@
-"""The process at the gate: camera frames, QR decoding, temperature, local journal, sync, verdict display."""
+"""The process at the gate: camera frames, QR decoding, temperature, journal, sync, display."""

@@ -1,0 +1,227 @@
+"""A small typed client for the gate server's scanner API (v1, JSON over HTTP).
+
+Failures fall in two families, and callers act on the family, not the detail:
+
+- :class:`Unreachable`: network failure, timeout, 5xx, or an answer that is not the JSON we
+  expect. The server may come back: decide offline now, retry the upload later.
+- :class:`Refused`: a 4xx with ``{"error": {"code", "message"}}``. Permanent for that request
+  (``status`` 401 with ``device_revoked``/``bad_token`` means the device must enrol again).
+
+The transport is injectable (``httpx.MockTransport`` in tests), so nothing here needs a network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+
+API = "/api/v1"
+BACKLOG_HEADER = "X-Checkpoint-Backlog"
+MAX_BATCH = 500
+
+
+class ApiError(Exception):
+    """Base of the client's errors."""
+
+
+class Unreachable(ApiError):
+    """No usable answer (network, timeout, 5xx, malformed body): try again later."""
+
+
+class Refused(ApiError):
+    """The server refused the request for good (4xx)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+    @property
+    def unauthorized(self) -> bool:
+        """The device token is revoked or wrong: enrol again."""
+        return self.status == 401
+
+
+@dataclass(frozen=True)
+class ScanAnswer:
+    """The server's verdict for one scan; ``verdict`` is the wire verdict object."""
+
+    id: str
+    crossing_id: int | None
+    replay: bool
+    verdict: Mapping[str, Any]
+    household_label: str | None
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """The server's answer for one uploaded crossing."""
+
+    id: str
+    status: Literal["stored", "duplicate", "rejected"]
+    crossing_id: int | None
+    conflict: bool
+    conflict_code: str | None
+    error: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class BundleAnswer:
+    """A new bundle (``data``) with its ETag; ``data`` is None when the server said 304."""
+
+    data: Mapping[str, Any] | None
+    etag: str | None
+
+
+class ApiClient:
+    """Client over ``httpx.Client``. ``backlog`` reports the unsent count for every request."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout_s: float = 10.0,
+        backlog: Callable[[], int] | None = None,
+    ) -> None:
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"), transport=transport, timeout=timeout_s
+        )
+        self._token = token
+        self._backlog = backlog
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def enroll(self, code: str, name: str) -> Mapping[str, Any]:
+        """Exchange a one-time code for a device token; returns the 201 body."""
+        return self._json("POST", "/devices/enroll", json={"code": code, "name": name}, auth=False)
+
+    def scan(self, payload: Mapping[str, Any], *, deadline_s: float = 1.5) -> ScanAnswer:
+        """POST one scan for an online verdict; every phase is bounded by ``deadline_s``."""
+        body = self._json("POST", "/scans", json=dict(payload), timeout=httpx.Timeout(deadline_s))
+        try:
+            return ScanAnswer(
+                id=str(body["id"]),
+                crossing_id=_opt_int(body.get("crossing_id")),
+                replay=bool(body.get("replay", False)),
+                verdict=_mapping(body["verdict"]),
+                household_label=body.get("household_label"),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise Unreachable(f"malformed scan answer: {exc}") from None
+
+    def upload_batch(self, crossings: Sequence[Mapping[str, Any]]) -> list[BatchResult]:
+        """Upload at most :data:`MAX_BATCH` offline crossings; one result per known id."""
+        if len(crossings) > MAX_BATCH:
+            raise ValueError(f"at most {MAX_BATCH} crossings per batch")
+        body = self._json("POST", "/crossings/batch", json={"crossings": list(crossings)})
+        try:
+            return [
+                BatchResult(
+                    id=str(item["id"]),
+                    status=_status(item["status"]),
+                    crossing_id=_opt_int(item.get("crossing_id")),
+                    conflict=bool(item.get("conflict", False)),
+                    conflict_code=item.get("conflict_code"),
+                    error=item.get("error"),
+                )
+                for item in body["results"]
+            ]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise Unreachable(f"malformed batch answer: {exc}") from None
+
+    def fetch_bundle(self, etag: str | None = None) -> BundleAnswer:
+        """GET the bundle, conditional on ``etag``."""
+        headers = {"If-None-Match": etag} if etag else {}
+        response = self._send("GET", "/bundle", headers=headers)
+        if response.status_code == 304:
+            return BundleAnswer(None, etag)
+        return BundleAnswer(_body(response), response.headers.get("ETag"))
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        return _body(self._send(method, path, **kwargs))
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: object = None,
+        headers: Mapping[str, str] | None = None,
+        auth: bool = True,
+        timeout: httpx.Timeout | None = None,
+    ) -> httpx.Response:
+        all_headers = dict(headers or {})
+        if auth and self._token:
+            all_headers["Authorization"] = f"Bearer {self._token}"
+        if self._backlog is not None:
+            all_headers[BACKLOG_HEADER] = str(self._backlog())
+        extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+        try:
+            response = self._http.request(
+                method, API + path, json=json, headers=all_headers, **extra
+            )
+        except httpx.HTTPError as exc:
+            raise Unreachable(f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 500:
+            raise Unreachable(f"server error {response.status_code}")
+        if 400 <= response.status_code < 500:
+            raise _refused(response)
+        return response
+
+
+def _body(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        raise Unreachable(f"answer {response.status_code} is not JSON") from None
+    if not isinstance(data, dict):
+        raise Unreachable("answer is not a JSON object")
+    return data
+
+
+def _refused(response: httpx.Response) -> Refused:
+    try:
+        error = response.json()["error"]
+        return Refused(response.status_code, str(error["code"]), str(error.get("message", "")))
+    except (ValueError, KeyError, TypeError):
+        return Refused(response.status_code, f"http_{response.status_code}", response.text[:200])
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError("expected an object")
+    return value
+
+
+def _opt_int(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise TypeError("expected an integer")
+    return int(value)
+
+
+def _status(value: object) -> Literal["stored", "duplicate", "rejected"]:
+    if value == "stored":
+        return "stored"
+    if value == "duplicate":
+        return "duplicate"
+    if value == "rejected":
+        return "rejected"
+    raise ValueError(f"unknown batch status {value!r}")

@@ -1,0 +1,321 @@
+"""Background sync with the gate server: upload unsent crossings, refresh the bundle.
+
+Upload contract (:meth:`Uploader.upload_pending`):
+
+- Unsent crossings go oldest first (journal ``seq``) in batches of at most 500; a batch is
+  sent only after the previous one was answered, so the server sees this gate's order.
+- A crossing becomes ``sent`` only on the server's acknowledgement (``stored`` or
+  ``duplicate``); ``rejected`` moves it to ``dead`` with the server's reason (kept, listed by
+  ``status``). Crossings missing from an answer stay unsent.
+- A crash between the server's commit and the local acknowledgement just re-sends: the server
+  is idempotent on the UUID and answers ``duplicate``.
+- A whole batch refused with a 4xx other than 401/403 is split in halves until the one bad
+  crossing is found and dead-lettered, so one poison item never blocks the queue.
+- Network trouble and 5xx stop the round; :class:`SyncWorker` retries with exponential backoff
+  and full jitter. Nothing is ever deleted.
+
+The bundle is refreshed with ``If-None-Match``; the clock offset to the server is estimated from
+the bundle's ``generated_at`` against the middle of the request (seconds, server minus device).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from passes import format_utc
+from scanner.api_client import MAX_BATCH, ApiError, BatchResult, BundleAnswer, Refused
+from scanner.bundle import BUNDLE_KEY, BundleError, save_bundle
+from scanner.journal import Ack, Journal, JournalFault, JournalRow
+
+OFFSET_KEY = "clock_offset_s"
+LAST_SYNC_KEY = "last_sync"
+LAST_BUNDLE_KEY = "last_bundle_refresh"
+
+
+class SyncClient(Protocol):
+    """The part of the API client the uploader and refresher use."""
+
+    def upload_batch(self, crossings: Sequence[Mapping[str, Any]]) -> list[BatchResult]: ...
+
+    def fetch_bundle(self, etag: str | None = None) -> BundleAnswer: ...
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """One upload round. ``error`` is None when every batch was answered."""
+
+    at: str
+    sent: int = 0
+    duplicates: int = 0
+    dead: int = 0
+    remaining: int = 0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the server answered every batch."""
+        return self.error is None
+
+
+def upload_item(row: JournalRow) -> dict[str, Any]:
+    """A journal row as one ``/crossings/batch`` item."""
+    entry = row.entry
+    verdict = entry.verdict
+    override = entry.override
+    return {
+        "id": entry.id,
+        "pass": entry.pass_text,
+        "direction": entry.direction.value,
+        "temperature": entry.temperature,
+        "scanned_at": format_utc(entry.scanned_at),
+        "operator": entry.operator,
+        "override": None if override is None else asdict(override),
+        "latency_ms": entry.latency_ms,
+        "offline": True,
+        "verdict": {key: verdict.get(key) for key in ("allowed", "code", "codes", "notes")}
+        | {"rule_version": verdict.get("rule_version")},
+    }
+
+
+def _ack(result: BatchResult) -> Ack:
+    if result.status == "rejected":
+        error = result.error or {}
+        reason = f"{error.get('code', 'rejected')}: {error.get('message', '')}".strip()
+        return Ack(result.id, "dead", result.crossing_id, result.conflict_code, reason)
+    return Ack(result.id, "sent", result.crossing_id, result.conflict_code)
+
+
+class Uploader:
+    """Drains the journal's unsent crossings to the server (see module docstring)."""
+
+    def __init__(
+        self,
+        client: SyncClient,
+        journal: Journal,
+        *,
+        batch_size: int = MAX_BATCH,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._client = client
+        self._journal = journal
+        self._batch_size = min(batch_size, MAX_BATCH)
+        self._now = now
+
+    def upload_pending(self) -> SyncReport:
+        """Upload until nothing is unsent or the server stops answering; stores the report."""
+        totals = {"sent": 0, "duplicates": 0, "dead": 0}
+        error: str | None = None
+        after_seq = 0  # ids the server skipped stay unsent for the next round
+        while rows := self._journal.rows("unsent", after_seq=after_seq, limit=self._batch_size):
+            try:
+                self._send(rows, totals)
+            except ApiError as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                self._journal.note_attempt([r.entry.id for r in rows], error)
+                break
+            after_seq = rows[-1].seq
+        report = SyncReport(
+            at=self._now().isoformat().replace("+00:00", "Z"),
+            remaining=self._journal.counts()["unsent"],
+            error=error,
+            **totals,
+        )
+        self._journal.set_meta(**{LAST_SYNC_KEY: asdict(report)})
+        return report
+
+    def _send(self, rows: list[JournalRow], totals: dict[str, int]) -> None:
+        try:
+            results = self._client.upload_batch([upload_item(row) for row in rows])
+        except Refused as exc:
+            if exc.unauthorized or exc.status == 403:
+                raise
+            if len(rows) == 1:  # this crossing alone is refused for good
+                reason = f"{exc.code}: {exc.message}"
+                self._journal.acknowledge(
+                    [Ack(rows[0].entry.id, "dead", error=reason)], at=self._now()
+                )
+                totals["dead"] += 1
+                return
+            middle = len(rows) // 2
+            self._send(rows[:middle], totals)
+            self._send(rows[middle:], totals)
+            return
+        ours = {row.entry.id for row in rows}
+        acks = [_ack(result) for result in results if result.id in ours]
+        self._journal.acknowledge(acks, at=self._now())
+        for result in results:
+            if result.id in ours:
+                key = {"stored": "sent", "duplicate": "duplicates", "rejected": "dead"}
+                totals[key[result.status]] += 1
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    """``changed`` (new bundle stored), ``not_modified`` (304) or ``failed`` (see ``error``)."""
+
+    outcome: str
+    version: str | None = None
+    error: str | None = None
+
+
+def refresh_bundle(
+    client: SyncClient,
+    journal: Journal,
+    *,
+    device_now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> RefreshResult:
+    """Fetch the bundle if changed, store it, and update the clock offset."""
+    record = journal.get_meta(BUNDLE_KEY) or {}
+    started = device_now()
+    offset = float(journal.get_meta(OFFSET_KEY, 0.0))
+    try:
+        answer = client.fetch_bundle(record.get("etag") if record else None)
+    except ApiError as exc:
+        result = RefreshResult("failed", error=f"{type(exc).__name__}: {exc}")
+    else:
+        finished = device_now()
+        data = answer.data if answer.data is not None else record.get("data")
+        try:
+            if data is None:
+                raise BundleError("server said 304 but no bundle is cached")
+            midpoint = started + (finished - started) / 2
+            if answer.data is not None:
+                offset = _offset(answer.data, midpoint, offset)
+            bundle = save_bundle(
+                journal,
+                data,
+                etag=answer.etag,
+                fetched_at=started + timedelta(seconds=offset),
+            )
+            journal.set_meta(**{OFFSET_KEY: offset})
+            outcome = "not_modified" if answer.data is None else "changed"
+            result = RefreshResult(outcome, version=bundle.version)
+        except BundleError as exc:
+            result = RefreshResult("failed", error=str(exc))
+    journal.set_meta(**{LAST_BUNDLE_KEY: asdict(result) | {"at": started.isoformat()}})
+    return result
+
+
+def _offset(data: Mapping[str, Any], device_midpoint: datetime, fallback: float) -> float:
+    try:
+        generated = datetime.fromisoformat(str(data["generated_at"]).replace("Z", "+00:00"))
+        return (generated - device_midpoint).total_seconds()
+    except (KeyError, ValueError, TypeError):
+        return fallback
+
+
+class ServerClock:
+    """UTC now corrected by the stored offset to the server (re-read every ``ttl_s``)."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        *,
+        device_now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        monotonic: Callable[[], float] = time.monotonic,
+        ttl_s: float = 30.0,
+    ) -> None:
+        self._journal = journal
+        self._device_now = device_now
+        self._monotonic = monotonic
+        self._ttl_s = ttl_s
+        self._offset = 0.0
+        self._read_at = float("-inf")
+
+    def __call__(self) -> datetime:
+        if self._monotonic() - self._read_at >= self._ttl_s:
+            self._offset = float(self._journal.get_meta(OFFSET_KEY, 0.0))
+            self._read_at = self._monotonic()
+        return self._device_now() + timedelta(seconds=self._offset)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff with full jitter: attempt n waits U(0, min(cap, base * 2**n))."""
+
+    base_s: float = 1.0
+    cap_s: float = 300.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """Seconds to wait before retry number ``attempt`` (0-based)."""
+        return rng.uniform(0.0, min(self.cap_s, self.base_s * 2 ** min(attempt, 30)))
+
+
+class SyncWorker:
+    """Runs upload and bundle refresh rounds in a daemon thread until :meth:`stop`.
+
+    ``make_client``/``open_journal`` are called inside the thread (SQLite connections belong to
+    one thread). ``sleep`` is injectable; by default it is the stop event's wait, so stopping is
+    immediate. After a successful round it waits ``interval_s``; after a failure, the backoff.
+    """
+
+    def __init__(
+        self,
+        make_client: Callable[[], SyncClient],
+        open_journal: Callable[[], Journal],
+        *,
+        interval_s: float = 15.0,
+        bundle_every_s: float = 300.0,
+        backoff: Backoff | None = None,
+        rng: random.Random | None = None,
+        on_round: Callable[[SyncReport], None] | None = None,
+        sleep: Callable[[float], object] | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._make_client = make_client
+        self._open_journal = open_journal
+        self._interval_s = interval_s
+        self._bundle_every_s = bundle_every_s
+        self._backoff = backoff or Backoff()
+        self._rng = rng or random.Random()  # noqa: S311 (jitter, not security)
+        self._on_round = on_round
+        self._now = now
+        self._monotonic = monotonic
+        self._stop = threading.Event()
+        self._sleep = sleep or self._stop.wait
+        self._thread = threading.Thread(target=self._run, name="sync", daemon=True)
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Ask the thread to stop and wait for it."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        client = self._make_client()
+        journal = self._open_journal()
+        failures = 0
+        bundle_due = float("-inf")
+        try:
+            while not self._stop.is_set():
+                try:
+                    if self._monotonic() >= bundle_due:
+                        refreshed = refresh_bundle(client, journal, device_now=self._now)
+                        if refreshed.outcome != "failed":
+                            bundle_due = self._monotonic() + self._bundle_every_s
+                    report = Uploader(client, journal, now=self._now).upload_pending()
+                except JournalFault as exc:
+                    report = SyncReport(at=self._now().isoformat(), error=f"journal: {exc}")
+                if self._on_round is not None:
+                    self._on_round(report)
+                failures = 0 if report.ok else failures + 1
+                pause = (
+                    self._interval_s if report.ok else self._backoff.delay(failures - 1, self._rng)
+                )
+                self._sleep(pause)
+        finally:
+            journal.close()
+            close = getattr(client, "close", None)
+            if callable(close):
+                close()

@@ -1,0 +1,349 @@
+"""Test doubles for the scanner: a community with signed passes, clocks, frames, a display,
+a thermometer, and a gate server stub usable as an httpx.MockTransport or a loopback server."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import numpy as np
+
+from passes import (
+    Direction,
+    HouseholdState,
+    KeySet,
+    Pass,
+    RuleSet,
+    SigningKey,
+    decide,
+    format_utc,
+    new_pass_id,
+)
+from scanner.display import Screen
+from scanner.frames import Frame
+from scanner.thermometer import NoReading, Reading, ReadingOk
+
+COMMUNITY_ID = 7
+NOW = datetime(2024, 3, 22, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai
+
+
+@dataclass
+class Community:
+    """A signing key, households 1..n each with one pass, and the bundle JSON for them."""
+
+    households: int = 3
+    rules: RuleSet = field(default_factory=RuleSet)
+    now: datetime = NOW
+    key: SigningKey = field(default_factory=lambda: SigningKey.generate(1))
+    passes: dict[int, str] = field(default_factory=dict)
+    revoked: list[bytes] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for household_id in range(1, self.households + 1):
+            self.passes[household_id] = self.issue(household_id)
+
+    def issue(self, household_id: int) -> str:
+        return self.key.sign(
+            Pass(
+                key_id=1,
+                pass_id=new_pass_id(),
+                household_id=household_id,
+                community_id=COMMUNITY_ID,
+                generation=1,
+                issued_at=self.now - timedelta(days=30),
+                valid_until=self.now + timedelta(days=365),
+            )
+        )
+
+    def bundle(
+        self, *, generated_at: datetime | None = None, version: str = "b1"
+    ) -> dict[str, Any]:
+        return {
+            "version": version,
+            "generated_at": format_utc(generated_at or self.now),
+            "community": {"id": COMMUNITY_ID, "name": "Test", "timezone": "Asia/Shanghai"},
+            "rules": self.rules.to_dict(),
+            "keys": KeySet((self.key.entry,)).to_list(),
+            "revoked_pass_ids": [p.hex() for p in self.revoked],
+            "households": [HouseholdState(household_id).to_dict() for household_id in self.passes],
+        }
+
+
+class FakeClock:
+    """Monotonic seconds that only move when told."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class WallClock:
+    """UTC wall time tied to a FakeClock (or standalone)."""
+
+    def __init__(self, start: datetime = NOW, mono: FakeClock | None = None) -> None:
+        self.start = start
+        self.mono = mono
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        moved = timedelta(seconds=self.mono.now - 1000.0) if self.mono else timedelta(0)
+        return self.start + moved + self.offset
+
+
+class FakeDecoder:
+    """Decodes frames made by :meth:`frame` back to their text (None: a frame with no code)."""
+
+    @dataclass(frozen=True)
+    class Result:
+        texts: tuple[str, ...]
+
+    def __init__(self) -> None:
+        self._texts: dict[int, str | None] = {}
+        self._keep: list[np.ndarray[Any, Any]] = []
+        self.calls = 0
+
+    def frame(self, text: str | None, at: float) -> Frame:
+        image = np.zeros((4, 4, 3), np.uint8)
+        self._keep.append(image)
+        self._texts[id(image)] = text
+        return Frame(image, at)
+
+    def decode(self, image: Any) -> FakeDecoder.Result:
+        self.calls += 1
+        text = self._texts.get(id(image))
+        return FakeDecoder.Result(() if text is None else (text,))
+
+
+def held(
+    decoder: FakeDecoder, clock: FakeClock, text: str | None, seconds: float, fps: float = 10
+) -> Iterator[Frame]:
+    """Frames showing ``text`` for ``seconds``, advancing ``clock`` as they are consumed."""
+    for _ in range(round(seconds * fps)):
+        yield decoder.frame(text, clock.now)
+        clock.advance(1 / fps)
+
+
+class FakeThermometer:
+    """Returns ``tenths`` (or NoReading for None) at every read."""
+
+    def __init__(self, tenths: int | None = 365, clock: FakeClock | None = None) -> None:
+        self.tenths = tenths
+        self.clock = clock
+        self.reads = 0
+
+    def read(self, timeout_s: float) -> Reading:
+        self.reads += 1
+        if self.tenths is None and self.clock is not None:
+            self.clock.advance(timeout_s)  # waited in vain
+        return NoReading() if self.tenths is None else ReadingOk(self.tenths, 0.0)
+
+    def close(self) -> None:
+        pass
+
+
+class RecordingDisplay:
+    """Keeps every screen shown; ``keys`` are returned by poll_key in order."""
+
+    def __init__(self, keys: list[str] | None = None) -> None:
+        self.screens: list[Screen] = []
+        self.keys = list(keys or [])
+
+    @property
+    def verdicts(self) -> list[Screen]:
+        return [s for s in self.screens if s.kind != "idle"]
+
+    def show(self, screen: Screen) -> None:
+        self.screens.append(screen)
+
+    def poll_key(self) -> str | None:
+        return self.keys.pop(0) if self.keys else None
+
+    def close(self) -> None:
+        pass
+
+
+class ServerStub:
+    """The gate server's scanner API, in memory and idempotent on the client UUID.
+
+    ``mode``: ``up``, ``down`` (connection refused), ``slow`` (sleeps ``delay_s``), ``error``
+    (500). ``fail_after_commit`` makes the next batch store its items and then answer 500, as
+    if the connection broke before the acknowledgement. ``reject`` holds ids to refuse.
+    """
+
+    TOKEN = "tok-123"
+
+    def __init__(self, community: Community) -> None:
+        self.community = community
+        self.mode = "up"
+        self.delay_s = 3.0
+        self.fail_after_commit = False
+        self.reject: set[str] = set()
+        self.stored: dict[str, dict[str, Any]] = {}
+        self.store_counts: Counter[str] = Counter()
+        self.batches: list[list[str]] = []
+        self.scans: list[dict[str, Any]] = []
+        self.states = {h: HouseholdState(h) for h in community.passes}
+        self.bundle_etag = '"b1"'
+        self.lock = threading.Lock()
+        self.backlog_headers: list[str | None] = []
+
+    # transport adapters ------------------------------------------------------------------
+
+    @property
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if self.mode == "down":
+            raise httpx.ConnectError("connection refused", request=request)
+        if self.mode == "slow":
+            time.sleep(self.delay_s)
+        if self.mode == "error":
+            return httpx.Response(500, json={"error": {"code": "boom", "message": "down"}})
+        body = json.loads(request.content) if request.content else None
+        status, headers, payload = self.answer(
+            request.method, request.url.path, dict(request.headers), body
+        )
+        return httpx.Response(status, headers=headers, json=payload)
+
+    def answer(
+        self, method: str, path: str, headers: dict[str, str], body: Any
+    ) -> tuple[int, dict[str, str], Any]:
+        with self.lock:
+            self.backlog_headers.append(headers.get("x-checkpoint-backlog"))
+            if path == "/api/v1/devices/enroll":
+                return self._enroll(body)
+            if headers.get("authorization") != f"Bearer {self.TOKEN}":
+                return 401, {}, {"error": {"code": "bad_token", "message": "no"}}
+            if path == "/api/v1/bundle":
+                if headers.get("if-none-match") == self.bundle_etag:
+                    return 304, {}, None
+                return 200, {"ETag": self.bundle_etag}, self.community.bundle()
+            if path == "/api/v1/crossings/batch":
+                return self._batch(body)
+            if path == "/api/v1/scans":
+                return self._scan(body)
+            return 404, {}, {"error": {"code": "not_found", "message": path}}
+
+    def _enroll(self, body: Any) -> tuple[int, dict[str, str], Any]:
+        if body.get("code") != "GOOD-CODE":
+            return 400, {}, {"error": {"code": "bad_code", "message": "unknown code"}}
+        return (
+            201,
+            {},
+            {
+                "device_id": 5,
+                "token": self.TOKEN,
+                "gate": {"id": 1, "code": "G1", "name": "North gate"},
+                "community": {"id": COMMUNITY_ID, "name": "Test", "timezone": "Asia/Shanghai"},
+            },
+        )
+
+    def _batch(self, body: Any) -> tuple[int, dict[str, str], Any]:
+        ids = [item["id"] for item in body["crossings"]]
+        self.batches.append(ids)
+        results = []
+        for item in body["crossings"]:
+            if item["id"] in self.reject:
+                results.append({"id": item["id"], "status": "rejected", "crossing_id": None,
+                                "conflict": False, "conflict_code": None,
+                                "error": {"code": "bad_pass", "message": "not ours"}})  # fmt: skip
+                continue
+            status = "duplicate" if item["id"] in self.stored else "stored"
+            if status == "stored":
+                self.stored[item["id"]] = item
+                self.store_counts[item["id"]] += 1
+            results.append({"id": item["id"], "status": status, "crossing_id": len(self.stored),
+                            "conflict": False, "conflict_code": None, "error": None})  # fmt: skip
+        if self.fail_after_commit:
+            self.fail_after_commit = False
+            return 500, {}, {"error": {"code": "boom", "message": "lost the answer"}}
+        return 200, {}, {"results": results}
+
+    def _scan(self, body: Any) -> tuple[int, dict[str, str], Any]:
+        self.scans.append(body)
+        c = self.community
+        text = body["pass"]
+        from passes import parse_pass
+
+        household_id = parse_pass(text).fields.household_id
+        verdict = decide(
+            text,
+            keys=KeySet((c.key.entry,)),
+            community_id=COMMUNITY_ID,
+            household=self.states.get(household_id),
+            revoked_pass_ids=set(c.revoked),
+            rules=c.rules,
+            direction=Direction(body["direction"]),
+            temperature=body["temperature"],
+            now=datetime.fromisoformat(body["scanned_at"].replace("Z", "+00:00")),
+        )
+        if verdict.state_after is not None:
+            self.states[household_id] = verdict.state_after
+        if body["id"] not in self.stored:
+            self.stored[body["id"]] = body
+            self.store_counts[body["id"]] += 1
+        return (
+            200,
+            {},
+            {
+                "id": body["id"],
+                "crossing_id": len(self.stored),
+                "replay": False,
+                "verdict": {
+                    "allowed": verdict.allowed,
+                    "display": verdict.display,
+                    "code": verdict.code,
+                    "codes": list(verdict.codes),
+                    "notes": list(verdict.notes),
+                    "reason_zh": verdict.reason("zh"),
+                    "reason_en": verdict.reason("en"),
+                    "next_exit_at": format_utc(verdict.next_exit_at),
+                    "rule_version": verdict.rule_version,
+                },
+                "household_label": f"3-2-40{household_id} 张*",
+            },
+        )
+
+    # loopback HTTP server ----------------------------------------------------------------
+
+    def serve(self) -> tuple[str, ThreadingHTTPServer]:
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                body = json.loads(raw) if raw else None
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                status, extra, payload = stub.answer(self.command, self.path, headers, body)
+                data = b"" if payload is None else json.dumps(payload).encode()
+                self.send_response(status)
+                for key, value in extra.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _handle
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{server.server_address[1]}", server

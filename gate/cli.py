@@ -17,11 +17,13 @@ def cli() -> None:
 
 def _register_commands() -> None:
     # Imported here so that each feature owns its commands and `--help` stays fast.
-    from gate.signing.cli import keys_group
+    from gate.dbcli import db_group
     from gate.issuing.cli import passes_group
+    from gate.serving import demo_command, serve_command
+    from gate.signing.cli import keys_group
 
-    cli.add_command(keys_group)
-    cli.add_command(passes_group)
+    for command in (db_group, keys_group, passes_group, demo_command, serve_command):
+        cli.add_command(command)
 
 
 def main() -> None:

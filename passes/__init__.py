@@ -5,7 +5,7 @@ arguments, so the gate server and an offline scanner run exactly the same code.
 """
 
 from passes.codes import PASS_VALIDITY_CODES, REMEASURE_CODES, Code, reason
-from passes.decision import Override, Verdict, decide
+from passes.decision import Override, Verdict, decide, describe
 from passes.errors import PassError
 from passes.keys import KeyEntry, KeySet, KeyStatus, SigningKey, new_pass_id
 from passes.pass_format import MAX_INPUT_LENGTH, PREFIX, TEXT_LENGTH, Pass, SignedPass, parse_pass
@@ -56,6 +56,7 @@ __all__ = [
     "advance",
     "counted_exits",
     "decide",
+    "describe",
     "format_utc",
     "new_pass_id",
     "next_exit_at",

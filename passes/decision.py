@@ -82,17 +82,41 @@ class Verdict:
 
     def reason(self, lang: str = "zh") -> str:
         """One line for the volunteer, in ``lang`` ("zh" or "en")."""
-        if self.allowed:
-            if self.override is not None:
-                return reason(Code.OVERRIDE, lang)
-            if self.notes:
-                return reason(self.notes[0], lang)
-            return "准予通行" if lang == "zh" else "Allowed"
-        assert self.code is not None
-        when = None
-        if self.next_exit_at is not None and self.code in _TIMED_CODES:
-            when = self.next_exit_at.astimezone(ZoneInfo(self.timezone)).strftime("%m-%d %H:%M")
-        return reason(self.code, lang, next_exit=when)
+        return describe(
+            allowed=self.allowed,
+            code=self.code,
+            notes=self.notes,
+            next_exit=self.next_exit_at,
+            timezone=self.timezone,
+            lang=lang,
+        )
+
+
+def describe(
+    *,
+    allowed: bool,
+    code: Code | None,
+    notes: tuple[Code, ...],
+    next_exit: datetime | None,
+    timezone: str,
+    lang: str = "zh",
+) -> str:
+    """The one-line reason for a verdict given its stored facts.
+
+    Used for fresh verdicts and for verdicts read back from a log, so both read alike.
+    """
+    if allowed:
+        if Code.OVERRIDE in notes:
+            return reason(Code.OVERRIDE, lang)
+        if notes:
+            return reason(notes[0], lang)
+        return "准予通行" if lang == "zh" else "Allowed"
+    if code is None:
+        raise ValueError("a refusal needs a code")
+    when = None
+    if next_exit is not None and code in _TIMED_CODES:
+        when = next_exit.astimezone(ZoneInfo(timezone)).strftime("%m-%d %H:%M")
+    return reason(code, lang, next_exit=when)
 
 
 _TIMED_CODES = frozenset({Code.QUOTA, Code.OUTSIDE_HOURS, Code.QUARANTINED})

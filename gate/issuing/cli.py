@@ -19,6 +19,7 @@ from passes import (
     KeyStatus,
     Pass,
     PassError,
+    PassRejected,
     VerifiedPass,
     format_utc,
     new_pass_id,
@@ -100,8 +101,11 @@ def verify(text: str, keys_path: Path, community: int | None, as_json: bool) -> 
             community = 0
     check = verify_pass(text, keys, community_id=community, now=now)
     valid = isinstance(check, VerifiedPass)
-    result: dict[str, object] = {"valid": valid, "code": None if valid else check.code.value}
-    if isinstance(check, VerifiedPass):
+    result: dict[str, object] = {"valid": valid, "code": None}
+    if isinstance(check, PassRejected):
+        result["code"] = check.code.value
+        result["detail"] = check.detail
+    else:
         f = check.fields
         result["fields"] = {
             "version": f.version,
@@ -113,8 +117,6 @@ def verify(text: str, keys_path: Path, community: int | None, as_json: bool) -> 
             "issued_at": format_utc(f.issued_at),
             "valid_until": format_utc(f.valid_until),
         }
-    else:
-        result["detail"] = check.detail
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
     elif valid:

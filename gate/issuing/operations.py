@@ -1,0 +1,162 @@
+"""Issuing passes: issue, re-issue (a lost card dies), revoke, and re-create a card's text.
+
+The pass text is not stored: Ed25519 signatures are deterministic, so signing a stored
+pass's fields again gives exactly the printed text (:func:`pass_text`).
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from gate.audit.operations import record_event
+from gate.households.models import Household
+from gate.issuing.models import IssuedPass, PassStatus
+from gate.signing.models import SigningKeyRecord
+from gate.signing.operations import SigningKeyUnavailable, active_signing_key, load_private_key
+from passes import Pass, SigningKey, new_pass_id
+
+DEFAULT_VALID_DAYS = 30
+
+
+class IssuingError(Exception):
+    """Issuing was refused; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A pass just issued and its text (to print or show)."""
+
+    record: IssuedPass
+    text: str
+
+
+def manual_code(pass_id: bytes) -> str:
+    """The short code printed on a card for typing at the gate, e.g. ``K7QM-2XPA``."""
+    code = base64.b32encode(pass_id[:5]).decode("ascii")
+    return f"{code[:4]}-{code[4:8]}"
+
+
+def issue_pass(
+    session: Session,
+    household: Household,
+    *,
+    actor: str,
+    now: datetime,
+    valid_days: int = DEFAULT_VALID_DAYS,
+    reissue: bool = False,
+    key: SigningKey | None = None,
+) -> Issued:
+    """Issue a pass for ``household``.
+
+    ``reissue=True`` bumps the household's generation first, so every earlier card
+    (printed or on a phone) is refused as ``superseded``. Writes an audit event.
+    """
+    if valid_days < 1:
+        raise IssuingError("validity must be at least one day")
+    try:
+        key = key or active_signing_key(session, household.community_id)
+    except SigningKeyUnavailable as exc:
+        raise IssuingError(str(exc)) from None
+    if reissue:
+        household.generation += 1
+        session.execute(
+            update(IssuedPass)
+            .where(IssuedPass.household_id == household.id, IssuedPass.status == PassStatus.ACTIVE)
+            .values(status=PassStatus.SUPERSEDED)
+        )
+    issued_at = now.replace(microsecond=0)
+    fields = Pass(
+        key_id=key.entry.key_id,
+        pass_id=new_pass_id(),
+        household_id=household.id,
+        community_id=household.community_id,
+        generation=household.generation,
+        issued_at=issued_at,
+        valid_until=issued_at + timedelta(days=valid_days),
+    )
+    record = IssuedPass(
+        pass_id=fields.pass_id,
+        community_id=household.community_id,
+        household_id=household.id,
+        key_id=fields.key_id,
+        generation=fields.generation,
+        issued_at=fields.issued_at,
+        valid_until=fields.valid_until,
+        status=PassStatus.ACTIVE,
+        manual_code=manual_code(fields.pass_id),
+    )
+    session.add(record)
+    record_event(
+        session,
+        actor=actor,
+        action="pass.reissue" if reissue else "pass.issue",
+        community_id=household.community_id,
+        subject_type="household",
+        subject_id=household.code,
+        details={
+            "generation": fields.generation,
+            "valid_days": valid_days,
+            "manual_code": record.manual_code,
+        },
+    )
+    session.flush()
+    return Issued(record, key.sign(fields))
+
+
+def revoke_pass(
+    session: Session, record: IssuedPass, *, actor: str, reason: str, now: datetime
+) -> None:
+    """Revoke one card (e.g. reported lost); it is refused as ``revoked`` from now on."""
+    if not reason.strip():
+        raise IssuingError("a revocation needs a reason")
+    record.status = PassStatus.REVOKED
+    record.revoked_at = now
+    record.revoked_by = actor
+    record.revoke_reason = reason
+    record_event(
+        session,
+        actor=actor,
+        action="pass.revoke",
+        community_id=record.community_id,
+        subject_type="pass",
+        subject_id=record.manual_code,
+        reason=reason,
+    )
+    session.flush()
+
+
+def current_pass(session: Session, household: Household) -> IssuedPass | None:
+    """The household's newest active pass, if any."""
+    return session.scalar(
+        select(IssuedPass)
+        .where(IssuedPass.household_id == household.id, IssuedPass.status == PassStatus.ACTIVE)
+        .order_by(IssuedPass.id.desc())
+        .limit(1)
+    )
+
+
+def pass_text(session: Session, record: IssuedPass) -> str:
+    """The exact text printed on ``record``'s card (re-signed; signatures are deterministic)."""
+    key_record = session.get(SigningKeyRecord, record.key_id)
+    if key_record is None:
+        raise IssuingError(f"signing key {record.key_id} is not registered")
+    try:
+        key = load_private_key(key_record)
+    except SigningKeyUnavailable as exc:
+        raise IssuingError(str(exc)) from None
+    return key.sign(
+        Pass(
+            key_id=record.key_id,
+            pass_id=record.pass_id,
+            household_id=record.household_id,
+            community_id=record.community_id,
+            generation=record.generation,
+            issued_at=record.issued_at,
+            valid_until=record.valid_until,
+        )
+    )

@@ -5,8 +5,8 @@ offline verdicts cannot drift apart.
 
 Order of evaluation (documented contract):
 
-1. Pass validity (:mod:`passes.verification`), then ``revoked``, ``superseded``
-   (generation differs from the household's), ``unknown_household``. The first
+1. Pass validity (:mod:`passes.verification`), then ``revoked``,
+   ``unknown_household``, ``superseded`` (generation differs from the household's). The first
    failure stops evaluation: nothing about a household is trusted before this.
 2. Health: ``sensor_error`` (not an integer of tenths, or outside the plausible
    range), ``no_temperature`` (missing where required), ``fever`` (>= threshold,
@@ -173,12 +173,12 @@ def decide(
     if direction is Direction.OUT:
         codes += _exit_codes(household, rules, now)
     notes: list[Code] = []
-    if direction is Direction.IN and not household.out_since:
-        notes.append(Code.ENTRY_WITHOUT_EXIT)
     allowed = not codes
     if codes and override is not None and not REMEASURE_CODES.intersection(codes):
         allowed = True
         notes.append(Code.OVERRIDE)
+    if allowed and direction is Direction.IN and not household.out_since:
+        notes.append(Code.ENTRY_WITHOUT_EXIT)
     state_after = advance(household, direction, allowed, now, rules)
     return Verdict(
         allowed=allowed,

@@ -171,7 +171,7 @@ def rules_from_dict(data: object) -> RuleSet:
     timezone = _str(obj.get("timezone", "Asia/Shanghai"), "timezone")
     try:
         ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "Asia" is a directory
         raise RuleSetError("timezone", f"unknown time zone {timezone!r}") from None
     if "version" not in obj:
         raise RuleSetError("version", "is required")

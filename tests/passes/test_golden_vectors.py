@@ -13,8 +13,17 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from passes import KeyEntry, KeySet, PassError, SigningKey, VerifiedPass, parse_pass, verify_pass
-from passes import parse_utc, qr_version
+from passes import (
+    KeyEntry,
+    KeySet,
+    PassError,
+    SigningKey,
+    VerifiedPass,
+    parse_pass,
+    parse_utc,
+    qr_version,
+    verify_pass,
+)
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "pass_v1.json").read_text("utf-8"))
 KEY = KeyEntry(

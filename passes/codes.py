@@ -80,7 +80,7 @@ _REASONS: dict[Code, tuple[str, str]] = {
     Code.OUTSIDE_HOURS: ("不在允许外出时段", "Outside exit hours"),
     Code.ALREADY_OUT: ("本户已有人外出未归", "A member of this household is already out"),
     Code.QUOTA: ("本户外出次数已用完", "Household outing quota used up"),
-    Code.STALE_BUNDLE: ("离线过久，需值班负责人放行", "Offline too long: supervisor override needed"),
+    Code.STALE_BUNDLE: ("离线过久，需值班负责人放行", "Offline too long: supervisor needed"),
     Code.ENTRY_WITHOUT_EXIT: ("无外出记录的进入", "Entry without a recorded exit"),
     Code.OVERRIDE: ("值班负责人放行", "Let through by supervisor override"),
 }

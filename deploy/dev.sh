@@ -17,10 +17,10 @@ log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 install_system_packages() {
   # libzbar0: pyzbar's fallback decoder; fonts-wqy-microhei: Chinese text on cards and
-  # the gate screen; chromium + driver: browser tests; poppler-utils: PDF checks in tests.
+  # the gate screen; poppler-utils: tests rasterise printed card sheets to decode them.
   local wanted=(libzbar0 fonts-wqy-microhei)
   if [[ "${1:-}" == "test" ]]; then
-    wanted+=(chromium chromium-driver poppler-utils)
+    wanted+=(poppler-utils)
   fi
   local missing=()
   for pkg in "${wanted[@]}"; do

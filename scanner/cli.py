@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from passes import Direction
+from scanner.decode_command import decode_command
 from scanner.device import (
     JOURNAL_FILE,
     DeviceConfig,
@@ -235,15 +236,7 @@ def sync(server: str | None, data_dir: Path | None) -> None:
         sys.exit(1)
 
 
-def _register_decode() -> None:
-    try:
-        from scanner.decode_command import decode_command
-    except ImportError:  # the decoder is optional at the gate's CLI level
-        return
-    cli.add_command(decode_command, "decode")
-
-
-_register_decode()
+cli.add_command(decode_command, "decode")
 
 
 def main() -> None:

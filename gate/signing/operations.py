@@ -26,6 +26,7 @@ def create_signing_key(
     session: Session, *, community_id: int, keys_dir: Path, actor: str, now: datetime
 ) -> SigningKeyRecord:
     """Generate a key, write its private part to ``keys_dir``, record its public part."""
+    now = now.replace(microsecond=0)  # passes carry whole seconds; the key must cover them
     next_id = (session.scalar(select(func.max(SigningKeyRecord.key_id))) or 0) + 1
     key = SigningKey.generate(next_id, not_before=now)
     path = keys_dir / f"signing-key-{next_id}.json"

@@ -1,0 +1,91 @@
+"""Gunicorn settings for the gate server behind nginx.
+
+    gunicorn -c deploy/gunicorn.conf.py gate.wsgi:app
+
+This file configures the HTTP server process, not the app: the app reads its own settings
+(``CHECKPOINT_*``) in ``gate/settings.py``. The ``GUNICORN_*`` variables below tune this file
+and are documented in ``deploy/checkpoint.env.example``. Command-line options win over it.
+
+Sizing: every worker has its own SQLAlchemy engine and PostgreSQL pool (``preload_app`` is
+off, so no connection is ever shared across a fork). One worker holds up to 5 + 10 pooled
+connections, so keep ``workers x app servers x 15`` below PostgreSQL's ``max_connections``
+(or put PgBouncer in between). On SQLite (one compound) use one worker: SQLite has one writer.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+MAX_DEFAULT_WORKERS = 12
+
+
+def _int_env(name: str, default: int, *, low: int = 1, high: int = 10_000) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SystemExit(f"{name}: expected a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SystemExit(f"{name}: must be between {low} and {high}, got {value}")
+    return value
+
+
+def _default_workers() -> int:
+    return min(2 * multiprocessing.cpu_count() + 1, MAX_DEFAULT_WORKERS)
+
+
+# --- sockets ------------------------------------------------------------------------------
+# Loopback only: nginx on the same host is the one client. In a container set
+# GUNICORN_BIND=0.0.0.0:8000 and publish the port to the proxy's network only.
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+backlog = 2048
+
+# --- workers ------------------------------------------------------------------------------
+workers = _int_env("GUNICORN_WORKERS", _default_workers(), high=256)
+# Threads: a scan request mostly waits on the database; a few threads per worker keep the
+# gate under its 1 s deadline while another request holds a row lock.
+worker_class = "gthread"
+threads = _int_env("GUNICORN_THREADS", 4, high=64)
+# Each worker builds its own app, engine and pool after the fork.
+preload_app = False
+# Recycle workers now and then, jittered so they do not all restart at once.
+max_requests = _int_env("GUNICORN_MAX_REQUESTS", 5000, low=0, high=10_000_000)
+max_requests_jitter = max_requests // 10
+# Heartbeat files in RAM: /tmp may be private or slow (systemd PrivateTmp, containers).
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+
+# --- timeouts -----------------------------------------------------------------------------
+# A scanner gives up after ~1 s and decides offline; 30 s only bounds exports and imports.
+timeout = _int_env("GUNICORN_TIMEOUT", 30, high=3600)
+# On SIGTERM (deploy, systemctl stop) finish requests in flight: a scan in flight must commit.
+graceful_timeout = _int_env("GUNICORN_GRACEFUL_TIMEOUT", 30, high=3600)
+# nginx keeps upstream connections alive (keepalive in the upstream block): stay a bit longer.
+keepalive = 5
+
+# --- behind nginx -------------------------------------------------------------------------
+# Trust X-Forwarded-Proto only from nginx on loopback. (The client address itself is taken
+# from X-Forwarded-For by ProxyFix in gate/wsgi.py, one hop.)
+forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
+proxy_allow_ips = forwarded_allow_ips
+
+# --- logging ------------------------------------------------------------------------------
+# To stdout/stderr: journald (systemd) or the container runtime collects them.
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+# No personal data: no client address, no user agent, no referrer and no query string (a
+# resident's link token travels in the query). %(U)s is the path without the query string.
+# Fields: time, method, path, status, duration in ms, response bytes.
+access_log_format = "%(t)s %(m)s %(U)s %(s)s %(M)sms %(b)s"
+proc_name = "checkpoint-gate"
+# gunicorn >= 27 opens a control socket under $HOME; the service user has no writable home
+# (ProtectSystem=strict) and nothing uses it. Older versions ignore the unknown name.
+control_socket_disable = True
+
+# --- limits -------------------------------------------------------------------------------
+limit_request_line = 8190
+limit_request_fields = 100

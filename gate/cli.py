@@ -18,11 +18,19 @@ def cli() -> None:
 def _register_commands() -> None:
     # Imported here so that each feature owns its commands and `--help` stays fast.
     from gate.dbcli import db_group
+    from gate.households.cli import households_group
     from gate.issuing.cli import passes_group
     from gate.serving import demo_command, serve_command
     from gate.signing.cli import keys_group
 
-    for command in (db_group, keys_group, passes_group, demo_command, serve_command):
+    for command in (
+        db_group,
+        keys_group,
+        households_group,
+        passes_group,
+        demo_command,
+        serve_command,
+    ):
         cli.add_command(command)
 
 

@@ -1,19 +1,32 @@
-"""``checkpoint passes``: mint and verify pass texts from the shell.
+"""``checkpoint passes``: issue, re-issue, revoke and print registered passes; mint and verify.
 
-``mint`` is for emergencies when the server is down, and for tests; ordinary issuing
-goes through the registry so every pass is recorded.
+``issue``/``reissue``/``revoke``/``print``/``card`` work on the database: one transaction per
+command, each action audited with ``--actor`` (default ``cli:<OS user>``). ``mint`` is for
+emergencies when the server is down, and for tests; ordinary issuing goes through the
+registry so every pass is recorded.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 import click
 
-from gate.signing.cli import load_keyset
+from gate.audit.operations import record_event
+from gate.signing.cli import (
+    RunningCount,
+    actor_option,
+    community_option,
+    load_keyset,
+    office_database,
+    pick_community,
+    progress_bar,
+)
 from gate.signing.keyfile import KeyFileError, read_keyring
 from passes import (
     KeyStatus,
@@ -27,8 +40,20 @@ from passes import (
     verify_pass,
 )
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
-@click.group(name="passes", help="Household passes: mint, verify.")
+    from gate.community.models import Community
+    from gate.households.models import Household
+
+
+@click.group(
+    name="passes",
+    help=(
+        "Household passes: issue, reissue, revoke and print from the registry; mint and\n"
+        "verify pass texts.\n\nExample: checkpoint passes issue --all"
+    ),
+)
 def passes_group() -> None:
     """Pass commands."""
 
@@ -124,3 +149,303 @@ def verify(text: str, keys_path: Path, community: int | None, as_json: bool) -> 
     else:
         click.echo(f"refused: {result['code']} ({result['detail']})")
     sys.exit(0 if valid else 1)
+
+
+# --- the registry: issue, re-issue, revoke, print (one transaction per command, audited) -------
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@passes_group.command(
+    "issue",
+    help=(
+        "Issue passes from the registry. Households that already hold a valid pass of their\n"
+        "current generation are skipped unless --force, which issues an additional pass\n"
+        "(earlier cards stay valid until they expire; use `reissue` to kill them).\n\n"
+        "Example: checkpoint passes issue --building 3 --valid-days 30"
+    ),
+)
+@click.option("--all", "all_households", is_flag=True, help="Every household.")
+@click.option("--household", "codes", multiple=True, metavar="CODE", help="Repeatable.")
+@click.option("--building", metavar="B", help="Building code or name.")
+@click.option("--valid-days", type=click.IntRange(1, 3660), default=30, show_default=True)
+@click.option("--force", is_flag=True, help="Issue even if a valid pass exists.")
+@community_option
+@actor_option
+def issue_command(
+    all_households: bool,
+    codes: tuple[str, ...],
+    building: str | None,
+    valid_days: int,
+    force: bool,
+    community_code: str | None,
+    actor: str,
+) -> None:
+    """Issue passes."""
+    from gate.db import transaction
+    from gate.issuing.cards import usable_passes
+    from gate.issuing.operations import IssuingError, issue_pass
+    from gate.signing.operations import SigningKeyUnavailable, active_signing_key
+
+    if sum((all_households, bool(codes), building is not None)) != 1:
+        raise click.UsageError("choose exactly one of --all, --household or --building")
+    now = _now()
+    with office_database() as db, transaction(db.sessions) as session:
+        community = pick_community(session, community_code)
+        households = _households(session, community, codes=codes, building=building)
+        try:
+            key = active_signing_key(session, community.id)
+        except SigningKeyUnavailable as exc:
+            raise click.ClickException(str(exc)) from None
+        holding = {} if force else usable_passes(session, households, now)
+        todo = [h for h in households if h.id not in holding]
+        with progress_bar(len(todo), "签发") as advance:
+            for household in todo:
+                try:
+                    issue_pass(
+                        session, household, actor=actor, now=now, valid_days=valid_days, key=key
+                    )
+                except IssuingError as exc:
+                    raise click.ClickException(f"{household.code}: {exc}") from None
+                advance(1)
+    click.echo(
+        f"issued {len(todo)} pass(es); skipped {len(holding)} household(s) that already hold "
+        "a valid pass (use --force to issue anyway)"
+        if holding
+        else f"issued {len(todo)} pass(es)"
+    )
+
+
+@passes_group.command(
+    "reissue",
+    help=(
+        "Issue a household a new pass and kill every earlier one (lost or stolen card):\n"
+        "the generation goes up, so old cards and screenshots are refused as superseded.\n\n"
+        'Example: checkpoint passes reissue --household 3-2-401 --reason "卡丢失"'
+    ),
+)
+@click.option("--household", "code", required=True, metavar="CODE")
+@click.option("--reason", help="Why, for the audit log.")
+@click.option("--valid-days", type=click.IntRange(1, 3660), default=30, show_default=True)
+@community_option
+@actor_option
+def reissue_command(
+    code: str, reason: str | None, valid_days: int, community_code: str | None, actor: str
+) -> None:
+    """Re-issue a household's pass."""
+    from sqlalchemy import select
+
+    from gate.audit.models import AuditEvent
+    from gate.db import transaction
+    from gate.issuing.operations import IssuingError, issue_pass
+
+    with office_database() as db, transaction(db.sessions) as session:
+        community = pick_community(session, community_code)
+        household = _households(session, community, codes=(code,))[0]
+        try:
+            issued = issue_pass(
+                session, household, actor=actor, now=_now(), valid_days=valid_days, reissue=True
+            )
+        except IssuingError as exc:
+            raise click.ClickException(str(exc)) from None
+        if reason:
+            # issue_pass records the event without a reason; attach it to that event.
+            event = session.scalar(
+                select(AuditEvent)
+                .where(
+                    AuditEvent.action == "pass.reissue",
+                    AuditEvent.community_id == community.id,
+                    AuditEvent.subject_id == household.code,
+                )
+                .order_by(AuditEvent.id.desc())
+                .limit(1)
+            )
+            if event is not None:
+                event.reason = reason
+        click.echo(
+            f"{household.code}: generation {issued.record.generation}, "
+            f"manual code {issued.record.manual_code}; earlier cards are now refused"
+        )
+
+
+@passes_group.command(
+    "revoke",
+    help=(
+        "Revoke a pass: it is refused as revoked from now on. Give the household (all its\n"
+        "active passes) or one card's manual code.\n\n"
+        'Example: checkpoint passes revoke --household 3-2-401 --reason "搬离小区"'
+    ),
+)
+@click.option("--household", "code", metavar="CODE", help="Revoke all of its active passes.")
+@click.option("--manual-code", metavar="CODE", help="The code printed under the QR.")
+@click.option("--reason", required=True, help="Why, for the audit log.")
+@community_option
+@actor_option
+def revoke_command(
+    code: str | None,
+    manual_code: str | None,
+    reason: str,
+    community_code: str | None,
+    actor: str,
+) -> None:
+    """Revoke passes."""
+    from sqlalchemy import select
+
+    from gate.db import transaction
+    from gate.issuing.models import IssuedPass, PassStatus
+    from gate.issuing.operations import IssuingError, revoke_pass
+
+    if (code is None) == (manual_code is None):
+        raise click.UsageError("give exactly one of --household or --manual-code")
+    with office_database() as db, transaction(db.sessions) as session:
+        community = pick_community(session, community_code)
+        query = select(IssuedPass).where(
+            IssuedPass.community_id == community.id, IssuedPass.status == PassStatus.ACTIVE
+        )
+        if code is not None:
+            household = _households(session, community, codes=(code,))[0]
+            query = query.where(IssuedPass.household_id == household.id)
+        else:
+            query = query.where(IssuedPass.manual_code == (manual_code or "").strip().upper())
+        records = list(session.scalars(query))
+        if not records:
+            raise click.ClickException("no active pass matches: nothing revoked")
+        try:
+            for record in records:
+                revoke_pass(session, record, actor=actor, reason=reason, now=_now())
+        except IssuingError as exc:
+            raise click.ClickException(str(exc)) from None
+        for record in records:
+            click.echo(f"revoked {record.manual_code}")
+
+
+@passes_group.command(
+    "print",
+    help=(
+        "Print the current passes as A4 sheets of cut-out cards (8 per page, PDF).\n"
+        "Households without a valid pass are listed and left out (issue them first).\n\n"
+        "Example: checkpoint passes print --building 3 --out building-3.pdf"
+    ),
+)
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--building", metavar="B", help="Only this building (code or name).")
+@click.option("--grid", metavar="G", help="Only this grid (code or name).")
+@community_option
+@actor_option
+def print_command(
+    out_path: Path, building: str | None, grid: str | None, community_code: str | None, actor: str
+) -> None:
+    """Print card sheets."""
+    from gate.db import transaction
+    from gate.issuing.cards import CardBuilder, usable_passes
+    from gate.issuing.printing import render_card_sheets_pdf
+
+    if building is not None and grid is not None:
+        raise click.UsageError("give --building or --grid, not both")
+    now = _now()
+    with office_database() as db:
+        # Read-only while rendering: a long print run must not hold SQLite's write lock.
+        with transaction(db.sessions, read_only=True) as session:
+            community = pick_community(session, community_code)
+            households = _households(session, community, building=building, grid=grid)
+            passes = usable_passes(session, households, now)
+            missing = [h.code for h in households if h.id not in passes]
+            if not passes:
+                raise click.ClickException("no household here holds a valid pass: issue first")
+            cards = CardBuilder(session, community).cards(households, passes)
+            progress = RunningCount()
+            with progress_bar(len(passes), "打印") as progress.advance:
+                pages = _write_atomically(
+                    out_path, lambda out: render_card_sheets_pdf(cards, out, on_progress=progress)
+                )
+        with transaction(db.sessions) as session:
+            record_event(
+                session,
+                actor=actor,
+                action="pass.print",
+                community_id=community.id,
+                subject_type="print",
+                subject_id=out_path.name,
+                details={
+                    "cards": len(passes),
+                    "pages": pages,
+                    "building": building,
+                    "grid": grid,
+                    "without_pass": len(missing),
+                },
+            )
+    click.echo(f"{len(passes)} card(s) on {pages} page(s) written to {out_path}")
+    if missing:
+        click.echo(f"{len(missing)} household(s) have no valid pass: {', '.join(missing[:20])}")
+
+
+@passes_group.command(
+    "card",
+    help=(
+        "Write one household's current card as a PNG (300 dpi), e.g. to send to a phone.\n\n"
+        "Example: checkpoint passes card --household 3-2-401 --out 3-2-401.png"
+    ),
+)
+@click.option("--household", "code", required=True, metavar="CODE")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@community_option
+@actor_option
+def card_command(code: str, out_path: Path, community_code: str | None, actor: str) -> None:
+    """Write one card."""
+    from gate.db import transaction
+    from gate.issuing.cards import CardBuilder, usable_passes
+    from gate.issuing.printing import render_card_png
+
+    with office_database() as db:
+        with transaction(db.sessions, read_only=True) as session:
+            community = pick_community(session, community_code)
+            household = _households(session, community, codes=(code,))[0]
+            record = usable_passes(session, [household], _now()).get(household.id)
+            if record is None:
+                raise click.ClickException(
+                    f"{household.code} has no valid pass: checkpoint passes issue --household CODE"
+                )
+            png = render_card_png(CardBuilder(session, community).card(household, record))
+        _write_atomically(out_path, lambda out: out.write(png))
+        with transaction(db.sessions) as session:
+            record_event(
+                session,
+                actor=actor,
+                action="pass.card",
+                community_id=community.id,
+                subject_type="household",
+                subject_id=household.code,
+                details={"manual_code": record.manual_code, "file": out_path.name},
+            )
+    click.echo(f"card of {household.code} written to {out_path}")
+
+
+def _households(
+    session: Session,
+    community: Community,
+    *,
+    codes: Sequence[str] = (),
+    building: str | None = None,
+    grid: str | None = None,
+) -> list[Household]:
+    from gate.households.operations import HouseholdError, select_households
+
+    try:
+        return select_households(session, community, codes=codes, building=building, grid=grid)
+    except HouseholdError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _write_atomically(path: Path, write: Callable[[BinaryIO], int]) -> int:
+    """Write via a temporary file beside ``path``: a failed run leaves no half-written file."""
+    partial = path.with_name(f".{path.name}.partial")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with partial.open("wb") as out:
+            result = write(out)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return result

@@ -1,9 +1,20 @@
-"""``checkpoint keys``: create and inspect signing key files."""
+"""``checkpoint keys``: signing key files, and the community's keys registered in the database.
+
+File commands (``new``, ``list``, ``public``) need no database. ``create``, ``retire`` and
+``revoke`` act on the keys the gate server signs and verifies with, and are audited.
+"""
 
 from __future__ import annotations
 
+import getpass
 import hashlib
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -14,7 +25,13 @@ from gate.signing.keyfile import (
     read_keyset,
     write_keyring,
 )
-from passes import KeySet, SigningKey
+from passes import KeySet, KeyStatus, SigningKey
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from gate.community.models import Community
+    from gate.settings import Settings
 
 
 @click.group(name="keys", help="Signing keys for passes (the private keyring stays in the office).")
@@ -87,3 +104,231 @@ def load_keyset(path: Path) -> KeySet:
 def fingerprint(public_key: bytes) -> str:
     """A short, stable name for a public key (first 64 bits of its SHA-256)."""
     return hashlib.sha256(public_key).hexdigest()[:16]
+
+
+# --- office jobs: shared by the database-backed commands of keys, households and passes --------
+# They live here because this is the CLI module the other feature CLIs already import; they are
+# plumbing (settings, one transaction per job, community and actor options), not signing.
+
+
+@dataclass(frozen=True)
+class OfficeDatabase:
+    """The settings and a session factory for one CLI job (engine disposed on exit)."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+
+
+def default_actor() -> str:
+    """``cli:<OS user>``: who did it, when no ``--actor`` is given."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers): still record the channel
+        user = "unknown"
+    return f"cli:{user}"[:64]
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def actor_option(command: _F) -> _F:
+    """``--actor NAME`` (default ``cli:<OS user>``): recorded in the audit event."""
+    return click.option(
+        "--actor",
+        default=default_actor,
+        show_default="cli:<OS user>",
+        help="Who is doing this, for the audit log.",
+    )(command)
+
+
+def community_option(command: _F) -> _F:
+    """``--community CODE`` (default: the only community)."""
+    return click.option(
+        "--community",
+        "community_code",
+        metavar="CODE",
+        help="Community code (default: the only community in the database).",
+    )(command)
+
+
+@contextmanager
+def office_database() -> Iterator[OfficeDatabase]:
+    """Open the configured database for a CLI job; clean errors when it is not ready."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    import gate.models  # noqa: F401 - every mapper registered, so relationships resolve
+    from gate.db import make_engine, session_factory
+    from gate.migrations import current_revision, head_revision
+    from gate.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    engine = make_engine(settings.database_url)
+    try:
+        try:
+            revision = current_revision(engine)
+        except SQLAlchemyError as exc:
+            raise click.ClickException(
+                f"cannot open the database {settings.database_url_masked}: {exc.__class__.__name__}"
+            ) from None
+        if revision != head_revision():
+            raise click.ClickException(
+                "the database schema is missing or out of date: run `checkpoint db upgrade`"
+            )
+        yield OfficeDatabase(settings, session_factory(engine))
+    finally:
+        engine.dispose()
+
+
+#: Below this many items a progress bar is noise.
+PROGRESS_MIN_ITEMS = 200
+
+
+@contextmanager
+def progress_bar(total: int, label: str) -> Iterator[Callable[[int], None]]:
+    """A click progress bar on stderr (for ``total`` >= 200 items); yields ``advance(n)``."""
+    if total < PROGRESS_MIN_ITEMS:
+        yield lambda _n: None
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        yield lambda n: bar.update(max(0, n))
+
+
+class RunningCount:
+    """Turns a running total (``on_progress(done_so_far)``) into progress-bar steps."""
+
+    def __init__(self) -> None:
+        self.advance: Callable[[int], None] = lambda _n: None
+        self.last = 0
+
+    def __call__(self, count: int) -> None:
+        self.advance(count - self.last)
+        self.last = count
+
+
+def pick_community(session: Session, code: str | None) -> Community:
+    """The community for ``--community`` (or the only one), or a clean CLI error."""
+    from gate.community.operations import CommunityError, find_community
+
+    try:
+        return find_community(session, code)
+    except CommunityError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+# --- the community's registered keys ------------------------------------------------------------
+
+
+@keys_group.command(
+    "create",
+    help=(
+        "Create the community's next signing key: the private key goes to a file (mode 0600)\n"
+        "under CHECKPOINT_KEYS_DIR, the public key into the database. New passes are signed\n"
+        "with the newest active key.\n\n"
+        "Example: checkpoint keys create --community xfl"
+    ),
+)
+@community_option
+@actor_option
+def create_key(community_code: str | None, actor: str) -> None:
+    """Create a registered key."""
+    from gate.db import transaction
+    from gate.signing.operations import create_signing_key
+
+    with office_database() as db, transaction(db.sessions) as session:
+        community = pick_community(session, community_code)
+        record = create_signing_key(
+            session,
+            community_id=community.id,
+            keys_dir=db.settings.keys_dir,
+            actor=actor,
+            now=datetime.now(UTC),
+        )
+        click.echo(
+            f"key {record.key_id} created for {community.code} "
+            f"(fingerprint {fingerprint(record.public_key)}; private key {record.private_key_path})"
+        )
+
+
+@keys_group.command(
+    "retire",
+    help=(
+        "Stop signing new passes with a key. Passes it signed stay valid until they expire.\n\n"
+        "Example: checkpoint keys retire 3"
+    ),
+)
+@click.argument("key_id", type=click.IntRange(0, 0xFFFF))
+@community_option
+@actor_option
+def retire_key(key_id: int, community_code: str | None, actor: str) -> None:
+    """Retire a registered key."""
+    from gate.community.operations import CommunityError, community_key, retire_signing_key
+    from gate.db import transaction
+
+    with office_database() as db, transaction(db.sessions) as session:
+        community = pick_community(session, community_code)
+        try:
+            record = community_key(session, community, key_id)
+            retire_signing_key(session, record, actor=actor, now=datetime.now(UTC))
+        except CommunityError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"key {key_id} retired")
+        _warn_without_active_key(session, community)
+
+
+@keys_group.command(
+    "revoke",
+    help=(
+        "Distrust a key (e.g. its file leaked): every pass it signed is refused from now on.\n"
+        "Re-issue those households' passes with a new key afterwards.\n\n"
+        'Example: checkpoint keys revoke 3 --reason "office laptop stolen"'
+    ),
+)
+@click.argument("key_id", type=click.IntRange(0, 0xFFFF))
+@click.option("--reason", required=True, help="Why, for the audit log.")
+@community_option
+@actor_option
+def revoke_key(key_id: int, reason: str, community_code: str | None, actor: str) -> None:
+    """Revoke a registered key."""
+    from sqlalchemy import func, select
+
+    from gate.community.operations import CommunityError, community_key, revoke_signing_key
+    from gate.db import transaction
+    from gate.issuing.models import IssuedPass, PassStatus
+
+    with office_database() as db, transaction(db.sessions) as session:
+        community = pick_community(session, community_code)
+        try:
+            record = community_key(session, community, key_id)
+            revoke_signing_key(session, record, actor=actor, reason=reason, now=datetime.now(UTC))
+        except CommunityError as exc:
+            raise click.ClickException(str(exc)) from None
+        affected = session.scalar(
+            select(func.count(IssuedPass.household_id.distinct())).where(
+                IssuedPass.key_id == key_id, IssuedPass.status == PassStatus.ACTIVE
+            )
+        )
+        click.echo(f"key {key_id} revoked; {affected} household(s) hold passes signed with it")
+        if affected:
+            click.echo("re-issue their passes: checkpoint passes reissue --household CODE")
+        _warn_without_active_key(session, community)
+
+
+def _warn_without_active_key(session: Session, community: Community) -> None:
+    from sqlalchemy import select
+
+    from gate.signing.models import SigningKeyRecord
+
+    active = session.scalar(
+        select(SigningKeyRecord.key_id).where(
+            SigningKeyRecord.community_id == community.id,
+            SigningKeyRecord.status == KeyStatus.ACTIVE,
+        )
+    )
+    if active is None:
+        click.echo(
+            "warning: no active signing key left; run `checkpoint keys create` before issuing",
+            err=True,
+        )

@@ -1,0 +1,304 @@
+"""Community operations: pick a community, ensure hierarchy rows, save rule versions, key lifecycle.
+
+Hierarchy rows are found by code first, then by name, and created when missing (the first
+household import is how a compound gets set up). Every write flushes; the caller commits.
+
+Key retirement and revocation live here for now because ``gate/signing/operations.py`` only
+creates keys; they belong next to :func:`~gate.signing.operations.create_signing_key`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gate.audit.operations import record_event
+from gate.community.models import Area, Building, Community, Compound, Grid
+from gate.community.models import RuleSet as RuleSetRecord
+from gate.signing.models import SigningKeyRecord
+from passes import KeyStatus, RuleSet, rules_from_json
+
+DEFAULT_AREA_NAME = "未分片区"
+DEFAULT_GRID_NAME = "未分网格"
+DEFAULT_CODE = "default"
+CODE_LENGTH = 32
+
+_Named = TypeVar("_Named", Area, Grid)
+
+
+class CommunityError(LookupError):
+    """A community, hierarchy row or key could not be found or changed; the message says why."""
+
+
+def find_community(session: Session, code: str | None) -> Community:
+    """The community with ``code``; with ``code=None`` the only community there is.
+
+    Raises :class:`CommunityError` when the code is unknown, or when ``code`` is None and
+    there is not exactly one community (the message lists the codes to choose from).
+    """
+    if code is not None:
+        community = session.scalar(select(Community).where(Community.code == code))
+        if community is None:
+            raise CommunityError(f"no community with code {code!r}; {_choices(session)}")
+        return community
+    communities = session.scalars(select(Community).order_by(Community.code).limit(2)).all()
+    if len(communities) == 1:
+        return communities[0]
+    if not communities:
+        raise CommunityError("there is no community yet: create one first")
+    raise CommunityError(f"several communities: pick one with --community; {_choices(session)}")
+
+
+def _choices(session: Session) -> str:
+    codes = session.scalars(select(Community.code).order_by(Community.code)).all()
+    return "known codes: " + (", ".join(codes) if codes else "(none)")
+
+
+# --- hierarchy ----------------------------------------------------------------------------------
+
+
+def _free_code(wanted: str, taken: set[str], prefix: str) -> str:
+    """``wanted`` if it fits a code column and is free among siblings, else ``<prefix><n>``."""
+    if wanted and len(wanted) <= CODE_LENGTH and wanted not in taken:
+        return wanted
+    n = len(taken) + 1
+    while f"{prefix}{n}" in taken:
+        n += 1
+    return f"{prefix}{n}"
+
+
+def _match(rows: list[_Named], key: str) -> _Named | None:
+    """The row whose code is ``key``, else the one whose name is ``key``; ambiguity raises."""
+    by_code = [r for r in rows if r.code == key]
+    if by_code:
+        return by_code[0]
+    by_name = [r for r in rows if r.name == key]
+    if len(by_name) > 1:
+        raise CommunityError(f"{key!r} names {len(by_name)} rows; use the code instead")
+    return by_name[0] if by_name else None
+
+
+def ensure_area(session: Session, community: Community, name: str | None) -> Area:
+    """The area named (or coded) ``name``, created if missing.
+
+    ``name=None``: the community's only area, or the default area (未分片区) when there is
+    none; with several areas it raises :class:`CommunityError` (which one is unknowable).
+    """
+    areas = list(session.scalars(select(Area).where(Area.community_id == community.id)))
+    if name is None:
+        if len(areas) == 1:
+            return areas[0]
+        existing = _match(areas, DEFAULT_CODE)
+        if existing is not None:
+            return existing
+        if areas:
+            raise CommunityError("the community has several areas: name the area (片区)")
+        name = DEFAULT_AREA_NAME
+        code = DEFAULT_CODE
+    else:
+        existing = _match(areas, name)
+        if existing is not None:
+            return existing
+        code = _free_code(name, {a.code for a in areas}, "A")
+    area = Area(community=community, name=name, code=code)
+    session.add(area)
+    session.flush()
+    return area
+
+
+def ensure_grid(session: Session, area: Area, name: str | None) -> Grid:
+    """The grid of ``area`` named (or coded) ``name``, created if missing (rules as areas)."""
+    grids = list(session.scalars(select(Grid).where(Grid.area_id == area.id)))
+    if name is None:
+        if len(grids) == 1:
+            return grids[0]
+        existing = _match(grids, DEFAULT_CODE)
+        if existing is not None:
+            return existing
+        if grids:
+            raise CommunityError(f"area {area.name} has several grids: name the grid (网格)")
+        name, code = DEFAULT_GRID_NAME, DEFAULT_CODE
+    else:
+        existing = _match(grids, name)
+        if existing is not None:
+            return existing
+        code = _free_code(name, {g.code for g in grids}, "G")
+    grid = Grid(area=area, name=name, code=code)
+    session.add(grid)
+    session.flush()
+    return grid
+
+
+def ensure_compound(session: Session, grid: Grid, community: Community) -> Compound:
+    """The grid's compound; a new one named after the community when the grid has none.
+
+    The import template has no compound column, so a grid with several compounds cannot
+    take new buildings from a file: :class:`CommunityError`.
+    """
+    compounds = list(session.scalars(select(Compound).where(Compound.grid_id == grid.id)))
+    if len(compounds) == 1:
+        return compounds[0]
+    if compounds:
+        raise CommunityError(
+            f"grid {grid.name} has several compounds: add the building in the office first"
+        )
+    compound = Compound(grid=grid, name=community.name[:100], code=DEFAULT_CODE)
+    session.add(compound)
+    session.flush()
+    return compound
+
+
+def building_name(code: str) -> str:
+    """What a building is called on cards: ``"3"`` -> ``"3号楼"``; other codes as they are."""
+    return f"{code}号楼" if code.isdigit() else code
+
+
+def ensure_building(session: Session, compound: Compound, code: str) -> Building:
+    """Building ``code`` of ``compound``, created if missing (named by :func:`building_name`)."""
+    building = session.scalar(
+        select(Building).where(Building.compound_id == compound.id, Building.code == code)
+    )
+    if building is None:
+        building = Building(compound=compound, code=code, name=building_name(code))
+        session.add(building)
+        session.flush()
+    return building
+
+
+def community_buildings(session: Session, community: Community) -> list[Building]:
+    """Every building of ``community`` with its compound, grid and area loaded."""
+    return list(
+        session.scalars(
+            select(Building)
+            .join(Building.compound)
+            .join(Compound.grid)
+            .join(Grid.area)
+            .where(Area.community_id == community.id)
+            .order_by(Building.id)
+        )
+    )
+
+
+# --- rules --------------------------------------------------------------------------------------
+
+
+def save_rules(
+    session: Session,
+    community: Community,
+    rules: RuleSet | str,
+    *,
+    actor: str,
+    reason: str | None = None,
+) -> RuleSetRecord:
+    """Store ``rules`` (a RuleSet or its JSON) as the community's next version and make it current.
+
+    The stored version number is assigned here (the ``version`` inside ``rules`` is ignored).
+    Rules equal to the current ones (apart from the version) create nothing and return the
+    current record. Writes a ``rules.save`` audit event. Raises
+    :class:`~passes.RuleSetError` for invalid JSON. Processes caching the community's context
+    see the new version within their cache TTL.
+    """
+    parsed = rules_from_json(rules) if isinstance(rules, str) else rules
+    current = session.scalar(
+        select(RuleSetRecord).where(
+            RuleSetRecord.community_id == community.id,
+            RuleSetRecord.version == community.current_rule_version,
+        )
+    )
+    if current is not None:
+        unchanged = dataclasses.replace(rules_from_json(current.rules_json), version=parsed.version)
+        if unchanged == parsed:
+            return current
+    latest = session.scalar(
+        select(func.max(RuleSetRecord.version)).where(RuleSetRecord.community_id == community.id)
+    )
+    version = max(latest or 0, community.current_rule_version) + 1
+    stored = dataclasses.replace(parsed, version=version)
+    record = RuleSetRecord(
+        community_id=community.id,
+        version=version,
+        rules_json=stored.to_json(),
+        created_by=actor[:64],
+    )
+    session.add(record)
+    previous = community.current_rule_version
+    community.current_rule_version = version
+    record_event(
+        session,
+        actor=actor,
+        action="rules.save",
+        community_id=community.id,
+        subject_type="rule_set",
+        subject_id=version,
+        reason=reason,
+        details={"previous_version": previous, "rules": stored.to_dict()},
+    )
+    session.flush()
+    return record
+
+
+# --- signing keys -------------------------------------------------------------------------------
+
+
+def community_key(session: Session, community: Community, key_id: int) -> SigningKeyRecord:
+    """The community's key ``key_id``; :class:`CommunityError` if it is not the community's."""
+    record = session.get(SigningKeyRecord, key_id)
+    if record is None or record.community_id != community.id:
+        raise CommunityError(f"community {community.code} has no signing key {key_id}")
+    return record
+
+
+def retire_signing_key(
+    session: Session, record: SigningKeyRecord, *, actor: str, now: datetime
+) -> None:
+    """Stop signing with the key; passes it signed stay valid until they expire.
+
+    Only an active key can be retired (CommunityError otherwise). Audited as ``key.retire``.
+    """
+    if record.status is not KeyStatus.ACTIVE:
+        raise CommunityError(f"key {record.key_id} is {record.status.value}, not active")
+    record.status = KeyStatus.RETIRED
+    record.retired_at = now
+    if record.not_after is None or record.not_after > now:
+        record.not_after = now
+    record_event(
+        session,
+        actor=actor,
+        action="key.retire",
+        community_id=record.community_id,
+        subject_type="signing_key",
+        subject_id=record.key_id,
+    )
+    session.flush()
+
+
+def revoke_signing_key(
+    session: Session, record: SigningKeyRecord, *, actor: str, reason: str, now: datetime
+) -> None:
+    """Distrust the key: every pass it signed is refused (``key_revoked``) from now on.
+
+    For a key that leaked. ``reason`` is required. Revoking twice raises CommunityError.
+    Audited as ``key.revoke``.
+    """
+    if not reason.strip():
+        raise CommunityError("revoking a key needs a reason")
+    if record.status is KeyStatus.REVOKED:
+        raise CommunityError(f"key {record.key_id} is already revoked")
+    previous = record.status
+    record.status = KeyStatus.REVOKED
+    record.revoked_at = now
+    record_event(
+        session,
+        actor=actor,
+        action="key.revoke",
+        community_id=record.community_id,
+        subject_type="signing_key",
+        subject_id=record.key_id,
+        reason=reason,
+        details={"previous_status": previous.value},
+    )
+    session.flush()

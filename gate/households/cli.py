@@ -1,0 +1,272 @@
+"""``checkpoint households``: import the register from a spreadsheet, the template, status changes.
+
+Each command is one job with one commit (``gate.db.transaction``); the work is done by
+``gate.households.importing`` and ``gate.households.operations``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+
+from gate.households.importing import ImportResult
+from gate.signing.cli import (
+    RunningCount,
+    actor_option,
+    community_option,
+    office_database,
+    pick_community,
+    progress_bar,
+)
+
+_LANGS = click.Choice(["zh", "en"])
+
+
+@click.group(
+    name="households",
+    help=(
+        "The household register: import from Excel/CSV, the blank template, quarantine.\n\n"
+        "Example: checkpoint households import 住户登记.xlsx --dry-run"
+    ),
+)
+def households_group() -> None:
+    """Household commands."""
+
+
+def _lang_option(command: Callable[..., None]) -> Callable[..., None]:
+    return click.option(
+        "--lang", type=_LANGS, default="zh", show_default=True, help="Language of messages."
+    )(command)
+
+
+@households_group.command(
+    "template",
+    help=(
+        "Write the blank import template (.xlsx) with example rows and instructions.\n\n"
+        "Example: checkpoint households template 住户导入模板.xlsx"
+    ),
+)
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def template_command(path: Path) -> None:
+    """Write the template."""
+    from gate.households.template import write_template
+
+    if path.suffix.lower() != ".xlsx":
+        raise click.ClickException("the template is an Excel file: give a name ending in .xlsx")
+    write_template(path)
+    click.echo(f"模板已写入 {path}（template written）")
+
+
+@households_group.command(
+    "import",
+    help=(
+        "Import households from an .xlsx or .csv file (UTF-8 or GBK). Every row is checked\n"
+        "first; if any row is bad, every problem is listed by row number and nothing is\n"
+        "imported (exit status 1), unless --skip-bad. Re-importing a file only applies what\n"
+        "changed. Areas, grids and buildings named in the file are created when missing.\n"
+        "Status columns apply to new households only; use `households quarantine` etc. for\n"
+        "existing ones.\n\n"
+        "Example: checkpoint households import 住户登记.xlsx --dry-run"
+    ),
+)
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check and count, write nothing.")
+@click.option("--skip-bad", is_flag=True, help="Import the good rows even if some are bad.")
+@_lang_option
+@community_option
+@actor_option
+def import_command(
+    path: Path, dry_run: bool, skip_bad: bool, lang: str, community_code: str | None, actor: str
+) -> None:
+    """Import a household sheet."""
+    from gate.db import transaction
+    from gate.households.importing import apply_import, plan_import
+    from gate.households.spreadsheet import SheetError, read_rows
+    from gate.households.validation import validate_rows
+
+    zh = lang == "zh"
+    with office_database() as db:
+        with transaction(db.sessions, read_only=True) as session:
+            timezone = pick_community(session, community_code).timezone
+        today = dt.datetime.now(ZoneInfo(timezone)).date()
+        reading = RunningCount()
+        try:
+            with read_rows(path, path.name, on_progress=reading) as rows:
+                total = rows.estimated_rows or _count_lines(path)
+                with progress_bar(total, "检查" if zh else "checking") as reading.advance:
+                    plan = validate_rows(rows, today=today)
+        except SheetError as exc:
+            raise click.ClickException(exc.message_zh if zh else exc.message_en) from None
+        for warning in plan.warnings:
+            click.echo(("提示：" + warning.message_zh) if zh else ("note: " + warning.message_en))
+        with transaction(db.sessions) as session:
+            community = pick_community(session, community_code)
+            if dry_run:
+                result = plan_import(session, community, plan, id_secret=db.settings.secret_key)
+            else:
+                writing = RunningCount()
+                with progress_bar(
+                    len(plan.valid), "导入" if zh else "importing"
+                ) as writing.advance:
+                    result = apply_import(
+                        session,
+                        community,
+                        plan,
+                        id_secret=db.settings.secret_key,
+                        actor=actor,
+                        skip_bad=skip_bad,
+                        source=path.name,
+                        on_progress=writing,
+                    )
+    for error in result.errors:
+        if zh:
+            click.echo(f"第 {error.row} 行 {error.message_zh}")
+        else:
+            click.echo(f"Row {error.row} {error.field}: {error.message_en}")
+    _summary(result, rows=plan.rows_seen, dry_run=dry_run, zh=zh)
+    if result.errors and not skip_bad:
+        sys.exit(1)
+
+
+def _summary(result: ImportResult, *, rows: int, dry_run: bool, zh: bool) -> None:
+    bad = len(result.bad_rows)
+    if zh:
+        head = "试导入（未写入）" if dry_run else ("已导入" if result.written else "未导入任何数据")
+        click.echo(
+            f"{head}：共 {rows} 行，新增 {result.created} 户，更新 {result.updated} 户，"
+            f"未变 {result.unchanged} 户，有错误 {bad} 行"
+        )
+        if result.errors and not result.written and not dry_run:
+            click.echo("请改正以上各行后重新导入，或使用 --skip-bad 只导入正确的行。")
+        if result.new_places:
+            click.echo("新建：" + "、".join(result.new_places))
+        if result.status_not_applied:
+            click.echo(
+                f"{len(result.status_not_applied)} 户的状态与文件不同，未按文件修改"
+                "（请用 households quarantine/exempt/normal 命令并填写原因）"
+            )
+        return
+    head = "Imported" if result.written else "Nothing imported"
+    if dry_run:
+        head = "Dry run (nothing written)"
+    click.echo(
+        f"{head}: {rows} rows, {result.created} created, {result.updated} updated, "
+        f"{result.unchanged} unchanged, {bad} rows with errors"
+    )
+    if result.errors and not result.written and not dry_run:
+        click.echo("Fix the rows above and import again, or use --skip-bad for the good rows.")
+    if result.new_places:
+        click.echo("Created: " + ", ".join(result.new_places))
+    if result.status_not_applied:
+        click.echo(
+            f"{len(result.status_not_applied)} households have a different status in the file; "
+            "not changed (use households quarantine/exempt/normal with a reason)"
+        )
+
+
+def _count_lines(path: Path) -> int:
+    """A row estimate for a CSV (its line count), for the progress bar."""
+    with path.open("rb") as handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+
+
+# --- status -------------------------------------------------------------------------------------
+
+
+def _parse_until(_ctx: click.Context, _param: click.Parameter, value: str) -> dt.date:
+    from gate.households.validation import parse_date
+
+    parsed = parse_date(value)
+    if parsed is None:
+        raise click.BadParameter(f"{value!r} is not a date; write it like 2026-11-30")
+    return parsed
+
+
+def _status_job(
+    code: str, community_code: str | None, change: Callable[..., None], **kwargs: object
+) -> None:
+    from gate.db import transaction
+    from gate.households.operations import HouseholdError, find_household
+
+    with office_database() as db, transaction(db.sessions) as session:
+        community = pick_community(session, community_code)
+        try:
+            household = find_household(session, community, code)
+            change(session, household, **kwargs)
+        except HouseholdError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"{household.code}: {household.status.value}")
+
+
+@households_group.command(
+    "quarantine",
+    help=(
+        "Put a household in home quarantine through a local date: exits are refused until\n"
+        "the midnight after it (entries stay allowed); it ends by itself.\n\n"
+        'Example: checkpoint households quarantine 3-2-401 --until 2026-11-30 --reason "密接"'
+    ),
+)
+@click.argument("code")
+@click.option(
+    "--until", required=True, callback=_parse_until, help="Last day of quarantine (inclusive)."
+)
+@click.option("--reason", required=True, help="Why, for the audit log.")
+@community_option
+@actor_option
+def quarantine_command(
+    code: str, until: dt.date, reason: str, community_code: str | None, actor: str
+) -> None:
+    """Quarantine a household."""
+    from gate.households.operations import set_quarantine
+
+    _status_job(
+        code,
+        community_code,
+        set_quarantine,
+        until=until,
+        actor=actor,
+        reason=reason,
+        now=dt.datetime.now(dt.UTC),
+    )
+    click.echo(f"隔离至 {until.isoformat()}（含当日）")
+
+
+@households_group.command(
+    "exempt",
+    help=(
+        "Mark a household exempt from the outing quota (essential work); lifts quarantine.\n\n"
+        'Example: checkpoint households exempt 3-2-401 --reason "保供人员"'
+    ),
+)
+@click.argument("code")
+@click.option("--reason", required=True, help="Why, for the audit log.")
+@community_option
+@actor_option
+def exempt_command(code: str, reason: str, community_code: str | None, actor: str) -> None:
+    """Exempt a household."""
+    from gate.households.operations import set_exempt
+
+    _status_job(code, community_code, set_exempt, actor=actor, reason=reason)
+
+
+@households_group.command(
+    "normal",
+    help=(
+        "Return a household to the normal rules (ends quarantine or exemption now).\n\n"
+        'Example: checkpoint households normal 3-2-401 --reason "隔离期满，核酸阴性"'
+    ),
+)
+@click.argument("code")
+@click.option("--reason", required=True, help="Why, for the audit log.")
+@community_option
+@actor_option
+def normal_command(code: str, reason: str, community_code: str | None, actor: str) -> None:
+    """Set a household back to normal."""
+    from gate.households.operations import set_normal
+
+    _status_job(code, community_code, set_normal, actor=actor, reason=reason)

@@ -1,0 +1,254 @@
+"""``checkpoint audit``: verify the log's hash chains; write and check signed checkpoints."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from gate.settings import SettingsError, load_settings
+
+
+@click.group(
+    name="audit",
+    help=(
+        "Prove the crossing log is complete and unaltered: verify every gate's hash chain, "
+        "write signed checkpoints to keep off this machine, check them later.\n\n"
+        "Example: checkpoint audit verify"
+    ),
+)
+def audit_group() -> None:
+    """Audit commands."""
+
+
+@contextmanager
+def open_sessions() -> Iterator[sessionmaker[Session]]:
+    """Sessions on the configured database (all mappers loaded); a clean CLI error if unusable."""
+    import gate.models  # noqa: F401  (every mapper, so relationships resolve)
+    from gate.db import make_engine, session_factory
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    engine = make_engine(settings.database_url)
+    try:
+        yield session_factory(engine)
+    except OperationalError as exc:
+        first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise click.ClickException(
+            f"cannot use the database {settings.database_url_masked}: {first}"
+        ) from None
+    finally:
+        engine.dispose()
+
+
+def resolve_community(session: Session, community_id: int | None) -> int:
+    """``community_id`` checked to exist, or the only community when None."""
+    from gate.community.models import Community
+
+    if community_id is not None:
+        if session.get(Community, community_id) is None:
+            raise click.ClickException(f"no community with id {community_id}")
+        return community_id
+    ids = list(session.scalars(select(Community.id).order_by(Community.id).limit(2)))
+    if not ids:
+        raise click.ClickException("the database has no community yet")
+    if len(ids) > 1:
+        raise click.ClickException("there are several communities: choose one with --community ID")
+    return ids[0]
+
+
+def _progress(label: str) -> Any:
+    started = time.monotonic()
+    last = [0.0]
+
+    def report(rows: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 1.0:
+            last[0] = now
+            rate = rows / max(now - started, 1e-9)
+            click.echo(f"{label}: {rows:,} rows ({rate:,.0f}/s)", err=True)
+
+    return report
+
+
+@audit_group.command(
+    "verify",
+    help=(
+        "Verify every gate's hash chain, row by row, and that each chain ends where its gate "
+        "says. Exit status 0 when intact, 1 when tampered (the first bad row of each gate is "
+        "printed).\n\n"
+        "Example: checkpoint audit verify --community 350322 --json"
+    ),
+)
+@click.option("--community", "community_id", type=int, help="Only this community's gates.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def verify_command(community_id: int | None, as_json: bool) -> None:
+    """Verify the log."""
+    from gate.audit.verify import verify_log
+    from gate.db import transaction
+
+    started = time.monotonic()
+    with open_sessions() as sessions, transaction(sessions, read_only=True) as session:
+        if community_id is not None:
+            resolve_community(session, community_id)
+        report = verify_log(session, community_id, on_progress=_progress("verified"))
+    elapsed = time.monotonic() - started
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        for gate in report.gates:
+            if gate.problem is None:
+                click.echo(
+                    f"OK        gate {gate.gate_code} (id {gate.gate_id}): "
+                    f"{gate.rows_checked} rows, head {gate.head_seq} {gate.head_hash[:16]}"
+                )
+            else:
+                crossing = gate.problem.crossing_id
+                click.echo(
+                    f"TAMPERED  gate {gate.gate_code} (id {gate.gate_id}): first bad row "
+                    f"seq {gate.problem.gate_seq}"
+                    + ("" if crossing is None else f" (crossing id {crossing})")
+                    + f": {gate.problem.problem}; rows before it verify"
+                )
+        verdict = "intact" if report.ok else "TAMPERED"
+        click.echo(f"{len(report.gates)} gates, {report.rows_checked} rows verified: {verdict}")
+    rate = report.rows_checked / max(elapsed, 1e-9)
+    click.echo(f"{elapsed:.1f} s, {rate:,.0f} rows/s", err=True)
+    if not report.ok:
+        sys.exit(1)
+
+
+@audit_group.command(
+    "checkpoint",
+    help=(
+        "Write a signed checkpoint (each gate's chain head, signed with the community's active "
+        "key) after verifying the log; keep the file off this machine. With --verify, check an "
+        "earlier checkpoint against the log instead (exit status 1 if it no longer holds).\n\n"
+        "Example: checkpoint audit checkpoint --out /media/usb/checkpoint-2026-11-22.json\n\n"
+        "Example: checkpoint audit checkpoint --verify checkpoint-2026-11-22.json "
+        "--keys public-keys.json"
+    ),
+)
+@click.option("--out", "out_path", type=click.Path(path_type=Path), help="Write a checkpoint here.")
+@click.option(
+    "--verify",
+    "verify_path",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="Check this checkpoint against the log.",
+)
+@click.option(
+    "--keys",
+    "keys_path",
+    type=click.Path(path_type=Path),
+    help="Public key set to check the signature with (default: the database's keys).",
+)
+@click.option("--community", "community_id", type=int, help="Default: the only community.")
+def checkpoint_command(
+    out_path: Path | None,
+    verify_path: Path | None,
+    keys_path: Path | None,
+    community_id: int | None,
+) -> None:
+    """Write or check a checkpoint."""
+    if out_path is None and verify_path is None:
+        raise click.UsageError(
+            "give --out FILE to write a checkpoint or --verify FILE to check one"
+        )
+    with open_sessions() as sessions:
+        if out_path is not None:
+            _write_checkpoint(sessions, out_path, community_id)
+        if verify_path is not None:
+            _verify_checkpoint(sessions, verify_path, keys_path)
+
+
+def _write_checkpoint(
+    sessions: sessionmaker[Session], out_path: Path, community_id: int | None
+) -> None:
+    from gate.audit.checkpoints import LogNotIntact, write_checkpoint
+    from gate.audit.operations import record_event
+    from gate.db import transaction
+    from gate.signing.keyfile import write_atomic
+    from gate.signing.operations import SigningKeyUnavailable, active_signing_key
+
+    now = datetime.now(UTC)
+    with transaction(sessions, read_only=True) as session:
+        community_id = resolve_community(session, community_id)
+        try:
+            key = active_signing_key(session, community_id)
+        except SigningKeyUnavailable as exc:
+            raise click.ClickException(str(exc)) from None
+        try:
+            document = write_checkpoint(session, key, now, community_id=community_id)
+        except LogNotIntact as exc:
+            click.echo(f"no checkpoint written: {exc}", err=True)
+            click.echo("run `checkpoint audit verify` for details", err=True)
+            sys.exit(1)
+    write_atomic(out_path, json.dumps(document, ensure_ascii=False, indent=2) + "\n", mode=0o644)
+    # A separate, short write transaction: the walk above must not hold SQLite's write lock.
+    with transaction(sessions) as session:
+        record_event(
+            session,
+            actor="cli",
+            action="audit.checkpoint",
+            community_id=community_id,
+            subject_type="community",
+            subject_id=community_id,
+            details={
+                "file": out_path.name,
+                "key_id": document["key_id"],
+                "gates": document["gates"],
+            },
+        )
+    for gate in document["gates"]:
+        click.echo(f"gate {gate['gate_code']}: row {gate['gate_seq']} {gate['row_hash'][:16]}")
+    click.echo(f"checkpoint written to {out_path}; copy it off this machine")
+
+
+def _verify_checkpoint(
+    sessions: sessionmaker[Session], verify_path: Path, keys_path: Path | None
+) -> None:
+    from gate.audit.checkpoints import verify_checkpoint
+    from gate.community.context import load_context
+    from gate.db import transaction
+    from gate.signing.cli import load_keyset
+
+    try:
+        document = json.loads(verify_path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise click.ClickException(f"{verify_path}: not a readable checkpoint: {exc}") from None
+    if not isinstance(document, dict):
+        raise click.ClickException(f"{verify_path}: not a checkpoint")
+    with transaction(sessions, read_only=True) as session:
+        if keys_path is not None:
+            keys = load_keyset(keys_path)
+        else:
+            community = document.get("community")
+            if not isinstance(community, int):
+                raise click.ClickException(f"{verify_path}: not a checkpoint (no community)")
+            try:
+                keys = load_context(session, community).keys
+            except LookupError as exc:
+                raise click.ClickException(str(exc)) from None
+            click.echo(
+                "note: checking the signature with the database's own keys; "
+                "--keys FILE with a copy kept elsewhere is stronger",
+                err=True,
+            )
+        problems = verify_checkpoint(session, document, keys)
+    if problems:
+        for problem in problems:
+            click.echo(f"FAILED  {problem}")
+        sys.exit(1)
+    click.echo(f"checkpoint {verify_path} holds: every gate's log up to it is unchanged")

@@ -1,0 +1,323 @@
+"""What the office asks of the crossing log: who is out, overdue, feverish, idle; counts.
+
+Read-only functions for the office pages (except :func:`review_conflict`, which annotates a
+conflict and writes an audit event). All times in and out are aware UTC unless a parameter
+names a local day or a zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from gate.accounts.models import User
+from gate.audit.operations import record_event
+from gate.crossings.models import Crossing
+from gate.devices.models import Gate
+from gate.households.decision_state import household_state
+from gate.households.models import Household
+from passes import Direction, RuleSet, overdue_since
+
+_BATCH = 5000
+
+
+@dataclass(frozen=True)
+class OutNow:
+    """A household with people out: how many, since when (the earliest), for how long."""
+
+    household_id: int
+    household_code: str
+    people_out: int
+    out_since: datetime
+    out_for: timedelta
+
+
+@dataclass(frozen=True)
+class Overdue:
+    """A household with people out longer than the rules allow."""
+
+    household_id: int
+    household_code: str
+    people_overdue: int
+    out_since: datetime
+    overdue_by: timedelta
+
+
+@dataclass(frozen=True)
+class FeverAlert:
+    """A crossing refused (or flagged) for fever."""
+
+    crossing_id: int
+    scanned_at: datetime
+    gate_code: str
+    household_id: int | None
+    household_code: str | None
+    direction: Direction
+    temperature_tenths: int | None
+    allowed: bool
+
+
+@dataclass(frozen=True)
+class HourCount:
+    """Crossings in one local hour; ``hour`` is the aware local start of the hour."""
+
+    hour: datetime
+    exits: int = 0
+    entries: int = 0
+    refused: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.exits + self.entries
+
+
+@dataclass(frozen=True)
+class IdleHousehold:
+    """A household with no crossing in the period; ``last_crossing_at`` None if never."""
+
+    household_id: int
+    household_code: str
+    last_crossing_at: datetime | None
+
+
+def out_now(session: Session, community_id: int, now: datetime) -> list[OutNow]:
+    """Households with at least one member out at ``now``, longest out first."""
+    rows = session.scalars(
+        select(Household).where(Household.community_id == community_id, Household.out_count > 0)
+    )
+    result = []
+    for row in rows:
+        state = household_state(row)
+        if not state.out_since:
+            continue
+        since = state.out_since[0]
+        result.append(OutNow(row.id, row.code, len(state.out_since), since, now - since))
+    return sorted(result, key=lambda item: (item.out_since, item.household_code))
+
+
+def overdue(session: Session, community_id: int, now: datetime, rules: RuleSet) -> list[Overdue]:
+    """Households with a member out longer than ``rules.max_outside_minutes`` (none if unset).
+
+    Uses the core's :func:`passes.overdue_since`, so the office and the rules agree.
+    """
+    if rules.max_outside_minutes is None:
+        return []
+    limit = timedelta(minutes=rules.max_outside_minutes)
+    rows = session.scalars(
+        select(Household).where(Household.community_id == community_id, Household.out_count > 0)
+    )
+    result = []
+    for row in rows:
+        late = overdue_since(household_state(row), rules, now)
+        if late:
+            result.append(Overdue(row.id, row.code, len(late), late[0], now - late[0] - limit))
+    return sorted(result, key=lambda item: (item.out_since, item.household_code))
+
+
+def local_day_bounds(day: date, tz: str) -> tuple[datetime, datetime]:
+    """The UTC instants ``[start, end)`` of local ``day`` in zone ``tz``."""
+    zone = ZoneInfo(tz)
+    start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    return start, end
+
+
+def fever_alerts(session: Session, community_id: int, day: date, tz: str) -> list[FeverAlert]:
+    """Crossings on local ``day`` whose verdict carries the ``fever`` code, in scan order.
+
+    The verdict decides (not a temperature threshold here), so the office sees exactly what
+    the gate saw, including offline scanners' verdicts.
+    """
+    start, end = local_day_bounds(day, tz)
+    query = (
+        select(Crossing, Gate.code, Household.code)
+        .join(Gate, Gate.id == Crossing.gate_id)
+        .outerjoin(Household, Household.id == Crossing.household_id)
+        .where(
+            Crossing.community_id == community_id,
+            Crossing.scanned_at >= start,
+            Crossing.scanned_at < end,
+            # "fever" is no substring of any other code (passes.codes), so LIKE is exact.
+            or_(Crossing.code == "fever", Crossing.codes.like("%fever%")),
+        )
+        .order_by(Crossing.scanned_at, Crossing.id)
+    )
+    return [
+        FeverAlert(
+            crossing_id=crossing.id,
+            scanned_at=crossing.scanned_at,
+            gate_code=gate_code,
+            household_id=crossing.household_id,
+            household_code=household_code,
+            direction=crossing.direction,
+            temperature_tenths=crossing.temperature_tenths,
+            allowed=crossing.allowed,
+        )
+        for crossing, gate_code, household_code in session.execute(query)
+    ]
+
+
+def crossings_per_hour(
+    session: Session, community_id: int, start: datetime, end: datetime, tz: str
+) -> list[HourCount]:
+    """Allowed exits and entries, and refusals, per local hour in ``[start, end)``; every hour
+    of the range is listed, empty ones with zeros.
+
+    Bucketing is done in Python on ``scanned_at`` fetched in keyset batches, not in SQL: SQLite
+    and PostgreSQL share no function that converts to an IANA zone (SQLite has none), and
+    zoneinfo gets DST and half-hour offsets right. Memory grows with hours, not with rows.
+    """
+    zone = ZoneInfo(tz)
+    buckets: dict[datetime, list[int]] = {key: [0, 0, 0] for key in _hours(start, end, zone)}
+    last: tuple[datetime, int] | None = None
+    while True:
+        query = (
+            select(Crossing.scanned_at, Crossing.id, Crossing.direction, Crossing.allowed)
+            .where(
+                Crossing.community_id == community_id,
+                Crossing.scanned_at >= start,
+                Crossing.scanned_at < end,
+            )
+            .order_by(Crossing.scanned_at, Crossing.id)
+            .limit(_BATCH)
+        )
+        if last is not None:
+            query = query.where(
+                or_(
+                    Crossing.scanned_at > last[0],
+                    (Crossing.scanned_at == last[0]) & (Crossing.id > last[1]),
+                )
+            )
+        batch = session.execute(query).all()
+        for scanned_at, _id, direction, allowed in batch:
+            counts = buckets[_hour_key(scanned_at, zone)]
+            if not allowed:
+                counts[2] += 1
+            elif direction is Direction.OUT:
+                counts[0] += 1
+            else:
+                counts[1] += 1
+        if len(batch) < _BATCH:
+            break
+        last = (batch[-1][0], batch[-1][1])
+    return [HourCount(key.astimezone(zone), *counts) for key, counts in sorted(buckets.items())]
+
+
+def _hour_key(moment: datetime, zone: ZoneInfo) -> datetime:
+    # Keyed by the UTC instant of the local hour's start: two local 01:00s of a DST fall-back
+    # compare equal as local datetimes but not as instants.
+    local = moment.astimezone(zone)
+    return local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
+def _hours(start: datetime, end: datetime, zone: ZoneInfo) -> list[datetime]:
+    keys: dict[datetime, None] = {}
+    moment = start
+    while moment < end:  # quarter-hour steps catch every local hour, whatever the offset
+        keys[_hour_key(moment, zone)] = None
+        moment += timedelta(minutes=15)
+    return list(keys)
+
+
+def households_without_crossing(
+    session: Session, community_id: int, days: int, now: datetime
+) -> list[IdleHousehold]:
+    """Households with no crossing (allowed or refused) in the ``days`` days before ``now``:
+    people who may need a call from their grid worker. Never-seen households come first."""
+    cutoff = now - timedelta(days=days)
+    last_seen = (
+        select(Crossing.household_id, func.max(Crossing.scanned_at).label("last_at"))
+        .where(Crossing.community_id == community_id, Crossing.household_id.is_not(None))
+        .group_by(Crossing.household_id)
+        .subquery()
+    )
+    query = (
+        select(Household.id, Household.code, last_seen.c.last_at)
+        .outerjoin(last_seen, last_seen.c.household_id == Household.id)
+        .where(
+            Household.community_id == community_id,
+            or_(last_seen.c.last_at.is_(None), last_seen.c.last_at < cutoff),
+        )
+    )
+    rows = [IdleHousehold(*row) for row in session.execute(query)]
+    return sorted(
+        rows,
+        key=lambda r: (r.last_crossing_at is not None, r.last_crossing_at or now, r.household_code),
+    )
+
+
+def refused_by_code(
+    session: Session, community_id: int, start: datetime, end: datetime
+) -> list[tuple[str, int]]:
+    """Refused crossings in ``[start, end)`` counted by verdict code, most frequent first."""
+    count = func.count(Crossing.id)
+    query = (
+        select(Crossing.code, count)
+        .where(
+            Crossing.community_id == community_id,
+            Crossing.allowed.is_(False),
+            Crossing.scanned_at >= start,
+            Crossing.scanned_at < end,
+        )
+        .group_by(Crossing.code)
+    )
+    pairs = [(code or "", int(n)) for code, n in session.execute(query)]
+    return sorted(pairs, key=lambda pair: (-pair[1], pair[0]))
+
+
+def conflicts(
+    session: Session, community_id: int, reviewed: bool = False, limit: int = 500
+) -> list[Crossing]:
+    """Offline conflicts awaiting review (or, with ``reviewed=True``, already reviewed)."""
+    query = (
+        select(Crossing)
+        .where(Crossing.community_id == community_id, Crossing.conflict.is_(True))
+        .order_by(Crossing.scanned_at, Crossing.id)
+        .limit(limit)
+    )
+    if reviewed:
+        query = query.where(Crossing.conflict_reviewed_at.is_not(None))
+    else:
+        query = query.where(Crossing.conflict_reviewed_at.is_(None))
+    return list(session.scalars(query))
+
+
+class NotReviewable(ValueError):
+    """The crossing is not a conflict, or was reviewed already."""
+
+
+def review_conflict(
+    session: Session, crossing: Crossing, user: User, note: str, now: datetime
+) -> Crossing:
+    """Mark an offline conflict as reviewed by ``user`` with ``note``; audited (flushes).
+
+    Only the review fields change; they are outside the row's hash, so the chain still
+    verifies. Raises :class:`NotReviewable` for a non-conflict or an already reviewed one.
+    """
+    if not crossing.conflict:
+        raise NotReviewable(f"crossing {crossing.id} is not a conflict")
+    if crossing.conflict_reviewed_at is not None:
+        raise NotReviewable(f"crossing {crossing.id} was reviewed already")
+    note = note.strip()
+    if not note:
+        raise NotReviewable("a review needs a note")
+    crossing.conflict_reviewed_at = now
+    crossing.conflict_reviewed_by = user.username
+    crossing.conflict_note = note
+    record_event(
+        session,
+        actor=user.username,
+        action="crossing.conflict_review",
+        community_id=crossing.community_id,
+        user_id=user.id,
+        subject_type="crossing",
+        subject_id=crossing.id,
+        reason=note,
+        details={"conflict_code": crossing.conflict_code, "gate_seq": crossing.gate_seq},
+    )
+    session.flush()
+    return crossing

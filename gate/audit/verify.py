@@ -4,8 +4,7 @@ Rows are read in keyset batches on ``(gate_id, gate_seq)`` (the unique index), a
 column tuples rather than ORM objects, so memory does not grow with the log and the walk
 is the same on SQLite and PostgreSQL. Each gate's chain is checked with the rules of
 :func:`gate.crossings.chain.verify_chain` (same problems, same first bad row) by
-:func:`walk_chain`, which hashes about four times faster (see :class:`_Hasher`); its end is
-then compared with the gate row's
+:func:`walk_chain` on plain tuples; its end is then compared with the gate row's
 ``chain_seq``/``chain_hash`` (what the last append wrote), which catches rows cut off the
 tail, and rows appended behind the server's back, unless the attacker also edited the gate
 row. Only a signed checkpoint kept off the machine (:mod:`gate.audit.checkpoints`) catches
@@ -14,34 +13,27 @@ that.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from enum import Enum
-from json.encoder import encode_basestring
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gate.crossings.chain import HASHED_FIELDS, ChainBreak, ChainHead, row_hash
+from gate.crossings.chain import HASHED_ORDER, ChainBreak, ChainHead, content_hash
 from gate.crossings.models import GENESIS_HASH, Crossing
 from gate.devices.models import Gate
-from passes import Direction
 
 BATCH_SIZE = 5000
 """Rows per keyset batch: big enough to amortise a query, small enough to stay flat."""
 
-_SORTED_FIELDS = tuple(sorted(HASHED_FIELDS))
 _ID, _SEQ, _PREV, _HASH, _VALUES = 0, 1, 2, 3, 4
 _COLUMNS = (
     Crossing.id,
     Crossing.gate_seq,
     Crossing.prev_hash,
     Crossing.row_hash,
-    *(getattr(Crossing, name) for name in _SORTED_FIELDS),
+    *(getattr(Crossing, name) for name in HASHED_ORDER),
 )
 ChainRow = Sequence[Any]
 """``(id, gate_seq, prev_hash, row_hash, *hashed values in sorted field order)``."""
@@ -218,7 +210,6 @@ class ChainWalk:
         self.watch_seq = watch_seq
         self.watched_hash: str | None = GENESIS_HASH if watch_seq == 0 else None
         self.head_hash = GENESIS_HASH
-        self._hasher = _Hasher()
 
     def run(self, rows: Iterable[ChainRow]) -> ChainHead | ChainBreak:
         """The chain's head, or its first bad row."""
@@ -230,7 +221,7 @@ class ChainWalk:
                 return ChainBreak(gate_id, expected_seq, row[_ID], problem)
             if row[_PREV] != prev_hash:
                 return ChainBreak(gate_id, seq, row[_ID], "prev_hash_mismatch")
-            if not self._hasher.matches(prev_hash, row):
+            if content_hash(prev_hash, row[_VALUES:]) != row[_HASH]:
                 return ChainBreak(gate_id, seq, row[_ID], "content_changed")
             if seq == self.watch_seq:
                 self.watched_hash = row[_HASH]
@@ -242,68 +233,6 @@ class ChainWalk:
 def walk_chain(gate_id: int, rows: Iterable[ChainRow]) -> ChainHead | ChainBreak:
     """Walk one gate's :data:`ChainRow` tuples in ``gate_seq`` order: its head or first break."""
     return ChainWalk(gate_id).run(rows)
-
-
-class _Hasher:
-    """Row hashes byte-for-byte equal to :func:`gate.crossings.chain.row_hash`, ~4x faster.
-
-    ``chain.canonical_content`` builds a dict through ``getattr`` and ``json.dumps`` with
-    ``sort_keys`` per row; here the sorted field order and each type's encoding are fixed up
-    front (``encode_basestring`` is the function json uses with ``ensure_ascii=False``). The
-    reference stays authoritative: the first row of every walk is hashed both ways and any
-    difference (the canonical form changed in chain.py) switches this walk to the reference;
-    a mismatch is always confirmed with the reference before it is reported.
-    """
-
-    _PREFIXES = tuple(encode_basestring(name) + ":" for name in _SORTED_FIELDS)
-
-    def __init__(self) -> None:
-        self._checked = False
-        self._fast = True
-
-    def matches(self, prev_hash: str, row: ChainRow) -> bool:
-        stored = row[_HASH]
-        if not self._checked:
-            self._checked = True
-            self._fast = self.fast(prev_hash, row) == self.reference(prev_hash, row)
-        if self._fast and self.fast(prev_hash, row) == stored:
-            return True
-        return bool(self.reference(prev_hash, row) == stored)
-
-    def fast(self, prev_hash: str, row: ChainRow) -> str | None:
-        try:
-            parts = [
-                prefix + _ENCODERS[type(value)](value)
-                for prefix, value in zip(self._PREFIXES, row[_VALUES:], strict=True)
-            ]
-        except KeyError:
-            return None  # an unexpected type: let the reference decide
-        content = ("{" + ",".join(parts) + "}").encode("utf-8")
-        return hashlib.sha256(prev_hash.encode("ascii") + content).hexdigest()
-
-    @staticmethod
-    def reference(prev_hash: str, row: ChainRow) -> str:
-        values = SimpleNamespace(**dict(zip(_SORTED_FIELDS, row[_VALUES:], strict=True)))
-        return row_hash(prev_hash, cast(Crossing, values))
-
-
-def _encode_datetime(value: datetime) -> str:
-    return '"' + value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") + '"'
-
-
-def _encode_enum(value: Enum) -> str:
-    return str(encode_basestring(value.value))
-
-
-_ENCODERS: dict[type, Callable[[Any], str]] = {
-    str: encode_basestring,
-    int: int.__repr__,
-    bool: lambda value: "true" if value else "false",
-    type(None): lambda _value: "null",
-    datetime: _encode_datetime,
-    bytes: lambda value: '"' + value.hex() + '"',
-    Direction: _encode_enum,
-}
 
 
 class _Counter:

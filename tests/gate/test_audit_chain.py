@@ -9,6 +9,7 @@ Each tampering runs inside a SAVEPOINT that is rolled back, so all of them share
 from __future__ import annotations
 
 import base64
+import hashlib
 import itertools
 import json
 import random
@@ -39,12 +40,11 @@ from gate.audit.verify import (
     GATE_HEAD_MISMATCH,
     ROWS_BEYOND_HEAD,
     TAIL_MISSING,
-    _Hasher,
     verify_log,
 )
 from gate.community.context import load_context
 from gate.community.models import Community
-from gate.crossings.chain import HASHED_FIELDS, row_hash, seal
+from gate.crossings.chain import HASHED_FIELDS, HASHED_ORDER, content_hash, row_hash, seal
 from gate.crossings.models import Crossing
 from gate.crossings.operations import Origin, ScanRequest, record_scan
 from gate.db import session_factory, transaction
@@ -700,7 +700,28 @@ def test_every_audit_command_has_help_with_an_example() -> None:
         assert "Example: checkpoint audit" in result.output
 
 
-# --- the fast hasher ----------------------------------------------------------------------------
+# --- the canonical hash ------------------------------------------------------------------------
+
+
+def _json_reference(prev_hash: str, values: dict) -> str:
+    """The documented canonical form, spelled with json.dumps."""
+
+    def plain(value: object) -> object:
+        if isinstance(value, datetime):
+            return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        if isinstance(value, bytes):
+            return value.hex()
+        if isinstance(value, Direction):
+            return value.value
+        return value
+
+    text = json.dumps(
+        {name: plain(value) for name, value in values.items()},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256((prev_hash + text).encode("utf-8")).hexdigest()
 
 
 @settings(max_examples=200, deadline=None)
@@ -711,7 +732,7 @@ def test_every_audit_command_has_help_with_an_example() -> None:
     flag=st.booleans(),
     raw=st.binary(max_size=12),
 )
-def test_fast_row_hash_equals_the_chain_reference(
+def test_row_hash_is_sha256_of_canonical_json(
     text: str, number: int | None, moment: datetime, flag: bool, raw: bytes
 ) -> None:
     values = dict.fromkeys(HASHED_FIELDS) | {
@@ -729,8 +750,7 @@ def test_fast_row_hash_equals_the_chain_reference(
         "pass_id": raw,
         "direction": Direction.OUT if flag else Direction.IN,
     }
-    row = (1, 7, "a" * 64, "b" * 64, *(values[name] for name in sorted(HASHED_FIELDS)))
-    expected = row_hash("a" * 64, Crossing(**values))
+    expected = _json_reference("a" * 64, values)
 
-    assert _Hasher().fast("a" * 64, row) == expected
-    assert _Hasher.reference("a" * 64, row) == expected
+    assert row_hash("a" * 64, Crossing(**values)) == expected
+    assert content_hash("a" * 64, [values[name] for name in HASHED_ORDER]) == expected

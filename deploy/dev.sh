@@ -17,10 +17,11 @@ log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 install_system_packages() {
   # libzbar0: pyzbar's fallback decoder; fonts-wqy-microhei: Chinese text on cards and
-  # the gate screen; poppler-utils: tests rasterise printed card sheets to decode them.
+  # the gate screen; poppler-utils: tests rasterise printed card sheets to decode them;
+  # gcc: the power-cut harness builds a small fsync shim.
   local wanted=(libzbar0 fonts-wqy-microhei)
   if [[ "${1:-}" == "test" ]]; then
-    wanted+=(poppler-utils)
+    wanted+=(poppler-utils gcc)
   fi
   local missing=()
   for pkg in "${wanted[@]}"; do

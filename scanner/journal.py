@@ -125,8 +125,11 @@ class Journal:
             self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = FULL")
-            self._db.executescript(_SCHEMA)  # idempotent: every statement is IF NOT EXISTS
-            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            if self._db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                # Only a new (or older) file is written to: opening a current journal must
+                # work on a full disk too (status, sync, reading what was recorded).
+                self._db.executescript(_SCHEMA)  # idempotent: every statement is IF NOT EXISTS
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.Error as exc:
             raise JournalFault(f"cannot open journal {self.path}: {exc}") from exc
 

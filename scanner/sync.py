@@ -292,9 +292,25 @@ class SyncWorker:
         if self._thread.is_alive():
             self._thread.join(timeout_s)
 
+    def _open_journal_patiently(self) -> Journal | None:
+        """Open the journal, retrying with backoff (e.g. a full disk) until stopped."""
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                return self._open_journal()
+            except JournalFault as exc:
+                report = SyncReport(at=self._now().isoformat(), error=f"journal: {exc}")
+                if self._on_round is not None:
+                    self._on_round(report)
+                self._sleep(self._backoff.delay(failures, self._rng))
+                failures += 1
+        return None
+
     def _run(self) -> None:
         client = self._make_client()
-        journal = self._open_journal()
+        journal = self._open_journal_patiently()
+        if journal is None:
+            return
         failures = 0
         bundle_due = float("-inf")
         try:

@@ -248,3 +248,42 @@ def test_the_worker_retries_with_backoff_then_uploads(
     assert sleeps[1] <= 2
     assert sleeps[2] == 15
     assert all(server.store_counts[i] == 1 for i in ids)
+
+
+def test_worker_keeps_trying_when_the_journal_cannot_be_opened(
+    server: ServerStub, journal: Journal
+) -> None:
+    from scanner.journal import JournalFault
+
+    ids = _record(journal, 2)
+    attempts = {"open": 0}
+    reports: list[SyncReport] = []
+    done = threading.Event()
+
+    def open_journal() -> Journal:
+        attempts["open"] += 1
+        if attempts["open"] == 1:  # e.g. the disk is full at start-up
+            raise JournalFault("database or disk is full")
+        return Journal(journal.path)
+
+    def on_round(report: SyncReport) -> None:
+        reports.append(report)
+        if report.ok:
+            done.set()
+            worker._stop.set()
+
+    worker = SyncWorker(
+        lambda: ApiClient("http://gate", ServerStub.TOKEN, transport=server.transport),
+        open_journal,
+        backoff=Backoff(base_s=0.01, cap_s=0.01),
+        rng=random.Random(0),
+        sleep=lambda _seconds: None,
+        on_round=on_round,
+    )
+    worker.start()
+    assert done.wait(10)
+    worker.stop()
+    assert reports[0].error is not None
+    assert "journal" in reports[0].error
+    assert reports[-1].ok
+    assert all(server.store_counts[i] == 1 for i in ids)

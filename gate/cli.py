@@ -17,6 +17,9 @@ def cli() -> None:
 
 def _register_commands() -> None:
     # Imported here so that each feature owns its commands and `--help` stays fast.
+    from gate.accounts.cli import users_group
+    from gate.audit.cli import audit_group
+    from gate.crossings.cli import crossings_group
     from gate.dbcli import db_group
     from gate.households.cli import households_group
     from gate.issuing.cli import passes_group
@@ -28,6 +31,9 @@ def _register_commands() -> None:
         keys_group,
         households_group,
         passes_group,
+        crossings_group,
+        audit_group,
+        users_group,
         demo_command,
         serve_command,
     ):

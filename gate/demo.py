@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from gate.accounts.models import Role
+from gate.accounts.operations import create_user
 from gate.community.context import load_context
 from gate.community.models import Area, Building, Community, Compound, Grid
 from gate.community.models import RuleSet as RuleSetRecord
@@ -34,6 +36,23 @@ SURNAMES = (
 )
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国志红玉兰文辉晓东海燕春梅德福"
 DEMO_ACTOR = "demo"
+DEMO_USERS: tuple[tuple[str, Role, str], ...] = (
+    ("admin", Role.ADMIN, "管理员"),
+    ("office", Role.OFFICE, "社区办公室"),
+    ("auditor", Role.AUDITOR, "审计员"),
+    ("supervisor", Role.SUPERVISOR, "值班负责人"),
+    ("volunteer", Role.VOLUNTEER, "志愿者"),
+)
+"""The demo's logins: username, role, display name. Passwords are random per demo."""
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    """One demo login, printed once by ``checkpoint demo``."""
+
+    username: str
+    role: Role
+    password: str
 
 
 @dataclass(frozen=True)
@@ -44,6 +63,7 @@ class DemoSummary:
     households: int
     crossings: int
     enrolment_code: str
+    logins: tuple[DemoLogin, ...] = ()
 
 
 def build_demo(
@@ -105,7 +125,25 @@ def build_demo(
         days=days,
     )
     _quarantine_some(rows, rng, now)
-    return DemoSummary(community.id, len(rows), crossings, fresh.enrolment_code)
+    logins = _users(session, community)
+    return DemoSummary(community.id, len(rows), crossings, fresh.enrolment_code, logins)
+
+
+def _users(session: Session, community: Community) -> tuple[DemoLogin, ...]:
+    logins: list[DemoLogin] = []
+    for username, role, display_name in DEMO_USERS:
+        password = demo_password()
+        create_user(
+            session,
+            community_id=community.id,
+            username=username,
+            password=password,
+            role=role,
+            actor=DEMO_ACTOR,
+            display_name=display_name,
+        )
+        logins.append(DemoLogin(username, role, password))
+    return tuple(logins)
 
 
 def _hierarchy(session: Session, community: Community) -> list[Building]:
@@ -224,4 +262,4 @@ def _phone(rng: random.Random) -> str:
 
 def demo_password() -> str:
     """A random password for a demo login (printed once, never a default)."""
-    return secrets.token_urlsafe(9)
+    return secrets.token_urlsafe(12)

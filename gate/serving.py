@@ -113,6 +113,9 @@ def demo_command(host: str, port: int, reset: bool, no_serve: bool) -> None:
             f"  checkpoint-scanner enroll --server http://{host}:{port} "
             f"--code {summary.enrolment_code}"
         )
+        click.echo("  web logins (passwords shown only now; change them with `checkpoint users`):")
+        for login in summary.logins:
+            click.echo(f"    {login.username:<11} {login.password}   ({login.role.value})")
     engine.dispose()
     if not no_serve:
         click.echo(f"serving on http://{host}:{port}/  (Ctrl-C to stop)")

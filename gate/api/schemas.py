@@ -59,19 +59,23 @@ def parse_offline_claim(body: object) -> OfflineClaim:
     allowed = data.get("allowed")
     if not isinstance(allowed, bool):
         raise bad("verdict.allowed", "must be true or false")
-    codes = data.get("codes", [])
-    notes = data.get("notes", [])
-    if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
-        raise bad("verdict.codes", "must be a list of codes")
-    if not isinstance(notes, list) or not all(isinstance(c, str) for c in notes):
-        raise bad("verdict.notes", "must be a list of codes")
     return OfflineClaim(
         allowed=allowed,
         code=_optional_text(data.get("code"), "verdict.code", 32),
-        codes=tuple(c[:32] for c in codes[:20]),
-        notes=tuple(c[:32] for c in notes[:20]),
+        codes=_codes(data.get("codes", []), "verdict.codes"),
+        notes=_codes(data.get("notes", []), "verdict.notes"),
         rule_version=_int(data.get("rule_version"), "verdict.rule_version", 0, 2**31 - 1),
     )
+
+
+def _codes(value: object, name: str) -> tuple[str, ...]:
+    """A list of codes (stored space-separated, so a code is one word)."""
+    if not isinstance(value, list) or len(value) > 20:
+        raise bad(name, "must be a list of at most 20 codes")
+    codes = tuple(_text(code, name, 32) for code in value)
+    if any(len(code.split()) != 1 for code in codes):
+        raise bad(name, "a code is one word")
+    return codes
 
 
 def batch_items(body: object) -> list[object]:
@@ -153,7 +157,20 @@ def _text(value: object, name: str, limit: int) -> str:
         raise bad(name, "must be non-empty text")
     if len(value) > limit:
         raise bad(name, f"longer than {limit} characters")
+    if not _storable(value):
+        raise bad(name, "must not contain NUL characters or lone surrogates")
     return value
+
+
+def _storable(value: str) -> bool:
+    """Text every database takes: PostgreSQL refuses NUL, UTF-8 refuses lone surrogates."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _optional_text(value: object, name: str, limit: int) -> str | None:
@@ -180,7 +197,7 @@ def _direction(value: object) -> Direction:
 def _time(value: object, name: str, now: datetime) -> datetime:
     try:
         moment = parse_utc(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 shifted out of range
         moment = None
     if moment is None:
         raise bad(name, "must be an ISO 8601 time with a zone, e.g. 2026-11-22T08:00:00Z")

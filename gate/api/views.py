@@ -6,12 +6,16 @@ Every route but enrolment needs ``Authorization: Bearer <device token>``. Errors
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from gate.api.bundle import build_bundle
@@ -24,16 +28,28 @@ from gate.api.schemas import (
     scan_response,
 )
 from gate.app import services
+from gate.crossings.models import Crossing
 from gate.crossings.operations import Origin, record_rejected_upload, record_scan
 from gate.db import transaction
 from gate.devices.models import Device
-from gate.devices.operations import DeviceError, authenticate, enroll, note_contact
+from gate.devices.operations import (
+    DeviceError,
+    authenticate,
+    contact_due,
+    enroll,
+    note_contact,
+)
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
+MAX_BACKLOG = 2**31 - 1
+UNNAMED_UPLOADS = uuid.UUID("5d0c3c1e-7a44-4f4e-9a55-0b3f1c2d9e61")
+"""Namespace of the ids given to uploaded items that carry no usable UUID of their own."""
+
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    """The server's time (``Services.clock``: real time unless a test injected a clock)."""
+    return services().clock()
 
 
 @api.errorhandler(ApiError)
@@ -49,28 +65,51 @@ def _http_error(error: HTTPException) -> tuple[Response, int]:
 
 
 def _json_body() -> object:
-    body = request.get_json(silent=True)
+    problem = "the body must be JSON (Content-Type: application/json)"
+    if not request.is_json:
+        raise ApiError(400, "bad_json", problem)
+    try:
+        # Not request.get_json: it lets RecursionError (absurdly nested input) become a 500.
+        body = json.loads(request.get_data(cache=True))
+    except (ValueError, RecursionError):
+        body = None
     if body is None:
-        raise ApiError(400, "bad_json", "the body must be JSON (Content-Type: application/json)")
+        raise ApiError(400, "bad_json", problem)
     return body
 
 
+def _backlog(header: str) -> int | None:
+    """The ``X-Checkpoint-Backlog`` count, or None when absent or not a plain number."""
+    if not (header.isascii() and header.isdigit()):  # isdigit alone accepts "²"
+        return None
+    return min(int(header), MAX_BACKLOG)
+
+
 def _device_id() -> int:
-    """Authenticate the calling device in its own short transaction; return its id."""
+    """Authenticate the calling device in its own short read-only transaction (a write one
+    follows only when its contact is due, see ``contact_due``); return its id."""
     header = request.headers.get("Authorization", "")
     token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
-    backlog = request.headers.get("X-Checkpoint-Backlog", "")
-    with transaction(services().sessions) as session:
+    backlog = _backlog(request.headers.get("X-Checkpoint-Backlog", ""))
+    sessions, now = services().sessions, _now()
+    # Read-only: most calls have nothing to note (see contact_due), so a scan commits once.
+    with transaction(sessions, read_only=True) as session:
         try:
             device = authenticate(session, token)
         except DeviceError as exc:
             raise ApiError(401, exc.code, exc.message) from None
-        note_contact(device, now=_now(), backlog=int(backlog) if backlog.isdigit() else None)
-        return device.id
+        device_id, due = device.id, contact_due(device, now=now, backlog=backlog)
+    if due:
+        with transaction(sessions) as session:
+            device = session.get_one(Device, device_id)
+            note_contact(device, now=now, backlog=backlog)
+    return device_id
 
 
-def _origin_and_community(session: Any, device_id: int) -> tuple[Origin, int]:
+def _origin_and_community(session: Session, device_id: int) -> tuple[Origin, int]:
     device = session.get(Device, device_id)
+    if device is None:
+        raise ApiError(401, "bad_token", "unknown device: enrol the scanner again")
     return Origin(gate_id=device.gate_id, device_id=device.id), device.gate.community_id
 
 
@@ -108,7 +147,7 @@ def scan() -> Response:
     scan_request = parse_scan(_json_body(), now=now)
     svc = services()
 
-    def work(session: Any) -> dict[str, Any]:
+    def work(session: Session) -> dict[str, Any]:
         origin, community_id = _origin_and_community(session, device_id)
         context = svc.contexts.get(session, community_id)
         recorded = record_scan(
@@ -129,31 +168,29 @@ def upload_batch() -> Response:
     """Store crossings decided offline, one transaction each; report per item."""
     device_id = _device_id()
     items = batch_items(_json_body())
-    return jsonify({"results": [_store_offline_item(device_id, item) for item in items]})
+    with transaction(services().sessions, read_only=True) as session:
+        origin, community_id = _origin_and_community(session, device_id)
+    return jsonify({"results": [_store_offline_item(origin, community_id, item) for item in items]})
 
 
-def _store_offline_item(device_id: int, item: object) -> dict[str, Any]:
+def _store_offline_item(origin: Origin, community_id: int, item: object) -> dict[str, Any]:
     svc = services()
     now = _now()
     client_id = item_id(item)
     if client_id is None:
-        error = {"code": "invalid_field", "message": "id: must be a UUID string"}
-        return {
-            "id": None,
-            "status": "rejected",
-            "crossing_id": None,
-            "conflict": False,
-            "conflict_code": None,
-            "error": error,
-        }
+        # Kept all the same, under an id derived from the device and the item's content,
+        # so uploading the same unreadable item again stores nothing new.
+        content = _raw_json(item, canonical=True)
+        derived = str(uuid.uuid5(UNNAMED_UPLOADS, f"{origin.device_id}:{content}"))
+        error = ApiError(422, "invalid_field", "id: must be a UUID string")
+        return {**_store_rejected(origin, community_id, derived, item, error, now), "id": None}
     try:
         scan_request = parse_scan(item, now=now)
         claim = parse_offline_claim(item.get("verdict") if isinstance(item, dict) else None)
     except ApiError as exc:
-        return _store_rejected(device_id, client_id, item, exc, now)
+        return _store_rejected(origin, community_id, client_id, item, exc, now)
 
-    def work(session: Any) -> dict[str, Any]:
-        origin, community_id = _origin_and_community(session, device_id)
+    def work(session: Session) -> dict[str, Any]:
         context = svc.contexts.get(session, community_id)
         recorded = record_scan(
             session, context=context, origin=origin, request=scan_request, now=now, offline=claim
@@ -172,26 +209,35 @@ def _store_offline_item(device_id: int, item: object) -> dict[str, Any]:
 
 
 def _store_rejected(
-    device_id: int, client_id: str, item: object, error: ApiError, now: datetime
+    origin: Origin,
+    community_id: int,
+    client_id: str,
+    item: object,
+    error: ApiError,
+    now: datetime,
 ) -> dict[str, Any]:
     svc = services()
-    import json
 
-    def work(session: Any) -> dict[str, Any]:
-        from sqlalchemy import select
-
-        from gate.crossings.models import Crossing
-
+    def work(session: Session) -> dict[str, Any]:
         existing = session.scalar(select(Crossing).where(Crossing.client_id == client_id))
+        if existing is not None and not existing.rejected:
+            # This UUID was stored as a valid crossing before: the scanner has it acknowledged.
+            return {
+                "id": client_id,
+                "status": "duplicate",
+                "crossing_id": existing.id,
+                "conflict": existing.conflict,
+                "conflict_code": existing.conflict_code,
+                "error": None,
+            }
         if existing is None:
-            origin, community_id = _origin_and_community(session, device_id)
             context = svc.contexts.get(session, community_id)
             existing = record_rejected_upload(
                 session,
                 context=context,
                 origin=origin,
                 client_id=client_id,
-                raw=json.dumps(item, ensure_ascii=False, default=str),
+                raw=_raw_json(item),
                 reason=error.message,
                 now=now,
             )
@@ -207,7 +253,17 @@ def _store_rejected(
     return _with_replay_retry(work)
 
 
-def _with_replay_retry(work: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+def _raw_json(item: object, *, canonical: bool = False) -> str:
+    """``item`` as JSON text that any database can store (no lone surrogates, no NUL)."""
+    text = json.dumps(item, ensure_ascii=False, default=str, sort_keys=canonical)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates from "\ud800" escapes
+        text = json.dumps(item, default=str, sort_keys=canonical)
+    return text
+
+
+def _with_replay_retry(work: Callable[[Session], dict[str, Any]]) -> dict[str, Any]:
     """Run ``work`` in a transaction; if a concurrent request stored the same client id
     first (unique violation), run it again: the second run finds it and replays."""
     for attempt in range(2):

@@ -9,8 +9,12 @@ deadlock). Idempotent on the client's UUID: a replay returns the stored crossing
 
 Offline crossings arrive later with the verdict the scanner gave. They are stored as
 they happened (the household state advances by what physically happened), re-decided
-by the server at their scan time, and flagged as a conflict where the scanner allowed
-what the server would have refused. Nothing is rolled back.
+by the server at their scan time against the household's state as recorded so far, and
+flagged as a conflict (``conflict_code``: the server's refusal code) where the scanner
+allowed what the server would have refused. Nothing is rolled back. A household's
+crossings are judged in the order they arrive, so of two conflicting offline crossings the
+one uploaded second is flagged: the later one, when each household's crossings arrive in
+scan-time order.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from gate.households.decision_state import household_state, store_state
 from gate.households.models import Household, Member
 from gate.households.validation import mask_name
 from gate.issuing.models import IssuedPass, PassStatus
+from gate.issuing.screen_codes import check_presented
 from passes import (
     Direction,
     Override,
@@ -36,7 +41,6 @@ from passes import (
     VerifiedPass,
     advance,
     decide,
-    verify_pass,
 )
 
 SMALLINT_RANGE = range(-32768, 32768)
@@ -70,7 +74,11 @@ class OfflineClaim:
 
 @dataclass(frozen=True)
 class Recorded:
-    """A stored crossing; ``replay`` when it was already stored by an earlier call."""
+    """A stored crossing; ``replay`` when it was already stored by an earlier call.
+
+    ``household_label`` is filled for online scans only (the volunteer sees it); an offline
+    upload's answer does not carry it, so it is not looked up.
+    """
 
     crossing: Crossing
     replay: bool
@@ -102,12 +110,11 @@ def record_scan(
     the scanner's, with ``conflict`` set where the server would have refused.
     """
     decided_at = now if offline is None else request.scanned_at
-    check = verify_pass(
-        request.pass_text, context.keys, community_id=context.community_id, now=decided_at
-    )
+    check = check_presented(session, context=context, text=request.pass_text, now=decided_at)
     existing = session.scalar(select(Crossing).where(Crossing.client_id == request.client_id))
     if existing is not None:
-        return Recorded(existing, replay=True, household_label=household_label(session, existing))
+        label = household_label(session, existing) if offline is None else None
+        return Recorded(existing, replay=True, household_label=label)
     household = None
     revoked: frozenset[bytes] = frozenset()
     if isinstance(check, VerifiedPass):
@@ -118,6 +125,7 @@ def record_scan(
                 Household.community_id == context.community_id,
             )
             .with_for_update()
+            .execution_options(populate_existing=True)
         )
         if _is_revoked(session, check.fields.pass_id):
             revoked = frozenset({check.fields.pass_id})
@@ -141,7 +149,8 @@ def record_scan(
         after = advance(state, request.direction, crossing.allowed, decided_at, context.rules)
         store_state(household, after)
     _append_to_chain(session, crossing)
-    return Recorded(crossing, replay=False, household_label=household_label(session, crossing))
+    label = household_label(session, crossing) if offline is None else None
+    return Recorded(crossing, replay=False, household_label=label)
 
 
 def record_rejected_upload(
@@ -170,6 +179,8 @@ def record_rejected_upload(
         flags="offline",
         rule_version=context.rules.version,
         offline=True,
+        # Set, not left to the column default: the row is hashed before it is flushed.
+        conflict=False,
         rejected=True,
         rejection_reason=f"{reason}: {raw[:500]}",
     )
@@ -244,11 +255,21 @@ def _apply_offline_claim(crossing: Crossing, claim: OfflineClaim, server: Verdic
     crossing.rule_version = claim.rule_version
     if claim.allowed and not server.allowed:
         crossing.conflict = True
-        crossing.conflict_code = f"offline_conflict_{server.code}"
+        # The code the server would have refused with ("quota", "already_out", ...): a
+        # prefix would not fit the column for the longer codes ("unknown_household").
+        crossing.conflict_code = server.code.value if server.code else None
 
 
 def _append_to_chain(session: Session, crossing: Crossing) -> None:
-    gate = session.scalar(select(Gate).where(Gate.id == crossing.gate_id).with_for_update())
+    # populate_existing: the request already loaded this gate (device.gate) before taking the
+    # lock; without it the identity map keeps that stale chain head and two concurrent scans
+    # at one gate would both append at the same gate_seq.
+    gate = session.scalar(
+        select(Gate)
+        .where(Gate.id == crossing.gate_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     if gate is None:
         raise LookupError(f"no gate {crossing.gate_id}")
     seal(crossing, gate.chain_seq, gate.chain_hash)

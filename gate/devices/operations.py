@@ -124,6 +124,19 @@ def revoke_device(
     )
 
 
+CONTACT_RESOLUTION = timedelta(seconds=60)
+"""``last_seen_at`` is kept to this resolution: a scan need not pay for a second commit."""
+
+
+def contact_due(device: Device, *, now: datetime, backlog: int | None) -> bool:
+    """Whether :func:`note_contact` is worth a write: the backlog changed, or ``last_seen_at``
+    is older than :data:`CONTACT_RESOLUTION` (or in the future: a clock was set back)."""
+    seen = device.last_seen_at
+    if seen is None or not seen <= now < seen + CONTACT_RESOLUTION:
+        return True
+    return backlog is not None and backlog != device.last_backlog
+
+
 def note_contact(device: Device, *, now: datetime, backlog: int | None) -> None:
     """Remember that the device called, and its reported upload backlog."""
     device.last_seen_at = now

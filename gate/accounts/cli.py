@@ -1,0 +1,268 @@
+"""``checkpoint users``: create the first administrator, create users, disable, change roles.
+
+There is no default password: a password is typed twice at a prompt, or read from the first
+line of standard input with ``--password-stdin`` (for scripts), or generated and printed once
+with ``--generate-password``. Every change is audited.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import click
+
+from gate.accounts.models import Role
+from gate.signing.cli import actor_option, community_option, office_database, pick_community
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_ROLES = click.Choice([role.value for role in Role])
+
+
+@click.group(
+    name="users",
+    help=(
+        "Users of the office and gate web pages (admin, office, auditor, supervisor,\n"
+        "volunteer).\n\n"
+        "Example: checkpoint users create-admin --community xfl --username admin"
+    ),
+)
+def users_group() -> None:
+    """User commands."""
+
+
+def _read_password(from_stdin: bool, generate: bool) -> tuple[str, bool]:
+    """The new password and whether it was generated (then it must be shown)."""
+    if from_stdin and generate:
+        raise click.UsageError("use either --password-stdin or --generate-password")
+    if generate:
+        return secrets.token_urlsafe(12), True
+    if from_stdin:
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise click.ClickException("no password on standard input")
+        return line, False
+    password = click.prompt(
+        "Password", hide_input=True, confirmation_prompt="Repeat the password", type=str
+    )
+    return str(password), False
+
+
+def _password_options(command: _F) -> _F:
+    command = click.option(
+        "--generate-password",
+        is_flag=True,
+        help="Generate a random password and print it once.",
+    )(command)
+    return click.option(
+        "--password-stdin",
+        is_flag=True,
+        help="Read the password from the first line of standard input (for scripts).",
+    )(command)
+
+
+def _create(
+    *,
+    community_code: str | None,
+    username: str,
+    display_name: str | None,
+    role: Role,
+    password_stdin: bool,
+    generate_password: bool,
+    actor: str,
+) -> None:
+    from gate.accounts.operations import AccountError, create_user
+    from gate.db import transaction
+
+    password, generated = _read_password(password_stdin, generate_password)
+    with office_database() as db, transaction(db.sessions) as session:
+        community = pick_community(session, community_code)
+        try:
+            user = create_user(
+                session,
+                community_id=community.id,
+                username=username,
+                password=password,
+                role=role,
+                actor=actor,
+                display_name=display_name,
+            )
+        except AccountError as exc:
+            raise click.ClickException(exc.message) from None
+        click.echo(f"created {role.value} {user.username!r} in {community.code} ({community.name})")
+    if generated:
+        click.echo(f"password (shown once): {password}")
+
+
+@users_group.command(
+    "create-admin",
+    help=(
+        "Create an administrator (may do everything in the web pages). Asks for the password\n"
+        "twice unless --password-stdin or --generate-password.\n\n"
+        "Example: checkpoint users create-admin --community xfl --username admin"
+    ),
+)
+@community_option
+@click.option("--username", required=True, help="Login name (a-z, 0-9, '.', '_', '-').")
+@click.option("--display-name", help="Name shown in the pages (default: the username).")
+@_password_options
+@actor_option
+def create_admin(
+    community_code: str | None,
+    username: str,
+    display_name: str | None,
+    password_stdin: bool,
+    generate_password: bool,
+    actor: str,
+) -> None:
+    """Create an administrator."""
+    _create(
+        community_code=community_code,
+        username=username,
+        display_name=display_name,
+        role=Role.ADMIN,
+        password_stdin=password_stdin,
+        generate_password=generate_password,
+        actor=actor,
+    )
+
+
+@users_group.command(
+    "create",
+    help=(
+        "Create a user with a role: office, auditor, supervisor, volunteer (or admin).\n\n"
+        "Example: checkpoint users create --username li.office --role office "
+        "--display-name 李红"
+    ),
+)
+@community_option
+@click.option("--username", required=True, help="Login name (a-z, 0-9, '.', '_', '-').")
+@click.option("--role", type=_ROLES, required=True, help="What the user may do.")
+@click.option("--display-name", help="Name shown in the pages (default: the username).")
+@_password_options
+@actor_option
+def create(
+    community_code: str | None,
+    username: str,
+    role: str,
+    display_name: str | None,
+    password_stdin: bool,
+    generate_password: bool,
+    actor: str,
+) -> None:
+    """Create a user."""
+    _create(
+        community_code=community_code,
+        username=username,
+        display_name=display_name,
+        role=Role(role),
+        password_stdin=password_stdin,
+        generate_password=generate_password,
+        actor=actor,
+    )
+
+
+@users_group.command(
+    "disable",
+    help=(
+        "Disable a user: they cannot log in and their open sessions end at once. Users are\n"
+        "never deleted (the logs name them).\n\n"
+        "Example: checkpoint users disable --username wang.volunteer --reason 离岗"
+    ),
+)
+@click.option("--username", required=True)
+@click.option("--reason", help="Why, for the audit log.")
+@actor_option
+def disable(username: str, reason: str | None, actor: str) -> None:
+    """Disable a user."""
+    from gate.accounts.operations import disable_user, find_user
+    from gate.db import transaction
+
+    with office_database() as db, transaction(db.sessions) as session:
+        user = find_user(session, username)
+        if user is None:
+            raise click.ClickException(f"no user {username!r}")
+        if user.disabled_at is not None:
+            click.echo(f"{user.username!r} is already disabled")
+            return
+        disable_user(session, user, actor=actor, now=datetime.now(UTC), reason=reason)
+        click.echo(f"disabled {user.username!r}; their sessions have ended")
+
+
+@users_group.command(
+    "set-role",
+    help=(
+        "Change a user's role; their open sessions end so the new role applies at once.\n\n"
+        "Example: checkpoint users set-role --username wang.volunteer --role supervisor"
+    ),
+)
+@click.option("--username", required=True)
+@click.option("--role", type=_ROLES, required=True)
+@actor_option
+def set_role_command(username: str, role: str, actor: str) -> None:
+    """Change a role."""
+    from gate.accounts.operations import find_user, set_role
+    from gate.db import transaction
+
+    with office_database() as db, transaction(db.sessions) as session:
+        user = find_user(session, username)
+        if user is None:
+            raise click.ClickException(f"no user {username!r}")
+        set_role(session, user, Role(role), actor=actor)
+        click.echo(f"{user.username!r} is now {role}")
+
+
+@users_group.command(
+    "set-password",
+    help=(
+        "Set a new password for a user (e.g. a forgotten one); their sessions end.\n\n"
+        "Example: checkpoint users set-password --username admin"
+    ),
+)
+@click.option("--username", required=True)
+@_password_options
+@actor_option
+def set_password_command(
+    username: str, password_stdin: bool, generate_password: bool, actor: str
+) -> None:
+    """Set a password."""
+    from gate.accounts.operations import AccountError, find_user, set_password
+    from gate.db import transaction
+
+    password, generated = _read_password(password_stdin, generate_password)
+    with office_database() as db, transaction(db.sessions) as session:
+        user = find_user(session, username)
+        if user is None:
+            raise click.ClickException(f"no user {username!r}")
+        try:
+            set_password(session, user, password, actor=actor)
+        except AccountError as exc:
+            raise click.ClickException(exc.message) from None
+        click.echo(f"password of {user.username!r} changed; their sessions have ended")
+    if generated:
+        click.echo(f"password (shown once): {password}")
+
+
+@users_group.command(
+    "list",
+    help="List the users of a community.\n\nExample: checkpoint users list --community xfl",
+)
+@community_option
+def list_users(community_code: str | None) -> None:
+    """List users."""
+    from sqlalchemy import select
+
+    from gate.accounts.models import User
+    from gate.db import transaction
+
+    with office_database() as db, transaction(db.sessions, read_only=True) as session:
+        community = pick_community(session, community_code)
+        users = session.scalars(
+            select(User).where(User.community_id == community.id).order_by(User.username)
+        ).all()
+        for user in users:
+            state = "disabled" if user.disabled_at is not None else "active"
+            click.echo(f"{user.username}\t{user.role.value}\t{state}\t{user.display_name}")

@@ -1,0 +1,146 @@
+"""Login, logout and the language switch (blueprint ``accounts``). No business rules here:
+checking and recording a login attempt is :func:`gate.accounts.operations.log_in`."""
+
+from __future__ import annotations
+
+import math
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response as BaseResponse
+
+from gate.accounts.forms import LoginForm
+from gate.accounts.models import Role
+from gate.accounts.operations import LoginPolicy, log_in
+from gate.app import services
+from gate.community.models import Community
+from gate.db import transaction
+from gate.web.auth import (
+    Account,
+    current_account,
+    end_session,
+    require_role,
+    start_session,
+)
+from gate.web.i18n import SESSION_LOCALE_KEY
+from gate.web.navigation import may_open
+
+accounts = Blueprint("accounts", __name__)
+
+LANGUAGE_CODES = {"zh_CN": "zh_CN", "zh": "zh_CN", "en": "en"}
+GATE_VIEW_ENDPOINTS = ("gateview.screen", "gateview.index", "gateview.gate")
+
+
+@accounts.route("/login", methods=["GET", "POST"])
+def login() -> BaseResponse | tuple[str, int] | str:
+    """The login form; on success, go to ``next`` (a local path) or the user's start page."""
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+        account = current_account()
+        if account is not None:
+            return redirect(safe_next(form.next.data) or landing_url(account))
+    if not form.validate_on_submit():
+        return render_template("accounts/login.html", form=form, error=None)
+    settings = services().settings
+    policy = LoginPolicy(settings.login_max_failures, settings.login_window_seconds)
+    with transaction(services().sessions) as db:
+        result = log_in(
+            db,
+            username=form.username.data or "",
+            password=form.password.data or "",
+            remote_addr=request.remote_addr,
+            now=services().clock(),
+            policy=policy,
+        )
+        community = None if result.user is None else db.get(Community, result.user.community_id)
+    if result.user is None or community is None:
+        message, status = _refusal_message(result.refusal or "bad_credentials", policy)
+        return render_template("accounts/login.html", form=form, error=message), status
+    account = start_session(result.user, community)
+    return redirect(safe_next(form.next.data) or landing_url(account))
+
+
+def _refusal_message(refusal: str, policy: LoginPolicy) -> tuple[str, int]:
+    if refusal == "throttled":
+        minutes = max(1, math.ceil(policy.window_seconds / 60))
+        return (
+            _(
+                "Too many failed logins for this user or from this computer. "
+                "Wait %(minutes)d minutes and try again, or ask the office administrator.",
+                minutes=minutes,
+            ),
+            429,
+        )
+    if refusal == "disabled":
+        return _("This account is disabled. Ask the office administrator."), 403
+    return _("Wrong username or password."), 401
+
+
+@accounts.route("/logout", methods=["GET", "POST"])
+def logout() -> BaseResponse | str:
+    """POST logs out (CSRF-protected); GET asks to confirm, so a link cannot log anyone out."""
+    if request.method == "POST":
+        end_session()
+        flash(_("You are logged out."), "info")
+        return redirect(url_for("accounts.login"))
+    if current_account() is None:
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/logout.html")
+
+
+@accounts.route("/lang/<code>", methods=["GET", "POST"])
+def set_language(code: str) -> BaseResponse:
+    """Remember the UI language in the session and go back to ``next``."""
+    locale = LANGUAGE_CODES.get(code)
+    if locale is None:
+        abort(404)
+    session[SESSION_LOCALE_KEY] = locale
+    return redirect(safe_next(request.values.get("next")) or url_for("accounts.home"))
+
+
+@accounts.get("/account")
+@require_role()
+def home() -> str:
+    """Who is logged in, and the pages they may open (the start page until others exist)."""
+    return render_template("accounts/home.html")
+
+
+def index() -> BaseResponse:
+    """``/`` when no feature claims it: the login page, or the user's start page."""
+    account = current_account()
+    if account is None:
+        return redirect(url_for("accounts.login"))
+    return redirect(landing_url(account))
+
+
+def landing_url(account: Account) -> str:
+    """Where a user starts: the gate view for gate staff (supervisor, volunteer), the console
+    dashboard for the office, else the account page (only pages the user may open)."""
+    candidates = ("console.dashboard", *GATE_VIEW_ENDPOINTS)
+    if account.role in (Role.SUPERVISOR, Role.VOLUNTEER):
+        candidates = (*GATE_VIEW_ENDPOINTS, "console.dashboard")
+    for endpoint in candidates:
+        if may_open(account, endpoint):
+            return url_for(endpoint)
+    return url_for("accounts.home")
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a path on this site (no scheme, no host, no ``//``), else None."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or any(ord(c) < 32 for c in target):
+        return None
+    return target

@@ -1,0 +1,414 @@
+"""The web layer: logins over HTTP, roles, sessions, CSRF, headers, languages, error pages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from factories import make_community
+from flask import Blueprint, Flask, render_template_string
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session, sessionmaker
+from web_helpers import csrf_token, log_in, make_app
+from werkzeug.test import TestResponse
+
+from gate.accounts.models import Role, User
+from gate.accounts.operations import create_user, disable_user, set_role
+from gate.community.models import Community
+from gate.web.auth import GATE_ROLES, OFFICE_ROLES, OVERRIDE_ROLES, READ_ROLES, require_role
+from gate.web.formatting import format_duration, format_localtime, tenths
+from gate.web.security import CONTENT_SECURITY_POLICY, cacheable
+
+PASSWORD = "correct horse battery"
+NOW = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
+
+PROBES: dict[str, tuple[Role, ...]] = {
+    "any": (),
+    "office": OFFICE_ROLES,
+    "read": READ_ROLES,
+    "gate": GATE_ROLES,
+    "override": OVERRIDE_ROLES,
+    "admin": (Role.ADMIN,),
+}
+ALLOWED: dict[Role, set[str]] = {
+    Role.ADMIN: set(PROBES),
+    Role.OFFICE: {"any", "office", "read", "gate"},
+    Role.AUDITOR: {"any", "read"},
+    Role.SUPERVISOR: {"any", "gate", "override"},
+    Role.VOLUNTEER: {"any", "gate"},
+}
+
+
+def _probe_blueprint() -> Blueprint:
+    probe = Blueprint("probe", __name__, url_prefix="/probe")
+    for name, roles in PROBES.items():
+        probe.add_url_rule(f"/{name}", name, require_role(*roles)(lambda: "<p>ok</p>"))
+    probe.add_url_rule("/cached", "cached", cacheable(3600)(lambda: "<p>pass</p>"))
+    probe.add_url_rule(
+        "/action", "action", require_role()(lambda: {"done": True}), methods=["POST"]
+    )
+
+    def when() -> str:
+        moment = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+        return render_template_string("{{ t|localtime }} {{ 372|tenths }}", t=moment)
+
+    probe.add_url_rule("/when", "when", when)
+
+    def boom() -> str:
+        raise RuntimeError("boom")
+
+    probe.add_url_rule("/boom", "boom", boom)
+    return probe
+
+
+@pytest.fixture
+def app(db_url: str, db_session_factory: sessionmaker[Session], tmp_path: Path) -> Flask:
+    app = make_app(db_url, db_session_factory, tmp_path)
+    app.register_blueprint(_probe_blueprint())
+    return app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def home(db_session: Session) -> Community:
+    return make_community(db_session, name="幸福里社区")
+
+
+def _user(session: Session, community: Community, role: Role, username: str) -> User:
+    user = create_user(
+        session,
+        community_id=community.id,
+        username=username,
+        password=PASSWORD,
+        role=role,
+        actor="test",
+    )
+    session.commit()
+    return user
+
+
+# --- logging in --------------------------------------------------------------------------------
+
+
+def test_login_redirects_to_next_and_shows_the_community(
+    client: FlaskClient, db_session: Session, home: Community
+) -> None:
+    _user(db_session, home, Role.OFFICE, "li")
+    response = log_in(client, "li", PASSWORD, next="/probe/office")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/probe/office"
+    assert client.get("/probe/office").status_code == 200
+    page = client.get("/account").get_data(as_text=True)
+    assert "幸福里社区" in page
+
+
+def test_login_refuses_an_off_site_next(
+    client: FlaskClient, db_session: Session, home: Community
+) -> None:
+    _user(db_session, home, Role.AUDITOR, "audit")
+    for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+        response = log_in(client, "audit", PASSWORD, next=target)
+        assert response.status_code == 302
+        assert "evil" not in response.headers["Location"]
+        client.post("/logout", data={"csrf_token": csrf_token(client, "/account")})
+
+
+def test_wrong_password_is_refused_with_a_message(
+    client: FlaskClient, db_session: Session, home: Community
+) -> None:
+    _user(db_session, home, Role.OFFICE, "li")
+    response = log_in(client, "li", "not the password")
+    assert response.status_code == 401
+    assert "用户名或密码错误" in response.get_data(as_text=True)
+    assert client.get("/probe/any").status_code == 302
+
+
+def test_five_failures_for_a_username_throttle_logins_over_http(
+    client: FlaskClient, db_session: Session, home: Community
+) -> None:
+    _user(db_session, home, Role.OFFICE, "li")
+    for _ in range(5):
+        assert log_in(client, "li", "wrong password").status_code == 401
+    response = log_in(client, "li", PASSWORD)
+    assert response.status_code == 429
+    assert "登录失败次数过多" in response.get_data(as_text=True)
+
+
+def test_five_failures_from_an_address_throttle_other_usernames(
+    app: Flask, db_session: Session, home: Community
+) -> None:
+    _user(db_session, home, Role.OFFICE, "li")
+    attacker = app.test_client()
+    attacker.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    for n in range(5):
+        assert log_in(attacker, f"guess{n}", "wrong password").status_code == 401
+    assert log_in(attacker, "li", PASSWORD).status_code == 429
+    colleague = app.test_client()
+    colleague.environ_base["REMOTE_ADDR"] = "192.0.2.20"
+    assert log_in(colleague, "li", PASSWORD).status_code == 302
+
+
+def test_disabled_user_cannot_log_in(
+    client: FlaskClient, db_session: Session, home: Community
+) -> None:
+    user = _user(db_session, home, Role.OFFICE, "li")
+    disable_user(db_session, user, actor="test", now=NOW)
+    db_session.commit()
+    response = log_in(client, "li", PASSWORD)
+    assert response.status_code == 403
+    assert "已停用" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("change", ["disable", "role"])
+def test_an_open_session_ends_when_the_user_is_disabled_or_changed(
+    client: FlaskClient, db_session: Session, home: Community, change: str
+) -> None:
+    user = _user(db_session, home, Role.OFFICE, "li")
+    log_in(client, "li", PASSWORD)
+    assert client.get("/probe/office").status_code == 200
+    if change == "disable":
+        disable_user(db_session, user, actor="test", now=NOW)
+    else:
+        set_role(db_session, user, Role.AUDITOR, actor="test")
+    db_session.commit()
+    response = client.get("/probe/any")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")
+
+
+def test_logout_needs_a_post_with_the_token(
+    client: FlaskClient, db_session: Session, home: Community
+) -> None:
+    _user(db_session, home, Role.OFFICE, "li")
+    log_in(client, "li", PASSWORD)
+    assert client.get("/logout").status_code == 200  # a confirmation page, still logged in
+    assert client.post("/logout").status_code == 400  # no CSRF token
+    assert client.get("/probe/any").status_code == 200
+    token = csrf_token(client, "/account")
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert client.get("/probe/any").status_code == 302
+
+
+# --- roles -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_require_role_matrix(
+    client: FlaskClient, db_session: Session, home: Community, role: Role
+) -> None:
+    _user(db_session, home, role, f"u-{role.value}")
+    assert log_in(client, f"u-{role.value}", PASSWORD).status_code == 302
+    statuses = {name: client.get(f"/probe/{name}").status_code for name in PROBES}
+    assert statuses == {name: 200 if name in ALLOWED[role] else 403 for name in PROBES}
+    forbidden = [name for name in PROBES if name not in ALLOWED[role]]
+    if forbidden:
+        page = client.get(f"/probe/{forbidden[0]}").get_data(as_text=True)
+        assert "无权访问" in page
+
+
+def test_anonymous_users_are_sent_to_login_and_scripts_get_401(client: FlaskClient) -> None:
+    response = client.get("/probe/office?page=2")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=/probe/office?page%3D2"
+    scripted = client.get("/probe/office", headers={"Accept": "application/json"})
+    assert scripted.status_code == 401
+    assert scripted.get_json()["error"]["code"] == "login_required"
+
+
+# --- CSRF --------------------------------------------------------------------------------------
+
+
+def test_login_post_without_csrf_token_is_refused(
+    client: FlaskClient, db_session: Session, home: Community
+) -> None:
+    _user(db_session, home, Role.OFFICE, "li")
+    response = client.post("/login", data={"username": "li", "password": PASSWORD})
+    assert response.status_code == 400
+    assert "表单已失效" in response.get_data(as_text=True)
+    assert client.get("/probe/any").status_code == 302
+
+
+def test_json_posts_need_the_token_in_the_x_csrftoken_header(
+    client: FlaskClient, db_session: Session, home: Community
+) -> None:
+    _user(db_session, home, Role.SUPERVISOR, "sup")
+    log_in(client, "sup", PASSWORD)
+    refused = client.post("/probe/action", json={}, headers={"Accept": "application/json"})
+    assert refused.status_code == 400
+    assert refused.get_json()["error"]["code"] == "csrf"
+    token = csrf_token(client, "/account")
+    accepted = client.post("/probe/action", json={}, headers={"X-CSRFToken": token})
+    assert accepted.status_code == 200
+    assert accepted.get_json() == {"done": True}
+
+
+def test_the_scanner_api_is_exempt_from_csrf(client: FlaskClient) -> None:
+    response = client.post("/api/v1/devices/enroll", json={"code": "nope"})
+    assert response.status_code != 400 or response.get_json()["error"]["code"] != "csrf"
+    assert response.is_json
+    assert "csrf" not in response.get_data(as_text=True).lower()
+
+
+# --- headers -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/login", "/no/such/page", "/api/v1/no/such/route"])
+def test_security_headers_and_no_store_on_every_page(client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+    assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    assert "script-src 'self'" in CONTENT_SECURITY_POLICY
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Permissions-Policy"] == "camera=(self)"
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_cacheable_views_opt_out_of_no_store(client: FlaskClient) -> None:
+    response = client.get("/probe/cached")
+    assert response.headers["Cache-Control"] == "private, max-age=3600"
+    assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+
+
+def test_pages_have_no_inline_scripts_or_styles(client: FlaskClient) -> None:
+    page = client.get("/login").get_data(as_text=True)
+    assert "<script>" not in page
+    assert " style=" not in page
+    assert " onclick=" not in page
+
+
+def _session_cookie(response: TestResponse) -> str:
+    cookies = response.headers.getlist("Set-Cookie")
+    return next(cookie for cookie in cookies if cookie.startswith("session="))
+
+
+def test_session_cookie_flags(client: FlaskClient) -> None:
+    cookie = _session_cookie(client.get("/login"))
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+    assert "Secure" not in cookie
+
+
+def test_production_session_cookie_is_secure(
+    db_url: str, db_session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    app = make_app(
+        db_url,
+        db_session_factory,
+        tmp_path,
+        CHECKPOINT_ENV="production",
+        CHECKPOINT_SECRET_KEY="s" * 48,
+    )
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    cookie = _session_cookie(app.test_client().get("/login", base_url="https://gate.example"))
+    assert "Secure" in cookie
+
+
+# --- languages and errors ----------------------------------------------------------------------
+
+
+def test_chinese_by_default_english_from_the_browser_or_the_switch(app: Flask) -> None:
+    chinese = app.test_client()
+    assert "登录" in chinese.get("/login").get_data(as_text=True)
+    browser = app.test_client()
+    page = browser.get("/login", headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert "Log in" in page.get_data(as_text=True)
+
+    switched = chinese.get("/lang/en?next=/login")
+    assert switched.status_code == 302
+    assert switched.headers["Location"] == "/login"
+    assert "Wrong username" not in chinese.get("/login").get_data(as_text=True)
+    assert 'lang="en"' in chinese.get("/login").get_data(as_text=True)
+    back = chinese.get("/lang/zh_CN?next=//evil.example", headers={"Accept-Language": "en"})
+    assert "evil" not in back.headers["Location"]
+    assert "登录" in chinese.get("/login", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert chinese.get("/lang/fr").status_code == 404
+
+
+def test_the_chosen_language_survives_login(
+    client: FlaskClient, db_session: Session, home: Community
+) -> None:
+    _user(db_session, home, Role.OFFICE, "li")
+    client.get("/lang/en")
+    log_in(client, "li", PASSWORD)
+    assert "My account" in client.get("/account").get_data(as_text=True)
+
+
+def test_error_pages_speak_the_users_language_and_the_api_json(client: FlaskClient) -> None:
+    assert "页面不存在" in client.get("/no/such/page").get_data(as_text=True)
+    english = client.get("/no/such/page", headers={"Accept-Language": "en"})
+    assert english.status_code == 404
+    assert "Not found" in english.get_data(as_text=True)
+    api = client.get("/api/v1/no/such/route")
+    assert api.status_code == 404
+    assert api.get_json()["error"]["code"] == "not_found"
+
+
+def test_server_errors_show_a_page_without_details(app: Flask) -> None:
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    response = app.test_client().get("/probe/boom")
+    assert response.status_code == 500
+    page = response.get_data(as_text=True)
+    assert "服务器出错了" in page
+    assert "boom" not in page
+
+
+# --- formatting --------------------------------------------------------------------------------
+
+
+def test_display_formats() -> None:
+    shanghai = ZoneInfo("Asia/Shanghai")
+    assert format_localtime(datetime(2026, 11, 21, 16, 5, tzinfo=UTC), shanghai) == (
+        "2026-11-22 00:05"
+    )
+    assert format_localtime(None, shanghai) == ""
+    with pytest.raises(ValueError, match="naive"):
+        format_localtime(datetime(2026, 11, 21, 16, 5), shanghai)
+    assert [tenths(v) for v in (365, 373, 400, 5, -5, None)] == [
+        "36.5",
+        "37.3",
+        "40.0",
+        "0.5",
+        "-0.5",
+        "",
+    ]
+    span = timedelta(hours=2, minutes=5, seconds=59)
+    assert format_duration(span, chinese=True) == "2小时5分"
+    assert format_duration(span, chinese=False) == "2 h 5 min"
+    assert format_duration(timedelta(minutes=7), chinese=True) == "7分"
+    assert format_duration(timedelta(hours=3), chinese=False) == "3 h"
+
+
+def test_filters_use_the_users_community_zone(client: FlaskClient, db_session: Session) -> None:
+    assert client.get("/probe/when").get_data(as_text=True) == "2026-11-22 20:00 37.2"
+    far = make_community(db_session, timezone="America/New_York")
+    _user(db_session, far, Role.OFFICE, "ny")
+    log_in(client, "ny", PASSWORD)
+    assert client.get("/probe/when").get_data(as_text=True) == "2026-11-22 07:00 37.2"
+
+
+def test_the_translations_of_the_login_and_error_pages_are_complete() -> None:
+    from babel.messages.pofile import read_po
+
+    from gate.translations import catalog
+
+    with catalog.po_path("zh_Hans_CN").open("rb") as handle:
+        chinese = read_po(handle, locale="zh_Hans_CN")
+    owned = ("accounts/", "web/", "templates/accounts/", "templates/errors/", "templates/base")
+    mine = [
+        message
+        for message in catalog.extract_template()
+        if message.id and any(path.startswith(owned) for path, _line in message.locations)
+    ]
+    assert len(mine) > 30
+    for message in mine:
+        translated = chinese.get(message.id)
+        assert translated is not None, message.id
+        assert translated.string, message.id
+        assert not translated.fuzzy, message.id
+    assert not [p for p in catalog.problems() if "out of date" in p]

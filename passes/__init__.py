@@ -21,6 +21,18 @@ from passes.rules import (
     rules_from_json,
 )
 from passes.schedule import counted_exits, next_exit_at, overdue_since, quota_free_at
+from passes.screen_code import (
+    SCREEN_PREFIX,
+    ScreenCode,
+    ScreenCodeCheck,
+    VerifiedScreenCode,
+    is_screen_code,
+    parse_screen_code,
+    screen_code_for,
+    screen_pass_check,
+    sign_screen_code,
+    verify_screen_code,
+)
 from passes.state import Direction, HouseholdState, HouseholdStatus, advance
 from passes.timefmt import format_utc, parse_utc
 from passes.verification import PassCheck, PassRejected, VerifiedPass, verify_pass
@@ -30,6 +42,7 @@ __all__ = [
     "PASS_VALIDITY_CODES",
     "PREFIX",
     "REMEASURE_CODES",
+    "SCREEN_PREFIX",
     "TEXT_LENGTH",
     "Code",
     "Direction",
@@ -47,21 +60,26 @@ __all__ = [
     "Quota",
     "RuleSet",
     "RuleSetError",
+    "ScreenCode",
+    "ScreenCodeCheck",
     "SignedPass",
     "SigningKey",
     "TemperatureRules",
     "Verdict",
     "VerifiedPass",
+    "VerifiedScreenCode",
     "WindowKind",
     "advance",
     "counted_exits",
     "decide",
     "describe",
     "format_utc",
+    "is_screen_code",
     "new_pass_id",
     "next_exit_at",
     "overdue_since",
     "parse_pass",
+    "parse_screen_code",
     "parse_utc",
     "qr_modules",
     "qr_version",
@@ -71,5 +89,9 @@ __all__ = [
     "render_svg",
     "rules_from_dict",
     "rules_from_json",
+    "screen_code_for",
+    "screen_pass_check",
+    "sign_screen_code",
     "verify_pass",
+    "verify_screen_code",
 ]

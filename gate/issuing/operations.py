@@ -149,14 +149,17 @@ def pass_text(session: Session, record: IssuedPass) -> str:
         key = load_private_key(key_record)
     except SigningKeyUnavailable as exc:
         raise IssuingError(str(exc)) from None
-    return key.sign(
-        Pass(
-            key_id=record.key_id,
-            pass_id=record.pass_id,
-            household_id=record.household_id,
-            community_id=record.community_id,
-            generation=record.generation,
-            issued_at=record.issued_at,
-            valid_until=record.valid_until,
-        )
+    return key.sign(pass_fields(record))
+
+
+def pass_fields(record: IssuedPass) -> Pass:
+    """The signed facts of a stored pass (what its QR carries)."""
+    return Pass(
+        key_id=record.key_id,
+        pass_id=record.pass_id,
+        household_id=record.household_id,
+        community_id=record.community_id,
+        generation=record.generation,
+        issued_at=record.issued_at,
+        valid_until=record.valid_until,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -85,9 +86,17 @@ def _backlog(header: str) -> int | None:
     return min(int(header), MAX_BACKLOG)
 
 
-def _device_id() -> int:
-    """Authenticate the calling device in its own short read-only transaction (a write one
-    follows only when its contact is due, see ``contact_due``); return its id."""
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated device: where it stands (its gate) and its community."""
+
+    origin: Origin
+    community_id: int
+
+
+def _caller() -> Caller:
+    """Authenticate the calling device in one short read-only query (device joined with its
+    gate); a write follows only when its contact is due (see ``contact_due``)."""
     header = request.headers.get("Authorization", "")
     token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
     backlog = _backlog(request.headers.get("X-Checkpoint-Backlog", ""))
@@ -98,19 +107,15 @@ def _device_id() -> int:
             device = authenticate(session, token)
         except DeviceError as exc:
             raise ApiError(401, exc.code, exc.message) from None
-        device_id, due = device.id, contact_due(device, now=now, backlog=backlog)
+        caller = Caller(
+            Origin(gate_id=device.gate_id, device_id=device.id), device.gate.community_id
+        )
+        due = contact_due(device, now=now, backlog=backlog)
     if due:
         with transaction(sessions) as session:
-            device = session.get_one(Device, device_id)
+            device = session.get_one(Device, caller.origin.device_id)
             note_contact(device, now=now, backlog=backlog)
-    return device_id
-
-
-def _origin_and_community(session: Session, device_id: int) -> tuple[Origin, int]:
-    device = session.get(Device, device_id)
-    if device is None:
-        raise ApiError(401, "bad_token", "unknown device: enrol the scanner again")
-    return Origin(gate_id=device.gate_id, device_id=device.id), device.gate.community_id
+    return caller
 
 
 @api.post("/devices/enroll")
@@ -142,16 +147,15 @@ def enroll_device() -> tuple[Response, int]:
 @api.post("/scans")
 def scan() -> Response:
     """Decide and record one crossing online; replays return the stored verdict."""
-    device_id = _device_id()
+    caller = _caller()
     now = _now()
     scan_request = parse_scan(_json_body(), now=now)
     svc = services()
 
     def work(session: Session) -> dict[str, Any]:
-        origin, community_id = _origin_and_community(session, device_id)
-        context = svc.contexts.get(session, community_id)
+        context = svc.contexts.get(session, caller.community_id)
         recorded = record_scan(
-            session, context=context, origin=origin, request=scan_request, now=now
+            session, context=context, origin=caller.origin, request=scan_request, now=now
         )
         return scan_response(
             recorded.crossing,
@@ -166,11 +170,15 @@ def scan() -> Response:
 @api.post("/crossings/batch")
 def upload_batch() -> Response:
     """Store crossings decided offline, one transaction each; report per item."""
-    device_id = _device_id()
+    caller = _caller()
     items = batch_items(_json_body())
-    with transaction(services().sessions, read_only=True) as session:
-        origin, community_id = _origin_and_community(session, device_id)
-    return jsonify({"results": [_store_offline_item(origin, community_id, item) for item in items]})
+    return jsonify(
+        {
+            "results": [
+                _store_offline_item(caller.origin, caller.community_id, item) for item in items
+            ]
+        }
+    )
 
 
 def _store_offline_item(origin: Origin, community_id: int, item: object) -> dict[str, Any]:
@@ -279,11 +287,9 @@ def _with_replay_retry(work: Callable[[Session], dict[str, Any]]) -> dict[str, A
 @api.get("/bundle")
 def bundle() -> Response:
     """What a scanner needs to decide offline; ETag / If-None-Match gives 304."""
-    device_id = _device_id()
-    svc = services()
-    with transaction(svc.sessions, read_only=True) as session:
-        _origin, community_id = _origin_and_community(session, device_id)
-        body, etag = build_bundle(session, community_id, now=_now())
+    caller = _caller()
+    with transaction(services().sessions, read_only=True) as session:
+        body, etag = build_bundle(session, caller.community_id, now=_now())
     response = Response(status=304) if request.if_none_match.contains(etag) else jsonify(body)
     response.set_etag(etag)
     response.headers["Cache-Control"] = "no-cache"

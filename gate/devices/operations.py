@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from gate.audit.operations import record_event
 from gate.devices.models import Device, Gate
@@ -99,7 +99,11 @@ def authenticate(session: Session, token: str) -> Device:
     """The device holding ``token``; refuses unknown tokens and revoked devices."""
     if not token:
         raise DeviceError("bad_token", "missing device token")
-    device = session.scalar(select(Device).where(Device.token_hash == _digest(token)))
+    device = session.scalar(
+        select(Device)
+        .options(joinedload(Device.gate))  # callers need the gate's community: one query
+        .where(Device.token_hash == _digest(token))
+    )
     if device is None or not hmac.compare_digest(device.token_hash or "", _digest(token)):
         raise DeviceError("bad_token", "unknown device token: enrol the scanner again")
     if device.revoked_at is not None:

@@ -20,7 +20,13 @@ from passes.rules import (
     rules_from_dict,
     rules_from_json,
 )
-from passes.schedule import counted_exits, next_exit_at, overdue_since, quota_free_at
+from passes.schedule import (
+    counted_exits,
+    last_day_covered,
+    next_exit_at,
+    overdue_since,
+    quota_free_at,
+)
 from passes.screen_code import (
     SCREEN_PREFIX,
     ScreenCode,
@@ -75,6 +81,7 @@ __all__ = [
     "describe",
     "format_utc",
     "is_screen_code",
+    "last_day_covered",
     "new_pass_id",
     "next_exit_at",
     "overdue_since",

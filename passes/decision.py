@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 from passes.codes import REMEASURE_CODES, Code, reason
 from passes.keys import KeySet
 from passes.rules import RuleSet
-from passes.schedule import counted_exits, next_exit_at, within_exit_hours
+from passes.schedule import counted_exits, last_day_covered, next_exit_at, within_exit_hours
 from passes.state import Direction, HouseholdState, HouseholdStatus, advance
 from passes.verification import PassCheck, PassRejected, VerifiedPass, verify_pass
 
@@ -114,7 +114,9 @@ def describe(
     if code is None:
         raise ValueError("a refusal needs a code")
     when = None
-    if next_exit is not None and code in _TIMED_CODES:
+    if next_exit is not None and code is Code.QUARANTINED:
+        when = last_day_covered(next_exit, RuleSet(timezone=timezone)).strftime("%m-%d")
+    elif next_exit is not None and code in _TIMED_CODES:
         when = next_exit.astimezone(ZoneInfo(timezone)).strftime("%m-%d %H:%M")
     return reason(code, lang, next_exit=when)
 

@@ -92,3 +92,15 @@ def overdue_since(state: HouseholdState, rules: RuleSet, now: datetime) -> tuple
         return ()
     limit = now - timedelta(minutes=rules.max_outside_minutes)
     return tuple(t for t in state.out_since if t < limit)
+
+
+def last_day_covered(end: datetime, rules: RuleSet) -> date:
+    """The last local date a period ending at ``end`` covers.
+
+    A quarantine entered as "through 11-29" ends at local midnight starting 11-30; people
+    read it as "until 11-29", so that is the date to show.
+    """
+    local = end.astimezone(rules.zone)
+    if local.time() == time(0):
+        return local.date() - timedelta(days=1)
+    return local.date()

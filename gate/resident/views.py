@@ -24,7 +24,7 @@ from gate.resident.operations import ResidentPage, find_linked_pass, resident_pa
 from gate.signing.operations import SigningKeyUnavailable
 from gate.web.auth import wants_json
 from gate.web.security import cacheable
-from passes import format_utc, render_png
+from passes import RuleSet, format_utc, last_day_covered, render_png
 
 resident = Blueprint("resident", __name__)
 
@@ -139,7 +139,12 @@ def status_lines(view: ResidentPage, now: datetime) -> dict[str, str]:
     state, tz = view.status, view.timezone
     if state.kind == "quarantined":
         headline = (
-            _("Home quarantine until %(date)s", date=_local(state.quarantine_until, tz, "%m-%d"))
+            _(
+                "Home quarantine until %(date)s",
+                date=last_day_covered(state.quarantine_until, RuleSet(timezone=tz)).strftime(
+                    "%m-%d"
+                ),
+            )
             if state.quarantine_until
             else _("Home quarantine")
         )

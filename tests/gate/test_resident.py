@@ -134,11 +134,11 @@ def test_a_quarantined_household_sees_its_end_date(compound: Compound) -> None:
     with transaction(compound.sessions) as session:
         household = session.get_one(Household, compound.residents[0].household_id)
         household.status = HouseholdStatus.QUARANTINED
-        household.quarantine_until = local(2026, 11, 30)
+        household.quarantine_until = local(2026, 12, 1)  # "through 11-30" ends at 12-01 00:00
     compound.services.contexts.invalidate()
     html = compound.client().get(f"/p/{token}").get_data(as_text=True)
     assert "status-quarantined" in html
-    assert "11-30" in html
+    assert "居家隔离至 11-30" in html
 
 
 def test_revoking_the_link_gives_a_friendly_404_and_keeps_the_pass(compound: Compound) -> None:

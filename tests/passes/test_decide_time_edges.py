@@ -218,3 +218,21 @@ def test_quarantine_refusal_points_to_the_end_of_quarantine() -> None:
 
     assert verdict.codes == (Code.QUARANTINED,)
     assert verdict.next_exit_at == until
+
+
+def test_quarantine_reason_names_the_last_day_covered() -> None:
+    from passes import Code, RuleSet, describe, last_day_covered
+
+    rules = RuleSet(timezone="Asia/Shanghai")
+    ends = datetime(2026, 11, 29, 16, 0, tzinfo=UTC)  # 11-30 00:00 in Shanghai
+    assert last_day_covered(ends, rules).isoformat() == "2026-11-29"
+    assert last_day_covered(ends + timedelta(seconds=1), rules).isoformat() == "2026-11-30"
+    text = describe(
+        allowed=False,
+        code=Code.QUARANTINED,
+        notes=(),
+        next_exit=ends,
+        timezone="Asia/Shanghai",
+        lang="en",
+    )
+    assert text.endswith("(until 11-29)")

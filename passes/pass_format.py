@@ -126,26 +126,9 @@ def parse_pass(text: object) -> SignedPass:
     ``lowercase``, ``bad_character``, ``wrong_prefix``, ``wrong_length``,
     ``bad_base45``, ``unknown_version``, ``bad_field``.
     """
-    if not isinstance(text, str):
-        raise PassError(Code.BAD_FORMAT, "not_text")
-    if len(text) > MAX_INPUT_LENGTH:
-        raise PassError(Code.BAD_FORMAT, "oversize")
-    if not text.startswith(PREFIX):
-        detail = "lowercase" if text[: len(PREFIX)].upper() == PREFIX else "wrong_prefix"
-        raise PassError(Code.BAD_FORMAT, detail)
-    if len(text) != TEXT_LENGTH:
-        raise PassError(Code.BAD_FORMAT, "wrong_length")
-    payload = text[len(PREFIX) :]
-    if not _BASE45_SYMBOLS.issuperset(payload):
-        detail = "lowercase" if any("a" <= ch <= "z" for ch in payload) else "bad_character"
-        raise PassError(Code.BAD_FORMAT, detail)
-    try:
-        raw = b45decode(payload)
-    except Base45Error:
-        raise PassError(Code.BAD_FORMAT, "bad_base45") from None
-    body, signature = raw[:BODY_LENGTH], raw[BODY_LENGTH:]
-    if body[0] != VERSION:
-        raise PassError(Code.BAD_FORMAT, "unknown_version")
+    body, signature = open_envelope(
+        text, prefix=PREFIX, text_length=TEXT_LENGTH, body_length=BODY_LENGTH, version=VERSION
+    )
     version, key_id, pass_id, household_id, community_id, generation, issued, until = _BODY.unpack(
         body
     )
@@ -163,6 +146,40 @@ def parse_pass(text: object) -> SignedPass:
     except ValueError:
         raise PassError(Code.BAD_FORMAT, "bad_field") from None
     return SignedPass(fields=fields, body=body, signature=signature)
+
+
+def open_envelope(
+    text: object, *, prefix: str, text_length: int, body_length: int, version: int
+) -> tuple[bytes, bytes]:
+    """Check the shape shared by every signed QR text: ``prefix`` + canonical Base45 of a
+    fixed-length body (whose first byte is ``version``) and a 64-byte signature.
+
+    Returns ``(body, signature)``, nothing verified yet. Raises :class:`PassError` with code
+    ``bad_format``; cheapest checks first, and the length cap before any other work.
+    """
+    if not isinstance(text, str):
+        raise PassError(Code.BAD_FORMAT, "not_text")
+    if len(text) > MAX_INPUT_LENGTH:
+        raise PassError(Code.BAD_FORMAT, "oversize")
+    if not text.startswith(prefix):
+        detail = "lowercase" if text[: len(prefix)].upper() == prefix else "wrong_prefix"
+        raise PassError(Code.BAD_FORMAT, detail)
+    if len(text) != text_length:
+        raise PassError(Code.BAD_FORMAT, "wrong_length")
+    payload = text[len(prefix) :]
+    if not _BASE45_SYMBOLS.issuperset(payload):
+        detail = "lowercase" if any("a" <= ch <= "z" for ch in payload) else "bad_character"
+        raise PassError(Code.BAD_FORMAT, detail)
+    try:
+        raw = b45decode(payload)
+    except Base45Error:
+        raise PassError(Code.BAD_FORMAT, "bad_base45") from None
+    if len(raw) != body_length + SIGNATURE_LENGTH:
+        raise PassError(Code.BAD_FORMAT, "wrong_length")
+    body, signature = raw[:body_length], raw[body_length:]
+    if body[0] != version:
+        raise PassError(Code.BAD_FORMAT, "unknown_version")
+    return body, signature
 
 
 def _check_range(name: str, value: int, maximum: int) -> None:

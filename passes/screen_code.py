@@ -32,11 +32,11 @@ import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from passes.base45 import ALPHABET, Base45Error, b45decode, b45encode
+from passes.base45 import b45encode
 from passes.codes import Code
 from passes.errors import PassError
 from passes.keys import KeyEntry, KeySet, KeyStatus, SigningKey
-from passes.pass_format import MAX_INPUT_LENGTH, Pass
+from passes.pass_format import Pass, open_envelope
 from passes.verification import PassCheck, PassRejected, VerifiedPass
 
 SCREEN_VERSION = 1
@@ -50,7 +50,6 @@ MAX_LIFETIME_SECONDS = 15 * 60
 """The longest validity a screen code may carry; a longer one is refused as malformed."""
 
 _BODY = struct.Struct(">BH12sHII")
-_BASE45_SYMBOLS = frozenset(ALPHABET)
 _U16 = 0xFFFF
 _U32 = 0xFFFFFFFF
 
@@ -165,26 +164,13 @@ def parse_screen_code(text: object) -> SignedScreenCode:
     ``not_text``, ``oversize``, ``lowercase``, ``bad_character``, ``wrong_prefix``,
     ``wrong_length``, ``bad_base45``, ``unknown_version``, ``bad_field``.
     """
-    if not isinstance(text, str):
-        raise PassError(Code.BAD_FORMAT, "not_text")
-    if len(text) > MAX_INPUT_LENGTH:
-        raise PassError(Code.BAD_FORMAT, "oversize")
-    if not text.startswith(SCREEN_PREFIX):
-        upper = text[: len(SCREEN_PREFIX)].upper() == SCREEN_PREFIX
-        raise PassError(Code.BAD_FORMAT, "lowercase" if upper else "wrong_prefix")
-    if len(text) != SCREEN_TEXT_LENGTH:
-        raise PassError(Code.BAD_FORMAT, "wrong_length")
-    payload = text[len(SCREEN_PREFIX) :]
-    if not _BASE45_SYMBOLS.issuperset(payload):
-        detail = "lowercase" if any("a" <= ch <= "z" for ch in payload) else "bad_character"
-        raise PassError(Code.BAD_FORMAT, detail)
-    try:
-        raw = b45decode(payload)
-    except Base45Error:
-        raise PassError(Code.BAD_FORMAT, "bad_base45") from None
-    body, signature = raw[:SCREEN_BODY_LENGTH], raw[SCREEN_BODY_LENGTH:]
-    if body[0] != SCREEN_VERSION:
-        raise PassError(Code.BAD_FORMAT, "unknown_version")
+    body, signature = open_envelope(
+        text,
+        prefix=SCREEN_PREFIX,
+        text_length=SCREEN_TEXT_LENGTH,
+        body_length=SCREEN_BODY_LENGTH,
+        version=SCREEN_VERSION,
+    )
     version, key_id, pass_id, generation, valid_from, valid_until = _BODY.unpack(body)
     try:
         fields = ScreenCode(

@@ -31,7 +31,6 @@ from typing import Any, Protocol
 
 from passes import format_utc
 from scanner.api_client import MAX_BATCH, ApiError, BatchResult, BundleAnswer, Refused
-
 from scanner.bundle import BUNDLE_KEY, BundleError, save_bundle
 from scanner.journal import Ack, Journal, JournalFault, JournalRow
 

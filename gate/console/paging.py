@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 T = TypeVar("T")
@@ -89,11 +89,10 @@ def keyset_page(
     size = max(1, min(size, MAX_PAGE_SIZE))
     if token:
         cursor = Cursor.decode(token)
+        # Row comparison plus a plain bound: the index scan starts at the cursor.
         query = query.where(
-            or_(
-                at_column < cursor.at,
-                and_(at_column == cursor.at, id_column < cursor.id),
-            )
+            at_column <= cursor.at,
+            tuple_(at_column, id_column) < tuple_(cursor.at, cursor.id),
         )
     query = query.order_by(at_column.desc(), id_column.desc()).limit(size + 1)
     rows: list[Any] = list(session.scalars(query) if scalars else session.execute(query))

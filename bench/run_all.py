@@ -112,6 +112,22 @@ BENCHES = [
         json=True,
     ),
     Bench(
+        "issuance",
+        "none stated for time (pure-Python QR, ~20 ms per pass expected); the card PDF is"
+        " checked against render_card_sheets_pdf's own claims (about 1.5 KB per card, peak"
+        " about 3x the file)",
+        {"small": ["--scale", "small", "--json"], "full": ["--json"]},
+        json=True,
+    ),
+    Bench(
+        "audit_scale",
+        "office queries p95 <= 1 s each (interactive pages; the bench's yardstick, none stated"
+        " in the project); verify_log must find the genuine chain intact; export and verify are"
+        " batch jobs, timed only",
+        {"small": ["--scale", "small", "--json"], "full": ["--json"]},
+        json=True,
+    ),
+    Bench(
         "scan_api",
         "as the bench states (server-side scan API throughput and latency)",
         {},

@@ -196,3 +196,16 @@ def test_conflicts_are_listed_until_reviewed_and_review_is_audited_outside_the_h
     assert verify_log(db_session, site.community.id).ok
     with pytest.raises(NotReviewable):
         review_conflict(db_session, conflict, office, "again", MORNING)
+
+
+def test_crossings_per_hour_folds_quarter_hours_into_half_hour_offset_zones(
+    db_session: Session, site: Site
+) -> None:
+    a, b, _c = site.households
+    start = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)  # 15:00 in Kolkata (UTC+05:30)
+    scan(db_session, site, a, OUT, start + timedelta(minutes=50))  # 15:50 local
+    scan(db_session, site, b, OUT, start + timedelta(minutes=65))  # 16:05 local
+    hours = crossings_per_hour(
+        db_session, site.community.id, start, start + timedelta(hours=2), "Asia/Kolkata"
+    )
+    assert [(h.hour.hour, h.hour.minute, h.exits) for h in hours] == [(15, 0, 1), (16, 0, 1)]

@@ -34,14 +34,13 @@ from gate.app import services
 from gate.audit.operations import record_event
 from gate.audit.verify import AuditReport, verify_log
 from gate.community.models import Community
-from gate.crossings.export import HEADERS, export_query, neutralise
+from gate.crossings.export import HEADERS, cell_text, export_cells, export_query, neutralise
 from gate.crossings.models import Crossing
 from gate.crossings.queries import NotReviewable, conflicts, local_day_bounds, review_conflict
 from gate.db import transaction
 from gate.devices.models import Gate
 from gate.households.models import Household
 from gate.households.operations import normalise_household_code
-from gate.households.validation import mask_name
 from gate.web.auth import OFFICE_ROLES, READ_ROLES, require_role
 from passes import Direction
 
@@ -204,44 +203,6 @@ def log_export() -> Any:
     return Response(body, mimetype=mimetype, headers={"Content-Disposition": attachment(filename)})
 
 
-def _cells(rows: Any, zone: ZoneInfo) -> Iterator[list[Any]]:
-    """The cells of :data:`gate.crossings.export.HEADERS`, head of household masked."""
-    for (
-        scanned_at, gate_code, direction, household_code, head, tenths, allowed, code, offline,
-        conflict, operator, supervisor, reason, rule_version, gate_seq, row_hash,
-    ) in rows:  # fmt: skip
-        yield [
-            scanned_at.astimezone(zone).replace(tzinfo=None),
-            gate_code,
-            "出" if direction is Direction.OUT else "进",
-            household_code or "",
-            mask_name(head) or "",
-            None if tenths is None else tenths / 10,
-            "通过" if allowed else "禁止",
-            code or "",
-            "是" if offline else "否",
-            "是" if conflict else "否",
-            operator or "",
-            supervisor or "",
-            reason or "",
-            rule_version,
-            gate_seq,
-            row_hash,
-        ]
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, float):
-        return f"{value:.1f}"
-    if isinstance(value, int):
-        return str(value)
-    return neutralise(str(value))
-
-
 def _csv_stream(sessions: Any, query: Select[Any], zone: ZoneInfo) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -251,8 +212,8 @@ def _csv_stream(sessions: Any, query: Select[Any], zone: ZoneInfo) -> Iterator[b
     buffer.truncate()
     with transaction(sessions, read_only=True) as session:
         rows = session.execute(query, execution_options={"yield_per": 2000})
-        for count, cells in enumerate(_cells(rows, zone), start=1):
-            writer.writerow([_text(v) for v in cells])
+        for count, cells in enumerate(export_cells(rows, zone, unmasked=False), start=1):
+            writer.writerow([cell_text(v) for v in cells])
             if count % _CSV_FLUSH_ROWS == 0:
                 yield buffer.getvalue().encode("utf-8")
                 buffer.seek(0)
@@ -272,7 +233,7 @@ def _xlsx_stream(sessions: Any, query: Select[Any], zone: ZoneInfo) -> Iterator[
     sheet.append(list(HEADERS))
     with transaction(sessions, read_only=True) as session:
         rows = session.execute(query, execution_options={"yield_per": 2000})
-        for cells in _cells(rows, zone):
+        for cells in export_cells(rows, zone, unmasked=False):
             stamp = WriteOnlyCell(sheet, value=cells[0])
             stamp.number_format = "yyyy-mm-dd hh:mm:ss"
             rest = [

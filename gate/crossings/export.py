@@ -165,7 +165,7 @@ def export_crossings(
         household_id=household_id,
     )
     rows = session.execute(query, execution_options={"yield_per": _YIELD_PER})
-    cells = _cells(rows, ZoneInfo(timezone), unmasked=unmasked)
+    cells = export_cells(rows, ZoneInfo(timezone), unmasked=unmasked)
     counted = _Progress(on_progress)
     if fmt == "csv":
         written = _write_csv(counted.wrap(cells), out)
@@ -194,8 +194,9 @@ class _Progress:
             self.on_progress(self.rows)
 
 
-def _cells(rows: Any, zone: ZoneInfo, *, unmasked: bool) -> Iterator[list[Any]]:
-    """Typed cells: local naive datetime, ints, a float temperature, text (not yet escaped)."""
+def export_cells(rows: Any, zone: ZoneInfo, *, unmasked: bool) -> Iterator[list[Any]]:
+    """Typed cells of :data:`HEADERS` for rows of :func:`export_query`: local naive datetime,
+    ints, a float temperature, text (not yet escaped: see :func:`cell_text`)."""
     for (
         scanned_at,
         gate_code,
@@ -234,7 +235,8 @@ def _cells(rows: Any, zone: ZoneInfo, *, unmasked: bool) -> Iterator[list[Any]]:
         ]
 
 
-def _text(value: Any) -> str:
+def cell_text(value: Any) -> str:
+    """A cell as CSV text: times to the second, temperature with one decimal, text neutralised."""
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -253,7 +255,7 @@ def _write_csv(rows: Iterator[list[Any]], out: BinaryIO) -> int:
         writer.writerow(HEADERS)
         written = 0
         for row in rows:
-            writer.writerow([_text(value) for value in row])
+            writer.writerow([cell_text(value) for value in row])
             written += 1
         text.flush()
     finally:

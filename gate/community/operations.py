@@ -89,21 +89,11 @@ def ensure_area(session: Session, community: Community, name: str | None) -> Are
     none; with several areas it raises :class:`CommunityError` (which one is unknowable).
     """
     areas = list(session.scalars(select(Area).where(Area.community_id == community.id)))
-    if name is None:
-        if len(areas) == 1:
-            return areas[0]
-        existing = _match(areas, DEFAULT_CODE)
-        if existing is not None:
-            return existing
-        if areas:
-            raise CommunityError("the community has several areas: name the area (片区)")
-        name = DEFAULT_AREA_NAME
-        code = DEFAULT_CODE
-    else:
-        existing = _match(areas, name)
-        if existing is not None:
-            return existing
-        code = _free_code(name, {a.code for a in areas}, "A")
+    found, name, code = _find_or_name(
+        areas, name, DEFAULT_AREA_NAME, "A", "the community has several areas: name the area (片区)"
+    )
+    if found is not None:
+        return found
     area = Area(community=community, name=name, code=code)
     session.add(area)
     session.flush()
@@ -113,24 +103,39 @@ def ensure_area(session: Session, community: Community, name: str | None) -> Are
 def ensure_grid(session: Session, area: Area, name: str | None) -> Grid:
     """The grid of ``area`` named (or coded) ``name``, created if missing (rules as areas)."""
     grids = list(session.scalars(select(Grid).where(Grid.area_id == area.id)))
-    if name is None:
-        if len(grids) == 1:
-            return grids[0]
-        existing = _match(grids, DEFAULT_CODE)
-        if existing is not None:
-            return existing
-        if grids:
-            raise CommunityError(f"area {area.name} has several grids: name the grid (网格)")
-        name, code = DEFAULT_GRID_NAME, DEFAULT_CODE
-    else:
-        existing = _match(grids, name)
-        if existing is not None:
-            return existing
-        code = _free_code(name, {g.code for g in grids}, "G")
+    found, name, code = _find_or_name(
+        grids,
+        name,
+        DEFAULT_GRID_NAME,
+        "G",
+        f"area {area.name} has several grids: name the grid (网格)",
+    )
+    if found is not None:
+        return found
     grid = Grid(area=area, name=name, code=code)
     session.add(grid)
     session.flush()
     return grid
+
+
+def _find_or_name(
+    rows: list[_Named], name: str | None, default_name: str, prefix: str, ambiguous: str
+) -> tuple[_Named | None, str, str]:
+    """The row ``name`` designates among ``rows``, else the name and free code for a new one.
+
+    ``name=None`` means the only row, or the default row (created when there are none).
+    """
+    if name is None:
+        if len(rows) == 1:
+            return rows[0], default_name, DEFAULT_CODE
+        existing = _match(rows, DEFAULT_CODE)
+        if existing is None and rows:
+            raise CommunityError(ambiguous)
+        return existing, default_name, DEFAULT_CODE
+    existing = _match(rows, name)
+    if existing is not None:
+        return existing, name, existing.code
+    return None, name, _free_code(name, {row.code for row in rows}, prefix)
 
 
 def ensure_compound(session: Session, grid: Grid, community: Community) -> Compound:

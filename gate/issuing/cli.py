@@ -235,9 +235,6 @@ def reissue_command(
     code: str, reason: str | None, valid_days: int, community_code: str | None, actor: str
 ) -> None:
     """Re-issue a household's pass."""
-    from sqlalchemy import select
-
-    from gate.audit.models import AuditEvent
     from gate.db import transaction
     from gate.issuing.operations import IssuingError, issue_pass
 
@@ -246,24 +243,16 @@ def reissue_command(
         household = _households(session, community, codes=(code,))[0]
         try:
             issued = issue_pass(
-                session, household, actor=actor, now=_now(), valid_days=valid_days, reissue=True
+                session,
+                household,
+                actor=actor,
+                now=_now(),
+                valid_days=valid_days,
+                reissue=True,
+                reason=reason,
             )
         except IssuingError as exc:
             raise click.ClickException(str(exc)) from None
-        if reason:
-            # issue_pass records the event without a reason; attach it to that event.
-            event = session.scalar(
-                select(AuditEvent)
-                .where(
-                    AuditEvent.action == "pass.reissue",
-                    AuditEvent.community_id == community.id,
-                    AuditEvent.subject_id == household.code,
-                )
-                .order_by(AuditEvent.id.desc())
-                .limit(1)
-            )
-            if event is not None:
-                event.reason = reason
         click.echo(
             f"{household.code}: generation {issued.record.generation}, "
             f"manual code {issued.record.manual_code}; earlier cards are now refused"

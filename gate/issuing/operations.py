@@ -50,6 +50,7 @@ def issue_pass(
     valid_days: int = DEFAULT_VALID_DAYS,
     reissue: bool = False,
     key: SigningKey | None = None,
+    reason: str | None = None,
 ) -> Issued:
     """Issue a pass for ``household``.
 

@@ -99,6 +99,7 @@ def issue_pass(
         community_id=household.community_id,
         subject_type="household",
         subject_id=household.code,
+        reason=reason,
         details={
             "generation": fields.generation,
             "valid_days": valid_days,

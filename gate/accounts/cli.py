@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from gate.accounts.models import Role
-from gate.signing.cli import actor_option, community_option, office_database, pick_community
+from gate.cli_support import actor_option, community_option, office_database, pick_community
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _ROLES = click.Choice([role.value for role in Role])

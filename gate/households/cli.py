@@ -14,8 +14,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from gate.households.importing import ImportResult
-from gate.signing.cli import (
+from gate.cli_support import (
     RunningCount,
     actor_option,
     community_option,
@@ -23,6 +22,7 @@ from gate.signing.cli import (
     pick_community,
     progress_bar,
 )
+from gate.households.importing import ImportResult
 
 _LANGS = click.Choice(["zh", "en"])
 

@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING, BinaryIO
 import click
 
 from gate.audit.operations import record_event
-from gate.signing.cli import (
+from gate.cli_support import (
     RunningCount,
     actor_option,
     community_option,
-    load_keyset,
     office_database,
     pick_community,
     progress_bar,
 )
+from gate.signing.cli import load_keyset
 from gate.signing.keyfile import KeyFileError, read_keyring
 from passes import (
     KeyStatus,

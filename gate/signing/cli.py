@@ -6,18 +6,14 @@ File commands (``new``, ``list``, ``public``) need no database. ``create``, ``re
 
 from __future__ import annotations
 
-import getpass
 import hashlib
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 import click
 
+from gate.cli_support import actor_option, community_option, office_database, pick_community
 from gate.signing.keyfile import (
     KeyFileError,
     public_document,
@@ -28,10 +24,9 @@ from gate.signing.keyfile import (
 from passes import KeySet, KeyStatus, SigningKey
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session, sessionmaker
+    from sqlalchemy.orm import Session
 
     from gate.community.models import Community
-    from gate.settings import Settings
 
 
 @click.group(name="keys", help="Signing keys for passes (the private keyring stays in the office).")
@@ -104,118 +99,6 @@ def load_keyset(path: Path) -> KeySet:
 def fingerprint(public_key: bytes) -> str:
     """A short, stable name for a public key (first 64 bits of its SHA-256)."""
     return hashlib.sha256(public_key).hexdigest()[:16]
-
-
-# --- office jobs: shared by the database-backed commands of keys, households and passes --------
-# They live here because this is the CLI module the other feature CLIs already import; they are
-# plumbing (settings, one transaction per job, community and actor options), not signing.
-
-
-@dataclass(frozen=True)
-class OfficeDatabase:
-    """The settings and a session factory for one CLI job (engine disposed on exit)."""
-
-    settings: Settings
-    sessions: sessionmaker[Session]
-
-
-def default_actor() -> str:
-    """``cli:<OS user>``: who did it, when no ``--actor`` is given."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (containers): still record the channel
-        user = "unknown"
-    return f"cli:{user}"[:64]
-
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def actor_option(command: _F) -> _F:
-    """``--actor NAME`` (default ``cli:<OS user>``): recorded in the audit event."""
-    return click.option(
-        "--actor",
-        default=default_actor,
-        show_default="cli:<OS user>",
-        help="Who is doing this, for the audit log.",
-    )(command)
-
-
-def community_option(command: _F) -> _F:
-    """``--community CODE`` (default: the only community)."""
-    return click.option(
-        "--community",
-        "community_code",
-        metavar="CODE",
-        help="Community code (default: the only community in the database).",
-    )(command)
-
-
-@contextmanager
-def office_database() -> Iterator[OfficeDatabase]:
-    """Open the configured database for a CLI job; clean errors when it is not ready."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    import gate.models  # noqa: F401 - every mapper registered, so relationships resolve
-    from gate.db import make_engine, session_factory
-    from gate.migrations import current_revision, head_revision
-    from gate.settings import SettingsError, load_settings
-
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
-    engine = make_engine(settings.database_url)
-    try:
-        try:
-            revision = current_revision(engine)
-        except SQLAlchemyError as exc:
-            raise click.ClickException(
-                f"cannot open the database {settings.database_url_masked}: {exc.__class__.__name__}"
-            ) from None
-        if revision != head_revision():
-            raise click.ClickException(
-                "the database schema is missing or out of date: run `checkpoint db upgrade`"
-            )
-        yield OfficeDatabase(settings, session_factory(engine))
-    finally:
-        engine.dispose()
-
-
-#: Below this many items a progress bar is noise.
-PROGRESS_MIN_ITEMS = 200
-
-
-@contextmanager
-def progress_bar(total: int, label: str) -> Iterator[Callable[[int], None]]:
-    """A click progress bar on stderr (for ``total`` >= 200 items); yields ``advance(n)``."""
-    if total < PROGRESS_MIN_ITEMS:
-        yield lambda _n: None
-        return
-    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
-        yield lambda n: bar.update(max(0, n))
-
-
-class RunningCount:
-    """Turns a running total (``on_progress(done_so_far)``) into progress-bar steps."""
-
-    def __init__(self) -> None:
-        self.advance: Callable[[int], None] = lambda _n: None
-        self.last = 0
-
-    def __call__(self, count: int) -> None:
-        self.advance(count - self.last)
-        self.last = count
-
-
-def pick_community(session: Session, code: str | None) -> Community:
-    """The community for ``--community`` (or the only one), or a clean CLI error."""
-    from gate.community.operations import CommunityError, find_community
-
-    try:
-        return find_community(session, code)
-    except CommunityError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 # --- the community's registered keys ------------------------------------------------------------

@@ -25,7 +25,7 @@ from pathlib import Path
 from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
-from babel.messages.mofile import write_mo
+from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po, write_po
 
 HERE = Path(__file__).resolve().parent
@@ -148,9 +148,21 @@ def problems() -> list[str]:
         if locale in TRANSLATED_LOCALES:
             found += _translation_problems(locale, catalog)
         mo = mo_path(locale)
-        if not mo.exists() or mo.read_bytes() != _mo_bytes(catalog):
+        if not mo.exists() or _compiled_messages(mo.read_bytes()) != _compiled_messages(
+            _mo_bytes(catalog)
+        ):
             found.append(f"{locale}: {mo.name} is out of date (run compile)")
     return found
+
+
+def _compiled_messages(mo: bytes) -> dict[object, object]:
+    """What a .mo file translates, without its header: the header names the Babel version
+    that wrote it, and a new Babel release must not make committed catalogues stale."""
+    return {
+        (message.context, message.id): message.string
+        for message in read_mo(io.BytesIO(mo))
+        if message.id
+    }
 
 
 def _key(message: object) -> str:

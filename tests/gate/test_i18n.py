@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog
@@ -109,6 +110,22 @@ def test_the_compiled_catalogue_matches_its_po_file(locale: str) -> None:
 
 def test_the_catalogue_check_command_passes() -> None:
     assert catalog.problems() == []
+
+
+def test_the_check_ignores_which_babel_wrote_the_mo_but_not_a_changed_translation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = catalog.mo_path("zh_Hans_CN").read_bytes()
+    other_babel = original.replace(b"Generated-By: Babel 2.", b"Generated-By: Babel 8.")
+    stale = original.replace("通过".encode(), "通畅".encode(), 1)
+    assert other_babel != original
+    assert stale != original
+    for content, expect_stale in ((other_babel, False), (stale, True)):
+        mo = tmp_path / "messages.mo"
+        mo.write_bytes(content)
+        monkeypatch.setattr(catalog, "mo_path", lambda locale, mo=mo: mo)
+        reported = [p for p in catalog.problems() if p.startswith("zh_Hans_CN: messages.mo")]
+        assert bool(reported) is expect_stale
 
 
 # --- the pages ---------------------------------------------------------------------------------

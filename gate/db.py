@@ -10,6 +10,7 @@ flush, never commit.
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
@@ -114,7 +116,14 @@ def normalize_url(url: str | URL) -> URL:
     return parsed
 
 
-def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
+IDLE_PING_SECONDS = 10.0
+"""A pooled PostgreSQL connection idle this long is pinged before use."""
+_CHECKED_IN_AT = "checkpoint_checked_in_at"
+
+
+def make_engine(
+    url: str | URL, *, echo: bool = False, idle_ping_seconds: float = IDLE_PING_SECONDS
+) -> Engine:
     """Create the engine for ``url`` with the settings the gate server relies on.
 
     SQLite (file databases; the parent directory is created):
@@ -133,12 +142,47 @@ def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
       out with ``transaction(sessions, read_only=True)`` (a DEFERRED begin) so it does not hold
       the write lock while the gate is scanning.
 
-    PostgreSQL: ``pool_pre_ping`` so a restarted server costs a reconnect, not a failed request.
+    PostgreSQL: a pooled connection that sat idle for ``idle_ping_seconds`` is pinged before
+    use and replaced if the server dropped it (a restart overnight costs a reconnect, not a
+    failed request). Not SQLAlchemy's ``pool_pre_ping``, which pings on every checkout: that
+    is one more round trip on every scan. A connection lost while busy raises an error with
+    ``connection_invalidated`` set; the scan API retries those once (see
+    :func:`is_lost_connection`).
     """
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _make_sqlite_engine(parsed, echo=echo)
-    return create_engine(parsed, echo=echo, pool_pre_ping=True)
+    engine = create_engine(parsed, echo=echo)
+    _ping_when_idle(engine, idle_ping_seconds)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    def on_checkin(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_CHECKED_IN_AT] = time.monotonic()
+
+    def on_checkout(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        checked_in_at = record.info.get(_CHECKED_IN_AT)
+        if checked_in_at is None or time.monotonic() - checked_in_at < idle_seconds:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+            dbapi_connection.rollback()
+        except Exception as exc:  # any failure: the pool replaces the connection and retries
+            raise DisconnectionError(f"idle connection lost: {exc}") from exc
+
+    event.listen(engine.pool, "checkin", on_checkin)
+    event.listen(engine.pool, "checkout", on_checkout)
+
+
+def is_lost_connection(error: BaseException) -> bool:
+    """True for a database error raised because the connection was lost (it has been
+    invalidated: running the work again gets a fresh one)."""
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
 
 
 def _make_sqlite_engine(url: URL, *, echo: bool) -> Engine:

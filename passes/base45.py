@@ -43,16 +43,16 @@ def b45decode(text: str) -> bytes:
     except KeyError as exc:
         raise Base45Error(f"character {exc.args[0]!r} is not Base45") from None
     out = bytearray()
-    for i in range(0, len(values), 3):
-        group = values[i : i + 3]
-        if len(group) == 3:
-            n = group[0] + group[1] * 45 + group[2] * 2025
-            if n > 0xFFFF:
-                raise Base45Error("group exceeds two bytes")
-            out.extend(divmod(n, 256))
-        else:
-            n = group[0] + group[1] * 45
-            if n > 0xFF:
-                raise Base45Error("group exceeds one byte")
-            out.append(n)
+    whole = len(values) - len(values) % 3
+    for i in range(0, whole, 3):
+        n = values[i] + values[i + 1] * 45 + values[i + 2] * 2025
+        if n > 0xFFFF:
+            raise Base45Error("group exceeds two bytes")
+        out.append(n >> 8)
+        out.append(n & 0xFF)
+    if whole < len(values):
+        n = values[whole] + values[whole + 1] * 45
+        if n > 0xFF:
+            raise Base45Error("group exceeds one byte")
+        out.append(n)
     return bytes(out)

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
@@ -31,8 +31,7 @@ from gate.api.schemas import (
 from gate.app import services
 from gate.crossings.models import Crossing
 from gate.crossings.operations import Origin, record_rejected_upload, record_scan
-from gate.db import transaction
-from gate.devices.models import Device
+from gate.db import is_lost_connection, transaction
 from gate.devices.operations import (
     DeviceError,
     authenticate,
@@ -94,28 +93,26 @@ class Caller:
     community_id: int
 
 
-def _caller() -> Caller:
-    """Authenticate the calling device in one short read-only query (device joined with its
-    gate); a write follows only when its contact is due (see ``contact_due``)."""
+def _authenticated(session: Session, now: datetime) -> Caller:
+    """Authenticate the calling device inside the caller's transaction: one short query,
+    and a write only when its contact is due (see ``contact_due``). A scan thus checks its
+    device, decides and records on one connection with one commit."""
     header = request.headers.get("Authorization", "")
     token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
     backlog = _backlog(request.headers.get("X-Checkpoint-Backlog", ""))
-    sessions, now = services().sessions, _now()
-    # Read-only: most calls have nothing to note (see contact_due), so a scan commits once.
-    with transaction(sessions, read_only=True) as session:
-        try:
-            device = authenticate(session, token)
-        except DeviceError as exc:
-            raise ApiError(401, exc.code, exc.message) from None
-        caller = Caller(
-            Origin(gate_id=device.gate_id, device_id=device.id), device.gate.community_id
-        )
-        due = contact_due(device, now=now, backlog=backlog)
-    if due:
-        with transaction(sessions) as session:
-            device = session.get_one(Device, caller.origin.device_id)
-            note_contact(device, now=now, backlog=backlog)
-    return caller
+    try:
+        device = authenticate(session, token)
+    except DeviceError as exc:
+        raise ApiError(401, exc.code, exc.message) from None
+    if contact_due(device, now=now, backlog=backlog):
+        note_contact(session, device, now=now, backlog=backlog)
+    return Caller(Origin(gate_id=device.gate_id, device_id=device.device_id), device.community_id)
+
+
+def _caller() -> Caller:
+    """:func:`_authenticated` in a transaction of its own (for batch uploads and bundles)."""
+    with transaction(services().sessions) as session:
+        return _authenticated(session, _now())
 
 
 @api.post("/devices/enroll")
@@ -147,12 +144,12 @@ def enroll_device() -> tuple[Response, int]:
 @api.post("/scans")
 def scan() -> Response:
     """Decide and record one crossing online; replays return the stored verdict."""
-    caller = _caller()
     now = _now()
-    scan_request = parse_scan(_json_body(), now=now)
     svc = services()
 
     def work(session: Session) -> dict[str, Any]:
+        caller = _authenticated(session, now)
+        scan_request = parse_scan(_json_body(), now=now)
         context = svc.contexts.get(session, caller.community_id)
         recorded = record_scan(
             session, context=context, origin=caller.origin, request=scan_request, now=now
@@ -272,14 +269,17 @@ def _raw_json(item: object, *, canonical: bool = False) -> str:
 
 
 def _with_replay_retry(work: Callable[[Session], dict[str, Any]]) -> dict[str, Any]:
-    """Run ``work`` in a transaction; if a concurrent request stored the same client id
-    first (unique violation), run it again: the second run finds it and replays."""
+    """Run ``work`` in a transaction, and once more if the first run lost the race for its
+    client id (a concurrent request stored it first: the second run finds it and replays)
+    or lost its database connection (the second run gets a fresh one; a commit that did
+    land is found again by its client id)."""
     for attempt in range(2):
         try:
             with transaction(services().sessions) as session:
                 return work(session)
-        except IntegrityError:
-            if attempt:
+        except (IntegrityError, DBAPIError) as exc:
+            retry = isinstance(exc, IntegrityError) or is_lost_connection(exc)
+            if attempt or not retry:
                 raise
     raise AssertionError("unreachable")
 

@@ -1,11 +1,11 @@
 """Deciding and recording crossings: the server's half of the scan API.
 
 One crossing is decided and recorded in one transaction (the caller's): the pass is
-verified first without touching the database, then the household row is locked
-(``SELECT ... FOR UPDATE``; SQLite transactions begin IMMEDIATE), the core decides,
-the household state advances, and the crossing is appended to its gate's hash chain
-(the gate row is locked too: households before gates, always, so two scans cannot
-deadlock). Idempotent on the client's UUID: a replay returns the stored crossing.
+verified first without touching the database, then the household row and the gate row
+are locked in one statement (``SELECT ... FOR UPDATE OF households, gates``: households
+before gates, always, so two scans cannot deadlock; SQLite transactions begin IMMEDIATE),
+the core decides, the household state advances, and the crossing is appended to its gate's
+hash chain. Idempotent on the client's UUID: a replay returns the stored crossing.
 
 Offline crossings arrive later with the verdict the scanner gave. They are stored as
 they happened (the household state advances by what physically happened), re-decided
@@ -15,21 +15,32 @@ allowed what the server would have refused. Nothing is rolled back. A household'
 crossings are judged in the order they arrive, so of two conflicting offline crossings the
 one uploaded second is flagged: the later one, when each household's crossings arrive in
 scan-time order.
+
+The scan path is every gate's hot path, so it runs as SQLAlchemy Core statements compiled
+once, on the session's connection (no unit of work): one statement locks the household and
+the gate and brings along everything else the decision needs (the head's name for the
+label, the pass's revocation, a crossing already stored under the client's UUID, the
+chain head), then one insert and at most two updates. ORM instances of the household or gate that
+the session already holds are expired, so nothing later reads a stale copy.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from gate.community.context import CommunityContext
-from gate.crossings.chain import seal
+from gate.crossings.chain import ChainHead, seal
 from gate.crossings.models import Crossing
+from gate.db import Base, UTCDateTime
 from gate.devices.models import Gate
-from gate.households.decision_state import household_state, store_state
+from gate.households.decision_state import household_state, state_columns
 from gate.households.models import Household, Member
 from gate.households.validation import mask_name
 from gate.issuing.models import IssuedPass, PassStatus
@@ -37,6 +48,7 @@ from gate.issuing.screen_codes import check_presented
 from passes import (
     Direction,
     Override,
+    PassCheck,
     Verdict,
     VerifiedPass,
     advance,
@@ -111,25 +123,29 @@ def record_scan(
     """
     decided_at = now if offline is None else request.scanned_at
     check = check_presented(session, context=context, text=request.pass_text, now=decided_at)
-    existing = session.scalar(select(Crossing).where(Crossing.client_id == request.client_id))
-    if existing is not None:
+    connection = session.connection()
+    locked = None
+    if isinstance(check, VerifiedPass):
+        locked = connection.execute(
+            _LOCK_HOUSEHOLD_AND_GATE,
+            {
+                "household_id": check.fields.household_id,
+                "community_id": context.community_id,
+                "pass_id": check.fields.pass_id,
+                "client_id": request.client_id,
+                "gate": origin.gate_id,
+            },
+        ).first()
+    if locked is not None:
+        replay_of = locked.replay_of
+    else:
+        replay_of = connection.scalar(_CROSSING_BY_CLIENT_ID, {"client_id": request.client_id})
+    if replay_of is not None:
+        existing = session.get_one(Crossing, replay_of)
         label = household_label(session, existing) if offline is None else None
         return Recorded(existing, replay=True, household_label=label)
-    household = None
-    revoked: frozenset[bytes] = frozenset()
-    if isinstance(check, VerifiedPass):
-        household = session.scalar(
-            select(Household)
-            .where(
-                Household.id == check.fields.household_id,
-                Household.community_id == context.community_id,
-            )
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        if _is_revoked(session, check.fields.pass_id):
-            revoked = frozenset({check.fields.pass_id})
-    state = household_state(household) if household is not None else None
+    state = household_state(locked) if locked is not None else None
+    revoked = _revoked(check, None if locked is None else locked.pass_status)
     verdict = decide(
         check,
         keys=context.keys,
@@ -145,11 +161,18 @@ def record_scan(
     crossing = _crossing_row(context, origin, request, verdict, now)
     if offline is not None:
         _apply_offline_claim(crossing, offline, verdict)
-    if household is not None and state is not None:
+    new_state = None
+    if locked is not None and state is not None:
         after = advance(state, request.direction, crossing.allowed, decided_at, context.rules)
-        store_state(household, after)
-    _append_to_chain(session, crossing)
-    label = household_label(session, crossing) if offline is None else None
+        if after != state:
+            new_state = StateWrite(locked.id, state_columns(after), now)
+    head = None
+    if locked is not None:
+        head = ChainHead(origin.gate_id, locked.chain_seq, locked.chain_hash)
+    _store(session, crossing, head, new_state)
+    label = None
+    if offline is None and locked is not None:
+        label = _label(locked.code, locked.head_name)
     return Recorded(crossing, replay=False, household_label=label)
 
 
@@ -184,7 +207,7 @@ def record_rejected_upload(
         rejected=True,
         rejection_reason=f"{reason}: {raw[:500]}",
     )
-    _append_to_chain(session, crossing)
+    _store(session, crossing, None, None)
     return crossing
 
 
@@ -195,18 +218,111 @@ def household_label(session: Session, crossing: Crossing) -> str | None:
     household = session.get(Household, crossing.household_id)
     if household is None:
         return None
-    head = session.scalar(
-        select(Member.name)
-        .where(Member.household_id == household.id)
-        .order_by(Member.is_head.desc(), Member.id)
-        .limit(1)
+    head = session.scalar(_HEAD_NAME.where(Member.household_id == household.id))
+    return _label(household.code, head)
+
+
+def _label(code: str, head_name: str | None) -> str:
+    return f"{code} {mask_name(head_name)}" if head_name else code
+
+
+_HOUSEHOLDS_TABLE = cast(Table, Household.__table__)
+_HOUSEHOLDS = _HOUSEHOLDS_TABLE.c
+_CROSSINGS_TABLE = cast(Table, Crossing.__table__)
+_GATES_TABLE = cast(Table, Gate.__table__)
+_GATES = _GATES_TABLE.c
+_STORED_COLUMNS = tuple(column.key for column in _CROSSINGS_TABLE.columns if column.key != "id")
+_HEAD_NAME = select(Member.name).order_by(Member.is_head.desc(), Member.id).limit(1)
+_CROSSING_BY_CLIENT_ID = select(Crossing.id).where(Crossing.client_id == bindparam("client_id"))
+_LOCK_HOUSEHOLD_AND_GATE = (
+    select(
+        _HOUSEHOLDS.id,
+        _HOUSEHOLDS.code,
+        _HOUSEHOLDS.generation,
+        _HOUSEHOLDS.status,
+        _HOUSEHOLDS.quarantine_until,
+        _HOUSEHOLDS.state_json,
+        _HEAD_NAME.where(Member.household_id == _HOUSEHOLDS.id)
+        .scalar_subquery()
+        .label("head_name"),
+        select(IssuedPass.status)
+        .where(IssuedPass.pass_id == bindparam("pass_id"))
+        .scalar_subquery()
+        .label("pass_status"),
+        _CROSSING_BY_CLIENT_ID.scalar_subquery().label("replay_of"),
+        _GATES.chain_seq,
+        _GATES.chain_hash,
     )
-    return f"{household.code} {mask_name(head)}" if head else household.code
+    .select_from(
+        _HOUSEHOLDS_TABLE.join(_GATES_TABLE, _GATES.community_id == _HOUSEHOLDS.community_id)
+    )
+    .where(
+        _HOUSEHOLDS.id == bindparam("household_id"),
+        _HOUSEHOLDS.community_id == bindparam("community_id"),
+        _GATES.id == bindparam("gate"),
+    )
+    .with_for_update(of=[_HOUSEHOLDS_TABLE, _GATES_TABLE])
+)
+"""A scan's one read: the household and the gate's chain head, both locked (households
+first, as everywhere), with all else the decision needs. The chain head is read from the
+locked gate row itself, so a scan that waited for the lock sees the head the previous
+holder wrote. No-op locks on SQLite, whose transactions hold the write lock from BEGIN."""
+_LOCK_GATE = (
+    select(_GATES.chain_seq, _GATES.chain_hash)
+    .where(_GATES.id == bindparam("gate"))
+    .with_for_update()
+)
+"""The chain head alone, for a crossing without a household (forged or unknown pass)."""
+_ADVANCE_GATE = (
+    update(_GATES_TABLE)
+    .where(_GATES.id == bindparam("gate"))
+    .values(chain_seq=bindparam("head_seq"), chain_hash=bindparam("head_hash"))
+)
+_STORE_STATE = update(_HOUSEHOLDS_TABLE).where(_HOUSEHOLDS.id == bindparam("household"))
+"""Executed with the columns of :func:`state_columns` as parameters."""
+_PARAM_PREFIX = "crossing_"
+_INSERT_ADVANCING_GATE = (
+    insert(_CROSSINGS_TABLE)
+    # Every value an explicit, prefixed parameter: a parameter named like a column would
+    # also be taken as a SET value by the CTEs' updates.
+    .values(
+        {
+            name: bindparam(_PARAM_PREFIX + name, type_=_CROSSINGS_TABLE.c[name].type)
+            for name in _STORED_COLUMNS
+        }
+    )
+    .add_cte(_ADVANCE_GATE.cte("advanced_gate"))
+    .returning(_CROSSINGS_TABLE.c.id)
+)
+"""PostgreSQL: the crossing (its columns as ``crossing_*`` parameters) and the new chain head, in
+one statement."""
+_INSERT_ADVANCING_GATE_AND_STATE = _INSERT_ADVANCING_GATE.add_cte(
+    update(_HOUSEHOLDS_TABLE)
+    .where(_HOUSEHOLDS.id == bindparam("household"))
+    .values(
+        state_json=bindparam("new_state_json"),
+        out_count=bindparam("new_out_count"),
+        updated_at=bindparam("state_updated_at", type_=UTCDateTime()),
+    )
+    .cte("stored_state")
+)
+"""PostgreSQL: the same, and the household's new state."""
 
 
-def _is_revoked(session: Session, pass_id: bytes) -> bool:
-    status = session.scalar(select(IssuedPass.status).where(IssuedPass.pass_id == pass_id))
-    return status is PassStatus.REVOKED
+def _revoked(check: PassCheck, pass_status: PassStatus | None) -> frozenset[bytes]:
+    """The revoked pass ids ``decide`` needs: ``check``'s own if its stored status (None:
+    not found) is revoked."""
+    if isinstance(check, VerifiedPass) and pass_status == PassStatus.REVOKED:
+        return frozenset({check.fields.pass_id})
+    return frozenset()
+
+
+def _expire_loaded(session: Session, model: type[Base], key: int) -> None:
+    """Expire the session's instance of ``model`` ``key``, if it holds one: a Core statement
+    just changed its row."""
+    instance = session.identity_map.get(identity_key(model, key))
+    if instance is not None:
+        session.expire(instance)
 
 
 def _crossing_row(
@@ -260,19 +376,67 @@ def _apply_offline_claim(crossing: Crossing, claim: OfflineClaim, server: Verdic
         crossing.conflict_code = server.code.value if server.code else None
 
 
-def _append_to_chain(session: Session, crossing: Crossing) -> None:
-    # populate_existing: the request already loaded this gate (device.gate) before taking the
-    # lock; without it the identity map keeps that stale chain head and two concurrent scans
-    # at one gate would both append at the same gate_seq.
-    gate = session.scalar(
-        select(Gate)
-        .where(Gate.id == crossing.gate_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if gate is None:
-        raise LookupError(f"no gate {crossing.gate_id}")
-    seal(crossing, gate.chain_seq, gate.chain_hash)
-    gate.chain_seq, gate.chain_hash = crossing.gate_seq, crossing.row_hash
+@dataclass(frozen=True)
+class StateWrite:
+    """A household's new crossing-driven columns (:func:`state_columns`), to be stored."""
+
+    household_id: int
+    columns: dict[str, object]
+    at: datetime
+
+
+def _store(
+    session: Session, crossing: Crossing, head: ChainHead | None, state: StateWrite | None
+) -> None:
+    """Seal ``crossing`` onto its gate's chain and write it, the new chain head and the
+    household's new ``state``; the crossing joins the session as a stored row (``id`` set).
+
+    ``head``: the gate's chain head, already locked by this transaction; None to lock and
+    read it here. On PostgreSQL the two updates ride along with the insert as
+    data-modifying CTEs: one round trip instead of three.
+    """
+    connection = session.connection()
+    if head is None:
+        row = connection.execute(_LOCK_GATE, {"gate": crossing.gate_id}).first()
+        if row is None:
+            raise LookupError(f"no gate {crossing.gate_id}")
+        head = ChainHead(crossing.gate_id, row.chain_seq, row.chain_hash)
+    seal(crossing, head.gate_seq, head.row_hash)
+    values = {name: getattr(crossing, name) for name in _STORED_COLUMNS}
+    gate = {"gate": crossing.gate_id, "head_seq": crossing.gate_seq, "head_hash": crossing.row_hash}
+    if connection.dialect.name == "postgresql":
+        statement, params = _INSERT_ADVANCING_GATE, {**_prefixed(values), **gate}
+        if state is not None:
+            statement, params = _INSERT_ADVANCING_GATE_AND_STATE, {**params, **_state(state)}
+        crossing_id = connection.execute(statement, params).scalar_one()
+    else:
+        primary_key = connection.execute(insert(_CROSSINGS_TABLE), values).inserted_primary_key
+        if primary_key is None:
+            raise RuntimeError("the database returned no id for the inserted crossing")
+        crossing_id = primary_key[0]
+        connection.execute(_ADVANCE_GATE, gate)
+        if state is not None:
+            connection.execute(_STORE_STATE, {"household": state.household_id, **state.columns})
+    _expire_loaded(session, Gate, crossing.gate_id)
+    if state is not None:
+        _expire_loaded(session, Household, state.household_id)
+    loaded = crossing.__dict__
+    for name in _STORED_COLUMNS:  # every column loaded, so reading one never queries
+        if name not in loaded:
+            set_committed_value(crossing, name, None)
+    crossing.id = crossing_id
+    make_transient_to_detached(crossing)
     session.add(crossing)
-    session.flush()
+
+
+def _prefixed(values: dict[str, object]) -> dict[str, object]:
+    return {_PARAM_PREFIX + name: value for name, value in values.items()}
+
+
+def _state(state: StateWrite) -> dict[str, object]:
+    return {
+        "household": state.household_id,
+        "new_state_json": state.columns["state_json"],
+        "new_out_count": state.columns["out_count"],
+        "state_updated_at": state.at,
+    }

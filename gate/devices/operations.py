@@ -12,8 +12,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
 
 from gate.audit.operations import record_event
 from gate.devices.models import Device, Gate
@@ -95,20 +95,55 @@ def enroll(session: Session, *, code: str, now: datetime) -> tuple[Device, str]:
     return device, token
 
 
-def authenticate(session: Session, token: str) -> Device:
-    """The device holding ``token``; refuses unknown tokens and revoked devices."""
+@dataclass(frozen=True)
+class DeviceIdentity:
+    """An authenticated device: where it stands, and its contact bookkeeping."""
+
+    device_id: int
+    gate_id: int
+    community_id: int
+    last_seen_at: datetime | None
+    last_backlog: int | None
+
+
+_DEVICES = Device.__table__.c
+_GATES = Gate.__table__.c
+_AUTHENTICATE = (
+    select(
+        _DEVICES.id,
+        _DEVICES.gate_id,
+        _GATES.community_id,
+        _DEVICES.token_hash,
+        _DEVICES.revoked_at,
+        _DEVICES.last_seen_at,
+        _DEVICES.last_backlog,
+    )
+    .join_from(Device.__table__, Gate.__table__, _DEVICES.gate_id == _GATES.id)
+    .where(_DEVICES.token_hash == bindparam("token_hash"))
+)
+
+
+def authenticate(session: Session, token: str) -> DeviceIdentity:
+    """The device holding ``token``; refuses unknown tokens and revoked devices.
+
+    One Core query (device joined with its gate) on the session's connection: every scan
+    pays for it, so it skips the ORM.
+    """
     if not token:
         raise DeviceError("bad_token", "missing device token")
-    device = session.scalar(
-        select(Device)
-        .options(joinedload(Device.gate))  # callers need the gate's community: one query
-        .where(Device.token_hash == _digest(token))
-    )
-    if device is None or not hmac.compare_digest(device.token_hash or "", _digest(token)):
+    digest = _digest(token)
+    row = session.connection().execute(_AUTHENTICATE, {"token_hash": digest}).first()
+    if row is None or not hmac.compare_digest(row.token_hash or "", digest):
         raise DeviceError("bad_token", "unknown device token: enrol the scanner again")
-    if device.revoked_at is not None:
+    if row.revoked_at is not None:
         raise DeviceError("device_revoked", "this scanner was revoked by the office")
-    return device
+    return DeviceIdentity(
+        device_id=row.id,
+        gate_id=row.gate_id,
+        community_id=row.community_id,
+        last_seen_at=row.last_seen_at,
+        last_backlog=row.last_backlog,
+    )
 
 
 def revoke_device(
@@ -132,7 +167,7 @@ CONTACT_RESOLUTION = timedelta(seconds=60)
 """``last_seen_at`` is kept to this resolution: a scan need not pay for a second commit."""
 
 
-def contact_due(device: Device, *, now: datetime, backlog: int | None) -> bool:
+def contact_due(device: DeviceIdentity, *, now: datetime, backlog: int | None) -> bool:
     """Whether :func:`note_contact` is worth a write: the backlog changed, or ``last_seen_at``
     is older than :data:`CONTACT_RESOLUTION` (or in the future: a clock was set back)."""
     seen = device.last_seen_at
@@ -141,8 +176,11 @@ def contact_due(device: Device, *, now: datetime, backlog: int | None) -> bool:
     return backlog is not None and backlog != device.last_backlog
 
 
-def note_contact(device: Device, *, now: datetime, backlog: int | None) -> None:
-    """Remember that the device called, and its reported upload backlog."""
-    device.last_seen_at = now
+def note_contact(
+    session: Session, device: DeviceIdentity, *, now: datetime, backlog: int | None
+) -> None:
+    """Remember that the device called, and its reported upload backlog (flushes)."""
+    values: dict[str, object] = {"last_seen_at": now}
     if backlog is not None:
-        device.last_backlog = backlog
+        values["last_backlog"] = backlog
+    session.execute(update(Device).where(Device.id == device.device_id).values(values))

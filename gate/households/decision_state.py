@@ -8,12 +8,29 @@ them). This module is the only place that reads or writes ``state_json``.
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from typing import Protocol
 
 from gate.households.models import Household
-from passes import HouseholdState
+from passes import HouseholdState, HouseholdStatus
 
 
-def household_state(row: Household) -> HouseholdState:
+class HouseholdColumns(Protocol):
+    """What the state is read from: a ``Household`` row, or a Core row of its columns."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def generation(self) -> int: ...
+    @property
+    def status(self) -> HouseholdStatus: ...
+    @property
+    def quarantine_until(self) -> datetime | None: ...
+    @property
+    def state_json(self) -> str: ...
+
+
+def household_state(row: HouseholdColumns) -> HouseholdState:
     """The core's view of ``row``."""
     dynamic = json.loads(row.state_json or "{}")
     return HouseholdState.from_dict(
@@ -29,10 +46,19 @@ def household_state(row: Household) -> HouseholdState:
     )
 
 
+def state_columns(state: HouseholdState) -> dict[str, object]:
+    """The crossing-driven part of ``state`` as the column values to store
+    (``state_json``, ``out_count``)."""
+    data = state.to_dict()
+    return {
+        "state_json": json.dumps(
+            {"out_since": data["out_since"], "exits": data["exits"]}, separators=(",", ":")
+        ),
+        "out_count": len(state.out_since),
+    }
+
+
 def store_state(row: Household, state: HouseholdState) -> None:
     """Write the crossing-driven part of ``state`` back to ``row`` (flush is the caller's)."""
-    data = state.to_dict()
-    row.state_json = json.dumps(
-        {"out_since": data["out_since"], "exits": data["exits"]}, separators=(",", ":")
-    )
-    row.out_count = len(state.out_since)
+    for name, value in state_columns(state).items():
+        setattr(row, name, value)

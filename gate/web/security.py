@@ -8,6 +8,8 @@
 - ``WTF_CSRF_SSL_STRICT`` is off: its Referer check cannot work with
   ``Referrer-Policy: no-referrer`` (browsers then send no Referer at all). The token and the
   SameSite=Lax session cookie carry the protection.
+- The scanner API (``/api/``) has no cookie session: scanners authenticate with bearer
+  tokens, and opening and re-signing a cookie on every scan would be work for nothing.
 - Every response carries the security headers below; HTML and JSON responses are
   ``Cache-Control: no-store`` unless the view opts out with :func:`cacheable` (or sets its own
   Cache-Control).
@@ -19,7 +21,8 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, g, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 
 from gate.settings import Settings
@@ -53,7 +56,19 @@ def configure_security(app: Flask, settings: Settings) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
     app.config.setdefault("WTF_CSRF_SSL_STRICT", False)
     csrf.init_app(app)
+    app.session_interface = BrowserOnlySessions()
     app.after_request(apply_security_headers)
+
+
+class BrowserOnlySessions(SecureCookieSessionInterface):
+    """Cookie sessions for the browser pages; a read-only empty session for the API."""
+
+    api_prefix = "/api/"
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith(self.api_prefix):
+            return None  # Flask then uses its NullSession: reads find nothing, writes fail
+        return super().open_session(app, request)
 
 
 def exempt_from_csrf(blueprint: Any) -> None:

@@ -20,13 +20,20 @@ from factories import (
     make_user,
 )
 from sqlalchemy import Engine, func, select, text
-from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gate.accounts.models import Role
 from gate.community.models import Building, Community
 from gate.crossings.models import GENESIS_HASH, Crossing
-from gate.db import U32_MAX, UTCDateTime, make_engine, session_factory, transaction
+from gate.db import (
+    U32_MAX,
+    UTCDateTime,
+    is_lost_connection,
+    make_engine,
+    session_factory,
+    transaction,
+)
 from gate.devices.models import Device
 from gate.households.models import Household, Member
 from gate.issuing.models import IssuedPass, PassStatus
@@ -384,3 +391,50 @@ def test_crossing_temperature_is_stored_in_tenths(db_session: Session, device: D
 
     assert _reload(db_session, crossing).temperature_tenths == 373
     assert db_session.scalar(select(Crossing.temperature_tenths)) == 373
+
+
+def _terminate_backend(engine: Engine) -> int:
+    """Kill, from another connection, the server process behind ``engine``'s pooled
+    connection; return its pid."""
+    with engine.connect() as connection:
+        pid = connection.scalar(text("SELECT pg_backend_pid()"))
+    killer = make_engine(engine.url)
+    try:
+        with killer.connect() as connection:
+            assert connection.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        killer.dispose()
+    return int(pid)
+
+
+def test_an_idle_postgres_connection_the_server_dropped_is_replaced_before_use(
+    fresh_db_url: str, db_backend: str
+) -> None:
+    if db_backend != "postgresql":
+        pytest.skip("SQLite has no server that could drop a connection")
+    engine = make_engine(fresh_db_url, idle_ping_seconds=0)
+    try:
+        dead = _terminate_backend(engine)
+        with engine.connect() as connection:
+            assert connection.scalar(text("SELECT pg_backend_pid()")) != dead
+    finally:
+        engine.dispose()
+
+
+def test_a_busy_postgres_connection_is_not_pinged_and_a_lost_one_says_so(
+    fresh_db_url: str, db_backend: str
+) -> None:
+    """Without the idle time, no ping: the loss shows as an error marked as a lost
+    connection (the scan API retries those), and the next checkout is a fresh connection."""
+    if db_backend != "postgresql":
+        pytest.skip("SQLite has no server that could drop a connection")
+    engine = make_engine(fresh_db_url, idle_ping_seconds=3600)
+    try:
+        dead = _terminate_backend(engine)
+        with pytest.raises(DBAPIError) as lost, engine.connect() as connection:
+            connection.scalar(text("SELECT 1"))
+        assert is_lost_connection(lost.value)
+        with engine.connect() as connection:
+            assert connection.scalar(text("SELECT pg_backend_pid()")) != dead
+    finally:
+        engine.dispose()

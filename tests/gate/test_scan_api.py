@@ -16,6 +16,7 @@ from unittest import mock
 import pytest
 from api_helpers import (
     Compound,
+    assert_chain_intact,
     build_compound,
     json_text,
     local,
@@ -25,13 +26,13 @@ from api_helpers import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 import gate.issuing.screen_codes as pass_checking
 import passes
 from gate.crossings.models import Crossing
-from gate.db import transaction
+from gate.db import make_engine, transaction
 from gate.devices.models import Device
 from gate.devices.operations import revoke_device
 from gate.households.models import Household
@@ -388,3 +389,28 @@ def test_bundle_has_no_personal_data_and_answers_304_when_unchanged(compound: Co
     changed = client.get("/api/v1/bundle", headers={**compound.headers(), "If-None-Match": etag})
     assert changed.status_code == 200
     assert changed.headers["ETag"] != etag
+
+
+def test_a_scan_after_the_database_dropped_the_servers_connection_is_answered(
+    compound: Compound, db_backend: str
+) -> None:
+    """The connection is lost under the request (not idle long enough to be pinged): the
+    scan runs again on a fresh connection, and is stored once."""
+    if db_backend != "postgresql":
+        pytest.skip("SQLite has no server that could drop a connection")
+    client = compound.client()
+    card = compound.residents[0].pass_text
+    assert verdict_of(compound.scan(client, card, OUT))["allowed"] is True
+    with compound.engine.connect() as connection:
+        pid = connection.scalar(text("SELECT pg_backend_pid()"))
+    killer = make_engine(compound.engine.url)
+    try:
+        with killer.connect() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        killer.dispose()
+    entry = compound.scan(client, card, IN)
+    assert entry.status_code == 200
+    assert verdict_of(entry)["allowed"] is True
+    assert compound.crossing_count() == 2
+    assert_chain_intact(compound)

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from factories import make_community
-from flask import Blueprint, Flask, render_template_string
+from flask import Blueprint, Flask, render_template_string, session
+from flask.sessions import NullSession
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 from web_helpers import csrf_token, log_in, make_app
@@ -412,3 +413,22 @@ def test_the_translations_of_the_login_and_error_pages_are_complete() -> None:
         assert translated.string, message.id
         assert not translated.fuzzy, message.id
     assert not [p for p in catalog.problems() if "out of date" in p]
+
+
+def test_the_scanner_api_has_no_cookie_session_but_the_pages_do(
+    app: Flask, client: FlaskClient, db_session: Session, home: Community
+) -> None:
+    def session_kind() -> str:
+        return "null" if isinstance(session, NullSession) else "cookie"
+
+    app.add_url_rule("/api/v1/probe-session", view_func=session_kind)
+    app.add_url_rule("/probe-session", "page_session_kind", view_func=session_kind)
+    _user(db_session, home, Role.OFFICE, "clerk")
+    logged_in = log_in(client, "clerk", PASSWORD)
+    assert "session=" in logged_in.headers.get("Set-Cookie", "")
+    assert client.get("/api/v1/probe-session").get_data(as_text=True) == "null"
+    api = client.post("/api/v1/scans", json={}, headers={"Authorization": "Bearer nope"})
+    assert api.status_code == 401
+    assert "Set-Cookie" not in api.headers
+    assert client.get("/probe-session").get_data(as_text=True) == "cookie"
+    assert client.get("/account").status_code == 200

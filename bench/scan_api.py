@@ -47,6 +47,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -228,12 +229,39 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
+class Together:
+    """Runs ``clients`` threads that start at once and loop for ``seconds``."""
+
+    def __init__(self, clients: int, seconds: float) -> None:
+        self.clients, self.seconds = clients, seconds
+        self._barrier = threading.Barrier(clients + 1)
+        self._stop_at = float("inf")
+
+    def start(self) -> None:
+        """Each client calls this once it is ready, then loops while :meth:`running`."""
+        self._barrier.wait()
+
+    def running(self) -> bool:
+        return time.monotonic() < self._stop_at
+
+    def run(self, client: Callable[[int], None]) -> float:
+        """Run ``client(index)`` in each thread; return the seconds from start to the end."""
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(self.clients)]
+        for thread in threads:
+            thread.start()
+        self._stop_at = time.monotonic() + self.seconds
+        began = time.monotonic()
+        self._barrier.wait()
+        for thread in threads:
+            thread.join()
+        return time.monotonic() - began
+
+
 def drive_api(base: str, fixture: Fixture, clients: int, seconds: float, label: str) -> Result:
     """``clients`` threads posting scans as fast as answers come, for ``seconds``."""
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors = Counter[int]()
-    start = threading.Barrier(clients + 1)
-    stop_at: list[float] = []
+    clock = Together(clients, seconds)
     host, port = base.removeprefix("http://").split(":")
 
     def client(index: int) -> None:
@@ -246,8 +274,8 @@ def drive_api(base: str, fixture: Fixture, clients: int, seconds: float, label: 
         mine = fixture.passes[index::clients]
         direction = fixture.directions  # each pass is scanned by one client only
         connection = http.client.HTTPConnection(host, int(port), timeout=30)
-        start.wait()
-        while time.monotonic() < stop_at[0]:
+        clock.start()
+        while clock.running():
             card = rng.choice(mine)
             body = {
                 "id": str(uuid.uuid4()),
@@ -261,25 +289,18 @@ def drive_api(base: str, fixture: Fixture, clients: int, seconds: float, label: 
             connection.request("POST", "/api/v1/scans", json.dumps(body), headers)
             answer = connection.getresponse()
             payload = answer.read()
-            elapsed = (time.perf_counter() - began) * 1000
+            took_ms = (time.perf_counter() - began) * 1000
             if answer.status == 200 and json.loads(payload)["verdict"]["allowed"]:
-                latencies[index].append(elapsed)
+                latencies[index].append(took_ms)
             else:
                 errors[answer.status] += 1
         connection.close()
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-    for thread in threads:
-        thread.start()
-    stop_at.append(time.monotonic() + seconds)
-    began = time.monotonic()
-    start.wait()
-    for thread in threads:
-        thread.join()
+    elapsed = clock.run(client)
     flat = [x for part in latencies for x in part]
     if errors:
         print(f"    not 200 and allowed: {dict(errors)}")
-    return Result(label, len(flat), sum(errors.values()), time.monotonic() - began, flat)
+    return Result(label, len(flat), sum(errors.values()), elapsed, flat)
 
 
 RAW_SCHEMA = """
@@ -304,14 +325,13 @@ def drive_raw(conninfo: str, households: int, clients: int, seconds: float) -> R
                 [(n,) for n in range(households)],
             )
     latencies: list[list[float]] = [[] for _ in range(clients)]
-    start = threading.Barrier(clients + 1)
-    stop_at: list[float] = []
+    clock = Together(clients, seconds)
 
     def client(index: int) -> None:
         rng = random.Random(index)
         with psycopg.connect(conninfo) as connection:
-            start.wait()
-            while time.monotonic() < stop_at[0]:
+            clock.start()
+            while clock.running():
                 household = rng.randrange(households)
                 began = time.perf_counter()
                 with connection.transaction():
@@ -333,17 +353,10 @@ def drive_raw(conninfo: str, households: int, clients: int, seconds: float) -> R
                     )
                 latencies[index].append((time.perf_counter() - began) * 1000)
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-    for thread in threads:
-        thread.start()
-    stop_at.append(time.monotonic() + seconds)
-    began = time.monotonic()
-    start.wait()
-    for thread in threads:
-        thread.join()
+    elapsed = clock.run(client)
     flat = [x for part in latencies for x in part]
     label = f"raw, previous minimal shape, {clients} conns"
-    return Result(label, len(flat), 0, time.monotonic() - began, flat)
+    return Result(label, len(flat), 0, elapsed, flat)
 
 
 SAME_AUTH = (
@@ -387,8 +400,7 @@ def drive_raw_same(conninfo: str, fixture: Fixture, clients: int, seconds: float
             " JOIN households h ON h.id = p.household_id"
         ).fetchall()
     latencies: list[list[float]] = [[] for _ in range(clients)]
-    start = threading.Barrier(clients + 1)
-    stop_at: list[float] = []
+    clock = Together(clients, seconds)
 
     def client(index: int) -> None:
         rng = random.Random(index)
@@ -397,8 +409,8 @@ def drive_raw_same(conninfo: str, fixture: Fixture, clients: int, seconds: float
         mine = households[index::clients]
         out = dict.fromkeys((row[1] for row in mine), False)
         with psycopg.connect(conninfo) as connection:
-            start.wait()
-            while time.monotonic() < stop_at[0]:
+            clock.start()
+            while clock.running():
                 pass_id, household, community = rng.choice(mine)
                 client_id = str(uuid.uuid4())
                 now = datetime.now(UTC).replace(tzinfo=None)
@@ -442,17 +454,10 @@ def drive_raw_same(conninfo: str, fixture: Fixture, clients: int, seconds: float
                     ).fetchone()
                 latencies[index].append((time.perf_counter() - began) * 1000)
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-    for thread in threads:
-        thread.start()
-    stop_at.append(time.monotonic() + seconds)
-    began = time.monotonic()
-    start.wait()
-    for thread in threads:
-        thread.join()
+    elapsed = clock.run(client)
     flat = [x for part in latencies for x in part]
     label = f"raw, the API's statements, {clients} conns"
-    return Result(label, len(flat), 0, time.monotonic() - began, flat)
+    return Result(label, len(flat), 0, elapsed, flat)
 
 
 def machine() -> str:

@@ -7,31 +7,26 @@ Every route but enrolment needs ``Authorization: Bearer <device token>``. Errors
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from gate.api.bundle import build_bundle
+from gate.api.retrying import with_replay_retry
 from gate.api.schemas import (
     ApiError,
     batch_items,
-    item_id,
-    parse_offline_claim,
     parse_scan,
     scan_response,
 )
+from gate.api.uploads import Uploader, store_batch
 from gate.app import services
-from gate.crossings.models import Crossing
-from gate.crossings.operations import Origin, record_rejected_upload, record_scan
-from gate.db import is_lost_connection, transaction
+from gate.crossings.operations import Origin, record_scan
+from gate.db import transaction
 from gate.devices.operations import (
     DeviceError,
     authenticate,
@@ -43,8 +38,6 @@ from gate.devices.operations import (
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
 MAX_BACKLOG = 2**31 - 1
-UNNAMED_UPLOADS = uuid.UUID("5d0c3c1e-7a44-4f4e-9a55-0b3f1c2d9e61")
-"""Namespace of the ids given to uploaded items that carry no usable UUID of their own."""
 
 
 def _now() -> datetime:
@@ -161,127 +154,17 @@ def scan() -> Response:
             timezone=context.timezone,
         )
 
-    return jsonify(_with_replay_retry(work))
+    return jsonify(with_replay_retry(svc.sessions, work))
 
 
 @api.post("/crossings/batch")
 def upload_batch() -> Response:
-    """Store crossings decided offline, one transaction each; report per item."""
+    """Store crossings decided offline (see :mod:`gate.api.uploads`); report per item."""
     caller = _caller()
     items = batch_items(_json_body())
-    return jsonify(
-        {
-            "results": [
-                _store_offline_item(caller.origin, caller.community_id, item) for item in items
-            ]
-        }
-    )
-
-
-def _store_offline_item(origin: Origin, community_id: int, item: object) -> dict[str, Any]:
     svc = services()
-    now = _now()
-    client_id = item_id(item)
-    if client_id is None:
-        # Kept all the same, under an id derived from the device and the item's content,
-        # so uploading the same unreadable item again stores nothing new.
-        content = _raw_json(item, canonical=True)
-        derived = str(uuid.uuid5(UNNAMED_UPLOADS, f"{origin.device_id}:{content}"))
-        error = ApiError(422, "invalid_field", "id: must be a UUID string")
-        return {**_store_rejected(origin, community_id, derived, item, error, now), "id": None}
-    try:
-        scan_request = parse_scan(item, now=now)
-        claim = parse_offline_claim(item.get("verdict") if isinstance(item, dict) else None)
-    except ApiError as exc:
-        return _store_rejected(origin, community_id, client_id, item, exc, now)
-
-    def work(session: Session) -> dict[str, Any]:
-        context = svc.contexts.get(session, community_id)
-        recorded = record_scan(
-            session, context=context, origin=origin, request=scan_request, now=now, offline=claim
-        )
-        crossing = recorded.crossing
-        return {
-            "id": client_id,
-            "status": "duplicate" if recorded.replay else "stored",
-            "crossing_id": crossing.id,
-            "conflict": crossing.conflict,
-            "conflict_code": crossing.conflict_code,
-            "error": None,
-        }
-
-    return _with_replay_retry(work)
-
-
-def _store_rejected(
-    origin: Origin,
-    community_id: int,
-    client_id: str,
-    item: object,
-    error: ApiError,
-    now: datetime,
-) -> dict[str, Any]:
-    svc = services()
-
-    def work(session: Session) -> dict[str, Any]:
-        existing = session.scalar(select(Crossing).where(Crossing.client_id == client_id))
-        if existing is not None and not existing.rejected:
-            # This UUID was stored as a valid crossing before: the scanner has it acknowledged.
-            return {
-                "id": client_id,
-                "status": "duplicate",
-                "crossing_id": existing.id,
-                "conflict": existing.conflict,
-                "conflict_code": existing.conflict_code,
-                "error": None,
-            }
-        if existing is None:
-            context = svc.contexts.get(session, community_id)
-            existing = record_rejected_upload(
-                session,
-                context=context,
-                origin=origin,
-                client_id=client_id,
-                raw=_raw_json(item),
-                reason=error.message,
-                now=now,
-            )
-        return {
-            "id": client_id,
-            "status": "rejected",
-            "crossing_id": existing.id,
-            "conflict": False,
-            "conflict_code": None,
-            "error": {"code": error.code, "message": error.message},
-        }
-
-    return _with_replay_retry(work)
-
-
-def _raw_json(item: object, *, canonical: bool = False) -> str:
-    """``item`` as JSON text that any database can store (no lone surrogates, no NUL)."""
-    text = json.dumps(item, ensure_ascii=False, default=str, sort_keys=canonical)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates from "\ud800" escapes
-        text = json.dumps(item, default=str, sort_keys=canonical)
-    return text
-
-
-def _with_replay_retry(work: Callable[[Session], dict[str, Any]]) -> dict[str, Any]:
-    """Run ``work`` in a transaction, and once more if the first run lost the race for its
-    client id (a concurrent request stored it first: the second run finds it and replays)
-    or lost its database connection (the second run gets a fresh one; a commit that did
-    land is found again by its client id)."""
-    for attempt in range(2):
-        try:
-            with transaction(services().sessions) as session:
-                return work(session)
-        except (IntegrityError, DBAPIError) as exc:
-            retry = isinstance(exc, IntegrityError) or is_lost_connection(exc)
-            if attempt or not retry:
-                raise
-    raise AssertionError("unreachable")
+    uploader = Uploader(caller.origin, caller.community_id, svc.sessions, svc.contexts)
+    return jsonify({"results": store_batch(uploader, items, now=_now())})
 
 
 @api.get("/bundle")

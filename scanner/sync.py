@@ -3,9 +3,10 @@
 Upload contract (:meth:`Uploader.upload_pending`):
 
 - Unsent crossings go oldest first (journal ``seq``) in batches of ``DEFAULT_BATCH`` (100: the
-  server stores ~70 items/s per device, so a batch answers well within the client timeout;
-  the server accepts up to 500); a batch is sent only after the previous one was answered,
-  so the server sees this gate's order.
+  server stores a chunk of 100 per transaction, several hundred items/s per device, so a
+  batch answers well within the client timeout and holds the gate's lock briefly; the
+  server accepts up to 500); a batch is sent only after the previous one was answered, so
+  the server sees this gate's order.
 - A crossing becomes ``sent`` only on the server's acknowledgement (``stored`` or
   ``duplicate``); ``rejected`` moves it to ``dead`` with the server's reason (kept, listed by
   ``status``). Crossings missing from an answer stay unsent.

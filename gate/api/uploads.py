@@ -129,15 +129,7 @@ def _read(uploader: Uploader, item: object, now: datetime) -> _Item:
             now=now,
             offline=claim,
         )
-        crossing = recorded.crossing
-        return {
-            "id": client_id,
-            "status": "duplicate" if recorded.replay else "stored",
-            "crossing_id": crossing.id,
-            "conflict": crossing.conflict,
-            "conflict_code": crossing.conflict_code,
-            "error": None,
-        }
+        return _accepted(client_id, "duplicate" if recorded.replay else "stored", recorded.crossing)
 
     if is_screen_code(scan_request.pass_text):
         return _Item(store, None, prelockable=False)
@@ -155,14 +147,7 @@ def _rejected(
         existing = session.scalar(select(Crossing).where(Crossing.client_id == client_id))
         if existing is not None and not existing.rejected:
             # This UUID was stored as a valid crossing before: the scanner has it acknowledged.
-            return {
-                "id": client_id,
-                "status": "duplicate",
-                "crossing_id": existing.id,
-                "conflict": existing.conflict,
-                "conflict_code": existing.conflict_code,
-                "error": None,
-            }
+            return _accepted(client_id, "duplicate", existing)
         if existing is None:
             context = uploader.contexts.get(session, uploader.community_id)
             existing = record_rejected_upload(
@@ -184,6 +169,18 @@ def _rejected(
         }
 
     return store
+
+
+def _accepted(client_id: str, status: str, crossing: Crossing) -> Result:
+    """The result of an item stored now (``stored``) or before (``duplicate``)."""
+    return {
+        "id": client_id,
+        "status": status,
+        "crossing_id": crossing.id,
+        "conflict": crossing.conflict,
+        "conflict_code": crossing.conflict_code,
+        "error": None,
+    }
 
 
 def _raw_json(item: object, *, canonical: bool = False) -> str:

@@ -19,7 +19,8 @@ PostgreSQL rate as a share of it (target >= 50 %). For comparison with earlier r
 measures the previous, lighter raw shape (lock, insert, update on two bare tables).
 
 The load generator runs on the same 2 cores as the server and PostgreSQL; it is kept light
-(``http.client``, about 0.1 ms of CPU per request) so that it takes little from them.
+(``http.client``: about 0.3 ms of CPU per request, measured from the process's CPU time,
+where httpx took more) so that it takes little from them.
 
 Usage::
 

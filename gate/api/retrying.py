@@ -13,6 +13,12 @@ from gate.db import is_lost_connection, transaction
 T = TypeVar("T")
 
 
+def is_retryable(error: BaseException) -> bool:
+    """True for the failures that running the same work again resolves: a concurrent request
+    stored the same client id first, or the database connection was lost."""
+    return isinstance(error, IntegrityError) or is_lost_connection(error)
+
+
 def with_replay_retry(sessions: sessionmaker[Session], work: Callable[[Session], T]) -> T:
     """Run ``work`` in a transaction, and once more if the first run lost the race for its
     client id (a concurrent request stored it first: the second run finds it and replays)
@@ -22,8 +28,7 @@ def with_replay_retry(sessions: sessionmaker[Session], work: Callable[[Session],
         try:
             with transaction(sessions) as session:
                 return work(session)
-        except (IntegrityError, DBAPIError) as exc:
-            retry = isinstance(exc, IntegrityError) or is_lost_connection(exc)
-            if attempt or not retry:
+        except DBAPIError as exc:  # IntegrityError is one
+            if attempt or not is_retryable(exc):
                 raise
     raise AssertionError("unreachable")

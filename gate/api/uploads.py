@@ -9,7 +9,8 @@ instead of per item is what lets a day's backlog drain in minutes. A chunk first
 the households its passes name, in id order, and only then, with its first item, the gate:
 an online scan locks one household and then the gate, so neither can hold what the other
 waits for. A chunk that cannot name its households up front (screen codes), or that runs
-into a concurrent upload of the same client id, is stored item by item instead, each in a
+into a concurrent upload of the same client id or a lost connection, is stored item by
+item instead, each in a
 transaction of its own. A chunk holds its gate for its duration: :data:`CHUNK` bounds how
 long an online scan at the same gate may wait (about 0.1 s).
 """
@@ -24,10 +25,10 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gate.api.retrying import with_replay_retry
+from gate.api.retrying import is_retryable, with_replay_retry
 from gate.api.schemas import ApiError, item_id, parse_offline_claim, parse_scan
 from gate.community.context import ContextCache
 from gate.crossings.models import Crossing
@@ -79,8 +80,11 @@ def _store_chunk(uploader: Uploader, chunk: list[_Item]) -> list[Result]:
             with transaction(uploader.sessions) as session:
                 _lock_households(session, uploader.community_id, chunk)
                 return [item.store(session) for item in chunk]
-        except IntegrityError:
-            pass  # a concurrent upload of the same items: item by item finds and replays them
+        except DBAPIError as exc:
+            if not is_retryable(exc):
+                raise
+            # A concurrent upload of the same items, or a lost connection: item by item, each
+            # with its own retry, finds and replays what did get stored.
     return [with_replay_retry(uploader.sessions, item.store) for item in chunk]
 
 
@@ -129,7 +133,7 @@ def _read(uploader: Uploader, item: object, now: datetime) -> _Item:
             now=now,
             offline=claim,
         )
-        return _accepted(client_id, "duplicate" if recorded.replay else "stored", recorded.crossing)
+        return _result(client_id, "duplicate" if recorded.replay else "stored", recorded.crossing)
 
     if is_screen_code(scan_request.pass_text):
         return _Item(store, None, prelockable=False)
@@ -147,7 +151,7 @@ def _rejected(
         existing = session.scalar(select(Crossing).where(Crossing.client_id == client_id))
         if existing is not None and not existing.rejected:
             # This UUID was stored as a valid crossing before: the scanner has it acknowledged.
-            return _accepted(client_id, "duplicate", existing)
+            return _result(client_id, "duplicate", existing)
         if existing is None:
             context = uploader.contexts.get(session, uploader.community_id)
             existing = record_rejected_upload(
@@ -159,27 +163,23 @@ def _rejected(
                 reason=error.message,
                 now=now,
             )
-        return {
-            "id": client_id,
-            "status": "rejected",
-            "crossing_id": existing.id,
-            "conflict": False,
-            "conflict_code": None,
-            "error": {"code": error.code, "message": error.message},
-        }
+        return _result(client_id, "rejected", existing, error)
 
     return store
 
 
-def _accepted(client_id: str, status: str, crossing: Crossing) -> Result:
-    """The result of an item stored now (``stored``) or before (``duplicate``)."""
+def _result(
+    client_id: str, status: str, crossing: Crossing, error: ApiError | None = None
+) -> Result:
+    """An item's result: ``stored`` now, ``duplicate`` (stored before) or ``rejected`` with
+    ``error`` (kept as a rejected crossing, never a conflict)."""
     return {
         "id": client_id,
         "status": status,
         "crossing_id": crossing.id,
         "conflict": crossing.conflict,
         "conflict_code": crossing.conflict_code,
-        "error": None,
+        "error": None if error is None else {"code": error.code, "message": error.message},
     }
 
 

@@ -20,8 +20,8 @@ The scan path is every gate's hot path, so it runs as SQLAlchemy Core statements
 once, on the session's connection (no unit of work): one statement locks the household and
 the gate and brings along everything else the decision needs (the head's name for the
 label, the pass's revocation, a crossing already stored under the client's UUID, the
-chain head), then one insert and at most two updates. ORM instances of the household or gate that
-the session already holds are expired, so nothing later reads a stale copy.
+chain head), then one insert and at most two updates. ORM instances of the household or
+gate that the session already holds are expired, so nothing later reads a stale copy.
 """
 
 from __future__ import annotations
@@ -161,18 +161,14 @@ def record_scan(
     crossing = _crossing_row(context, origin, request, verdict, now)
     if offline is not None:
         _apply_offline_claim(crossing, offline, verdict)
-    new_state = None
-    if locked is not None and state is not None:
-        after = advance(state, request.direction, crossing.allowed, decided_at, context.rules)
-        if after != state:
-            new_state = StateWrite(locked.id, state_columns(after), now)
-    head = None
-    if locked is not None:
-        head = ChainHead(origin.gate_id, locked.chain_seq, locked.chain_hash)
+    if locked is None or state is None:  # no household: nothing locked yet, nothing to label
+        _store(session, crossing, None, None)
+        return Recorded(crossing, replay=False, household_label=None)
+    after = advance(state, request.direction, crossing.allowed, decided_at, context.rules)
+    new_state = StateWrite(locked.id, state_columns(after), now) if after != state else None
+    head = ChainHead(origin.gate_id, locked.chain_seq, locked.chain_hash)
     _store(session, crossing, head, new_state)
-    label = None
-    if offline is None and locked is not None:
-        label = _label(locked.code, locked.head_name)
+    label = _label(locked.code, locked.head_name) if offline is None else None
     return Recorded(crossing, replay=False, household_label=label)
 
 
@@ -278,25 +274,7 @@ _ADVANCE_GATE = (
     .where(_GATES.id == bindparam("gate"))
     .values(chain_seq=bindparam("head_seq"), chain_hash=bindparam("head_hash"))
 )
-_STORE_STATE = update(_HOUSEHOLDS_TABLE).where(_HOUSEHOLDS.id == bindparam("household"))
-"""Executed with the columns of :func:`state_columns` as parameters."""
-_PARAM_PREFIX = "crossing_"
-_INSERT_ADVANCING_GATE = (
-    insert(_CROSSINGS_TABLE)
-    # Every value an explicit, prefixed parameter: a parameter named like a column would
-    # also be taken as a SET value by the CTEs' updates.
-    .values(
-        {
-            name: bindparam(_PARAM_PREFIX + name, type_=_CROSSINGS_TABLE.c[name].type)
-            for name in _STORED_COLUMNS
-        }
-    )
-    .add_cte(_ADVANCE_GATE.cte("advanced_gate"))
-    .returning(_CROSSINGS_TABLE.c.id)
-)
-"""PostgreSQL: the crossing (its columns as ``crossing_*`` parameters) and the new chain head, in
-one statement."""
-_INSERT_ADVANCING_GATE_AND_STATE = _INSERT_ADVANCING_GATE.add_cte(
+_STORE_STATE = (
     update(_HOUSEHOLDS_TABLE)
     .where(_HOUSEHOLDS.id == bindparam("household"))
     .values(
@@ -304,8 +282,23 @@ _INSERT_ADVANCING_GATE_AND_STATE = _INSERT_ADVANCING_GATE.add_cte(
         out_count=bindparam("new_out_count"),
         updated_at=bindparam("state_updated_at", type_=UTCDateTime()),
     )
-    .cte("stored_state")
 )
+"""A household's new crossing-driven state (parameters: :func:`_state`)."""
+_PARAM_PREFIX = "crossing_"
+_INSERT = insert(_CROSSINGS_TABLE).values(
+    # Every value an explicit, prefixed parameter: on PostgreSQL the updates ride along as
+    # CTEs, and a parameter named like a column would also become a SET value of theirs.
+    {
+        name: bindparam(_PARAM_PREFIX + name, type_=_CROSSINGS_TABLE.c[name].type)
+        for name in _STORED_COLUMNS
+    }
+)
+"""The crossing (parameters: its columns, prefixed ``crossing_``)."""
+_INSERT_ADVANCING_GATE = _INSERT.add_cte(_ADVANCE_GATE.cte("advanced_gate")).returning(
+    _CROSSINGS_TABLE.c.id
+)
+"""PostgreSQL: the crossing and the new chain head, in one statement."""
+_INSERT_ADVANCING_GATE_AND_STATE = _INSERT_ADVANCING_GATE.add_cte(_STORE_STATE.cte("stored_state"))
 """PostgreSQL: the same, and the household's new state."""
 
 
@@ -402,21 +395,21 @@ def _store(
             raise LookupError(f"no gate {crossing.gate_id}")
         head = ChainHead(crossing.gate_id, row.chain_seq, row.chain_hash)
     seal(crossing, head.gate_seq, head.row_hash)
-    values = {name: getattr(crossing, name) for name in _STORED_COLUMNS}
+    values = {_PARAM_PREFIX + name: getattr(crossing, name) for name in _STORED_COLUMNS}
     gate = {"gate": crossing.gate_id, "head_seq": crossing.gate_seq, "head_hash": crossing.row_hash}
     if connection.dialect.name == "postgresql":
-        statement, params = _INSERT_ADVANCING_GATE, {**_prefixed(values), **gate}
+        statement, params = _INSERT_ADVANCING_GATE, {**values, **gate}
         if state is not None:
             statement, params = _INSERT_ADVANCING_GATE_AND_STATE, {**params, **_state(state)}
         crossing_id = connection.execute(statement, params).scalar_one()
     else:
-        primary_key = connection.execute(insert(_CROSSINGS_TABLE), values).inserted_primary_key
+        primary_key = connection.execute(_INSERT, values).inserted_primary_key
         if primary_key is None:
             raise RuntimeError("the database returned no id for the inserted crossing")
         crossing_id = primary_key[0]
         connection.execute(_ADVANCE_GATE, gate)
         if state is not None:
-            connection.execute(_STORE_STATE, {"household": state.household_id, **state.columns})
+            connection.execute(_STORE_STATE, _state(state))
     _expire_loaded(session, Gate, crossing.gate_id)
     if state is not None:
         _expire_loaded(session, Household, state.household_id)
@@ -427,10 +420,6 @@ def _store(
     crossing.id = crossing_id
     make_transient_to_detached(crossing)
     session.add(crossing)
-
-
-def _prefixed(values: dict[str, object]) -> dict[str, object]:
-    return {_PARAM_PREFIX + name: value for name, value in values.items()}
 
 
 def _state(state: StateWrite) -> dict[str, object]:

@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
-from importlib import import_module
-from importlib.util import find_spec
+from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, Flask, g
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from flask import Flask
 
-from gate.community.context import ContextCache
-from gate.db import make_engine, session_factory, utcnow
+from gate.db import make_engine, session_factory
+from gate.services import EXTENSION_KEY, Services
 from gate.settings import Settings, load_settings
-
-
-@dataclass
-class Services:
-    """What request handlers need, built once per app (reachable as ``services()``)."""
-
-    settings: Settings
-    engine: Engine
-    sessions: sessionmaker[Session]
-    contexts: ContextCache = field(default_factory=ContextCache)
-    clock: Callable[[], datetime] = utcnow
-    """The server's "now" (aware UTC) for decisions and device bookkeeping; tests replace it."""
 
 
 def create_app(
@@ -54,23 +36,18 @@ def configure_flask(app: Flask, settings: Settings, overrides: Mapping[str, Any]
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.is_production,
-        JSON_SORT_KEYS=False,
     )
     app.config.update(overrides)
 
 
 def configure_db(app: Flask, settings: Settings) -> None:
-    """One engine per app; the session of a request is closed when the request ends."""
+    """One engine per app; each request is one unit of work (``gate.web.unit_of_work``)."""
     import gate.models  # noqa: F401  (every mapper must be configured before the first query)
+    from gate.web.unit_of_work import configure_unit_of_work
 
-    engine = make_engine(app.config.get("DATABASE_URL", settings.database_url))
-    app.extensions["checkpoint"] = Services(settings, engine, session_factory(engine))
-
-    @app.teardown_appcontext
-    def _close_session(_exc: BaseException | None) -> None:
-        session = g.pop("db_session", None)
-        if session is not None:
-            session.close()
+    engine = make_engine(settings.database_url)
+    app.extensions[EXTENSION_KEY] = Services(settings, engine, session_factory(engine))
+    configure_unit_of_work(app)
 
 
 def configure_i18n(app: Flask, settings: Settings) -> None:
@@ -105,50 +82,16 @@ def configure_errors(app: Flask) -> None:
     configure_error_pages(app)
 
 
-#: Web UI packages that land on their own; each is registered when its module exists.
-OPTIONAL_BLUEPRINTS = ("console", "resident", "gateview")
-
-
 def register_blueprints(app: Flask) -> None:
-    """The scanner API (no CSRF: bearer tokens), the login pages, and the office, resident
-    and gate-view pages that exist."""
-    from gate.accounts.views import accounts, index
+    """The scanner API (no CSRF: bearer tokens), the login pages, the office console, the
+    resident's phone pass and the browser gate view."""
+    from gate.accounts.views import accounts
     from gate.api.views import api
+    from gate.console import console
+    from gate.gateview.views import gateview
+    from gate.resident.views import resident
     from gate.web.security import exempt_from_csrf
 
     exempt_from_csrf(api)
-    app.register_blueprint(api)
-    app.register_blueprint(accounts)
-    for package in OPTIONAL_BLUEPRINTS:
-        blueprint = _optional_blueprint(package)
-        if blueprint is not None:
-            app.register_blueprint(blueprint)
-    if not any(rule.rule == "/" for rule in app.url_map.iter_rules()):
-        app.add_url_rule("/", "index", index)
-
-
-def _optional_blueprint(package: str) -> Blueprint | None:
-    """The blueprint of ``gate.<package>`` (in its ``views`` module or the package itself):
-    the one named ``package``, else the only one. None while the package does not exist yet
-    (a directory without ``__init__.py`` does not count)."""
-    spec = find_spec(f"gate.{package}")
-    if spec is None or spec.origin is None:
-        return None
-    found: list[Blueprint] = []
-    for module_name in (f"gate.{package}.views", f"gate.{package}"):
-        if find_spec(module_name) is not None:
-            found += [
-                v for v in vars(import_module(module_name)).values() if isinstance(v, Blueprint)
-            ]
-    named = [blueprint for blueprint in found if blueprint.name == package]
-    distinct = {id(blueprint): blueprint for blueprint in named or found}
-    if len(distinct) != 1:
-        raise RuntimeError(f"gate.{package} must define one blueprint (named {package!r})")
-    return next(iter(distinct.values()))
-
-
-def services() -> Services:
-    """The current app's services."""
-    from flask import current_app
-
-    return current_app.extensions["checkpoint"]  # type: ignore[no-any-return]
+    for blueprint in (api, accounts, console, resident, gateview):
+        app.register_blueprint(blueprint)

@@ -1,24 +1,43 @@
-"""What every console view needs: the community in scope, lookups that 404 across
-communities, the actor's name, the clock, the UI language."""
+"""What every console view needs: the request's session, the community in scope, lookups
+that 404 across communities, the actor's name, the clock, the UI language."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from flask import abort
-from flask_babel import get_locale
 from flask_login import current_user
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from gate.app import services
 from gate.community.models import Community
+from gate.community.queries import community_by_id, owned_row
 from gate.households.models import Household
-from gate.households.operations import normalise_household_code
+from gate.households.queries import household_by_code
+from gate.services import now as server_now
 from gate.web.auth import current_community_id
+from gate.web.i18n import is_chinese
+from gate.web.unit_of_work import db_session
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+_Row = TypeVar("_Row")
+
+__all__ = [
+    "actor",
+    "attachment",
+    "community",
+    "db_session",
+    "household_or_404",
+    "lang",
+    "not_found",
+    "now",
+    "owned_or_404",
+    "pick",
+    "zone",
+]
 
 
 def not_found() -> NoReturn:
@@ -26,35 +45,26 @@ def not_found() -> NoReturn:
     abort(404)
 
 
-def community(session: Session) -> Community:
-    """The community the logged-in user works in."""
-    row = session.get(Community, current_community_id())
+def community(session: Session | None = None) -> Community:
+    """The community the logged-in user works in (read through the request's session)."""
+    row = community_by_id(session or db_session(), current_community_id())
     if row is None:
         not_found()
     return row
 
 
-def household_or_404(session: Session, code: str) -> Household:
-    """Household ``code`` of the user's community, else 404. The code is tried as given
-    (links carry the stored code) and in its normalised form (what an import stores)."""
-    row = session.scalar(
-        select(Household)
-        .where(
-            Household.community_id == current_community_id(),
-            Household.code.in_({code, normalise_household_code(code)}),
-        )
-        .limit(1)
-    )
+def household_or_404(session: Session | None, code: str) -> Household:
+    """Household ``code`` of the user's community, else 404."""
+    row = household_by_code(session or db_session(), current_community_id(), code)
     if row is None:
         not_found()
     return row
 
 
-def owned_or_404(session: Session, model: type[Any], row_id: int) -> Any:
-    """Row ``row_id`` of ``model`` (which has a ``community_id``) if it is the user's
-    community's, else 404."""
-    row = session.get(model, row_id)
-    if row is None or row.community_id != current_community_id():
+def owned_or_404(session: Session | None, model: type[_Row], row_id: int) -> _Row:
+    """Row ``row_id`` of ``model`` if it is the user's community's, else 404."""
+    row = owned_row(session or db_session(), model, row_id, current_community_id())
+    if row is None:
         not_found()
     return row
 
@@ -66,7 +76,7 @@ def actor() -> str:
 
 def now() -> datetime:
     """The server's now (aware UTC)."""
-    return services().clock()
+    return server_now()
 
 
 def zone(row: Community) -> ZoneInfo:
@@ -74,14 +84,13 @@ def zone(row: Community) -> ZoneInfo:
 
 
 def lang() -> str:
-    """``"zh"`` or ``"en"``: which of a bilingual message pair to show."""
-    locale = get_locale()
-    return "en" if locale is not None and locale.language == "en" else "zh"
+    """``"zh"`` or ``"en"``: the UI language (chosen by ``gate.web.i18n``)."""
+    return "zh" if is_chinese() else "en"
 
 
 def pick(message_zh: str, message_en: str) -> str:
     """The message in the UI language."""
-    return message_en if lang() == "en" else message_zh
+    return message_zh if is_chinese() else message_en
 
 
 def attachment(filename: str) -> str:

@@ -28,7 +28,8 @@ from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
 
-from gate.app import Services, create_app
+from gate.app import create_app
+from gate.services import Services
 from gate.community.models import Community
 from gate.community.models import RuleSet as RuleSetRecord
 from gate.crossings.models import Crossing

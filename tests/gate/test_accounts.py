@@ -15,7 +15,7 @@ from factories import make_community
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from gate.accounts.cli import users_group
+from gate.cli.accounts import users_group
 from gate.accounts.models import LoginAttempt, Role, User
 from gate.accounts.operations import (
     AccountError,
@@ -347,7 +347,7 @@ def test_demo_creates_one_login_per_role_with_random_passwords(
 
 def test_demo_command_prints_the_logins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import gate.demo
-    from gate.serving import demo_command
+    from gate.cli.serving import demo_command
 
     small = functools.partial(gate.demo.build_demo, households=6, days=1)
     monkeypatch.setattr(gate.demo, "build_demo", small)

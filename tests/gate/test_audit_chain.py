@@ -35,7 +35,7 @@ from gate.audit.checkpoints import (
     verify_checkpoint,
     write_checkpoint,
 )
-from gate.audit.cli import audit_group
+from gate.cli.audit import audit_group
 from gate.audit.verify import (
     GATE_HEAD_MISMATCH,
     ROWS_BEYOND_HEAD,

@@ -25,7 +25,7 @@ from test_audit_chain import Site, make_site, scan
 
 from gate.accounts.models import Role
 from gate.audit.models import AuditEvent
-from gate.crossings.cli import crossings_group
+from gate.cli.crossings import crossings_group
 from gate.crossings.export import HEADERS, export_crossings, neutralise
 from gate.crossings.models import Crossing
 from gate.crossings.queries import local_day_bounds

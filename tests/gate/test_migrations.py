@@ -13,7 +13,7 @@ from sqlalchemy import CheckConstraint, inspect
 
 import gate
 from gate.db import make_engine
-from gate.dbcli import db_group
+from gate.cli.db import db_group
 from gate.migrations import (
     MIGRATIONS_DIR,
     current_revision,

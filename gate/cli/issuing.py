@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING, BinaryIO
 import click
 
 from gate.audit.operations import record_event
-from gate.cli_support import (
+from gate.cli.support import (
     RunningCount,
     actor_option,
     community_option,
-    office_database,
+    office_job,
     pick_community,
     progress_bar,
 )
-from gate.signing.cli import load_keyset
+from gate.cli.signing import load_keyset
 from gate.signing.keyfile import KeyFileError, read_keyring
 from passes import (
     KeyStatus,
@@ -192,7 +192,8 @@ def issue_command(
     if sum((all_households, bool(codes), building is not None)) != 1:
         raise click.UsageError("choose exactly one of --all, --household or --building")
     now = _now()
-    with office_database() as db, transaction(db.sessions) as session:
+    with office_job(writes=True) as job:
+        session = job.session
         community = pick_community(session, community_code)
         households = _households(session, community, codes=codes, building=building)
         try:
@@ -238,7 +239,9 @@ def reissue_command(
     from gate.db import transaction
     from gate.issuing.operations import IssuingError, issue_pass
 
-    with office_database() as db, transaction(db.sessions) as session:
+    with office_job(writes=True) as job:
+
+        session = job.session
         community = pick_community(session, community_code)
         household = _households(session, community, codes=(code,))[0]
         try:
@@ -288,7 +291,8 @@ def revoke_command(
 
     if (code is None) == (manual_code is None):
         raise click.UsageError("give exactly one of --household or --manual-code")
-    with office_database() as db, transaction(db.sessions) as session:
+    with office_job(writes=True) as job:
+        session = job.session
         community = pick_community(session, community_code)
         query = select(IssuedPass).where(
             IssuedPass.community_id == community.id, IssuedPass.status == PassStatus.ACTIVE

@@ -13,7 +13,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gate.audit.cli import open_sessions, resolve_community
+from gate.cli.audit import open_sessions, resolve_community
 
 
 @click.group(

@@ -222,7 +222,7 @@ def _verify_checkpoint(
     from gate.audit.checkpoints import verify_checkpoint
     from gate.community.context import load_context
     from gate.db import transaction
-    from gate.signing.cli import load_keyset
+    from gate.cli.signing import load_keyset
 
     try:
         document = json.loads(verify_path.read_text("utf-8"))

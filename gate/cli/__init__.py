@@ -17,14 +17,14 @@ def cli() -> None:
 
 def _register_commands() -> None:
     # Imported here so that each feature owns its commands and `--help` stays fast.
-    from gate.accounts.cli import users_group
-    from gate.audit.cli import audit_group
-    from gate.crossings.cli import crossings_group
-    from gate.dbcli import db_group
-    from gate.households.cli import households_group
-    from gate.issuing.cli import passes_group
-    from gate.serving import demo_command, serve_command
-    from gate.signing.cli import keys_group
+    from gate.cli.accounts import users_group
+    from gate.cli.audit import audit_group
+    from gate.cli.crossings import crossings_group
+    from gate.cli.db import db_group
+    from gate.cli.households import households_group
+    from gate.cli.issuing import passes_group
+    from gate.cli.serving import demo_command, serve_command
+    from gate.cli.signing import keys_group
 
     for command in (
         db_group,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gate.cli_support import actor_option, community_option, office_database, pick_community
+from gate.cli.support import actor_option, community_option, office_job, pick_community
 from gate.signing.keyfile import (
     KeyFileError,
     public_document,
@@ -120,12 +120,14 @@ def create_key(community_code: str | None, actor: str) -> None:
     from gate.db import transaction
     from gate.signing.operations import create_signing_key
 
-    with office_database() as db, transaction(db.sessions) as session:
+    with office_job(writes=True) as job:
+
+        session = job.session
         community = pick_community(session, community_code)
         record = create_signing_key(
             session,
             community_id=community.id,
-            keys_dir=db.settings.keys_dir,
+            keys_dir=job.settings.keys_dir,
             actor=actor,
             now=datetime.now(UTC),
         )
@@ -150,7 +152,9 @@ def retire_key(key_id: int, community_code: str | None, actor: str) -> None:
     from gate.community.operations import CommunityError, community_key, retire_signing_key
     from gate.db import transaction
 
-    with office_database() as db, transaction(db.sessions) as session:
+    with office_job(writes=True) as job:
+
+        session = job.session
         community = pick_community(session, community_code)
         try:
             record = community_key(session, community, key_id)
@@ -181,7 +185,9 @@ def revoke_key(key_id: int, reason: str, community_code: str | None, actor: str)
     from gate.db import transaction
     from gate.issuing.models import IssuedPass, PassStatus
 
-    with office_database() as db, transaction(db.sessions) as session:
+    with office_job(writes=True) as job:
+
+        session = job.session
         community = pick_community(session, community_code)
         try:
             record = community_key(session, community, key_id)

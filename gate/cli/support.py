@@ -14,18 +14,28 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session, sessionmaker
+    from sqlalchemy.orm import Session
 
     from gate.community.models import Community
     from gate.settings import Settings
+    from gate.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
-class OfficeDatabase:
-    """The settings and a session factory for one CLI job (engine disposed on exit)."""
+class OfficeJob:
+    """One CLI job: the settings and the job's one unit of work (see ``gate.unit_of_work``).
+
+    ``job.session`` begins the job's transaction on first use; parse input files before
+    touching it. The job commits once when the ``with`` block succeeds.
+    """
 
     settings: Settings
-    sessions: sessionmaker[Session]
+    unit: UnitOfWork
+
+    @property
+    def session(self) -> Session:
+        """The job's session (operations flush; the job commits)."""
+        return self.unit.session
 
 
 def default_actor() -> str:
@@ -61,14 +71,21 @@ def community_option(command: _F) -> _F:
 
 
 @contextmanager
-def office_database() -> Iterator[OfficeDatabase]:
-    """Open the configured database for a CLI job; clean errors when it is not ready."""
+def office_job(*, writes: bool) -> Iterator[OfficeJob]:
+    """Open the configured database for one CLI job and its one unit of work.
+
+    ``writes=False``: the job only reads (on SQLite it never takes the write lock).
+    The unit commits when the block succeeds and rolls back on any error (a
+    ``ClickException`` included): a failed command writes nothing. Clean errors when the
+    database is not ready.
+    """
     from sqlalchemy.exc import SQLAlchemyError
 
     import gate.models  # noqa: F401 - every mapper registered, so relationships resolve
     from gate.db import make_engine, session_factory
     from gate.migrations import current_revision, head_revision
     from gate.settings import SettingsError, load_settings
+    from gate.unit_of_work import UnitOfWork
 
     try:
         settings = load_settings()
@@ -86,7 +103,8 @@ def office_database() -> Iterator[OfficeDatabase]:
             raise click.ClickException(
                 "the database schema is missing or out of date: run `checkpoint db upgrade`"
             )
-        yield OfficeDatabase(settings, session_factory(engine))
+        with UnitOfWork(session_factory(engine), writes=writes) as unit:
+            yield OfficeJob(settings, unit)
     finally:
         engine.dispose()
 

@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from gate.cli_support import (
+from gate.cli.support import (
     RunningCount,
     actor_option,
     community_option,
-    office_database,
+    office_job,
     pick_community,
     progress_bar,
 )
@@ -193,7 +193,9 @@ def _status_job(
     from gate.db import transaction
     from gate.households.operations import HouseholdError, find_household
 
-    with office_database() as db, transaction(db.sessions) as session:
+    with office_job(writes=True) as job:
+
+        session = job.session
         community = pick_community(session, community_code)
         try:
             household = find_household(session, community, code)

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from gate.accounts.models import Role
-from gate.cli_support import actor_option, community_option, office_database, pick_community
+from gate.cli.support import actor_option, community_option, office_job, pick_community
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _ROLES = click.Choice([role.value for role in Role])
@@ -78,7 +78,8 @@ def _create(
     from gate.db import transaction
 
     password, generated = _read_password(password_stdin, generate_password)
-    with office_database() as db, transaction(db.sessions) as session:
+    with office_job(writes=True) as job:
+        session = job.session
         community = pick_community(session, community_code)
         try:
             user = create_user(
@@ -181,7 +182,9 @@ def disable(username: str, reason: str | None, actor: str) -> None:
     from gate.accounts.operations import disable_user, find_user
     from gate.db import transaction
 
-    with office_database() as db, transaction(db.sessions) as session:
+    with office_job(writes=True) as job:
+
+        session = job.session
         user = find_user(session, username)
         if user is None:
             raise click.ClickException(f"no user {username!r}")
@@ -207,7 +210,9 @@ def set_role_command(username: str, role: str, actor: str) -> None:
     from gate.accounts.operations import find_user, set_role
     from gate.db import transaction
 
-    with office_database() as db, transaction(db.sessions) as session:
+    with office_job(writes=True) as job:
+
+        session = job.session
         user = find_user(session, username)
         if user is None:
             raise click.ClickException(f"no user {username!r}")
@@ -233,7 +238,8 @@ def set_password_command(
     from gate.db import transaction
 
     password, generated = _read_password(password_stdin, generate_password)
-    with office_database() as db, transaction(db.sessions) as session:
+    with office_job(writes=True) as job:
+        session = job.session
         user = find_user(session, username)
         if user is None:
             raise click.ClickException(f"no user {username!r}")
@@ -258,7 +264,9 @@ def list_users(community_code: str | None) -> None:
     from gate.accounts.models import User
     from gate.db import transaction
 
-    with office_database() as db, transaction(db.sessions, read_only=True) as session:
+    with office_job(writes=False) as job:
+
+        session = job.session
         community = pick_community(session, community_code)
         users = session.scalars(
             select(User).where(User.community_id == community.id).order_by(User.username)

@@ -1,0 +1,126 @@
+"""The request is the unit of work (the way Indico's ``RH.process`` does it).
+
+Contract for views::
+
+    from gate.web.unit_of_work import db_session, writes
+
+    @console.post("/households/<code>/quarantine")
+    @require_role(*OFFICE_ROLES)
+    @writes
+    def quarantine(code: str) -> Response:
+        set_quarantine(db_session(), ...)   # operations flush, never commit
+        return redirect(...)
+
+- Every request has at most one :class:`gate.unit_of_work.UnitOfWork`, opened lazily by
+  :func:`db_session`. A view decorated with :func:`writes` gets a writing unit for its
+  non-GET requests; every other request (all GETs, dry runs, previews) is read-only: on
+  SQLite it never takes the write lock, so office reads never delay a scan.
+- The unit commits once, after the view returned a response below 400; a 4xx/5xx response
+  or an exception rolls everything back (nothing is half-written).
+- ``writes(retry=True)``: the view may be run a second time when the first run lost the
+  race for a client id (``IntegrityError``) or lost its database connection; the view then
+  commits before returning, so a failure at commit is retried too.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
+
+from flask import Flask, Response, current_app, g, request
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from gate.db import is_lost_connection
+from gate.services import services
+from gate.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+_View = TypeVar("_View", bound=Callable[..., Any])
+_UNIT = "checkpoint_unit"
+_WRITES = "checkpoint_writes"
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def configure_unit_of_work(app: Flask) -> None:
+    """Commit the request's unit after a successful response; always close it."""
+    app.after_request(_commit_on_success)
+    app.teardown_request(_close)
+
+
+def is_retryable(error: BaseException) -> bool:
+    """True for the failures that running the same work again resolves: a concurrent request
+    stored the same client id first, or the database connection was lost."""
+    return isinstance(error, IntegrityError) or is_lost_connection(error)
+
+
+@overload
+def writes(view: _View, /) -> _View: ...
+@overload
+def writes(*, retry: bool = False) -> Callable[[_View], _View]: ...
+def writes(view: _View | None = None, /, *, retry: bool = False) -> Any:
+    """Declare that ``view`` may write (for its non-GET requests)."""
+
+    def decorate(view: _View) -> _View:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not retry:
+                return view(*args, **kwargs)
+            for attempt in range(2):
+                try:
+                    result = view(*args, **kwargs)
+                    request_unit().commit()
+                    return result
+                except DBAPIError as exc:  # IntegrityError is one
+                    if attempt or not is_retryable(exc):
+                        raise
+                    request_unit().reset()
+            raise AssertionError("unreachable")
+
+        # An attribute, not a flag set when the view runs: decorators outside this one
+        # (require_role loading the user) may open the unit first. functools.wraps carries
+        # it up to the registered view function.
+        setattr(wrapper, _WRITES, True)
+        return cast(_View, wrapper)
+
+    return decorate(view) if view is not None else decorate
+
+
+def request_unit() -> UnitOfWork:
+    """This request's unit of work (created on first use)."""
+    unit = g.get(_UNIT)
+    if unit is None:
+        unit = UnitOfWork(services().sessions, writes=_request_writes())
+        setattr(g, _UNIT, unit)
+    return cast(UnitOfWork, unit)
+
+
+def _request_writes() -> bool:
+    if request.method in READ_METHODS or request.endpoint is None:
+        return False
+    view = current_app.view_functions.get(request.endpoint)
+    return bool(getattr(view, _WRITES, False))
+
+
+def db_session() -> Session:
+    """The session of this request's unit of work."""
+    return request_unit().session
+
+
+def _commit_on_success(response: Response) -> Response:
+    unit = g.get(_UNIT)
+    # A read-only unit stays open until teardown: a streamed export still reads from it.
+    if unit is not None and unit.writes and unit.started:
+        if response.status_code < 400:
+            unit.commit()
+        else:
+            unit.rollback()
+    return response
+
+
+def _close(_error: BaseException | None) -> None:
+    unit = g.pop(_UNIT, None)
+    if unit is not None:
+        unit.close()

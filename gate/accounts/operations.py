@@ -29,6 +29,7 @@ from gate.accounts.passwords import (
     verify_password,
 )
 from gate.audit.operations import record_event
+from gate.community.models import Community
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 """Usernames: 2-64 lower-case ASCII letters, digits, ``.``, ``_``, ``-``; alphanumeric first."""
@@ -36,13 +37,34 @@ USERNAME_COLUMN = 64
 REMOTE_ADDR_COLUMN = 64
 
 
-class AccountError(ValueError):
-    """An account change was refused; ``code`` is stable, the message says what to do."""
+def N_(msgid: str) -> str:
+    """Mark ``msgid`` for the message catalogue; entry points translate it (gettext)."""
+    return msgid
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
+
+ACCOUNT_MESSAGES: dict[str, str] = {
+    "bad_username": N_("A username is 2-64 characters: letters a-z, digits, '.', '_' or '-'."),
+    "username_taken": N_("The username %(username)s is already taken."),
+    "too_short": N_("The password must have at least %(min_length)d characters."),
+    "too_long": N_("The password must have at most %(max_length)d characters."),
+    "same_as_username": N_("The password must not be the username."),
+}
+"""The English message id of each :class:`AccountError` code (parameters: its ``params``)."""
+
+
+class AccountError(ValueError):
+    """An account change was refused: a stable ``code`` and the ``params`` of its message.
+
+    Entry points show ``gettext(ACCOUNT_MESSAGES[code], **params)``; :attr:`message` is the
+    untranslated English text (logs, tests).
+    """
+
+    def __init__(self, code: str, **params: str | int) -> None:
         self.code = code
-        self.message = message
+        self.params = params
+        self.message_id = ACCOUNT_MESSAGES[code]
+        self.message = self.message_id % params if params else self.message_id
+        super().__init__(self.message)
 
 
 @dataclass(frozen=True)
@@ -92,12 +114,9 @@ def create_user(
     """
     name = normalize_username(username)
     if not USERNAME_PATTERN.fullmatch(name):
-        raise AccountError(
-            "bad_username",
-            "a username is 2-64 characters: letters a-z, digits, '.', '_' or '-'",
-        )
+        raise AccountError("bad_username")
     if find_user(session, name) is not None:
-        raise AccountError("username_taken", f"the username {name!r} is already taken")
+        raise AccountError("username_taken", username=name)
     _check_password(password, name)
     user = User(
         community_id=community_id,
@@ -227,7 +246,7 @@ def _check_password(password: str, username: str) -> None:
     try:
         check_policy(password, username=username)
     except PasswordPolicyError as exc:
-        raise AccountError(exc.code, str(exc)) from None
+        raise AccountError(exc.code, **exc.params) from None
 
 
 def _audit(
@@ -249,3 +268,28 @@ def _audit(
         reason=reason,
         details=details,
     )
+
+
+def user_and_community(session: Session, user_id: int) -> tuple[User, Community] | None:
+    """User ``user_id`` and the community it belongs to, or None."""
+    row = session.execute(
+        select(User, Community)
+        .join(Community, Community.id == User.community_id)
+        .where(User.id == user_id)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def community_users(session: Session, community_id: int) -> list[User]:
+    """The users of community ``community_id``, by username."""
+    return list(
+        session.scalars(
+            select(User).where(User.community_id == community_id).order_by(User.username)
+        )
+    )
+
+
+def community_user(session: Session, community_id: int, user_id: int) -> User | None:
+    """User ``user_id`` if it belongs to community ``community_id``, else None."""
+    user = session.get(User, user_id)
+    return user if user is not None and user.community_id == community_id else None

@@ -24,9 +24,10 @@ HASHER = PasswordHasher(type=Type.ID)
 class PasswordPolicyError(ValueError):
     """A new password is unacceptable; ``code`` is stable, the message says what to do."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, **params: int) -> None:
         super().__init__(message)
         self.code = code
+        self.params = params
 
 
 def check_policy(password: str, *, username: str = "") -> None:
@@ -36,11 +37,15 @@ def check_policy(password: str, *, username: str = "") -> None:
     """
     if len(password) < MIN_LENGTH:
         raise PasswordPolicyError(
-            "too_short", f"the password must have at least {MIN_LENGTH} characters"
+            "too_short",
+            f"the password must have at least {MIN_LENGTH} characters",
+            min_length=MIN_LENGTH,
         )
     if len(password) > MAX_LENGTH:
         raise PasswordPolicyError(
-            "too_long", f"the password must have at most {MAX_LENGTH} characters"
+            "too_long",
+            f"the password must have at most {MAX_LENGTH} characters",
+            max_length=MAX_LENGTH,
         )
     if username and password.strip().lower() == username.strip().lower():
         raise PasswordPolicyError("same_as_username", "the password must not be the username")

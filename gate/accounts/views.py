@@ -21,10 +21,8 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from gate.accounts.forms import LoginForm
 from gate.accounts.models import Role
-from gate.accounts.operations import LoginPolicy, log_in
-from gate.app import services
-from gate.community.models import Community
-from gate.db import transaction
+from gate.accounts.operations import LoginPolicy, log_in, user_and_community
+from gate.services import services
 from gate.web.auth import (
     Account,
     current_account,
@@ -34,6 +32,7 @@ from gate.web.auth import (
 )
 from gate.web.i18n import SESSION_LOCALE_KEY
 from gate.web.navigation import may_open
+from gate.web.unit_of_work import db_session, request_unit, writes
 
 accounts = Blueprint("accounts", __name__)
 
@@ -42,6 +41,7 @@ GATE_VIEW_ENDPOINTS = ("gateview.screen", "gateview.index", "gateview.gate")
 
 
 @accounts.route("/login", methods=["GET", "POST"])
+@writes
 def login() -> BaseResponse | tuple[str, int] | str:
     """The login form; on success, go to ``next`` (a local path) or the user's start page."""
     form = LoginForm()
@@ -54,20 +54,23 @@ def login() -> BaseResponse | tuple[str, int] | str:
         return render_template("accounts/login.html", form=form, error=None)
     settings = services().settings
     policy = LoginPolicy(settings.login_max_failures, settings.login_window_seconds)
-    with transaction(services().sessions) as db:
-        result = log_in(
-            db,
-            username=form.username.data or "",
-            password=form.password.data or "",
-            remote_addr=request.remote_addr,
-            now=services().clock(),
-            policy=policy,
-        )
-        community = None if result.user is None else db.get(Community, result.user.community_id)
-    if result.user is None or community is None:
+    session = db_session()
+    result = log_in(
+        session,
+        username=form.username.data or "",
+        password=form.password.data or "",
+        remote_addr=request.remote_addr,
+        now=services().clock(),
+        policy=policy,
+    )
+    found = None if result.user is None else user_and_community(session, result.user.id)
+    # The attempt is recorded whatever the outcome: commit it before answering, because a
+    # refusal answers 4xx, which would roll the request's unit back.
+    request_unit().commit()
+    if found is None:
         message, status = _refusal_message(result.refusal or "bad_credentials", policy)
         return render_template("accounts/login.html", form=form, error=message), status
-    account = start_session(result.user, community)
+    account = start_session(*found)
     return redirect(safe_next(form.next.data) or landing_url(account))
 
 
@@ -114,14 +117,6 @@ def set_language(code: str) -> BaseResponse:
 def home() -> str:
     """Who is logged in, and the pages they may open (the start page until others exist)."""
     return render_template("accounts/home.html")
-
-
-def index() -> BaseResponse:
-    """``/`` when no feature claims it: the login page, or the user's start page."""
-    account = current_account()
-    if account is None:
-        return redirect(url_for("accounts.login"))
-    return redirect(landing_url(account))
 
 
 def landing_url(account: Account) -> str:

@@ -16,7 +16,13 @@ from typing import Any, TypeVar
 import click
 
 from gate.accounts.models import Role
-from gate.cli.support import actor_option, community_option, office_job, pick_community
+from gate.cli.support import (
+    actor_option,
+    community_option,
+    office_job,
+    pick_community,
+    translate,
+)
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _ROLES = click.Choice([role.value for role in Role])
@@ -75,7 +81,6 @@ def _create(
     actor: str,
 ) -> None:
     from gate.accounts.operations import AccountError, create_user
-    from gate.db import transaction
 
     password, generated = _read_password(password_stdin, generate_password)
     with office_job(writes=True) as job:
@@ -92,7 +97,7 @@ def _create(
                 display_name=display_name,
             )
         except AccountError as exc:
-            raise click.ClickException(exc.message) from None
+            raise click.ClickException(translate(exc.message_id, **exc.params)) from None
         click.echo(f"created {role.value} {user.username!r} in {community.code} ({community.name})")
     if generated:
         click.echo(f"password (shown once): {password}")
@@ -180,10 +185,8 @@ def create(
 def disable(username: str, reason: str | None, actor: str) -> None:
     """Disable a user."""
     from gate.accounts.operations import disable_user, find_user
-    from gate.db import transaction
 
     with office_job(writes=True) as job:
-
         session = job.session
         user = find_user(session, username)
         if user is None:
@@ -208,10 +211,8 @@ def disable(username: str, reason: str | None, actor: str) -> None:
 def set_role_command(username: str, role: str, actor: str) -> None:
     """Change a role."""
     from gate.accounts.operations import find_user, set_role
-    from gate.db import transaction
 
     with office_job(writes=True) as job:
-
         session = job.session
         user = find_user(session, username)
         if user is None:
@@ -235,7 +236,6 @@ def set_password_command(
 ) -> None:
     """Set a password."""
     from gate.accounts.operations import AccountError, find_user, set_password
-    from gate.db import transaction
 
     password, generated = _read_password(password_stdin, generate_password)
     with office_job(writes=True) as job:
@@ -246,7 +246,7 @@ def set_password_command(
         try:
             set_password(session, user, password, actor=actor)
         except AccountError as exc:
-            raise click.ClickException(exc.message) from None
+            raise click.ClickException(translate(exc.message_id, **exc.params)) from None
         click.echo(f"password of {user.username!r} changed; their sessions have ended")
     if generated:
         click.echo(f"password (shown once): {password}")
@@ -259,18 +259,11 @@ def set_password_command(
 @community_option
 def list_users(community_code: str | None) -> None:
     """List users."""
-    from sqlalchemy import select
-
-    from gate.accounts.models import User
-    from gate.db import transaction
+    from gate.accounts.operations import community_users
 
     with office_job(writes=False) as job:
-
         session = job.session
         community = pick_community(session, community_code)
-        users = session.scalars(
-            select(User).where(User.community_id == community.id).order_by(User.username)
-        ).all()
-        for user in users:
+        for user in community_users(session, community.id):
             state = "disabled" if user.disabled_at is not None else "active"
             click.echo(f"{user.username}\t{user.role.value}\t{state}\t{user.display_name}")

@@ -6,9 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
+from gate.migrations import DatabaseUnavailable, reporting_unavailable, shown_url
 from gate.settings import SettingsError, load_settings
 
 _URL_HELP = "Database URL (default: CHECKPOINT_DATABASE_URL, else the instance SQLite file)."
@@ -35,16 +34,16 @@ def _database_url(option: str | None) -> str:
 
 
 def _shown(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
+    return shown_url(url)
 
 
 @contextmanager
 def _reporting_connection_errors(url: str) -> Iterator[None]:
     try:
-        yield
-    except OperationalError as exc:
-        first_line = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise click.ClickException(f"cannot use the database {_shown(url)}: {first_line}") from None
+        with reporting_unavailable(url):
+            yield
+    except DatabaseUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _describe(revision: str | None) -> str:
@@ -118,23 +117,10 @@ def current_command(database_url: str | None, check: bool) -> None:
 @click.option("--database-url", help=_URL_HELP)
 @click.option("-m", "--message", required=True, help="What the migration does.")
 def revision_command(database_url: str | None, message: str) -> None:
-    from alembic import command
-
-    from gate.db import make_engine
-    from gate.migrations import alembic_config, current_revision, head_revision
+    from gate.migrations import current_revision, head_revision, write_revision
 
     url = _database_url(database_url)
     with _reporting_connection_errors(url):
         if current_revision(url) != head_revision():
             raise click.ClickException("the database is not at the newest revision: upgrade first")
-        engine = make_engine(url)
-        try:
-            head = head_revision()
-            # Revisions are numbered 0001, 0002, ... so the order reads from the file names.
-            next_id = f"{int(head) + 1:04d}" if head.isdigit() else None
-            with engine.connect() as connection:
-                command.revision(
-                    alembic_config(connection), message=message, autogenerate=True, rev_id=next_id
-                )
-        finally:
-            engine.dispose()
+        write_revision(url, message)

@@ -14,7 +14,6 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from gate.app import create_app
-from gate.db import make_engine, session_factory, transaction
 from gate.settings import Settings, load_settings
 
 
@@ -79,6 +78,8 @@ def serve_command(host: str, port: int) -> None:
 @click.option("--no-serve", is_flag=True, help="Only create the data.")
 def demo_command(host: str, port: int, reset: bool, no_serve: bool) -> None:
     """Demo."""
+    from gate.cli.support import office_job
+    from gate.community.queries import has_community
     from gate.demo import build_demo
     from gate.migrations import upgrade
 
@@ -89,24 +90,20 @@ def demo_command(host: str, port: int, reset: bool, no_serve: bool) -> None:
     if reset and database is not None:
         for suffix in ("", "-wal", "-shm"):
             database.with_name(database.name + suffix).unlink(missing_ok=True)
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    sessions = session_factory(engine)
-    from gate.community.models import Community
-
-    with transaction(sessions) as session:
-        exists = session.query(Community.id).first() is not None
-    if exists:
-        click.echo(f"demo database {database} exists: serving it (use --reset to start over)")
-    else:
-        click.echo(f"creating the demo compound in {database} ...")
-        with transaction(sessions) as session:
+    upgrade(settings.database_url)
+    with office_job(writes=True) as job:
+        exists = has_community(job.session)
+        if not exists:
+            click.echo(f"creating the demo compound in {database} ...")
             summary = build_demo(
-                session,
+                job.session,
                 keys_dir=settings.keys_dir,
                 now=datetime.now(UTC),
                 on_progress=lambda message: click.echo(f"  {message}"),
             )
+    if exists:
+        click.echo(f"demo database {database} exists: serving it (use --reset to start over)")
+    else:
         click.echo(
             f"  {summary.households} households, {summary.crossings} crossings in the last week\n"
             f"  scanner enrolment code: {summary.enrolment_code}\n"
@@ -116,7 +113,6 @@ def demo_command(host: str, port: int, reset: bool, no_serve: bool) -> None:
         click.echo("  web logins (passwords shown only now; change them with `checkpoint users`):")
         for login in summary.logins:
             click.echo(f"    {login.username:<11} {login.password}   ({login.role.value})")
-    engine.dispose()
     if not no_serve:
         click.echo(f"serving on http://{host}:{port}/  (Ctrl-C to stop)")
         run_server(create_app(settings=settings), host, port)

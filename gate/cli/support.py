@@ -4,6 +4,7 @@ database for one job, the ``--community`` and ``--actor`` options, and progress 
 
 from __future__ import annotations
 
+import functools
 import getpass
 import sys
 from collections.abc import Callable, Iterator
@@ -107,6 +108,25 @@ def office_job(*, writes: bool) -> Iterator[OfficeJob]:
             yield OfficeJob(settings, unit)
     finally:
         engine.dispose()
+
+
+def translate(message_id: str, **params: Any) -> str:
+    """``message_id`` (an English msgid of the UI catalogue) in Chinese, the CLI's language.
+
+    The same catalogue the web pages use (gate/translations): one translation channel.
+    Falls back to the English text when the catalogue has no translation.
+    """
+    text = _chinese_catalogue().gettext(message_id)
+    return text % params if params else text
+
+
+@functools.cache
+def _chinese_catalogue() -> Any:
+    from babel.support import Translations
+
+    from gate.translations.catalog import HERE
+
+    return Translations.load(str(HERE), ["zh_Hans_CN"])
 
 
 #: Below this many items a progress bar is noise.

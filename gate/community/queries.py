@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gate.community.models import Community
@@ -24,3 +25,8 @@ def owned_row(session: Session, model: type[_Row], row_id: int, community_id: in
     if row is None or row.community_id != community_id:
         return None
     return row  # type: ignore[no-any-return]
+
+
+def has_community(session: Session) -> bool:
+    """Whether the database holds any community yet (a fresh install holds none)."""
+    return session.scalar(select(Community.id).limit(1)) is not None

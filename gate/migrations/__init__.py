@@ -119,3 +119,44 @@ def _check_sqlite_foreign_keys(connection: Connection) -> None:
     violations = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
     if violations:
         raise MigrationError(f"foreign key violations after migrating: {violations[:10]}")
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be reached or used; the message names it (password hidden)."""
+
+
+def shown_url(url: str | URL) -> str:
+    """``url`` for messages: the password hidden."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@contextmanager
+def reporting_unavailable(url: str) -> Iterator[None]:
+    """Turn a connection failure into :class:`DatabaseUnavailable` with the server's reason."""
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        yield
+    except OperationalError as exc:
+        first_line = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise DatabaseUnavailable(
+            f"cannot use the database {shown_url(url)}: {first_line}"
+        ) from None
+
+
+def write_revision(url: str, message: str) -> None:
+    """Autogenerate the next numbered migration from the models' difference with ``url``
+    (which must be at the newest revision)."""
+    engine = make_engine(url)
+    try:
+        head = head_revision()
+        # Revisions are numbered 0001, 0002, ... so the order reads from the file names.
+        next_id = f"{int(head) + 1:04d}" if head.isdigit() else None
+        with engine.connect() as connection:
+            command.revision(
+                alembic_config(connection), message=message, autogenerate=True, rev_id=next_id
+            )
+    finally:
+        engine.dispose()

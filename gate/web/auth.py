@@ -29,12 +29,11 @@ from typing import Any, TypeVar, cast
 
 from flask import Flask, abort, jsonify, redirect, request, session, url_for
 from flask_login import LoginManager, current_user, login_user, logout_user
-from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from gate.accounts.models import Role, User
+from gate.accounts.operations import user_and_community
 from gate.community.models import Community
-from gate.db import transaction
 
 OFFICE_ROLES: tuple[Role, ...] = (Role.OFFICE,)
 """Registry, passes, quarantine, reports, rules, devices (and ADMIN, who passes every check)."""
@@ -191,25 +190,20 @@ def _can(*roles: Role) -> bool:
 
 def load_account(session_id: str) -> Account | None:
     """Flask-Login's user loader: the account for ``"<id>:<version>"`` if still valid."""
-    from gate.app import services
+    from gate.web.unit_of_work import db_session
 
     user_part, _sep, version_part = session_id.partition(":")
     if not (user_part.isdigit() and version_part.isdigit()):
         return None
-    with transaction(services().sessions, read_only=True) as db:
-        row = db.execute(
-            select(User, Community)
-            .join(Community, Community.id == User.community_id)
-            .where(User.id == int(user_part))
-        ).first()
-        if row is None:
-            _stale_session()
-            return None
-        user, community = row
-        if user.disabled_at is not None or (user.session_version or 0) != int(version_part):
-            _stale_session()
-            return None
-        return Account.of(user, community)
+    row = user_and_community(db_session(), int(user_part))
+    if row is None:
+        _stale_session()
+        return None
+    user, community = row
+    if user.disabled_at is not None or (user.session_version or 0) != int(version_part):
+        _stale_session()
+        return None
+    return Account.of(user, community)
 
 
 def _stale_session() -> None:

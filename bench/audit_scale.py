@@ -427,7 +427,8 @@ _COPY_COLUMNS = (
 def chained_rows(seeded: Seeded, count: int) -> Iterator[Any]:
     """``count`` sealed ``Crossing`` objects (not in any session) for the audit gate."""
     from gate.crossings.chain import seal
-    from gate.crossings.models import GENESIS_HASH, Crossing
+    from gate.crossings.models import Crossing
+    from gate.db import GENESIS_HASH
     from passes import Direction
 
     step = timedelta(seconds=DAYS * 86400 / max(count, 1))
@@ -526,8 +527,8 @@ def load_chain(engine: Engine, seeded: Seeded, count: int, report: dict[str, Any
 
 def time_verify(engine: Engine, seeded: Seeded, report: dict[str, Any]) -> None:
     """``verify_log`` on the genuine chain, and on one placeholder gate (must stop at row 1)."""
-    from gate.audit.verify import verify_log
     from gate.db import session_factory, transaction
+    from gate.verification.log import verify_log
 
     sessions = session_factory(engine)
     with transaction(sessions, read_only=True) as session:

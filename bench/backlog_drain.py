@@ -27,7 +27,7 @@ For each backend (a PostgreSQL database the bench creates and drops; and/or a SQ
    (500) until the journal has nothing unsent. Failed rounds are retried after a short pause.
 4. Verification (exactly once): the server holds exactly N crossings from that device, no
    client id twice, exactly the journal's ids, none rejected, in the journal's order along the
-   gate's chain; every journal row is ``sent``; ``gate.audit.verify.verify_log`` verifies the
+   gate's chain; every journal row is ``sent``; ``gate.verification.log.verify_log`` verifies the
    community's chain end to end. Conflicts (the server re-decides offline crossings at their
    scan time) are counted; genuine scanner verdicts give none.
 
@@ -70,7 +70,6 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Engine
 
 from gate.api.bundle import build_bundle
-from gate.audit.verify import verify_log
 from gate.community.models import Area, Building, Community, Compound, Grid
 from gate.crossings.models import Crossing
 from gate.db import make_engine, normalize_url, session_factory, transaction
@@ -80,6 +79,7 @@ from gate.households.models import Household, Member
 from gate.issuing.operations import issue_pass
 from gate.migrations import upgrade
 from gate.signing.operations import active_signing_key, create_signing_key
+from gate.verification.log import verify_log
 from passes import Direction
 from scanner.api_client import MAX_BATCH, ApiClient, BatchResult, BundleAnswer
 from scanner.bundle import save_bundle

@@ -52,6 +52,11 @@ U32 = BigInteger().with_variant(Integer(), "sqlite")
 U32_MAX = 0xFFFF_FFFF
 U16_MAX = 0xFFFF
 
+#: The ``prev_hash`` of every gate's first crossing, and a new gate's ``chain_hash``: the one
+#: home of the crossing log's genesis, low enough for the gate and crossing models (and the
+#: verification above them) to share it without importing each other.
+GENESIS_HASH = "0" * 64
+
 
 class Base(DeclarativeBase):
     """The one declarative base of the gate server."""

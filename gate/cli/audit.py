@@ -9,14 +9,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
 
+from gate.cli.support import office_job
+from gate.community.queries import community_by_id, community_ids
 from gate.settings import SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 
 @click.group(
@@ -33,7 +35,13 @@ def audit_group() -> None:
 
 @contextmanager
 def open_sessions() -> Iterator[sessionmaker[Session]]:
-    """Sessions on the configured database (all mappers loaded); a clean CLI error if unusable."""
+    """Sessions on the configured database (all mappers loaded); a clean CLI error if unusable.
+
+    Deprecated: only ``gate/cli/crossings.py`` still uses it, until it moves to
+    :func:`gate.cli.support.office_job` (then this goes, with its ``gate.db`` import).
+    """
+    from sqlalchemy.exc import OperationalError
+
     import gate.models  # noqa: F401  (every mapper, so relationships resolve)
     from gate.db import make_engine, session_factory
 
@@ -55,13 +63,11 @@ def open_sessions() -> Iterator[sessionmaker[Session]]:
 
 def resolve_community(session: Session, community_id: int | None) -> int:
     """``community_id`` checked to exist, or the only community when None."""
-    from gate.community.models import Community
-
     if community_id is not None:
-        if session.get(Community, community_id) is None:
+        if community_by_id(session, community_id) is None:
             raise click.ClickException(f"no community with id {community_id}")
         return community_id
-    ids = list(session.scalars(select(Community.id).order_by(Community.id).limit(2)))
+    ids = community_ids(session, limit=2)
     if not ids:
         raise click.ClickException("the database has no community yet")
     if len(ids) > 1:
@@ -96,14 +102,13 @@ def _progress(label: str) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def verify_command(community_id: int | None, as_json: bool) -> None:
     """Verify the log."""
-    from gate.audit.verify import verify_log
-    from gate.db import transaction
+    from gate.verification.log import verify_log
 
     started = time.monotonic()
-    with open_sessions() as sessions, transaction(sessions, read_only=True) as session:
+    with office_job(writes=False) as job:
         if community_id is not None:
-            resolve_community(session, community_id)
-        report = verify_log(session, community_id, on_progress=_progress("verified"))
+            resolve_community(job.session, community_id)
+        report = verify_log(job.session, community_id, on_progress=_progress("verified"))
     elapsed = time.monotonic() - started
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
@@ -166,63 +171,44 @@ def checkpoint_command(
         raise click.UsageError(
             "give --out FILE to write a checkpoint or --verify FILE to check one"
         )
-    with open_sessions() as sessions:
-        if out_path is not None:
-            _write_checkpoint(sessions, out_path, community_id)
-        if verify_path is not None:
-            _verify_checkpoint(sessions, verify_path, keys_path)
+    if out_path is not None:
+        _write_checkpoint(out_path, community_id)
+    if verify_path is not None:
+        _verify_checkpoint(verify_path, keys_path)
 
 
-def _write_checkpoint(
-    sessions: sessionmaker[Session], out_path: Path, community_id: int | None
-) -> None:
-    from gate.audit.checkpoints import LogNotIntact, write_checkpoint
-    from gate.audit.operations import record_event
-    from gate.db import transaction
+def _write_checkpoint(out_path: Path, community_id: int | None) -> None:
     from gate.signing.keyfile import write_atomic
     from gate.signing.operations import SigningKeyUnavailable, active_signing_key
+    from gate.verification.checkpoints import LogNotIntact, record_checkpoint, write_checkpoint
 
     now = datetime.now(UTC)
-    with transaction(sessions, read_only=True) as session:
-        community_id = resolve_community(session, community_id)
+    # The walk reads the whole log: a read-only job, so it never holds SQLite's write lock.
+    with office_job(writes=False) as job:
+        community_id = resolve_community(job.session, community_id)
         try:
-            key = active_signing_key(session, community_id)
+            key = active_signing_key(job.session, community_id)
         except SigningKeyUnavailable as exc:
             raise click.ClickException(str(exc)) from None
         try:
-            document = write_checkpoint(session, key, now, community_id=community_id)
+            document = write_checkpoint(job.session, key, now, community_id=community_id)
         except LogNotIntact as exc:
             click.echo(f"no checkpoint written: {exc}", err=True)
             click.echo("run `checkpoint audit verify` for details", err=True)
             sys.exit(1)
     write_atomic(out_path, json.dumps(document, ensure_ascii=False, indent=2) + "\n", mode=0o644)
-    # A separate, short write transaction: the walk above must not hold SQLite's write lock.
-    with transaction(sessions) as session:
-        record_event(
-            session,
-            actor="cli",
-            action="audit.checkpoint",
-            community_id=community_id,
-            subject_type="community",
-            subject_id=community_id,
-            details={
-                "file": out_path.name,
-                "key_id": document["key_id"],
-                "gates": document["gates"],
-            },
-        )
+    # A separate, short writing job records the event once the file is safely written.
+    with office_job(writes=True) as job:
+        record_checkpoint(job.session, document, file_name=out_path.name, actor="cli")
     for gate in document["gates"]:
         click.echo(f"gate {gate['gate_code']}: row {gate['gate_seq']} {gate['row_hash'][:16]}")
     click.echo(f"checkpoint written to {out_path}; copy it off this machine")
 
 
-def _verify_checkpoint(
-    sessions: sessionmaker[Session], verify_path: Path, keys_path: Path | None
-) -> None:
-    from gate.audit.checkpoints import verify_checkpoint
-    from gate.community.context import load_context
-    from gate.db import transaction
+def _verify_checkpoint(verify_path: Path, keys_path: Path | None) -> None:
     from gate.cli.signing import load_keyset
+    from gate.community.context import load_context
+    from gate.verification.checkpoints import verify_checkpoint
 
     try:
         document = json.loads(verify_path.read_text("utf-8"))
@@ -230,7 +216,7 @@ def _verify_checkpoint(
         raise click.ClickException(f"{verify_path}: not a readable checkpoint: {exc}") from None
     if not isinstance(document, dict):
         raise click.ClickException(f"{verify_path}: not a checkpoint")
-    with transaction(sessions, read_only=True) as session:
+    with office_job(writes=False) as job:
         if keys_path is not None:
             keys = load_keyset(keys_path)
         else:
@@ -238,7 +224,7 @@ def _verify_checkpoint(
             if not isinstance(community, int):
                 raise click.ClickException(f"{verify_path}: not a checkpoint (no community)")
             try:
-                keys = load_context(session, community).keys
+                keys = load_context(job.session, community).keys
             except LookupError as exc:
                 raise click.ClickException(str(exc)) from None
             click.echo(
@@ -246,7 +232,7 @@ def _verify_checkpoint(
                 "--keys FILE with a copy kept elsewhere is stronger",
                 err=True,
             )
-        problems = verify_checkpoint(session, document, keys)
+        problems = verify_checkpoint(job.session, document, keys)
     if problems:
         for problem in problems:
             click.echo(f"FAILED  {problem}")

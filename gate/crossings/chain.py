@@ -3,7 +3,7 @@
 ``row_hash = SHA-256(prev_hash || canonical JSON of the row's recorded facts)``, hex.
 The first row of a gate has ``prev_hash = GENESIS_HASH``. Changing, deleting, inserting
 or reordering any row breaks the chain at that row; cutting rows off the end is caught
-by comparing with a signed checkpoint kept off the machine (:mod:`gate.audit.checkpoints`).
+by comparing with a signed checkpoint kept off the machine (:mod:`gate.verification.checkpoints`).
 
 The hashed facts are everything the gate decided. The office's later review of a
 conflict (``conflict_reviewed_*``, ``conflict_note``) is deliberately outside the hash:
@@ -20,7 +20,8 @@ from enum import Enum
 from json.encoder import encode_basestring
 from typing import Any
 
-from gate.crossings.models import GENESIS_HASH, Crossing
+from gate.crossings.models import Crossing
+from gate.db import GENESIS_HASH
 from passes import Direction
 
 HASHED_FIELDS = (

@@ -1,7 +1,8 @@
 """The crossing log: every scan the gate decided, allowed or refused, online or offline.
 
 Append-only and tamper-evident: each row carries ``gate_seq`` (1, 2, ... within its gate),
-the previous row's hash and its own, so the chain of one gate can be verified end to end.
+the previous row's hash and its own (the first row's previous hash is
+``gate.db.GENESIS_HASH``), so the chain of one gate can be verified end to end.
 Only the review fields (``conflict_reviewed_*``, ``conflict_note``) are written after insert,
 and they are outside the hash.
 """
@@ -28,9 +29,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from gate.db import U32, Base, BigIntPK, UTCDateTime, text_enum, utcnow
 from passes.state import Direction
-
-GENESIS_HASH = "0" * 64
-"""The ``prev_hash`` of the first crossing of every gate."""
 
 
 class Crossing(Base):

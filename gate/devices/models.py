@@ -13,8 +13,7 @@ from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gate.community.models import Community
-from gate.crossings.models import GENESIS_HASH
-from gate.db import U32, Base, UTCDateTime, utcnow
+from gate.db import GENESIS_HASH, U32, Base, UTCDateTime, utcnow
 
 
 class Gate(Base):

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 
 from gate.accounts.models import Role, User
 from gate.community.models import Area, Building, Community, Compound, Grid, RuleSet
-from gate.crossings.models import GENESIS_HASH, Crossing
+from gate.crossings.models import Crossing
+from gate.db import GENESIS_HASH
 from gate.devices.models import Device, Gate
 from gate.households.models import Household, Member
 from gate.issuing.models import IssuedPass

@@ -29,19 +29,8 @@ from hypothesis import strategies as st
 from sqlalchemy import ColumnElement, Engine, Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from gate.audit.checkpoints import (
-    LogNotIntact,
-    signed_message,
-    verify_checkpoint,
-    write_checkpoint,
-)
+from gate.audit.models import AuditEvent
 from gate.cli.audit import audit_group
-from gate.audit.verify import (
-    GATE_HEAD_MISMATCH,
-    ROWS_BEYOND_HEAD,
-    TAIL_MISSING,
-    verify_log,
-)
 from gate.community.context import load_context
 from gate.community.models import Community
 from gate.crossings.chain import HASHED_FIELDS, HASHED_ORDER, content_hash, row_hash, seal
@@ -52,6 +41,18 @@ from gate.devices.models import Gate
 from gate.households.models import Household
 from gate.signing.models import SigningKeyRecord
 from gate.signing.operations import create_signing_key
+from gate.verification.checkpoints import (
+    LogNotIntact,
+    signed_message,
+    verify_checkpoint,
+    write_checkpoint,
+)
+from gate.verification.log import (
+    GATE_HEAD_MISMATCH,
+    ROWS_BEYOND_HEAD,
+    TAIL_MISSING,
+    verify_log,
+)
 from passes import Direction, KeySet, KeyStatus, Pass, SigningKey, new_pass_id
 
 T0 = datetime(2026, 11, 1, 0, 0, tzinfo=UTC)
@@ -119,13 +120,16 @@ def scan(
         operator=operator,
         latency_ms=120,
     )
-    return record_scan(
+    result = record_scan(
         session,
         context=load_context(session, site.community.id),
         origin=Origin(gate_id=(gate or site.gates[0]).id),
         request=request,
         now=at,
-    ).crossing
+    )
+    crossing = session.get(Crossing, result.crossing_id)
+    assert crossing is not None
+    return crossing
 
 
 def bulk_append(
@@ -671,6 +675,11 @@ def test_audit_commands_verify_write_and_check_a_checkpoint(
     assert "intact" in ok.stdout
     assert written.exit_code == 0, written.output
     assert holds.exit_code == 0, holds.output
+    with transaction(sessions, read_only=True) as session:
+        events = session.scalars(select(AuditEvent).where(AuditEvent.action == "audit.checkpoint"))
+        [event] = events.all()  # written once, by the operation, not per command step
+        assert (event.actor, event.subject_id) == ("cli", str(site.community.id))
+        assert json.loads(event.details_json)["file"] == "cp.json"
 
     with transaction(sessions) as session:
         session.execute(

@@ -25,8 +25,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gate.accounts.models import Role
 from gate.community.models import Building, Community
-from gate.crossings.models import GENESIS_HASH, Crossing
+from gate.crossings.models import Crossing
 from gate.db import (
+    GENESIS_HASH,
     U32_MAX,
     UTCDateTime,
     is_lost_connection,

@@ -16,7 +16,6 @@ from test_audit_chain import Site, make_site, scan
 
 from gate.accounts.models import Role
 from gate.audit.models import AuditEvent
-from gate.audit.verify import verify_log
 from gate.community.context import load_context
 from gate.crossings.operations import OfflineClaim, Origin, ScanRequest, record_scan
 from gate.crossings.queries import (
@@ -30,6 +29,7 @@ from gate.crossings.queries import (
     refused_by_code,
     review_conflict,
 )
+from gate.verification.log import verify_log
 from passes import Direction, RuleSet
 
 TZ = "Asia/Shanghai"

@@ -7,7 +7,7 @@ is the same on SQLite and PostgreSQL. Each gate's chain is checked with the rule
 :func:`walk_chain` on plain tuples; its end is then compared with the gate row's
 ``chain_seq``/``chain_hash`` (what the last append wrote), which catches rows cut off the
 tail, and rows appended behind the server's back, unless the attacker also edited the gate
-row. Only a signed checkpoint kept off the machine (:mod:`gate.audit.checkpoints`) catches
+row. Only a signed checkpoint kept off the machine (:mod:`gate.verification.checkpoints`) catches
 that.
 """
 
@@ -21,7 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gate.crossings.chain import HASHED_ORDER, ChainBreak, ChainHead, content_hash
-from gate.crossings.models import GENESIS_HASH, Crossing
+from gate.crossings.models import Crossing
+from gate.db import GENESIS_HASH
 from gate.devices.models import Gate
 
 BATCH_SIZE = 5000

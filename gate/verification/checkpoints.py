@@ -29,11 +29,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gate.audit.verify import AuditReport, stream_chain, verify_log, walk_chain
+from gate.audit.operations import record_event
 from gate.crossings.chain import ChainBreak
-from gate.crossings.models import GENESIS_HASH
+from gate.db import GENESIS_HASH
 from gate.devices.models import Gate
 from gate.signing.models import SigningKeyRecord
+from gate.verification.log import AuditReport, stream_chain, verify_log, walk_chain
 from passes import KeySet, KeyStatus, SigningKey, format_utc
 
 FORMAT = "checkpoint-log/1"
@@ -109,6 +110,30 @@ def write_checkpoint(
     signature = key.private_key.sign(signed_message(document))
     document["signature"] = base64.b64encode(signature).decode("ascii")
     return document
+
+
+def record_checkpoint(
+    session: Session, document: Mapping[str, Any], *, file_name: str, actor: str
+) -> None:
+    """Record (audit event ``audit.checkpoint``) that ``document``, a checkpoint from
+    :func:`write_checkpoint`, was saved as ``file_name``. Adds to ``session``; never commits.
+
+    Kept apart from :func:`write_checkpoint` so that the long walk runs in a read-only unit
+    and only this short write takes the write lock.
+    """
+    record_event(
+        session,
+        actor=actor,
+        action="audit.checkpoint",
+        community_id=document["community"],
+        subject_type="community",
+        subject_id=document["community"],
+        details={
+            "file": file_name,
+            "key_id": document["key_id"],
+            "gates": document["gates"],
+        },
+    )
 
 
 def signed_message(document: Mapping[str, Any]) -> bytes:

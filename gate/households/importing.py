@@ -19,11 +19,16 @@ Contract:
   :attr:`ImportResult.status_not_applied`: an old spreadsheet must never lift a quarantine, and
   status changes need a reason (``checkpoint households quarantine/exempt/normal``).
 - A blank ID number never erases a stored one. ID numbers are stored with their
-  ``id_number_hash``: HMAC-SHA256 under the server secret of the normalised number, hex.
+  ``id_number_hash`` under the ID-hash key (:mod:`gate.households.id_numbers`).
 - All or nothing: with any error (from validation or from these checks) nothing is written,
   unless ``skip_bad=True``, which writes every good row and skips the bad ones.
-- :func:`plan_import` runs exactly the same code as :func:`apply_import` inside a SAVEPOINT
-  that it rolls back, so a dry run reports what a real run would do.
+- :func:`plan_import` runs the same importer as :func:`apply_import` in planning mode: it
+  only reads (so it runs in a read-only unit of work and never takes SQLite's write lock),
+  counting what would change and planning the areas and grids a real run would create with
+  the same find-or-name rules (``_PlacePlanner``), so a dry run reports what a real run
+  would do.
+- The head of household is :func:`gate.households.operations.head_of` (the ``is_head``
+  member, else the first one); an import marks it ``is_head`` when it was not.
 - Audit: one ``household.create``/``household.update`` event per written household (field
   names only, no personal data) and one ``household.import`` summary event.
 - Columns with no place in the schema yet (人数 ``members``, 备注 ``note``) are read and
@@ -32,41 +37,47 @@ Contract:
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import datetime as dt
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gate.audit.operations import record_event
-from gate.community.models import Building, Community
+from gate.community.models import Area, Building, Community, Compound, Grid
 from gate.community.operations import (
+    DEFAULT_AREA_NAME,
+    DEFAULT_GRID_NAME,
     CommunityError,
+    _find_or_name,  # the one find-or-name rule, shared with the planner below
     community_buildings,
     ensure_area,
     ensure_building,
     ensure_compound,
     ensure_grid,
 )
+from gate.households.id_numbers import hash_id_number
 from gate.households.models import Household, Member
-from gate.households.operations import households_by_code, quarantine_end
-from gate.households.validation import HouseholdRow, ImportPlan, RowError
+from gate.households.operations import head_of, households_by_code, quarantine_end
+from gate.households.status_history import record_status_change
+from gate.households.validation import HouseholdRow, ImportPlan, RowError, validate_rows
 from passes.state import HouseholdStatus
 
-__all__ = ["ImportResult", "apply_import", "hash_id_number", "plan_import"]
+__all__ = [
+    "ImportResult",
+    "SavedHousehold",
+    "apply_import",
+    "hash_id_number",
+    "plan_import",
+    "save_household",
+]
 
 _ID_LOW, _ID_HIGH = 10_000, 2**31  # random ids: a pass reveals neither order nor count
 _FLUSH_EVERY = 200
 IMPORT_STATUS_REASON = "导入时登记"
-
-
-def hash_id_number(secret: str, id_number: str) -> str:
-    """HMAC-SHA256 (hex) of a normalised ID number under the server ``secret``."""
-    return hmac.new(secret.encode(), id_number.encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass
@@ -97,14 +108,13 @@ class ImportResult:
 
 
 def plan_import(
-    session: Session, community: Community, plan: ImportPlan, *, id_secret: str
+    session: Session, community: Community, plan: ImportPlan, *, id_key: bytes
 ) -> ImportResult:
-    """Check ``plan`` against the database and count what an import would do; writes nothing."""
-    savepoint = session.begin_nested()
-    try:
-        result = _Importer(session, community, id_secret).run(plan)
-    finally:
-        savepoint.rollback()
+    """Check ``plan`` against the database and count what an import would do.
+
+    Only reads: safe in a read-only unit of work (no write lock on SQLite).
+    """
+    result = _Importer(session, community, id_key, planning=True).run(plan)
     result.written = False
     return result
 
@@ -114,7 +124,7 @@ def apply_import(
     community: Community,
     plan: ImportPlan,
     *,
-    id_secret: str,
+    id_key: bytes,
     actor: str,
     skip_bad: bool = False,
     source: str | None = None,
@@ -127,7 +137,7 @@ def apply_import(
     """
     savepoint = session.begin_nested()
     try:
-        importer = _Importer(session, community, id_secret, actor=actor, on_progress=on_progress)
+        importer = _Importer(session, community, id_key, actor=actor, on_progress=on_progress)
         result = importer.run(plan)
         if result.errors and not skip_bad:
             savepoint.rollback()
@@ -167,36 +177,119 @@ class _RowProblem(Exception):
 _Action = Literal["create", "update", "unchanged"]
 
 
+@dataclass(frozen=True)
+class _Place:
+    """A building and where it sits: an existing one, or one a dry run would create."""
+
+    building: Building | None  # None: planned, not written
+    area_code: str
+    area_name: str
+    grid_code: str
+    grid_name: str
+
+    @classmethod
+    def of(cls, building: Building) -> _Place:
+        grid = building.compound.grid
+        return cls(building, grid.area.code, grid.area.name, grid.code, grid.name)
+
+    @property
+    def building_id(self) -> int | None:
+        return None if self.building is None else self.building.id
+
+    @property
+    def label(self) -> str:
+        return f"{self.area_name}/{self.grid_name}"
+
+    def matches(self, row: HouseholdRow) -> bool:
+        if row.area is not None and row.area not in (self.area_code, self.area_name):
+            return False
+        return row.grid is None or row.grid in (self.grid_code, self.grid_name)
+
+
+class _PlacePlanner:
+    """Plans the areas and grids a real import would create, without writing.
+
+    The same rules as ``ensure_area``/``ensure_grid``/``ensure_compound`` (the shared
+    ``_find_or_name``) on the community's rows read once; planned rows are transient
+    objects never added to the session nor related to persistent ones.
+    """
+
+    def __init__(self, session: Session, community: Community) -> None:
+        self.areas = list(session.scalars(select(Area).where(Area.community_id == community.id)))
+        by_id = {area.id: area for area in self.areas}
+        self.grids: dict[Area, list[Grid]] = {area: [] for area in self.areas}
+        for grid in session.scalars(select(Grid).where(Grid.area_id.in_(by_id))):
+            self.grids[by_id[grid.area_id]].append(grid)
+        self.compounds: dict[int, int] = dict(
+            session.execute(
+                select(Compound.grid_id, func.count())
+                .join(Compound.grid)
+                .join(Grid.area)
+                .where(Area.community_id == community.id)
+                .group_by(Compound.grid_id)
+            ).tuples()
+        )
+
+    def place(self, row: HouseholdRow) -> _Place:
+        found_area, name, code = _find_or_name(
+            self.areas, row.area, DEFAULT_AREA_NAME, "A",
+            "the community has several areas: name the area (片区)",
+        )  # fmt: skip
+        area = found_area or Area(name=name, code=code)
+        if found_area is None:
+            self.areas.append(area)
+            self.grids[area] = []
+        grids = self.grids[area]
+        found_grid, name, code = _find_or_name(
+            grids, row.grid, DEFAULT_GRID_NAME, "G",
+            f"area {area.name} has several grids: name the grid (网格)",
+        )  # fmt: skip
+        grid = found_grid or Grid(name=name, code=code)
+        if found_grid is None:
+            grids.append(grid)
+        elif self.compounds.get(grid.id, 0) > 1:
+            raise CommunityError(
+                f"grid {grid.name} has several compounds: add the building in the office first"
+            )
+        return _Place(None, area.code, area.name, grid.code, grid.name)
+
+
 class _Importer:
     def __init__(
         self,
         session: Session,
         community: Community,
-        id_secret: str,
+        id_key: bytes,
         *,
+        planning: bool = False,
         actor: str = "system",
         on_progress: Callable[[int], None] | None = None,
     ) -> None:
         self.session = session
         self.community = community
-        self.id_secret = id_secret
+        self.id_key = id_key
+        self.planner = _PlacePlanner(session, community) if planning else None
         self.actor = actor
         self.on_progress = on_progress
         self.result = ImportResult()
-        self.buildings: dict[str, list[Building]] = {}
+        self.buildings: dict[str, list[_Place]] = {}
         self.new_households: list[Household] = []
+
+    @property
+    def planning(self) -> bool:
+        return self.planner is not None
 
     def run(self, plan: ImportPlan) -> ImportResult:
         result = self.result
         result.errors.extend(plan.errors)
         for building in community_buildings(self.session, self.community):
-            self.buildings.setdefault(building.code, []).append(building)
+            self.buildings.setdefault(building.code, []).append(_Place.of(building))
         existing = households_by_code(
             self.session, self.community, (r.household_code for r in plan.valid)
         )
         for done, row in enumerate(plan.valid, start=1):
             try:
-                building = self._building_for(row)
+                place = self._building_for(row)
             except _RowProblem as problem:
                 result.errors.append(
                     RowError(
@@ -208,7 +301,7 @@ class _Importer:
                     )
                 )
                 continue
-            action = self._write_row(row, building, existing.get(row.household_code))
+            action = self._write_row(row, place, existing.get(row.household_code))
             if action == "create":
                 result.created += 1
             elif action == "update":
@@ -227,9 +320,9 @@ class _Importer:
 
     # --- places ---------------------------------------------------------------------------
 
-    def _building_for(self, row: HouseholdRow) -> Building:
+    def _building_for(self, row: HouseholdRow) -> _Place:
         candidates = self.buildings.get(row.building, [])
-        matching = [b for b in candidates if _place_matches(b, row)]
+        matching = [place for place in candidates if place.matches(row)]
         if len(matching) == 1:
             return matching[0]
         if len(matching) > 1:
@@ -239,15 +332,27 @@ class _Importer:
                 f"building {row.building} exists in several grids; fill in area and grid",
             )  # fmt: skip
         if candidates:
-            where = "、".join(_place_label(b) for b in candidates)
+            where = "、".join(place.label for place in candidates)
             raise _RowProblem(
                 "building", "building_conflict",
                 f"楼栋“{row.building}”已属于 {where}，与本行填写的片区/网格不符",
                 f"building {row.building} belongs to {where}, not the area/grid on this row",
             )  # fmt: skip
-        return self._create_building(row)
+        try:
+            place = self._new_building(row)
+        except CommunityError as exc:
+            raise _RowProblem(
+                "building", "unknown_place",
+                f"无法确定楼栋“{row.building}”所属的片区/网格：{exc}",
+                f"cannot place building {row.building}: {exc}",
+            ) from None  # fmt: skip
+        self.buildings.setdefault(row.building, []).append(place)
+        self.result.new_places.append(f"楼栋 {row.building} ({place.label})")
+        return place
 
-    def _create_building(self, row: HouseholdRow) -> Building:
+    def _new_building(self, row: HouseholdRow) -> _Place:
+        if self.planner is not None:
+            return self.planner.place(row)
         # A SAVEPOINT so that a row refused half-way leaves no area or grid behind.
         savepoint = self.session.begin_nested()
         try:
@@ -255,27 +360,20 @@ class _Importer:
             grid = ensure_grid(self.session, area, row.grid)
             compound = ensure_compound(self.session, grid, self.community)
             building = ensure_building(self.session, compound, row.building)
-        except CommunityError as exc:
+        except CommunityError:
             savepoint.rollback()
-            raise _RowProblem(
-                "building", "unknown_place",
-                f"无法确定楼栋“{row.building}”所属的片区/网格：{exc}",
-                f"cannot place building {row.building}: {exc}",
-            ) from None  # fmt: skip
+            raise
         savepoint.commit()
-        self.buildings.setdefault(building.code, []).append(building)
-        self.result.new_places.append(f"楼栋 {building.code} ({area.name}/{grid.name})")
-        return building
+        return _Place.of(building)
 
     # --- households -----------------------------------------------------------------------
 
-    def _write_row(
-        self, row: HouseholdRow, building: Building, household: Household | None
-    ) -> _Action:
+    def _write_row(self, row: HouseholdRow, place: _Place, household: Household | None) -> _Action:
         if household is None:
-            self._create(row, building)
+            if place.building is not None and not self.planning:
+                self._create(row, place.building)
             return "create"
-        changed = self._update(row, building, household)
+        changed = self._update(row, place, household)
         if household.status is not row.status or (
             row.quarantine_until is not None
             and household.quarantine_until
@@ -284,15 +382,16 @@ class _Importer:
             self.result.status_not_applied.append(household.code)
         if not changed:
             return "unchanged"
-        record_event(
-            self.session,
-            actor=self.actor,
-            action="household.update",
-            community_id=self.community.id,
-            subject_type="household",
-            subject_id=household.code,
-            details={"row": row.row, "fields": changed},
-        )
+        if not self.planning:
+            record_event(
+                self.session,
+                actor=self.actor,
+                action="household.update",
+                community_id=self.community.id,
+                subject_type="household",
+                subject_id=household.code,
+                details={"row": row.row, "fields": changed},
+            )
         return "update"
 
     def _create(self, row: HouseholdRow, building: Building) -> None:
@@ -329,40 +428,51 @@ class _Importer:
             details={"row": row.row, "status": row.status.value},
         )
 
-    def _update(self, row: HouseholdRow, building: Building, household: Household) -> list[str]:
-        changed: list[str] = []
+    def _update(self, row: HouseholdRow, place: _Place, household: Household) -> list[str]:
+        """The changed field names; applied to the rows unless planning."""
         wanted: dict[str, object] = {
-            "building_id": building.id,
+            "building_id": place.building_id,
             "unit": row.unit,
             "room": row.room,
             "contact_phone": row.phone,
         }
-        for name, value in wanted.items():
-            if getattr(household, name) != value:
-                setattr(household, name, value)
-                changed.append(name)
-        head = next((m for m in household.members if m.is_head), None)
-        if head is None:
-            head = Member(name=row.head_name, phone=row.phone, is_head=True)
-            household.members.append(head)
+        changed = self._assign(household, wanted, prefix="")
+        head = head_of(household)
+        if head is None or not head.is_head:
             changed.append("head")
+            if not self.planning:
+                if head is None:
+                    head = Member(name=row.head_name, phone=row.phone, is_head=True)
+                    household.members.append(head)
+                head.is_head = True
+        if head is None:  # planning: the head a real run would add
+            return changed
         member_wanted: dict[str, object] = {"name": row.head_name, "phone": row.phone}
         if row.id_number is not None:
             member_wanted["id_number"] = row.id_number
             member_wanted["id_number_hash"] = self._id_hash(row.id_number)
-        for name, value in member_wanted.items():
-            if getattr(head, name) != value:
-                setattr(head, name, value)
-                changed.append(f"head.{name}")
+        return [*changed, *self._assign(head, member_wanted, prefix="head.")]
+
+    def _assign(self, target: object, wanted: dict[str, object], *, prefix: str) -> list[str]:
+        changed = []
+        for name, value in wanted.items():
+            if getattr(target, name) != value:
+                if not self.planning:
+                    setattr(target, name, value)
+                changed.append(f"{prefix}{name}")
         return changed
 
     def _id_hash(self, id_number: str | None) -> str | None:
-        return None if id_number is None else hash_id_number(self.id_secret, id_number)
+        return None if id_number is None else hash_id_number(self.id_key, id_number)
 
     def _flush_new(self) -> None:
+        if self.planning:
+            return
         if self.new_households:
             _assign_ids(self.session, self.new_households)
             self.session.add_all(self.new_households)
+            for household in self.new_households:
+                record_status_change(self.session, household)
             self.new_households = []
         self.session.flush()
 
@@ -385,14 +495,41 @@ def _assign_ids(session: Session, households: Iterable[Household]) -> None:
         pending = [h for h in pending if h.id is None]
 
 
-def _place_matches(building: Building, row: HouseholdRow) -> bool:
-    grid = building.compound.grid
-    area = grid.area
-    if row.area is not None and row.area not in (area.code, area.name):
-        return False
-    return row.grid is None or row.grid in (grid.code, grid.name)
+@dataclass(frozen=True)
+class SavedHousehold:
+    """The outcome of :func:`save_household`: the saved code, or why nothing was saved."""
+
+    code: str | None
+    errors: list[RowError] = field(default_factory=list)
+    code_taken: bool = False
 
 
-def _place_label(building: Building) -> str:
-    grid = building.compound.grid
-    return f"{grid.area.name}/{grid.name}"
+def save_household(
+    session: Session,
+    community: Community,
+    raw: dict[str, str],
+    *,
+    creating: bool,
+    today: dt.date,
+    id_key: bytes,
+    actor: str,
+) -> SavedHousehold:
+    """Create or update one household from the office's form, validated exactly like one
+    import row (the sheet's column keys); flushes. Creating a code that exists is
+    ``code_taken``; audited like an import (source ``form:<code>``)."""
+    plan = validate_rows([(1, raw)], today=today)
+    if not plan.errors and creating:
+        code = plan.valid[0].household_code
+        if households_by_code(session, community, [code]):
+            return SavedHousehold(None, code_taken=True)
+    result = apply_import(
+        session,
+        community,
+        plan,
+        id_key=id_key,
+        actor=actor,
+        source=f"form:{raw.get('household_code', '')}"[:64],
+    )
+    if not result.written:
+        return SavedHousehold(None, result.errors)
+    return SavedHousehold(plan.valid[0].household_code)

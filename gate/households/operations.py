@@ -21,14 +21,57 @@ from sqlalchemy.orm import Session, selectinload
 
 from gate.audit.operations import record_event
 from gate.community.models import Area, Building, Community, Compound, Grid
-from gate.households.models import Household
+from gate.households.models import Household, Member
+from gate.households.status_history import StatusSnapshot, record_status_change
 from passes.state import HouseholdStatus
 
 _QUERY_CHUNK = 500  # keeps IN (...) lists well under every backend's parameter limit
 
 
+def N_(msgid: str) -> str:
+    """Mark ``msgid`` for the message catalogue; entry points translate it (gettext)."""
+    return msgid
+
+
+HOUSEHOLD_MESSAGES: dict[str, str] = {
+    "no_household": N_("There is no household %(code)s."),
+    "no_such_households": N_("No such household: %(codes)s."),
+    "no_building": N_("There is no building %(key)s."),
+    "no_grid": N_("There is no grid %(key)s."),
+    "several_selectors": N_("Choose households by codes, by building or by grid, not several."),
+    "quarantine_date_passed": N_("The quarantine end date %(until)s has already passed."),
+    "quarantine_date_required": N_("Choose the last day of the quarantine."),
+    "reason_required": N_("A status change needs a reason."),
+}
+"""The English message id of each :class:`HouseholdError` code (parameters: its ``params``)."""
+
+
 class HouseholdError(LookupError):
-    """A household could not be found or changed; the message says why."""
+    """A household could not be found or changed: a stable ``code`` and its ``params``.
+
+    Entry points show ``gettext(exc.message_id, **exc.params)`` (CLIs: Chinese first);
+    ``str()`` is the English text, for logs.
+    """
+
+    def __init__(self, code: str, /, **params: str) -> None:
+        self.code = code
+        self.params = params
+        self.message_id = HOUSEHOLD_MESSAGES[code]
+        super().__init__(self.message_id % params if params else self.message_id)
+
+
+def head_of(household: Household) -> Member | None:
+    """The head of household (户主): the member marked ``is_head``, else the first member.
+
+    The one copy of this rule; SQL that must pick the same member orders by
+    :data:`HEAD_FIRST`.
+    """
+    members = household.members
+    return next((m for m in members if m.is_head), None) or next(iter(members), None)
+
+
+HEAD_FIRST = (Member.is_head.desc(), Member.id)
+"""``ORDER BY`` that puts a household's head first (then the oldest member), as :func:`head_of`."""
 
 
 def normalise_household_code(text: str) -> str:
@@ -49,7 +92,7 @@ def find_household(session: Session, community: Community, code: str) -> Househo
         )
     )
     if household is None:
-        raise HouseholdError(f"community {community.code} has no household {normalised!r}")
+        raise HouseholdError("no_household", code=normalised)
     return household
 
 
@@ -89,13 +132,13 @@ def select_households(
     (building, unit, room, with numbers compared as numbers).
     """
     if sum(bool(x) for x in (codes, building, grid)) > 1:
-        raise HouseholdError("choose households by codes, by building or by grid, not several")
+        raise HouseholdError("several_selectors")
     if codes:
         wanted = [normalise_household_code(c) for c in codes]
         found = households_by_code(session, community, wanted)
         missing = [c for c in wanted if c not in found]
         if missing:
-            raise HouseholdError(f"no such household: {', '.join(missing)}")
+            raise HouseholdError("no_such_households", codes=", ".join(missing))
         return sorted(found.values(), key=address_key)
     query: Select[Household] = select(Household).where(Household.community_id == community.id)
     if building is not None:
@@ -117,8 +160,7 @@ def _place_ids(
     query = query.join(Grid.area).where(Area.community_id == community.id)
     ids = list(session.scalars(query))
     if not ids:
-        kind = "building" if model is Building else "grid"
-        raise HouseholdError(f"community {community.code} has no {kind} {key!r}")
+        raise HouseholdError("no_building" if model is Building else "no_grid", key=key)
     return ids
 
 
@@ -162,7 +204,7 @@ def set_quarantine(
     zone = household.community.timezone
     end = quarantine_end(until, zone)
     if end <= now:
-        raise HouseholdError(f"quarantine end date {until.isoformat()} has already passed")
+        raise HouseholdError("quarantine_date_passed", until=until.isoformat())
     _change_status(
         session,
         household,
@@ -184,6 +226,35 @@ def set_normal(session: Session, household: Household, *, actor: str, reason: st
     _change_status(session, household, HouseholdStatus.NORMAL, None, actor=actor, reason=reason)
 
 
+STATUS_ACTIONS = ("quarantine", "exempt", "normal")
+
+
+def change_status(
+    session: Session,
+    household: Household,
+    action: str,
+    *,
+    until: dt.date | None,
+    actor: str,
+    reason: str,
+    now: dt.datetime,
+) -> None:
+    """One of :data:`STATUS_ACTIONS` (what the office's status form and CLI offer).
+
+    ``quarantine`` needs ``until`` (``quarantine_date_required``); the others ignore it.
+    """
+    if action == "quarantine":
+        if until is None:
+            raise HouseholdError("quarantine_date_required")
+        set_quarantine(session, household, until=until, actor=actor, reason=reason, now=now)
+    elif action == "exempt":
+        set_exempt(session, household, actor=actor, reason=reason)
+    elif action == "normal":
+        set_normal(session, household, actor=actor, reason=reason)
+    else:
+        raise ValueError(f"unknown status action {action!r}")
+
+
 _ACTIONS = {
     HouseholdStatus.QUARANTINED: "household.quarantine",
     HouseholdStatus.EXEMPT: "household.exempt",
@@ -202,14 +273,16 @@ def _change_status(
     extra: dict[str, str] | None = None,
 ) -> None:
     if not reason.strip():
-        raise HouseholdError("a status change needs a reason")
+        raise HouseholdError("reason_required")
     before = {
         "status": household.status.value,
         "quarantine_until": _iso(household.quarantine_until),
     }
+    previous = StatusSnapshot.of(household)
     household.status = status
     household.quarantine_until = until
     household.status_reason = reason.strip()
+    record_status_change(session, household, previous=previous)
     record_event(
         session,
         actor=actor,

@@ -129,7 +129,7 @@ def test_select_households_by_building_and_grid_in_address_order(
     assert [h.code for h in select_households(db_session, community)][-1] == "10-101"
     with pytest.raises(HouseholdError, match="no building"):
         select_households(db_session, community, building="99")
-    with pytest.raises(HouseholdError, match="no such household"):
+    with pytest.raises(HouseholdError, match="No such household"):
         select_households(db_session, community, codes=["3-201", "nope"])
 
 

@@ -13,6 +13,7 @@ from gate.crossings.models import Crossing
 from gate.db import Base
 from gate.devices.models import Device, Gate
 from gate.households.models import Household, Member
+from gate.households.status_history import HouseholdStatusChange
 from gate.issuing.models import IssuedPass, PassStatus
 from gate.signing.models import SigningKeyRecord
 
@@ -30,6 +31,7 @@ __all__ = [
     "Gate",
     "Grid",
     "Household",
+    "HouseholdStatusChange",
     "IssuedPass",
     "LoginAttempt",
     "Member",

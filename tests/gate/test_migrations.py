@@ -19,9 +19,15 @@ from gate.migrations import (
     current_revision,
     downgrade,
     head_revision,
+    script_directory,
     upgrade,
 )
 from gate.models import metadata
+
+
+def _all_revisions() -> list[str]:
+    """Every revision, oldest first (what an upgrade from empty applies)."""
+    return [script.revision for script in reversed(list(script_directory().walk_revisions()))]
 
 
 def _schema_diff(url: str) -> list[object]:
@@ -61,7 +67,8 @@ def _table_names(url: str) -> set[str]:
 
 
 def test_upgrade_from_empty_produces_exactly_the_models(fresh_db_url: str) -> None:
-    assert upgrade(fresh_db_url) == [head_revision()]
+    assert upgrade(fresh_db_url) == _all_revisions()
+    assert _all_revisions()[-1] == head_revision()
 
     assert _schema_diff(fresh_db_url) == []
     assert current_revision(fresh_db_url) == head_revision()
@@ -92,7 +99,7 @@ def test_downgrade_to_base_removes_every_table_and_upgrade_works_again(
 ) -> None:
     upgrade(fresh_db_url)
 
-    assert downgrade(fresh_db_url) == [head_revision()]
+    assert downgrade(fresh_db_url) == list(reversed(_all_revisions()))
     assert _table_names(fresh_db_url) <= {"alembic_version"}
     assert current_revision(fresh_db_url) is None
 

@@ -4,6 +4,7 @@ No I/O, no clock, no environment: keys, rules, household state and ``now`` are
 arguments, so the gate server and an offline scanner run exactly the same code.
 """
 
+from passes import wire
 from passes.codes import PASS_VALIDITY_CODES, REMEASURE_CODES, Code, reason
 from passes.decision import Override, Verdict, decide, describe
 from passes.errors import PassError
@@ -42,6 +43,7 @@ from passes.screen_code import (
 from passes.state import Direction, HouseholdState, HouseholdStatus, advance
 from passes.timefmt import format_utc, parse_utc
 from passes.verification import PassCheck, PassRejected, VerifiedPass, verify_pass
+from passes.wire import WireFormatError
 
 __all__ = [
     "MAX_INPUT_LENGTH",
@@ -75,6 +77,7 @@ __all__ = [
     "VerifiedPass",
     "VerifiedScreenCode",
     "WindowKind",
+    "WireFormatError",
     "advance",
     "counted_exits",
     "decide",
@@ -101,4 +104,5 @@ __all__ = [
     "sign_screen_code",
     "verify_pass",
     "verify_screen_code",
+    "wire",
 ]

@@ -1,0 +1,86 @@
+"""Golden vectors for wire format v1 (tests/passes/vectors/wire_v1/): committed once, never edited.
+
+Every valid vector parses and writes back to exactly the committed JSON; every invalid one
+is refused with a :class:`WireFormatError` naming the committed field. If one of these fails,
+the change broke every scanner (or gate) already deployed: give the message a new format.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from passes import WireFormatError, wire
+
+VECTORS = Path(__file__).parent / "vectors" / "wire_v1"
+MESSAGES: dict[str, Any] = {
+    "scan": wire.Scan,
+    "verdict": wire.ScanAnswer,
+    "crossing": wire.Crossing,
+    "batch": wire.Batch,
+    "batch_result": wire.BatchResult,
+    "bundle": wire.Bundle,
+}
+
+
+def load(kind: str) -> dict[str, Any]:
+    """One committed vector file."""
+    return json.loads((VECTORS / f"{kind}.json").read_text("utf-8"))  # type: ignore[no-any-return]
+
+
+def cases(group: str) -> list[Any]:
+    return [
+        pytest.param(kind, case, id=f"{kind}: {case['name']}")
+        for kind in MESSAGES
+        for case in load(kind)[group]
+    ]
+
+
+def test_there_is_one_vector_file_per_message_kind_with_several_cases() -> None:
+    assert sorted(path.stem for path in VECTORS.glob("*.json")) == sorted(MESSAGES)
+    for kind, message in MESSAGES.items():
+        vectors = load(kind)
+        assert vectors["format"] == message.FORMAT
+        assert len(vectors["valid"]) >= 2, kind
+        assert len(vectors["invalid"]) >= 4, kind
+
+
+@pytest.mark.parametrize(("kind", "case"), cases("valid"))
+def test_valid_vector_round_trips_to_the_committed_json(kind: str, case: dict[str, Any]) -> None:
+    message = MESSAGES[kind].from_json(case["json"])
+    assert message.to_json() == case["json"]
+    assert case["json"]["format"] == message.FORMAT
+
+
+@pytest.mark.parametrize(("kind", "case"), cases("invalid"))
+def test_invalid_vector_is_refused_naming_its_field(kind: str, case: dict[str, Any]) -> None:
+    with pytest.raises(WireFormatError) as info:
+        MESSAGES[kind].from_json(case["json"])
+    assert info.value.field == case["field"]
+    assert str(info.value).startswith(f"{case['field']}: ")
+
+
+def test_the_bundles_content_hash_is_the_hash_of_its_content_without_its_time() -> None:
+    for case in load("bundle")["valid"]:
+        bundle = wire.Bundle.from_json(case["json"])
+        rebuilt = wire.Bundle.build(
+            generated_at=bundle.generated_at,
+            community=bundle.community,
+            rules=bundle.rules,
+            keys=bundle.keys,
+            revoked_pass_ids=bundle.revoked_pass_ids,
+            households=bundle.households,
+        )
+        assert rebuilt.content_hash == bundle.content_hash
+    one, two = (wire.Bundle.from_json(case["json"]) for case in load("bundle")["valid"][:2])
+    assert one.content_hash != two.content_hash
+
+
+def test_a_batch_vector_is_made_of_crossing_vectors() -> None:
+    items = {json.dumps(case["json"], sort_keys=True) for case in load("crossing")["valid"]}
+    for case in load("batch")["valid"]:
+        for item in case["json"]["crossings"]:
+            assert json.dumps(item, sort_keys=True) in items

@@ -20,8 +20,9 @@ from gate.community.context import current_rules
 from gate.community.models import Community
 from gate.households.models import Household
 from gate.issuing.models import IssuedPass, PassStatus
-from gate.issuing.operations import manual_code, pass_text
+from gate.issuing.operations import manual_code, pass_fields, signing_key_of
 from gate.issuing.printing import Card
+from passes import SigningKey
 
 _QUERY_CHUNK = 500
 
@@ -71,18 +72,39 @@ def usable_passes(
 
 
 class CardBuilder:
-    """Makes cards for one community; reads its rules once."""
+    """Makes cards for one community; reads its rules once and each signing key once.
+
+    Once :meth:`load_keys` has read the keys of the passes to print (and the households'
+    buildings are loaded), making their cards touches the database no more: a long print
+    run can render after the entry point ended its transaction.
+    """
 
     def __init__(self, session: Session, community: Community) -> None:
         self.session = session
         self.community = community
         self.rule_line = current_rules(session, community).describe_quota()
+        self._keys: dict[int, SigningKey] = {}
+
+    def load_keys(self, records: Iterable[IssuedPass]) -> None:
+        """Read the private keys that signed ``records`` now (raises :class:`IssuingError`)."""
+        for record in records:
+            self._key(record)
+
+    def _key(self, record: IssuedPass) -> SigningKey:
+        key = self._keys.get(record.key_id)
+        if key is None:
+            key = self._keys[record.key_id] = signing_key_of(self.session, record)
+        return key
 
     def card(self, household: Household, record: IssuedPass) -> Card:
-        """The card of ``record`` (a pass of ``household``); re-signs the pass text."""
+        """The card of ``record`` (a pass of ``household``); re-signs the pass text.
+
+        Raises :class:`gate.issuing.operations.IssuingError` when the key that signed it
+        cannot sign here.
+        """
         first, last = local_validity(record, self.community.timezone)
         return Card(
-            pass_text=pass_text(self.session, record),
+            pass_text=self._key(record).sign(pass_fields(record)),
             household_code=household.code,
             address_line=address_line(household),
             community_name=self.community.name,

@@ -17,14 +17,53 @@ from gate.audit.operations import record_event
 from gate.households.models import Household
 from gate.issuing.models import IssuedPass, PassStatus
 from gate.signing.models import SigningKeyRecord
-from gate.signing.operations import SigningKeyUnavailable, active_signing_key, load_private_key
+from gate.signing.operations import (
+    SIGNING_MESSAGES,
+    SigningKeyUnavailable,
+    active_signing_key,
+    load_private_key,
+)
 from passes import Pass, SigningKey, new_pass_id
 
 DEFAULT_VALID_DAYS = 30
 
 
+def N_(msgid: str) -> str:
+    """Mark ``msgid`` for the message catalogue; entry points translate it (gettext)."""
+    return msgid
+
+
+ISSUING_MESSAGES: dict[str, str] = {
+    "bad_validity": N_("A pass must be valid for at least one day."),
+    "reason_required": N_("A revocation needs a reason."),
+    "key_not_registered": N_("Signing key %(key_id)d is not registered."),
+    "nothing_to_print": N_("No household there has a valid pass; issue passes first."),
+    **SIGNING_MESSAGES,
+}
+"""The English message id of each :class:`IssuingError` code (parameters: its ``params``).
+
+A signing key that cannot be used is reported with the codes of
+:class:`gate.signing.operations.SigningKeyUnavailable`.
+"""
+
+
 class IssuingError(Exception):
-    """Issuing was refused; the message says why and what to do."""
+    """Issuing was refused: a stable ``code`` and the ``params`` of its message.
+
+    Entry points show ``gettext(exc.message_id, **exc.params)`` (CLIs: Chinese first);
+    ``str()`` is the English text, for logs.
+    """
+
+    def __init__(self, code: str, **params: str | int) -> None:
+        self.code = code
+        self.params = params
+        self.message_id = ISSUING_MESSAGES[code]
+        super().__init__(self.message_id % params if params else self.message_id)
+
+    @classmethod
+    def from_key_error(cls, exc: SigningKeyUnavailable) -> IssuingError:
+        """The same refusal, for callers that catch only :class:`IssuingError`."""
+        return cls(exc.code, **exc.params)
 
 
 @dataclass(frozen=True)
@@ -58,11 +97,11 @@ def issue_pass(
     (printed or on a phone) is refused as ``superseded``. Writes an audit event.
     """
     if valid_days < 1:
-        raise IssuingError("validity must be at least one day")
+        raise IssuingError("bad_validity")
     try:
         key = key or active_signing_key(session, household.community_id)
     except SigningKeyUnavailable as exc:
-        raise IssuingError(str(exc)) from None
+        raise IssuingError.from_key_error(exc) from None
     if reissue:
         household.generation += 1
         session.execute(
@@ -115,7 +154,7 @@ def revoke_pass(
 ) -> None:
     """Revoke one card (e.g. reported lost); it is refused as ``revoked`` from now on."""
     if not reason.strip():
-        raise IssuingError("a revocation needs a reason")
+        raise IssuingError("reason_required")
     record.status = PassStatus.REVOKED
     record.revoked_at = now
     record.revoked_by = actor
@@ -144,14 +183,22 @@ def current_pass(session: Session, household: Household) -> IssuedPass | None:
 
 def pass_text(session: Session, record: IssuedPass) -> str:
     """The exact text printed on ``record``'s card (re-signed; signatures are deterministic)."""
+    return signing_key_of(session, record).sign(pass_fields(record))
+
+
+def signing_key_of(session: Session, record: IssuedPass) -> SigningKey:
+    """The private key that signed ``record`` (read from its key file).
+
+    Raises :class:`IssuingError` (``key_not_registered`` or a signing key code) when this
+    server cannot sign with it.
+    """
     key_record = session.get(SigningKeyRecord, record.key_id)
     if key_record is None:
-        raise IssuingError(f"signing key {record.key_id} is not registered")
+        raise IssuingError("key_not_registered", key_id=record.key_id)
     try:
-        key = load_private_key(key_record)
+        return load_private_key(key_record)
     except SigningKeyUnavailable as exc:
-        raise IssuingError(str(exc)) from None
-    return key.sign(pass_fields(record))
+        raise IssuingError.from_key_error(exc) from None
 
 
 def pass_fields(record: IssuedPass) -> Pass:

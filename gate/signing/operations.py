@@ -18,8 +18,34 @@ from gate.signing.models import SigningKeyRecord
 from passes import KeyStatus, SigningKey
 
 
+def N_(msgid: str) -> str:
+    """Mark ``msgid`` for the message catalogue; entry points translate it (gettext)."""
+    return msgid
+
+
+SIGNING_MESSAGES: dict[str, str] = {
+    "no_active_key": N_(
+        "This community has no active signing key: run `checkpoint keys create` first."
+    ),
+    "no_private_key": N_("The private part of signing key %(key_id)d is not on this server."),
+    "key_file_unreadable": N_("Cannot read the key file of signing key %(key_id)d: %(detail)s"),
+    "key_not_in_file": N_("The key file %(path)s does not hold signing key %(key_id)d."),
+}
+"""The English message id of each :class:`SigningKeyUnavailable` code (parameters: ``params``)."""
+
+
 class SigningKeyUnavailable(Exception):
-    """No usable private key: the message says what to do."""
+    """No usable private key: a stable ``code`` and the ``params`` of its message.
+
+    Entry points show ``gettext(exc.message_id, **exc.params)`` (CLIs: Chinese first);
+    ``str()`` is the English text, for logs.
+    """
+
+    def __init__(self, code: str, **params: str | int) -> None:
+        self.code = code
+        self.params = params
+        self.message_id = SIGNING_MESSAGES[code]
+        super().__init__(self.message_id % params if params else self.message_id)
 
 
 def create_signing_key(
@@ -66,21 +92,23 @@ def active_signing_key(session: Session, community_id: int) -> SigningKey:
         .limit(1)
     )
     if record is None or record.private_key_path is None:
-        raise SigningKeyUnavailable(
-            "no active signing key for this community: run `checkpoint keys create`"
-        )
+        raise SigningKeyUnavailable("no_active_key")
     return load_private_key(record)
 
 
 def load_private_key(record: SigningKeyRecord) -> SigningKey:
     """The private key of ``record`` from its keyring file."""
     if record.private_key_path is None:
-        raise SigningKeyUnavailable(f"key {record.key_id} has no private key on this machine")
+        raise SigningKeyUnavailable("no_private_key", key_id=record.key_id)
     try:
         keys = read_keyring(Path(record.private_key_path))
     except KeyFileError as exc:
-        raise SigningKeyUnavailable(str(exc)) from None
+        raise SigningKeyUnavailable(
+            "key_file_unreadable", key_id=record.key_id, detail=str(exc)
+        ) from None
     for key in keys:
         if key.entry.key_id == record.key_id and key.entry.public_key == record.public_key:
             return key
-    raise SigningKeyUnavailable(f"{record.private_key_path} does not hold key {record.key_id}")
+    raise SigningKeyUnavailable(
+        "key_not_in_file", path=record.private_key_path, key_id=record.key_id
+    )

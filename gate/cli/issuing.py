@@ -1,7 +1,8 @@
 """``checkpoint passes``: issue, re-issue, revoke and print registered passes; mint and verify.
 
-``issue``/``reissue``/``revoke``/``print``/``card`` work on the database: one transaction per
-command, each action audited with ``--actor`` (default ``cli:<OS user>``). ``mint`` is for
+``issue``/``reissue``/``revoke``/``print``/``card`` work on the database: one unit of work per
+command (``office_job``), each action audited by its operation with ``--actor`` (default
+``cli:<OS user>``). ``mint`` is for
 emergencies when the server is down, and for tests; ordinary issuing goes through the
 registry so every pass is recorded.
 """
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import click
 
-from gate.audit.operations import record_event
+from gate.cli.signing import load_keyset
 from gate.cli.support import (
     RunningCount,
     actor_option,
@@ -25,8 +26,8 @@ from gate.cli.support import (
     office_job,
     pick_community,
     progress_bar,
+    translate,
 )
-from gate.cli.signing import load_keyset
 from gate.signing.keyfile import KeyFileError, read_keyring
 from passes import (
     KeyStatus,
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 
     from gate.community.models import Community
     from gate.households.models import Household
+    from gate.issuing.operations import IssuingError
 
 
 @click.group(
@@ -151,11 +153,17 @@ def verify(text: str, keys_path: Path, community: int | None, as_json: bool) -> 
     sys.exit(0 if valid else 1)
 
 
-# --- the registry: issue, re-issue, revoke, print (one transaction per command, audited) -------
+# --- the registry: issue, re-issue, revoke, print (one unit of work per command, audited) ------
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _refused(exc: IssuingError, household_code: str | None = None) -> click.ClickException:
+    """The refusal in Chinese (the CLI's language), prefixed with the household if given."""
+    message = translate(exc.message_id, **exc.params)
+    return click.ClickException(f"{household_code}: {message}" if household_code else message)
 
 
 @passes_group.command(
@@ -184,7 +192,6 @@ def issue_command(
     actor: str,
 ) -> None:
     """Issue passes."""
-    from gate.db import transaction
     from gate.issuing.cards import usable_passes
     from gate.issuing.operations import IssuingError, issue_pass
     from gate.signing.operations import SigningKeyUnavailable, active_signing_key
@@ -199,7 +206,7 @@ def issue_command(
         try:
             key = active_signing_key(session, community.id)
         except SigningKeyUnavailable as exc:
-            raise click.ClickException(str(exc)) from None
+            raise _refused(IssuingError.from_key_error(exc)) from None
         holding = {} if force else usable_passes(session, households, now)
         todo = [h for h in households if h.id not in holding]
         with progress_bar(len(todo), "签发") as advance:
@@ -209,7 +216,7 @@ def issue_command(
                         session, household, actor=actor, now=now, valid_days=valid_days, key=key
                     )
                 except IssuingError as exc:
-                    raise click.ClickException(f"{household.code}: {exc}") from None
+                    raise _refused(exc, household.code) from None
                 advance(1)
     click.echo(
         f"issued {len(todo)} pass(es); skipped {len(holding)} household(s) that already hold "
@@ -236,11 +243,9 @@ def reissue_command(
     code: str, reason: str | None, valid_days: int, community_code: str | None, actor: str
 ) -> None:
     """Re-issue a household's pass."""
-    from gate.db import transaction
     from gate.issuing.operations import IssuingError, issue_pass
 
     with office_job(writes=True) as job:
-
         session = job.session
         community = pick_community(session, community_code)
         household = _households(session, community, codes=(code,))[0]
@@ -255,7 +260,7 @@ def reissue_command(
                 reason=reason,
             )
         except IssuingError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise _refused(exc, household.code) from None
         click.echo(
             f"{household.code}: generation {issued.record.generation}, "
             f"manual code {issued.record.manual_code}; earlier cards are now refused"
@@ -283,33 +288,28 @@ def revoke_command(
     actor: str,
 ) -> None:
     """Revoke passes."""
-    from sqlalchemy import select
-
-    from gate.db import transaction
-    from gate.issuing.models import IssuedPass, PassStatus
     from gate.issuing.operations import IssuingError, revoke_pass
+    from gate.issuing.queries import active_passes
 
     if (code is None) == (manual_code is None):
         raise click.UsageError("give exactly one of --household or --manual-code")
     with office_job(writes=True) as job:
         session = job.session
         community = pick_community(session, community_code)
-        query = select(IssuedPass).where(
-            IssuedPass.community_id == community.id, IssuedPass.status == PassStatus.ACTIVE
-        )
         if code is not None:
             household = _households(session, community, codes=(code,))[0]
-            query = query.where(IssuedPass.household_id == household.id)
+            records = active_passes(session, community.id, household_id=household.id)
         else:
-            query = query.where(IssuedPass.manual_code == (manual_code or "").strip().upper())
-        records = list(session.scalars(query))
+            records = active_passes(session, community.id, manual_code=manual_code or "")
         if not records:
-            raise click.ClickException("no active pass matches: nothing revoked")
+            raise click.ClickException(
+                "没有匹配的有效出入证，未作废任何出入证（no active pass matches）"
+            )
         try:
             for record in records:
                 revoke_pass(session, record, actor=actor, reason=reason, now=_now())
         except IssuingError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise _refused(exc) from None
         for record in records:
             click.echo(f"revoked {record.manual_code}")
 
@@ -331,45 +331,37 @@ def print_command(
     out_path: Path, building: str | None, grid: str | None, community_code: str | None, actor: str
 ) -> None:
     """Print card sheets."""
-    from gate.db import transaction
-    from gate.issuing.cards import CardBuilder, usable_passes
-    from gate.issuing.printing import render_card_sheets_pdf
+    from gate.issuing.operations import IssuingError
+    from gate.issuing.output import prepare_sheets, print_sheets
 
     if building is not None and grid is not None:
         raise click.UsageError("give --building or --grid, not both")
-    now = _now()
-    with office_database() as db:
-        # Read-only while rendering: a long print run must not hold SQLite's write lock.
-        with transaction(db.sessions, read_only=True) as session:
-            community = pick_community(session, community_code)
-            households = _households(session, community, building=building, grid=grid)
-            passes = usable_passes(session, households, now)
-            missing = [h.code for h in households if h.id not in passes]
-            if not passes:
-                raise click.ClickException("no household here holds a valid pass: issue first")
-            cards = CardBuilder(session, community).cards(households, passes)
-            progress = RunningCount()
-            with progress_bar(len(passes), "打印") as progress.advance:
-                pages = _write_atomically(
-                    out_path, lambda out: render_card_sheets_pdf(cards, out, on_progress=progress)
-                )
-        with transaction(db.sessions) as session:
-            record_event(
-                session,
-                actor=actor,
-                action="pass.print",
-                community_id=community.id,
-                subject_type="print",
-                subject_id=out_path.name,
-                details={
-                    "cards": len(passes),
-                    "pages": pages,
-                    "building": building,
-                    "grid": grid,
-                    "without_pass": len(missing),
-                },
+    with office_job(writes=True) as job:
+        community = pick_community(job.session, community_code)
+        households = _households(job.session, community, building=building, grid=grid)
+        try:
+            run = prepare_sheets(job.session, community, households, now=_now())
+        except IssuingError as exc:
+            raise _refused(exc) from None
+        # Everything the cards need is read: end the transaction so that rendering (long)
+        # holds no lock; recording the event begins a short one, committed with the job.
+        job.unit.commit()
+        progress = RunningCount()
+        with progress_bar(len(run.passes), "打印") as progress.advance:
+            pages = _write_atomically(
+                out_path,
+                lambda out: print_sheets(
+                    job.session,
+                    run,
+                    out,
+                    actor=actor,
+                    subject=out_path.name,
+                    details={"building": building, "grid": grid},
+                    on_progress=progress,
+                ),
             )
-    click.echo(f"{len(passes)} card(s) on {pages} page(s) written to {out_path}")
+    missing = run.without_pass
+    click.echo(f"{len(run.passes)} card(s) on {pages} page(s) written to {out_path}")
     if missing:
         click.echo(f"{len(missing)} household(s) have no valid pass: {', '.join(missing[:20])}")
 
@@ -387,31 +379,28 @@ def print_command(
 @actor_option
 def card_command(code: str, out_path: Path, community_code: str | None, actor: str) -> None:
     """Write one card."""
-    from gate.db import transaction
-    from gate.issuing.cards import CardBuilder, usable_passes
-    from gate.issuing.printing import render_card_png
+    from gate.issuing.cards import usable_passes
+    from gate.issuing.operations import IssuingError
+    from gate.issuing.output import card_png
 
-    with office_database() as db:
-        with transaction(db.sessions, read_only=True) as session:
-            community = pick_community(session, community_code)
-            household = _households(session, community, codes=(code,))[0]
-            record = usable_passes(session, [household], _now()).get(household.id)
-            if record is None:
-                raise click.ClickException(
-                    f"{household.code} has no valid pass: checkpoint passes issue --household CODE"
-                )
-            png = render_card_png(CardBuilder(session, community).card(household, record))
-        _write_atomically(out_path, lambda out: out.write(png))
-        with transaction(db.sessions) as session:
-            record_event(
-                session,
-                actor=actor,
-                action="pass.card",
-                community_id=community.id,
-                subject_type="household",
-                subject_id=household.code,
-                details={"manual_code": record.manual_code, "file": out_path.name},
+    with office_job(writes=True) as job:
+        session = job.session
+        community = pick_community(session, community_code)
+        household = _households(session, community, codes=(code,))[0]
+        record = usable_passes(session, [household], _now()).get(household.id)
+        if record is None:
+            raise click.ClickException(
+                f"{household.code} 没有有效的出入证（has no valid pass），请先签发："
+                "checkpoint passes issue --household CODE"
             )
+        try:
+            png = card_png(
+                session, community, household, record, actor=actor, file_name=out_path.name
+            )
+        except IssuingError as exc:
+            raise _refused(exc, household.code) from None
+        # Written before the job commits: a file that cannot be written leaves no event.
+        _write_atomically(out_path, lambda out: out.write(png))
     click.echo(f"card of {household.code} written to {out_path}")
 
 

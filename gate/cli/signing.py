@@ -21,7 +21,7 @@ from gate.signing.keyfile import (
     read_keyset,
     write_keyring,
 )
-from passes import KeySet, KeyStatus, SigningKey
+from passes import KeySet, SigningKey
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -117,11 +117,9 @@ def fingerprint(public_key: bytes) -> str:
 @actor_option
 def create_key(community_code: str | None, actor: str) -> None:
     """Create a registered key."""
-    from gate.db import transaction
     from gate.signing.operations import create_signing_key
 
     with office_job(writes=True) as job:
-
         session = job.session
         community = pick_community(session, community_code)
         record = create_signing_key(
@@ -150,10 +148,8 @@ def create_key(community_code: str | None, actor: str) -> None:
 def retire_key(key_id: int, community_code: str | None, actor: str) -> None:
     """Retire a registered key."""
     from gate.community.operations import CommunityError, community_key, retire_signing_key
-    from gate.db import transaction
 
     with office_job(writes=True) as job:
-
         session = job.session
         community = pick_community(session, community_code)
         try:
@@ -179,14 +175,10 @@ def retire_key(key_id: int, community_code: str | None, actor: str) -> None:
 @actor_option
 def revoke_key(key_id: int, reason: str, community_code: str | None, actor: str) -> None:
     """Revoke a registered key."""
-    from sqlalchemy import func, select
-
     from gate.community.operations import CommunityError, community_key, revoke_signing_key
-    from gate.db import transaction
-    from gate.issuing.models import IssuedPass, PassStatus
+    from gate.issuing.queries import households_holding_key
 
     with office_job(writes=True) as job:
-
         session = job.session
         community = pick_community(session, community_code)
         try:
@@ -194,11 +186,7 @@ def revoke_key(key_id: int, reason: str, community_code: str | None, actor: str)
             revoke_signing_key(session, record, actor=actor, reason=reason, now=datetime.now(UTC))
         except CommunityError as exc:
             raise click.ClickException(str(exc)) from None
-        affected = session.scalar(
-            select(func.count(IssuedPass.household_id.distinct())).where(
-                IssuedPass.key_id == key_id, IssuedPass.status == PassStatus.ACTIVE
-            )
-        )
+        affected = households_holding_key(session, key_id)
         click.echo(f"key {key_id} revoked; {affected} household(s) hold passes signed with it")
         if affected:
             click.echo("re-issue their passes: checkpoint passes reissue --household CODE")
@@ -206,18 +194,11 @@ def revoke_key(key_id: int, reason: str, community_code: str | None, actor: str)
 
 
 def _warn_without_active_key(session: Session, community: Community) -> None:
-    from sqlalchemy import select
+    from gate.signing.queries import has_active_key
 
-    from gate.signing.models import SigningKeyRecord
-
-    active = session.scalar(
-        select(SigningKeyRecord.key_id).where(
-            SigningKeyRecord.community_id == community.id,
-            SigningKeyRecord.status == KeyStatus.ACTIVE,
-        )
-    )
-    if active is None:
+    if not has_active_key(session, community.id):
         click.echo(
-            "warning: no active signing key left; run `checkpoint keys create` before issuing",
+            "警告：已没有可用的签名密钥，签发前请运行 `checkpoint keys create`"
+            "（warning: no active signing key left; run `checkpoint keys create` before issuing）",
             err=True,
         )

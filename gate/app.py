@@ -85,7 +85,7 @@ def configure_errors(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """The scanner API (no CSRF: bearer tokens), the login pages, the office console, the
     resident's phone pass and the browser gate view."""
-    from gate.accounts.views import accounts
+    from gate.web.accounts import accounts
     from gate.api.views import api
     from gate.console import console
     from gate.gateview.views import gateview

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,10 +13,9 @@ import click
 
 from gate.cli.support import office_job
 from gate.community.queries import community_by_id, community_ids
-from gate.settings import SettingsError, load_settings
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session, sessionmaker
+    from sqlalchemy.orm import Session
 
 
 @click.group(
@@ -31,34 +28,6 @@ if TYPE_CHECKING:
 )
 def audit_group() -> None:
     """Audit commands."""
-
-
-@contextmanager
-def open_sessions() -> Iterator[sessionmaker[Session]]:
-    """Sessions on the configured database (all mappers loaded); a clean CLI error if unusable.
-
-    Deprecated: only ``gate/cli/crossings.py`` still uses it, until it moves to
-    :func:`gate.cli.support.office_job` (then this goes, with its ``gate.db`` import).
-    """
-    from sqlalchemy.exc import OperationalError
-
-    import gate.models  # noqa: F401  (every mapper, so relationships resolve)
-    from gate.db import make_engine, session_factory
-
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
-    engine = make_engine(settings.database_url)
-    try:
-        yield session_factory(engine)
-    except OperationalError as exc:
-        first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise click.ClickException(
-            f"cannot use the database {settings.database_url_masked}: {first}"
-        ) from None
-    finally:
-        engine.dispose()
 
 
 def resolve_community(session: Session, community_id: int | None) -> int:

@@ -1,0 +1,1 @@
+"""The scanner API: device enrolment, the decision bundle, scans and offline uploads."""

@@ -1,7 +1,8 @@
 """``checkpoint households``: import the register from a spreadsheet, the template, status changes.
 
-Each command is one job with one commit (``gate.db.transaction``); the work is done by
-``gate.households.importing`` and ``gate.households.operations``.
+Each command is one job with one unit of work (``office_job``: one commit when it
+succeeds); the work is done by ``gate.households.importing`` and
+``gate.households.operations``, which raise codes that this module words in Chinese first.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import datetime as dt
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import click
@@ -22,7 +24,10 @@ from gate.cli.support import (
     pick_community,
     progress_bar,
 )
-from gate.households.importing import ImportResult
+
+if TYPE_CHECKING:
+    from gate.households.importing import ImportResult
+    from gate.households.operations import HouseholdError
 
 _LANGS = click.Choice(["zh", "en"])
 
@@ -84,45 +89,44 @@ def import_command(
     path: Path, dry_run: bool, skip_bad: bool, lang: str, community_code: str | None, actor: str
 ) -> None:
     """Import a household sheet."""
-    from gate.db import transaction
+    from gate.households.id_numbers import id_hash_key
     from gate.households.importing import apply_import, plan_import
     from gate.households.spreadsheet import SheetError, read_rows
     from gate.households.validation import validate_rows
 
     zh = lang == "zh"
-    with office_database() as db:
-        with transaction(db.sessions, read_only=True) as session:
-            timezone = pick_community(session, community_code).timezone
-        today = dt.datetime.now(ZoneInfo(timezone)).date()
-        reading = RunningCount()
-        try:
-            with read_rows(path, path.name, on_progress=reading) as rows:
-                total = rows.estimated_rows or _count_lines(path)
-                with progress_bar(total, "检查" if zh else "checking") as reading.advance:
-                    plan = validate_rows(rows, today=today)
-        except SheetError as exc:
-            raise click.ClickException(exc.message_zh if zh else exc.message_en) from None
-        for warning in plan.warnings:
-            click.echo(("提示：" + warning.message_zh) if zh else ("note: " + warning.message_en))
-        with transaction(db.sessions) as session:
-            community = pick_community(session, community_code)
-            if dry_run:
-                result = plan_import(session, community, plan, id_secret=db.settings.secret_key)
-            else:
-                writing = RunningCount()
-                with progress_bar(
-                    len(plan.valid), "导入" if zh else "importing"
-                ) as writing.advance:
-                    result = apply_import(
-                        session,
-                        community,
-                        plan,
-                        id_secret=db.settings.secret_key,
-                        actor=actor,
-                        skip_bad=skip_bad,
-                        source=path.name,
-                        on_progress=writing,
-                    )
+    # Parse and validate before touching the database: the write lock is held only to write.
+    with office_job(writes=False) as job:
+        timezone = pick_community(job.session, community_code).timezone
+    today = dt.datetime.now(ZoneInfo(timezone)).date()
+    reading = RunningCount()
+    try:
+        with read_rows(path, path.name, on_progress=reading) as rows:
+            total = rows.estimated_rows or _count_lines(path)
+            with progress_bar(total, "检查" if zh else "checking") as reading.advance:
+                plan = validate_rows(rows, today=today)
+    except SheetError as exc:
+        raise click.ClickException(exc.message_zh if zh else exc.message_en) from None
+    for warning in plan.warnings:
+        click.echo(("提示：" + warning.message_zh) if zh else ("note: " + warning.message_en))
+    with office_job(writes=not dry_run) as job:
+        community = pick_community(job.session, community_code)
+        id_key = id_hash_key(job.settings.keys_dir)
+        if dry_run:
+            result = plan_import(job.session, community, plan, id_key=id_key)
+        else:
+            writing = RunningCount()
+            with progress_bar(len(plan.valid), "导入" if zh else "importing") as writing.advance:
+                result = apply_import(
+                    job.session,
+                    community,
+                    plan,
+                    id_key=id_key,
+                    actor=actor,
+                    skip_bad=skip_bad,
+                    source=path.name,
+                    on_progress=writing,
+                )
     for error in result.errors:
         if zh:
             click.echo(f"第 {error.row} 行 {error.message_zh}")
@@ -175,7 +179,38 @@ def _count_lines(path: Path) -> int:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
 
 
+@households_group.command(
+    "rehash-ids",
+    help=(
+        "Recompute the ID-number search hashes under the ID-hash key (keys/id_hash.key,\n"
+        "created if missing). Idempotent; `checkpoint db upgrade` runs it too.\n\n"
+        "Example: checkpoint households rehash-ids"
+    ),
+)
+def rehash_ids_command() -> None:
+    """Re-hash stored ID numbers."""
+    from gate.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    rehash_id_numbers_of(settings.database_url, settings.keys_dir)
+
+
+def rehash_id_numbers_of(database_url: str, keys_dir: Path) -> None:
+    """Re-hash the stored ID numbers and say how many changed (also run by ``db upgrade``)."""
+    from gate.households.id_numbers import rehash_database
+
+    changed = rehash_database(database_url, keys_dir)
+    click.echo(f"身份证号检索哈希：已更新 {changed} 条（ID-number hashes updated: {changed}）")
+
+
 # --- status -------------------------------------------------------------------------------------
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def _parse_until(_ctx: click.Context, _param: click.Parameter, value: str) -> dt.date:
@@ -187,21 +222,36 @@ def _parse_until(_ctx: click.Context, _param: click.Parameter, value: str) -> dt
     return parsed
 
 
-def _status_job(
-    code: str, community_code: str | None, change: Callable[..., None], **kwargs: object
-) -> None:
-    from gate.db import transaction
-    from gate.households.operations import HouseholdError, find_household
+HOUSEHOLD_MESSAGES_ZH = {
+    "no_household": "没有户编号为 {code} 的住户",
+    "no_such_households": "没有这些住户：{codes}",
+    "no_building": "没有楼栋 {key}",
+    "no_grid": "没有网格 {key}",
+    "several_selectors": "只能按户编号、楼栋或网格中的一种选择住户",
+    "quarantine_date_passed": "隔离截止日期 {until} 已经过去",
+    "quarantine_date_required": "请填写隔离的最后一天（--until）",
+    "reason_required": "修改状态必须填写原因（--reason）",
+}
+"""The Chinese wording of each ``HouseholdError`` code (parameters: its ``params``)."""
+
+
+def household_error_text(exc: HouseholdError) -> str:
+    """A household operation's refusal for the terminal: Chinese first, then English."""
+    zh = HOUSEHOLD_MESSAGES_ZH.get(exc.code)
+    english = str(exc)
+    return f"{zh.format(**exc.params)}（{english}）" if zh else english
+
+
+def _status_job(code: str, community_code: str | None, action: str, **kwargs: object) -> None:
+    from gate.households.operations import HouseholdError, change_status, find_household
 
     with office_job(writes=True) as job:
-
-        session = job.session
-        community = pick_community(session, community_code)
+        community = pick_community(job.session, community_code)
         try:
-            household = find_household(session, community, code)
-            change(session, household, **kwargs)
+            household = find_household(job.session, community, code)
+            change_status(job.session, household, action, **kwargs)  # type: ignore[arg-type]
         except HouseholdError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(household_error_text(exc)) from None
         click.echo(f"{household.code}: {household.status.value}")
 
 
@@ -224,16 +274,14 @@ def quarantine_command(
     code: str, until: dt.date, reason: str, community_code: str | None, actor: str
 ) -> None:
     """Quarantine a household."""
-    from gate.households.operations import set_quarantine
-
     _status_job(
         code,
         community_code,
-        set_quarantine,
+        "quarantine",
         until=until,
         actor=actor,
         reason=reason,
-        now=dt.datetime.now(dt.UTC),
+        now=_utcnow(),
     )
     click.echo(f"隔离至 {until.isoformat()}（含当日）")
 
@@ -251,9 +299,9 @@ def quarantine_command(
 @actor_option
 def exempt_command(code: str, reason: str, community_code: str | None, actor: str) -> None:
     """Exempt a household."""
-    from gate.households.operations import set_exempt
-
-    _status_job(code, community_code, set_exempt, actor=actor, reason=reason)
+    _status_job(
+        code, community_code, "exempt", until=None, actor=actor, reason=reason, now=_utcnow()
+    )
 
 
 @households_group.command(
@@ -269,6 +317,6 @@ def exempt_command(code: str, reason: str, community_code: str | None, actor: st
 @actor_option
 def normal_command(code: str, reason: str, community_code: str | None, actor: str) -> None:
     """Set a household back to normal."""
-    from gate.households.operations import set_normal
-
-    _status_job(code, community_code, set_normal, actor=actor, reason=reason)
+    _status_job(
+        code, community_code, "normal", until=None, actor=actor, reason=reason, now=_utcnow()
+    )

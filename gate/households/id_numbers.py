@@ -31,6 +31,7 @@ __all__ = [
     "IdHashKeyError",
     "hash_id_number",
     "id_hash_key",
+    "rehash_database",
     "rehash_id_numbers",
 ]
 
@@ -92,3 +93,18 @@ def rehash_id_numbers(session: Session, key: bytes, *, chunk: int = 1000) -> int
                 changed += 1
         session.flush()
         last_id = members[-1].id
+
+
+def rehash_database(database_url: str, keys_dir: Path) -> int:
+    """:func:`rehash_id_numbers` on the database at ``database_url`` in one committed unit
+    of work, with the key of ``keys_dir`` (created if missing). Returns the count changed."""
+    from gate.db import make_engine, session_factory
+    from gate.unit_of_work import UnitOfWork
+
+    key = id_hash_key(keys_dir)
+    engine = make_engine(database_url)
+    try:
+        with UnitOfWork(session_factory(engine), writes=True) as unit:
+            return rehash_id_numbers(unit.session, key)
+    finally:
+        engine.dispose()

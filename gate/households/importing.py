@@ -220,15 +220,14 @@ class _PlacePlanner:
         self.grids: dict[Area, list[Grid]] = {area: [] for area in self.areas}
         for grid in session.scalars(select(Grid).where(Grid.area_id.in_(by_id))):
             self.grids[by_id[grid.area_id]].append(grid)
-        self.compounds: dict[int, int] = dict(
-            session.execute(
-                select(Compound.grid_id, func.count())
-                .join(Compound.grid)
-                .join(Grid.area)
-                .where(Area.community_id == community.id)
-                .group_by(Compound.grid_id)
-            ).tuples()
+        counts = session.execute(
+            select(Compound.grid_id, func.count())
+            .join(Compound.grid)
+            .join(Grid.area)
+            .where(Area.community_id == community.id)
+            .group_by(Compound.grid_id)
         )
+        self.compounds: dict[int, int] = dict(counts.all())
 
     def place(self, row: HouseholdRow) -> _Place:
         found_area, name, code = _find_or_name(
@@ -471,6 +470,7 @@ class _Importer:
         if self.new_households:
             _assign_ids(self.session, self.new_households)
             self.session.add_all(self.new_households)
+            self.session.flush()  # the households first: their history rows point at them
             for household in self.new_households:
                 record_status_change(self.session, household)
             self.new_households = []

@@ -18,7 +18,7 @@ from gate.households.operations import quarantine_end
 from gate.households.validation import ImportPlan, id_check_digit, validate_rows
 from passes import HouseholdStatus
 
-SECRET = "s" * 40
+ID_KEY = b"k" * 32
 TODAY = dt.date(2026, 11, 1)
 
 
@@ -58,7 +58,7 @@ def households(session: Session, community: Community) -> int:
 
 
 def run(session: Session, community: Community, plan: ImportPlan, **kwargs: Any) -> Any:
-    return apply_import(session, community, plan, id_secret=SECRET, actor="clerk", **kwargs)
+    return apply_import(session, community, plan, id_key=ID_KEY, actor="clerk", **kwargs)
 
 
 def test_first_import_creates_households_heads_and_the_hierarchy(
@@ -78,7 +78,7 @@ def test_first_import_creates_households_heads_and_the_hierarchy(
     assert head.is_head
     assert head.name == "张三"
     assert head.phone == "13800138000"
-    assert head.id_number_hash == hash_id_number(SECRET, make_id("35052419900101123"))
+    assert head.id_number_hash == hash_id_number(ID_KEY, make_id("35052419900101123"))
     assert len(head.id_number_hash or "") == 64
     assert db_session.scalar(select(func.count()).select_from(Area)) == 1
     assert len(result.new_places) == 2
@@ -147,7 +147,7 @@ def test_plan_import_counts_but_writes_nothing(db_session: Session, community: C
     run(db_session, community, plan_of(row("3-1-401")))
 
     result = plan_import(
-        db_session, community, plan_of(row("3-1-401"), row("3-1-402")), id_secret=SECRET
+        db_session, community, plan_of(row("3-1-401"), row("3-1-402")), id_key=ID_KEY
     )
 
     assert (result.created, result.unchanged, result.written) == (1, 1, False)

@@ -78,6 +78,19 @@ def upgrade_command(database_url: str | None, revision: str) -> None:
         for step in applied:
             click.echo(f"Applied:  {_describe(step)}")
         click.echo(f"Now at:   {_describe(current_revision(url))}")
+        _rehash_id_numbers(url)
+
+
+def _rehash_id_numbers(url: str) -> None:
+    """ID-number search hashes under the ID-hash key of the configured keys directory."""
+    from gate.cli.households import rehash_id_numbers_of
+
+    try:
+        keys_dir = load_settings().keys_dir
+    except SettingsError as exc:
+        click.echo(f"ID-number hashes not updated ({exc}): run `checkpoint households rehash-ids`")
+        return
+    rehash_id_numbers_of(url, keys_dir)
 
 
 @db_group.command(

@@ -27,6 +27,7 @@ from gate.devices.models import Device, Gate
 from gate.devices.operations import create_device
 from gate.households.models import Household, Member
 from gate.issuing.operations import issue_pass
+from gate.settings import DEFAULT_TIMEZONE
 from gate.signing.operations import active_signing_key, create_signing_key
 from passes import Direction, HouseholdStatus, RuleSet
 
@@ -75,12 +76,13 @@ def build_demo(
     households: int = 200,
     days: int = 7,
     on_progress: Callable[[str], None] = lambda _message: None,
+    timezone: str = DEFAULT_TIMEZONE,
 ) -> DemoSummary:
-    """Create the demo compound in an empty database (flushes; the caller commits)."""
+    """Create the demo compound in an empty database (flushes; the caller commits).
+
+    ``timezone`` is the compound's zone (the CLI passes ``settings.timezone``)."""
     rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not secrets
-    community = Community(
-        id=350322, name="鲤城街道幸福里小区", code="xfl", timezone="Asia/Shanghai"
-    )
+    community = Community(id=350322, name="鲤城街道幸福里小区", code="xfl", timezone=timezone)
     session.add(community)
     session.flush()
     rules = RuleSet(version=1, timezone=community.timezone)

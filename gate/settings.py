@@ -33,6 +33,9 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PREFIX = "CHECKPOINT_"
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+"""The zone of a community when ``CHECKPOINT_TIMEZONE`` names none (its one home)."""
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)
 MIN_SECRET_KEY_LENGTH = 32
 LOCALES = ("zh_CN", "en")
@@ -118,7 +121,7 @@ class Settings:
             database_url=database_url,
             secret_key=_secret_key(reader, env, instance_dir),
             keys_dir=reader.path("KEYS_DIR", instance_dir / "keys").resolve(),
-            timezone=_timezone(reader.text("TIMEZONE", "Asia/Shanghai")),
+            timezone=_timezone(reader.text("TIMEZONE", DEFAULT_TIMEZONE)),
             scan_deadline_ms=reader.integer("SCAN_DEADLINE_MS", 1000, low=50, high=60_000),
             login_max_failures=reader.integer("LOGIN_MAX_FAILURES", 5, low=1, high=1000),
             login_window_seconds=reader.integer("LOGIN_WINDOW_SECONDS", 900, low=1, high=86_400),
@@ -201,7 +204,7 @@ def _timezone(name: str) -> str:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # "Asia" is a directory, etc.
         raise SettingsError(
-            PREFIX + "TIMEZONE", f"unknown time zone {name!r} (e.g. Asia/Shanghai)"
+            PREFIX + "TIMEZONE", f"unknown time zone {name!r} (e.g. {DEFAULT_TIMEZONE})"
         ) from None
     return name
 

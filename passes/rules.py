@@ -40,6 +40,10 @@ class RuleSetError(PassError):
         self.message = message
 
 
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+"""The zone of a rule set that names none (the office's own default is its settings')."""
+
+
 class WindowKind(StrEnum):
     """How the outing quota's window is measured."""
 
@@ -85,7 +89,7 @@ class RuleSet:
     """One version of a community's rules. Every crossing records the version that decided it."""
 
     version: int = 1
-    timezone: str = "Asia/Shanghai"
+    timezone: str = DEFAULT_TIMEZONE
     quota: Quota | None = field(default_factory=Quota)
     max_out_at_once: int = 1
     exit_hours: ExitHours | None = None
@@ -168,7 +172,7 @@ def rules_from_dict(data: object) -> RuleSet:
             "temperature",
         },
     )
-    timezone = _str(obj.get("timezone", "Asia/Shanghai"), "timezone")
+    timezone = _str(obj.get("timezone", DEFAULT_TIMEZONE), "timezone")
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # "Asia" is a directory

@@ -100,6 +100,7 @@ def demo_command(host: str, port: int, reset: bool, no_serve: bool) -> None:
                 keys_dir=settings.keys_dir,
                 now=datetime.now(UTC),
                 on_progress=lambda message: click.echo(f"  {message}"),
+                timezone=settings.timezone,
             )
     if exists:
         click.echo(f"demo database {database} exists: serving it (use --reset to start over)")

@@ -22,8 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gate.db import U32, U32_MAX, Base, UTCDateTime, utcnow
-
-DEFAULT_TIMEZONE = "Asia/Shanghai"
+from gate.settings import DEFAULT_TIMEZONE
 
 
 class Community(Base):

@@ -303,6 +303,11 @@ class Claim:
         }
 
     @classmethod
+    def from_json(cls, data: object, path: str = "verdict") -> Claim:
+        """Parse the claim object alone (its fields named under ``path``)."""
+        return cls.read(Fields(data, path, None, cls.KEYS))
+
+    @classmethod
     def read(cls, fields: Fields) -> Claim:
         """Parse the object ``fields`` holds."""
         return cls(

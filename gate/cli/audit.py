@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gate.cli.support import office_job
+from gate.cli.support import office_job, translate
 from gate.community.queries import community_by_id, community_ids
 
 if TYPE_CHECKING:
@@ -30,17 +30,26 @@ def audit_group() -> None:
     """Audit commands."""
 
 
+def say(message_id: str, **params: Any) -> str:
+    """A message for the terminal: Chinese first (the UI catalogue), then the English."""
+    english = message_id % params if params else message_id
+    chinese = translate(message_id, **params)
+    return english if chinese == english else f"{chinese}（{english}）"
+
+
 def resolve_community(session: Session, community_id: int | None) -> int:
     """``community_id`` checked to exist, or the only community when None."""
     if community_id is not None:
         if community_by_id(session, community_id) is None:
-            raise click.ClickException(f"no community with id {community_id}")
+            raise click.ClickException(say("no community with id %(id)d", id=community_id))
         return community_id
     ids = community_ids(session, limit=2)
     if not ids:
-        raise click.ClickException("the database has no community yet")
+        raise click.ClickException(say("the database has no community yet"))
     if len(ids) > 1:
-        raise click.ClickException("there are several communities: choose one with --community ID")
+        raise click.ClickException(
+            say("there are several communities: choose one with --community ID")
+        )
     return ids[0]
 
 
@@ -138,7 +147,7 @@ def checkpoint_command(
     """Write or check a checkpoint."""
     if out_path is None and verify_path is None:
         raise click.UsageError(
-            "give --out FILE to write a checkpoint or --verify FILE to check one"
+            say("give --out FILE to write a checkpoint or --verify FILE to check one")
         )
     if out_path is not None:
         _write_checkpoint(out_path, community_id)
@@ -162,8 +171,16 @@ def _write_checkpoint(out_path: Path, community_id: int | None) -> None:
         try:
             document = write_checkpoint(job.session, key, now, community_id=community_id)
         except LogNotIntact as exc:
-            click.echo(f"no checkpoint written: {exc}", err=True)
-            click.echo("run `checkpoint audit verify` for details", err=True)
+            broken = ", ".join(
+                f"{gate.gate_code} #{gate.problem.gate_seq} {gate.problem.problem}"
+                for gate in exc.report.broken
+                if gate.problem is not None
+            )
+            click.echo(
+                say("No checkpoint written: the log does not verify (%(gates)s).", gates=broken),
+                err=True,
+            )
+            click.echo(say("Run `checkpoint audit verify` for details."), err=True)
             sys.exit(1)
     write_atomic(out_path, json.dumps(document, ensure_ascii=False, indent=2) + "\n", mode=0o644)
     # A separate, short writing job records the event once the file is safely written.
@@ -171,7 +188,7 @@ def _write_checkpoint(out_path: Path, community_id: int | None) -> None:
         record_checkpoint(job.session, document, file_name=out_path.name, actor="cli")
     for gate in document["gates"]:
         click.echo(f"gate {gate['gate_code']}: row {gate['gate_seq']} {gate['row_hash'][:16]}")
-    click.echo(f"checkpoint written to {out_path}; copy it off this machine")
+    click.echo(say("Checkpoint written to %(path)s: copy it off this machine.", path=out_path))
 
 
 def _verify_checkpoint(verify_path: Path, keys_path: Path | None) -> None:
@@ -182,23 +199,27 @@ def _verify_checkpoint(verify_path: Path, keys_path: Path | None) -> None:
     try:
         document = json.loads(verify_path.read_text("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise click.ClickException(f"{verify_path}: not a readable checkpoint: {exc}") from None
+        raise click.ClickException(
+            say("%(path)s is not a readable checkpoint: %(error)s", path=verify_path, error=exc)
+        ) from None
     if not isinstance(document, dict):
-        raise click.ClickException(f"{verify_path}: not a checkpoint")
+        raise click.ClickException(say("%(path)s is not a checkpoint.", path=verify_path))
     with office_job(writes=False) as job:
         if keys_path is not None:
             keys = load_keyset(keys_path)
         else:
             community = document.get("community")
             if not isinstance(community, int):
-                raise click.ClickException(f"{verify_path}: not a checkpoint (no community)")
+                raise click.ClickException(say("%(path)s is not a checkpoint.", path=verify_path))
             try:
                 keys = load_context(job.session, community).keys
             except LookupError as exc:
                 raise click.ClickException(str(exc)) from None
             click.echo(
-                "note: checking the signature with the database's own keys; "
-                "--keys FILE with a copy kept elsewhere is stronger",
+                say(
+                    "Note: the signature is checked with the database's own keys; "
+                    "--keys FILE with a copy kept elsewhere is stronger."
+                ),
                 err=True,
             )
         problems = verify_checkpoint(job.session, document, keys)
@@ -206,4 +227,9 @@ def _verify_checkpoint(verify_path: Path, keys_path: Path | None) -> None:
         for problem in problems:
             click.echo(f"FAILED  {problem}")
         sys.exit(1)
-    click.echo(f"checkpoint {verify_path} holds: every gate's log up to it is unchanged")
+    click.echo(
+        say(
+            "Checkpoint %(path)s holds: every gate's log up to it is unchanged.",
+            path=verify_path,
+        )
+    )

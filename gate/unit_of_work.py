@@ -23,15 +23,22 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gate.db import SQLITE_BEGIN_OPTION
+from gate.db import SQLITE_BEGIN_OPTION, is_lost_connection
 
 _UNIT_KEY = "checkpoint_unit_of_work"
 
 
 class ReadOnlyUnitError(RuntimeError):
     """A read-only unit of work was asked to write (a programming error, not user input)."""
+
+
+def is_retryable(error: BaseException) -> bool:
+    """True for the failures that running the same work again resolves: a concurrent request
+    stored the same client id first, or the database connection was lost."""
+    return isinstance(error, IntegrityError) or is_lost_connection(error)
 
 
 class UnitOfWork:

@@ -6,43 +6,43 @@ Every route but enrolment needs ``Authorization: Bearer <device token>``. Errors
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from gate.api.bundle import build_bundle
-from gate.api.retrying import with_replay_retry
 from gate.api.schemas import (
     ApiError,
     batch_items,
+    batch_response,
+    item_id,
+    parse_batch_item,
     parse_scan,
     scan_response,
 )
-from gate.api.uploads import Uploader, store_batch
-from gate.app import services
 from gate.crossings.operations import Origin, record_scan
-from gate.db import transaction
-from gate.devices.operations import (
-    DeviceError,
-    authenticate,
-    contact_due,
-    enroll,
-    note_contact,
+from gate.crossings.uploads import (
+    UnreadableUpload,
+    Upload,
+    UploadedScan,
+    Uploader,
+    store_batch,
 )
+from gate.devices.bundle import build_bundle
+from gate.devices.operations import DeviceError, check_in, enroll
+from gate.services import now, services
+from gate.unit_of_work import UnitOfWork
+from gate.web.json_body import BadJsonBody, json_body
+from gate.web.unit_of_work import db_session, request_unit, writes
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
 MAX_BACKLOG = 2**31 - 1
-
-
-def _now() -> datetime:
-    """The server's time (``Services.clock``: real time unless a test injected a clock)."""
-    return services().clock()
 
 
 @api.errorhandler(ApiError)
@@ -50,25 +50,16 @@ def _api_error(error: ApiError) -> tuple[Response, int]:
     return jsonify(error.to_json()), error.status
 
 
+@api.errorhandler(BadJsonBody)
+def _bad_json(error: BadJsonBody) -> tuple[Response, int]:
+    return jsonify({"error": {"code": error.code, "message": str(error)}}), error.status
+
+
 @api.errorhandler(HTTPException)
 def _http_error(error: HTTPException) -> tuple[Response, int]:
     code = (error.name or "error").lower().replace(" ", "_")
     status = error.code or 400
     return jsonify({"error": {"code": code, "message": error.description}}), status
-
-
-def _json_body() -> object:
-    problem = "the body must be JSON (Content-Type: application/json)"
-    if not request.is_json:
-        raise ApiError(400, "bad_json", problem)
-    try:
-        # Not request.get_json: it lets RecursionError (absurdly nested input) become a 500.
-        body = json.loads(request.get_data(cache=True))
-    except (ValueError, RecursionError):
-        body = None
-    if body is None:
-        raise ApiError(400, "bad_json", problem)
-    return body
 
 
 def _backlog(header: str) -> int | None:
@@ -86,94 +77,109 @@ class Caller:
     community_id: int
 
 
-def _authenticated(session: Session, now: datetime) -> Caller:
-    """Authenticate the calling device inside the caller's transaction: one short query,
-    and a write only when its contact is due (see ``contact_due``). A scan thus checks its
-    device, decides and records on one connection with one commit."""
+def _caller(at: datetime, session: Session | None = None) -> Caller:
+    """The calling device, authenticated (see ``check_in``) in the request's unit of work,
+    or in ``session``."""
     header = request.headers.get("Authorization", "")
     token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
     backlog = _backlog(request.headers.get("X-Checkpoint-Backlog", ""))
     try:
-        device = authenticate(session, token)
+        device = check_in(session or db_session(), token, now=at, backlog=backlog)
     except DeviceError as exc:
         raise ApiError(401, exc.code, exc.message) from None
-    if contact_due(device, now=now, backlog=backlog):
-        note_contact(session, device, now=now, backlog=backlog)
     return Caller(Origin(gate_id=device.gate_id, device_id=device.device_id), device.community_id)
 
 
-def _caller() -> Caller:
-    """:func:`_authenticated` in a transaction of its own (for batch uploads and bundles)."""
-    with transaction(services().sessions) as session:
-        return _authenticated(session, _now())
-
-
 @api.post("/devices/enroll")
+@writes
 def enroll_device() -> tuple[Response, int]:
     """Trade a one-time enrolment code for a device token."""
-    body = _json_body()
+    body = json_body()
     code = body.get("code") if isinstance(body, dict) else None
     if not isinstance(code, str) or not code.strip():
         raise ApiError(422, "invalid_field", "code: the one-time enrolment code is required")
-    with transaction(services().sessions) as session:
-        try:
-            device, token = enroll(session, code=code, now=_now())
-        except DeviceError as exc:
-            raise ApiError(403, exc.code, exc.message) from None
-        community = device.gate.community
-        answer = {
-            "device_id": device.id,
-            "token": token,
-            "gate": {"id": device.gate.id, "code": device.gate.code, "name": device.gate.name},
-            "community": {
-                "id": community.id,
-                "name": community.name,
-                "timezone": community.timezone,
-            },
-        }
+    try:
+        device, token = enroll(db_session(), code=code, now=now())
+    except DeviceError as exc:
+        raise ApiError(403, exc.code, exc.message) from None
+    community = device.gate.community
+    answer = {
+        "device_id": device.id,
+        "token": token,
+        "gate": {"id": device.gate.id, "code": device.gate.code, "name": device.gate.name},
+        "community": {
+            "id": community.id,
+            "name": community.name,
+            "timezone": community.timezone,
+        },
+    }
     return jsonify(answer), 201
 
 
 @api.post("/scans")
+@writes(retry=True)
 def scan() -> Response:
-    """Decide and record one crossing online; replays return the stored verdict."""
-    now = _now()
-    svc = services()
+    """Decide and record one crossing online; replays return the stored verdict.
 
-    def work(session: Session) -> dict[str, Any]:
-        caller = _authenticated(session, now)
-        scan_request = parse_scan(_json_body(), now=now)
-        context = svc.contexts.get(session, caller.community_id)
-        recorded = record_scan(
-            session, context=context, origin=caller.origin, request=scan_request, now=now
-        )
-        return scan_response(
-            recorded.crossing,
+    Device check, decision and record on one connection with one commit; run once more
+    when the first run lost the race for its client id or its connection."""
+    at = now()
+    caller = _caller(at)
+    scan_request = parse_scan(json_body(), now=at)
+    session = db_session()
+    context = services().contexts.get(session, caller.community_id)
+    recorded = record_scan(
+        session, context=context, origin=caller.origin, request=scan_request, now=at
+    )
+    return jsonify(
+        scan_response(
+            recorded,
             replay=recorded.replay,
             household_label=recorded.household_label,
             timezone=context.timezone,
         )
-
-    return jsonify(with_replay_retry(svc.sessions, work))
+    )
 
 
 @api.post("/crossings/batch")
+@writes
 def upload_batch() -> Response:
-    """Store crossings decided offline (see :mod:`gate.api.uploads`); report per item."""
-    caller = _caller()
-    items = batch_items(_json_body())
-    svc = services()
-    uploader = Uploader(caller.origin, caller.community_id, svc.sessions, svc.contexts)
-    return jsonify({"results": store_batch(uploader, items, now=_now())})
+    """Store crossings decided offline (see :mod:`gate.crossings.uploads`); report per item.
+
+    The device's check-in is committed first; the items are then stored and committed a
+    chunk at a time."""
+    at = now()
+    caller = _caller(at)
+    unit = request_unit()
+    unit.commit()
+    items = [_upload(item, at) for item in batch_items(json_body())]
+    uploader = Uploader(caller.origin, caller.community_id, services().contexts)
+    results = store_batch(unit, uploader, items, now=at)
+    return jsonify(batch_response(results))
 
 
 @api.get("/bundle")
 def bundle() -> Response:
     """What a scanner needs to decide offline; ETag / If-None-Match gives 304."""
-    caller = _caller()
-    with transaction(services().sessions, read_only=True) as session:
-        body, etag = build_bundle(session, caller.community_id, now=_now())
+    at = now()
+    # The request is read-only, but the device's check-in (last seen, reported backlog) is
+    # a write: it gets a short writing unit of its own, committed before the bundle is read.
+    with UnitOfWork(services().sessions, writes=True) as check_in_unit:
+        caller = _caller(at, check_in_unit.session)
+    body, etag = build_bundle(db_session(), caller.community_id, now=at)
     response = Response(status=304) if request.if_none_match.contains(etag) else jsonify(body)
     response.set_etag(etag)
     response.headers["Cache-Control"] = "no-cache"
     return response
+
+
+def _upload(item: object, at: datetime) -> Upload:
+    """An uploaded item read: a crossing, or why it cannot be read."""
+    client_id = item_id(item)
+    if client_id is None:
+        return UnreadableUpload(None, item, "invalid_field", "id: must be a UUID string")
+    try:
+        scan_request, claim = parse_batch_item(item, now=at)
+    except ApiError as exc:
+        return UnreadableUpload(client_id, item, exc.code, exc.message)
+    return UploadedScan(scan_request, claim)

@@ -148,8 +148,13 @@ def authenticate(session: Session, token: str) -> DeviceIdentity:
 
 def revoke_device(
     session: Session, device: Device, *, actor: str, reason: str, now: datetime
-) -> None:
-    """Revoke a device: every later call with its token is refused."""
+) -> bool:
+    """Revoke a device: every later call with its token is refused.
+
+    A device already revoked is left as it is (no second event): returns False.
+    """
+    if device.revoked_at is not None:
+        return False
     device.revoked_at = now  # the token hash stays, so its calls get "device_revoked"
     device.enrollment_code_hash = None
     record_event(
@@ -161,6 +166,7 @@ def revoke_device(
         subject_id=device.id,
         reason=reason,
     )
+    return True
 
 
 CONTACT_RESOLUTION = timedelta(seconds=60)
@@ -184,3 +190,14 @@ def note_contact(
     if backlog is not None:
         values["last_backlog"] = backlog
     session.execute(update(Device).where(Device.id == device.device_id).values(values))
+
+
+def check_in(session: Session, token: str, *, now: datetime, backlog: int | None) -> DeviceIdentity:
+    """Authenticate a device's call and note its contact when due: one short query, and a
+    write only when :func:`contact_due`. Raises :class:`DeviceError` like
+    :func:`authenticate`. Runs in the caller's transaction, so a scan checks its device,
+    decides and records on one connection with one commit."""
+    device = authenticate(session, token)
+    if contact_due(device, now=now, backlog=backlog):
+        note_contact(session, device, now=now, backlog=backlog)
+    return device

@@ -29,11 +29,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from flask import Flask, Response, current_app, g, request
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 
-from gate.db import is_lost_connection
 from gate.services import services
-from gate.unit_of_work import UnitOfWork
+from gate.unit_of_work import UnitOfWork, is_retryable
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -42,6 +41,8 @@ _View = TypeVar("_View", bound=Callable[..., Any])
 _UNIT = "checkpoint_unit"
 _WRITES = "checkpoint_writes"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_ON_GET = "get"
+"""The ``_WRITES`` mark of a view declared ``writes(get=True)``."""
 
 
 def configure_unit_of_work(app: Flask) -> None:
@@ -50,18 +51,13 @@ def configure_unit_of_work(app: Flask) -> None:
     app.teardown_request(_close)
 
 
-def is_retryable(error: BaseException) -> bool:
-    """True for the failures that running the same work again resolves: a concurrent request
-    stored the same client id first, or the database connection was lost."""
-    return isinstance(error, IntegrityError) or is_lost_connection(error)
-
-
 @overload
 def writes(view: _View, /) -> _View: ...
 @overload
-def writes(*, retry: bool = False) -> Callable[[_View], _View]: ...
-def writes(view: _View | None = None, /, *, retry: bool = False) -> Any:
-    """Declare that ``view`` may write (for its non-GET requests)."""
+def writes(*, retry: bool = False, get: bool = False) -> Callable[[_View], _View]: ...
+def writes(view: _View | None = None, /, *, retry: bool = False, get: bool = False) -> Any:
+    """Declare that ``view`` may write (for its non-GET requests; with ``get=True`` for its
+    GETs too: a download whose operation records an audit event)."""
 
     def decorate(view: _View) -> _View:
         @functools.wraps(view)
@@ -82,7 +78,7 @@ def writes(view: _View | None = None, /, *, retry: bool = False) -> Any:
         # An attribute, not a flag set when the view runs: decorators outside this one
         # (require_role loading the user) may open the unit first. functools.wraps carries
         # it up to the registered view function.
-        setattr(wrapper, _WRITES, True)
+        setattr(wrapper, _WRITES, _ON_GET if get else True)
         return cast(_View, wrapper)
 
     return decorate(view) if view is not None else decorate
@@ -98,10 +94,12 @@ def request_unit() -> UnitOfWork:
 
 
 def _request_writes() -> bool:
-    if request.method in READ_METHODS or request.endpoint is None:
+    if request.endpoint is None:
         return False
-    view = current_app.view_functions.get(request.endpoint)
-    return bool(getattr(view, _WRITES, False))
+    declared = getattr(current_app.view_functions.get(request.endpoint), _WRITES, False)
+    if request.method in READ_METHODS:
+        return declared == _ON_GET and request.method != "OPTIONS"
+    return bool(declared)
 
 
 def db_session() -> Session:

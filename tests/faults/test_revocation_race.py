@@ -148,7 +148,7 @@ def _race(
                         ),
                         now=began,
                     )
-                    allowed, code = recorded.crossing.allowed, recorded.crossing.code
+                    allowed, code = recorded.allowed, recorded.code
                     commit_started = _utcnow()
                 with lock:
                     scans.append(Scan(client_id, began, commit_started, allowed, code))

@@ -92,7 +92,7 @@ def _use_one_outing_each(compound: Compound) -> None:
             recorded = record_scan(
                 session, context=context, origin=origin, request=request, now=earlier
             )
-            assert recorded.crossing.allowed
+            assert recorded.allowed
 
 
 def _race(
@@ -155,7 +155,7 @@ def test_one_outing_left_is_granted_exactly_once_to_16_concurrent_exits(
             recorded = record_scan(
                 session, context=context, origin=origin, request=request, now=compound.clock()
             )
-            return recorded.crossing.allowed, recorded.crossing.code
+            return recorded.allowed, recorded.code
 
     outcomes = _race(compound, rounds, attempt)
     for round_, tally in enumerate(outcomes):
@@ -219,5 +219,5 @@ def test_a_gate_read_before_the_lock_does_not_fork_the_chain(
         recorded = record_scan(
             slow, context=context, origin=origin, request=request(second), now=compound.clock()
         )
-        assert recorded.crossing.gate_seq == before + 2
+        assert recorded.gate_seq == before + 2
     assert assert_chain_intact(compound) == len(compound.residents) + 2

@@ -2,7 +2,7 @@
 
 The per-item contract (stored once, conflicts, rejected items) is tested against a reference
 model in ``test_offline_batch.py``; this file checks how items are grouped into
-transactions (:mod:`gate.api.uploads`) and that the lock order holds against online scans
+transactions (:mod:`gate.crossings.uploads`) and that the lock order holds against online scans
 at the same gate.
 """
 
@@ -19,7 +19,7 @@ import pytest
 from api_helpers import START, Compound, assert_chain_intact, build_compound, scan_body
 from sqlalchemy import Engine, event
 
-from gate.api.uploads import CHUNK
+from gate.crossings.uploads import CHUNK
 
 CLAIM = {"allowed": True, "code": None, "codes": [], "notes": [], "rule_version": 1}
 

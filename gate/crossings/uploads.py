@@ -1,0 +1,239 @@
+"""Storing a batch of crossings a scanner decided offline (``POST /api/v1/crossings/batch``).
+
+Every item gets a result of its own: ``stored``, ``duplicate`` (its client id is known) or
+``rejected`` (unreadable: kept all the same, flagged, with the reason). Items are stored in
+the order they arrive, so a household's crossings are judged in that order. Reading the
+uploaded JSON is the entry point's work: it hands over :class:`UploadedScan` and
+:class:`UnreadableUpload` items.
+
+Items go in chunks of :data:`CHUNK` per transaction: one commit (one fsync) per chunk
+instead of per item is what lets a day's backlog drain in minutes. So, unlike other
+operations, :func:`store_batch` commits: it is given the request's unit of work and commits
+it after each chunk. A chunk first locks all the households its passes name, in id order,
+and only then, with its first item, the gate: an online scan locks one household and then
+the gate, so neither can hold what the other waits for. A chunk that cannot name its
+households up front (screen codes), or that runs into a concurrent upload of the same
+client id or a lost connection, is stored item by item instead, each in a transaction of
+its own. A chunk holds its gate for its duration: :data:`CHUNK` bounds how long an online
+scan at the same gate may wait (about 0.1 s).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from gate.community.context import ContextCache
+from gate.crossings.operations import (
+    OfflineClaim,
+    Origin,
+    ScanRequest,
+    ScanResult,
+    find_stored,
+    record_rejected_upload,
+    record_scan,
+)
+from gate.crossings.persistence import lock_households
+from gate.unit_of_work import UnitOfWork, is_retryable
+from passes import PassError, is_screen_code, parse_pass
+
+CHUNK = 100
+"""Items stored per transaction."""
+UNNAMED_UPLOADS = uuid.UUID("5d0c3c1e-7a44-4f4e-9a55-0b3f1c2d9e61")
+"""Namespace of the ids given to uploaded items that carry no usable UUID of their own."""
+
+UploadStatus = Literal["stored", "duplicate", "rejected"]
+
+
+@dataclass(frozen=True)
+class UploadedScan:
+    """An uploaded item that reads as a crossing, with the verdict the scanner gave it."""
+
+    request: ScanRequest
+    claim: OfflineClaim
+
+
+@dataclass(frozen=True)
+class UnreadableUpload:
+    """An uploaded item the server cannot read: kept as a rejected crossing.
+
+    ``client_id`` None: the item carries no usable UUID; it is stored under one derived from
+    the device and the item's content, so uploading it again stores nothing new.
+    """
+
+    client_id: str | None
+    raw: object
+    """The item as uploaded (a JSON value)."""
+    error_code: str
+    error_message: str
+
+
+Upload = UploadedScan | UnreadableUpload
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    """One item's result: ``stored`` now, ``duplicate`` (stored before) or ``rejected``
+    with the error (kept as a rejected crossing, never a conflict)."""
+
+    client_id: str | None
+    status: UploadStatus
+    crossing_id: int
+    conflict: bool
+    conflict_code: str | None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+@dataclass(frozen=True)
+class Uploader:
+    """Who uploads, and what storing needs."""
+
+    origin: Origin
+    community_id: int
+    contexts: ContextCache
+
+
+@dataclass(frozen=True)
+class _Item:
+    """One uploaded item, ready: the work that stores it, and the household its pass names
+    (None when it names none; ``prelockable`` False when that cannot be known up front)."""
+
+    store: Callable[[Session], UploadResult]
+    household_id: int | None
+    prelockable: bool
+
+
+def store_batch(
+    unit: UnitOfWork, uploader: Uploader, items: Sequence[Upload], *, now: datetime
+) -> list[UploadResult]:
+    """Store ``items`` in order, committing ``unit`` after each chunk; one result per item,
+    in the same order."""
+    ready = [_ready(uploader, item, now) for item in items]
+    results: list[UploadResult] = []
+    for start in range(0, len(ready), CHUNK):
+        results += _store_chunk(unit, uploader, ready[start : start + CHUNK])
+    return results
+
+
+def _store_chunk(unit: UnitOfWork, uploader: Uploader, chunk: list[_Item]) -> list[UploadResult]:
+    if all(item.prelockable for item in chunk):
+        try:
+            session = unit.session
+            household_ids = (item.household_id for item in chunk)
+            lock_households(session, uploader.community_id, filter(None, household_ids))
+            results = [item.store(session) for item in chunk]
+            unit.commit()
+            return results
+        except DBAPIError as exc:
+            if not is_retryable(exc):
+                raise
+            # A concurrent upload of the same items, or a lost connection: item by item, each
+            # with its own retry, finds and replays what did get stored.
+            unit.reset()
+    return [_store_alone(unit, item) for item in chunk]
+
+
+def _store_alone(unit: UnitOfWork, item: _Item) -> UploadResult:
+    """Store one item in a transaction of its own, and once more if the first run lost the
+    race for its client id or its connection (the second run finds what did get stored)."""
+    for attempt in range(2):
+        try:
+            result = item.store(unit.session)
+            unit.commit()
+            return result
+        except DBAPIError as exc:  # IntegrityError is one
+            if attempt or not is_retryable(exc):
+                raise
+            unit.reset()
+    raise AssertionError("unreachable")
+
+
+def _ready(uploader: Uploader, item: Upload, now: datetime) -> _Item:
+    if isinstance(item, UnreadableUpload):
+        return _Item(_rejected(uploader, item, now), None, prelockable=True)
+    request, claim = item.request, item.claim
+
+    def store(session: Session) -> UploadResult:
+        context = uploader.contexts.get(session, uploader.community_id)
+        recorded = record_scan(
+            session,
+            context=context,
+            origin=uploader.origin,
+            request=request,
+            now=now,
+            offline=claim,
+        )
+        return _result(recorded, request.client_id, "duplicate" if recorded.replay else "stored")
+
+    if is_screen_code(request.pass_text):
+        return _Item(store, None, prelockable=False)
+    try:
+        household_id: int | None = parse_pass(request.pass_text).fields.household_id
+    except PassError:
+        household_id = None  # refused before any household is locked
+    return _Item(store, household_id, prelockable=True)
+
+
+def _rejected(
+    uploader: Uploader, item: UnreadableUpload, now: datetime
+) -> Callable[[Session], UploadResult]:
+    client_id = item.client_id
+    if client_id is None:
+        content = _raw_json(item.raw, canonical=True)
+        client_id = str(uuid.uuid5(UNNAMED_UPLOADS, f"{uploader.origin.device_id}:{content}"))
+    stored_id = client_id
+
+    def store(session: Session) -> UploadResult:
+        existing = find_stored(session, stored_id)
+        if existing is not None and not existing.rejected:
+            # This UUID was stored as a valid crossing before: the scanner has it acknowledged.
+            return _result(existing, item.client_id, "duplicate")
+        if existing is None:
+            context = uploader.contexts.get(session, uploader.community_id)
+            existing = record_rejected_upload(
+                session,
+                context=context,
+                origin=uploader.origin,
+                client_id=stored_id,
+                raw=_raw_json(item.raw),
+                reason=item.error_message,
+                now=now,
+            )
+        return _result(existing, item.client_id, "rejected", item)
+
+    return store
+
+
+def _result(
+    recorded: ScanResult,
+    client_id: str | None,
+    status: UploadStatus,
+    unreadable: UnreadableUpload | None = None,
+) -> UploadResult:
+    return UploadResult(
+        client_id=client_id,
+        status=status,
+        crossing_id=recorded.crossing_id,
+        conflict=recorded.conflict,
+        conflict_code=recorded.conflict_code,
+        error_code=None if unreadable is None else unreadable.error_code,
+        error_message=None if unreadable is None else unreadable.error_message,
+    )
+
+
+def _raw_json(item: object, *, canonical: bool = False) -> str:
+    """``item`` as JSON text that any database can store (no lone surrogates, no NUL)."""
+    text = json.dumps(item, ensure_ascii=False, default=str, sort_keys=canonical)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates from "\ud800" escapes
+        text = json.dumps(item, default=str, sort_keys=canonical)
+    return text

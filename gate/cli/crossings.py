@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from gate.cli.audit import open_sessions, resolve_community
+from gate.cli.support import RunningCount, office_job, progress_bar
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from gate.crossings.export import ExportRefused, Format
+    from gate.crossings.log_filters import LogFilter
 
 
 @click.group(
@@ -53,51 +56,80 @@ def export_command(
     to_day: datetime,
     gate_code: str | None,
     household_code: str | None,
-    fmt: str,
+    fmt: Format,
     out_path: Path,
     unmasked: bool,
     admin_username: str | None,
     community_id: int | None,
 ) -> None:
-    """Export crossings."""
-    from gate.db import transaction
+    """Export crossings: read and write the file in a read-only job (no write lock), then
+    record the export in a short writing job; the file appears only once it is recorded."""
+    from gate.crossings.export import export_crossings, record_export
+    from gate.crossings.log_filters import count_log
 
     if to_day < from_day:
-        raise click.BadParameter("--to is before --from", param_hint="--to")
+        raise click.BadParameter("--to 早于 --from / --to is before --from", param_hint="--to")
     if unmasked and not admin_username:
-        raise click.UsageError("--unmasked needs --as-admin USERNAME (an admin account)")
-    with open_sessions() as sessions:
-        with transaction(sessions, read_only=True) as session:
-            job = _prepare(
-                session,
-                community_id,
-                from_day.date(),
-                to_day.date(),
-                gate_code,
-                household_code,
-                admin_username,
+        raise click.UsageError(
+            "--unmasked 需要 --as-admin 管理员账号 / --unmasked needs --as-admin USERNAME "
+            "(an admin account)"
+        )
+    with office_job(writes=False) as job:
+        export = _prepare(
+            job.session,
+            community_id,
+            from_day.date(),
+            to_day.date(),
+            gate_code,
+            household_code,
+            admin_username,
+            unmasked=unmasked,
+        )
+        total = count_log(job.session, export.filter)
+        click.echo(f"正在导出 {total} 条通行记录 / exporting {total} crossings…", err=True)
+        partial = out_path.with_name(f".{out_path.name}.partial")
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with partial.open("wb") as out, progress_bar(total, "导出") as advance:
+                progress = RunningCount()
+                progress.advance = advance
+                written = export_crossings(
+                    job.session,
+                    export.filter,
+                    fmt=fmt,
+                    out=out,
+                    unmasked=unmasked,
+                    on_progress=progress,
+                )
+        except BaseException:
+            partial.unlink(missing_ok=True)  # never leave half a file (with names) behind
+            raise
+    try:
+        with office_job(writes=True) as job:
+            record_export(
+                job.session,
+                export.filter,
+                fmt=fmt,
                 unmasked=unmasked,
+                rows=written,
+                actor=f"cli:{export.username}" if export.username else "cli",
+                user_id=export.user_id,
+                file=out_path.name,
             )
-            written = _run_export(session, job, fmt, out_path, unmasked)
-        with transaction(sessions) as session:
-            _audit(session, job, fmt, out_path, written, unmasked)
-    click.echo(f"{written} crossings written to {out_path}")
+        os.replace(partial, out_path)
+    except BaseException:
+        partial.unlink(missing_ok=True)  # an export that is not in the audit log is not kept
+        raise
+    click.echo(
+        f"已写入 {written} 条通行记录：{out_path} / {written} crossings written to {out_path}"
+    )
 
 
 @dataclass(frozen=True)
-class _Job:
-    """What to export, resolved from the command line."""
+class _Export:
+    """What to export and who takes it, resolved from the command line."""
 
-    community_id: int
-    timezone: str
-    start: datetime
-    end: datetime
-    first_day: date
-    last_day: date
-    gate_id: int | None
-    gate_code: str | None
-    household_id: int | None
-    household_code: str | None
+    filter: LogFilter
     user_id: int | None
     username: str | None
 
@@ -112,119 +144,57 @@ def _prepare(
     admin_username: str | None,
     *,
     unmasked: bool,
-) -> _Job:
-    from gate.accounts.models import Role, User
-    from gate.community.models import Community
-    from gate.devices.models import Gate
-    from gate.households.models import Household
+) -> _Export:
+    from gate.community.operations import CommunityError, find_community
+    from gate.community.queries import community_by_id
+    from gate.crossings.export import ExportRefused, export_account
+    from gate.crossings.log_filters import LogFilter, gate_id_by_code
+    from gate.households.queries import household_by_code
 
-    community_id = resolve_community(session, community_id)
-    community = session.get(Community, community_id)
-    assert community is not None  # resolve_community checked it
+    if community_id is not None:
+        community = community_by_id(session, community_id)
+        if community is None:
+            raise click.ClickException(
+                f"没有编号为 {community_id} 的社区 / no community with id {community_id}"
+            )
+    else:
+        try:
+            community = find_community(session, None)
+        except CommunityError as exc:
+            raise click.ClickException(f"请用 --community 选择社区 / {exc}") from None
     user = None
     if admin_username:
-        user = session.scalar(select(User).where(User.username == admin_username))
-        if user is None or user.disabled_at is not None or user.community_id != community_id:
-            raise click.ClickException(f"no active user {admin_username!r} in this community")
-        if unmasked and user.role is not Role.ADMIN:
-            raise click.ClickException(f"{admin_username} is not an admin: --unmasked refused")
-    gate_id = household_id = None
+        try:
+            user = export_account(session, community.id, admin_username, unmasked=unmasked)
+        except ExportRefused as refused:
+            raise click.ClickException(_refusal(refused)) from None
+    gate_id = None
     if gate_code:
-        gate_id = session.scalar(
-            select(Gate.id).where(Gate.community_id == community_id, Gate.code == gate_code)
-        )
+        gate_id = gate_id_by_code(session, community.id, gate_code)
         if gate_id is None:
-            raise click.ClickException(f"no gate with code {gate_code!r}")
-    if household_code:
-        household_id = session.scalar(
-            select(Household.id).where(
-                Household.community_id == community_id, Household.code == household_code
+            raise click.ClickException(
+                f"没有代码为 {gate_code!r} 的闸口 / no gate with code {gate_code!r}"
             )
+    if household_code and household_by_code(session, community.id, household_code) is None:
+        raise click.ClickException(
+            f"没有编号为 {household_code!r} 的住户 / no household with code {household_code!r}"
         )
-        if household_id is None:
-            raise click.ClickException(f"no household with code {household_code!r}")
-    zone = ZoneInfo(community.timezone)
-    return _Job(
-        community_id=community_id,
-        timezone=community.timezone,
-        start=datetime.combine(first_day, time(0), tzinfo=zone).astimezone(UTC),
-        end=datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC),
-        first_day=first_day,
-        last_day=last_day,
-        gate_id=gate_id,
-        gate_code=gate_code,
-        household_id=household_id,
-        household_code=household_code,
+    return _Export(
+        filter=LogFilter(
+            community_id=community.id,
+            timezone=community.timezone,
+            date_from=first_day,
+            date_to=last_day,
+            gate_id=gate_id,
+            household_code=household_code,
+        ),
         user_id=None if user is None else user.id,
         username=None if user is None else user.username,
     )
 
 
-def _run_export(session: Session, job: _Job, fmt: str, out_path: Path, unmasked: bool) -> int:
-    from gate.crossings.export import count_crossings, export_crossings
-
-    total = count_crossings(
-        session,
-        community_id=job.community_id,
-        start=job.start,
-        end=job.end,
-        gate_id=job.gate_id,
-        household_id=job.household_id,
-    )
-    click.echo(f"exporting {total} crossings…", err=True)
-    partial = out_path.with_name(f".{out_path.name}.partial")
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with (
-            partial.open("wb") as out,
-            click.progressbar(length=total, label="导出", file=sys.stderr) as bar,
-        ):
-            done = [0]
-
-            def advance(rows: int) -> None:
-                bar.update(rows - done[0])
-                done[0] = rows
-
-            written = export_crossings(
-                session,
-                community_id=job.community_id,
-                start=job.start,
-                end=job.end,
-                gate_id=job.gate_id,
-                household_id=job.household_id,
-                fmt="csv" if fmt == "csv" else "xlsx",
-                out=out,
-                unmasked=unmasked,
-                timezone=job.timezone,
-                on_progress=advance,
-            )
-        os.replace(partial, out_path)
-    except BaseException:
-        partial.unlink(missing_ok=True)  # never leave half a file (with names) behind
-        raise
-    return written
-
-
-def _audit(
-    session: Session, job: _Job, fmt: str, out_path: Path, written: int, unmasked: bool
-) -> None:
-    from gate.audit.operations import record_event
-
-    record_event(
-        session,
-        actor=f"cli:{job.username}" if job.username else "cli",
-        action="crossings.export_unmasked" if unmasked else "crossings.export",
-        community_id=job.community_id,
-        user_id=job.user_id,
-        subject_type="community",
-        subject_id=job.community_id,
-        details={
-            "from": job.first_day.isoformat(),
-            "to": job.last_day.isoformat(),
-            "gate": job.gate_code,
-            "household": job.household_code,
-            "format": fmt,
-            "rows": written,
-            "file": out_path.name,
-        },
-    )
+def _refusal(refused: ExportRefused) -> str:
+    name = refused.username
+    if refused.code == "not_admin":
+        return f"{name} 不是管理员，不能导出完整姓名 / {name} is not an admin: --unmasked refused"
+    return f"本社区没有有效账号 {name!r} / no active user {name!r} in this community"

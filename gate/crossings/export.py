@@ -1,14 +1,18 @@
-"""Exporting the crossing log to CSV or XLSX for the office and for auditors, streamed.
+"""Exporting the crossing log to CSV or XLSX for the office and for auditors, streamed: the
+one writer behind the log page's export and ``checkpoint crossings export``.
 
 Rows are read with ``yield_per`` (a server-side cursor on PostgreSQL; SQLite's cursor is lazy
-anyway) and written as they come: CSV line by line, XLSX through openpyxl's write-only
+anyway) and written as they come: CSV in chunks of lines, XLSX through openpyxl's write-only
 workbook (rows go to a temporary file, the zip is assembled at the end). Memory does not grow
-with the number of rows.
+with the number of rows. Reading needs no write transaction: entry points run it in a
+read-only unit of work, and record the export with :func:`record_export` in a short writing
+one (so an export never holds SQLite's write lock while it reads).
 
 Cells are what an office opens in Excel: Chinese headers, times in the community's zone,
 UTF-8 with a BOM for CSV (Excel reads BOM-less CSV as the ANSI code page), and every text
 cell that Excel would read as a formula (``= + - @``, tab, CR) prefixed with ``'`` so a
-crafted operator name or override reason cannot run anything (CSV injection).
+crafted operator name or override reason cannot run anything (CSV injection). XLSX sets
+column widths and continues on a new sheet at Excel's row limit.
 The head of household's name is masked (``张*``) unless ``unmasked``.
 """
 
@@ -16,14 +20,19 @@ from __future__ import annotations
 
 import csv
 import io
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, BinaryIO, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from gate.accounts.models import Role, User
+from gate.accounts.operations import find_user
+from gate.audit.operations import record_event
+from gate.crossings.log_filters import LogFilter, filtered
 from gate.crossings.models import Crossing
 from gate.devices.models import Gate
 from gate.households.models import Household, Member
@@ -54,6 +63,9 @@ _WIDTHS = (20, 10, 6, 12, 10, 7, 7, 16, 6, 6, 12, 10, 20, 9, 9, 66)
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _YIELD_PER = 2000
 _PROGRESS_EVERY = 10_000
+_CSV_CHUNK_ROWS = 500
+_XLSX_MEMORY = 8 * 1024 * 1024
+_CHUNK = 64 * 1024
 XLSX_MAX_ROWS = 1_048_576
 """Excel's row limit per sheet; longer exports continue on a new sheet."""
 
@@ -63,16 +75,14 @@ def neutralise(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
-def export_query(
-    *,
-    community_id: int,
-    start: datetime,
-    end: datetime,
-    gate_id: int | None = None,
-    household_id: int | None = None,
-) -> Select[Any]:
-    """The rows of an export: crossings in ``[start, end)`` with gate code, household code and
-    head of household's name, in scan order."""
+EXPORT = "crossings.export"
+EXPORT_UNMASKED = "crossings.export_unmasked"
+"""The audit actions of a masked and of an unmasked export, whoever takes it."""
+
+
+def export_query(log_filter: LogFilter) -> Select[Any]:
+    """The rows of an export: the filtered crossings with gate code, household code and head
+    of household's name, in scan order."""
     head_name = (
         select(Member.name)
         .where(Member.household_id == Crossing.household_id)
@@ -102,79 +112,132 @@ def export_query(
         )
         .join(Gate, Gate.id == Crossing.gate_id)
         .outerjoin(Household, Household.id == Crossing.household_id)
-        .where(
-            Crossing.community_id == community_id,
-            Crossing.scanned_at >= start,
-            Crossing.scanned_at < end,
-        )
-        .order_by(Crossing.scanned_at, Crossing.id)
     )
-    if gate_id is not None:
-        query = query.where(Crossing.gate_id == gate_id)
-    if household_id is not None:
-        query = query.where(Crossing.household_id == household_id)
-    return query
+    return filtered(query, log_filter).order_by(Crossing.scanned_at, Crossing.id)
 
 
-def count_crossings(
+class ExportRefused(Exception):
+    """An export the named account may not take. ``code``: ``no_such_user`` (unknown,
+    disabled or of another community) or ``not_admin`` (an unmasked export needs an admin);
+    ``username`` names the account."""
+
+    def __init__(self, code: str, username: str) -> None:
+        super().__init__(code, username)
+        self.code = code
+        self.username = username
+
+
+def export_account(session: Session, community_id: int, username: str, *, unmasked: bool) -> User:
+    """The active account ``username`` of the community taking an export.
+
+    Raises :class:`ExportRefused`; an unmasked export MUST be taken by an admin.
+    """
+    user = find_user(session, username)
+    if user is None or user.disabled_at is not None or user.community_id != community_id:
+        raise ExportRefused("no_such_user", username)
+    if unmasked and user.role is not Role.ADMIN:
+        raise ExportRefused("not_admin", username)
+    return user
+
+
+def record_export(
     session: Session,
+    log_filter: LogFilter,
     *,
-    community_id: int,
-    start: datetime,
-    end: datetime,
-    gate_id: int | None = None,
-    household_id: int | None = None,
-) -> int:
-    """How many rows :func:`export_crossings` would write with the same filters."""
-    query = select(func.count(Crossing.id)).where(
-        Crossing.community_id == community_id,
-        Crossing.scanned_at >= start,
-        Crossing.scanned_at < end,
+    fmt: Format,
+    unmasked: bool,
+    rows: int,
+    actor: str,
+    user_id: int | None = None,
+    file: str | None = None,
+) -> None:
+    """Record one export of ``rows`` crossings in the audit log (flushes): the same action
+    and details whichever entry point took it. Every export MUST be recorded, an unmasked
+    one (:data:`EXPORT_UNMASKED`) above all."""
+    gate = session.get(Gate, log_filter.gate_id) if log_filter.gate_id is not None else None
+    record_event(
+        session,
+        actor=actor,
+        action=EXPORT_UNMASKED if unmasked else EXPORT,
+        community_id=log_filter.community_id,
+        user_id=user_id,
+        subject_type="community",
+        subject_id=log_filter.community_id,
+        details={
+            **log_filter.audit_details(),
+            "gate": None if gate is None else gate.code,
+            "format": fmt,
+            "masked": not unmasked,
+            "rows": rows,
+            "file": file,
+        },
     )
-    if gate_id is not None:
-        query = query.where(Crossing.gate_id == gate_id)
-    if household_id is not None:
-        query = query.where(Crossing.household_id == household_id)
-    return int(session.scalar(query) or 0)
+    session.flush()
 
 
 def export_crossings(
     session: Session,
+    log_filter: LogFilter,
     *,
-    community_id: int,
-    start: datetime,
-    end: datetime,
-    gate_id: int | None = None,
-    household_id: int | None = None,
     fmt: Format,
     out: BinaryIO,
     unmasked: bool = False,
-    timezone: str,
     on_progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Write the crossings of ``[start, end)`` (aware datetimes) to ``out``; return the count.
+    """Write the crossings matching ``log_filter`` to ``out``; return the count.
 
-    Read-only; the caller audits the export (an unmasked one MUST be audited). ``out`` is left
+    Read-only (the caller records the export with :func:`record_export`). ``out`` is left
     open. ``on_progress`` gets the number of rows written every 10,000 rows and at the end.
     """
-    query = export_query(
-        community_id=community_id,
-        start=start,
-        end=end,
-        gate_id=gate_id,
-        household_id=household_id,
-    )
-    rows = session.execute(query, execution_options={"yield_per": _YIELD_PER})
-    cells = export_cells(rows, ZoneInfo(timezone), unmasked=unmasked)
     counted = _Progress(on_progress)
+    cells = counted.wrap(_cells(session, log_filter, unmasked=unmasked))
     if fmt == "csv":
-        written = _write_csv(counted.wrap(cells), out)
+        for chunk in _csv_chunks(cells):
+            out.write(chunk)
+        written = counted.rows
     elif fmt == "xlsx":
-        written = _write_xlsx(counted.wrap(cells), out)
+        written = _write_xlsx(cells, out)
     else:
         raise ValueError(f"unknown export format {fmt!r}: use csv or xlsx")
     counted.done()
     return written
+
+
+def stream_export(
+    session: Session, log_filter: LogFilter, *, fmt: Format, unmasked: bool = False
+) -> Iterator[bytes]:
+    """The export as chunks of bytes, for an HTTP response (read-only).
+
+    CSV is produced while it is sent. XLSX can only be zipped once every row is in, so the
+    workbook is built into a temporary file (memory up to 8 MiB, then disk) when this is
+    called, before the first byte, and then sent in chunks.
+    """
+    cells = _cells(session, log_filter, unmasked=unmasked)
+    if fmt == "csv":
+        return _csv_chunks(cells)
+    if fmt != "xlsx":
+        raise ValueError(f"unknown export format {fmt!r}: use csv or xlsx")
+    spool = tempfile.SpooledTemporaryFile(max_size=_XLSX_MEMORY)  # noqa: SIM115 (closed below)
+    try:
+        _write_xlsx(cells, spool)  # type: ignore[arg-type]  # a binary file, as save() needs
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            while chunk := spool.read(_CHUNK):
+                yield chunk
+        finally:
+            spool.close()
+
+    return chunks()
+
+
+def _cells(session: Session, log_filter: LogFilter, *, unmasked: bool) -> Iterator[list[Any]]:
+    rows = session.execute(export_query(log_filter), execution_options={"yield_per": _YIELD_PER})
+    return export_cells(rows, ZoneInfo(log_filter.timezone), unmasked=unmasked)
 
 
 class _Progress:
@@ -248,19 +311,24 @@ def cell_text(value: Any) -> str:
     return neutralise(str(value))
 
 
-def _write_csv(rows: Iterator[list[Any]], out: BinaryIO) -> int:
-    text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="", write_through=False)
-    try:
-        writer = csv.writer(text)
-        writer.writerow(HEADERS)
-        written = 0
-        for row in rows:
-            writer.writerow([cell_text(value) for value in row])
-            written += 1
-        text.flush()
-    finally:
-        text.detach()  # leave ``out`` open for the caller
-    return written
+def _csv_chunks(rows: Iterator[list[Any]]) -> Iterator[bytes]:
+    """UTF-8 CSV with a BOM, in chunks of a few hundred lines."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")
+    writer.writerow(HEADERS)
+    for count, row in enumerate(rows, start=1):
+        writer.writerow([cell_text(value) for value in row])
+        if count % _CSV_CHUNK_ROWS == 0:
+            yield _take(buffer)
+    yield _take(buffer)
+
+
+def _take(buffer: io.StringIO) -> bytes:
+    data = buffer.getvalue().encode("utf-8")
+    buffer.seek(0)
+    buffer.truncate()
+    return data
 
 
 def _write_xlsx(rows: Iterator[list[Any]], out: BinaryIO) -> int:

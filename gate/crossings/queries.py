@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from gate.accounts.models import User
 from gate.audit.operations import record_event
 from gate.crossings.models import Crossing
 from gate.devices.models import Gate
@@ -287,24 +286,40 @@ def conflicts(
 
 
 class NotReviewable(ValueError):
-    """The crossing is not a conflict, or was reviewed already."""
+    """The crossing cannot be reviewed; ``code`` says why: ``not_conflict``,
+    ``reviewed_already`` or ``note_required``."""
+
+    def __init__(self, code: str, crossing_id: int) -> None:
+        super().__init__(code, crossing_id)
+        self.code = code
+        self.crossing_id = crossing_id
+
+
+class Reviewer(Protocol):
+    """Who reviews: a :class:`gate.accounts.models.User`, or the web's logged-in account."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def username(self) -> str: ...
 
 
 def review_conflict(
-    session: Session, crossing: Crossing, user: User, note: str, now: datetime
+    session: Session, crossing: Crossing, user: Reviewer, note: str, now: datetime
 ) -> Crossing:
     """Mark an offline conflict as reviewed by ``user`` with ``note``; audited (flushes).
 
     Only the review fields change; they are outside the row's hash, so the chain still
-    verifies. Raises :class:`NotReviewable` for a non-conflict or an already reviewed one.
+    verifies. Raises :class:`NotReviewable` for a non-conflict, an already reviewed one, or
+    an empty note.
     """
     if not crossing.conflict:
-        raise NotReviewable(f"crossing {crossing.id} is not a conflict")
+        raise NotReviewable("not_conflict", crossing.id)
     if crossing.conflict_reviewed_at is not None:
-        raise NotReviewable(f"crossing {crossing.id} was reviewed already")
+        raise NotReviewable("reviewed_already", crossing.id)
     note = note.strip()
     if not note:
-        raise NotReviewable("a review needs a note")
+        raise NotReviewable("note_required", crossing.id)
     crossing.conflict_reviewed_at = now
     crossing.conflict_reviewed_by = user.username
     crossing.conflict_note = note
@@ -321,3 +336,17 @@ def review_conflict(
     )
     session.flush()
     return crossing
+
+
+def recent_household_crossings(
+    session: Session, community_id: int, household_id: int, *, limit: int
+) -> list[Crossing]:
+    """A household's latest ``limit`` crossings, newest first (the household page)."""
+    return list(
+        session.scalars(
+            select(Crossing)
+            .where(Crossing.community_id == community_id, Crossing.household_id == household_id)
+            .order_by(Crossing.scanned_at.desc(), Crossing.id.desc())
+            .limit(limit)
+        )
+    )

@@ -11,6 +11,7 @@ import tracemalloc
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -26,9 +27,9 @@ from test_audit_chain import Site, make_site, scan
 from gate.accounts.models import Role
 from gate.audit.models import AuditEvent
 from gate.cli.crossings import crossings_group
-from gate.crossings.export import HEADERS, export_crossings, neutralise
+from gate.crossings.export import HEADERS, Format, export_crossings, neutralise
+from gate.crossings.log_filters import LogFilter
 from gate.crossings.models import Crossing
-from gate.crossings.queries import local_day_bounds
 from gate.db import session_factory, transaction
 from gate.households.models import Member
 from passes import Direction
@@ -70,22 +71,22 @@ def day_site(db_session: Session) -> Site:
     return site
 
 
-def run_export(
-    session: Session, site: Site, fmt: str, *, unmasked: bool = False, **filters: int
-) -> bytes:
-    start, end = local_day_bounds(DAY, SHANGHAI)
-    out = io.BytesIO()
-    export_crossings(
-        session,
+def day_filter(site: Site, **filters: Any) -> LogFilter:
+    """Local day ``DAY`` of the site's community, narrowed by ``filters``."""
+    return LogFilter(
         community_id=site.community.id,
-        start=start,
-        end=end,
-        fmt=fmt,  # type: ignore[arg-type]
-        out=out,
-        unmasked=unmasked,
         timezone=SHANGHAI,
-        **filters,  # type: ignore[arg-type]
+        date_from=DAY,
+        date_to=DAY,
+        **filters,
     )
+
+
+def run_export(
+    session: Session, site: Site, fmt: Format, *, unmasked: bool = False, **filters: Any
+) -> bytes:
+    out = io.BytesIO()
+    export_crossings(session, day_filter(site, **filters), fmt=fmt, out=out, unmasked=unmasked)
     return out.getvalue()
 
 
@@ -153,7 +154,7 @@ def test_filters_by_gate_and_household(db_session: Session, day_site: Site) -> N
 
     by_gate = run_export(db_session, day_site, "csv", gate_id=other_gate.id).decode("utf-8-sig")
     by_household = run_export(
-        db_session, day_site, "csv", household_id=day_site.households[0].id
+        db_session, day_site, "csv", household_code=day_site.households[0].code
     ).decode("utf-8-sig")
 
     assert [r[1] for r in list(csv.reader(io.StringIO(by_gate)))[1:]] == [other_gate.code]
@@ -207,11 +208,16 @@ def insert_many(session: Session, site: Site, count: int) -> None:
     ],
 )
 def test_export_runs_in_bounded_memory(
-    db_session: Session, tmp_path: Path, fmt: str, rows: int, limit_mb: int
+    db_session: Session, tmp_path: Path, fmt: Format, rows: int, limit_mb: int
 ) -> None:
     site = make_site(db_session)
     insert_many(db_session, site, rows)
-    start = datetime(2026, 10, 31, tzinfo=UTC)
+    days = LogFilter(
+        community_id=site.community.id,
+        timezone=SHANGHAI,
+        date_from=date(2026, 10, 31),
+        date_to=date(2026, 11, 2),
+    )
     progress: list[int] = []
     db_session.expunge_all()
 
@@ -219,14 +225,7 @@ def test_export_runs_in_bounded_memory(
     try:
         with (tmp_path / f"out.{fmt}").open("wb") as out:
             written = export_crossings(
-                db_session,
-                community_id=site.community.id,
-                start=start,
-                end=start + timedelta(days=3),
-                fmt=fmt,  # type: ignore[arg-type]
-                out=out,
-                timezone=SHANGHAI,
-                on_progress=progress.append,
+                db_session, days, fmt=fmt, out=out, on_progress=progress.append
             )
         _, peak = tracemalloc.get_traced_memory()
     finally:

@@ -1,4 +1,4 @@
-"""Keyset paging of the console: every row exactly once, newest first, ties broken by id."""
+"""Keyset paging (gate.paging): every row exactly once, newest first, ties broken by id."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from gate.audit.models import AuditEvent
 from gate.audit.operations import record_event
 from gate.community.models import Community
-from gate.console.paging import Cursor, PagingError, keyset_page
 from gate.crossings.models import Crossing
 from gate.devices.models import Device
+from gate.paging import Cursor, PagingError, keyset_page
 
 T0 = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
 

@@ -265,10 +265,17 @@ def free_port() -> int:
 
 class ServerProcess:
     """``checkpoint serve`` (gunicorn: a master and a worker) in its own process group, so
-    :meth:`kill` takes down both at once with SIGKILL, mid-request."""
+    :meth:`kill` takes down both at once with SIGKILL, mid-request. ``program``: what runs
+    ``serve`` (the ``checkpoint`` console script, or a wrapper such as ``server_kill.py``)."""
 
-    def __init__(self, env: dict[str, str], log: Path, port: int | None = None) -> None:
-        self.env, self.log = env, log
+    def __init__(
+        self,
+        env: dict[str, str],
+        log: Path,
+        port: int | None = None,
+        program: Sequence[str] = (str(BIN / "checkpoint"),),
+    ) -> None:
+        self.env, self.log, self.program = env, log, list(program)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -277,7 +284,7 @@ class ServerProcess:
     def start(self) -> None:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(BIN / "checkpoint"), "serve", "--port", str(self.port)],
+                [*self.program, "serve", "--port", str(self.port)],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -4,10 +4,14 @@ server committed but before it recorded the acknowledgement. The next syncs conv
 A real ``checkpoint serve`` (gunicorn master + worker, own process group) on a SQLite file with
 the demo compound; a scanner journal full of offline crossings. Alternating rounds:
 
-- server kill: an Uploader (real HTTP, batches of 500) runs in a thread; when the server's
-  database shows that a random number of the batch's items were committed, the whole server
-  process group gets SIGKILL mid-batch. The uploader gets a transport error and keeps its rows
-  unsent. The gate database's integrity and hash chain are checked, and the server restarted.
+- server kill: an Uploader (real HTTP, batches of 500) runs in a thread; the server
+  (``server_kill.py``: the real server plus an ``after_commit`` hook) SIGKILLs its whole
+  process group right after the commit that brings the device's stored crossings to a random
+  count inside the batch, before it answers. Checked afterwards: the server did die at that
+  count, and the last crossing it committed is still unsent in the journal (the window was
+  really hit, on every run: no test thread races the upload). The uploader gets a transport
+  error and keeps its rows unsent. The gate database's integrity and hash chain are checked,
+  and the server restarted.
 - scanner kill: ``python -m tests.faults.compound upload-and-die`` uploads with a transport
   that SIGKILLs its own process right after the N-th HTTP response arrived, before
   ``Journal.acknowledge``. Checked afterwards: the batch it died on is stored on the server yet
@@ -24,7 +28,8 @@ from __future__ import annotations
 
 import json
 import random
-import sqlite3
+import signal
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -35,8 +40,11 @@ import pytest
 from scanner.api_client import ApiClient
 from scanner.journal import Journal
 from scanner.sync import SyncReport, Uploader
+from tests.faults import server_kill
 from tests.faults.compound import (
     MARKS,
+    DemoCompound,
+    Enrolled,
     ServerProcess,
     assert_chain_intact,
     assert_delivered_exactly_once,
@@ -59,47 +67,52 @@ SERVER_BATCH = 500
 SCANNER_BATCH = 100
 
 
-def _stored_count(database: Path, device_id: int) -> int:
-    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10)
-    try:
-        return int(
-            connection.execute(
-                "SELECT count(*) FROM crossings WHERE device_id = ?", (device_id,)
-            ).fetchone()[0]
-        )
-    finally:
-        connection.close()
-
-
 def _kill_server_mid_batch(
-    server: ServerProcess, journal_path: Path, token: str, device_id: int, rng: random.Random,
-    database: Path,
+    server: ServerProcess, compound: DemoCompound, journal_path: Path, device: Enrolled,
+    rng: random.Random, plan: Path,
 ) -> tuple[SyncReport, int]:  # fmt: skip
-    """Upload in a thread; SIGKILL the server once some of the current batch committed."""
-    before = _stored_count(database, device_id)
+    """Upload in a thread; the server kills itself once some of the current batch committed.
+    Returns the uploader's report and how many crossings the server committed meanwhile."""
+    database = compound.database_path
+    before = server_kill.stored_count(database, device.device_id)
     new = CROSSINGS - before  # not on the server yet
     assert new > 2, "too few crossings left to kill the server mid-batch"
     target = before + rng.randint(1, min(SERVER_BATCH, new) - 1)
+    server_kill.arm(plan, device_id=device.device_id, at_least=target)
     reports: list[SyncReport] = []
 
     def upload() -> None:
         with (
             Journal(journal_path) as journal,
-            ApiClient(server.url, token, timeout_s=60) as client,
+            ApiClient(server.url, device.token, timeout_s=60) as client,
         ):
             reports.append(Uploader(client, journal, batch_size=SERVER_BATCH).upload_pending())
 
     thread = threading.Thread(target=upload)
     thread.start()
-    deadline = time.monotonic() + 120
-    while _stored_count(database, device_id) < target:
-        assert time.monotonic() < deadline, "the upload did not progress"
-        assert thread.is_alive(), "the upload finished before the kill"
-        time.sleep(0.002)
-    server.kill()
     thread.join(120)
-    assert not thread.is_alive()
-    return reports[0], _stored_count(database, device_id) - before
+    assert not thread.is_alive(), "the upload neither finished nor failed within 120 s"
+    server_kill.disarm(plan)
+    marker = server_kill.killed_marker(plan)
+    assert marker.exists(), f"the upload finished without the server reaching {target} crossings"
+    assert server.process is not None
+    assert server.process.wait(timeout=20) == -signal.SIGKILL
+    server.kill()  # reaps what is left of the process group
+    killed_at = int(json.loads(marker.read_text())["stored"])
+    stored = [
+        row.client_id
+        for row in server_rows(compound.database_url)
+        if row.device_id == device.device_id
+    ]
+    assert len(stored) == killed_at >= target, "the server committed more after its kill"
+    with Journal(journal_path) as journal:
+        last = journal.get(stored[-1])
+    assert last is not None
+    assert last.entry.state == "unsent", (
+        "the answer to the batch the server died in arrived: the kill came too late to test "
+        "anything"
+    )
+    return reports[0], killed_at - before
 
 
 def test_killed_server_and_killed_scanner_converge_without_duplicates_or_losses() -> None:
@@ -112,7 +125,12 @@ def test_killed_server_and_killed_scanner_converge_without_duplicates_or_losses(
 def _converge_after_kills(tmp_path: Path) -> None:
     rng = random.Random()
     compound = build_compound(tmp_path / "instance", households=60)
-    server = ServerProcess(compound.env, tmp_path / "server.log")
+    plan = tmp_path / "kill-plan.json"
+    server = ServerProcess(
+        {**compound.env, server_kill.PLAN_ENV: str(plan)},
+        tmp_path / "server.log",
+        program=[sys.executable, server_kill.__file__],
+    )
     server.start()
     started = time.monotonic()
     notes: list[str] = []
@@ -132,13 +150,12 @@ def _converge_after_kills(tmp_path: Path) -> None:
         for round_ in range(KILLS):
             # The server, SIGKILLed in the middle of a large batch.
             report, committed = _kill_server_mid_batch(
-                server, journal_path, device.token, device.device_id, rng,
-                compound.database_path,
-            )  # fmt: skip
+                server, compound, journal_path, device, rng, plan
+            )
             assert report.error is not None, "the uploader did not notice the dead server"
             assert sqlite_integrity(compound.database_path) == ["ok"]
             assert_chain_intact(compound.database_url, compound.gate_id)
-            notes.append(f"server-kill-{round_}: {committed} of the batch committed")
+            notes.append(f"server-kill-{round_}: died with {committed} new crossings committed")
             server.start()
 
             # The scanner, SIGKILLed after the server answered, before it noted the answer.

@@ -23,9 +23,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from gate.accounts.models import Role
 from gate.issuing.operations import DEFAULT_VALID_DAYS
+from gate.rules.dryrun import DEFAULT_DAYS, MAX_DAYS
 from passes import Code, reason
-
-from .dryrun import DEFAULT_DAYS, MAX_DAYS
 
 STATUS_ACTIONS = ("quarantine", "exempt", "normal")
 

@@ -1,122 +1,134 @@
 """``/rules``: the rules in force, an editor (JSON) with field-named errors, a dry run over
-the last days' crossings before saving, and the version history. Every save is a new version."""
+the last days' crossings before saving, and the version history. Every save is a new version.
+
+Three routes, one page: ``GET /rules`` shows it; ``POST /rules/dryrun`` replays the proposed
+rules and is read-only (it can take seconds and must never hold SQLite's write lock, which
+would stall every scan); ``POST /rules`` saves and is the only one that writes.
+"""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
-from gate.app import services
 from gate.community.context import current_rules
-from gate.community.models import RuleSet as RuleSetRecord
 from gate.community.operations import save_rules
-from gate.db import transaction
+from gate.community.queries import rule_versions
+from gate.rules.dryrun import DEFAULT_DAYS, DryRunResult, dry_run
+from gate.rules.proposal import editable_json, parse_proposed_rules
+from gate.services import services
 from gate.web.auth import OFFICE_ROLES, require_role
+from gate.web.unit_of_work import request_unit, writes
 from passes import RuleSet, RuleSetError, rules_from_json
 
 from . import console
-from .common import actor, community, lang, now
-from .dryrun import DEFAULT_DAYS, DryRunResult, dry_run
+from .common import actor, community, db_session, lang, now
 from .forms import RulesForm
 
 HISTORY_LIMIT = 50
 
 
-def _editable_json(rules: RuleSet) -> str:
-    return json.dumps(rules.to_dict(), ensure_ascii=False, indent=2)
-
-
-def _parse(text: str, fallback_version: int) -> RuleSet:
-    """The proposed rules; the stored version is assigned on save, so a missing one is fine."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        return rules_from_json(text)  # raises RuleSetError naming "(json)"
-    if isinstance(data, dict) and "version" not in data:
-        data["version"] = fallback_version
-    return rules_from_json(json.dumps(data))
-
-
-@console.route("/rules", methods=["GET", "POST"], endpoint="rules")
+@console.get("/rules", endpoint="rules")
 @require_role(*OFFICE_ROLES)
 def rules() -> Any:
-    """View, dry-run and save the community's rules."""
+    """The rules in force, the editor and the versions."""
     form = RulesForm()
-    result: DryRunResult | None = None
-    error_field: str | None = None
-    status = 200
-    if request.method == "POST":
-        if not form.validate_on_submit():
-            status = 400
-        else:
-            wants_dry_run = request.form.get("action") == "dryrun"
-            with transaction(services().sessions) as session:
-                row = community(session)
-                try:
-                    proposed = _parse(form.rules_json.data or "", row.current_rule_version or 1)
-                except RuleSetError as exc:
-                    error_field = exc.field
-                    form.rules_json.errors = [
-                        _("Field %(field)s: %(message)s", field=exc.field, message=exc.message)
-                    ]
-                    status = 400
-                else:
-                    if wants_dry_run:
-                        result = dry_run(
-                            session,
-                            row.id,
-                            proposed,
-                            now=now(),
-                            days=form.days.data or DEFAULT_DAYS,
-                        )
-                    else:
-                        record = save_rules(
-                            session,
-                            row,
-                            proposed,
-                            actor=actor(),
-                            reason=(form.reason.data or "").strip() or None,
-                        )
-                        version, community_id = record.version, row.id
-            if status == 200 and not wants_dry_run:
-                services().contexts.invalidate(community_id)
-                flash(_("Rules saved as version %(version)d.", version=version), "success")
-                return redirect(url_for("console.rules"))
-    with transaction(services().sessions, read_only=True) as session:
-        row = community(session)
-        current = current_rules(session, row)
-        history = session.scalars(
-            select(RuleSetRecord)
-            .where(RuleSetRecord.community_id == row.id)
-            .order_by(RuleSetRecord.version.desc())
-            .limit(HISTORY_LIMIT)
-        ).all()
-        versions = [
-            {
-                "version": r.version,
-                "created_at": r.created_at,
-                "created_by": r.created_by,
-                "summary": _summary(r.rules_json),
-                "current": r.version == row.current_rule_version,
-            }
-            for r in history
-        ]
-        if request.method == "GET":
-            form.rules_json.data = _editable_json(current)
-            form.days.data = DEFAULT_DAYS
-        html = render_template(
-            "console/rules.html",
-            form=form,
-            current=current,
-            current_version=row.current_rule_version,
-            versions=versions,
-            result=result,
-            error_field=error_field,
-        )
+    form.rules_json.data = editable_json(current_rules(db_session(), community()))
+    form.days.data = DEFAULT_DAYS
+    return _page(form)
+
+
+@console.post("/rules/dryrun", endpoint="rules_dryrun")
+@require_role(*OFFICE_ROLES)
+def rules_dryrun() -> Any:
+    """Replay the proposed rules over the last days' crossings; saves nothing (read-only)."""
+    form = RulesForm()
+    if not form.validate_on_submit():
+        return _page(form, status=400)
+    proposed, error_field = _proposed(form)
+    if proposed is None:
+        return _page(form, status=400, error_field=error_field)
+    result = dry_run(
+        db_session(), community().id, proposed, now=now(), days=form.days.data or DEFAULT_DAYS
+    )
+    return _page(form, result=result)
+
+
+@console.post("/rules", endpoint="rules_save")
+@require_role(*OFFICE_ROLES)
+@writes
+def rules_save() -> Any:
+    """Save the proposed rules as the community's next version."""
+    if request.form.get("action") == "dryrun":
+        # A browser that ignored the dry-run button's formaction: never save by mistake.
+        return redirect(url_for("console.rules_dryrun"), code=307)
+    form = RulesForm()
+    if not form.validate_on_submit():
+        return _page(form, status=400)
+    proposed, error_field = _proposed(form)  # parsed before the write transaction begins
+    if proposed is None:
+        return _page(form, status=400, error_field=error_field)
+    row = community()
+    record = save_rules(
+        db_session(),
+        row,
+        proposed,
+        actor=actor(),
+        reason=(form.reason.data or "").strip() or None,
+    )
+    community_id = row.id
+    # Scans in this process see the new rules at once, but only once they are committed.
+    request_unit().after_commit(lambda: services().contexts.invalidate(community_id))
+    flash(_("Rules saved as version %(version)d.", version=record.version), "success")
+    return redirect(url_for("console.rules"))
+
+
+def _proposed(form: RulesForm) -> tuple[RuleSet | None, str | None]:
+    """The form's rules, or None and the offending field (its error set on the form)."""
+    try:
+        return parse_proposed_rules(form.rules_json.data or ""), None
+    except RuleSetError as exc:
+        form.rules_json.errors = [_rules_error(exc)]
+        return None, exc.field
+
+
+def _rules_error(exc: RuleSetError) -> str:
+    # The core's RuleSetError names the field but explains it in English only: show the
+    # explanation on English pages, the field alone on Chinese ones.
+    if lang() == "en":
+        return str(_("Field %(field)s: %(message)s", field=exc.field, message=exc.message))
+    return str(_("Field %(field)s: check its value.", field=exc.field))
+
+
+def _page(
+    form: RulesForm,
+    *,
+    status: int = 200,
+    result: DryRunResult | None = None,
+    error_field: str | None = None,
+) -> tuple[str, int]:
+    row = community()
+    versions = [
+        {
+            "version": r.version,
+            "created_at": r.created_at,
+            "created_by": r.created_by,
+            "summary": _summary(r.rules_json),
+            "current": r.version == row.current_rule_version,
+        }
+        for r in rule_versions(db_session(), row.id, limit=HISTORY_LIMIT)
+    ]
+    html = render_template(
+        "console/rules.html",
+        form=form,
+        current=current_rules(db_session(), row),
+        current_version=row.current_rule_version,
+        versions=versions,
+        result=result,
+        error_field=error_field,
+    )
     return html, status
 
 

@@ -440,7 +440,7 @@ def test_dry_run_shows_refusals_by_code_and_saves_nothing(console: Console) -> N
     rules = compound.rules.to_dict()
     rules["exit_hours"] = {"start": "06:00", "end": "07:00"}  # the 09:00 exit falls outside
     answer = client.post(
-        "/rules", data={"rules_json": json.dumps(rules), "days": "7", "action": "dryrun"}
+        "/rules/dryrun", data={"rules_json": json.dumps(rules), "days": "7", "action": "dryrun"}
     )
     html = answer.get_data(as_text=True)
     assert answer.status_code == 200, html[:500]

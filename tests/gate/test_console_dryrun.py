@@ -9,8 +9,8 @@ from factories import make_crossing, make_device, make_household
 from sqlalchemy.orm import Session
 
 from gate.community.models import Community
-from gate.console.dryrun import CrossingFacts, StatusSpan, dry_run, replay
 from gate.households.operations import set_quarantine
+from gate.rules.dryrun import CrossingFacts, StatusSpan, dry_run, replay
 from passes import Direction, ExitHours, HouseholdStatus, Quota, RuleSet
 
 ZONE = ZoneInfo("Asia/Shanghai")

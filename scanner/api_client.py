@@ -3,10 +3,12 @@
 Failures fall in two families, and callers act on the family, not the detail:
 
 - :class:`Unreachable`: network failure, timeout, 5xx, or an answer that is not the JSON we
-  expect. The server may come back: decide offline now, retry the upload later.
+  expect (not JSON, or not its :mod:`passes.wire` format). The server may come back: decide
+  offline now, retry the upload later.
 - :class:`Refused`: a 4xx with ``{"error": {"code", "message"}}``. Permanent for that request
   (``status`` 401 with ``device_revoked``/``bad_token`` means the device must enrol again).
 
+Bodies are built and answers read with :mod:`passes.wire`, the format the gate speaks too.
 The transport is injectable (``httpx.MockTransport`` in tests), so nothing here needs a network.
 """
 
@@ -14,13 +16,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 
+from passes import WireFormatError, wire
+
 API = "/api/v1"
 BACKLOG_HEADER = "X-Checkpoint-Backlog"
-MAX_BATCH = 500
+MAX_BATCH = wire.MAX_BATCH
+ScanAnswer = wire.ScanAnswer
+"""The server's verdict for one scan."""
+BatchResult = wire.ItemResult
+"""The server's answer for one uploaded crossing."""
 
 
 class ApiError(Exception):
@@ -44,29 +52,6 @@ class Refused(ApiError):
     def unauthorized(self) -> bool:
         """The device token is revoked or wrong: enrol again."""
         return self.status == 401
-
-
-@dataclass(frozen=True)
-class ScanAnswer:
-    """The server's verdict for one scan; ``verdict`` is the wire verdict object."""
-
-    id: str
-    crossing_id: int | None
-    replay: bool
-    verdict: Mapping[str, Any]
-    household_label: str | None
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    """The server's answer for one uploaded crossing."""
-
-    id: str
-    status: Literal["stored", "duplicate", "rejected"]
-    crossing_id: int | None
-    conflict: bool
-    conflict_code: str | None
-    error: Mapping[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -109,38 +94,23 @@ class ApiClient:
         """Exchange a one-time code for a device token; returns the 201 body."""
         return self._json("POST", "/devices/enroll", json={"code": code, "name": name}, auth=False)
 
-    def scan(self, payload: Mapping[str, Any], *, deadline_s: float = 1.5) -> ScanAnswer:
+    def scan(self, scan: wire.Scan, *, deadline_s: float = 1.5) -> wire.ScanAnswer:
         """POST one scan for an online verdict; every phase is bounded by ``deadline_s``."""
-        body = self._json("POST", "/scans", json=dict(payload), timeout=httpx.Timeout(deadline_s))
+        body = self._json("POST", "/scans", json=scan.to_json(), timeout=httpx.Timeout(deadline_s))
         try:
-            return ScanAnswer(
-                id=str(body["id"]),
-                crossing_id=_opt_int(body.get("crossing_id")),
-                replay=bool(body.get("replay", False)),
-                verdict=_mapping(body["verdict"]),
-                household_label=body.get("household_label"),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
+            return wire.ScanAnswer.from_json(body)
+        except WireFormatError as exc:
             raise Unreachable(f"malformed scan answer: {exc}") from None
 
-    def upload_batch(self, crossings: Sequence[Mapping[str, Any]]) -> list[BatchResult]:
-        """Upload at most :data:`MAX_BATCH` offline crossings; one result per known id."""
+    def upload_batch(self, crossings: Sequence[wire.Crossing]) -> list[wire.ItemResult]:
+        """Upload at most :data:`MAX_BATCH` offline crossings; one result per item."""
         if len(crossings) > MAX_BATCH:
             raise ValueError(f"at most {MAX_BATCH} crossings per batch")
-        body = self._json("POST", "/crossings/batch", json={"crossings": list(crossings)})
+        batch = wire.Batch(tuple(crossings))
+        body = self._json("POST", "/crossings/batch", json=batch.to_json())
         try:
-            return [
-                BatchResult(
-                    id=str(item["id"]),
-                    status=_status(item["status"]),
-                    crossing_id=_opt_int(item.get("crossing_id")),
-                    conflict=bool(item.get("conflict", False)),
-                    conflict_code=item.get("conflict_code"),
-                    error=item.get("error"),
-                )
-                for item in body["results"]
-            ]
-        except (KeyError, TypeError, ValueError) as exc:
+            return list(wire.BatchResult.from_json(body).results)
+        except WireFormatError as exc:
             raise Unreachable(f"malformed batch answer: {exc}") from None
 
     def fetch_bundle(self, etag: str | None = None) -> BundleAnswer:
@@ -201,27 +171,3 @@ def _refused(response: httpx.Response) -> Refused:
         return Refused(response.status_code, str(error["code"]), str(error.get("message", "")))
     except (ValueError, KeyError, TypeError):
         return Refused(response.status_code, f"http_{response.status_code}", response.text[:200])
-
-
-def _mapping(value: object) -> Mapping[str, Any]:
-    if not isinstance(value, dict):
-        raise TypeError("expected an object")
-    return value
-
-
-def _opt_int(value: object) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise TypeError("expected an integer")
-    return int(value)
-
-
-def _status(value: object) -> Literal["stored", "duplicate", "rejected"]:
-    if value == "stored":
-        return "stored"
-    if value == "duplicate":
-        return "duplicate"
-    if value == "rejected":
-        return "rejected"
-    raise ValueError(f"unknown batch status {value!r}")

@@ -1,7 +1,9 @@
 """The offline bundle: everything the scanner needs to decide alone, and its age.
 
-Parsed from ``GET /api/v1/bundle`` (shape in :meth:`Bundle.from_dict`). ``generated_at`` is
-the server's time when it built the bundle; ``fetched_at`` is this device's (offset-corrected)
+Parsed from ``GET /api/v1/bundle`` (a :class:`passes.wire.Bundle`, ``checkpoint.bundle.v1``;
+a bundle cached before that format is read too). ``content_hash`` is the server's hash of the
+content (its ETag), not a format version. ``generated_at`` is the server's time when it built
+the bundle; ``fetched_at`` is this device's (offset-corrected)
 time when the fetch started; age is measured from ``fetched_at``.
 
 Household state merge (see :meth:`Bundle.household`): the office-set fields (generation,
@@ -18,15 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from passes import (
-    HouseholdState,
-    KeySet,
-    RuleSet,
-    RuleSetError,
-    format_utc,
-    parse_utc,
-    rules_from_dict,
-)
+from passes import HouseholdState, KeySet, RuleSet, WireFormatError, format_utc, parse_utc, wire
 
 
 class BundleError(ValueError):
@@ -43,7 +37,7 @@ class LocalStates(Protocol):
 class Bundle:
     """An immutable bundle value. ``raw`` is the JSON it came from (stored as is)."""
 
-    version: str
+    content_hash: str
     community_id: int
     community_name: str
     timezone: str
@@ -62,31 +56,23 @@ class Bundle:
     ) -> Bundle:
         """Parse the bundle JSON; raises BundleError naming what is wrong."""
         try:
-            community = data["community"]
-            generated_at = parse_utc(data["generated_at"])
-            if generated_at is None:
-                raise BundleError("generated_at is null")
-            households = [HouseholdState.from_dict(item) for item in data["households"]]
-            return cls(
-                version=str(data["version"]),
-                community_id=int(community["id"]),
-                community_name=str(community.get("name", "")),
-                timezone=str(community.get("timezone") or "Asia/Shanghai"),
-                rules=rules_from_dict(data["rules"]),
-                keys=KeySet.from_list(data["keys"]),
-                revoked_pass_ids=frozenset(bytes.fromhex(h) for h in data["revoked_pass_ids"]),
-                households={state.household_id: state for state in households},
-                generated_at=generated_at,
-                fetched_at=fetched_at,
-                etag=etag,
-                raw=dict(data),
-            )
-        except BundleError:
-            raise
-        except RuleSetError as exc:
-            raise BundleError(f"bad rules in bundle: {exc}") from None
-        except (KeyError, TypeError, ValueError) as exc:
-            raise BundleError(f"bad bundle: {type(exc).__name__}: {exc}") from None
+            bundle = wire.Bundle.from_json(wire.from_v0(data, wire.Bundle))
+        except WireFormatError as exc:
+            raise BundleError(f"bad bundle: {exc}") from None
+        return cls(
+            content_hash=bundle.content_hash,
+            community_id=bundle.community.id,
+            community_name=bundle.community.name,
+            timezone=bundle.community.timezone,
+            rules=bundle.rules,
+            keys=bundle.keys,
+            revoked_pass_ids=frozenset(bundle.revoked_pass_ids),
+            households={state.household_id: state for state in bundle.households},
+            generated_at=bundle.generated_at,
+            fetched_at=fetched_at,
+            etag=etag,
+            raw=dict(data),
+        )
 
     def age(self, now: datetime) -> timedelta:
         """How long ago the bundle was fetched (never negative)."""

@@ -24,10 +24,10 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from passes import (
     Code,
@@ -40,10 +40,10 @@ from passes import (
     decide,
     format_utc,
     parse_pass,
-    parse_utc,
     reason,
+    wire,
 )
-from scanner.api_client import ApiError, ScanAnswer
+from scanner.api_client import ApiError
 from scanner.bundle import Bundle, LocalStates
 
 STALE_BUNDLE = str(Code.STALE_BUNDLE)
@@ -55,7 +55,7 @@ SCANNER_REASONS: dict[str, tuple[str, str]] = {
     STALE_BUNDLE: (reason(Code.STALE_BUNDLE, "zh"), reason(Code.STALE_BUNDLE, "en")),
     NO_BUNDLE: ("设备无离线数据，无法判断", "No offline data on this device"),
 }
-Display = Literal["allow", "refuse", "remeasure"]
+Display = wire.Display
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ class Decision:
 class ScanClient(Protocol):
     """The part of :class:`scanner.api_client.ApiClient` the decider uses."""
 
-    def scan(self, payload: Mapping[str, Any], *, deadline_s: float = 1.5) -> ScanAnswer: ...
+    def scan(self, scan: wire.Scan, *, deadline_s: float = 1.5) -> wire.ScanAnswer: ...
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ class Decider:
         error: str | None = None
         if self._client is not None and self._monotonic() >= self._skip_online_until:
             answer = self._ask_server(request, scanned_at)
-            if isinstance(answer, ScanAnswer):
+            if isinstance(answer, wire.ScanAnswer):
                 self.online = True
                 return from_server(request, answer, scanned_at, bundle, self._local)
             error = answer
@@ -183,16 +183,16 @@ class Decider:
         """Forget the last network failure (e.g. the uploader just reached the server)."""
         self._skip_online_until = float("-inf")
 
-    def _ask_server(self, request: ScanRequest, scanned_at: datetime) -> ScanAnswer | str:
+    def _ask_server(self, request: ScanRequest, scanned_at: datetime) -> wire.ScanAnswer | str:
         client = self._client
         assert client is not None
         wait_s = max(self.config.deadline_s - self.config.offline_reserve_s, 0.05)
-        payload = scan_payload(request, scanned_at)
-        box: queue.Queue[ScanAnswer | str] = queue.Queue(maxsize=1)
+        message = scan_message(request, scanned_at)
+        box: queue.Queue[wire.ScanAnswer | str] = queue.Queue(maxsize=1)
 
         def call() -> None:
             try:
-                box.put(client.scan(payload, deadline_s=wait_s))
+                box.put(client.scan(message, deadline_s=wait_s))
             except ApiError as exc:
                 box.put(f"{type(exc).__name__}: {exc}")
 
@@ -204,23 +204,17 @@ class Decider:
             return f"no answer within {wait_s:.2f} s"
 
 
-def scan_payload(request: ScanRequest, scanned_at: datetime) -> dict[str, Any]:
-    """The ``POST /scans`` body."""
-    return {
-        "id": request.crossing_id,
-        "pass": request.pass_text,
-        "direction": request.direction.value,
-        "temperature": request.temperature,
-        "scanned_at": format_utc(scanned_at),
-        "operator": request.operator,
-        "override": _override_json(request.override),
-        "latency_ms": None,
-    }
-
-
-def _override_json(override: Override | None) -> dict[str, str] | None:
-    return (
-        None if override is None else {"supervisor": override.supervisor, "reason": override.reason}
+def scan_message(request: ScanRequest, scanned_at: datetime) -> wire.Scan:
+    """The ``POST /scans`` body (``checkpoint.scan.v1``)."""
+    return wire.Scan(
+        id=request.crossing_id,
+        pass_text=request.pass_text,
+        direction=request.direction,
+        temperature=request.temperature,
+        scanned_at=scanned_at,
+        operator=request.operator,
+        override=request.override,
+        latency_ms=None,
     )
 
 
@@ -238,34 +232,32 @@ def _household_id(text: str) -> int | None:
 
 def from_server(
     request: ScanRequest,
-    answer: ScanAnswer,
+    answer: wire.ScanAnswer,
     scanned_at: datetime,
     bundle: Bundle | None,
     local: LocalStates | None,
 ) -> Decision:
     """A server verdict as a Decision; advances the local household state if it allowed."""
     verdict = answer.verdict
-    allowed = bool(verdict.get("allowed"))
     household_id = _household_id(request.pass_text)
     state_after = None
-    if allowed and bundle is not None and household_id is not None:
+    if verdict.allowed and bundle is not None and household_id is not None:
         state = bundle.household(household_id, local)
         if state is not None:
             state_after = advance(state, request.direction, True, scanned_at, bundle.rules)
-    display = verdict.get("display")
     return Decision(
         crossing_id=request.crossing_id,
         direction=request.direction,
         scanned_at=scanned_at,
-        allowed=allowed,
-        display=display if display in ("allow", "refuse", "remeasure") else _display(allowed),
-        code=verdict.get("code"),
-        codes=tuple(verdict.get("codes") or ()),
-        notes=tuple(verdict.get("notes") or ()),
-        reason_zh=str(verdict.get("reason_zh") or ""),
-        reason_en=str(verdict.get("reason_en") or ""),
-        next_exit_at=_time_or_none(verdict.get("next_exit_at")),
-        rule_version=int(verdict.get("rule_version") or 0),
+        allowed=verdict.allowed,
+        display=verdict.display,
+        code=verdict.code,
+        codes=verdict.codes,
+        notes=verdict.notes,
+        reason_zh=verdict.reason_zh,
+        reason_en=verdict.reason_en,
+        next_exit_at=verdict.next_exit_at,
+        rule_version=verdict.rule_version,
         household_id=household_id,
         household_label=answer.household_label,
         offline=False,
@@ -393,14 +385,3 @@ def _scanner_refusal(
         online_error=online_error,
         temperature=request.temperature,
     )
-
-
-def _display(allowed: bool) -> Display:
-    return "allow" if allowed else "refuse"
-
-
-def _time_or_none(value: object) -> datetime | None:
-    try:
-        return parse_utc(value)
-    except ValueError:
-        return None

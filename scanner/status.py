@@ -63,7 +63,7 @@ def collect_status(
     return StatusReport(
         device=device,
         counts=journal.counts(),
-        bundle_version=None if bundle is None else bundle.version,
+        bundle_version=None if bundle is None else bundle.content_hash,
         bundle_age=age,
         degraded=age is None or age > max_bundle_age,
         clock_offset_s=None if offset is None else float(offset),

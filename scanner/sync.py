@@ -31,8 +31,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from passes import format_utc
-from scanner.api_client import MAX_BATCH, ApiError, BatchResult, BundleAnswer, Refused
+from passes import wire
+from scanner.api_client import MAX_BATCH, ApiError, BundleAnswer, Refused
 from scanner.bundle import BUNDLE_KEY, BundleError, save_bundle
 from scanner.journal import Ack, Journal, JournalFault, JournalRow
 
@@ -46,7 +46,7 @@ LAST_BUNDLE_KEY = "last_bundle_refresh"
 class SyncClient(Protocol):
     """The part of the API client the uploader and refresher use."""
 
-    def upload_batch(self, crossings: Sequence[Mapping[str, Any]]) -> list[BatchResult]: ...
+    def upload_batch(self, crossings: Sequence[wire.Crossing]) -> list[wire.ItemResult]: ...
 
     def fetch_bundle(self, etag: str | None = None) -> BundleAnswer: ...
 
@@ -68,32 +68,38 @@ class SyncReport:
         return self.error is None
 
 
-def upload_item(row: JournalRow) -> dict[str, Any]:
-    """A journal row as one ``/crossings/batch`` item."""
+def upload_item(row: JournalRow) -> wire.Crossing:
+    """A journal row as one ``/crossings/batch`` item (``checkpoint.crossing.v1``)."""
     entry = row.entry
     verdict = entry.verdict
-    override = entry.override
-    return {
-        "id": entry.id,
-        "pass": entry.pass_text,
-        "direction": entry.direction.value,
-        "temperature": entry.temperature,
-        "scanned_at": format_utc(entry.scanned_at),
-        "operator": entry.operator,
-        "override": None if override is None else asdict(override),
-        "latency_ms": entry.latency_ms,
-        "offline": True,
-        "verdict": {key: verdict.get(key) for key in ("allowed", "code", "codes", "notes")}
-        | {"rule_version": verdict.get("rule_version")},
-    }
+    return wire.Crossing(
+        scan=wire.Scan(
+            id=entry.id,
+            pass_text=entry.pass_text,
+            direction=entry.direction,
+            temperature=entry.temperature,
+            scanned_at=entry.scanned_at,
+            operator=entry.operator,
+            override=entry.override,
+            latency_ms=entry.latency_ms,
+        ),
+        verdict=wire.Claim(
+            allowed=bool(verdict.get("allowed")),
+            code=verdict.get("code"),
+            codes=tuple(verdict.get("codes") or ()),
+            notes=tuple(verdict.get("notes") or ()),
+            rule_version=int(verdict.get("rule_version") or 0),
+        ),
+    )
 
 
-def _ack(result: BatchResult) -> Ack:
+def _ack(result: wire.ItemResult) -> Ack:
     if result.status == "rejected":
-        error = result.error or {}
-        reason = f"{error.get('code', 'rejected')}: {error.get('message', '')}".strip()
-        return Ack(result.id, "dead", result.crossing_id, result.conflict_code, reason)
-    return Ack(result.id, "sent", result.crossing_id, result.conflict_code)
+        error = result.error
+        code, message = ("rejected", "") if error is None else (error.code, error.message)
+        reason = f"{code}: {message}".strip()
+        return Ack(str(result.id), "dead", result.crossing_id, result.conflict_code, reason)
+    return Ack(str(result.id), "sent", result.crossing_id, result.conflict_code)
 
 
 class Uploader:
@@ -200,7 +206,7 @@ def refresh_bundle(
             )
             journal.set_meta(**{OFFSET_KEY: offset})
             outcome = "not_modified" if answer.data is None else "changed"
-            result = RefreshResult(outcome, version=bundle.version)
+            result = RefreshResult(outcome, version=bundle.content_hash)
         except BundleError as exc:
             result = RefreshResult("failed", error=str(exc))
     journal.set_meta(**{LAST_BUNDLE_KEY: asdict(result) | {"at": started.isoformat()}})

@@ -17,15 +17,15 @@ import httpx
 import numpy as np
 
 from passes import (
-    Direction,
     HouseholdState,
     KeySet,
     Pass,
     RuleSet,
     SigningKey,
     decide,
-    format_utc,
     new_pass_id,
+    parse_pass,
+    wire,
 )
 from scanner.display import Screen
 from scanner.frames import Frame
@@ -64,17 +64,18 @@ class Community:
         )
 
     def bundle(
-        self, *, generated_at: datetime | None = None, version: str = "b1"
+        self, *, generated_at: datetime | None = None, content_hash: str = "b1"
     ) -> dict[str, Any]:
-        return {
-            "version": version,
-            "generated_at": format_utc(generated_at or self.now),
-            "community": {"id": COMMUNITY_ID, "name": "Test", "timezone": "Asia/Shanghai"},
-            "rules": self.rules.to_dict(),
-            "keys": KeySet((self.key.entry,)).to_list(),
-            "revoked_pass_ids": [p.hex() for p in self.revoked],
-            "households": [HouseholdState(household_id).to_dict() for household_id in self.passes],
-        }
+        """The bundle JSON (``checkpoint.bundle.v1``) the gate would send."""
+        return wire.Bundle(
+            content_hash=content_hash,
+            generated_at=generated_at or self.now,
+            community=wire.Community(COMMUNITY_ID, "Test", "Asia/Shanghai"),
+            rules=self.rules,
+            keys=KeySet((self.key.entry,)),
+            revoked_pass_ids=tuple(self.revoked),
+            households=tuple(HouseholdState(household_id) for household_id in self.passes),
+        ).to_json()
 
 
 class FakeClock:
@@ -253,70 +254,66 @@ class ServerStub:
         )
 
     def _batch(self, body: Any) -> tuple[int, dict[str, str], Any]:
-        ids = [item["id"] for item in body["crossings"]]
+        batch = wire.Batch.from_json(body)  # the scanner must send the format exactly
+        ids = [item.scan.id for item in batch.crossings]
         self.batches.append(ids)
         results = []
-        for item in body["crossings"]:
-            if item["id"] in self.reject:
-                results.append({"id": item["id"], "status": "rejected", "crossing_id": None,
-                                "conflict": False, "conflict_code": None,
-                                "error": {"code": "bad_pass", "message": "not ours"}})  # fmt: skip
+        for item, raw in zip(batch.crossings, body["crossings"], strict=True):
+            client_id = item.scan.id
+            if client_id in self.reject:
+                error = wire.ItemError("bad_pass", "not ours")
+                results.append(wire.ItemResult(client_id, "rejected", None, False, None, error))
                 continue
-            status = "duplicate" if item["id"] in self.stored else "stored"
+            status: wire.ItemStatus = "duplicate" if client_id in self.stored else "stored"
             if status == "stored":
-                self.stored[item["id"]] = item
-                self.store_counts[item["id"]] += 1
-            results.append({"id": item["id"], "status": status, "crossing_id": len(self.stored),
-                            "conflict": False, "conflict_code": None, "error": None})  # fmt: skip
+                self.stored[client_id] = raw
+                self.store_counts[client_id] += 1
+            results.append(wire.ItemResult(client_id, status, len(self.stored), False, None, None))
         if self.fail_after_commit:
             self.fail_after_commit = False
             return 500, {}, {"error": {"code": "boom", "message": "lost the answer"}}
-        return 200, {}, {"results": results}
+        return 200, {}, wire.BatchResult(tuple(results)).to_json()
 
     def _scan(self, body: Any) -> tuple[int, dict[str, str], Any]:
         self.scans.append(body)
+        scan = wire.Scan.from_json(body)  # the scanner must send the format exactly
         c = self.community
-        text = body["pass"]
-        from passes import parse_pass
-
-        household_id = parse_pass(text).fields.household_id
+        household_id = parse_pass(scan.pass_text).fields.household_id
         verdict = decide(
-            text,
+            scan.pass_text,
             keys=KeySet((c.key.entry,)),
             community_id=COMMUNITY_ID,
             household=self.states.get(household_id),
             revoked_pass_ids=set(c.revoked),
             rules=c.rules,
-            direction=Direction(body["direction"]),
-            temperature=body["temperature"],
-            now=datetime.fromisoformat(body["scanned_at"].replace("Z", "+00:00")),
+            direction=scan.direction,
+            temperature=scan.temperature,
+            now=scan.scanned_at,
         )
         if verdict.state_after is not None:
             self.states[household_id] = verdict.state_after
-        if body["id"] not in self.stored:
-            self.stored[body["id"]] = body
-            self.store_counts[body["id"]] += 1
-        return (
-            200,
-            {},
-            {
-                "id": body["id"],
-                "crossing_id": len(self.stored),
-                "replay": False,
-                "verdict": {
-                    "allowed": verdict.allowed,
-                    "display": verdict.display,
-                    "code": verdict.code,
-                    "codes": list(verdict.codes),
-                    "notes": list(verdict.notes),
-                    "reason_zh": verdict.reason("zh"),
-                    "reason_en": verdict.reason("en"),
-                    "next_exit_at": format_utc(verdict.next_exit_at),
-                    "rule_version": verdict.rule_version,
-                },
-                "household_label": f"3-2-40{household_id} 张*",
-            },
+        if scan.id not in self.stored:
+            self.stored[scan.id] = body
+            self.store_counts[scan.id] += 1
+        answer = wire.ScanAnswer(
+            id=scan.id,
+            crossing_id=len(self.stored),
+            replay=False,
+            verdict=wire.Verdict(
+                allowed=verdict.allowed,
+                display=verdict.display,
+                code=verdict.code,
+                codes=tuple(verdict.codes),
+                notes=tuple(verdict.notes),
+                reason_zh=verdict.reason("zh"),
+                reason_en=verdict.reason("en"),
+                next_exit_at=verdict.next_exit_at,
+                rule_version=verdict.rule_version,
+            ),
+            household_label=f"3-2-40{household_id} 张*",
+            next_exit_at=verdict.next_exit_at,
         )
+        return 200, {}, answer.to_json()
 
     # loopback HTTP server ----------------------------------------------------------------
 

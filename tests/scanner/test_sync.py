@@ -86,7 +86,7 @@ def test_uploaded_items_carry_the_offline_verdict(
     [crossing_id] = _record(journal, 1)
     Uploader(client, journal).upload_pending()
     item = server.stored[crossing_id]
-    assert item["offline"] is True
+    assert item["format"] == "checkpoint.crossing.v1"  # an offline crossing, by its format
     assert item["scanned_at"].endswith("Z")
     assert item["verdict"] == {
         "allowed": True,
@@ -158,7 +158,7 @@ def test_a_batch_refused_with_4xx_is_split_to_dead_letter_only_the_bad_item(
         items = json.loads(request.content)["crossings"]
         if any(item["id"] == poison for item in items):
             return httpx.Response(422, json={"error": {"code": "bad_item", "message": "x"}})
-        return httpx.Response(200, json={"results": [
+        return httpx.Response(200, json={"format": "checkpoint.batch-result.v1", "results": [
             {"id": i["id"], "status": "stored", "crossing_id": 1, "conflict": False,
              "conflict_code": None, "error": None} for i in items
         ]})  # fmt: skip
@@ -202,7 +202,7 @@ def test_bundle_refresh_stores_the_bundle_then_uses_the_etag(
     assert second.outcome == "not_modified"
     bundle = load_bundle(journal)
     assert bundle is not None
-    assert bundle.version == "b1"
+    assert bundle.content_hash == "b1"
     assert journal.get_meta(OFFSET_KEY) == pytest.approx(90.0)
 
 

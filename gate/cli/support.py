@@ -80,11 +80,7 @@ def office_job(*, writes: bool) -> Iterator[OfficeJob]:
     ``ClickException`` included): a failed command writes nothing. Clean errors when the
     database is not ready.
     """
-    from sqlalchemy.exc import SQLAlchemyError
-
-    import gate.models  # noqa: F401 - every mapper registered, so relationships resolve
-    from gate.db import make_engine, session_factory
-    from gate.migrations import current_revision, head_revision
+    from gate.migrations import DatabaseUnavailable, SchemaOutOfDate, opened_database
     from gate.settings import SettingsError, load_settings
     from gate.unit_of_work import UnitOfWork
 
@@ -92,22 +88,14 @@ def office_job(*, writes: bool) -> Iterator[OfficeJob]:
         settings = load_settings()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
-    engine = make_engine(settings.database_url)
     try:
-        try:
-            revision = current_revision(engine)
-        except SQLAlchemyError as exc:
-            raise click.ClickException(
-                f"cannot open the database {settings.database_url_masked}: {exc.__class__.__name__}"
-            ) from None
-        if revision != head_revision():
-            raise click.ClickException(
-                "the database schema is missing or out of date: run `checkpoint db upgrade`"
-            )
-        with UnitOfWork(session_factory(engine), writes=writes) as unit:
+        with (
+            opened_database(settings.database_url) as sessions,
+            UnitOfWork(sessions, writes=writes) as unit,
+        ):
             yield OfficeJob(settings, unit)
-    finally:
-        engine.dispose()
+    except (DatabaseUnavailable, SchemaOutOfDate) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def translate(message_id: str, **params: Any) -> str:

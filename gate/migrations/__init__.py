@@ -25,6 +25,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session, sessionmaker
 
 from gate.db import make_engine
 
@@ -158,5 +159,39 @@ def write_revision(url: str, message: str) -> None:
             command.revision(
                 alembic_config(connection), message=message, autogenerate=True, rev_id=next_id
             )
+    finally:
+        engine.dispose()
+
+
+class SchemaOutOfDate(RuntimeError):
+    """The database has no schema yet, or an older one: ``checkpoint db upgrade`` first."""
+
+
+@contextmanager
+def opened_database(url: str) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the database at ``url``, which must be at the newest revision.
+
+    Raises :class:`DatabaseUnavailable` when it cannot be opened and
+    :class:`SchemaOutOfDate` when it needs ``checkpoint db upgrade``. The engine is disposed
+    when the block ends.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    import gate.models  # noqa: F401 - every mapper registered, so relationships resolve
+    from gate.db import session_factory
+
+    engine = make_engine(url)
+    try:
+        try:
+            revision = current_revision(engine)
+        except SQLAlchemyError as exc:
+            raise DatabaseUnavailable(
+                f"cannot open the database {shown_url(url)}: {exc.__class__.__name__}"
+            ) from None
+        if revision != head_revision():
+            raise SchemaOutOfDate(
+                "the database schema is missing or out of date: run `checkpoint db upgrade`"
+            )
+        yield session_factory(engine)
     finally:
         engine.dispose()

@@ -29,7 +29,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from flask import Flask, Response, current_app, g, request
-from sqlalchemy.exc import DBAPIError
 
 from gate.services import services
 from gate.unit_of_work import UnitOfWork, is_retryable
@@ -69,7 +68,7 @@ def writes(view: _View | None = None, /, *, retry: bool = False, get: bool = Fal
                     result = view(*args, **kwargs)
                     request_unit().commit()
                     return result
-                except DBAPIError as exc:  # IntegrityError is one
+                except Exception as exc:
                     if attempt or not is_retryable(exc):
                         raise
                     request_unit().reset()

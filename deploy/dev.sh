@@ -69,9 +69,22 @@ run_tests() {
   mypy passes scanner gate
   log "import contracts"
   lint-imports
-  log "pytest"
+  # In parallel (pytest-xdist): one worker per core; tests that must not run beside each other
+  # share an xdist_group (tests/conftest.py) and run one after another on one worker. The
+  # caller's own -n or --dist wins (-n 0: one process, e.g. for pdb or -s); -p no:xdist turns
+  # both off.
+  local workers=(-n auto) dist=(--dist loadgroup) arg
+  for arg in "$@"; do
+    case "$arg" in
+      -n | -n?* | --numprocesses | --numprocesses=*) workers=() ;;
+      --dist | --dist=*) dist=() ;;
+      no:xdist | -pno:xdist) workers=() dist=() ;;
+    esac
+  done
+  local parallel=("${workers[@]}" "${dist[@]}")
+  log "pytest ${parallel[*]}"
   set +e
-  python -m pytest "$@"
+  python -m pytest "${parallel[@]}" "$@"
   local status=$?
   set -e
   if [[ $status -eq 5 ]]; then

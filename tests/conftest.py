@@ -13,9 +13,17 @@ SQLite file and once on a PostgreSQL database created for this run (marked ``pos
 
 PostgreSQL: the server is ``$CHECKPOINT_TEST_POSTGRES`` (default
 ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``); databases named
-``checkpoint_test_<random>`` are created there and dropped at the end of the run. If the
-server cannot be reached the PostgreSQL variants are skipped, with the reason shown, unless
+``checkpoint_test_<worker>_<random>`` are created there and dropped at the end of the run. If
+the server cannot be reached the PostgreSQL variants are skipped, with the reason shown, unless
 ``CHECKPOINT_REQUIRE_POSTGRES=1`` (CI), which makes them fail instead.
+
+Parallel runs (pytest-xdist, ``bash deploy/dev.sh test`` uses ``-n auto --dist loadgroup``):
+every worker is its own pytest session, so the session fixtures above give each worker its own
+databases (``<worker>`` is ``gw0``, ``gw1``, ...; ``main`` without xdist) and its own SQLite
+files under its own ``tmp_path_factory`` directory. Tests that must not run beside each other
+are put in one ``xdist_group`` by :func:`pytest_collection_modifyitems` (see
+:data:`SERIAL_GROUPS`): ``--dist loadgroup`` runs a group's tests one after another on a
+single worker.
 """
 
 from __future__ import annotations
@@ -37,10 +45,40 @@ POSTGRES_ENV = "CHECKPOINT_TEST_POSTGRES"
 REQUIRE_POSTGRES_ENV = "CHECKPOINT_REQUIRE_POSTGRES"
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
+SERIAL_GROUPS = {
+    # Each starts a gate server and scanner processes and keeps both cores busy; two at once
+    # only slow each other down past their timeouts. They also print throughput figures.
+    "tests/faults/": "faults",
+    "tests/scanner/test_crash_safety.py": "faults",
+    # Wall-clock bounds (a stall guard, a deadline, a non-blocking sound player): one after
+    # another, so they never compete with each other for a core.
+    "tests/scanner/test_decoding.py::test_huge_noisy_frame_is_abandoned_close_to_the_budget": (
+        "timing"
+    ),
+    "tests/scanner/test_deciding.py::test_a_server_that_does_not_answer_is_abandoned_": "timing",
+    "tests/scanner/test_display.py::test_command_sounder_": "timing",
+}
+"""``xdist_group`` of the tests whose node id starts with a key (``--dist loadgroup``)."""
+
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
 ]
+
+
+def worker_id() -> str:
+    """This pytest-xdist worker's id (``gw0``, ``gw1``, ...), or ``main`` without xdist."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests of :data:`SERIAL_GROUPS` with their ``xdist_group``."""
+    for item in items:
+        for prefix, group in SERIAL_GROUPS.items():
+            if item.nodeid.startswith(prefix):
+                item.add_marker(pytest.mark.xdist_group(group))
+                break
 
 
 class PostgresServer:
@@ -61,7 +99,7 @@ class PostgresServer:
             connection.execute(text("SELECT 1"))
 
     def create_database(self) -> str:
-        name = f"checkpoint_test_{secrets.token_hex(6)}"
+        name = f"checkpoint_test_{worker_id()}_{secrets.token_hex(6)}"
         with self._admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
         self._created.append(name)

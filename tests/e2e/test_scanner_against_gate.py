@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,9 +29,12 @@ from gate.households.decision_state import household_state
 from gate.households.models import Household
 from gate.issuing.operations import current_pass, pass_text
 from gate.migrations import upgrade
-from passes import render_png
+from passes import render_png, wire
+from scanner.api_client import ApiClient
+from scanner.device import load_device
 
 BIN = Path(sys.executable).parent
+VECTORS = Path(__file__).parents[1] / "passes" / "vectors" / "wire_v1"
 
 
 def _free_port() -> int:
@@ -95,7 +99,7 @@ def compound(tmp_path: Path) -> Iterator[tuple[Server, dict[str, str], list[str]
             and row.status.value == "normal"
         ]
     engine.dispose()
-    assert len(texts) >= 6, "the demo left too few households free to go out"
+    assert len(texts) >= 7, "the demo left too few households free to go out"
     server = Server(env, _free_port(), tmp_path / "server.log")
     server.start()
     try:
@@ -122,6 +126,28 @@ def _cards(directory: Path, texts: list[str]) -> Path:
     return directory
 
 
+def _scan_from_the_golden_vector(server: Server, data: Path, pass_text: str) -> None:
+    """The first scan vector, with this compound's pass, a new id and the time now, sent by
+    the scanner's own client to the real gate: the answer is a v1 verdict for that id."""
+    vectors = json.loads((VECTORS / "scan.json").read_text("utf-8"))
+    body = vectors["valid"][0]["json"]
+    scan = wire.Scan.from_json(
+        {**body, "id": str(uuid.uuid4()), "pass": pass_text, "scanned_at": _now_text()}
+    )
+    assert (scan.direction.value, scan.temperature) == ("out", 365)
+    device = load_device(data)
+    assert device is not None
+    with ApiClient(server.url, device.token) as client:
+        answer = client.scan(scan, deadline_s=10)
+    assert answer.id == scan.id
+    assert (answer.verdict.allowed, answer.verdict.display) == (True, "allow")
+    assert answer.replay is False
+
+
+def _now_text() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
 def test_scanner_decides_online_then_offline_and_sync_delivers_each_crossing_once(
     compound: tuple[Server, dict[str, str], list[str], str], tmp_path: Path
 ) -> None:
@@ -131,6 +157,7 @@ def test_scanner_decides_online_then_offline_and_sync_delivers_each_crossing_onc
         env, "enroll", "--server", server.url, "--code", code, "--data-dir", str(data)
     )
     assert enrolled.returncode == 0, enrolled.stderr
+    _scan_from_the_golden_vector(server, data, texts[6])
     run_args = [
         "--headless",
         "--thermometer",

@@ -30,8 +30,42 @@ CODE_LENGTH = 32
 _Named = TypeVar("_Named", Area, Grid)
 
 
+COMMUNITY_MESSAGES = {
+    "unknown_community": "no community with code %(code)s; known codes: %(known)s.",
+    "no_community_yet": "there is no community yet: create one first.",
+    "several_communities": (
+        "several communities: pick one with --community; known codes: %(known)s."
+    ),
+    "ambiguous_name": "%(name)s names %(count)d rows; use the code instead.",
+    "several_areas": "The community has several areas: name the area (片区).",
+    "several_grids": "Area %(area)s has several grids: name the grid (网格).",
+    "several_compounds": (
+        "Grid %(grid)s has several compounds: add the building in the office first."
+    ),
+    "no_signing_key": "Community %(community)s has no signing key %(key_id)d.",
+    "key_not_active": "Key %(key_id)d is %(status)s, not active.",
+    "revoke_needs_reason": "Revoking a key needs a reason.",
+    "key_already_revoked": "Key %(key_id)d is already revoked.",
+}
+"""The English msgid of each :class:`CommunityError` code (translated by the catalogue)."""
+
+
 class CommunityError(LookupError):
-    """A community, hierarchy row or key could not be found or changed; the message says why."""
+    """A community, hierarchy row or key could not be found or changed: a stable ``code``
+    and the ``params`` of its message.
+
+    Entry points show ``gettext(exc.message_id, **exc.params)`` (CLIs: the Chinese
+    catalogue first); :attr:`message` is the untranslated English text (logs, tests). A
+    ``code`` that is not in :data:`COMMUNITY_MESSAGES` is taken as free text (callers that
+    still pass a sentence).
+    """
+
+    def __init__(self, code: str, /, **params: str | int) -> None:
+        self.code = code
+        self.params = params
+        self.message_id = COMMUNITY_MESSAGES.get(code, code)
+        self.message = self.message_id % params if params else self.message_id
+        super().__init__(self.message)
 
 
 def find_community(session: Session, code: str | None) -> Community:
@@ -43,19 +77,19 @@ def find_community(session: Session, code: str | None) -> Community:
     if code is not None:
         community = session.scalar(select(Community).where(Community.code == code))
         if community is None:
-            raise CommunityError(f"no community with code {code!r}; {_choices(session)}")
+            raise CommunityError("unknown_community", code=code, known=_choices(session))
         return community
     communities = session.scalars(select(Community).order_by(Community.code).limit(2)).all()
     if len(communities) == 1:
         return communities[0]
     if not communities:
-        raise CommunityError("there is no community yet: create one first")
-    raise CommunityError(f"several communities: pick one with --community; {_choices(session)}")
+        raise CommunityError("no_community_yet")
+    raise CommunityError("several_communities", known=_choices(session))
 
 
 def _choices(session: Session) -> str:
     codes = session.scalars(select(Community.code).order_by(Community.code)).all()
-    return "known codes: " + (", ".join(codes) if codes else "(none)")
+    return ", ".join(codes) if codes else "-"
 
 
 # --- hierarchy ----------------------------------------------------------------------------------
@@ -78,7 +112,7 @@ def _match(rows: list[_Named], key: str) -> _Named | None:
         return by_code[0]
     by_name = [r for r in rows if r.name == key]
     if len(by_name) > 1:
-        raise CommunityError(f"{key!r} names {len(by_name)} rows; use the code instead")
+        raise CommunityError("ambiguous_name", name=key, count=len(by_name))
     return by_name[0] if by_name else None
 
 
@@ -90,7 +124,7 @@ def ensure_area(session: Session, community: Community, name: str | None) -> Are
     """
     areas = list(session.scalars(select(Area).where(Area.community_id == community.id)))
     found, name, code = _find_or_name(
-        areas, name, DEFAULT_AREA_NAME, "A", "the community has several areas: name the area (片区)"
+        areas, name, DEFAULT_AREA_NAME, "A", CommunityError("several_areas")
     )
     if found is not None:
         return found
@@ -108,7 +142,7 @@ def ensure_grid(session: Session, area: Area, name: str | None) -> Grid:
         name,
         DEFAULT_GRID_NAME,
         "G",
-        f"area {area.name} has several grids: name the grid (网格)",
+        CommunityError("several_grids", area=area.name),
     )
     if found is not None:
         return found
@@ -119,18 +153,23 @@ def ensure_grid(session: Session, area: Area, name: str | None) -> Grid:
 
 
 def _find_or_name(
-    rows: list[_Named], name: str | None, default_name: str, prefix: str, ambiguous: str
+    rows: list[_Named],
+    name: str | None,
+    default_name: str,
+    prefix: str,
+    ambiguous: CommunityError | str,
 ) -> tuple[_Named | None, str, str]:
     """The row ``name`` designates among ``rows``, else the name and free code for a new one.
 
-    ``name=None`` means the only row, or the default row (created when there are none).
+    ``name=None`` means the only row, or the default row (created when there are none);
+    with several rows and no default it raises ``ambiguous``.
     """
     if name is None:
         if len(rows) == 1:
             return rows[0], default_name, DEFAULT_CODE
         existing = _match(rows, DEFAULT_CODE)
         if existing is None and rows:
-            raise CommunityError(ambiguous)
+            raise ambiguous if isinstance(ambiguous, CommunityError) else CommunityError(ambiguous)
         return existing, default_name, DEFAULT_CODE
     existing = _match(rows, name)
     if existing is not None:
@@ -148,9 +187,7 @@ def ensure_compound(session: Session, grid: Grid, community: Community) -> Compo
     if len(compounds) == 1:
         return compounds[0]
     if compounds:
-        raise CommunityError(
-            f"grid {grid.name} has several compounds: add the building in the office first"
-        )
+        raise CommunityError("several_compounds", grid=grid.name)
     compound = Compound(grid=grid, name=community.name[:100], code=DEFAULT_CODE)
     session.add(compound)
     session.flush()
@@ -253,7 +290,7 @@ def community_key(session: Session, community: Community, key_id: int) -> Signin
     """The community's key ``key_id``; :class:`CommunityError` if it is not the community's."""
     record = session.get(SigningKeyRecord, key_id)
     if record is None or record.community_id != community.id:
-        raise CommunityError(f"community {community.code} has no signing key {key_id}")
+        raise CommunityError("no_signing_key", community=community.code, key_id=key_id)
     return record
 
 
@@ -265,7 +302,7 @@ def retire_signing_key(
     Only an active key can be retired (CommunityError otherwise). Audited as ``key.retire``.
     """
     if record.status is not KeyStatus.ACTIVE:
-        raise CommunityError(f"key {record.key_id} is {record.status.value}, not active")
+        raise CommunityError("key_not_active", key_id=record.key_id, status=record.status.value)
     record.status = KeyStatus.RETIRED
     record.retired_at = now
     if record.not_after is None or record.not_after > now:
@@ -290,9 +327,9 @@ def revoke_signing_key(
     Audited as ``key.revoke``.
     """
     if not reason.strip():
-        raise CommunityError("revoking a key needs a reason")
+        raise CommunityError("revoke_needs_reason")
     if record.status is KeyStatus.REVOKED:
-        raise CommunityError(f"key {record.key_id} is already revoked")
+        raise CommunityError("key_already_revoked", key_id=record.key_id)
     previous = record.status
     record.status = KeyStatus.REVOKED
     record.revoked_at = now

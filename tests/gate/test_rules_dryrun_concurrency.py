@@ -21,12 +21,13 @@ from typing import Any
 import httpx
 import pytest
 from api_helpers import ACTOR, Compound, build_compound, scan_body
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from werkzeug.serving import BaseWSGIServer, make_server
 
 import gate.console.rules as rules_views
 from gate.accounts.models import Role
 from gate.accounts.operations import create_user
+from gate.audit.models import AuditEvent
 from gate.crossings.models import Crossing
 from gate.db import transaction
 from gate.devices.models import Gate
@@ -138,11 +139,14 @@ def test_scans_are_answered_within_a_second_while_a_dry_run_replays_30000_crossi
         answer["status"], answer["html"] = response.status_code, response.text
         answer["finished"] = time.monotonic()
 
+    scanner = httpx.Client(base_url=server, timeout=10, headers=compound.headers())
+    warm_up = scan_body(compound.residents[0].pass_text, Direction.IN, scanned_at=compound.clock())
+    assert scanner.post("/api/v1/scans", json=warm_up).status_code == 200  # caches, pool
+
     dry_run_thread = threading.Thread(target=run_dry_run)
     dry_run_thread.start()
     assert replaying.wait(timeout=60), "the dry run never started"
 
-    scanner = httpx.Client(base_url=server, timeout=10, headers=compound.headers())
     latencies: list[float] = []
     answered_at: list[float] = []
     direction = Direction.OUT
@@ -166,3 +170,47 @@ def test_scans_are_answered_within_a_second_while_a_dry_run_replays_30000_crossi
     during = [at for at in answered_at if at < answer["finished"]]
     assert len(during) >= MIN_SCANS_DURING_DRY_RUN, (len(during), latencies)
     assert max(latencies) < SCAN_DEADLINE_S, sorted(latencies)[-5:]
+
+
+def test_saving_rules_on_the_page_writes_one_audit_event_and_refreshes_the_cache_after_commit(
+    compound: Compound,
+) -> None:
+    seed_crossings(compound, 10)  # also creates the office user
+    client = compound.app.test_client()
+    assert (
+        client.post("/login", data={"username": "clerk", "password": PASSWORD}).status_code == 302
+    )
+    contexts = compound.services.contexts
+    with transaction(compound.sessions, read_only=True) as session:
+        assert contexts.get(session, compound.community_id).rules.version == 1
+    changed = compound.rules.to_dict()
+    changed["max_outside_minutes"] = 90
+
+    dry = client.post("/rules/dryrun", data={"rules_json": json.dumps(changed), "days": "7"})
+    saved = client.post("/rules", data={"rules_json": json.dumps(changed), "reason": "限时"})
+
+    assert dry.status_code == 200
+    assert saved.status_code == 302
+    with transaction(compound.sessions, read_only=True) as session:
+        events = session.scalars(
+            select(AuditEvent).where(AuditEvent.action.startswith("rules."))
+        ).all()
+        assert [(e.action, e.subject_id, e.actor) for e in events] == [("rules.save", "2", "clerk")]
+        assert contexts.get(session, compound.community_id).rules.version == 2
+
+
+def test_a_dry_run_button_posted_to_the_save_route_saves_nothing(compound: Compound) -> None:
+    seed_crossings(compound, 10)
+    client = compound.app.test_client()
+    client.post("/login", data={"username": "clerk", "password": PASSWORD})
+    changed = compound.rules.to_dict()
+    changed["max_outside_minutes"] = 90
+
+    answer = client.post("/rules", data={"rules_json": json.dumps(changed), "action": "dryrun"})
+
+    assert answer.status_code == 307
+    assert answer.headers["Location"].endswith("/rules/dryrun")
+    with transaction(compound.sessions, read_only=True) as session:
+        assert (
+            session.scalars(select(AuditEvent).where(AuditEvent.action == "rules.save")).all() == []
+        )

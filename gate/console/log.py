@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -125,8 +126,8 @@ def log() -> Any:
 @console.get("/log/export", endpoint="log_export")
 @require_role(*READ_ROLES)
 def log_export() -> Any:
-    """The filtered log as CSV or XLSX, streamed from this request's read-only unit (no write
-    lock while it reads); names masked; recorded in the audit log before the first byte."""
+    """The filtered log as CSV or XLSX, read in read-only units (no write lock while it
+    reads); names masked; recorded in the audit log before the first byte."""
     fmt, mimetype = _FORMATS.get(request.args.get("fmt", "csv")) or not_found()
     session = db_session()
     row = community(session)
@@ -145,9 +146,19 @@ def log_export() -> Any:
             user_id=current_user.id,
             file=filename,
         )
-    # stream_with_context: the request (and its unit of work) stays open while the body is sent.
-    body = stream_with_context(stream_export(session, log_filter, fmt=fmt))
+    if fmt == "xlsx":
+        # Zipped from this unit before the first byte: only a temporary file is sent.
+        body: Iterator[bytes] = stream_export(session, log_filter, fmt=fmt)
+    else:
+        body = stream_with_context(_csv_while_sent(log_filter))
     return Response(body, mimetype=mimetype, headers={"Content-Disposition": attachment(filename)})
+
+
+def _csv_while_sent(log_filter: LogFilter) -> Iterator[bytes]:
+    """The CSV, read while it is sent. Flask (3.1) tears the request down when the view
+    returns (closing its unit of work) and pushes the request context again around this
+    generator, so the rows come from a fresh read-only unit that the second teardown closes."""
+    yield from stream_export(db_session(), log_filter, fmt="csv")
 
 
 def _audit_unit() -> UnitOfWork:

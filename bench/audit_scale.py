@@ -609,6 +609,7 @@ def log_query(household_id: int | None, start: datetime, end: datetime) -> Selec
 def office_queries(engine: Engine, seeded: Seeded, scale: str, report: dict[str, Any]) -> None:
     from gate.console.paging import keyset_page
     from gate.crossings.export import export_crossings
+    from gate.crossings.log_filters import LogFilter
     from gate.crossings.models import Crossing
     from gate.crossings.queries import (
         crossings_per_hour,
@@ -710,12 +711,14 @@ def office_queries(engine: Engine, seeded: Seeded, scale: str, report: dict[str,
         t0 = time.perf_counter()
         written = export_crossings(
             session,
-            community_id=COMMUNITY_ID,
-            start=month_start,
-            end=month_end,
+            LogFilter(
+                community_id=COMMUNITY_ID,
+                timezone=TZ,
+                date_from=today - timedelta(days=DAYS - 1),
+                date_to=today,
+            ),
             fmt="csv",
             out=out,
-            timezone=TZ,
             on_progress=lambda n: log(f"export: {n:,} rows") if n % 1_000_000 == 0 else None,
         )
         out.flush()
@@ -741,6 +744,7 @@ def office_queries(engine: Engine, seeded: Seeded, scale: str, report: dict[str,
 def explain_all(engine: Engine, seeded: Seeded, report: dict[str, Any]) -> None:
     """EXPLAIN (ANALYZE, BUFFERS) of the statements behind the timed queries; flag bad plans."""
     from gate.crossings.export import export_query
+    from gate.crossings.log_filters import LogFilter
     from gate.crossings.models import Crossing
     from gate.crossings.queries import local_day_bounds
     from gate.households.models import Household
@@ -814,7 +818,14 @@ def explain_all(engine: Engine, seeded: Seeded, report: dict[str, Any]) -> None:
             True,
         ),
         "export, 1 day (month: same plan shape)": (
-            export_query(community_id=COMMUNITY_ID, start=day_start, end=day_end),
+            export_query(
+                LogFilter(
+                    community_id=COMMUNITY_ID,
+                    timezone=TZ,
+                    date_from=today - timedelta(days=3),
+                    date_to=today - timedelta(days=3),
+                )
+            ),
             True,
         ),
     }

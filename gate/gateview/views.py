@@ -8,7 +8,6 @@ session cookie and the CSRF header. Answers have the scanner API's shape
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -16,27 +15,26 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, session, url_for
-from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
 from gate.api.schemas import ApiError, parse_scan, scan_response
-from gate.app import services
 from gate.crossings.operations import ScanRequest
-from gate.db import transaction
+from gate.devices.queries import gate_of, gates_of
 from gate.gateview.operations import (
     OVERRIDE_ROLES,
     OverrideNotAllowed,
-    UnknownManualCode,
-    gate_of,
-    gates_of,
-    manual_pass_text,
+    OverrideReasonMissing,
     record_browser_scan,
     supervisor_override,
 )
+from gate.issuing.manual_codes import UnknownManualCode, manual_pass_text
+from gate.services import now, services
 from gate.web.auth import GATE_ROLES, current_community_id, require_role
+from gate.web.i18n import is_chinese
+from gate.web.json_body import BadJsonBody, json_object
+from gate.web.unit_of_work import db_session, writes
 from passes import Override, format_utc
 
 gateview = Blueprint("gateview", __name__, url_prefix="/gate")
@@ -45,30 +43,44 @@ GATE_SESSION_KEY = "gateview_gate_id"
 """The gate this browser scans for, chosen on first use and kept in the login session."""
 
 
-@gateview.errorhandler(ApiError)
-def _api_error(error: ApiError) -> tuple[Response, int]:
-    return jsonify(error.to_json()), error.status
+class _GateError(Exception):
+    """A refusal the page shows: HTTP status, stable code, message in the page's language."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@gateview.errorhandler(_GateError)
+def _gate_error(error: _GateError) -> tuple[Response, int]:
+    return jsonify({"error": {"code": error.code, "message": error.message}}), error.status
+
+
+@gateview.errorhandler(BadJsonBody)
+def _bad_json(error: BadJsonBody) -> tuple[Response, int]:
+    message = _("The page sent something the server cannot read: reload the page.")
+    return jsonify({"error": {"code": error.code, "message": message}}), error.status
 
 
 @gateview.get("")
 @require_role(*GATE_ROLES)
 def screen() -> str | BaseResponse:
     """The full-screen gate page (or the gate chooser on first use)."""
-    svc = services()
+    db = db_session()
     community_id = current_community_id()
-    with transaction(svc.sessions, read_only=True) as db:
-        gate = gate_of(db, session.get(GATE_SESSION_KEY), community_id)
-        if gate is None:
-            gates = gates_of(db, community_id)
-            if len(gates) != 1:
-                return render_template("gateview/choose.html", gates=gates)
-            gate = gates[0]
-            session[GATE_SESSION_KEY] = gate.id
-        context = svc.contexts.get(db, community_id)
-        gate_name = gate.name
+    gate = gate_of(db, session.get(GATE_SESSION_KEY), community_id)
+    if gate is None:
+        gates = gates_of(db, community_id)
+        if len(gates) != 1:
+            return render_template("gateview/choose.html", gates=gates)
+        gate = gates[0]
+        session[GATE_SESSION_KEY] = gate.id
+    context = services().contexts.get(db, community_id)
     return render_template(
         "gateview/gate.html",
-        gate_name=gate_name,
+        gate_name=gate.name,
         community_name=context.name,
         temperature_required=context.rules.temperature.required,
         can_override=_role() in OVERRIDE_ROLES,
@@ -79,85 +91,86 @@ def screen() -> str | BaseResponse:
 @gateview.post("/choose")
 @require_role(*GATE_ROLES)
 def choose() -> BaseResponse:
-    """Remember the chosen gate for this login session."""
-    with transaction(services().sessions, read_only=True) as db:
-        gate = gate_of(db, _int(request.form.get("gate_id")), current_community_id())
-        if gate is not None:
-            session[GATE_SESSION_KEY] = gate.id
+    """Remember the chosen gate for this login session (writes nothing to the database)."""
+    gate = gate_of(db_session(), _int(request.form.get("gate_id")), current_community_id())
+    if gate is not None:
+        session[GATE_SESSION_KEY] = gate.id
     return redirect(url_for("gateview.screen"))
 
 
 @gateview.post("/scan")
 @require_role(*GATE_ROLES)
+@writes(retry=True)
 def scan() -> Response:
-    """Decide and record one crossing from a scanned code."""
-    body = _json_object()
-    return _decide(body, lambda _db: body.get("pass"))
+    """Decide and record one crossing from a scanned code.
+
+    Run once more when the first run lost the race for its client id (a concurrent replay:
+    the second run replays it) or its database connection."""
+    body = json_object()
+    return _decide(body, lambda: body.get("pass"))
 
 
 @gateview.post("/manual")
 @require_role(*GATE_ROLES)
+@writes(retry=True)
 def manual() -> Response:
     """Decide and record one crossing from a card's typed manual code (e.g. ``K7QM-2XPA``)."""
-    body = _json_object()
+    body = json_object()
     community_id = current_community_id()
 
-    def text_of(db: Session) -> object:
+    def text_of() -> object:
         try:
-            return manual_pass_text(db, community_id=community_id, code=body.get("code"))
+            return manual_pass_text(db_session(), community_id=community_id, code=body.get("code"))
         except UnknownManualCode:
-            raise ApiError(404, "unknown_manual_code", "no card with this code") from None
+            raise _GateError(404, "unknown_manual_code", _("No card has this code.")) from None
 
     return _decide(body, text_of)
 
 
-def _decide(body: dict[str, Any], pass_of: Callable[[Session], object]) -> Response:
-    svc = services()
-    now = svc.clock()
+def _decide(body: dict[str, Any], pass_of: Callable[[], object]) -> Response:
+    at = now()
     community_id = current_community_id()
     override = _override(body.get("override"))
-    for attempt in range(2):  # a concurrent replay of the same id: the second run replays it
-        try:
-            with transaction(svc.sessions) as db:
-                gate = gate_of(db, session.get(GATE_SESSION_KEY), community_id)
-                if gate is None:
-                    raise ApiError(409, "no_gate", "choose the gate first (reload the page)")
-                scan_request = replace(_scan_request(body, pass_of(db), now), override=override)
-                context = svc.contexts.get(db, community_id)
-                recorded = record_browser_scan(
-                    db,
-                    context=context,
-                    gate_id=gate.id,
-                    user_id=int(current_user.id),
-                    request=scan_request,
-                    now=now,
-                )
-                answer = scan_response(
-                    recorded.crossing,
-                    replay=recorded.replay,
-                    household_label=recorded.household_label,
-                    timezone=context.timezone,
-                )
-                return jsonify(_for_screen(answer, context.timezone))
-        except IntegrityError:
-            if attempt:
-                raise
-    raise AssertionError("unreachable")
-
-
-def _scan_request(body: dict[str, Any], pass_text: object, now: datetime) -> ScanRequest:
-    """The scan as the API parses it, with the server's time and the user as operator."""
-    return parse_scan(
-        {
-            "id": body.get("id"),
-            "pass": pass_text,
-            "direction": body.get("direction"),
-            "temperature": body.get("temperature"),
-            "scanned_at": format_utc(now),
-            "operator": _display_name(),
-        },
-        now=now,
+    db = db_session()
+    gate = gate_of(db, session.get(GATE_SESSION_KEY), community_id)
+    if gate is None:
+        raise _GateError(409, "no_gate", _("Choose the gate first: reload the page."))
+    scan_request = replace(_scan_request(body, pass_of(), at), override=override)
+    context = services().contexts.get(db, community_id)
+    recorded = record_browser_scan(
+        db,
+        context=context,
+        gate_id=gate.id,
+        user_id=int(current_user.id),
+        request=scan_request,
+        now=at,
     )
+    answer = scan_response(
+        recorded,
+        replay=recorded.replay,
+        household_label=recorded.household_label,
+        timezone=context.timezone,
+    )
+    return jsonify(_for_screen(answer, context.timezone))
+
+
+def _scan_request(body: dict[str, Any], pass_text: object, at: datetime) -> ScanRequest:
+    """The scan as the API parses it, with the server's time and the user as operator."""
+    try:
+        return parse_scan(
+            {
+                "id": body.get("id"),
+                "pass": pass_text,
+                "direction": body.get("direction"),
+                "temperature": body.get("temperature"),
+                "scanned_at": format_utc(at),
+                "operator": _display_name(),
+            },
+            now=at,
+        )
+    except ApiError as exc:
+        message = _("The scan could not be read: reload the page and scan again.")
+        raise _GateError(exc.status, exc.code, message) from None
 
 
 def _override(value: object) -> Override | None:
@@ -167,9 +180,11 @@ def _override(value: object) -> Override | None:
     try:
         return supervisor_override(_role(), _display_name(), reason)
     except OverrideNotAllowed:
-        raise ApiError(403, "override_not_allowed", "only a supervisor may override") from None
-    except ValueError as exc:
-        raise ApiError(422, "invalid_field", f"override.reason: {exc}") from None
+        message = _("Only a supervisor may let a refused person through.")
+        raise _GateError(403, "override_not_allowed", message) from None
+    except OverrideReasonMissing as exc:
+        message = _("An override needs a reason of at most %(limit)d characters.", limit=exc.limit)
+        raise _GateError(422, "invalid_field", message) from None
 
 
 def _for_screen(answer: dict[str, Any], timezone: str) -> dict[str, Any]:
@@ -180,20 +195,8 @@ def _for_screen(answer: dict[str, Any], timezone: str) -> dict[str, Any]:
     if next_exit is not None:
         moment = datetime.fromisoformat(next_exit.replace("Z", "+00:00"))
         local = moment.astimezone(ZoneInfo(timezone)).strftime("%m-%d %H:%M")
-    reason = verdict["reason_en"] if _lang() == "en" else verdict["reason_zh"]
+    reason = verdict["reason_zh"] if is_chinese() else verdict["reason_en"]
     return {**answer, "reason": reason, "next_exit_local": local}
-
-
-def _json_object() -> dict[str, Any]:
-    if not request.is_json:
-        raise ApiError(400, "bad_json", "the body must be JSON")
-    try:
-        body = json.loads(request.get_data(cache=True))
-    except (ValueError, RecursionError):
-        body = None
-    if not isinstance(body, dict):
-        raise ApiError(400, "bad_json", "the body must be a JSON object")
-    return body
 
 
 def _int(value: object) -> int | None:
@@ -210,5 +213,5 @@ def _display_name() -> str:
 
 
 def _lang() -> str:
-    locale = get_locale()
-    return "en" if locale is not None and locale.language == "en" else "zh"
+    """The page's language as the gate script names it."""
+    return "zh" if is_chinese() else "en"

@@ -1,7 +1,7 @@
 """The resident's personal link: a phone page showing the household's pass and status.
 
-``operations`` issues and revokes links (only a hash of the secret is stored) and builds what
-the page shows (rotating screen codes are made and checked in
-``gate.issuing.screen_codes``);
-``views`` is the blueprint (``/p/<token>``).
+An entry point only: ``views`` is the blueprint (``/p/<token>``). The links themselves
+(issued and revoked with only a hash of the secret stored) and what the page shows live in
+``gate.issuing.resident_links``; rotating screen codes are made and checked in
+``gate.issuing.screen_codes``.
 """

@@ -13,17 +13,16 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, jsonify, render_template, url_for
 from flask_babel import gettext as _
-from sqlalchemy.orm import Session
 
-from gate.app import services
-from gate.db import transaction
 from gate.issuing.models import IssuedPass
 from gate.issuing.operations import IssuingError, pass_text
+from gate.issuing.resident_links import ResidentPage, find_linked_pass, resident_page
 from gate.issuing.screen_codes import REFRESH_SECONDS, make_screen_code
-from gate.resident.operations import ResidentPage, find_linked_pass, resident_page
+from gate.services import now, services
 from gate.signing.operations import SigningKeyUnavailable
 from gate.web.auth import wants_json
 from gate.web.security import cacheable
+from gate.web.unit_of_work import db_session
 from passes import RuleSet, format_utc, last_day_covered, render_png
 
 resident = Blueprint("resident", __name__)
@@ -45,38 +44,38 @@ def qr_data_uri(text: str) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def _linked(session: Session, token: str) -> IssuedPass:
-    record = find_linked_pass(session, token)
+def _linked(token: str) -> IssuedPass:
+    record = find_linked_pass(db_session(), token)
     if record is None:
         abort(404)
     return record
 
 
-def _page(session: Session, record: IssuedPass, now: datetime) -> ResidentPage:
+def _page(record: IssuedPass, at: datetime) -> ResidentPage:
+    session = db_session()
     context = services().contexts.get(session, record.community_id)
-    return resident_page(session, record, context=context, now=now)
+    return resident_page(session, record, context=context, now=at)
 
 
 @resident.get("/p/<token>")
 @cacheable(PAGE_MAX_AGE)
 def page(token: str) -> Response:
     """The resident's pass page (``Cache-Control: private``, a day: it must open offline)."""
-    now = services().clock()
-    with transaction(services().sessions, read_only=True) as session:
-        record = find_linked_pass(session, token)
-        if record is None:
-            return _not_found()
-        view = _page(session, record, now)
-        qr = None
-        if view.active:
-            try:
-                qr = qr_data_uri(pass_text(session, record))
-            except IssuingError:
-                qr = None  # the key file is missing on this server: say so, show the rest
+    at = now()
+    record = find_linked_pass(db_session(), token)
+    if record is None:
+        return _not_found()
+    view = _page(record, at)
+    qr = None
+    if view.active:
+        try:
+            qr = qr_data_uri(pass_text(db_session(), record))
+        except IssuingError:
+            qr = None  # the key file is missing on this server: say so, show the rest
     body = render_template(
         "resident/pass.html",
         page=view,
-        lines=status_lines(view, now),
+        lines=status_lines(view, at),
         qr=qr,
         token=token,
         refresh_seconds=REFRESH_SECONDS,
@@ -89,30 +88,29 @@ def page(token: str) -> Response:
 @resident.get("/p/<token>/status")
 def status(token: str) -> Response:
     """The household's status now, as the page's text lines (JSON, never cached)."""
-    now = services().clock()
-    with transaction(services().sessions, read_only=True) as session:
-        view = _page(session, _linked(session, token), now)
-    return jsonify({**status_lines(view, now), "active": view.active})
+    at = now()
+    view = _page(_linked(token), at)
+    return jsonify({**status_lines(view, at), "active": view.active})
 
 
 @resident.get("/p/<token>/code")
 def code(token: str) -> Response | tuple[Response, int]:
     """A fresh rotating screen code (only where the community turned them on; never cached)."""
-    now = services().clock()
-    with transaction(services().sessions, read_only=True) as session:
-        record = _linked(session, token)
-        view = _page(session, record, now)
-        if not view.rotating_codes or not view.active:
-            abort(404)
-        try:
-            fresh = make_screen_code(session, record, now=now)
-        except SigningKeyUnavailable:
-            return jsonify({"error": {"code": "no_signing_key", "message": "try later"}}), 503
+    at = now()
+    record = _linked(token)
+    view = _page(record, at)
+    if not view.rotating_codes or not view.active:
+        abort(404)
+    try:
+        fresh = make_screen_code(db_session(), record, now=at)
+    except SigningKeyUnavailable:
+        message = _("The pass cannot be shown right now: try again later.")
+        return jsonify({"error": {"code": "no_signing_key", "message": message}}), 503
     return jsonify(
         {
             "code": fresh.text,
             "valid_until": format_utc(fresh.valid_until),
-            "server_time": format_utc(now),
+            "server_time": format_utc(at),
             "image": qr_data_uri(fresh.text),
             "refresh_seconds": REFRESH_SECONDS,
         }
@@ -126,7 +124,8 @@ def _not_found() -> Response:
 @resident.errorhandler(404)
 def _resident_404(_error: Exception) -> Response | tuple[Response, int]:
     if wants_json():  # resident.js asking for /status or /code
-        return jsonify({"error": {"code": "not_found", "message": "link not valid"}}), 404
+        message = _("This link is not valid (any more).")
+        return jsonify({"error": {"code": "not_found", "message": message}}), 404
     return _not_found()
 
 

@@ -41,7 +41,7 @@ from gate.households.models import Household
 from gate.households.spreadsheet import COLUMNS
 from gate.issuing.operations import current_pass
 from gate.issuing.printing import CARDS_PER_SHEET
-from gate.resident.operations import issue_resident_link
+from gate.issuing.resident_links import issue_resident_link
 
 pytestmark = pytest.mark.browser
 

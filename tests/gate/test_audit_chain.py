@@ -127,6 +127,8 @@ def scan(
         request=request,
         now=at,
     )
+    # record_scan writes with Core: households and gates this session loaded are read afresh.
+    session.expire_all()
     crossing = session.get(Crossing, result.crossing_id)
     assert crossing is not None
     return crossing

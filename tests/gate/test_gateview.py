@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from api_helpers import NORMAL, Compound, add_residents, build_compound, verdict_of
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from web_helpers import CSRF_META, log_in
 from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
@@ -26,10 +26,10 @@ from gate.accounts.models import Role, User
 from gate.accounts.operations import create_user
 from gate.community.models import Community
 from gate.crossings.models import Crossing
-from gate.db import transaction
+from gate.db import make_engine, transaction
 from gate.devices.models import Gate
-from gate.gateview.operations import normalize_manual_code
 from gate.households.models import Household
+from gate.issuing.manual_codes import normalize_manual_code
 from gate.issuing.operations import current_pass
 from gate.signing.operations import create_signing_key
 from passes import Direction
@@ -337,6 +337,52 @@ def test_bad_bodies_are_4xx_never_500(compound: Compound) -> None:
         (None, None),
     ],
 )
+def test_a_gate_view_scan_after_the_database_dropped_the_connection_is_answered(
+    compound: Compound, db_backend: str
+) -> None:
+    """The same one retry as the scanner API: a lost connection runs the scan again on a
+    fresh one, and it is stored once."""
+    if db_backend != "postgresql":
+        pytest.skip("SQLite has no server that could drop a connection")
+    gate = _open_gate(compound)
+    card = compound.residents[0].pass_text
+    assert _codes(gate.scan(card, OUT))[0] is True
+    with compound.engine.connect() as connection:
+        pid = connection.scalar(text("SELECT pg_backend_pid()"))
+    killer = make_engine(compound.engine.url)
+    try:
+        with killer.connect() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        killer.dispose()
+    entry = gate.scan(card, IN)
+    assert entry.status_code == 200, entry.get_json()
+    assert _codes(entry)[0] is True
+    assert compound.crossing_count() == 2
+
+
+def test_refusals_of_the_gate_view_carry_a_code_and_a_message_from_the_catalogue(
+    compound: Compound,
+) -> None:
+    """The page shows ``error.message``: it is a gettext message (here the English one), never
+    the API's field-level English text."""
+    gate = _open_gate(compound)
+    assert gate.client.get("/lang/en").status_code in {200, 302}
+    card = compound.residents[0].pass_text
+    empty = gate.scan(card, OUT, override={"reason": "  "})
+    assert empty.get_json()["error"] == {
+        "code": "override_not_allowed",
+        "message": "Only a supervisor may let a refused person through.",
+    }
+    odd = gate.post("/gate/scan", {"pass": "CP1:x", "direction": "up"})
+    assert odd.status_code == 422
+    assert odd.get_json()["error"]["message"] == (
+        "The scan could not be read: reload the page and scan again."
+    )
+    not_json = gate.client.post("/gate/scan", data="x", headers={"X-CSRFToken": gate.csrf})
+    assert not_json.get_json()["error"]["code"] == "bad_json"
+
+
 def test_manual_codes_are_read_forgivingly_but_exactly(
     typed: object, normalized: str | None
 ) -> None:

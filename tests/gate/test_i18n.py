@@ -32,7 +32,7 @@ from gate.demo import build_demo
 from gate.households.models import Household
 from gate.issuing.operations import current_pass
 from gate.migrations import upgrade
-from gate.resident.operations import issue_resident_link
+from gate.issuing.resident_links import issue_resident_link
 from gate.settings import Settings
 from gate.translations import catalog
 from passes import Code

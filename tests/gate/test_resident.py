@@ -24,7 +24,7 @@ from gate.households.models import Household
 from gate.issuing.models import IssuedPass
 from gate.issuing.operations import current_pass, issue_pass, revoke_pass
 from gate.issuing.screen_codes import check_presented
-from gate.resident.operations import (
+from gate.issuing.resident_links import (
     ResidentLinkError,
     hash_link_token,
     issue_resident_link,

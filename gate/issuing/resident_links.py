@@ -1,5 +1,7 @@
 """Resident links: issue, revoke, resolve, and what the resident's page shows.
 
+The resident's page itself is ``gate.resident`` (the entry point); this module owns the data.
+
 A link is ``/p/<token>``: the token is 32 random bytes (URL-safe Base64), handed to the
 household once; only its SHA-256 (hex) is stored, in ``IssuedPass.resident_link_token_hash``.
 A pass has at most one link: issuing again replaces it (the old link stops working), revoking
@@ -23,6 +25,7 @@ from gate.community.context import CommunityContext
 from gate.community.models import Community
 from gate.households.decision_state import household_state
 from gate.households.models import Household, Member
+from gate.households.operations import HEAD_FIRST
 from gate.households.validation import mask_name
 from gate.issuing.models import IssuedPass, PassStatus
 from passes import HouseholdStatus, next_exit_at
@@ -33,7 +36,12 @@ _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 class ResidentLinkError(Exception):
-    """A link cannot be issued; the message says why."""
+    """A link cannot be issued; ``code`` says why (``pass_not_active``), for the entry
+    point to translate."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
 
 
 def hash_link_token(token: str) -> str:
@@ -49,7 +57,7 @@ def issue_resident_link(
     Replaces any earlier link of this pass. Refused for a pass that is not active.
     """
     if issued_pass.status is not PassStatus.ACTIVE:
-        raise ResidentLinkError("only an active pass can have a resident link")
+        raise ResidentLinkError("pass_not_active")
     token = secrets.token_urlsafe(TOKEN_BYTES)
     replaced = issued_pass.resident_link_token_hash is not None
     issued_pass.resident_link_token_hash = hash_link_token(token)
@@ -138,7 +146,7 @@ def masked_label(session: Session, household: Household) -> str:
     head = session.scalar(
         select(Member.name)
         .where(Member.household_id == household.id)
-        .order_by(Member.is_head.desc(), Member.id)
+        .order_by(*HEAD_FIRST)
         .limit(1)
     )
     return f"{household.code} {mask_name(head)}" if head else household.code

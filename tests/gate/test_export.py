@@ -28,7 +28,7 @@ from gate.accounts.models import Role
 from gate.audit.models import AuditEvent
 from gate.cli.crossings import crossings_group
 from gate.crossings.export import HEADERS, Format, export_crossings, neutralise
-from gate.crossings.log_filters import LogFilter
+from gate.crossings.log_filters import LogFilter, count_log
 from gate.crossings.models import Crossing
 from gate.db import session_factory, transaction
 from gate.households.models import Member
@@ -73,13 +73,8 @@ def day_site(db_session: Session) -> Site:
 
 def day_filter(site: Site, **filters: Any) -> LogFilter:
     """Local day ``DAY`` of the site's community, narrowed by ``filters``."""
-    return LogFilter(
-        community_id=site.community.id,
-        timezone=SHANGHAI,
-        date_from=DAY,
-        date_to=DAY,
-        **filters,
-    )
+    days: dict[str, Any] = {"date_from": DAY, "date_to": DAY}
+    return LogFilter(community_id=site.community.id, timezone=SHANGHAI, **(days | filters))
 
 
 def run_export(
@@ -159,6 +154,31 @@ def test_filters_by_gate_and_household(db_session: Session, day_site: Site) -> N
 
     assert [r[1] for r in list(csv.reader(io.StringIO(by_gate)))[1:]] == [other_gate.code]
     assert len(list(csv.reader(io.StringIO(by_household)))) == 1 + 2
+
+
+@pytest.mark.parametrize(
+    ("filters", "rows"),
+    [
+        ({}, 3),
+        ({"direction": Direction.OUT}, 3),
+        ({"direction": Direction.IN}, 0),
+        ({"verdict": "allowed"}, 2),
+        ({"verdict": "refused"}, 1),
+        ({"fever_only": True}, 1),
+        ({"code": "fever"}, 1),
+        ({"household_code": "no-such-household"}, 0),
+        ({"offline_only": True}, 0),
+        ({"conflict_only": True}, 0),
+        ({"date_to": DAY + timedelta(days=1)}, 4),
+    ],
+)
+def test_log_filter_narrows_the_export_and_its_count(
+    db_session: Session, day_site: Site, filters: dict[str, Any], rows: int
+) -> None:
+    data = run_export(db_session, day_site, "csv", **filters).decode("utf-8-sig")
+
+    assert len(list(csv.reader(io.StringIO(data)))) == 1 + rows
+    assert count_log(db_session, day_filter(day_site, **filters)) == rows
 
 
 @pytest.mark.parametrize("text", ["=1+1", "+86", "-2", "@SUM(A1)", "\tx", "\rx"])

@@ -23,7 +23,7 @@ households (one head each), 4 gates with a scanner each, and ~5 % of households 
    objects and loaded with COPY; the gate row gets the head. ``verify_log`` on it is timed
    (rows per second): it must report the chain intact.
 3. ``ANALYZE``, then the office queries, each repeated (p50/p95 over the runs): the
-   console log's first keyset page for one household over 7 days (``gate.console.log``'s
+   console log's first keyset page for one household over 7 days (``gate.crossings.log_filters``
    filters + ``keyset_page``), the unfiltered first page, ``out_now``, ``overdue``,
    ``crossings_per_hour`` over 7 days, ``refused_by_code`` for one day, ``fever_alerts``
    for one day; and one full CSV export of the last 30 days (``export_crossings``) into a
@@ -593,7 +593,7 @@ def repeat(fn: Callable[[int], Any], runs: int, budget_s: float) -> tuple[list[f
 
 
 def log_query(household_id: int | None, start: datetime, end: datetime) -> Select[Any]:
-    """What ``gate.console.log.filtered`` builds for a household and a date range."""
+    """What ``gate.crossings.log_filters.filtered`` builds for a household and a date range."""
     from gate.crossings.models import Crossing
 
     query = select(Crossing).where(
@@ -607,7 +607,6 @@ def log_query(household_id: int | None, start: datetime, end: datetime) -> Selec
 
 
 def office_queries(engine: Engine, seeded: Seeded, scale: str, report: dict[str, Any]) -> None:
-    from gate.console.paging import keyset_page
     from gate.crossings.export import export_crossings
     from gate.crossings.log_filters import LogFilter
     from gate.crossings.models import Crossing
@@ -620,6 +619,7 @@ def office_queries(engine: Engine, seeded: Seeded, scale: str, report: dict[str,
         refused_by_code,
     )
     from gate.db import session_factory, transaction
+    from gate.paging import keyset_page
     from passes import RuleSet
 
     sessions = session_factory(engine)

@@ -98,9 +98,12 @@ def choose() -> BaseResponse:
     return redirect(url_for("gateview.screen"))
 
 
+# ``writes`` sits above ``require_role`` here: the first query of a gate-view request is the
+# login's user lookup, and a lost connection must be retried there too (the scanner API has
+# no login, so its first query is already inside the retry).
 @gateview.post("/scan")
-@require_role(*GATE_ROLES)
 @writes(retry=True)
+@require_role(*GATE_ROLES)
 def scan() -> Response:
     """Decide and record one crossing from a scanned code.
 
@@ -111,8 +114,8 @@ def scan() -> Response:
 
 
 @gateview.post("/manual")
-@require_role(*GATE_ROLES)
 @writes(retry=True)
+@require_role(*GATE_ROLES)
 def manual() -> Response:
     """Decide and record one crossing from a card's typed manual code (e.g. ``K7QM-2XPA``)."""
     body = json_object()

@@ -31,8 +31,8 @@ from gate.db import make_engine, transaction
 from gate.demo import build_demo
 from gate.households.models import Household
 from gate.issuing.operations import current_pass
-from gate.migrations import upgrade
 from gate.issuing.resident_links import issue_resident_link
+from gate.migrations import upgrade
 from gate.settings import Settings
 from gate.translations import catalog
 from passes import Code

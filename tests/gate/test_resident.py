@@ -23,13 +23,13 @@ from gate.households.decision_state import household_state
 from gate.households.models import Household
 from gate.issuing.models import IssuedPass
 from gate.issuing.operations import current_pass, issue_pass, revoke_pass
-from gate.issuing.screen_codes import check_presented
 from gate.issuing.resident_links import (
     ResidentLinkError,
     hash_link_token,
     issue_resident_link,
     revoke_resident_link,
 )
+from gate.issuing.screen_codes import check_presented
 from passes import (
     Code,
     Direction,

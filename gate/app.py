@@ -85,11 +85,11 @@ def configure_errors(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """The scanner API (no CSRF: bearer tokens), the login pages, the office console, the
     resident's phone pass and the browser gate view."""
-    from gate.web.accounts import accounts
     from gate.api.views import api
     from gate.console import console
     from gate.gateview.views import gateview
     from gate.resident.views import resident
+    from gate.web.accounts import accounts
     from gate.web.security import exempt_from_csrf
 
     exempt_from_csrf(api)

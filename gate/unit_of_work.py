@@ -20,7 +20,7 @@ jobs) when the work succeeded; otherwise it rolls back. Callbacks registered wit
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gate.db import SQLITE_BEGIN_OPTION, is_lost_connection
 
 _UNIT_KEY = "checkpoint_unit_of_work"
+_T = TypeVar("_T")
 
 
 class ReadOnlyUnitError(RuntimeError):
@@ -92,6 +93,35 @@ class UnitOfWork:
         callbacks, self._after_commit = self._after_commit, []
         for callback in callbacks:
             callback()
+
+    def write_first(self, work: Callable[[Session], _T]) -> _T:
+        """Run a small write in a read-only unit, in a short transaction committed before
+        this returns; the unit then goes on reading (on SQLite without the write lock).
+
+        For a read-only request that must record one thing (a device's check-in before its
+        bundle is read, an export's audit event before its rows are sent). The read
+        transaction open so far ends first, so objects read before are reloaded on use. In
+        a writing unit ``work`` simply runs as part of the unit.
+        """
+        if self.writes:
+            return work(self.session)
+        session = self.session
+        session.rollback()
+        event.remove(session, "before_flush", _refuse_flush)
+        try:
+            result = work(session)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            event.listen(session, "before_flush", _refuse_flush)
+        self.committed = True
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+        session.connection(execution_options={SQLITE_BEGIN_OPTION: "DEFERRED"})
+        return result
 
     def rollback(self) -> None:
         """Discard the work since the last commit (the after-commit callbacks too)."""

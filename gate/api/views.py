@@ -33,7 +33,6 @@ from gate.crossings.uploads import (
 from gate.devices.bundle import build_bundle
 from gate.devices.operations import DeviceError, check_in, enroll
 from gate.services import now, services
-from gate.unit_of_work import UnitOfWork
 from gate.web.json_body import BadJsonBody, json_body
 from gate.web.unit_of_work import db_session, request_unit, writes
 
@@ -163,9 +162,8 @@ def bundle() -> Response:
     """What a scanner needs to decide offline; ETag / If-None-Match gives 304."""
     at = now()
     # The request is read-only, but the device's check-in (last seen, reported backlog) is
-    # a write: it gets a short writing unit of its own, committed before the bundle is read.
-    with UnitOfWork(services().sessions, writes=True) as check_in_unit:
-        caller = _caller(at, check_in_unit.session)
+    # a write: a short transaction of its own, committed before the bundle is read.
+    caller = request_unit().write_first(lambda session: _caller(at, session))
     body, etag = build_bundle(db_session(), caller.community_id, now=at)
     response = Response(status=304) if request.if_none_match.contains(etag) else jsonify(body)
     response.set_etag(etag)

@@ -31,10 +31,9 @@ from gate.households.queries import HouseholdSearch, place_filters, search_house
 from gate.households.spreadsheet import COLUMNS, SheetError, read_rows
 from gate.households.uploads import UploadStore
 from gate.households.validation import ImportPlan, RowError, mask_name, mask_phone, validate_rows
-from gate.issuing.cards import CardBuilder
 from gate.issuing.models import IssuedPass, PassStatus
 from gate.issuing.operations import IssuingError, issue_pass, revoke_pass
-from gate.issuing.printing import render_card_png
+from gate.issuing.output import card_png
 from gate.issuing.queries import household_passes
 from gate.services import services
 from gate.web.auth import OFFICE_ROLES, current_account, current_community_id, require_role
@@ -276,22 +275,23 @@ def household_revoke(code: str, pass_id: int) -> Any:
 
 @console.get("/households/<code>/passes/<int:pass_id>/card.png", endpoint="household_card")
 @require_role(*OFFICE_ROLES)
+@writes(get=True)
 def household_card(code: str, pass_id: int) -> Any:
-    """One active card as a PNG download (300 dpi)."""
+    """One active card as a PNG download (300 dpi); recorded as ``pass.card``."""
     row = community()
     found = household_or_404(None, code)
     record = _pass_of(found, pass_id)
     if record.status is not PassStatus.ACTIVE or record.generation != found.generation:
         not_found()
+    filename = f"card-{found.code}.png"
     try:
-        card = CardBuilder(db_session(), row).card(found, record)
+        png = card_png(db_session(), row, found, record, actor=actor(), file_name=filename)
     except IssuingError as exc:
         return Response(_issuing_error(exc), status=409, mimetype="text/plain")
-    png = render_card_png(card)
     return Response(
         png,
         mimetype="image/png",
-        headers={"Content-Disposition": attachment(f"card-{found.code}.png")},
+        headers={"Content-Disposition": attachment(filename)},
     )
 
 

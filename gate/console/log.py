@@ -38,11 +38,9 @@ from gate.crossings.log_filters import (
 from gate.crossings.models import Crossing
 from gate.crossings.queries import NotReviewable, conflicts, review_conflict
 from gate.paging import PagingError
-from gate.services import services
-from gate.unit_of_work import UnitOfWork
 from gate.verification.log import AuditReport, verify_log
 from gate.web.auth import OFFICE_ROLES, READ_ROLES, require_role
-from gate.web.unit_of_work import writes
+from gate.web.unit_of_work import request_unit, writes
 from passes import Direction
 
 from . import console
@@ -135,9 +133,11 @@ def log_export() -> Any:
     stamp = now().astimezone(ZoneInfo(row.timezone)).strftime("%Y%m%d-%H%M")
     filename = f"crossings-{stamp}.{fmt}"
     rows = count_log(session, log_filter)
-    with _audit_unit() as unit:
-        record_export(
-            unit.session,
+    # Recorded in a short write of its own before the first byte; the rows are then read
+    # without the write lock.
+    request_unit().write_first(
+        lambda writing: record_export(
+            writing,
             log_filter,
             fmt=fmt,
             unmasked=False,
@@ -146,6 +146,7 @@ def log_export() -> Any:
             user_id=current_user.id,
             file=filename,
         )
+    )
     if fmt == "xlsx":
         # Zipped from this unit before the first byte: only a temporary file is sent.
         body: Iterator[bytes] = stream_export(session, log_filter, fmt=fmt)
@@ -159,13 +160,6 @@ def _csv_while_sent(log_filter: LogFilter) -> Iterator[bytes]:
     returns (closing its unit of work) and pushes the request context again around this
     generator, so the rows come from a fresh read-only unit that the second teardown closes."""
     yield from stream_export(db_session(), log_filter, fmt="csv")
-
-
-def _audit_unit() -> UnitOfWork:
-    """A short writing unit beside the request's read-only one, for the export's audit event
-    only: a GET never writes through the request's unit, and the read must not hold the
-    write lock (it commits when its ``with`` block ends)."""
-    return UnitOfWork(services().sessions, writes=True)
 
 
 # --- conflicts ------------------------------------------------------------------------------------

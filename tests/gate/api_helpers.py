@@ -29,7 +29,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
 
 from gate.app import create_app
-from gate.services import Services
 from gate.community.models import Community
 from gate.community.models import RuleSet as RuleSetRecord
 from gate.crossings.models import Crossing
@@ -38,6 +37,7 @@ from gate.devices.models import Gate
 from gate.devices.operations import create_device
 from gate.households.models import Household, Member
 from gate.issuing.operations import issue_pass
+from gate.services import Services
 from gate.settings import Settings
 from gate.signing.operations import active_signing_key, create_signing_key
 from passes import Direction, RuleSet, format_utc

@@ -15,7 +15,6 @@ from factories import make_community
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from gate.cli.accounts import users_group
 from gate.accounts.models import LoginAttempt, Role, User
 from gate.accounts.operations import (
     AccountError,
@@ -34,6 +33,7 @@ from gate.accounts.passwords import (
     verify_password,
 )
 from gate.audit.models import AuditEvent
+from gate.cli.accounts import users_group
 from gate.community.models import Community
 from gate.db import session_factory, transaction
 

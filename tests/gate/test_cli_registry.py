@@ -16,16 +16,16 @@ from openpyxl import Workbook
 from sqlalchemy import Engine, func, select
 
 from gate.audit.models import AuditEvent
-from gate.community.models import Community
-from gate.db import make_engine, session_factory, transaction
 from gate.cli.db import db_group
 from gate.cli.households import households_group
+from gate.cli.issuing import passes_group
+from gate.cli.signing import keys_group
+from gate.community.models import Community
+from gate.db import make_engine, session_factory, transaction
 from gate.households.models import Household
 from gate.households.spreadsheet import COLUMNS
 from gate.households.validation import id_check_digit
-from gate.cli.issuing import passes_group
 from gate.issuing.models import IssuedPass, PassStatus
-from gate.cli.signing import keys_group
 from gate.signing.models import SigningKeyRecord
 from passes import KeyStatus
 

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from sqlalchemy import CheckConstraint, inspect
 
 import gate
-from gate.db import make_engine
 from gate.cli.db import db_group
+from gate.db import make_engine
 from gate.migrations import (
     MIGRATIONS_DIR,
     current_revision,

@@ -201,3 +201,24 @@ def test_concurrent_read_only_requests_do_not_block_a_writer(
         release.set()
         reader.join(10)
     assert _events(sqlite_engine) == 1
+
+
+def test_write_first_commits_a_small_write_and_the_unit_goes_on_read_only(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    with UnitOfWork(session_factory(sqlite_engine), writes=False) as unit:
+        unit.session.scalar(select(func.count()).select_from(AuditEvent))
+        unit.write_first(_event)
+        assert _events(sqlite_engine) == 1  # committed, seen by another connection
+        writer = sqlite3.connect(tmp_path / "uow.sqlite3", timeout=0.5, isolation_level=None)
+        try:  # the unit reads on without holding the write lock
+            assert unit.session.scalar(select(func.count()).select_from(AuditEvent)) == 1
+            writer.execute("BEGIN IMMEDIATE")
+            writer.execute("ROLLBACK")
+        finally:
+            writer.close()
+        _event(unit.session)
+        with pytest.raises(ReadOnlyUnitError):
+            unit.session.flush()
+        unit.rollback()
+    assert _events(sqlite_engine) == 1

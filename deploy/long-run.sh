@@ -11,7 +11,7 @@
 # script exits non-zero at the end if any failed):
 #   1. pytest -m "slow or faults"       fault injection at CHECKPOINT_FAULT_SCALE=full, and
 #                                       the other slow tests (incl. the 100,000-input fuzz)
-#   2. pytest tests/gate/test_scan_race.py   with CHECKPOINT_RACE_ROUNDS=1000 (PostgreSQL);
+#   2. pytest tests/gate/api/test_scan_race.py   with CHECKPOINT_RACE_ROUNDS=1000 (PostgreSQL);
 #                                       it has no slow/faults mark, so it runs on its own
 #   3. python bench/fuzz_decoder.py --count 1000000   (tests/passes/test_fuzz_decoder_bench.py
 #                                       hard-codes 100,000 and has no environment knob)
@@ -51,7 +51,7 @@ fuzz_count="${FUZZ_COUNT:-1000000}"
 
 steps=(
   "faults|$python -m pytest -m 'slow or faults' -p no:cacheprovider"
-  "race|$python -m pytest -m 'not slow' tests/gate/test_scan_race.py -p no:cacheprovider"
+  "race|$python -m pytest -m 'not slow' tests/gate/api/test_scan_race.py -p no:cacheprovider"
   "fuzz|$python bench/fuzz_decoder.py --count $fuzz_count"
   "benches|$python bench/run_all.py --scale full --out $out/report.md"
 )

@@ -57,10 +57,10 @@ SERIAL_GROUPS = {
     # Wall-clock bounds (scan latency during long office work, a decoder's stall guard, a
     # deadline, a non-blocking sound player): in the same group, so none of them ever runs
     # beside a process-heavy test above (only beside ordinary single-process tests).
-    "tests/gate/test_rules_dryrun_concurrency.py::test_scans_are_answered_within_": (
+    "tests/gate/rules/test_rules_dryrun_concurrency.py::test_scans_are_answered_within_": (
         "one_at_a_time"
     ),
-    "tests/gate/test_import_preview_concurrency.py::test_a_5000_row_import_preview_never_": (
+    "tests/gate/households/test_import_preview_concurrency.py::test_a_5000_row_import_": (
         "one_at_a_time"
     ),
     "tests/scanner/test_decoding.py::test_huge_noisy_frame_is_abandoned_": "one_at_a_time",

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from gate.api.schemas import ApiError, batch_items, parse_batch_item, parse_scan
 from passes import Direction, format_utc, parse_utc, wire
 
-VECTORS = Path(__file__).parents[1] / "passes" / "vectors" / "wire_v1"
+VECTORS = Path(__file__).parents[2] / "passes" / "vectors" / "wire_v1"
 
 
 def load(kind: str) -> dict[str, Any]:

@@ -104,7 +104,7 @@ def translate(message_id: str, **params: Any) -> str:
     The same catalogue the web pages use (gate/translations): one translation channel.
     Falls back to the English text when the catalogue has no translation.
     """
-    text = _chinese_catalogue().gettext(message_id)
+    text = str(_chinese_catalogue().gettext(message_id))
     return text % params if params else text
 
 

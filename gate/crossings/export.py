@@ -36,6 +36,7 @@ from gate.crossings.log_filters import LogFilter, filtered
 from gate.crossings.models import Crossing
 from gate.devices.models import Gate
 from gate.households.models import Household, Member
+from gate.households.operations import HEAD_FIRST
 from gate.households.validation import mask_name
 from passes import Direction
 
@@ -86,7 +87,7 @@ def export_query(log_filter: LogFilter) -> Select[Any]:
     head_name = (
         select(Member.name)
         .where(Member.household_id == Crossing.household_id)
-        .order_by(Member.is_head.desc(), Member.id)
+        .order_by(*HEAD_FIRST)
         .limit(1)
         .correlate(Crossing)
         .scalar_subquery()

@@ -82,6 +82,14 @@ class Crossing(Base):
     rejected: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     rejection_reason: Mapped[str | None] = mapped_column(Text)
     latency_ms: Mapped[int | None] = mapped_column(Integer)
+    clock_offset_ms: Mapped[int | None] = mapped_column(Integer)
+    """The device's clock minus the server's (its estimate, in ms) when it decided; None
+    for crossings decided by the server."""
+    conflict_with_id: Mapped[int | None] = mapped_column(BigInteger)
+    """With ``conflict``: the crossing this one conflicts with (had every gate known it)."""
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 of the canonical request that created the crossing: a replay of its client
+    id with another body is told apart from a true replay."""
     gate_seq: Mapped[int] = mapped_column(BigInteger)
     prev_hash: Mapped[str] = mapped_column(String(64))
     row_hash: Mapped[str] = mapped_column(String(64))

@@ -56,5 +56,9 @@ class Device(Base):
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_backlog: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    latest_scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """The latest ``scanned_at`` among the device's crossings (its clock's high-water mark)."""
+    clock_fault_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the device's uploads were last seen going backwards in time (flagged)."""
 
     gate: Mapped[Gate] = relationship(back_populates="devices")

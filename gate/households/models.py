@@ -89,7 +89,7 @@ class Member(Base):
     )
     name: Mapped[str] = mapped_column(String(64))
     phone: Mapped[str | None] = mapped_column(String(32))
-    id_number: Mapped[str | None] = mapped_column(String(32))
+    id_number: Mapped[str | None] = mapped_column(String(128))
     id_number_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     is_head: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 

@@ -257,7 +257,7 @@ def test_create_admin_reads_the_password_from_stdin(
 
     again = runner.invoke(_root, [*args, "--password-stdin"], input=PASSWORD + "\n", env=cli_env)
     assert again.exit_code == 1
-    assert "already taken" in again.output
+    assert "已被占用" in again.output  # the username is already taken
 
 
 def test_create_admin_prompts_twice_and_refuses_a_mismatch(
@@ -283,7 +283,7 @@ def test_short_password_is_refused_by_the_cli(
         env=cli_env,
     )
     assert result.exit_code == 1
-    assert "at least 10 characters" in result.output
+    assert "至少需要 10 个字符" in result.output  # at least 10 characters
     assert _users(committed_engine) == {}
 
 

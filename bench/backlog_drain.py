@@ -9,7 +9,7 @@ For each backend (a PostgreSQL database the bench creates and drops; and/or a SQ
 1. Set-up (timed, not part of the drain): a migrated database with one community, a signing
    key, H households (default N/4), one pass per household signed once with
    ``gate.issuing.operations.issue_pass``, one gate and one enrolled device. The offline bundle
-   is built at ``t0`` (about 22 h ago) with the server's own ``gate.api.bundle.build_bundle``
+   is built at ``t0`` (about 22 h ago) with the server's own ``gate.devices.bundle.build_bundle``
    and stored in a fresh journal with ``scanner.bundle.save_bundle``, as a fetch at ``t0``
    would have.
 2. Generation (timed separately, not part of the drain): N crossings between ``t0`` and a few
@@ -69,10 +69,10 @@ from scan_api import start_gunicorn, stop, wait_ready
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Engine
 
-from gate.api.bundle import build_bundle
 from gate.community.models import Area, Building, Community, Compound, Grid
 from gate.crossings.models import Crossing
 from gate.db import make_engine, normalize_url, session_factory, transaction
+from gate.devices.bundle import build_bundle
 from gate.devices.models import Gate
 from gate.devices.operations import create_device, enroll
 from gate.households.models import Household, Member

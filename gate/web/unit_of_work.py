@@ -108,7 +108,8 @@ def db_session() -> Session:
 
 def _commit_on_success(response: Response) -> Response:
     unit = g.get(_UNIT)
-    # A read-only unit stays open until teardown: a streamed export still reads from it.
+    # A read-only unit has nothing to commit; teardown closes it. (A streamed body is read
+    # after teardown: its generator opens a fresh read-only unit through db_session().)
     if unit is not None and unit.writes and unit.started:
         if response.status_code < 400:
             unit.commit()

@@ -85,7 +85,9 @@ class UnitOfWork:
         """
         if self._session is None:
             return
-        if self.writes:
+        if not self._session.in_transaction():
+            pass  # committed already (a retrying view commits itself): nothing to send
+        elif self.writes:
             self._session.commit()
             self.committed = True
         else:

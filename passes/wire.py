@@ -25,6 +25,11 @@ null; any other number or text is carried as read and decided as ``sensor_error`
 (:func:`passes.decide`'s contract). The bundle's ``content_hash`` (its ETag) changes with its
 content; its ``format`` changes only with its shape.
 
+Optional fields added after a format's vectors were committed (:data:`SCAN_OPTIONAL`:
+``clock_offset_ms``, the device's clock minus the server's in milliseconds, on scans and
+offline crossings) may be left out: absent reads as null, and null is written by leaving the
+field out, so every committed vector still reads and writes back unchanged.
+
 Messages without ``format`` are the unversioned shape scanners sent before this module
 (call it v0); :func:`from_v0` reads a v0 scan, offline crossing or bundle as v1 the way the
 gate read them then (absent optional fields are null, unknown fields are ignored).
@@ -64,6 +69,8 @@ FORMATS = (
 
 MAX_BATCH = 500
 """Most crossings in one batch."""
+MAX_CLOCK_OFFSET_MS = 10 * 366 * 86_400_000
+"""Largest ``clock_offset_ms`` either way (ten years): anything beyond is not an estimate."""
 Temperature = int | float | str | None
 ItemStatus = Literal["stored", "duplicate", "rejected"]
 
@@ -74,8 +81,10 @@ __all__ = [
     "CROSSING_FORMAT",
     "FORMATS",
     "MAX_BATCH",
+    "MAX_CLOCK_OFFSET_MS",
     "SCAN_ANSWER_FORMAT",
     "SCAN_FORMAT",
+    "SCAN_OPTIONAL",
     "Batch",
     "BatchResult",
     "Bundle",
@@ -106,6 +115,8 @@ _SCAN_KEYS = (
     "override",
     "latency_ms",
 )
+SCAN_OPTIONAL = ("clock_offset_ms",)
+"""Fields of a scan (and an offline crossing) that may be left out: see the module doc."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +125,9 @@ class Scan:
 
     ``id`` is the crossing's client UUID (replays of one id are one crossing); ``operator`` is
     at most 64 characters; ``latency_ms`` (0..3,600,000) is how long the previous answer took.
+    ``clock_offset_ms`` (optional, see the module doc) is the scanner's estimate of its own
+    clock minus the server's when it scanned (positive: the device runs ahead); ``scanned_at``
+    is already corrected by it.
     """
 
     FORMAT: ClassVar[str] = SCAN_FORMAT
@@ -126,6 +140,7 @@ class Scan:
     operator: str | None = None
     override: Override | None = None
     latency_ms: int | None = None
+    clock_offset_ms: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object."""
@@ -144,12 +159,14 @@ class Scan:
             if override is None
             else {"supervisor": override.supervisor, "reason": override.reason},
             "latency_ms": self.latency_ms,
-        }
+        } | (
+            {} if self.clock_offset_ms is None else {"clock_offset_ms": self.clock_offset_ms}
+        )
 
     @classmethod
     def from_json(cls, data: object) -> Scan:
         """Parse; raises :class:`WireFormatError`."""
-        return cls._read(Fields(data, "", cls.FORMAT, _SCAN_KEYS))
+        return cls._read(Fields(data, "", cls.FORMAT, _SCAN_KEYS, SCAN_OPTIONAL))
 
     @classmethod
     def _read(cls, fields: Fields) -> Scan:
@@ -162,6 +179,9 @@ class Scan:
             operator=fields.optional_text("operator", 64),
             override=_override(fields),
             latency_ms=fields.optional_whole("latency_ms", 0, 3_600_000),
+            clock_offset_ms=fields.absent_or_whole(
+                "clock_offset_ms", -MAX_CLOCK_OFFSET_MS, MAX_CLOCK_OFFSET_MS
+            ),
         )
 
 
@@ -335,7 +355,7 @@ class Crossing:
     @classmethod
     def from_json(cls, data: object) -> Crossing:
         """Parse; raises :class:`WireFormatError`."""
-        fields = Fields(data, "", cls.FORMAT, (*_SCAN_KEYS, "verdict"))
+        fields = Fields(data, "", cls.FORMAT, (*_SCAN_KEYS, "verdict"), SCAN_OPTIONAL)
         return cls(
             scan=Scan._read(fields), verdict=Claim.read(fields.nested("verdict", Claim.KEYS))
         )

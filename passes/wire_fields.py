@@ -49,15 +49,24 @@ class Fields:
     """One JSON object with exactly the fields ``keys`` (and ``format`` when ``fmt`` is given).
 
     Checked on construction: an object, ``format`` equal to ``fmt``, no field missing, no
-    field unknown. The typed getters check one field each.
+    field unknown. ``optional`` names fields added to a format after its vectors were
+    committed: they may be left out (read them with :meth:`absent_or_whole`). The typed
+    getters check one field each.
     """
 
-    def __init__(self, data: object, path: str, fmt: str | None, keys: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        data: object,
+        path: str,
+        fmt: str | None,
+        keys: tuple[str, ...],
+        optional: tuple[str, ...] = (),
+    ) -> None:
         self._prefix = f"{path}." if path else ""
         if not isinstance(data, Mapping):
             raise WireFormatError(path or "body", "must be a JSON object")
         self._data: Mapping[str, Any] = data
-        allowed = set(keys)
+        allowed = set(keys) | set(optional)
         if fmt is not None:
             allowed.add("format")
             found = data.get("format", ...)
@@ -133,6 +142,10 @@ class Fields:
     def optional_whole(self, key: str, low: int, high: int) -> int | None:
         """:meth:`whole` or null."""
         return None if self._data[key] is None else self.whole(key, low, high)
+
+    def absent_or_whole(self, key: str, low: int, high: int) -> int | None:
+        """An optional field (see the class doc): absent or null is None, else :meth:`whole`."""
+        return None if self._data.get(key) is None else self.whole(key, low, high)
 
     def flag(self, key: str) -> bool:
         """``true`` or ``false``."""

@@ -23,6 +23,9 @@ MESSAGES: dict[str, Any] = {
     "batch": wire.Batch,
     "batch_result": wire.BatchResult,
     "bundle": wire.Bundle,
+    # Vectors for optional fields added later (the files above stay as committed):
+    "scan_clock_offset": wire.Scan,
+    "crossing_clock_offset": wire.Crossing,
 }
 
 
@@ -84,3 +87,20 @@ def test_a_batch_vector_is_made_of_crossing_vectors() -> None:
     for case in load("batch")["valid"]:
         for item in case["json"]["crossings"]:
             assert json.dumps(item, sort_keys=True) in items
+
+
+@pytest.mark.parametrize("kind", ["scan", "crossing"])
+def test_the_clock_offset_is_optional_absent_and_null_read_as_none(kind: str) -> None:
+    body = load(kind)["valid"][0]["json"]
+    assert "clock_offset_ms" not in body
+    assert MESSAGES[kind].from_json(body).to_json() == body
+    with_null = {**body, "clock_offset_ms": None}
+    assert MESSAGES[kind].from_json(with_null).to_json() == body  # null is written by omission
+
+
+def test_the_clock_offset_travels_in_a_crossing_and_a_batch() -> None:
+    item = load("crossing_clock_offset")["valid"][1]["json"]
+    crossing = wire.Crossing.from_json(item)
+    assert crossing.scan.clock_offset_ms == -172_800_000
+    batch = wire.Batch.from_json({"format": wire.BATCH_FORMAT, "crossings": [item]})
+    assert batch.to_json()["crossings"] == [item]

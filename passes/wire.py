@@ -159,9 +159,7 @@ class Scan:
             if override is None
             else {"supervisor": override.supervisor, "reason": override.reason},
             "latency_ms": self.latency_ms,
-        } | (
-            {} if self.clock_offset_ms is None else {"clock_offset_ms": self.clock_offset_ms}
-        )
+        } | ({} if self.clock_offset_ms is None else {"clock_offset_ms": self.clock_offset_ms})
 
     @classmethod
     def from_json(cls, data: object) -> Scan:

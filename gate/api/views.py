@@ -180,4 +180,4 @@ def _upload(item: object, at: datetime) -> Upload:
         scan_request, claim = parse_batch_item(item, now=at)
     except ApiError as exc:
         return UnreadableUpload(client_id, item, exc.code, exc.message)
-    return UploadedScan(scan_request, claim)
+    return UploadedScan(scan_request, claim, item)

@@ -39,9 +39,11 @@ from gate.crossings.persistence import (
     StateWrite,
     crossing_id_of,
     insert_crossing,
+    known_household,
     lock_household_and_gate,
     stored_crossing,
 )
+from gate.crossings.timeline import settle as settle_timeline
 from gate.households.decision_state import household_state, state_columns
 from gate.households.validation import mask_name
 from gate.issuing.models import PassStatus
@@ -50,6 +52,7 @@ from passes import (
     Direction,
     Override,
     PassCheck,
+    PassRejected,
     Verdict,
     VerifiedPass,
     advance,
@@ -183,6 +186,12 @@ def record_scan(
         override=request.override,
     )
     values = _crossing_values(context, origin, request, verdict, now)
+    # Attributed only to a registered household of this community: a validly signed pass
+    # naming a household the server does not know (minted, or a restore from an older
+    # backup) is refused ``unknown_household`` and stored without one, never a 500.
+    values["household_id"] = (
+        locked.id if locked is not None else _registered(session, check, context.community_id)
+    )
     if offline is not None:
         values.update(_offline_values(offline, verdict))
     if locked is None or state is None:  # no household: nothing locked yet, nothing to label
@@ -191,6 +200,7 @@ def record_scan(
     new_state = StateWrite(locked.id, state_columns(after), now) if after != state else None
     head = ChainHead(origin.gate_id, locked.chain_seq, locked.chain_hash)
     stored = insert_crossing(session, values, head, new_state)
+    settle_timeline(session, context.rules, stored)  # late or offline: replay in scan order
     label = _label(locked.code, locked.head_name) if offline is None else None
     return _result(stored, replay=False, label=label)
 
@@ -270,6 +280,14 @@ def _result(row: Mapping[Any, Any], *, replay: bool, label: str | None) -> ScanR
         conflict_code=row["conflict_code"],
         rejected=row["rejected"],
     )
+
+
+def _registered(session: Session, check: PassCheck, community_id: int) -> int | None:
+    """The household a refused pass names (signed but expired, ...), if it is registered in
+    ``community_id``; None for forgeries (nothing about them is trusted or looked up)."""
+    if isinstance(check, PassRejected) and check.fields is not None:
+        return known_household(session, check.fields.household_id, community_id)
+    return None
 
 
 def _revoked(check: PassCheck, pass_status: PassStatus | None) -> frozenset[bytes]:

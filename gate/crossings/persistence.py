@@ -71,6 +71,10 @@ _LOCK_HOUSEHOLD_AND_GATE = (
     )
     .with_for_update(of=[_HOUSEHOLDS_TABLE, _GATES_TABLE])
 )
+_HOUSEHOLD_IN_COMMUNITY = select(_HOUSEHOLDS.id).where(
+    _HOUSEHOLDS.id == bindparam("household_id"),
+    _HOUSEHOLDS.community_id == bindparam("community_id"),
+)
 _LOCK_GATE = (
     select(_GATES.chain_seq, _GATES.chain_hash)
     .where(_GATES.id == bindparam("gate"))
@@ -154,6 +158,14 @@ def lock_household_and_gate(
         "gate": gate_id,
     }
     return session.connection().execute(_LOCK_HOUSEHOLD_AND_GATE, params).first()
+
+
+def known_household(session: Session, household_id: int, community_id: int) -> int | None:
+    """``household_id`` when that household is registered in ``community_id``, else None
+    (a crossing is attributed only to a household of its own community that exists)."""
+    params = {"household_id": household_id, "community_id": community_id}
+    found = session.connection().scalar(_HOUSEHOLD_IN_COMMUNITY, params)
+    return None if found is None else int(found)
 
 
 def crossing_id_of(session: Session, client_id: str) -> int | None:

@@ -21,6 +21,7 @@ scan at the same gate may wait (about 0.1 s).
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ from gate.crossings.persistence import lock_households
 from gate.unit_of_work import UnitOfWork, is_retryable
 from passes import PassError, is_screen_code, parse_pass
 
+logger = logging.getLogger(__name__)
+
 CHUNK = 100
 """Items stored per transaction."""
 UNNAMED_UPLOADS = uuid.UUID("5d0c3c1e-7a44-4f4e-9a55-0b3f1c2d9e61")
@@ -54,10 +57,12 @@ UploadStatus = Literal["stored", "duplicate", "rejected"]
 
 @dataclass(frozen=True)
 class UploadedScan:
-    """An uploaded item that reads as a crossing, with the verdict the scanner gave it."""
+    """An uploaded item that reads as a crossing, with the verdict the scanner gave it.
+    ``raw``: the item as uploaded (a JSON value), kept should storing it fail."""
 
     request: ScanRequest
     claim: OfflineClaim
+    raw: object = None
 
 
 @dataclass(frozen=True)
@@ -104,11 +109,14 @@ class Uploader:
 @dataclass(frozen=True)
 class _Item:
     """One uploaded item, ready: the work that stores it, and the household its pass names
-    (None when it names none; ``prelockable`` False when that cannot be known up front)."""
+    (None when it names none; ``prelockable`` False when that cannot be known up front).
+    ``failed`` keeps it as a rejected crossing when storing it failed."""
 
     store: Callable[[Session], UploadResult]
     household_id: int | None
     prelockable: bool
+    client_id: str | None
+    failed: Callable[[Session, Exception], UploadResult]
 
 
 def store_batch(
@@ -132,34 +140,63 @@ def _store_chunk(unit: UnitOfWork, uploader: Uploader, chunk: list[_Item]) -> li
             results = [item.store(session) for item in chunk]
             unit.commit()
             return results
-        except DBAPIError as exc:
-            if not is_retryable(exc):
-                raise
-            # A concurrent upload of the same items, or a lost connection: item by item, each
-            # with its own retry, finds and replays what did get stored.
+        except Exception as exc:  # any failure: the chunk goes item by item
+            # A concurrent upload of the same items or a lost connection (each item's own
+            # retry finds and replays what did get stored), or one item the server cannot
+            # store (answered alone, with its error): nothing of the chunk was committed.
+            logger.info("upload chunk stored item by item after %r", exc)
             unit.reset()
     return [_store_alone(unit, item) for item in chunk]
 
 
 def _store_alone(unit: UnitOfWork, item: _Item) -> UploadResult:
     """Store one item in a transaction of its own, and once more if the first run lost the
-    race for its client id or its connection (the second run finds what did get stored)."""
+    race for its client id or its connection (the second run finds what did get stored).
+
+    An item that still fails is that item's problem, not the batch's: it is kept as a
+    rejected crossing and answered ``rejected`` with ``item_error``; the rest go on.
+    """
+    failure: Exception | None = None
     for attempt in range(2):
         try:
             result = item.store(unit.session)
             unit.commit()
             return result
         except DBAPIError as exc:  # IntegrityError is one
-            if attempt or not is_retryable(exc):
-                raise
             unit.reset()
-    raise AssertionError("unreachable")
+            failure = exc
+            if attempt or not is_retryable(exc):
+                break
+        except Exception as exc:  # answered per item, logged with its trace
+            unit.reset()
+            failure = exc
+            break
+    if failure is None:  # pragma: no cover - the loop always sets it before leaving
+        raise AssertionError("unreachable")
+    logger.error("upload item %s could not be stored", item.client_id, exc_info=failure)
+    try:
+        result = item.failed(unit.session, failure)
+        unit.commit()
+    except Exception:
+        unit.reset()
+        raise failure from None  # the server cannot store anything: a 5xx for the request
+    return result
 
 
 def _ready(uploader: Uploader, item: Upload, now: datetime) -> _Item:
     if isinstance(item, UnreadableUpload):
-        return _Item(_rejected(uploader, item, now), None, prelockable=True)
+        keep = _rejected(uploader, item, now)
+        return _Item(keep, None, True, item.client_id, lambda session, _error: keep(session))
     request, claim = item.request, item.claim
+
+    def failed(session: Session, error: Exception) -> UploadResult:
+        unreadable = UnreadableUpload(
+            request.client_id,
+            item.raw,
+            "item_error",
+            f"the server could not store this item ({type(error).__name__}); kept for the office",
+        )
+        return _rejected(uploader, unreadable, now)(session)
 
     def store(session: Session) -> UploadResult:
         context = uploader.contexts.get(session, uploader.community_id)
@@ -174,12 +211,12 @@ def _ready(uploader: Uploader, item: Upload, now: datetime) -> _Item:
         return _result(recorded, request.client_id, "duplicate" if recorded.replay else "stored")
 
     if is_screen_code(request.pass_text):
-        return _Item(store, None, prelockable=False)
+        return _Item(store, None, False, request.client_id, failed)
     try:
         household_id: int | None = parse_pass(request.pass_text).fields.household_id
     except PassError:
         household_id = None  # refused before any household is locked
-    return _Item(store, household_id, prelockable=True)
+    return _Item(store, household_id, True, request.client_id, failed)
 
 
 def _rejected(

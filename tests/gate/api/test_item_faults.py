@@ -1,0 +1,200 @@
+"""Item-level problems are answered per item, never with a 500 (issue #11, finding 4).
+
+A validly signed pass for a household the server does not know (``checkpoint passes mint``,
+the documented emergency path, or a restore from an older backup) is a refused crossing
+``unknown_household``, stored without a household, online and offline. In a batch, an item
+the server fails to store for any other reason is kept as a rejected crossing and answered
+``rejected`` with ``item_error``; the items before and after it are stored all the same, and
+nothing of the request is committed half-way before a failure.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+from api_helpers import Compound, assert_chain_intact, build_compound, scan_body
+from sqlalchemy import Engine, select
+
+import gate.crossings.uploads as uploads
+from gate.crossings.models import Crossing
+from gate.db import transaction
+from gate.signing.operations import active_signing_key
+from passes import Pass, new_pass_id
+
+CLAIM = {"allowed": True, "code": None, "codes": [], "notes": [], "rule_version": 1}
+REFUSED = {
+    "allowed": False,
+    "code": "unknown_household",
+    "codes": ["unknown_household"],
+    "notes": [],
+    "rule_version": 1,
+}
+UNKNOWN_HOUSEHOLD = 4343
+
+
+@pytest.fixture
+def compound(committed_engine: Engine, db_url: str, tmp_path: Path) -> Iterator[Compound]:
+    built = build_compound(db_url, tmp_path, households=4)
+    try:
+        yield built
+    finally:
+        built.dispose()
+
+
+def minted(compound: Compound, household_id: int = UNKNOWN_HOUSEHOLD) -> str:
+    """A pass signed with the community's own key for ``household_id``, recorded nowhere
+    (what ``checkpoint passes mint`` prints)."""
+    with transaction(compound.sessions, read_only=True) as session:
+        key = active_signing_key(session, compound.community_id)
+    issued_at = compound.clock().replace(microsecond=0) - timedelta(hours=1)
+    return key.sign(
+        Pass(
+            key_id=key.entry.key_id,
+            pass_id=new_pass_id(),
+            household_id=household_id,
+            community_id=compound.community_id,
+            generation=1,
+            issued_at=issued_at,
+            valid_until=issued_at + timedelta(days=30),
+        )
+    )
+
+
+def stored(compound: Compound, client_id: str) -> Crossing:
+    with transaction(compound.sessions, read_only=True) as session:
+        row = session.scalars(select(Crossing).where(Crossing.client_id == client_id)).one()
+        session.expunge(row)
+        return row
+
+
+def offline_item(
+    compound: Compound, pass_text: str, direction: str = "out", claim: Any = CLAIM, minutes: int = 1
+) -> dict[str, Any]:
+    at = compound.clock() - timedelta(minutes=minutes)
+    return scan_body(pass_text, direction, scanned_at=at, verdict=claim)
+
+
+def test_online_scan_of_a_minted_pass_for_an_unknown_household_is_refused_not_a_500(
+    compound: Compound,
+) -> None:
+    client = compound.client()
+    body = scan_body(minted(compound), "out", scanned_at=compound.clock())
+    response = client.post("/api/v1/scans", json=body, headers=compound.headers())
+    assert response.status_code == 200, response.get_json()
+    answer = response.get_json()
+    verdict = answer["verdict"]
+    assert (verdict["allowed"], verdict["code"]) == (False, "unknown_household")
+    assert verdict["reason_zh"] == "住户未登记"
+    assert answer["household_label"] is None
+    row = stored(compound, body["id"])
+    assert (row.household_id, row.allowed, row.code) == (None, False, "unknown_household")
+    assert row.pass_id is not None  # the presented pass is on record for the office
+    # A replay answers the same, and the gate goes on working.
+    again = client.post("/api/v1/scans", json=body, headers=compound.headers())
+    assert again.status_code == 200
+    assert again.get_json()["replay"] is True
+    good = compound.scan(client, compound.residents[0].pass_text, "out")
+    assert good.status_code == 200
+    assert good.get_json()["verdict"]["allowed"] is True
+    assert assert_chain_intact(compound) == 2
+
+
+def test_an_expired_pass_of_an_unknown_household_is_refused_not_a_500(compound: Compound) -> None:
+    text = minted(compound)
+    compound.clock.advance(days=40)
+    response = compound.scan(compound.client(), text, "out")
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["verdict"]["code"] == "expired"
+
+
+def test_a_batch_with_an_unknown_household_is_answered_per_item_and_drains(
+    compound: Compound,
+) -> None:
+    residents = compound.residents
+    items = [
+        offline_item(compound, residents[0].pass_text, minutes=5),
+        offline_item(compound, minted(compound), claim=REFUSED, minutes=4),
+        offline_item(compound, minted(compound, UNKNOWN_HOUSEHOLD + 1), minutes=3),
+        offline_item(compound, residents[1].pass_text, minutes=2),
+    ]
+    response = compound.upload(compound.client(), items)
+    assert response.status_code == 200, response.get_json()
+    results = response.get_json()["results"]
+    assert [r["status"] for r in results] == ["stored"] * 4
+    assert [r["error"] for r in results] == [None] * 4
+    # The scanner refused the first unknown one: no conflict; it allowed the second (a
+    # bundle older than a restore): flagged with the server's refusal.
+    assert [(r["conflict"], r["conflict_code"]) for r in results] == [
+        (False, None),
+        (False, None),
+        (True, "unknown_household"),
+        (False, None),
+    ]
+    rows = [stored(compound, item["id"]) for item in items]
+    assert [row.household_id for row in rows] == [
+        residents[0].household_id,
+        None,
+        None,
+        residents[1].household_id,
+    ]
+    assert assert_chain_intact(compound) == 4
+    # Uploading the same batch again (a scanner that lost the answer) is all duplicates.
+    again = compound.upload(compound.client(), items).get_json()["results"]
+    assert [r["status"] for r in again] == ["duplicate"] * 4
+
+
+def test_an_item_that_fails_unexpectedly_is_its_own_error_and_the_rest_are_stored(
+    compound: Compound,
+) -> None:
+    residents = compound.residents
+    items = [offline_item(compound, residents[n].pass_text, minutes=10 - n) for n in range(4)]
+    poisoned = items[1]["id"]
+    record_scan = uploads.record_scan
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        if kwargs["request"].client_id == poisoned:
+            raise RuntimeError("boom")
+        return record_scan(*args, **kwargs)
+
+    with mock.patch.object(uploads, "record_scan", failing):
+        response = compound.upload(compound.client(), items)
+    assert response.status_code == 200, response.get_json()
+    results = response.get_json()["results"]
+    assert [r["status"] for r in results] == ["stored", "rejected", "stored", "stored"]
+    assert results[1]["error"]["code"] == "item_error"
+    assert results[1]["id"] == poisoned
+    kept = stored(compound, poisoned)
+    assert kept.rejected
+    assert not kept.allowed
+    assert kept.household_id is None
+    assert "RuntimeError" in (kept.rejection_reason or "")
+    assert assert_chain_intact(compound) == 4
+    # The rest advanced their households as usual.
+    assert stored(compound, items[2]["id"]).household_id == residents[2].household_id
+
+
+def test_a_chunk_is_never_half_committed_before_a_failure(compound: Compound) -> None:
+    """The failure comes after earlier items of its chunk were written: they are rolled back
+    with it and stored again item by item, exactly once."""
+    residents = compound.residents
+    items = [offline_item(compound, r.pass_text, minutes=9 - n) for n, r in enumerate(residents)]
+    poisoned = items[-1]["id"]
+    record_scan = uploads.record_scan
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        if kwargs["request"].client_id == poisoned:
+            raise ValueError("boom")
+        return record_scan(*args, **kwargs)
+
+    with mock.patch.object(uploads, "record_scan", failing):
+        results = compound.upload(compound.client(), items).get_json()["results"]
+    assert [r["status"] for r in results] == ["stored"] * 3 + ["rejected"]
+    assert compound.crossing_count() == 4
+    assert assert_chain_intact(compound) == 4
+    assert len({uuid.UUID(r["id"]) for r in results}) == 4

@@ -1,0 +1,366 @@
+"""One household timeline, re-evaluated in scan order.
+
+Gates decide with what they know: an offline scanner knows its own crossings, an online
+scan knows what has been uploaded so far. When a crossing is stored that happened before
+crossings already stored for its household (an offline upload, or anything late), the
+household's allowed crossings are replayed in ``(scanned_at, id)`` order through the core's
+own state transition (:func:`passes.advance`) as if every gate had known everything:
+
+- every allowed exit the rules would have refused at that point of the timeline is flagged
+  with the rule's code (``already_out`` or ``quota``, in the core's order of evaluation) and
+  the crossing it conflicts with (``conflict_with_id``): the exit of the person still out,
+  or the exit that used up the quota window;
+- the household's derived state (people out, exits in the quota window) is the replay's
+  final state, so no late or future-dated crossing leaves it wrong.
+
+What "would have refused" means:
+
+- Only the rules that depend on other crossings are replayed (``already_out``, ``quota``);
+  health, pass validity, quarantine and exit hours belong to the crossing alone and were
+  judged when it was stored (:func:`gate.crossings.operations.record_scan`).
+- Only allowed crossings change state and only they can be flagged: a refused crossing did
+  not happen. A flagged crossing still happened, so it counts (the person is out; the exit
+  used the quota).
+- An override (a supervisor let a refused crossing through on purpose) is never flagged;
+  it counts like any exit.
+- Exemption from the quota is read from the household's current status.
+
+Nothing is rolled back or deleted. The hash chain covers ``conflict`` and ``conflict_code``
+as decided when a row was stored, so: the crossing being stored (still its gate's chain
+head, in this transaction) is re-sealed with the timeline's verdict, and that flag is kept
+for good; a crossing stored earlier that the timeline finds rule-breaking is annotated
+outside the hash (``conflict_with_id``) and an audit event ``crossing.timeline_conflict``
+records the code, like the office's review of a conflict. Such an annotation is the
+timeline's opinion with what it knows: a later replay that knows more (an earlier entry
+uploaded late) updates it, with another event, unless the office has reviewed it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, MutableMapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, bindparam, false, or_, select, true, update
+from sqlalchemy.orm import Session
+
+from gate.audit.models import AuditEvent
+from gate.audit.operations import record_event
+from gate.crossings.chain import HASHED_ORDER, content_hash
+from gate.crossings.models import Crossing
+from gate.db import UTCDateTime
+from gate.devices.models import Gate
+from gate.households.decision_state import household_state, state_columns
+from gate.households.models import Household
+from passes import Code, Direction, HouseholdState, HouseholdStatus, RuleSet, advance
+from passes.schedule import counted_exits
+from passes.state import prune_exits
+
+ORDER_CODES = (Code.ALREADY_OUT, Code.QUOTA)
+"""The refusal codes that depend on other crossings, in the core's order of evaluation."""
+ACTOR = "timeline"
+"""The audit actor of a flag the timeline sets on a crossing stored earlier."""
+TIMELINE_ACTION = "crossing.timeline_conflict"
+"""The audit action of such a flag: ``details`` hold ``conflict_code`` and
+``conflict_with_id`` (both None when a later replay found the crossing within the rules)."""
+
+_CROSSINGS_TABLE = cast(Table, Crossing.__table__)
+_C = _CROSSINGS_TABLE.c
+_HOUSEHOLDS_TABLE = cast(Table, Household.__table__)
+_H = _HOUSEHOLDS_TABLE.c
+_GATES_TABLE = cast(Table, Gate.__table__)
+_G = _GATES_TABLE.c
+
+_COUNTED = and_(
+    _C.household_id == bindparam("household"), _C.allowed == true(), _C.rejected == false()
+)
+_LATER = (
+    select(_C.id)
+    .where(
+        _COUNTED,
+        or_(
+            _C.scanned_at > bindparam("at", type_=UTCDateTime()),
+            and_(_C.scanned_at == bindparam("at", type_=UTCDateTime()), _C.id > bindparam("id")),
+        ),
+    )
+    .limit(1)
+)
+_TIMELINE = (
+    select(
+        _C.id,
+        _C.scanned_at,
+        _C.direction,
+        _C.flags,
+        _C.override_supervisor,
+        _C.conflict,
+        _C.conflict_with_id,
+        _C.conflict_reviewed_at,
+    )
+    .where(_COUNTED)
+    .order_by(_C.scanned_at, _C.id)
+)
+_HOUSEHOLD = select(
+    _H.id, _H.community_id, _H.generation, _H.status, _H.quarantine_until, _H.state_json
+).where(_H.id == bindparam("household"))
+_STORE_STATE = (
+    update(_HOUSEHOLDS_TABLE)
+    .where(_H.id == bindparam("household"))
+    .values(state_json=bindparam("state_json"), out_count=bindparam("out_count"))
+)
+_ANNOTATE = (
+    update(_CROSSINGS_TABLE)
+    .where(_C.id == bindparam("crossing"), _C.conflict == false())
+    .values(conflict_with_id=bindparam("with_id"))
+)
+_RESEAL = (
+    update(_CROSSINGS_TABLE)
+    .where(_C.id == bindparam("crossing"), _C.row_hash == bindparam("old_hash"))
+    .values(
+        conflict=bindparam("new_conflict"),
+        conflict_code=bindparam("new_conflict_code"),
+        conflict_with_id=bindparam("with_id"),
+        row_hash=bindparam("new_hash"),
+    )
+)
+_RESEAL_HEAD = (
+    update(_GATES_TABLE)
+    .where(
+        _G.id == bindparam("gate"),
+        _G.chain_seq == bindparam("seq"),
+        _G.chain_hash == bindparam("old_hash"),
+    )
+    .values(chain_hash=bindparam("new_hash"))
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One allowed crossing of a household's timeline, as the replay reads it."""
+
+    id: int
+    scanned_at: datetime
+    direction: Direction
+    override: bool = False
+    sealed: bool = False
+    """Flagged when it was stored (``conflict``, inside the hash chain): kept as it is."""
+    annotated: bool = False
+    """Flagged later by the timeline (``conflict_with_id`` only, outside the hash)."""
+    reviewed: bool = False
+    """The office has reviewed its conflict: kept as it is."""
+
+
+@dataclass(frozen=True)
+class Breach:
+    """An allowed crossing the rules would have refused had every gate known everything."""
+
+    crossing_id: int
+    code: Code
+    with_id: int | None
+    """The earlier crossing it conflicts with (None only for a quota of zero exits)."""
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A timeline's outcome: the household's state after it, and every breach in it."""
+
+    state: HouseholdState
+    breaches: tuple[Breach, ...]
+
+
+def replay(base: HouseholdState, entries: Iterable[Entry], rules: RuleSet) -> Replay:
+    """Replay allowed crossings (in ``(scanned_at, id)`` order) from ``base`` with its people
+    out and exits cleared. Pure: the same transition the server and scanners use."""
+    state = replace(base, out_since=(), exits=())
+    out: list[tuple[datetime, int]] = []  # (exit time, crossing id) of each person out
+    exits: list[tuple[datetime, int]] = []  # the same for each exit that may still count
+    breaches: list[Breach] = []
+    for entry in entries:
+        at = entry.scanned_at
+        if entry.direction is Direction.OUT:
+            breach = None if entry.override else _breach(entry.id, state, out, exits, rules, at)
+            if breach is not None:
+                breaches.append(breach)
+            state = advance(state, Direction.OUT, True, at, rules)
+            out = sorted((*out, (at, entry.id)))
+            kept = set(prune_exits(tuple(time for time, _ in exits), rules, at))
+            exits = sorted((*(item for item in exits if item[0] in kept), (at, entry.id)))
+        else:
+            state = advance(state, Direction.IN, True, at, rules)
+            out = out[1:]
+    return Replay(state, tuple(breaches))
+
+
+def _breach(
+    crossing_id: int,
+    state: HouseholdState,
+    out: list[tuple[datetime, int]],
+    exits: list[tuple[datetime, int]],
+    rules: RuleSet,
+    at: datetime,
+) -> Breach | None:
+    """The first order-dependent rule an exit at ``at`` breaks (the core's ``already_out``
+    and ``quota`` checks of :func:`passes.decide`), with the crossing it conflicts with."""
+    if len(state.out_since) >= rules.max_out_at_once:
+        return Breach(crossing_id, Code.ALREADY_OUT, out[rules.max_out_at_once - 1][1])
+    quota = rules.quota
+    if quota is None or state.status is HouseholdStatus.EXEMPT:
+        return None
+    counted = counted_exits(state, rules, at)
+    if len(counted) < quota.exits:
+        return None
+    window = set(counted)
+    in_window = [crossing for time, crossing in exits if time in window]
+    with_id = in_window[quota.exits - 1] if 0 < quota.exits <= len(in_window) else None
+    return Breach(crossing_id, Code.QUOTA, with_id)
+
+
+def settle(session: Session, rules: RuleSet, stored: MutableMapping[str, Any]) -> None:
+    """Call right after a crossing is stored (``stored``: its values as inserted, ``id``
+    included; updated in place with the timeline's verdict).
+
+    Replays its household's timeline when it is an allowed offline crossing, or an allowed
+    crossing dated before one already stored for its household; else does nothing.
+    """
+    household_id = stored.get("household_id")
+    if household_id is None or stored["rejected"] or not stored["allowed"]:
+        return
+    if not stored["offline"]:
+        params = {"household": household_id, "at": stored["scanned_at"], "id": stored["id"]}
+        if session.connection().scalar(_LATER, params) is None:
+            return  # in scan order already: the server decided it with everything before it
+    reevaluate(session, rules, household_id, stored=stored)
+
+
+def reevaluate(
+    session: Session,
+    rules: RuleSet,
+    household_id: int,
+    *,
+    stored: MutableMapping[str, Any] | None = None,
+) -> Replay:
+    """Replay household ``household_id``'s timeline: store its derived state and flag every
+    breach not yet flagged (writes in the caller's transaction, which holds the household's
+    lock). ``stored``: the crossing just inserted in this transaction, re-sealed in place."""
+    connection = session.connection()
+    row = connection.execute(_HOUSEHOLD, {"household": household_id}).one()
+    rows = connection.execute(_TIMELINE, {"household": household_id}).all()
+    entries = [
+        Entry(
+            id=item.id,
+            scanned_at=item.scanned_at,
+            direction=Direction(item.direction),
+            override=item.override_supervisor is not None
+            or Code.OVERRIDE.value in (item.flags or "").split(),
+            sealed=bool(item.conflict),
+            annotated=not item.conflict and item.conflict_with_id is not None,
+            reviewed=item.conflict_reviewed_at is not None,
+        )
+        for item in rows
+    ]
+    outcome = replay(household_state(row), entries, rules)
+    columns = state_columns(outcome.state)
+    if columns["state_json"] != row.state_json:
+        connection.execute(_STORE_STATE, {"household": household_id, **columns})
+    new_id = None if stored is None else stored["id"]
+    breaches = {breach.crossing_id: breach for breach in outcome.breaches}
+    annotated = _annotations(session, [e.id for e in entries if e.annotated and e.id != new_id])
+    for entry in entries:
+        if entry.id == new_id or entry.sealed or entry.reviewed:
+            continue  # the crossing being stored is re-sealed below; the others keep theirs
+        breach = breaches.get(entry.id)
+        found = None if breach is None else (breach.code.value, breach.with_id)
+        if found == annotated.get(entry.id):
+            continue
+        code, with_id = (None, None) if breach is None else (breach.code.value, breach.with_id)
+        connection.execute(_ANNOTATE, {"crossing": entry.id, "with_id": with_id})
+        record_event(
+            session,
+            actor=ACTOR,
+            action=TIMELINE_ACTION,
+            community_id=row.community_id,
+            subject_type="crossing",
+            subject_id=entry.id,
+            details={"conflict_code": code, "conflict_with_id": with_id},
+        )
+    if stored is not None:
+        mine = next((b for b in outcome.breaches if b.crossing_id == new_id), None)
+        _reseal(session, stored, mine)
+    return outcome
+
+
+def _annotations(session: Session, crossing_ids: list[int]) -> dict[int, tuple[str, int | None]]:
+    """The timeline's latest (code, conflicts-with) for crossings it annotated before."""
+    if not crossing_ids:
+        return {}
+    events = session.execute(
+        select(AuditEvent.subject_id, AuditEvent.details_json)
+        .where(
+            AuditEvent.subject_type == "crossing",
+            AuditEvent.subject_id.in_([str(item) for item in crossing_ids]),
+            AuditEvent.action == TIMELINE_ACTION,
+        )
+        .order_by(AuditEvent.id)
+    ).all()
+    latest: dict[int, tuple[str, int | None]] = {}
+    for subject_id, details_json in events:
+        details, crossing_id = json.loads(details_json), int(subject_id or 0)
+        if details.get("conflict_code") is not None:
+            latest[crossing_id] = (details["conflict_code"], details.get("conflict_with_id"))
+        else:
+            latest.pop(crossing_id, None)
+    return latest
+
+
+def _reseal(session: Session, stored: MutableMapping[str, Any], breach: Breach | None) -> None:
+    """Give the crossing just stored the timeline's verdict on the order-dependent rules.
+
+    Its own other conflicts (fever, quarantine, ...) stand. Its hashed fields change only
+    while it is still its gate's chain head in this transaction: the row and the head are
+    re-hashed together, as if it had been inserted so."""
+    conflict, code, with_id = stored["conflict"], stored["conflict_code"], None
+    order_codes = {item.value for item in ORDER_CODES}
+    if breach is not None and (not conflict or code in order_codes):
+        conflict, code, with_id = True, breach.code.value, breach.with_id
+    elif breach is None and conflict and code in order_codes:
+        conflict, code = False, None  # refused by a state that held later crossings
+    if (conflict, code, with_id) == (
+        stored["conflict"],
+        stored["conflict_code"],
+        stored.get("conflict_with_id"),
+    ):
+        return
+    values = {**stored, "conflict": conflict, "conflict_code": code}
+    new_hash = content_hash(values["prev_hash"], [values[name] for name in HASHED_ORDER])
+    connection = session.connection()
+    head = {
+        "gate": stored["gate_id"],
+        "seq": stored["gate_seq"],
+        "old_hash": stored["row_hash"],
+        "new_hash": new_hash,
+    }
+    if connection.execute(_RESEAL_HEAD, head).rowcount != 1:
+        raise RuntimeError(f"crossing {stored['id']} is no longer its gate's chain head")
+    connection.execute(
+        _RESEAL,
+        {
+            "crossing": stored["id"],
+            "old_hash": stored["row_hash"],
+            "new_conflict": conflict,
+            "new_conflict_code": code,
+            "with_id": with_id,
+            "new_hash": new_hash,
+        },
+    )
+    stored.update(
+        conflict=conflict, conflict_code=code, conflict_with_id=with_id, row_hash=new_hash
+    )
+
+
+def flagged_ids(rows: Iterable[Mapping[str, Any]]) -> set[int]:
+    """The ids among crossing ``rows`` that are flagged: ``conflict`` (decided when stored)
+    or ``conflict_with_id`` (found by the timeline later)."""
+    return {
+        int(row["id"]) for row in rows if row["conflict"] or row["conflict_with_id"] is not None
+    }

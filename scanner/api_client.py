@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -37,6 +39,15 @@ class ApiError(Exception):
 
 class Unreachable(ApiError):
     """No usable answer (network, timeout, 5xx, malformed body): try again later."""
+
+
+class ServerError(Unreachable):
+    """The server answered with a 5xx: it may be down, or this request may be what it cannot
+    handle (the uploader tells the two apart)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"server error {status}")
+        self.status = status
 
 
 class Refused(ApiError):
@@ -63,7 +74,12 @@ class BundleAnswer:
 
 
 class ApiClient:
-    """Client over ``httpx.Client``. ``backlog`` reports the unsent count for every request."""
+    """Client over ``httpx.Client``. ``backlog`` reports the unsent count for every request.
+
+    :attr:`server_date` is the server's ``Date`` header of the newest answer (any status),
+    with :attr:`server_date_rtt_s`, how long that request took: the sync thread estimates the
+    device's clock offset from them.
+    """
 
     def __init__(
         self,
@@ -79,6 +95,8 @@ class ApiClient:
         )
         self._token = token
         self._backlog = backlog
+        self.server_date: datetime | None = None
+        self.server_date_rtt_s: float | None = None
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -148,11 +166,28 @@ class ApiClient:
             )
         except httpx.HTTPError as exc:
             raise Unreachable(f"{type(exc).__name__}: {exc}") from exc
+        self._note_date(response)
         if response.status_code >= 500:
-            raise Unreachable(f"server error {response.status_code}")
+            raise ServerError(response.status_code)
         if 400 <= response.status_code < 500:
             raise _refused(response)
         return response
+
+    def _note_date(self, response: httpx.Response) -> None:
+        text = response.headers.get("Date")
+        if not text:
+            return
+        try:
+            moment = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return
+        if moment.tzinfo is None:  # "-0000": UTC by RFC 5322
+            moment = moment.replace(tzinfo=UTC)
+        self.server_date = moment.astimezone(UTC)
+        try:
+            self.server_date_rtt_s = response.elapsed.total_seconds()
+        except RuntimeError:  # a mock transport's response has no elapsed time
+            self.server_date_rtt_s = 0.0
 
 
 def _body(response: httpx.Response) -> dict[str, Any]:

@@ -6,10 +6,13 @@ power cut after a green screen can never lose that crossing. Tables:
 
 - ``crossings``: one row per crossing, keyed by the client UUID; ``seq`` is the order of
   recording (uploads go oldest first). ``state`` is ``unsent`` -> ``sent`` (the server
-  acknowledged it) or ``dead`` (the server rejected it for good; kept and shown). Rows are
-  never deleted: a trigger refuses any DELETE.
+  acknowledged it) or ``dead`` (the server rejected it for good, or kept failing: see
+  :meth:`Journal.note_failure`; kept and shown). ``failures`` counts server errors for this
+  crossing alone; ``clock_offset_ms`` is the device's clock minus the server's when it was
+  scanned. Rows are never deleted: a trigger refuses any DELETE.
 - ``households``: this device's newest view of a household's state (from its own crossings).
-- ``meta``: the cached bundle (JSON, ETag, fetch time), clock offset, last sync result.
+- ``meta``: the cached bundle (JSON, ETag, fetch time), clock offset, the clock's high-water
+  mark (raised by every crossing in the same transaction), last sync result.
 
 Every storage failure (disk full, I/O error, a corrupt file) raises :class:`JournalFault`;
 the scan loop turns it into a fault screen, never a green one. One :class:`Journal` per
@@ -30,7 +33,11 @@ from typing import Any, Literal
 from passes import Direction, HouseholdState, Override, format_utc, parse_utc
 
 CrossingState = Literal["unsent", "sent", "dead"]
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+CLOCK_MARK_KEY = "clock_mark"
+"""Meta key of the newest time seen (see :mod:`scanner.clock`); raised by :meth:`Journal.record`."""
+_NO_MARK_CODES = frozenset({"clock_fault"})
+"""Crossings whose time never raises the mark (their clock was found wrong)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS crossings (
@@ -51,7 +58,9 @@ CREATE TABLE IF NOT EXISTS crossings (
     conflict_code TEXT,
     error TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
-    acked_at TEXT
+    acked_at TEXT,
+    failures INTEGER NOT NULL DEFAULT 0,
+    clock_offset_ms INTEGER
 );
 CREATE INDEX IF NOT EXISTS crossings_by_state ON crossings (state, seq);
 CREATE INDEX IF NOT EXISTS crossings_by_household ON crossings (household_id, seq);
@@ -64,6 +73,11 @@ CREATE TABLE IF NOT EXISTS households (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+_UPGRADES = (
+    # schema 2: server errors counted per crossing (dead letter after a few), clock offsets
+    ("failures", "ALTER TABLE crossings ADD COLUMN failures INTEGER NOT NULL DEFAULT 0"),
+    ("clock_offset_ms", "ALTER TABLE crossings ADD COLUMN clock_offset_ms INTEGER"),
+)
 
 
 class JournalFault(Exception):
@@ -90,6 +104,7 @@ class CrossingEntry:
     latency_ms: int | None = None
     state: CrossingState = "unsent"
     server_crossing_id: int | None = None
+    clock_offset_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +117,7 @@ class JournalRow:
     error: str | None
     conflict_code: str | None
     acked_at: datetime | None
+    failures: int = 0
 
 
 @dataclass(frozen=True)
@@ -129,6 +145,13 @@ class Journal:
                 # Only a new (or older) file is written to: opening a current journal must
                 # work on a full disk too (status, sync, reading what was recorded).
                 self._db.executescript(_SCHEMA)  # idempotent: every statement is IF NOT EXISTS
+                columns = {row[1] for row in self._db.execute("PRAGMA table_info(crossings)")}
+                for column, statement in _UPGRADES:
+                    if column not in columns:
+                        self._db.execute(statement)
+                if (newest := self.newest_scan()) is not None:  # from before the clock's mark
+                    with self._transaction() as db:
+                        self._raise_mark(db, newest)
                 self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.Error as exc:
             raise JournalFault(f"cannot open journal {self.path}: {exc}") from exc
@@ -181,8 +204,9 @@ class Journal:
             db.execute(
                 "INSERT INTO crossings (id, seq, scanned_at, direction, pass_text, temperature,"
                 " operator, override, latency_ms, verdict, household_id, offline, state,"
-                " server_crossing_id, acked_at) VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1"
-                " FROM crossings), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " server_crossing_id, acked_at, clock_offset_ms) VALUES (?, (SELECT"
+                " COALESCE(MAX(seq), 0) + 1 FROM crossings), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                " ?, ?, ?)",
                 (
                     entry.id,
                     format_utc(entry.scanned_at),
@@ -198,8 +222,11 @@ class Journal:
                     entry.state,
                     entry.server_crossing_id,
                     acked,
+                    entry.clock_offset_ms,
                 ),
             )
+            if entry.verdict.get("code") not in _NO_MARK_CODES:
+                self._raise_mark(db, entry.scanned_at)
             if state_after is not None:
                 db.execute(
                     "INSERT INTO households (household_id, state, updated_at) VALUES (?, ?, ?)"
@@ -247,6 +274,22 @@ class Journal:
                 ],
             )
 
+    def note_failure(self, crossing_id: str, error: str, *, dead_after: int) -> bool:
+        """Count a server error for this crossing alone (it was sent by itself); after
+        ``dead_after`` of them it becomes ``dead`` with ``error``. Returns whether it did."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE crossings SET attempts = attempts + 1, failures = failures + 1,"
+                " error = ? WHERE id = ? AND state = 'unsent'",
+                (error, crossing_id),
+            )
+            cursor = db.execute(
+                "UPDATE crossings SET state = 'dead', error = ? WHERE id = ? AND state = 'unsent'"
+                " AND failures >= ?",
+                (f"{error} ({dead_after} attempts)", crossing_id, dead_after),
+            )
+            return cursor.rowcount > 0
+
     def note_attempt(self, ids: Sequence[str], error: str) -> None:
         """Count a failed upload attempt of ``ids`` (they stay unsent)."""
         with self._transaction() as db:
@@ -255,6 +298,26 @@ class Journal:
                 " AND state = 'unsent'",
                 [(error, crossing_id) for crossing_id in ids],
             )
+
+    # --- the clock's high-water mark ---------------------------------------------------------
+
+    @staticmethod
+    def _raise_mark(db: sqlite3.Connection, moment: datetime) -> None:
+        found = db.execute("SELECT value FROM meta WHERE key = ?", (CLOCK_MARK_KEY,)).fetchone()
+        current = parse_utc(json.loads(found[0])) if found else None
+        if current is None or moment > current:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (CLOCK_MARK_KEY, json.dumps(format_utc(moment))),
+            )
+
+    def newest_scan(self) -> datetime | None:
+        """The newest scan time among the last rows recorded (a journal from before the mark
+        existed starts its mark from this)."""
+        found = self._query("SELECT scanned_at FROM crossings ORDER BY seq DESC LIMIT 200")
+        times = [moment for (text,) in found if (moment := parse_utc(text)) is not None]
+        return max(times, default=None)
 
     # --- household states --------------------------------------------------------------------
 
@@ -295,7 +358,7 @@ class Journal:
 _SELECT = (
     "SELECT id, pass_text, direction, temperature, scanned_at, verdict, offline, household_id,"
     " operator, override, latency_ms, state, server_crossing_id, seq, attempts, error,"
-    " conflict_code, acked_at FROM crossings"
+    " conflict_code, acked_at, failures, clock_offset_ms FROM crossings"
 )
 
 
@@ -317,5 +380,6 @@ def _row(item: tuple[Any, ...]) -> JournalRow:
         latency_ms=item[10],
         state=item[11],
         server_crossing_id=item[12],
+        clock_offset_ms=item[19],
     )
-    return JournalRow(entry, item[13], item[14], item[15], item[16], parse_utc(item[17]))
+    return JournalRow(entry, item[13], item[14], item[15], item[16], parse_utc(item[17]), item[18])

@@ -1,4 +1,5 @@
-"""What the device knows about itself: journal counts, bundle age, clock offset, last sync.
+"""What the device knows about itself: journal counts and dead letters, bundle age, the clock
+(offset to the server, its high-water mark and whether it is sane), last sync.
 
 Read-only: :func:`collect_status` queries the journal, :func:`format_status` renders the
 report for a terminal (zh or en), :func:`banner_text` the gate screen's status strip.
@@ -10,7 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from passes import format_utc
 from scanner.bundle import Bundle, load_bundle
+from scanner.clock import ClockCheck, check_static, read_mark
 from scanner.device import DeviceConfig
 from scanner.journal import CrossingState, Journal, JournalRow
 from scanner.sync import LAST_BUNDLE_KEY, LAST_SYNC_KEY, OFFSET_KEY
@@ -29,6 +32,7 @@ class StatusReport:
     last_sync: dict[str, Any] | None
     last_bundle_refresh: dict[str, Any] | None
     dead: list[JournalRow]
+    clock: ClockCheck | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form (no token, no pass texts)."""
@@ -42,6 +46,15 @@ class StatusReport:
             "clock_offset_s": self.clock_offset_s,
             "last_sync": self.last_sync,
             "last_bundle_refresh": self.last_bundle_refresh,
+            "clock": None
+            if self.clock is None
+            else {
+                "ok": self.clock.ok,
+                "problem": self.clock.problem,
+                "now": format_utc(self.clock.now),
+                "mark": format_utc(self.clock.mark),
+            },
+            "dead_letters": self.counts["dead"],
             "dead": [
                 {
                     "id": row.entry.id,
@@ -60,17 +73,32 @@ def collect_status(
     bundle = load_bundle(journal)
     age = None if bundle is None else bundle.age(now)
     offset = journal.get_meta(OFFSET_KEY)
+    clock = check_static(
+        now,
+        read_mark(journal),
+        None if bundle is None else bundle.generated_at,
+        max_jump=max_bundle_age,
+    )
     return StatusReport(
         device=device,
         counts=journal.counts(),
         bundle_version=None if bundle is None else bundle.content_hash,
         bundle_age=age,
-        degraded=age is None or age > max_bundle_age,
+        degraded=age is None or age > max_bundle_age or not clock.ok,
+        clock=clock,
         clock_offset_s=None if offset is None else float(offset),
         last_sync=journal.get_meta(LAST_SYNC_KEY),
         last_bundle_refresh=journal.get_meta(LAST_BUNDLE_KEY),
         dead=journal.rows("dead"),
     )
+
+
+CLOCK_PROBLEMS = {
+    "behind": ("早于已见的最晚时间", "behind the newest time seen"),
+    "behind_bundle": ("早于数据包的服务器时间", "behind the bundle's server time"),
+    "jumped": ("时钟跳变", "jumped"),
+    "ahead": ("超前于已见时间过多", "too far ahead of the newest time seen"),
+}
 
 
 def format_age(age: timedelta, lang: str = "zh") -> str:
@@ -109,10 +137,16 @@ def format_status(report: StatusReport, lang: str = "zh") -> str:
         )
     lines.append(
         f"{'未上传' if zh else 'Unsent'}: {c['unsent']}  {'已上传' if zh else 'Sent'}: {c['sent']}"
-        f"  {'被拒' if zh else 'Dead'}: {c['dead']}"
+        f"  {'被拒（死信）' if zh else 'Dead'}: {c['dead']}"
     )
+    clock = report.clock
     if report.bundle_age is None:
         lines.append("数据包：无" if zh else "Bundle: none")
+    elif clock is not None and clock.problem == "behind_bundle":  # never a negative age
+        lines.append(
+            f"{'数据包' if zh else 'Bundle'}: {report.bundle_version}"
+            + (" (⚠ 时钟早于数据包时间)" if zh else " (⚠ clock before the bundle's time)")
+        )
     else:
         flag = (" ⚠ 已过期" if zh else " ⚠ STALE") if report.degraded else ""
         age = format_age(report.bundle_age, lang)
@@ -122,6 +156,16 @@ def format_status(report: StatusReport, lang: str = "zh") -> str:
         f"{'时钟偏差' if zh else 'Clock offset'}: "
         + ("?" if offset is None else f"{offset:+.1f} s")
     )
+    if clock is not None:
+        mark = "-" if clock.mark is None else format_utc(clock.mark)
+        state = "正常" if zh else "ok"
+        if clock.problem is not None:
+            problem = CLOCK_PROBLEMS[clock.problem][0 if zh else 1]
+            state = f"{'⚠ 异常' if zh else '⚠ FAULT'} ({problem})"
+        lines.append(
+            f"{'时钟' if zh else 'Clock'}: {state}  {format_utc(clock.now)}"
+            f"  {'最晚已见时间' if zh else 'newest time seen'} {mark}"
+        )
     sync = report.last_sync
     if sync is None:
         lines.append("上次同步：无" if zh else "Last sync: never")

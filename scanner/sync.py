@@ -14,11 +14,19 @@ Upload contract (:meth:`Uploader.upload_pending`):
   is idempotent on the UUID and answers ``duplicate``.
 - A whole batch refused with a 4xx other than 401/403 is split in halves until the one bad
   crossing is found and dead-lettered, so one poison item never blocks the queue.
-- Network trouble and 5xx stop the round; :class:`SyncWorker` retries with exponential backoff
-  and full jitter. Nothing is ever deleted.
+- A batch answered with a 5xx is split the same way, so the rest is sent in the same round;
+  a crossing that fails alone while the server answers others (or its bundle) counts one
+  failure, and after :data:`MAX_ITEM_FAILURES` rounds (retried with the worker's backoff) it
+  moves to the dead letter with the reason, so one item the server cannot take never jams
+  the queue. While nothing is answered (network down, or only server errors,
+  :data:`SICK_AFTER` in a row and the bundle fails too) the round stops and no crossing is
+  blamed; :class:`SyncWorker` retries with exponential backoff and full jitter. Nothing is
+  ever deleted.
 
 The bundle is refreshed with ``If-None-Match``; the clock offset to the server is estimated from
-the bundle's ``generated_at`` against the middle of the request (seconds, server minus device).
+the bundle's ``generated_at`` (or, after a 304 and after each upload, the ``Date`` header)
+against the middle of the request (seconds, server minus device). Every server time heard
+raises the clock's high-water mark and sets a new anchor (:mod:`scanner.clock`).
 """
 
 from __future__ import annotations
@@ -32,8 +40,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from passes import wire
-from scanner.api_client import MAX_BATCH, ApiError, BundleAnswer, Refused
+from scanner.api_client import MAX_BATCH, ApiError, BundleAnswer, Refused, ServerError
 from scanner.bundle import BUNDLE_KEY, BundleError, save_bundle
+from scanner.clock import observe_server_time
 from scanner.journal import Ack, Journal, JournalFault, JournalRow
 
 DEFAULT_BATCH = 100
@@ -41,6 +50,10 @@ DEFAULT_BATCH = 100
 OFFSET_KEY = "clock_offset_s"
 LAST_SYNC_KEY = "last_sync"
 LAST_BUNDLE_KEY = "last_bundle_refresh"
+MAX_ITEM_FAILURES = 5
+"""Server errors for one crossing sent alone before it moves to the dead letter."""
+SICK_AFTER = 8
+"""Server errors in a row, with nothing answered in the round, before the server is probed."""
 
 
 class SyncClient(Protocol):
@@ -61,6 +74,8 @@ class SyncReport:
     dead: int = 0
     remaining: int = 0
     error: str | None = None
+    failing: int = 0
+    """Crossings that failed alone this round (server errors) and stay unsent for now."""
 
     @property
     def ok(self) -> bool:
@@ -82,6 +97,7 @@ def upload_item(row: JournalRow) -> wire.Crossing:
             operator=entry.operator,
             override=entry.override,
             latency_ms=entry.latency_ms,
+            clock_offset_ms=entry.clock_offset_ms,
         ),
         verdict=wire.Claim(
             allowed=bool(verdict.get("allowed")),
@@ -117,28 +133,78 @@ class Uploader:
         self._journal = journal
         self._batch_size = min(batch_size, MAX_BATCH)
         self._now = now
+        self._answered = False
+        self._probed = False
+        self._errors_in_a_row = 0
+        self._suspects: list[tuple[str, str]] = []
 
     def upload_pending(self) -> SyncReport:
         """Upload until nothing is unsent or the server stops answering; stores the report."""
         totals = {"sent": 0, "duplicates": 0, "dead": 0}
         error: str | None = None
+        self._answered, self._probed, self._errors_in_a_row = False, False, 0
+        self._suspects = []
         after_seq = 0  # ids the server skipped stay unsent for the next round
         while rows := self._journal.rows("unsent", after_seq=after_seq, limit=self._batch_size):
             try:
                 self._send(rows, totals)
             except ApiError as exc:
                 error = f"{type(exc).__name__}: {exc}"
-                self._journal.note_attempt([r.entry.id for r in rows], error)
+                suspects = {crossing_id for crossing_id, _ in self._suspects}
+                self._journal.note_attempt(
+                    [r.entry.id for r in rows if r.entry.id not in suspects], error
+                )
                 break
             after_seq = rows[-1].seq
+        failing = self._blame(totals)
+        if failing and error is None:
+            error = f"{failing} crossing(s) failing alone: {self._suspects[0][1]}"
+        self._note_server_time()
         report = SyncReport(
             at=self._now().isoformat().replace("+00:00", "Z"),
             remaining=self._journal.counts()["unsent"],
             error=error,
+            failing=failing,
             **totals,
         )
         self._journal.set_meta(**{LAST_SYNC_KEY: asdict(report)})
         return report
+
+    def _blame(self, totals: dict[str, int]) -> int:
+        """Count a failure for each crossing that failed alone if the server answered anything
+        (else it is down, and nobody is to blame). Returns how many stay unsent."""
+        if not self._suspects:
+            return 0
+        if not self._answered:
+            self._probe()
+        failing = 0
+        for crossing_id, reason in self._suspects:
+            if not self._answered:
+                self._journal.note_attempt([crossing_id], reason)
+                failing += 1
+            elif self._journal.note_failure(crossing_id, reason, dead_after=MAX_ITEM_FAILURES):
+                totals["dead"] += 1
+            else:
+                failing += 1
+        return failing
+
+    def _probe(self) -> None:
+        """Is the server up at all? One bundle request (usually a 304)."""
+        if self._probed:
+            return
+        self._probed = True
+        record = self._journal.get_meta(BUNDLE_KEY) or {}
+        try:
+            self._client.fetch_bundle(record.get("etag") if isinstance(record, dict) else None)
+        except ApiError:
+            return
+        self._answered = True
+
+    def _note_server_time(self) -> None:
+        server_at = getattr(self._client, "server_date", None)
+        if isinstance(server_at, datetime):
+            rtt = getattr(self._client, "server_date_rtt_s", None) or 0.0
+            note_server_time(self._journal, server_at, self._now(), rtt_s=float(rtt), whole_s=True)
 
     def _send(self, rows: list[JournalRow], totals: dict[str, int]) -> None:
         try:
@@ -146,6 +212,7 @@ class Uploader:
         except Refused as exc:
             if exc.unauthorized or exc.status == 403:
                 raise
+            self._answered = True
             if len(rows) == 1:  # this crossing alone is refused for good
                 reason = f"{exc.code}: {exc.message}"
                 self._journal.acknowledge(
@@ -157,6 +224,20 @@ class Uploader:
             self._send(rows[:middle], totals)
             self._send(rows[middle:], totals)
             return
+        except ServerError as exc:
+            self._errors_in_a_row += 1
+            if self._errors_in_a_row >= SICK_AFTER and not self._answered:
+                self._probe()
+                if not self._answered:
+                    raise  # the server is down: stop the round, blame nobody
+            if len(rows) == 1:  # may be this crossing: decided at the end of the round
+                self._suspects.append((rows[0].entry.id, str(exc)))
+                return
+            middle = len(rows) // 2
+            self._send(rows[:middle], totals)
+            self._send(rows[middle:], totals)
+            return
+        self._answered, self._errors_in_a_row = True, 0
         ours = {row.entry.id for row in rows}
         acks = [_ack(result) for result in results if result.id in ours]
         self._journal.acknowledge(acks, at=self._now())
@@ -185,6 +266,7 @@ def refresh_bundle(
     record = journal.get_meta(BUNDLE_KEY) or {}
     started = device_now()
     offset = float(journal.get_meta(OFFSET_KEY, 0.0))
+    heard: datetime | None = None
     try:
         answer = client.fetch_bundle(record.get("etag") if record else None)
     except ApiError as exc:
@@ -198,6 +280,10 @@ def refresh_bundle(
             midpoint = started + (finished - started) / 2
             if answer.data is not None:
                 offset = _offset(answer.data, midpoint, offset)
+                heard = midpoint + timedelta(seconds=offset)
+            elif isinstance(date := getattr(client, "server_date", None), datetime):
+                offset = (date + timedelta(seconds=0.5) - midpoint).total_seconds()
+                heard = date
             bundle = save_bundle(
                 journal,
                 data,
@@ -205,12 +291,25 @@ def refresh_bundle(
                 fetched_at=started + timedelta(seconds=offset),
             )
             journal.set_meta(**{OFFSET_KEY: offset})
+            if heard is not None:
+                observe_server_time(journal, heard, finished)
             outcome = "not_modified" if answer.data is None else "changed"
             result = RefreshResult(outcome, version=bundle.content_hash)
         except BundleError as exc:
             result = RefreshResult("failed", error=str(exc))
     journal.set_meta(**{LAST_BUNDLE_KEY: asdict(result) | {"at": started.isoformat()}})
     return result
+
+
+def note_server_time(
+    journal: Journal, server_at: datetime, device_at: datetime, *, rtt_s: float, whole_s: bool
+) -> None:
+    """The server said ``server_at`` (a ``Date`` header: ``whole_s``) in an answer the device
+    received at ``device_at`` after ``rtt_s``: store the offset, raise the clock's mark."""
+    server_mid = server_at + timedelta(seconds=0.5 if whole_s else 0.0)
+    device_mid = device_at - timedelta(seconds=rtt_s / 2)
+    journal.set_meta(**{OFFSET_KEY: (server_mid - device_mid).total_seconds()})
+    observe_server_time(journal, server_at, device_at)
 
 
 def _offset(data: Mapping[str, Any], device_midpoint: datetime, fallback: float) -> float:
@@ -222,7 +321,8 @@ def _offset(data: Mapping[str, Any], device_midpoint: datetime, fallback: float)
 
 
 class ServerClock:
-    """UTC now corrected by the stored offset to the server (re-read every ``ttl_s``)."""
+    """UTC now corrected by the stored offset to the server (re-read every ``ttl_s``, and at
+    once when the server's time was heard again: a new clock anchor)."""
 
     def __init__(
         self,
@@ -244,6 +344,16 @@ class ServerClock:
             self._offset = float(self._journal.get_meta(OFFSET_KEY, 0.0))
             self._read_at = self._monotonic()
         return self._device_now() + timedelta(seconds=self._offset)
+
+    def reload(self) -> None:
+        """Read the offset again on the next call."""
+        self._read_at = float("-inf")
+
+    def device_offset_ms(self) -> int | None:
+        """The device's clock minus the server's, in ms (what crossings carry), or None if
+        the server was never heard."""
+        offset = self._journal.get_meta(OFFSET_KEY)
+        return None if offset is None else -round(float(offset) * 1000)
 
 
 @dataclass(frozen=True)

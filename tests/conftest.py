@@ -64,6 +64,7 @@ SERIAL_GROUPS = {
         "one_at_a_time"
     ),
     "tests/scanner/test_decoding.py::test_huge_noisy_frame_is_abandoned_": "one_at_a_time",
+    "tests/gate/accounts/test_login_concurrency.py::test_30_failed_logins_": "one_at_a_time",
     "tests/scanner/test_deciding.py::test_a_server_that_does_not_answer_is_abandoned_": (
         "one_at_a_time"
     ),

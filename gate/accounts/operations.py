@@ -4,19 +4,30 @@ Every write flushes, never commits (one transaction per request or CLI job). Cha
 user's role or password, or disabling them, bumps ``session_version``: the web layer keeps
 the version in the login session and drops sessions whose version is stale.
 
-Login throttling: after ``max_failures`` failed attempts within ``window_seconds`` for the
-same username, or from the same remote address, further attempts are refused without
-checking the password (and are not recorded, so an attacker cannot extend the lock-out of
-a user forever by hammering it; the window simply runs out).
+Logging in runs in three steps so that argon2 never runs inside a transaction (on SQLite a
+writing one holds the database's write lock, and scans would wait): :func:`check_login`
+reads the throttle state and the user, :func:`verify_login` checks the password with no
+database at all, :func:`record_login` records the attempt in a short write.
+
+Login throttling, counted separately per username and per client address: after
+``max_failures`` failures within ``window_seconds`` for a username (from any address), or
+after ten times as many from one address (over all usernames, which a compound office's
+NAT address must be allowed to have), further attempts are refused without checking the
+password and without being recorded (so an attacker cannot extend a lock-out forever: the
+window simply runs out); the refusal says how long is left. A username that logged in from
+an address before is held only by its own limit there.
+
+Logging out ends every session of the user (:func:`log_out`, ``session_version``).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
 from gate.accounts.models import LoginAttempt, Role, User
@@ -35,6 +46,8 @@ USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 """Usernames: 2-64 lower-case ASCII letters, digits, ``.``, ``_``, ``-``; alphanumeric first."""
 USERNAME_COLUMN = 64
 REMOTE_ADDR_COLUMN = 64
+ADDRESS_LIMIT_FACTOR = 10
+"""An address is throttled after this many times the per-username failure limit."""
 
 
 def N_(msgid: str) -> str:
@@ -71,20 +84,63 @@ class AccountError(ValueError):
 class LoginResult:
     """The outcome of a login attempt: the user, or why it was refused.
 
-    ``refusal``: None (logged in), ``throttled``, ``bad_credentials`` or ``disabled``. Not an
-    exception: the caller must commit the recorded failure, not roll it back.
+    ``refusal``: None (logged in), ``throttled``, ``bad_credentials`` or ``disabled``;
+    ``wait_seconds``: for ``throttled``, how long until the next attempt may be checked.
+    Not an exception: the caller must commit the recorded failure, not roll it back.
     """
 
     user: User | None
     refusal: str | None
+    wait_seconds: int = 0
 
 
 @dataclass(frozen=True)
 class LoginPolicy:
-    """How many failures within how many seconds lock a username or an address out."""
+    """How many failures within how many seconds lock a username, or an address, out.
+
+    ``max_failures`` per username (from any address); ``address_max_failures`` per client
+    address over all usernames (default ten times as many: a compound office behind one NAT
+    address must not lock every colleague out because one of them mistyped five times).
+    A username that logged in successfully from an address within ``known_seconds`` is not
+    held by that address's limit (only by its own).
+    """
 
     max_failures: int
     window_seconds: int
+    address_max_failures: int | None = None
+    known_seconds: int = 30 * 24 * 3600
+
+    @property
+    def address_limit(self) -> int:
+        """Failures from one address, over all usernames, that throttle the address."""
+        if self.address_max_failures is not None:
+            return self.address_max_failures
+        return self.max_failures * ADDRESS_LIMIT_FACTOR
+
+
+@dataclass(frozen=True)
+class LoginCheck:
+    """What the read step of a login found (no transaction is needed to use it).
+
+    ``wait_seconds`` > 0: throttled, nothing else was read. Otherwise the user's id, stored
+    hash and whether they are disabled (``user_id`` None: no such user).
+    """
+
+    username: str
+    remote_addr: str | None
+    wait_seconds: int
+    user_id: int | None = None
+    password_hash: str | None = None
+    disabled: bool = False
+
+
+@dataclass(frozen=True)
+class LoginVerdict:
+    """What checking the password found: ``ok``, ``bad_credentials`` or ``disabled``, and a
+    new hash when the stored one was made with older argon2 parameters."""
+
+    outcome: str
+    new_hash: str | None = None
 
 
 def normalize_username(raw: str) -> str:
@@ -170,6 +226,20 @@ def end_sessions(user: User) -> None:
     user.session_version = (user.session_version or 0) + 1
 
 
+def log_out(session: Session, user_id: int, *, session_version: int) -> None:
+    """End the login session of user ``user_id`` that carries ``session_version``.
+
+    A signed session cookie cannot be taken back, so logging out ends every session of the
+    user (their other browsers too): a copied cookie never opens a page again. A version
+    that is already stale changes nothing (the session had ended).
+    """
+    user = session.get(User, user_id)
+    if user is None or (user.session_version or 0) != session_version:
+        return
+    end_sessions(user)
+    session.flush()
+
+
 def log_in(
     session: Session,
     *,
@@ -179,36 +249,104 @@ def log_in(
     now: datetime,
     policy: LoginPolicy,
 ) -> LoginResult:
-    """Check a login attempt and record it (flushed: the caller commits, refused or not).
+    """Check a login attempt and record it in ``session`` (flushed: the caller commits).
 
-    Refusals: ``throttled`` (too many recent failures for this username
-    or address: nothing is checked or recorded), ``bad_credentials`` (unknown user or wrong
-    password) or ``disabled`` (right password, disabled user). A success whose hash was made
-    with older argon2 parameters rehashes the password.
+    The three steps of a login in one session, for the CLI and tests. The web login runs
+    them apart (:func:`check_login`, :func:`verify_login`, :func:`record_login`) so that
+    argon2 never runs while a transaction, let alone the write lock, is open.
     """
+    check = check_login(session, username=username, remote_addr=remote_addr, now=now, policy=policy)
+    if check.wait_seconds:
+        return LoginResult(None, "throttled", check.wait_seconds)
+    verdict = verify_login(check, password)
+    return record_login(session, check, verdict, now=now, policy=policy)
+
+
+def check_login(
+    session: Session,
+    *,
+    username: str,
+    remote_addr: str | None,
+    now: datetime,
+    policy: LoginPolicy,
+) -> LoginCheck:
+    """The read step of a login: the throttle state, then the user (reads only)."""
     name = normalize_username(username)[:USERNAME_COLUMN]
     address = remote_addr[:REMOTE_ADDR_COLUMN] if remote_addr else None
-    if is_throttled(session, username=name, remote_addr=address, now=now, policy=policy):
-        return LoginResult(None, "throttled")
+    wait = throttle_wait(session, username=name, remote_addr=address, now=now, policy=policy)
+    if wait:
+        return LoginCheck(name, address, wait)
     user = find_user(session, name)
     if user is None:
-        burn_time(password)
-        outcome = "bad_credentials"
-    elif not verify_password(user.password_hash, password):
-        outcome = "bad_credentials"
-    elif user.disabled_at is not None:
-        outcome = "disabled"
-    else:
-        outcome = "ok"
-    session.add(
-        LoginAttempt(username=name, remote_addr=address, attempted_at=now, success=outcome == "ok")
+        return LoginCheck(name, address, 0)
+    return LoginCheck(
+        name,
+        address,
+        0,
+        user_id=user.id,
+        password_hash=user.password_hash,
+        disabled=user.disabled_at is not None,
     )
+
+
+def verify_login(check: LoginCheck, password: str) -> LoginVerdict:
+    """Check ``password`` against what :func:`check_login` read: argon2, no database.
+
+    An unknown user costs the time of one verification too. A right password whose hash was
+    made with older parameters comes back with its new hash (made here, outside any
+    transaction).
+    """
+    if check.password_hash is None:
+        burn_time(password)
+        return LoginVerdict("bad_credentials")
+    if not verify_password(check.password_hash, password):
+        return LoginVerdict("bad_credentials")
+    if check.disabled:
+        return LoginVerdict("disabled")
+    new_hash = hash_password(password) if needs_rehash(check.password_hash) else None
+    return LoginVerdict("ok", new_hash)
+
+
+def record_login(
+    session: Session,
+    check: LoginCheck,
+    verdict: LoginVerdict,
+    *,
+    now: datetime,
+    policy: LoginPolicy,
+) -> LoginResult:
+    """The write step of a login: record the attempt (a short write, flushed).
+
+    The throttle is counted again first: attempts checked in parallel may have reached the
+    limit meanwhile, and then this one is refused ``throttled`` and not recorded (whatever
+    its password). A success whose user changed meanwhile (other hash, disabled) is refused
+    ``bad_credentials`` / ``disabled``.
+    """
+    wait = throttle_wait(
+        session, username=check.username, remote_addr=check.remote_addr, now=now, policy=policy
+    )
+    if wait:
+        return LoginResult(None, "throttled", wait)
+    outcome = verdict.outcome
+    user = session.get(User, check.user_id) if check.user_id is not None else None
+    if outcome == "ok":
+        if user is None or user.password_hash != check.password_hash:
+            outcome = "bad_credentials"
+        elif user.disabled_at is not None:
+            outcome = "disabled"
+    session.add(
+        LoginAttempt(
+            username=check.username,
+            remote_addr=check.remote_addr,
+            attempted_at=now,
+            success=outcome == "ok",
+        )
+    )
+    if outcome == "ok" and user is not None and verdict.new_hash is not None:
+        user.password_hash = verdict.new_hash
     session.flush()
-    if user is None or outcome != "ok":
+    if outcome != "ok" or user is None:
         return LoginResult(None, outcome)
-    if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-        session.flush()
     return LoginResult(user, None)
 
 
@@ -221,19 +359,64 @@ def is_throttled(
     policy: LoginPolicy,
 ) -> bool:
     """Whether recent failures for ``username`` or from ``remote_addr`` reached the limit."""
+    wait = throttle_wait(
+        session, username=username, remote_addr=remote_addr, now=now, policy=policy
+    )
+    return wait > 0
+
+
+def throttle_wait(
+    session: Session,
+    *,
+    username: str,
+    remote_addr: str | None,
+    now: datetime,
+    policy: LoginPolicy,
+) -> int:
+    """Seconds until a login for ``username`` from ``remote_addr`` may be checked (0: now).
+
+    Per username: ``max_failures`` failures within the window, from any address. Per
+    address: ``policy.address_limit`` failures over all usernames, unless ``username``
+    logged in successfully from that address within ``known_seconds``. The wait runs until
+    the oldest failure that still makes up the limit leaves the window.
+    """
     since = now - timedelta(seconds=policy.window_seconds)
-    criteria: list[ColumnElement[bool]] = [LoginAttempt.username == username]
-    if remote_addr:
-        criteria.append(LoginAttempt.remote_addr == remote_addr)
-    for criterion in criteria:
-        failures = session.scalar(
-            select(func.count())
-            .select_from(LoginAttempt)
+    limits: list[tuple[ColumnElement[bool], int]] = [
+        (LoginAttempt.username == username, policy.max_failures)
+    ]
+    if remote_addr and not _known_here(session, username, remote_addr, now, policy):
+        limits.append((LoginAttempt.remote_addr == remote_addr, policy.address_limit))
+    wait = 0
+    for criterion, limit in limits:
+        oldest = session.scalar(
+            select(LoginAttempt.attempted_at)
             .where(criterion, LoginAttempt.success.is_(False), LoginAttempt.attempted_at > since)
+            .order_by(LoginAttempt.attempted_at.desc())
+            .offset(limit - 1)
+            .limit(1)
         )
-        if (failures or 0) >= policy.max_failures:
-            return True
-    return False
+        if oldest is not None:
+            until = oldest + timedelta(seconds=policy.window_seconds)
+            wait = max(wait, 1, math.ceil((until - now).total_seconds()))
+    return wait
+
+
+def _known_here(
+    session: Session, username: str, remote_addr: str, now: datetime, policy: LoginPolicy
+) -> bool:
+    """Whether ``username`` logged in successfully from ``remote_addr`` lately."""
+    since = now - timedelta(seconds=policy.known_seconds)
+    found = session.scalar(
+        select(LoginAttempt.id)
+        .where(
+            LoginAttempt.username == username,
+            LoginAttempt.remote_addr == remote_addr,
+            LoginAttempt.success.is_(True),
+            LoginAttempt.attempted_at > since,
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 def prune_login_attempts(session: Session, *, before: datetime) -> int:

@@ -7,6 +7,7 @@ There is no default password anywhere: every password is typed by a person or ge
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 
 from argon2 import PasswordHasher, Type
@@ -19,6 +20,13 @@ MAX_LENGTH = 256
 
 HASHER = PasswordHasher(type=Type.ID)
 """argon2id with argon2-cffi's current RFC 9106 low-memory profile (t=3, m=64 MiB, p=4)."""
+
+CONCURRENT_HASHES = 1
+"""Argon2 computations at once per process (each takes 64 MiB and four threads): a flood of
+logins queues here, holding no lock and no transaction, instead of taking every core from
+the scan API (each gunicorn worker is one process: the server hashes at most as many at once
+as it has workers)."""
+_HASHING = threading.BoundedSemaphore(CONCURRENT_HASHES)
 
 
 class PasswordPolicyError(ValueError):
@@ -53,7 +61,8 @@ def check_policy(password: str, *, username: str = "") -> None:
 
 def hash_password(password: str, hasher: PasswordHasher = HASHER) -> str:
     """The argon2id PHC string of ``password`` (random salt)."""
-    return hasher.hash(password)
+    with _HASHING:
+        return hasher.hash(password)
 
 
 def verify_password(stored_hash: str, password: str, hasher: PasswordHasher = HASHER) -> bool:
@@ -61,7 +70,8 @@ def verify_password(stored_hash: str, password: str, hasher: PasswordHasher = HA
     if len(password) > MAX_LENGTH:
         return False
     try:
-        return hasher.verify(stored_hash, password)
+        with _HASHING:
+            return hasher.verify(stored_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 

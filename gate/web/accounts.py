@@ -1,5 +1,6 @@
 """Login, logout and the language switch (blueprint ``accounts``). No business rules here:
-checking and recording a login attempt is :func:`gate.accounts.operations.log_in`."""
+checking and recording a login attempt are the accounts feature's
+:func:`~gate.accounts.operations.check_login`, ``verify_login`` and ``record_login``."""
 
 from __future__ import annotations
 
@@ -21,7 +22,15 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from gate.accounts.forms import LoginForm
 from gate.accounts.models import Role
-from gate.accounts.operations import LoginPolicy, log_in, user_and_community
+from gate.accounts.operations import (
+    LoginPolicy,
+    LoginResult,
+    check_login,
+    log_out,
+    record_login,
+    user_and_community,
+    verify_login,
+)
 from gate.services import services
 from gate.web.auth import (
     Account,
@@ -41,9 +50,14 @@ GATE_VIEW_ENDPOINTS = ("gateview.screen", "gateview.index", "gateview.gate")
 
 
 @accounts.route("/login", methods=["GET", "POST"])
-@writes
 def login() -> BaseResponse | tuple[str, int] | str:
-    """The login form; on success, go to ``next`` (a local path) or the user's start page."""
+    """The login form; on success, go to ``next`` (a local path) or the user's start page.
+
+    A read-only request: the throttle state and the user are read, the read transaction
+    ends, the password is checked (argon2) with no transaction open, and only then is the
+    attempt recorded in a short committed write (``write_first``), so a login never holds
+    SQLite's write lock while hashing and never makes a scan wait.
+    """
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
@@ -54,29 +68,35 @@ def login() -> BaseResponse | tuple[str, int] | str:
         return render_template("accounts/login.html", form=form, error=None)
     settings = services().settings
     policy = LoginPolicy(settings.login_max_failures, settings.login_window_seconds)
-    session = db_session()
-    result = log_in(
-        session,
+    password = form.password.data or ""
+    now = services().clock()
+    unit = request_unit()
+    check = check_login(
+        unit.session,
         username=form.username.data or "",
-        password=form.password.data or "",
         remote_addr=request.remote_addr,
-        now=services().clock(),
+        now=now,
         policy=policy,
     )
-    found = None if result.user is None else user_and_community(session, result.user.id)
-    # The attempt is recorded whatever the outcome: commit it before answering, because a
-    # refusal answers 4xx, which would roll the request's unit back.
-    request_unit().commit()
+    unit.commit()  # a read-only unit: ends the read transaction before hashing
+    if check.wait_seconds:
+        result = LoginResult(None, "throttled", check.wait_seconds)
+    else:
+        verdict = verify_login(check, password)
+        result = unit.write_first(
+            lambda session: record_login(session, check, verdict, now=now, policy=policy)
+        )
+    found = None if result.user is None else user_and_community(db_session(), result.user.id)
     if found is None:
-        message, status = _refusal_message(result.refusal or "bad_credentials", policy)
+        message, status = _refusal_message(result)
         return render_template("accounts/login.html", form=form, error=message), status
     account = start_session(*found)
     return redirect(safe_next(form.next.data) or landing_url(account))
 
 
-def _refusal_message(refusal: str, policy: LoginPolicy) -> tuple[str, int]:
-    if refusal == "throttled":
-        minutes = max(1, math.ceil(policy.window_seconds / 60))
+def _refusal_message(result: LoginResult) -> tuple[str, int]:
+    if result.refusal == "throttled":
+        minutes = max(1, math.ceil(result.wait_seconds / 60))
         return (
             _(
                 "Too many failed logins for this user or from this computer. "
@@ -85,15 +105,23 @@ def _refusal_message(refusal: str, policy: LoginPolicy) -> tuple[str, int]:
             ),
             429,
         )
-    if refusal == "disabled":
+    if result.refusal == "disabled":
         return _("This account is disabled. Ask the office administrator."), 403
     return _("Wrong username or password."), 401
 
 
 @accounts.route("/logout", methods=["GET", "POST"])
+@writes
 def logout() -> BaseResponse | str:
-    """POST logs out (CSRF-protected); GET asks to confirm, so a link cannot log anyone out."""
+    """POST logs out (CSRF-protected); GET asks to confirm, so a link cannot log anyone out.
+
+    Logging out ends the user's sessions on the server (``session_version``), so a copy of
+    the old cookie opens nothing.
+    """
     if request.method == "POST":
+        account = current_account()
+        if account is not None:
+            log_out(db_session(), account.id, session_version=account.session_version)
         end_session()
         flash(_("You are logged out."), "info")
         return redirect(url_for("accounts.login"))

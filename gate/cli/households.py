@@ -23,11 +23,14 @@ from gate.cli.support import (
     office_job,
     pick_community,
     progress_bar,
+    translate,
 )
 
 if TYPE_CHECKING:
     from gate.households.importing import ImportResult
     from gate.households.operations import HouseholdError
+    from gate.households.spreadsheet import SheetError, SheetWarning
+    from gate.households.validation import RowError
 
 _LANGS = click.Choice(["zh", "en"])
 
@@ -41,6 +44,23 @@ _LANGS = click.Choice(["zh", "en"])
 )
 def households_group() -> None:
     """Household commands."""
+
+
+def _message(problem: RowError | SheetError | SheetWarning, *, zh: bool) -> str:
+    """An import error or warning in Chinese (the UI catalogue), or its English message id."""
+    if zh:
+        return translate(problem.message_id, **problem.params)
+    return problem.message_id % problem.params if problem.params else problem.message_id
+
+
+def _row_line(error: RowError, *, zh: bool) -> str:
+    """``第 3 行 联系电话：...`` (``Row 3 phone: ...``): one line per problem, by row."""
+    from gate.households.spreadsheet import COLUMNS
+
+    if zh:
+        header = next((c.header_zh for c in COLUMNS if c.key == error.field), error.field)
+        return f"第 {error.row} 行 {header}：{_message(error, zh=True)}"
+    return f"Row {error.row} {error.field}: {_message(error, zh=False)}"
 
 
 def _lang_option(command: Callable[..., None]) -> Callable[..., None]:
@@ -106,9 +126,9 @@ def import_command(
             with progress_bar(total, "检查" if zh else "checking") as reading.advance:
                 plan = validate_rows(rows, today=today)
     except SheetError as exc:
-        raise click.ClickException(exc.message_zh if zh else exc.message_en) from None
+        raise click.ClickException(_message(exc, zh=zh)) from None
     for warning in plan.warnings:
-        click.echo(("提示：" + warning.message_zh) if zh else ("note: " + warning.message_en))
+        click.echo(("提示：" if zh else "note: ") + _message(warning, zh=zh))
     with office_job(writes=not dry_run) as job:
         community = pick_community(job.session, community_code)
         id_key = id_hash_key(job.settings.keys_dir)
@@ -128,10 +148,7 @@ def import_command(
                     on_progress=writing,
                 )
     for error in result.errors:
-        if zh:
-            click.echo(f"第 {error.row} 行 {error.message_zh}")
-        else:
-            click.echo(f"Row {error.row} {error.field}: {error.message_en}")
+        click.echo(_row_line(error, zh=zh))
     _summary(result, rows=plan.rows_seen, dry_run=dry_run, zh=zh)
     if result.errors and not skip_bad:
         sys.exit(1)

@@ -30,22 +30,27 @@ CODE_LENGTH = 32
 _Named = TypeVar("_Named", Area, Grid)
 
 
-COMMUNITY_MESSAGES = {
-    "unknown_community": "no community with code %(code)s; known codes: %(known)s.",
-    "no_community_yet": "there is no community yet: create one first.",
-    "several_communities": (
+def N_(msgid: str) -> str:
+    """Mark ``msgid`` for the message catalogue; entry points translate it (gettext)."""
+    return msgid
+
+
+COMMUNITY_MESSAGES: dict[str, str] = {
+    "unknown_community": N_("no community with code %(code)s; known codes: %(known)s."),
+    "no_community_yet": N_("there is no community yet: create one first."),
+    "several_communities": N_(
         "several communities: pick one with --community; known codes: %(known)s."
     ),
-    "ambiguous_name": "%(name)s names %(count)d rows; use the code instead.",
-    "several_areas": "The community has several areas: name the area (片区).",
-    "several_grids": "Area %(area)s has several grids: name the grid (网格).",
-    "several_compounds": (
+    "ambiguous_name": N_("%(name)s names %(count)d rows; use the code instead."),
+    "several_areas": N_("The community has several areas: name the area (片区)."),
+    "several_grids": N_("Area %(area)s has several grids: name the grid (网格)."),
+    "several_compounds": N_(
         "Grid %(grid)s has several compounds: add the building in the office first."
     ),
-    "no_signing_key": "Community %(community)s has no signing key %(key_id)d.",
-    "key_not_active": "Key %(key_id)d is %(status)s, not active.",
-    "revoke_needs_reason": "Revoking a key needs a reason.",
-    "key_already_revoked": "Key %(key_id)d is already revoked.",
+    "no_signing_key": N_("Community %(community)s has no signing key %(key_id)d."),
+    "key_not_active": N_("Key %(key_id)d is %(status)s, not active."),
+    "revoke_needs_reason": N_("Revoking a key needs a reason."),
+    "key_already_revoked": N_("Key %(key_id)d is already revoked."),
 }
 """The English msgid of each :class:`CommunityError` code (translated by the catalogue)."""
 
@@ -55,15 +60,13 @@ class CommunityError(LookupError):
     and the ``params`` of its message.
 
     Entry points show ``gettext(exc.message_id, **exc.params)`` (CLIs: the Chinese
-    catalogue first); :attr:`message` is the untranslated English text (logs, tests). A
-    ``code`` that is not in :data:`COMMUNITY_MESSAGES` is taken as free text (callers that
-    still pass a sentence).
+    catalogue first); :attr:`message` is the untranslated English text (logs, tests).
     """
 
     def __init__(self, code: str, /, **params: str | int) -> None:
         self.code = code
         self.params = params
-        self.message_id = COMMUNITY_MESSAGES.get(code, code)
+        self.message_id = COMMUNITY_MESSAGES[code]
         self.message = self.message_id % params if params else self.message_id
         super().__init__(self.message)
 
@@ -157,7 +160,7 @@ def _find_or_name(
     name: str | None,
     default_name: str,
     prefix: str,
-    ambiguous: CommunityError | str,
+    ambiguous: CommunityError,
 ) -> tuple[_Named | None, str, str]:
     """The row ``name`` designates among ``rows``, else the name and free code for a new one.
 
@@ -169,7 +172,7 @@ def _find_or_name(
             return rows[0], default_name, DEFAULT_CODE
         existing = _match(rows, DEFAULT_CODE)
         if existing is None and rows:
-            raise ambiguous if isinstance(ambiguous, CommunityError) else CommunityError(ambiguous)
+            raise ambiguous
         return existing, default_name, DEFAULT_CODE
     existing = _match(rows, name)
     if existing is not None:

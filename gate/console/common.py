@@ -35,7 +35,6 @@ __all__ = [
     "not_found",
     "now",
     "owned_or_404",
-    "pick",
     "zone",
 ]
 
@@ -86,11 +85,6 @@ def zone(row: Community) -> ZoneInfo:
 def lang() -> str:
     """``"zh"`` or ``"en"``: the UI language (chosen by ``gate.web.i18n``)."""
     return "zh" if is_chinese() else "en"
-
-
-def pick(message_zh: str, message_en: str) -> str:
-    """The message in the UI language."""
-    return message_zh if is_chinese() else message_en
 
 
 def attachment(filename: str) -> str:

@@ -28,7 +28,7 @@ from gate.households.importing import (
 from gate.households.models import Household
 from gate.households.operations import HouseholdError, change_status, head_of
 from gate.households.queries import HouseholdSearch, place_filters, search_households
-from gate.households.spreadsheet import COLUMNS, SheetError, read_rows
+from gate.households.spreadsheet import COLUMNS, SheetError, SheetWarning, read_rows
 from gate.households.uploads import UploadStore
 from gate.households.validation import ImportPlan, RowError, mask_name, mask_phone, validate_rows
 from gate.issuing.models import IssuedPass, PassStatus
@@ -37,6 +37,7 @@ from gate.issuing.output import card_png
 from gate.issuing.queries import household_passes
 from gate.services import services
 from gate.web.auth import OFFICE_ROLES, current_account, current_community_id, require_role
+from gate.web.i18n import is_chinese
 from gate.web.unit_of_work import request_unit, writes
 
 from . import console
@@ -49,7 +50,6 @@ from .common import (
     not_found,
     now,
     owned_or_404,
-    pick,
 )
 from .forms import (
     HouseholdForm,
@@ -63,7 +63,7 @@ from .forms import (
 LIST_LIMIT = 500
 DETAIL_CROSSINGS = 50
 _SHEET_HEADERS = {column.key: column.header_zh for column in COLUMNS}
-"""A bad row's column as the sheet's Chinese header names it (English pages show the key)."""
+"""A bad row's column as the sheet's Chinese header names it (English pages add the key)."""
 
 
 def _id_key() -> bytes:
@@ -87,6 +87,17 @@ def _household_error(exc: HouseholdError) -> str:
 
 def _issuing_error(exc: IssuingError) -> str:
     return str(_(exc.message_id, **exc.params))
+
+
+def _import_message(problem: RowError | SheetError | SheetWarning) -> str:
+    """An import error or warning (a message id and its parameters) in the page's language."""
+    return str(_(problem.message_id, **problem.params))
+
+
+def _column(key: str) -> str:
+    """A bad row's column: the sheet's Chinese header, and its key on English pages."""
+    header = _SHEET_HEADERS.get(key, key)
+    return header if is_chinese() else f"{header} ({key})"
 
 
 # --- browse and search ----------------------------------------------------------------------------
@@ -378,7 +389,7 @@ def _save_household(form: HouseholdForm, *, existing_code: str | None) -> str | 
 def _errors_to_form(form: HouseholdForm, errors: list[RowError]) -> None:
     for error in errors:
         field = getattr(form, error.field, None)
-        message = pick(error.message_zh, error.message_en)
+        message = _import_message(error)
         if field is None or not hasattr(field, "errors"):
             field = form.household_code
         field.errors = [*list(field.errors or []), message]
@@ -411,7 +422,7 @@ def households_import() -> Any:
         plan = _check(stored.path, filename)
     except SheetError as exc:
         stored.discard()
-        form.sheet.errors = [pick(exc.message_zh, exc.message_en)]
+        form.sheet.errors = [_import_message(exc)]
         return render_template("console/import.html", form=form, preview=None), 400
     result = plan_import(db_session(), row, plan, id_key=_id_key())
     if result.errors:
@@ -442,7 +453,7 @@ def households_import_confirm() -> Any:
         plan = _check(stored.path, stored.path.name)
     except SheetError as exc:
         stored.discard()
-        flash(pick(exc.message_zh, exc.message_en), "error")
+        flash(_import_message(exc), "error")
         return redirect(url_for("console.households_import"))
     result = apply_import(
         db_session(), community(), plan, id_key=_id_key(), actor=actor(), source=filename
@@ -481,14 +492,14 @@ def _preview(plan: ImportPlan, result: ImportResult, filename: str) -> dict[str,
             {
                 "row": e.row,
                 "field": e.field,
-                "column": pick(_SHEET_HEADERS.get(e.field, e.field), e.field),
+                "column": _column(e.field),
                 "code": e.code,
-                "message": pick(e.message_zh, e.message_en),
+                "message": _import_message(e),
             }
             for e in result.errors
         ],
         "bad_rows": result.bad_rows,
-        "warnings": [pick(w.message_zh, w.message_en) for w in plan.warnings],
+        "warnings": [_import_message(w) for w in plan.warnings],
         "new_places": result.new_places,
         "status_not_applied": result.status_not_applied,
     }

@@ -31,6 +31,9 @@ Contract:
   member, else the first one); an import marks it ``is_head`` when it was not.
 - Audit: one ``household.create``/``household.update`` event per written household (field
   names only, no personal data) and one ``household.import`` summary event.
+- Errors found here are :class:`RowError` codes with English message ids (``N_``) and
+  parameters, like validation's: ``ambiguous_building``, ``building_conflict`` and
+  ``unknown_place`` (a :class:`CommunityError`'s code and message, on the building column).
 - Columns with no place in the schema yet (人数 ``members``, 备注 ``note``) are read and
   validated but not stored.
 """
@@ -59,9 +62,10 @@ from gate.community.operations import (
     ensure_compound,
     ensure_grid,
 )
-from gate.households.id_numbers import hash_id_number
+from gate.households.id_numbers import hash_id_number, seal_id_number
 from gate.households.models import Household, Member
 from gate.households.operations import head_of, households_by_code, quarantine_end
+from gate.households.spreadsheet import N_
 from gate.households.status_history import record_status_change
 from gate.households.validation import HouseholdRow, ImportPlan, RowError, validate_rows
 from passes.state import HouseholdStatus
@@ -168,10 +172,27 @@ def apply_import(
     return result
 
 
+IMPORT_MESSAGES = {
+    "ambiguous_building": N_(
+        "Building %(building)s exists in several compounds or grids: fill in the area and "
+        "the grid to tell them apart."
+    ),
+    "building_conflict": N_(
+        "Building %(building)s belongs to %(places)s, not to the area or grid on this row."
+    ),
+}
+"""English message ids of the database checks (``unknown_place`` carries the community's)."""
+
+
 class _RowProblem(Exception):
-    def __init__(self, field_key: str, code: str, zh: str, en: str) -> None:
-        super().__init__(en)
-        self.field_key, self.code, self.zh, self.en = field_key, code, zh, en
+    """A row the database checks refuse: becomes a :class:`RowError` on its row."""
+
+    def __init__(
+        self, field_key: str, code: str, message_id: str, params: dict[str, str | int]
+    ) -> None:
+        super().__init__(message_id % params if params else message_id)
+        self.field_key, self.code = field_key, code
+        self.message_id, self.params = message_id, params
 
 
 _Action = Literal["create", "update", "unchanged"]
@@ -231,9 +252,8 @@ class _PlacePlanner:
 
     def place(self, row: HouseholdRow) -> _Place:
         found_area, name, code = _find_or_name(
-            self.areas, row.area, DEFAULT_AREA_NAME, "A",
-            "the community has several areas: name the area (片区)",
-        )  # fmt: skip
+            self.areas, row.area, DEFAULT_AREA_NAME, "A", CommunityError("several_areas")
+        )
         area = found_area or Area(name=name, code=code)
         if found_area is None:
             self.areas.append(area)
@@ -241,15 +261,13 @@ class _PlacePlanner:
         grids = self.grids[area]
         found_grid, name, code = _find_or_name(
             grids, row.grid, DEFAULT_GRID_NAME, "G",
-            f"area {area.name} has several grids: name the grid (网格)",
+            CommunityError("several_grids", area=area.name),
         )  # fmt: skip
         grid = found_grid or Grid(name=name, code=code)
         if found_grid is None:
             grids.append(grid)
         elif self.compounds.get(grid.id, 0) > 1:
-            raise CommunityError(
-                f"grid {grid.name} has several compounds: add the building in the office first"
-            )
+            raise CommunityError("several_compounds", grid=grid.name)
         return _Place(None, area.code, area.name, grid.code, grid.name)
 
 
@@ -292,11 +310,7 @@ class _Importer:
             except _RowProblem as problem:
                 result.errors.append(
                     RowError(
-                        row.row,
-                        problem.field_key,
-                        problem.code,
-                        f"楼栋：{problem.zh}" if problem.field_key == "building" else problem.zh,
-                        problem.en,
+                        row.row, problem.field_key, problem.code, problem.message_id, problem.params
                     )
                 )
                 continue
@@ -326,25 +340,20 @@ class _Importer:
             return matching[0]
         if len(matching) > 1:
             raise _RowProblem(
-                "building", "ambiguous_building",
-                f"楼栋“{row.building}”在多个小区或网格中都有，请填写片区和网格以区分",
-                f"building {row.building} exists in several grids; fill in area and grid",
+                "building", "ambiguous_building", IMPORT_MESSAGES["ambiguous_building"],
+                {"building": row.building},
             )  # fmt: skip
         if candidates:
             where = "、".join(place.label for place in candidates)
             raise _RowProblem(
-                "building", "building_conflict",
-                f"楼栋“{row.building}”已属于 {where}，与本行填写的片区/网格不符",
-                f"building {row.building} belongs to {where}, not the area/grid on this row",
+                "building", "building_conflict", IMPORT_MESSAGES["building_conflict"],
+                {"building": row.building, "places": where},
             )  # fmt: skip
         try:
             place = self._new_building(row)
         except CommunityError as exc:
-            raise _RowProblem(
-                "building", "unknown_place",
-                f"无法确定楼栋“{row.building}”所属的片区/网格：{exc}",
-                f"cannot place building {row.building}: {exc}",
-            ) from None  # fmt: skip
+            # Why the building's place is unknowable ("name the area"), on the building column.
+            raise _RowProblem("building", "unknown_place", exc.message_id, exc.params) from None
         self.buildings.setdefault(row.building, []).append(place)
         self.result.new_places.append(f"楼栋 {row.building} ({place.label})")
         return place
@@ -411,7 +420,7 @@ class _Importer:
             Member(
                 name=row.head_name,
                 phone=row.phone,
-                id_number=row.id_number,
+                id_number=seal_id_number(self.id_key, row.id_number),
                 id_number_hash=self._id_hash(row.id_number),
                 is_head=True,
             )
@@ -447,10 +456,12 @@ class _Importer:
         if head is None:  # planning: the head a real run would add
             return changed
         member_wanted: dict[str, object] = {"name": row.head_name, "phone": row.phone}
-        if row.id_number is not None:
-            member_wanted["id_number"] = row.id_number
+        if row.id_number is not None:  # sealed with a fresh nonce: compared through the hash
             member_wanted["id_number_hash"] = self._id_hash(row.id_number)
-        return [*changed, *self._assign(head, member_wanted, prefix="head.")]
+        changed_head = self._assign(head, member_wanted, prefix="head.")
+        if "head.id_number_hash" in changed_head and not self.planning:
+            head.id_number = seal_id_number(self.id_key, row.id_number)
+        return [*changed, *changed_head]
 
     def _assign(self, target: object, wanted: dict[str, object], *, prefix: str) -> list[str]:
         changed = []

@@ -43,6 +43,8 @@ __all__ = [
     "COLUMNS",
     "EXAMPLE_ROWS",
     "HEADER_SEARCH_ROWS",
+    "N_",
+    "SHEET_MESSAGES",
     "Column",
     "SheetError",
     "SheetRows",
@@ -50,6 +52,11 @@ __all__ = [
     "Source",
     "read_rows",
 ]
+
+
+def N_(msgid: str) -> str:
+    """Mark ``msgid`` for the message catalogue; entry points translate it (gettext)."""
+    return msgid
 
 
 @dataclass(frozen=True)
@@ -114,26 +121,87 @@ Source = str | os.PathLike[str] | bytes | IO[bytes]
 """A path, the file's bytes, or a seekable binary stream (not closed by this module)."""
 
 
+SHEET_MESSAGES: dict[str, str] = {
+    "unsupported_old_format": N_(
+        "Old Excel (.xls) and WPS files are not supported: save the file as .xlsx or CSV and "
+        "import that."
+    ),
+    "unsupported_format": N_(
+        "Files of type %(suffix)s are not supported: upload an .xlsx or .csv file."
+    ),
+    "empty": N_("The file is empty: it has no header row."),
+    "no_worksheet": N_("The workbook has no worksheet."),
+    "duplicate_column": N_(
+        "The header columns %(first)s and %(second)s are the same column: delete one of them."
+    ),
+    "missing_columns": N_(
+        "The header on row %(row)d lacks required columns: %(columns)s. Use the import "
+        "template's header."
+    ),
+    "unreadable": N_("The file cannot be opened: %(reason)s"),
+    "bad_xlsx": N_(
+        "The file is not a valid .xlsx (perhaps an old .xls, a password-protected file or a "
+        "renamed file): save it as .xlsx in Excel."
+    ),
+    "damaged_xlsx": N_(
+        "This .xlsx file cannot be read; it may be damaged: open it in Excel and save it again."
+    ),
+    "damaged_xlsx_at_row": N_(
+        "This .xlsx file cannot be read (the error came at row %(row)d); it may be damaged: "
+        "open it in Excel and save it again."
+    ),
+    "bad_encoding": N_(
+        "The CSV file's encoding is not recognised: save it in Excel as 'CSV UTF-8' or .xlsx."
+    ),
+    "utf16": N_("This is a Unicode (UTF-16) text file: save it in Excel as 'CSV UTF-8' or .xlsx."),
+    "bad_csv": N_("Row %(row)d of the CSV file is malformed: %(reason)s"),
+    "header_not_first_row": N_("The header is on row %(row)d; the rows above it were ignored."),
+    "unknown_column": N_("These columns were not recognised and were ignored: %(columns)s"),
+}
+"""The English message id of each sheet error and warning (``message`` key: its ``params``)."""
+
+
 @dataclass(frozen=True)
 class SheetWarning:
-    """Something the office should know that does not stop the import."""
+    """Something the office should know that does not stop the import: a stable ``code``
+    and the ``params`` of its message (entry points translate ``message_id``)."""
 
     code: Literal["unknown_column", "header_not_first_row"]
-    message_zh: str
-    message_en: str
+    params: dict[str, str | int] = field(default_factory=dict)
+
+    @property
+    def message_id(self) -> str:
+        return SHEET_MESSAGES[self.code]
+
+    @property
+    def message(self) -> str:
+        """The untranslated English text (logs, tests)."""
+        return self.message_id % self.params if self.params else self.message_id
 
 
 class SheetError(ValueError):
-    """The file cannot be read as a household sheet; nothing from it may be imported."""
+    """The file cannot be read as a household sheet; nothing from it may be imported.
+
+    ``code`` is stable (``bad_xlsx``, ``missing_columns``, ...); ``message_id`` (an English
+    msgid, :data:`SHEET_MESSAGES`) with ``params`` is what entry points translate;
+    :attr:`message` is the untranslated English text.
+    """
 
     def __init__(
-        self, code: str, message_zh: str, message_en: str, *, missing: Sequence[str] = ()
+        self,
+        code: str,
+        /,
+        *,
+        message: str | None = None,
+        missing: Sequence[str] = (),
+        **params: str | int,
     ) -> None:
-        super().__init__(message_en)
         self.code = code
-        self.message_zh = message_zh
-        self.message_en = message_en
+        self.params = params
+        self.message_id = SHEET_MESSAGES[message or code]
+        self.message = self.message_id % params if params else self.message_id
         self.missing: tuple[str, ...] = tuple(missing)
+        super().__init__(self.message)
 
 
 def _header_key(text: str) -> str:
@@ -209,17 +277,9 @@ def read_rows(
     elif suffix in {".csv", ".txt"}:
         raw = _csv_cells(path_or_bytes, meta)
     elif suffix in {".xls", ".et", ".wps"}:
-        raise SheetError(
-            "unsupported_format",
-            "不支持旧版 Excel（.xls）或 WPS 格式，请另存为 .xlsx 或 CSV 后再导入",
-            "Old Excel (.xls) or WPS files are not supported; save as .xlsx or CSV",
-        )
+        raise SheetError("unsupported_format", message="unsupported_old_format")
     else:
-        raise SheetError(
-            "unsupported_format",
-            f"不支持的文件类型“{suffix or filename}”，请上传 .xlsx 或 .csv 文件",
-            f"Unsupported file type {suffix or filename!r}; upload an .xlsx or .csv file",
-        )
+        raise SheetError("unsupported_format", suffix=suffix or filename)
     try:
         header_row, header = _find_header(raw)
         columns, index, sheet_warnings = _map_header(header, header_row)
@@ -265,7 +325,7 @@ def _find_header(raw: _CellRows) -> tuple[int, list[str]]:
         if number >= HEADER_SEARCH_ROWS:
             break
     if first is None:
-        raise SheetError("empty", "文件是空的，没有表头", "The file is empty: no header row")
+        raise SheetError("empty")
     return first
 
 
@@ -281,40 +341,23 @@ def _map_header(
             if text:
                 unknown.append(text)
         elif key in index:
-            raise SheetError(
-                "duplicate_column",
-                f"表头中“{columns[key]}”和“{text}”是同一列，请删除其中一列",
-                f"Columns {columns[key]!r} and {text!r} both mean {key}; remove one",
-            )
+            raise SheetError("duplicate_column", first=columns[key], second=text)
         else:
             columns[key], index[key] = text, position
     missing = [c for c in COLUMNS if c.required and c.key not in index]
     if missing:
-        names_zh = "、".join(c.header_zh for c in missing)
-        names_en = ", ".join(f"{c.header_zh} ({c.key})" for c in missing)
+        # The template's headers are Chinese whatever the page's language: name them so.
         raise SheetError(
             "missing_columns",
-            f"第 {header_row} 行表头缺少必填列：{names_zh}。请使用导入模板的表头",
-            f"Header row {header_row} lacks required columns: {names_en}. Use the template header",
+            row=header_row,
+            columns="、".join(c.header_zh for c in missing),
             missing=[c.key for c in missing],
         )
     found: list[SheetWarning] = []
     if header_row != 1:
-        found.append(
-            SheetWarning(
-                "header_not_first_row",
-                f"表头在第 {header_row} 行，上方各行已忽略",
-                f"Header found on row {header_row}; rows above it were ignored",
-            )
-        )
+        found.append(SheetWarning("header_not_first_row", {"row": header_row}))
     if unknown:
-        found.append(
-            SheetWarning(
-                "unknown_column",
-                f"以下列无法识别，已忽略：{'、'.join(unknown)}",
-                f"Unrecognised columns ignored: {', '.join(unknown)}",
-            )
-        )
+        found.append(SheetWarning("unknown_column", {"columns": "、".join(unknown)}))
     return columns, index, found
 
 
@@ -388,9 +431,7 @@ def _open_binary(source: Source) -> tuple[IO[bytes], bool]:
         try:
             return open(source, "rb"), True  # closed by the row generator
         except OSError as exc:
-            raise SheetError(
-                "unreadable", f"无法打开文件：{exc.strerror}", f"Cannot open file: {exc}"
-            ) from exc
+            raise SheetError("unreadable", reason=exc.strerror or str(exc)) from exc
     source.seek(0)
     return source, False
 
@@ -403,12 +444,7 @@ def _xlsx_cells(source: Source, meta: _Meta) -> _CellRows:
     stream.seek(0)
     try:
         if magic != b"PK\x03\x04":
-            raise SheetError(
-                "bad_xlsx",
-                "文件不是有效的 .xlsx（可能是旧版 .xls、加密文件或改了扩展名），"
-                "请用 Excel 另存为 .xlsx",
-                "Not a valid .xlsx (old .xls, password-protected, or renamed); re-save as .xlsx",
-            )
+            raise SheetError("bad_xlsx")
         try:
             with warnings.catch_warnings():
                 # openpyxl warns about styles/extensions it drops; they do not affect values.
@@ -447,20 +483,17 @@ _XLSX_DAMAGE = (
 
 
 def _damaged_xlsx(exc: BaseException, row: int | None = None) -> SheetError:
-    where_zh = f"（读到第 {row} 行时出错）" if row else ""
-    where_en = f" at row {row}" if row else ""
-    return SheetError(
-        "bad_xlsx",
-        f"无法读取该 .xlsx 文件{where_zh}，文件可能已损坏，请用 Excel 打开后重新保存",
-        f"Cannot read this .xlsx file{where_en} ({exc}); open it in Excel and save it again",
-    )
+    # ``exc`` is chained by the caller (``raise ... from exc``) for the logs.
+    if row:
+        return SheetError("bad_xlsx", message="damaged_xlsx_at_row", row=row)
+    return SheetError("bad_xlsx", message="damaged_xlsx")
 
 
 def _pick_sheet(workbook: Any) -> Any:
     """The first worksheet whose top rows hold a recognisable header, else the first one."""
     sheets = [s for s in workbook.worksheets if hasattr(s, "iter_rows")]
     if not sheets:
-        raise SheetError("empty", "工作簿中没有工作表", "The workbook has no worksheet")
+        raise SheetError("empty", message="no_worksheet")
     for sheet in sheets:
         top = sheet.iter_rows(max_row=HEADER_SEARCH_ROWS, values_only=True)
         try:
@@ -487,11 +520,7 @@ def _detect_encoding(stream: IO[bytes]) -> str:
             continue
         stream.seek(0)
         return encoding
-    raise SheetError(
-        "bad_encoding",
-        "无法识别 CSV 文件的编码，请在 Excel 中另存为“CSV UTF-8”或 .xlsx",
-        "Cannot detect the CSV encoding; save it as 'CSV UTF-8' or .xlsx",
-    )
+    raise SheetError("bad_encoding")
 
 
 def _csv_cells(source: Source, meta: _Meta) -> _CellRows:
@@ -499,11 +528,7 @@ def _csv_cells(source: Source, meta: _Meta) -> _CellRows:
     text: io.TextIOWrapper | None = None
     try:
         if stream.read(2) in {b"\xff\xfe", b"\xfe\xff"}:
-            raise SheetError(
-                "bad_encoding",
-                "这是 Unicode 文本（UTF-16）文件，请在 Excel 中另存为“CSV UTF-8”或 .xlsx",
-                "This is a UTF-16 text file; save it as 'CSV UTF-8' or .xlsx",
-            )
+            raise SheetError("bad_encoding", message="utf16")
         encoding = _detect_encoding(stream)
         text = io.TextIOWrapper(stream, encoding=encoding, newline="")
         meta.format, meta.encoding = "csv", encoding
@@ -527,8 +552,4 @@ def _csv_records(lines: Iterable[str], delimiter: str) -> Iterator[tuple[int, li
             number += 1
             yield number, [clean_text(cell) for cell in record]
     except csv.Error as exc:
-        raise SheetError(
-            "bad_csv",
-            f"CSV 文件第 {number + 1} 行格式错误：{exc}",
-            f"CSV record {number + 1} is malformed: {exc}",
-        ) from exc
+        raise SheetError("bad_csv", row=number + 1, reason=str(exc)) from exc

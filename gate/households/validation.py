@@ -7,15 +7,21 @@ Contract of :func:`validate_rows`:
 - Error codes are stable: ``missing_field``, ``bad_id_number``, ``bad_phone``, ``bad_date``,
   ``bad_status``, ``bad_members``, ``duplicate`` (a household code repeated in the file: reported
   on the later row, message names the first), ``example_row`` (the template's example left in),
-  ``too_long`` (longer than its database column).
+  ``too_long`` (longer than its database column), ``bad_characters`` (a household code,
+  building, unit or room with ``/``, ``\\``, ``..``, a control character or a space at either
+  end: such a code could not be opened, edited or issued through its own link).
   A quarantine date on a household that is not quarantined is ``bad_status``: in an epidemic,
   guessing which of the two the office meant is not safe.
+- Each error carries an English message id (marked ``N_``) and its parameters; entry points
+  translate them (gettext on pages, ``gate.cli.support.translate`` in the CLI) and add the
+  row number and the column.
 - Messages never echo a name, phone or ID number; rows in ``valid`` do not print them in ``repr``.
 - The plan is all-or-nothing material: callers import ``valid`` only when ``errors`` is empty.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import unicodedata
@@ -25,6 +31,7 @@ from dataclasses import dataclass, field
 from gate.households.spreadsheet import (
     COLUMNS,
     EXAMPLE_ROWS,
+    N_,
     SheetRows,
     SheetWarning,
     clean_text,
@@ -44,6 +51,7 @@ __all__ = [
     "normalise_id_number",
     "normalise_phone",
     "parse_date",
+    "unsafe_text",
     "validate_rows",
 ]
 
@@ -82,13 +90,22 @@ class HouseholdRow:
 
 @dataclass(frozen=True, slots=True)
 class RowError:
-    """One problem in one cell (``field`` is the column key, e.g. ``"phone"``)."""
+    """One problem in one cell (``field`` is the column key, e.g. ``"phone"``).
+
+    ``code`` is stable; ``message_id`` is an English msgid and ``params`` its parameters:
+    entry points show ``gettext(message_id, **params)``.
+    """
 
     row: int
     field: str
     code: str
-    message_zh: str
-    message_en: str
+    message_id: str
+    params: dict[str, str | int] = dataclasses.field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        """The untranslated English text (logs, tests)."""
+        return self.message_id % self.params if self.params else self.message_id
 
 
 @dataclass
@@ -236,7 +253,6 @@ def mask_id_number(id_number: str | None) -> str:
 
 # --- rows ---------------------------------------------------------------------------------------
 
-_HEADER_ZH = {c.key: c.header_zh for c in COLUMNS}
 _ORDER = {c.key: i for i, c in enumerate(COLUMNS)}
 _REQUIRED = [c.key for c in COLUMNS if c.required]
 # Column sizes of gate/households/models.py and gate/community/models.py (codes are 32).
@@ -267,28 +283,60 @@ def _name(text: str) -> str:
 
 
 _ID_MESSAGES = {
-    "excel_number": (
-        "身份证号被 Excel 当成了数字，后几位已丢失；请把该列设为文本格式后重新填写",
-        "the ID number was stored as a number by Excel and its last digits are lost; "
-        "format the column as text and enter it again",
+    "excel_number": N_(
+        "Excel stored the ID number as a number and its last digits are lost: format the "
+        "column as text and enter it again."
     ),
-    "first_generation": (
-        "这是 15 位旧身份证号，请填写 18 位身份证号",
-        "this is an old 15-digit ID number; enter the 18-character one",
+    "first_generation": N_("This is an old 15-digit ID number: enter the 18-character one."),
+    "shape": N_("The ID number must be 18 characters: 17 digits, then a digit or X."),
+    "birth_date": N_("The birth date inside the ID number is not a real date."),
+    "checksum": N_("The ID number's check digit does not match: look for a mistyped digit."),
+}
+
+ROW_MESSAGES = {
+    "missing_field": N_("Required: it must not be empty."),
+    "example_row": N_("This is the template's example row: delete it before importing."),
+    "too_long": N_("Too long: at most %(limit)d characters."),
+    "excel_phone": N_(
+        "Excel showed the phone number in scientific notation or as a decimal and its digits "
+        "are lost: format the column as text and enter it again."
     ),
-    "shape": (
-        "身份证号应为 18 位：17 位数字加 1 位数字或 X",
-        "the ID number must be 18 characters: 17 digits then a digit or X",
+    "bad_phone": N_(
+        "Expected an 11-digit mobile number (like 13800138000) or a landline with its area "
+        "code (like 0595-12345678)."
     ),
-    "birth_date": (
-        "身份证号中的出生日期不正确",
-        "the birth date inside the ID number is not a real date",
+    "bad_members": N_("%(value)s is not a whole number of at least 1."),
+    "bad_status": N_("%(value)s is not a status: write 正常, 居家隔离 or 豁免."),
+    "bad_date": N_("%(value)s is not a valid date: write it like 2026-11-30."),
+    "quarantine_date_required": N_(
+        "A household in home quarantine needs the last day of its quarantine."
     ),
-    "checksum": (
-        "身份证号校验位不符，请核对是否有数字输错",
-        "the ID number's check digit does not match; look for a mistyped digit",
+    "date_without_quarantine": N_(
+        "A quarantine end date is given but the status is not 居家隔离: set the status to "
+        "居家隔离 or delete the date."
+    ),
+    "duplicate": N_("Household code %(code)s repeats row %(first)d."),
+    "bad_characters": N_(
+        "Must not contain /, \\, .. or control characters, nor start or end with a space."
     ),
 }
+"""English message ids of the row checks (``_ID_MESSAGES`` for ID numbers)."""
+
+_SAFE_KEYS = ("household_code", "building", "unit", "room")
+"""Values that end up in a URL path or a printed place name: no path or control characters."""
+
+
+def unsafe_text(value: str) -> bool:
+    """True for text that must not name a household or a place: ``/``, ``\\``, ``..``, a
+    lone ``.``, a control or format character, or a space at either end."""
+    if "/" in value or "\\" in value or ".." in value or value == ".":
+        return True
+    if value != value.strip():
+        return True
+    return any(unicodedata.category(c) in _UNSAFE_CATEGORIES for c in value)
+
+
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 class _RowChecker:
@@ -299,20 +347,23 @@ class _RowChecker:
         self.text = {c.key: clean_text(raw.get(c.key) or "") for c in COLUMNS}
         self.errors: list[RowError] = []
 
-    def fail(self, key: str, code: str, zh: str, en: str) -> None:
-        self.errors.append(RowError(self.number, key, code, f"{_HEADER_ZH[key]}：{zh}", en))
+    def fail(self, key: str, code: str, message: str | None = None, /, **params: str | int) -> None:
+        """Record one problem; ``message`` is a key of :data:`ROW_MESSAGES` (default: code)."""
+        message_id = ROW_MESSAGES[message or code]
+        self.errors.append(RowError(self.number, key, code, message_id, params))
+
+    def fail_id(self, message_id: str) -> None:
+        self.errors.append(RowError(self.number, "id_number", "bad_id_number", message_id))
 
     def check(self, today: dt.date | None) -> HouseholdRow | None:
         text = self.text
         for key in _REQUIRED:
             if not text[key]:
-                self.fail(key, "missing_field", "必填，不能为空", f"{key} is required")
+                self.fail(key, "missing_field")
         code = _household_code(text["household_code"])
         if code in _EXAMPLE_CODES:
-            self.fail(
-                "household_code", "example_row", "这是模板中的示例行，请删除后再导入",
-                "this is the template's example row; delete it before importing",
-            )  # fmt: skip
+            self.fail("household_code", "example_row")
+        self._safe_names(code)
         phone = self._phone()
         id_number = self._id_number(today)
         members = self._members()
@@ -340,10 +391,15 @@ class _RowChecker:
     def _lengths(self) -> None:
         for key, limit in _MAX_LENGTH.items():
             if len(self.text[key]) > limit:
-                self.fail(
-                    key, "too_long", f"太长，最多 {limit} 个字",
-                    f"{key} is longer than {limit} characters",
-                )  # fmt: skip
+                self.fail(key, "too_long", limit=limit)
+
+    def _safe_names(self, code: str) -> None:
+        # Checked after the normalisation that stores them (the code loses every space).
+        values = {key: _nfkc(self.text[key]) for key in _SAFE_KEYS}
+        values["household_code"] = code
+        for key in _SAFE_KEYS:
+            if values[key] and unsafe_text(values[key]):
+                self.fail(key, "bad_characters")
 
     def _phone(self) -> str | None:
         raw = self.text["phone"]
@@ -351,20 +407,8 @@ class _RowChecker:
             return None
         phone = normalise_phone(raw)
         if phone is None:
-            if _LOOKS_NUMERIC.match(raw):
-                self.fail(
-                    "phone", "bad_phone",
-                    "被 Excel 显示成了科学计数法或小数，数字已丢失；请把该列设为文本格式后重新填写",
-                    "Excel turned the phone number into scientific notation and lost digits; "
-                    "format the column as text and enter it again",
-                )  # fmt: skip
-            else:
-                self.fail(
-                    "phone", "bad_phone",
-                    "应为 11 位手机号（如 13800138000）或带区号的固定电话（如 0595-12345678）",
-                    "expected an 11-digit mobile (13800138000) or a landline with area code "
-                    "(0595-12345678)",
-                )  # fmt: skip
+            excel = _LOOKS_NUMERIC.match(raw) is not None
+            self.fail("phone", "bad_phone", "excel_phone" if excel else None)
         return phone
 
     def _id_number(self, today: dt.date | None) -> str | None:
@@ -373,8 +417,7 @@ class _RowChecker:
             return None
         problem = _id_problem(raw, today)
         if problem is not None:
-            zh, en = _ID_MESSAGES[problem]
-            self.fail("id_number", "bad_id_number", zh, en)
+            self.fail_id(_ID_MESSAGES[problem])
             return None
         return normalise_id_number(raw)
 
@@ -384,10 +427,7 @@ class _RowChecker:
             return 1
         match = re.fullmatch(r"(\d{1,4})\s*[人口]?", raw)
         if match is None or int(match.group(1)) < 1:
-            self.fail(
-                "members", "bad_members", f"“{raw}”不是大于等于 1 的整数",
-                f"members must be a whole number of at least 1, got {raw!r}",
-            )  # fmt: skip
+            self.fail("members", "bad_members", value=raw)
             return None
         return int(match.group(1))
 
@@ -395,29 +435,14 @@ class _RowChecker:
         raw_status, raw_date = _nfkc(self.text["status"]), self.text["quarantine_until"]
         status = _STATUS_WORDS.get(raw_status.lower()) if raw_status else HouseholdStatus.NORMAL
         if status is None:
-            self.fail(
-                "status", "bad_status", f"“{raw_status}”无效，应为 正常、居家隔离 或 豁免",
-                f"status {raw_status!r} is not one of normal, quarantined, exempt",
-            )  # fmt: skip
+            self.fail("status", "bad_status", value=raw_status)
         until = parse_date(raw_date) if raw_date else None
         if raw_date and until is None:
-            self.fail(
-                "quarantine_until", "bad_date",
-                f"“{raw_date}”不是有效日期，请写成 2026-11-30 这样的格式",
-                f"{raw_date!r} is not a valid date; write it like 2026-11-30",
-            )  # fmt: skip
+            self.fail("quarantine_until", "bad_date", value=raw_date)
         if status is HouseholdStatus.QUARANTINED and not raw_date:
-            self.fail(
-                "quarantine_until", "missing_field", "居家隔离户必须填写隔离截止日期",
-                "quarantine_until is required for a quarantined household",
-            )  # fmt: skip
+            self.fail("quarantine_until", "missing_field", "quarantine_date_required")
         if status not in (None, HouseholdStatus.QUARANTINED) and raw_date:
-            self.fail(
-                "status", "bad_status",
-                "填写了隔离截止日期，但状态不是“居家隔离”；请改为居家隔离，或删除该日期",
-                "a quarantine end date is given but the status is not quarantined; "
-                "set the status to quarantined or remove the date",
-            )  # fmt: skip
+            self.fail("status", "bad_status", "date_without_quarantine")
         return status, until if status is HouseholdStatus.QUARANTINED else None
 
 
@@ -438,10 +463,7 @@ def validate_rows(
         code = _household_code(checker.text["household_code"])
         if code and code in first_row:
             first = first_row[code]
-            checker.fail(
-                "household_code", "duplicate", f"“{code}”与第 {first} 行重复",
-                f"household code {code} already appears on row {first}",
-            )  # fmt: skip
+            checker.fail("household_code", "duplicate", code=code, first=first)
             household = None
         elif code:
             first_row[code] = number

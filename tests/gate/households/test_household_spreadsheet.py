@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from gate.households.spreadsheet import COLUMNS, SheetError, read_rows
+from gate.households.spreadsheet import COLUMNS, SHEET_MESSAGES, SheetError, read_rows
 from gate.households.template import DATA_SHEET, NOTES_SHEET, write_template
 from gate.households.validation import validate_rows
 
@@ -160,9 +160,8 @@ def test_missing_required_columns_are_all_named() -> None:
 
     assert caught.value.code == "missing_columns"
     assert caught.value.missing == ("head_name", "phone")
-    assert "户主姓名" in caught.value.message_zh
-    assert "联系电话" in caught.value.message_zh
-    assert "phone" in caught.value.message_en
+    assert caught.value.params == {"row": 1, "columns": "户主姓名、联系电话"}
+    assert "户主姓名" in caught.value.message
 
 
 def test_unknown_columns_are_ignored_and_reported() -> None:
@@ -173,7 +172,7 @@ def test_unknown_columns_are_ignored_and_reported() -> None:
         (_, values) = next(rows)
 
     assert warning.code == "unknown_column"
-    assert "车牌号" in warning.message_zh
+    assert "车牌号" in warning.message
     assert "车牌号" not in values.values()
 
 
@@ -205,8 +204,8 @@ def test_unreadable_files_raise_a_sheet_error_with_a_code(
         read_rows(data, filename)
 
     assert caught.value.code == code
-    assert caught.value.message_zh
-    assert caught.value.message_en
+    assert caught.value.message_id in SHEET_MESSAGES.values()
+    assert caught.value.message
 
 
 def test_damaged_sheet_inside_an_xlsx_is_a_sheet_error_naming_the_row() -> None:
@@ -223,7 +222,7 @@ def test_damaged_sheet_inside_an_xlsx_is_a_sheet_error_naming_the_row() -> None:
         list(rows)
 
     assert caught.value.code == "bad_xlsx"
-    assert "6" in caught.value.message_zh
+    assert caught.value.params == {"row": 6}
 
 
 # --- Excel number and date quirks ---------------------------------------------------------------

@@ -78,7 +78,21 @@ def upgrade_command(database_url: str | None, revision: str) -> None:
         for step in applied:
             click.echo(f"Applied:  {_describe(step)}")
         click.echo(f"Now at:   {_describe(current_revision(url))}")
+        _seal_id_numbers(url)
         _rehash_id_numbers(url)
+
+
+def _seal_id_numbers(url: str) -> None:
+    """Plaintext ID numbers (rows from before sealing) sealed under the ID-number key."""
+    from gate.households.id_numbers import seal_database
+
+    try:
+        keys_dir = load_settings().keys_dir
+    except SettingsError as exc:
+        click.echo(f"ID numbers not sealed ({exc}): fix it and run `checkpoint db upgrade`")
+        return
+    sealed = seal_database(url, keys_dir)
+    click.echo(f"身份证号加密：新加密 {sealed} 条（ID numbers sealed: {sealed}）")
 
 
 def _rehash_id_numbers(url: str) -> None:

@@ -77,8 +77,11 @@ class Household(Base):
 class Member(Base):
     """A person in a household. Personal data: shown masked in lists, never put in a pass.
 
-    ``id_number_hash`` is HMAC-SHA256 (hex) of the normalised ID number under a server secret,
-    so the office can find a person by exact ID number without scanning plaintext.
+    ``id_number`` is sealed at rest (AES-GCM, ``v1:`` + base64, see
+    :mod:`gate.households.id_numbers`: written only by ``seal_id_number`` and read only by
+    ``open_id_number``); ``id_number_hash`` is HMAC-SHA256 (hex) of the normalised ID number
+    under the ID-hash key, so the office can find a person by exact ID number without any
+    plaintext.
     """
 
     __tablename__ = "members"
@@ -89,7 +92,7 @@ class Member(Base):
     )
     name: Mapped[str] = mapped_column(String(64))
     phone: Mapped[str | None] = mapped_column(String(32))
-    id_number: Mapped[str | None] = mapped_column(String(128))
+    id_number: Mapped[str | None] = mapped_column(String(128))  # sealed, never plaintext
     id_number_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     is_head: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 

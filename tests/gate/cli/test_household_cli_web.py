@@ -18,7 +18,7 @@ from gate.app import create_app
 from gate.audit.models import AuditEvent
 from gate.community.models import Community
 from gate.db import session_factory, transaction
-from gate.households.id_numbers import hash_id_number, id_hash_key
+from gate.households.id_numbers import hash_id_number, id_hash_key, open_id_number
 from gate.households.models import Household, Member
 
 PASSWORD = "correct-horse-battery"
@@ -97,5 +97,6 @@ def test_db_upgrade_rehashes_id_numbers_under_the_key_file(office: Office) -> No
     with transaction(session_factory(office.engine), read_only=True) as session:
         for member in session.scalars(select(Member)):
             assert member.id_number is not None
-            assert member.id_number_hash == hash_id_number(key, member.id_number)
+            plaintext = open_id_number(key, member.id_number)
+            assert member.id_number_hash == hash_id_number(key, plaintext)
     assert "已更新 0 条" in office("households", "rehash-ids").output

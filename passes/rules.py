@@ -30,13 +30,39 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from passes.codes import Code
 from passes.errors import PassError
 
+RULE_PROBLEMS = frozenset(
+    {
+        "not_json",  # line, column
+        "not_object",
+        "unknown_field",
+        "required",
+        "not_text",
+        "not_boolean",
+        "out_of_range",  # low, high
+        "bad_choice",  # choices
+        "unknown_timezone",  # value
+        "bad_clock",
+        "start_equals_end",
+        "fever_outside_plausible",
+    }
+)
+"""The stable codes of :attr:`RuleSetError.problem` (comments: their ``params``)."""
+
 
 class RuleSetError(PassError):
-    """Rule JSON was refused; ``field`` names the offending field (e.g. ``quota.exits``)."""
+    """Rule JSON was refused; ``field`` names the offending field (e.g. ``quota.exits``).
 
-    def __init__(self, field_name: str, message: str) -> None:
+    ``problem`` is a stable code from :data:`RULE_PROBLEMS` and ``params`` its parameters,
+    for callers that word it in the user's language; ``message`` is English (logs, tests).
+    """
+
+    def __init__(self, field_name: str, problem: str, message: str, **params: str | int) -> None:
+        if problem not in RULE_PROBLEMS:
+            raise ValueError(f"unknown rule problem {problem!r}")
         super().__init__(Code.BAD_FORMAT, "bad_rules", f"{field_name}: {message}")
         self.field = field_name
+        self.problem = problem
+        self.params: dict[str, str | int] = params
         self.message = message
 
 
@@ -152,8 +178,14 @@ def rules_from_json(text: str) -> RuleSet:
     """Parse and validate rule JSON; raise :class:`RuleSetError` naming the bad field."""
     try:
         data = json.loads(text)
-    except (json.JSONDecodeError, TypeError) as exc:
-        raise RuleSetError("(json)", f"not valid JSON: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise RuleSetError(
+            "(json)", "not_json", f"not valid JSON: {exc}", line=exc.lineno, column=exc.colno
+        ) from None
+    except TypeError as exc:
+        raise RuleSetError(
+            "(json)", "not_json", f"not valid JSON: {exc}", line=1, column=1
+        ) from None
     return rules_from_dict(data)
 
 
@@ -176,9 +208,11 @@ def rules_from_dict(data: object) -> RuleSet:
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # "Asia" is a directory
-        raise RuleSetError("timezone", f"unknown time zone {timezone!r}") from None
+        raise RuleSetError(
+            "timezone", "unknown_timezone", f"unknown time zone {timezone!r}", value=timezone
+        ) from None
     if "version" not in obj:
-        raise RuleSetError("version", "is required")
+        raise RuleSetError("version", "required", "is required")
     return RuleSet(
         version=_int(obj["version"], "version", 1, 2**31 - 1),
         timezone=timezone,
@@ -200,7 +234,12 @@ def _quota(data: object) -> Quota | None:
     try:
         window = WindowKind(window_text)
     except ValueError:
-        raise RuleSetError("quota.window", "must be calendar_days or rolling_hours") from None
+        raise RuleSetError(
+            "quota.window",
+            "bad_choice",
+            "must be calendar_days or rolling_hours",
+            choices="calendar_days, rolling_hours",
+        ) from None
     limit = 366 if window is WindowKind.CALENDAR_DAYS else 24 * 366
     return Quota(
         exits=_int(obj.get("exits", 1), "quota.exits", 1, 100),
@@ -216,7 +255,9 @@ def _exit_hours(data: object) -> ExitHours | None:
     start = _clock(obj.get("start"), "exit_hours.start")
     end = _clock(obj.get("end"), "exit_hours.end")
     if start == end:
-        raise RuleSetError("exit_hours", "start equals end; use null for any time")
+        raise RuleSetError(
+            "exit_hours", "start_equals_end", "start equals end; use null for any time"
+        )
     return ExitHours(start, end)
 
 
@@ -228,7 +269,7 @@ def _temperature(data: object) -> TemperatureRules:
     )
     required = obj.get("required", True)
     if not isinstance(required, bool):
-        raise RuleSetError("temperature.required", "must be true or false")
+        raise RuleSetError("temperature.required", "not_boolean", "must be true or false")
     low = _int(obj.get("plausible_min_tenths", 340), "temperature.plausible_min_tenths", 300, 450)
     high = _int(obj.get("plausible_max_tenths", 430), "temperature.plausible_max_tenths", 300, 450)
     fever = _int(
@@ -237,6 +278,7 @@ def _temperature(data: object) -> TemperatureRules:
     if not low < fever <= high:
         raise RuleSetError(
             "temperature.fever_threshold_tenths",
+            "fever_outside_plausible",
             "must lie above plausible_min and at most plausible_max",
         )
     return TemperatureRules(required, fever, low, high)
@@ -244,23 +286,29 @@ def _temperature(data: object) -> TemperatureRules:
 
 def _object(data: object, name: str, allowed: set[str]) -> Mapping[str, Any]:
     if not isinstance(data, dict):
-        raise RuleSetError(name, "must be an object")
+        raise RuleSetError(name, "not_object", "must be an object")
     for key in data:
         if key not in allowed:
             prefix = "" if name == "(root)" else f"{name}."
-            raise RuleSetError(f"{prefix}{key}", "unknown field")
+            raise RuleSetError(f"{prefix}{key}", "unknown_field", "unknown field")
     return data
 
 
 def _int(value: object, name: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise RuleSetError(name, f"must be a whole number from {low} to {high}")
+        raise RuleSetError(
+            name,
+            "out_of_range",
+            f"must be a whole number from {low} to {high}",
+            low=low,
+            high=high,
+        )
     return value
 
 
 def _str(value: object, name: str) -> str:
     if not isinstance(value, str):
-        raise RuleSetError(name, "must be text")
+        raise RuleSetError(name, "not_text", "must be text")
     return value
 
 
@@ -270,4 +318,4 @@ def _clock(value: object, name: str) -> time:
         hour, minute = (int(part) for part in text.split(":"))
         return time(hour, minute)
     except ValueError:
-        raise RuleSetError(name, "must be HH:MM, e.g. 06:00") from None
+        raise RuleSetError(name, "bad_clock", "must be HH:MM, e.g. 06:00") from None

@@ -30,6 +30,35 @@ from .forms import RulesForm
 HISTORY_LIMIT = 50
 
 
+def N_(msgid: str) -> str:
+    """Mark ``msgid`` for the message catalogue (translated with gettext below)."""
+    return msgid
+
+
+RULE_MESSAGES: dict[str, str] = {
+    "not_json": N_("The text is not valid JSON: look at line %(line)d, column %(column)d."),
+    "not_object": N_("Field %(field)s must be an object in braces: {...}."),
+    "unknown_field": N_("Field %(field)s is not a rule field: check its spelling."),
+    "required": N_("Field %(field)s is required."),
+    "not_text": N_("Field %(field)s must be text in double quotes."),
+    "not_boolean": N_("Field %(field)s must be true or false."),
+    "out_of_range": N_("Field %(field)s must be a whole number from %(low)d to %(high)d."),
+    "bad_choice": N_("Field %(field)s must be one of: %(choices)s."),
+    "unknown_timezone": N_(
+        "Field %(field)s: %(value)s is not a known time zone (write it like Asia/Shanghai)."
+    ),
+    "bad_clock": N_("Field %(field)s must be a time like 06:00."),
+    "start_equals_end": N_(
+        "Field %(field)s: the start equals the end; use null for exits at any time."
+    ),
+    "fever_outside_plausible": N_(
+        "Field %(field)s must be above plausible_min_tenths and at most plausible_max_tenths."
+    ),
+}
+"""The message id of each :class:`~passes.RuleSetError` problem code (``passes`` stays
+free of gettext: the page words the code)."""
+
+
 @console.get("/rules", endpoint="rules")
 @require_role(*OFFICE_ROLES)
 def rules() -> Any:
@@ -95,11 +124,12 @@ def _proposed(form: RulesForm) -> tuple[RuleSet | None, str | None]:
 
 
 def _rules_error(exc: RuleSetError) -> str:
-    # The core's RuleSetError names the field but explains it in English only: show the
-    # explanation on English pages, the field alone on Chinese ones.
-    if lang() == "en":
-        return str(_("Field %(field)s: %(message)s", field=exc.field, message=exc.message))
-    return str(_("Field %(field)s: check its value.", field=exc.field))
+    """The refusal in the page's language: its problem code worded, naming the field."""
+    message_id = RULE_MESSAGES.get(exc.problem)
+    if message_id is None:  # a code newer than this page: name the field at least
+        return str(_("Field %(field)s: check its value.", field=exc.field))
+    params: dict[str, str | int] = {"field": exc.field, **exc.params}
+    return str(_(message_id, **params))
 
 
 def _page(

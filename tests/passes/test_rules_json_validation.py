@@ -21,6 +21,7 @@ from passes import (
     rules_from_dict,
     rules_from_json,
 )
+from passes.rules import RULE_PROBLEMS
 
 
 @given(rules=rule_sets())
@@ -127,3 +128,53 @@ def test_timezone_that_names_no_zone_file_is_refused_with_a_rule_set_error(zone:
     with pytest.raises(RuleSetError) as info:
         rules_from_dict({"version": 1, "timezone": zone})
     assert info.value.field == "timezone"
+
+
+@pytest.mark.parametrize(
+    ("field", "data"), BAD_INPUTS, ids=[f"{f}-{i}" for i, (f, _) in enumerate(BAD_INPUTS)]
+)
+def test_every_refusal_carries_a_stable_problem_code(field: str, data: object) -> None:
+    with pytest.raises(RuleSetError) as info:
+        rules_from_dict(data)
+    assert info.value.problem in RULE_PROBLEMS
+    assert all(isinstance(value, str | int) for value in info.value.params.values())
+
+
+@pytest.mark.parametrize(
+    ("data", "problem", "params"),
+    [
+        (_with(quota={"exits": 0}), "out_of_range", {"low": 1, "high": 100}),
+        (
+            _with(quota={"window": "weeks"}),
+            "bad_choice",
+            {"choices": "calendar_days, rolling_hours"},
+        ),
+        (_with(timezone="Mars/Olympus_Mons"), "unknown_timezone", {"value": "Mars/Olympus_Mons"}),
+        ({}, "required", {}),
+        (_with(colour="red"), "unknown_field", {}),
+        (_with(quota=1), "not_object", {}),
+        (_with(timezone=8), "not_text", {}),
+        (_with(temperature={"required": "yes"}), "not_boolean", {}),
+        (_with(exit_hours={"start": "0600", "end": "20:00"}), "bad_clock", {}),
+        (_with(exit_hours={"start": "06:00", "end": "06:00"}), "start_equals_end", {}),
+        (_with(temperature={"fever_threshold_tenths": 440}), "fever_outside_plausible", {}),
+    ],
+)
+def test_the_problem_code_and_its_parameters(
+    data: object, problem: str, params: dict[str, object]
+) -> None:
+    with pytest.raises(RuleSetError) as info:
+        rules_from_dict(data)
+    assert (info.value.problem, info.value.params) == (problem, params)
+
+
+def test_text_that_is_not_json_names_the_line_and_column() -> None:
+    with pytest.raises(RuleSetError) as info:
+        rules_from_json('{"version": 1,\n  "quota": }')
+    assert info.value.problem == "not_json"
+    assert info.value.params == {"line": 2, "column": 12}
+
+
+def test_a_problem_code_outside_the_list_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="unknown rule problem"):
+        RuleSetError("quota", "wrong", "made up")

@@ -9,6 +9,12 @@ Contract of :meth:`Decider.decide`:
   does not wait for a dead network again.
 - Offline household label: ``住户 #<household_id>`` (no personal data on the device).
 - No bundle at all: refused with the scanner code ``no_bundle``.
+- Clock integrity (:mod:`scanner.clock`): with a guard, the clock is checked first; a clock
+  fault refuses with the scanner code ``clock_fault`` (设备时钟异常，请联系值班负责人) without
+  asking the server or the bundle. Without a guard, an offline decision at a time before the
+  bundle's server time (beyond the tolerance) is a clock fault too: a bundle age below zero.
+- Every decision carries ``clock_offset_ms``, the device's clock minus the server's (sent on
+  the online scan and on the offline upload).
 - Degraded mode: when the bundle is older than ``max_bundle_age`` (default 24 h), an offline
   decision that would allow is turned into a refusal ``stale_bundle``, unless a supervisor
   override is given (then it is allowed, noted ``stale_bundle`` and ``override``). Refusals stay
@@ -25,7 +31,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -45,6 +51,7 @@ from passes import (
 )
 from scanner.api_client import ApiError
 from scanner.bundle import Bundle, LocalStates
+from scanner.clock import CLOCK_FAULT, CLOCK_FAULT_REASONS, DEFAULT_TOLERANCE, ClockGuard
 
 STALE_BUNDLE = str(Code.STALE_BUNDLE)
 """Offline data older than the limit; only a supervisor may let through (``Code.STALE_BUNDLE``)."""
@@ -54,6 +61,7 @@ NO_BUNDLE = "no_bundle"
 SCANNER_REASONS: dict[str, tuple[str, str]] = {
     STALE_BUNDLE: (reason(Code.STALE_BUNDLE, "zh"), reason(Code.STALE_BUNDLE, "en")),
     NO_BUNDLE: ("设备无离线数据，无法判断", "No offline data on this device"),
+    CLOCK_FAULT: CLOCK_FAULT_REASONS,
 }
 Display = wire.Display
 
@@ -95,6 +103,7 @@ class Decision:
     timezone: str = "Asia/Shanghai"
     online_error: str | None = None
     temperature: int | None = None
+    clock_offset_ms: int | None = None
 
     def reason(self, lang: str = "zh") -> str:
         """The one-line reason in ``lang``."""
@@ -146,12 +155,16 @@ class Decider:
         now: Callable[[], datetime],
         monotonic: Callable[[], float] = time.monotonic,
         config: DecidingConfig | None = None,
+        guard: ClockGuard | None = None,
+        offset_ms: Callable[[], int | None] = lambda: None,
     ) -> None:
         self._client = client
         self._bundles = bundles
         self._local = local
         self._now = now
         self._monotonic = monotonic
+        self._guard = guard
+        self._offset_ms = offset_ms
         self.config = config or DecidingConfig()
         self._skip_online_until = float("-inf")
         self.online = client is not None
@@ -160,17 +173,31 @@ class Decider:
     def decide(self, request: ScanRequest) -> Decision:
         """Decide ``request``; never raises for server trouble (see module docstring)."""
         scanned_at = self._now()
+        offset_ms = self._offset_ms()
         bundle = self._bundles()
+        if self._guard is not None and not self._guard.check(scanned_at).ok:
+            self.online = False
+            fault = _scanner_refusal(
+                request,
+                scanned_at,
+                CLOCK_FAULT,
+                household_id=_household_id(request.pass_text),
+                rule_version=0 if bundle is None else bundle.rules.version,
+                online_error=None,
+                timezone="Asia/Shanghai" if bundle is None else bundle.timezone,
+            )
+            return replace(fault, clock_offset_ms=offset_ms)
         error: str | None = None
         if self._client is not None and self._monotonic() >= self._skip_online_until:
-            answer = self._ask_server(request, scanned_at)
+            answer = self._ask_server(request, scanned_at, offset_ms)
             if isinstance(answer, wire.ScanAnswer):
                 self.online = True
-                return from_server(request, answer, scanned_at, bundle, self._local)
+                decided = from_server(request, answer, scanned_at, bundle, self._local)
+                return replace(decided, clock_offset_ms=offset_ms)
             error = answer
             self._skip_online_until = self._monotonic() + self.config.retry_online_after_s
         self.online = False
-        return decide_offline(
+        decided = decide_offline(
             request,
             bundle,
             local=self._local,
@@ -178,16 +205,19 @@ class Decider:
             max_bundle_age=self.config.max_bundle_age,
             online_error=error,
         )
+        return replace(decided, clock_offset_ms=offset_ms)
 
     def retry_online_now(self) -> None:
         """Forget the last network failure (e.g. the uploader just reached the server)."""
         self._skip_online_until = float("-inf")
 
-    def _ask_server(self, request: ScanRequest, scanned_at: datetime) -> wire.ScanAnswer | str:
+    def _ask_server(
+        self, request: ScanRequest, scanned_at: datetime, offset_ms: int | None
+    ) -> wire.ScanAnswer | str:
         client = self._client
         assert client is not None
         wait_s = max(self.config.deadline_s - self.config.offline_reserve_s, 0.05)
-        message = scan_message(request, scanned_at)
+        message = scan_message(request, scanned_at, offset_ms)
         box: queue.Queue[wire.ScanAnswer | str] = queue.Queue(maxsize=1)
 
         def call() -> None:
@@ -204,7 +234,9 @@ class Decider:
             return f"no answer within {wait_s:.2f} s"
 
 
-def scan_message(request: ScanRequest, scanned_at: datetime) -> wire.Scan:
+def scan_message(
+    request: ScanRequest, scanned_at: datetime, clock_offset_ms: int | None = None
+) -> wire.Scan:
     """The ``POST /scans`` body (``checkpoint.scan.v1``)."""
     return wire.Scan(
         id=request.crossing_id,
@@ -215,6 +247,7 @@ def scan_message(request: ScanRequest, scanned_at: datetime) -> wire.Scan:
         operator=request.operator,
         override=request.override,
         latency_ms=None,
+        clock_offset_ms=clock_offset_ms,
     )
 
 
@@ -288,6 +321,16 @@ def decide_offline(
             online_error=online_error,
         )
     household_id = _household_id(request.pass_text)
+    if scanned_at < bundle.generated_at - DEFAULT_TOLERANCE:  # a bundle age below zero
+        return _scanner_refusal(
+            request,
+            scanned_at,
+            CLOCK_FAULT,
+            household_id=household_id,
+            rule_version=bundle.rules.version,
+            online_error=online_error,
+            timezone=bundle.timezone,
+        )
     household = None if household_id is None else bundle.household(household_id, local)
     verdict = decide(
         request.pass_text,

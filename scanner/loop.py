@@ -282,6 +282,7 @@ def entry_for(request: ScanRequest, decision: Decision, latency_ms: int | None) 
         latency_ms=latency_ms,
         state="unsent" if decision.offline else "sent",
         server_crossing_id=decision.server_crossing_id,
+        clock_offset_ms=decision.clock_offset_ms,
     )
 
 

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +20,7 @@ import click
 from passes import Direction
 from scanner.api_client import ApiClient
 from scanner.bundle import BundleCache
+from scanner.clock import ClockGuard
 from scanner.deciding import Decider, DecidingConfig
 from scanner.device import JOURNAL_FILE, DeviceConfig
 from scanner.display import open_display
@@ -100,13 +101,20 @@ def run_scanner(opts: RunOptions, data_dir: Path, device: DeviceConfig | None) -
         thermometer = _thermometer(opts.thermometer)
         stack.callback(thermometer.close)
         bundles = BundleCache(journal)
-        now = ServerClock(journal)
+        now = ServerClock(journal, ttl_s=1.0)  # a new offset from the sync thread is used soon
+
+        def bundle_time() -> datetime | None:
+            bundle = bundles.current()
+            return None if bundle is None else bundle.generated_at
+
         decider = Decider(
             client=client,
             bundles=bundles.current,
             local=journal,
             now=now,
             config=DecidingConfig(max_bundle_age=opts.max_bundle_age),
+            guard=ClockGuard(journal, bundle_time=bundle_time, max_jump=opts.max_bundle_age),
+            offset_ms=now.device_offset_ms,
         )
         if server is not None:
 

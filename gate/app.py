@@ -19,6 +19,7 @@ def create_app(
     app = Flask(__name__, instance_relative_config=False)
     settings = settings or load_settings()
     configure_flask(app, settings, config_overrides or {})
+    configure_proxy(app, settings)
     configure_db(app, settings)
     configure_i18n(app, settings)
     configure_security(app, settings)
@@ -38,6 +39,20 @@ def configure_flask(app: Flask, settings: Settings, overrides: Mapping[str, Any]
         SESSION_COOKIE_SECURE=settings.is_production,
     )
     app.config.update(overrides)
+
+
+def configure_proxy(app: Flask, settings: Settings) -> None:
+    """Believe ``X-Forwarded-For``/``-Proto``/``-Host`` only from the ``CHECKPOINT_PROXY_COUNT``
+    trusted proxies in front (the shipped nginx config is one): then ``request.remote_addr``
+    is the client's address, for login throttling and the session check. With 0 (the
+    default) the headers are a client's to invent, and are ignored."""
+    if settings.proxy_count:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = settings.proxy_count
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=count, x_proto=count, x_host=count
+        )
 
 
 def configure_db(app: Flask, settings: Settings) -> None:

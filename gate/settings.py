@@ -19,6 +19,8 @@ Variables (default in brackets):
 - ``CHECKPOINT_LOGIN_MAX_FAILURES``: failed logins per username or address before throttling [5]
 - ``CHECKPOINT_LOGIN_WINDOW_SECONDS``: window over which failures count [900]
 - ``CHECKPOINT_DEFAULT_LOCALE``: ``zh_CN`` | ``en`` [zh_CN]
+- ``CHECKPOINT_PROXY_COUNT``: trusted reverse proxies in front of the server, whose
+  ``X-Forwarded-*`` headers are believed (Werkzeug ProxyFix); 0 trusts none [0]
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class Settings:
     login_max_failures: int
     login_window_seconds: int
     default_locale: str
+    proxy_count: int = 0
 
     @property
     def is_production(self) -> bool:
@@ -126,6 +129,7 @@ class Settings:
             login_max_failures=reader.integer("LOGIN_MAX_FAILURES", 5, low=1, high=1000),
             login_window_seconds=reader.integer("LOGIN_WINDOW_SECONDS", 900, low=1, high=86_400),
             default_locale=reader.choice_text("DEFAULT_LOCALE", LOCALES, "zh_CN"),
+            proxy_count=reader.integer("PROXY_COUNT", 0, low=0, high=5),
         )
 
 

@@ -16,13 +16,17 @@ Contract for views::
 - ``flask_login.current_user`` is an :class:`Account` (a snapshot of the ``User`` row and its
   community, loaded once per request) or Flask-Login's anonymous user.
 - The login session stores ``"<user id>:<session_version>"``; when the user is disabled or
-  their sessions are ended (``session_version`` bumped), the session no longer loads: the
-  next request is anonymous.
+  their sessions are ended (``session_version`` bumped: logout, password or role change),
+  the session no longer loads: the next request is anonymous, also for a copy of the cookie.
+- Session protection is "strong": a session used from another address or browser ends. The
+  address is ``request.remote_addr``: ``X-Forwarded-For`` counts only behind the
+  ``CHECKPOINT_PROXY_COUNT`` trusted proxies (``gate.app.configure_proxy``).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -162,12 +166,23 @@ def configure_auth(app: Flask) -> None:
     manager.login_view = "accounts.login"
     manager.user_loader(load_account)
     manager.unauthorized_handler(login_required_response)
+    # Flask-Login's own identifier reads a client-sent X-Forwarded-For: ours reads the
+    # address ProxyFix established (only behind CHECKPOINT_PROXY_COUNT trusted proxies).
+    manager._session_identifier_generator = session_identifier
     manager.init_app(app)
 
     @app.context_processor
     def _auth_context() -> dict[str, object]:
         # Functions, not values: an error page must render even when loading the user fails.
         return {"current_account": current_account, "can": _can, "role_label": role_label}
+
+
+def session_identifier() -> str:
+    """What "strong" session protection compares on each request: a hash of the client's
+    address (``request.remote_addr``, never a header the client sends) and user agent."""
+    agent = request.headers.get("User-Agent", "")
+    base = f"{request.remote_addr}|{agent}"
+    return hashlib.sha512(base.encode("utf-8", errors="replace")).hexdigest()
 
 
 def role_label(role: Role | str) -> str:

@@ -19,11 +19,14 @@ from gate.accounts.models import LoginAttempt, Role, User
 from gate.accounts.operations import (
     AccountError,
     LoginPolicy,
+    check_login,
     create_user,
     disable_user,
     log_in,
+    record_login,
     set_password,
     set_role,
+    verify_login,
 )
 from gate.accounts.passwords import (
     PasswordPolicyError,
@@ -185,12 +188,88 @@ def test_five_failures_for_a_username_throttle_it_from_any_address(db_session: S
     assert _attempt(db_session, "li.office", PASSWORD, addr="10.9.9.9") == "throttled"
 
 
-def test_five_failures_from_an_address_throttle_every_username(db_session: Session) -> None:
+def test_failures_from_one_address_do_not_lock_its_other_accounts_out(
+    db_session: Session,
+) -> None:
+    # A compound office behind one NAT address: one clerk mistyping five times must not
+    # lock every colleague out.
     _user(db_session)
-    for n in range(5):
+    for _ in range(5):
+        assert _attempt(db_session, "wang", "wrong", addr="10.0.0.7") == "bad_credentials"
+    assert _attempt(db_session, "wang", "wrong", addr="10.0.0.7") == "throttled"
+    assert _attempt(db_session, "li.office", PASSWORD, addr="10.0.0.7") is None
+
+
+def test_an_address_guessing_many_usernames_is_throttled_at_ten_times_the_limit(
+    db_session: Session,
+) -> None:
+    _user(db_session)
+    _user(db_session, username="known.here")
+    assert _attempt(db_session, "known.here", PASSWORD, addr="10.0.0.7") is None
+    limit = POLICY.address_limit
+    assert limit == 50
+    for n in range(limit):
         assert _attempt(db_session, f"guess{n}", "wrong", addr="10.0.0.7") == "bad_credentials"
     assert _attempt(db_session, "li.office", PASSWORD, addr="10.0.0.7") == "throttled"
     assert _attempt(db_session, "li.office", PASSWORD, addr="10.0.0.8") is None
+    # A user who logged in from that address before is held only by their own limit.
+    assert _attempt(db_session, "known.here", PASSWORD, addr="10.0.0.7") is None
+
+
+def test_a_throttled_attempt_says_how_long_is_left(db_session: Session) -> None:
+    _user(db_session)
+    for minute in range(5):
+        at = NOW + timedelta(minutes=minute)
+        result = log_in(
+            db_session,
+            username="li.office",
+            password="wrong",
+            remote_addr="10.0.0.1",
+            now=at,
+            policy=POLICY,
+        )
+        assert result.refusal == "bad_credentials"
+    later = NOW + timedelta(minutes=6)
+    result = log_in(
+        db_session,
+        username="li.office",
+        password=PASSWORD,
+        remote_addr="10.0.0.1",
+        now=later,
+        policy=POLICY,
+    )
+    assert result.refusal == "throttled"
+    assert result.wait_seconds == 9 * 60  # the first failure leaves the window at 15 min
+    check = check_login(
+        db_session,
+        username="li.office",
+        remote_addr="10.0.0.2",
+        now=NOW + timedelta(minutes=15, seconds=1),
+        policy=POLICY,
+    )
+    assert check.wait_seconds == 0
+
+
+def test_parallel_attempts_past_the_limit_are_refused_when_recorded(
+    db_session: Session,
+) -> None:
+    # Checked (read) while under the limit, but the limit was reached before the write:
+    # refused, not recorded.
+    _user(db_session)
+    checks = [
+        check_login(
+            db_session, username="li.office", remote_addr="10.0.0.1", now=NOW, policy=POLICY
+        )
+        for _ in range(7)
+    ]
+    outcomes = [
+        record_login(
+            db_session, check, verify_login(check, "wrong"), now=NOW, policy=POLICY
+        ).refusal
+        for check in checks
+    ]
+    assert outcomes == ["bad_credentials"] * 5 + ["throttled"] * 2
+    assert db_session.scalar(select(func.count()).select_from(LoginAttempt)) == 5
 
 
 def test_failures_older_than_the_window_do_not_count(db_session: Session) -> None:

@@ -16,7 +16,7 @@ from web_helpers import csrf_token, log_in, make_app
 from werkzeug.test import TestResponse
 
 from gate.accounts.models import Role, User
-from gate.accounts.operations import create_user, disable_user, set_role
+from gate.accounts.operations import create_user, disable_user, set_password, set_role
 from gate.community.models import Community
 from gate.web.auth import GATE_ROLES, OFFICE_ROLES, OVERRIDE_ROLES, READ_ROLES, require_role
 from gate.web.formatting import format_duration, format_localtime, tenths
@@ -141,18 +141,51 @@ def test_five_failures_for_a_username_throttle_logins_over_http(
     assert "登录失败次数过多" in response.get_data(as_text=True)
 
 
-def test_five_failures_from_an_address_throttle_other_usernames(
+def test_failures_from_one_address_throttle_that_user_only(
+    app: Flask, db_session: Session, home: Community
+) -> None:
+    # A compound office behind one NAT address: a colleague's typos lock nobody else out.
+    _user(db_session, home, Role.OFFICE, "li")
+    _user(db_session, home, Role.OFFICE, "wang")
+    office = app.test_client()
+    office.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    for _ in range(5):
+        assert log_in(office, "wang", "wrong password").status_code == 401
+    assert log_in(office, "wang", PASSWORD).status_code == 429
+    colleague = app.test_client()
+    colleague.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    assert log_in(colleague, "li", PASSWORD).status_code == 302
+
+
+def test_an_address_guessing_many_usernames_is_throttled(
     app: Flask, db_session: Session, home: Community
 ) -> None:
     _user(db_session, home, Role.OFFICE, "li")
     attacker = app.test_client()
     attacker.environ_base["REMOTE_ADDR"] = "203.0.113.9"
-    for n in range(5):
+    for n in range(50):
         assert log_in(attacker, f"guess{n}", "wrong password").status_code == 401
     assert log_in(attacker, "li", PASSWORD).status_code == 429
     colleague = app.test_client()
     colleague.environ_base["REMOTE_ADDR"] = "192.0.2.20"
     assert log_in(colleague, "li", PASSWORD).status_code == 302
+
+
+def test_the_throttle_message_shows_the_minutes_left(
+    app: Flask, client: FlaskClient, db_session: Session, home: Community
+) -> None:
+    _user(db_session, home, Role.OFFICE, "li")
+    clock = app.extensions["checkpoint"].clock
+    start = clock()
+    for _ in range(5):
+        assert log_in(client, "li", "wrong password").status_code == 401
+    app.extensions["checkpoint"].clock = lambda: start + timedelta(minutes=6, seconds=30)
+    try:
+        response = log_in(client, "li", PASSWORD)
+    finally:
+        app.extensions["checkpoint"].clock = clock
+    assert response.status_code == 429
+    assert "请等待 9 分钟" in response.get_data(as_text=True)
 
 
 def test_disabled_user_cannot_log_in(
@@ -194,6 +227,102 @@ def test_logout_needs_a_post_with_the_token(
     token = csrf_token(client, "/account")
     assert client.post("/logout", data={"csrf_token": token}).status_code == 302
     assert client.get("/probe/any").status_code == 302
+
+
+def _copy_session(source: FlaskClient, target: FlaskClient) -> None:
+    cookie = source.get_cookie("session")
+    assert cookie is not None
+    target.set_cookie("session", cookie.value)
+
+
+def test_logout_ends_the_session_on_the_server(
+    app: Flask, client: FlaskClient, db_session: Session, home: Community
+) -> None:
+    # A copy of the cookie taken before logging out (a shared computer, a stolen cookie)
+    # opens nothing after it.
+    _user(db_session, home, Role.OFFICE, "li")
+    assert log_in(client, "li", PASSWORD).status_code == 302
+    copy = app.test_client()
+    _copy_session(client, copy)
+    assert copy.get("/probe/office").status_code == 200
+    token = csrf_token(client, "/account")
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    replayed = copy.get("/probe/office")
+    assert replayed.status_code == 302
+    assert replayed.headers["Location"].startswith("/login")
+    assert log_in(client, "li", PASSWORD).status_code == 302  # a new login works
+    assert client.get("/probe/office").status_code == 200
+
+
+def test_a_password_change_ends_every_session_of_the_user(
+    app: Flask, db_session: Session, home: Community
+) -> None:
+    user = _user(db_session, home, Role.OFFICE, "li")
+    browsers = [app.test_client(), app.test_client()]
+    for browser in browsers:
+        assert log_in(browser, "li", PASSWORD).status_code == 302
+        assert browser.get("/probe/office").status_code == 200
+    set_password(db_session, user, "a different long secret", actor="admin")
+    db_session.commit()
+    for browser in browsers:
+        answer = browser.get("/probe/office")
+        assert answer.status_code == 302
+        assert answer.headers["Location"].startswith("/login")
+
+
+def test_x_forwarded_for_is_not_believed_without_a_configured_proxy(
+    app: Flask, db_session: Session, home: Community
+) -> None:
+    _user(db_session, home, Role.OFFICE, "li")
+    victim = app.test_client()
+    victim.environ_base["REMOTE_ADDR"] = "192.0.2.20"
+    assert log_in(victim, "li", PASSWORD).status_code == 302
+    thief = app.test_client()
+    thief.environ_base["REMOTE_ADDR"] = "203.0.113.66"
+    _copy_session(victim, thief)
+    # Claiming the victim's address in a header does not pass the session check.
+    answer = thief.get("/probe/office", headers={"X-Forwarded-For": "192.0.2.20"})
+    assert answer.status_code == 302
+    # Nor does it dodge the login throttle: five failures "from five addresses" are one.
+    _user(db_session, home, Role.OFFICE, "wang")
+    guesser = app.test_client()
+    guesser.environ_base["REMOTE_ADDR"] = "203.0.113.66"
+    for n in range(50):
+        headers = {"X-Forwarded-For": f"10.1.0.{n}"}
+        token = csrf_token(guesser)
+        guessed = guesser.post(
+            "/login",
+            data={"username": f"guess{n}", "password": "wrong", "csrf_token": token},
+            headers=headers,
+        )
+        assert guessed.status_code == 401
+    assert log_in(guesser, "wang", PASSWORD).status_code == 429
+
+
+def test_behind_a_configured_proxy_the_forwarded_address_is_the_client(
+    db_url: str,
+    db_session_factory: sessionmaker[Session],
+    tmp_path: Path,
+    db_session: Session,
+    home: Community,
+) -> None:
+    app = make_app(db_url, db_session_factory, tmp_path, CHECKPOINT_PROXY_COUNT="1")
+    app.register_blueprint(_probe_blueprint())
+    _user(db_session, home, Role.OFFICE, "li")
+    browser = app.test_client()
+    browser.environ_base["REMOTE_ADDR"] = "127.0.0.1"  # nginx
+    nginx = {"X-Forwarded-For": "192.0.2.20"}
+    token = csrf_token(browser)
+    answer = browser.post(
+        "/login",
+        data={"username": "li", "password": PASSWORD, "csrf_token": token},
+        headers=nginx,
+    )
+    assert answer.status_code == 302
+    assert browser.get("/probe/office", headers=nginx).status_code == 200
+    # The same cookie from another client address (as nginx reports it) is refused.
+    moved = browser.get("/probe/office", headers={"X-Forwarded-For": "203.0.113.66"})
+    assert moved.status_code == 302
 
 
 # --- roles -------------------------------------------------------------------------------------

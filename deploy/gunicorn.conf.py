@@ -67,7 +67,7 @@ keepalive = 5
 
 # --- behind nginx -------------------------------------------------------------------------
 # Trust X-Forwarded-Proto only from nginx on loopback. (The client address itself is taken
-# from X-Forwarded-For by ProxyFix in gate/wsgi.py, one hop.)
+# from X-Forwarded-For by ProxyFix, one hop, with CHECKPOINT_PROXY_COUNT=1: gate/app.py.)
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
 proxy_allow_ips = forwarded_allow_ips

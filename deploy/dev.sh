@@ -18,12 +18,13 @@ log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 install_system_packages() {
   # libzbar0: pyzbar's fallback decoder; fonts-wqy-microhei: Chinese text on cards and
   # the gate screen; poppler-utils: tests rasterise printed card sheets to decode them;
-  # gcc: the power-cut harness builds a small fsync shim; chromium: browser tests
+  # gcc: the power-cut harness builds a small fsync shim; faketime: a scanner with its
+  # clock set back (tests/faults/test_clock_skew.py); chromium: browser tests
   # (driven by Playwright with executable_path=/usr/bin/chromium: its own download cannot
   # be fetched here).
   local wanted=(libzbar0 fonts-wqy-microhei)
   if [[ "${1:-}" == "test" ]]; then
-    wanted+=(poppler-utils gcc chromium chromium-driver)
+    wanted+=(poppler-utils gcc chromium chromium-driver faketime)
   fi
   local missing=()
   for pkg in "${wanted[@]}"; do

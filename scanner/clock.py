@@ -102,10 +102,10 @@ def check_static(
     max_jump: timedelta | None = DEFAULT_MAX_JUMP,
 ) -> ClockCheck:
     """The checks that need no monotonic reference (also what ``status`` shows)."""
+    if bundle_generated_at is not None and now < bundle_generated_at - tolerance:
+        return ClockCheck(now, mark, "behind_bundle")  # first: a bundle age below zero
     if mark is not None and now < mark - tolerance:
         return ClockCheck(now, mark, "behind")
-    if bundle_generated_at is not None and now < bundle_generated_at - tolerance:
-        return ClockCheck(now, mark, "behind_bundle")
     if max_jump is not None and mark is not None and now > mark + max_jump:
         return ClockCheck(now, mark, "ahead")
     return ClockCheck(now, mark)

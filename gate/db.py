@@ -10,9 +10,10 @@ flush, never commit.
 from __future__ import annotations
 
 import enum
+import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -131,7 +132,9 @@ def make_engine(
 ) -> Engine:
     """Create the engine for ``url`` with the settings the gate server relies on.
 
-    SQLite (file databases; the parent directory is created):
+    SQLite (file databases; the parent directory is created 0700 and the file 0600, and an
+    existing file open to others, with its WAL and shared-memory files, is tightened to 0600:
+    it holds personal data; SQLite gives the WAL the file's own mode):
 
     - ``journal_mode=WAL``: readers (office pages) never block the writer (scan API).
     - ``synchronous=FULL``: a crossing is acknowledged to the gate only after its transaction
@@ -193,11 +196,26 @@ def is_lost_connection(error: BaseException) -> bool:
 def _make_sqlite_engine(url: URL, *, echo: bool) -> Engine:
     database = url.database
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        _private_database_file(Path(database))
     engine = create_engine(url, echo=echo)
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine
+
+
+def _private_database_file(path: Path) -> None:
+    """Create ``path`` (and a missing parent, 0700) as an empty 0600 file before SQLite does,
+    or tighten an existing one and its ``-wal``/``-shm`` files to 0600."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = file.stat().st_mode & 0o777
+            if mode & 0o077:
+                file.chmod(mode & 0o700)
+        except (FileNotFoundError, PermissionError):
+            pass
 
 
 def _sqlite_on_connect(dbapi_connection: Any, connection_record: ConnectionPoolEntry) -> None:

@@ -13,6 +13,10 @@ Variables (default in brackets):
   production; in development generated once and kept in ``<instance dir>/secret_key``; in test
   a random one per process
 - ``CHECKPOINT_KEYS_DIR``: private signing keys [<instance dir>/keys]
+
+The instance and keys directories hold personal data and private keys: created 0700 on
+first use (:func:`private_directory`), and an existing one open to others is tightened to
+0700 whenever settings are loaded (every start of the server or a command).
 - ``CHECKPOINT_TIMEZONE``: default zone of new communities [Asia/Shanghai]
 - ``CHECKPOINT_SCAN_DEADLINE_MS``: how long a scanner waits for the server before deciding
   offline [1000]
@@ -39,6 +43,8 @@ PREFIX = "CHECKPOINT_"
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 """The zone of a community when ``CHECKPOINT_TIMEZONE`` names none (its one home)."""
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
 MIN_SECRET_KEY_LENGTH = 32
 LOCALES = ("zh_CN", "en")
 
@@ -118,12 +124,15 @@ class Settings:
             "DATABASE_URL", f"sqlite:///{instance_dir / 'checkpoint.sqlite3'}"
         )
         _check_database_url(database_url)
+        keys_dir = reader.path("KEYS_DIR", instance_dir / "keys").resolve()
+        for directory in (instance_dir, keys_dir):
+            tighten(directory, PRIVATE_DIR_MODE)
         return cls(
             env=env,
             instance_dir=instance_dir,
             database_url=database_url,
             secret_key=_secret_key(reader, env, instance_dir),
-            keys_dir=reader.path("KEYS_DIR", instance_dir / "keys").resolve(),
+            keys_dir=keys_dir,
             timezone=_timezone(reader.text("TIMEZONE", DEFAULT_TIMEZONE)),
             scan_deadline_ms=reader.integer("SCAN_DEADLINE_MS", 1000, low=50, high=60_000),
             login_max_failures=reader.integer("LOGIN_MAX_FAILURES", 5, low=1, high=1000),
@@ -136,6 +145,25 @@ class Settings:
 def load_settings() -> Settings:
     """Settings from the process environment."""
     return Settings.from_env(os.environ)
+
+
+def private_directory(path: Path) -> Path:
+    """``path`` as a directory only its owner can open (0700): created so (with any missing
+    parents), or tightened if it exists open to others. Returns ``path``."""
+    path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    tighten(path, PRIVATE_DIR_MODE)
+    return path
+
+
+def tighten(path: Path, mode: int) -> None:
+    """Remove the permission bits of an existing ``path`` beyond ``mode`` (nothing if it is
+    missing, or not ours to change: a directory an administrator set up stays as set)."""
+    try:
+        current = path.stat().st_mode & 0o777
+        if current & ~mode:
+            path.chmod(current & mode)
+    except (FileNotFoundError, PermissionError):
+        pass
 
 
 class _Reader:
@@ -238,9 +266,9 @@ def _persisted_secret_key(path: Path) -> str:
     never reads a half-written key: whoever links first wins, the other reads the winner's key.
     """
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_directory(path.parent)
         temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
         with os.fdopen(fd, "w", encoding="ascii") as handle:
             handle.write(secrets.token_urlsafe(48) + "\n")
         try:

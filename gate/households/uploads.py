@@ -3,25 +3,31 @@
 The preview stores the file under ``<instance dir>/imports/<community id>-<token><suffix>``
 and shows a random token; the confirmation names the token and reads the same file again,
 so what is imported is exactly what was previewed. A token only finds its own community's
-upload; uploads older than a day are deleted when the next one arrives.
+upload. The sheet holds full ID numbers: it is written 0600 in a 0700 directory, deleted as
+soon as the import is confirmed (or the preview finds nothing to confirm), and an abandoned
+one expires after an hour: a token older than that finds nothing, and every upload first
+deletes the expired ones.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
+
+from gate.settings import PRIVATE_FILE_MODE, private_directory
 
 IMPORT_DIR = "imports"
-MAX_AGE_SECONDS = 24 * 3600
+MAX_AGE_SECONDS = 3600
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
 
 class _Savable(Protocol):
-    def save(self, dst: str) -> object: ...
+    def save(self, dst: IO[bytes]) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -43,13 +49,19 @@ class UploadStore:
         self.directory = instance_dir / IMPORT_DIR
 
     def save(self, community_id: int, upload: _Savable, filename: str) -> StoredUpload:
-        """Store ``upload`` (a Werkzeug ``FileStorage``) for ``community_id``; old uploads
-        are dropped first."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        """Store ``upload`` (a Werkzeug ``FileStorage``) for ``community_id``, readable by
+        the server's user only; expired uploads are deleted first."""
+        private_directory(self.directory)
         self._drop_old()
         token = secrets.token_hex(16)
         path = self.directory / f"{community_id}-{token}{Path(filename).suffix.lower()}"
-        upload.save(str(path))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                upload.save(handle)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
         return StoredUpload(token, path)
 
     def find(self, community_id: int, token: str) -> StoredUpload | None:
@@ -57,10 +69,22 @@ class UploadStore:
         if not _TOKEN.match(token) or not self.directory.is_dir():
             return None
         matches = sorted(self.directory.glob(f"{community_id}-{token}.*"))
-        return StoredUpload(token, matches[0]) if matches else None
+        if not matches:
+            return None
+        if _expired(matches[0], time.time() - MAX_AGE_SECONDS):
+            matches[0].unlink(missing_ok=True)
+            return None
+        return StoredUpload(token, matches[0])
 
     def _drop_old(self) -> None:
         cutoff = time.time() - MAX_AGE_SECONDS
         for path in self.directory.iterdir():
-            if path.is_file() and path.stat().st_mtime < cutoff:
+            if path.is_file() and _expired(path, cutoff):
                 path.unlink(missing_ok=True)
+
+
+def _expired(path: Path, cutoff: float) -> bool:
+    try:
+        return path.stat().st_mtime < cutoff
+    except FileNotFoundError:  # deleted meanwhile by another request's sweep
+        return True

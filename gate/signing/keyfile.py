@@ -49,7 +49,9 @@ def read_keyset(path: Path) -> KeySet:
 
 
 def write_keyring(path: Path, keys: Sequence[SigningKey]) -> None:
-    """Atomically write a private keyring readable by its owner only (0600)."""
+    """Atomically write a private keyring readable by its owner only (0600), in a directory
+    created 0700 if missing."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     document = {"format": KEYRING_FORMAT, "keys": [key.to_dict() for key in keys]}
     write_atomic(path, json.dumps(document, indent=2), mode=0o600)
 

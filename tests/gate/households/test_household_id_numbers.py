@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -36,6 +38,7 @@ from gate.households.models import Member
 from gate.households.queries import HouseholdSearch, search_households
 from gate.households.spreadsheet import COLUMNS
 from gate.households.validation import id_check_digit
+from gate.settings import Settings
 
 ID_NUMBER = "35052419900101123" + id_check_digit("35052419900101123")
 KEYS = IdKeys(b"k" * 32, sealing=b"s" * 32)
@@ -234,3 +237,57 @@ def test_db_upgrade_seals_plaintext_rows_exactly_once(install: _Install) -> None
     assert "已更新 0 条" in second
     [again] = _members(install)
     assert again.id_number == head.id_number  # sealed once: not sealed again
+
+
+# --- file modes ---------------------------------------------------------------------------------
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    """The common umask 022, under which files are created 0644 unless made private."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+@pytest.mark.usefixtures("open_umask")
+def test_a_fresh_install_keeps_its_files_private(tmp_path: Path) -> None:
+    install = _Install(tmp_path / "srv" / "var")
+    install.env["CHECKPOINT_ENV"] = "development"  # the secret key file is written too
+    del install.env["CHECKPOINT_SECRET_KEY"]
+    install("db", "upgrade")
+
+    var = install.directory
+    assert _mode(var) == 0o700
+    assert _mode(var / "keys") == 0o700
+    database_files = [install.database, *var.glob("checkpoint.sqlite3-*")]
+    assert len(database_files) >= 1
+    for path in [*database_files, var / "secret_key", *(var / "keys").iterdir()]:
+        assert _mode(path) == 0o600, path
+
+
+@pytest.mark.usefixtures("open_umask")
+def test_an_existing_install_open_to_others_is_tightened_at_start(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    (var / "keys").mkdir(parents=True, mode=0o755)
+    var.chmod(0o755)
+    database = var / "checkpoint.sqlite3"
+    engine = make_engine(f"sqlite:///{database}")
+    with engine.connect() as connection:
+        connection.exec_driver_sql("CREATE TABLE t (x)")
+    engine.dispose()
+    for path in (database, *var.glob("checkpoint.sqlite3-*")):
+        path.chmod(0o644)
+
+    Settings.from_env({"CHECKPOINT_ENV": "test", "CHECKPOINT_INSTANCE_DIR": str(var)})
+    make_engine(f"sqlite:///{database}").dispose()
+
+    assert (_mode(var), _mode(var / "keys")) == (0o700, 0o700)
+    for path in (database, *var.glob("checkpoint.sqlite3-*")):
+        assert _mode(path) == 0o600, path

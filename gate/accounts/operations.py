@@ -61,6 +61,14 @@ ACCOUNT_MESSAGES: dict[str, str] = {
     "too_short": N_("The password must have at least %(min_length)d characters."),
     "too_long": N_("The password must have at most %(max_length)d characters."),
     "same_as_username": N_("The password must not be the username."),
+    "contains_username": N_("The password must not contain the username."),
+    "too_simple": N_(
+        "The password is too simple: no repeated characters or sequences such as 1234567890."
+    ),
+    "too_common": N_(
+        "The password is one of the most common passwords: choose one that is hard to guess, "
+        "for example several unrelated words."
+    ),
 }
 """The English message id of each :class:`AccountError` code (parameters: its ``params``)."""
 

@@ -7,14 +7,18 @@ There is no default password anywhere: every password is typed by a person or ge
 
 from __future__ import annotations
 
+import string
 import threading
 from functools import cache
+from importlib import resources
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
 MIN_LENGTH = 10
 """Shortest password accepted for a new or changed password."""
+COMMON_PASSWORDS_FILE = "common_passwords.txt"
+"""The 10,000 most common passwords, beside this module (zxcvbn's list, MIT)."""
 MAX_LENGTH = 256
 """Longest password accepted (hashing a megabyte on every login attempt is a denial of service)."""
 
@@ -41,7 +45,10 @@ class PasswordPolicyError(ValueError):
 def check_policy(password: str, *, username: str = "") -> None:
     """Raise :class:`PasswordPolicyError` unless ``password`` is acceptable for a new password.
 
-    At least :data:`MIN_LENGTH` characters, at most :data:`MAX_LENGTH`, not the username.
+    At least :data:`MIN_LENGTH` characters, at most :data:`MAX_LENGTH`; not the username and
+    not containing it; not trivial (fewer than four different characters, a repeated
+    group, a run such as ``1234567890`` or ``qwertyuiop``); not one of the 10,000 most
+    common passwords, also with digits or punctuation around it (``password12``).
     """
     if len(password) < MIN_LENGTH:
         raise PasswordPolicyError(
@@ -55,8 +62,64 @@ def check_policy(password: str, *, username: str = "") -> None:
             f"the password must have at most {MAX_LENGTH} characters",
             max_length=MAX_LENGTH,
         )
-    if username and password.strip().lower() == username.strip().lower():
+    lowered = password.strip().lower()
+    name = username.strip().lower()
+    if name and lowered == name:
         raise PasswordPolicyError("same_as_username", "the password must not be the username")
+    if len(name) >= MIN_NAME_IN_PASSWORD and name in lowered:
+        raise PasswordPolicyError("contains_username", "the password must not contain the username")
+    if is_trivial(lowered):
+        raise PasswordPolicyError("too_simple", "the password is a repetition or a sequence")
+    if is_common(lowered):
+        raise PasswordPolicyError("too_common", "the password is one of the most common ones")
+
+
+MIN_NAME_IN_PASSWORD = 3
+"""A username at least this long may not appear inside the password."""
+_RUNS = (
+    "01234567890",
+    "abcdefghijklmnopqrstuvwxyz",
+    "qwertyuiopasdfghjklzxcvbnm",
+    "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p",
+    "qazwsxedcrfvtgbyhnujmikolp",
+    "1q2w3e4r5t6y7u8i9o0p",
+)
+_TRIM = string.digits + string.punctuation + string.whitespace
+MIN_COMMON_CORE = 4
+"""A common password with digits or punctuation around it counts only if this long."""
+
+
+def is_trivial(lowered: str) -> bool:
+    """Whether ``lowered`` is a repetition (``aaaaaaaaaa``, ``abcabcabca``) or a run along
+    the alphabet, the digits or the keyboard, either way (``1234567890``, ``poiuytrewq``)."""
+    if len(set(lowered)) < 4:
+        return True
+    for size in range(1, len(lowered) // 2 + 1):
+        unit = lowered[:size]
+        if (unit * (len(lowered) // size + 1))[: len(lowered)] == lowered:
+            return True
+    for run in _RUNS:
+        cycle = run * (len(lowered) // len(run) + 2)
+        if lowered in cycle or lowered in cycle[::-1]:
+            return True
+    return False
+
+
+def is_common(lowered: str) -> bool:
+    """Whether ``lowered``, or its core without leading and trailing digits and punctuation,
+    is one of the common passwords (``gate/accounts/common_passwords.txt``)."""
+    common = common_passwords()
+    core = lowered.strip(_TRIM)
+    return lowered in common or (len(core) >= MIN_COMMON_CORE and core in common)
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The bundled list of common passwords (read once)."""
+    text = resources.files("gate.accounts").joinpath(COMMON_PASSWORDS_FILE).read_text("utf-8")
+    return frozenset(
+        line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
+    )
 
 
 def hash_password(password: str, hasher: PasswordHasher = HASHER) -> str:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from gate.accounts.models import LoginAttempt, Role, User
 from gate.accounts.operations import (
+    ACCOUNT_MESSAGES,
     AccountError,
     LoginPolicy,
     check_login,
@@ -31,6 +32,7 @@ from gate.accounts.operations import (
 from gate.accounts.passwords import (
     PasswordPolicyError,
     check_policy,
+    common_passwords,
     hash_password,
     needs_rehash,
     verify_password,
@@ -85,12 +87,59 @@ def test_hash_with_old_parameters_needs_rehash() -> None:
 
 @pytest.mark.parametrize(
     ("password", "code"),
-    [("short", "too_short"), ("x" * 300, "too_long"), ("Li.Office.Two ", "same_as_username")],
+    [
+        ("short", "too_short"),
+        ("x" * 300, "too_long"),
+        ("Li.Office.Two ", "same_as_username"),
+        ("li.office.two-2026", "contains_username"),
+        ("aaaaaaaaaa", "too_simple"),
+        ("1234567890", "too_simple"),
+        ("0987654321", "too_simple"),
+        ("qwertyuiop", "too_simple"),
+        ("abcabcabcabc", "too_simple"),
+        ("1212121212", "too_simple"),
+        ("password12", "too_common"),
+        ("Password!2024", "too_common"),
+        ("iloveyou123", "too_common"),
+        ("sunshine2020", "too_common"),
+    ],
 )
 def test_password_policy_refuses_weak_passwords(password: str, code: str) -> None:
     with pytest.raises(PasswordPolicyError) as raised:
         check_policy(password, username="li.office.two")
     assert raised.value.code == code
+
+
+@pytest.mark.parametrize(
+    "password", ["correct horse battery", "dry-run-clerk-pw-1", "lantern 7 quietly moss"]
+)
+def test_password_policy_accepts_passwords_that_are_hard_to_guess(password: str) -> None:
+    check_policy(password, username="li.office.two")
+
+
+def test_the_common_password_list_ships_with_the_package() -> None:
+    common = common_passwords()
+    assert len(common) == 10_000
+    assert {"123456", "password", "qwerty", "password12"} <= common
+
+
+@pytest.mark.parametrize("code", ["contains_username", "too_simple", "too_common"])
+def test_each_new_password_refusal_has_a_message(code: str) -> None:
+    assert ACCOUNT_MESSAGES[code] == AccountError(code).message
+
+
+def test_a_common_password_is_refused_when_a_user_is_created(db_session: Session) -> None:
+    community = make_community(db_session)
+    with pytest.raises(AccountError) as raised:
+        create_user(
+            db_session,
+            community_id=community.id,
+            username="wang",
+            password="password12",
+            role=Role.OFFICE,
+            actor="test",
+        )
+    assert raised.value.code == "too_common"
 
 
 # --- users -------------------------------------------------------------------------------------

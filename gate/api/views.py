@@ -74,6 +74,7 @@ class Caller:
 
     origin: Origin
     community_id: int
+    enrolled_at: datetime | None = None
 
 
 def _caller(at: datetime, session: Session | None = None) -> Caller:
@@ -86,7 +87,8 @@ def _caller(at: datetime, session: Session | None = None) -> Caller:
         device = check_in(session or db_session(), token, now=at, backlog=backlog)
     except DeviceError as exc:
         raise ApiError(401, exc.code, exc.message) from None
-    return Caller(Origin(gate_id=device.gate_id, device_id=device.device_id), device.community_id)
+    origin = Origin(gate_id=device.gate_id, device_id=device.device_id)
+    return Caller(origin, device.community_id, device.created_at)
 
 
 @api.post("/devices/enroll")
@@ -152,7 +154,9 @@ def upload_batch() -> Response:
     unit = request_unit()
     unit.commit()
     items = [_upload(item, at) for item in batch_items(json_body())]
-    uploader = Uploader(caller.origin, caller.community_id, services().contexts)
+    uploader = Uploader(
+        caller.origin, caller.community_id, services().contexts, enrolled_at=caller.enrolled_at
+    )
     results = store_batch(unit, uploader, items, now=at)
     return jsonify(batch_response(results))
 

@@ -60,6 +60,7 @@ from passes import (
 )
 
 SMALLINT_RANGE = range(-32768, 32768)
+INT_RANGE = range(-(2**31), 2**31)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ class ScanRequest:
     operator: str | None = None
     override: Override | None = None
     latency_ms: int | None = None
+    clock_offset_ms: int | None = None
+    """The device's clock minus the server's (its estimate, ms), when it reports one."""
 
 
 @dataclass(frozen=True)
@@ -193,7 +196,7 @@ def record_scan(
         locked.id if locked is not None else _registered(session, check, context.community_id)
     )
     if offline is not None:
-        values.update(_offline_values(offline, verdict))
+        values.update(_offline_values(offline, verdict, request.clock_offset_ms))
     if locked is None or state is None:  # no household: nothing locked yet, nothing to label
         return _result(insert_crossing(session, values, None, None), replay=False, label=None)
     after = advance(state, request.direction, bool(values["allowed"]), decided_at, context.rules)
@@ -203,6 +206,62 @@ def record_scan(
     settle_timeline(session, context.rules, stored)  # late or offline: replay in scan order
     label = _label(locked.code, locked.head_name) if offline is None else None
     return _result(stored, replay=False, label=label)
+
+
+def record_rejected_scan(
+    session: Session,
+    *,
+    context: CommunityContext,
+    origin: Origin,
+    request: ScanRequest,
+    claim: OfflineClaim,
+    code: str,
+    reason: str,
+    now: datetime,
+) -> ScanResult:
+    """Keep an uploaded crossing the server will not accept (dated in the future, or before
+    its device existed): stored as reported (household, pass, direction, its ``scanned_at``),
+    ``rejected`` with ``code`` and ``reason``, refused, and changing no household state.
+
+    A client UUID already stored is returned as a replay, as in :func:`record_scan`.
+    """
+    if crossing_id_of(session, request.client_id) is not None:
+        replayed = find_stored(session, request.client_id)
+        if replayed is not None:
+            return replayed
+    check = check_presented(session, context=context, text=request.pass_text, now=now)
+    fields = check.fields if isinstance(check, (VerifiedPass, PassRejected)) else None
+    scanner = "scanner_allowed" if claim.allowed else "scanner_refused"
+    values: dict[str, object] = {
+        "client_id": request.client_id,
+        "community_id": context.community_id,
+        "gate_id": origin.gate_id,
+        "device_id": origin.device_id,
+        "user_id": origin.user_id,
+        "household_id": None
+        if fields is None
+        else known_household(session, fields.household_id, context.community_id),
+        "pass_id": None if fields is None else fields.pass_id,
+        "direction": request.direction,
+        "scanned_at": request.scanned_at,
+        "recorded_at": now,
+        "temperature_tenths": request.temperature
+        if type(request.temperature) is int and request.temperature in SMALLINT_RANGE
+        else None,
+        "allowed": False,
+        "code": code,
+        "codes": " ".join([code, *claim.codes]),
+        "flags": f"offline {scanner}",
+        "rule_version": claim.rule_version,
+        "operator": request.operator,
+        "offline": True,
+        "conflict": False,
+        "rejected": True,
+        "rejection_reason": reason,
+        "latency_ms": request.latency_ms,
+        "clock_offset_ms": _offset(request.clock_offset_ms),
+    }
+    return _result(insert_crossing(session, values, None, None), replay=False, label=None)
 
 
 def record_rejected_upload(
@@ -290,6 +349,13 @@ def _registered(session: Session, check: PassCheck, community_id: int) -> int | 
     return None
 
 
+def _offset(offset_ms: int | None) -> int | None:
+    """A reported clock offset as stored (the column's 32-bit range: +-24 days, clamped)."""
+    if offset_ms is None:
+        return None
+    return max(INT_RANGE.start, min(INT_RANGE.stop - 1, offset_ms))
+
+
 def _revoked(check: PassCheck, pass_status: PassStatus | None) -> frozenset[bytes]:
     """The revoked pass ids ``decide`` needs: ``check``'s own if its stored status (None:
     not found) is revoked."""
@@ -335,11 +401,14 @@ def _crossing_values(
     }
 
 
-def _offline_values(claim: OfflineClaim, server: Verdict) -> dict[str, object]:
+def _offline_values(
+    claim: OfflineClaim, server: Verdict, request_offset: int | None
+) -> dict[str, object]:
     """The scanner's verdict over the server's; a conflict where the scanner allowed what
     the server refuses."""
     values: dict[str, object] = {
         "offline": True,
+        "clock_offset_ms": _offset(request_offset),
         "allowed": claim.allowed,
         "code": claim.code,
         "codes": " ".join(claim.codes),

@@ -25,7 +25,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy.exc import DBAPIError
@@ -38,6 +38,7 @@ from gate.crossings.operations import (
     ScanRequest,
     ScanResult,
     find_stored,
+    record_rejected_scan,
     record_rejected_upload,
     record_scan,
 )
@@ -49,6 +50,9 @@ logger = logging.getLogger(__name__)
 
 CHUNK = 100
 """Items stored per transaction."""
+CLOCK_TOLERANCE = timedelta(minutes=5)
+"""How far after the server's receive time (or before its device was created) an uploaded
+crossing may be dated: beyond it, it is kept but rejected (a clock set wrong, or forged)."""
 UNNAMED_UPLOADS = uuid.UUID("5d0c3c1e-7a44-4f4e-9a55-0b3f1c2d9e61")
 """Namespace of the ids given to uploaded items that carry no usable UUID of their own."""
 
@@ -99,11 +103,13 @@ class UploadResult:
 
 @dataclass(frozen=True)
 class Uploader:
-    """Who uploads, and what storing needs."""
+    """Who uploads, and what storing needs. ``enrolled_at``: when the device was created
+    (nothing it reports can have happened before)."""
 
     origin: Origin
     community_id: int
     contexts: ContextCache
+    enrolled_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +194,9 @@ def _ready(uploader: Uploader, item: Upload, now: datetime) -> _Item:
         keep = _rejected(uploader, item, now)
         return _Item(keep, None, True, item.client_id, lambda session, _error: keep(session))
     request, claim = item.request, item.claim
+    implausible = _implausible_time(uploader, request.scanned_at, now)
+    if implausible is not None:
+        return _implausible(uploader, item, now, *implausible)
 
     def failed(session: Session, error: Exception) -> UploadResult:
         unreadable = UnreadableUpload(
@@ -217,6 +226,62 @@ def _ready(uploader: Uploader, item: Upload, now: datetime) -> _Item:
     except PassError:
         household_id = None  # refused before any household is locked
     return _Item(store, household_id, True, request.client_id, failed)
+
+
+def _implausible_time(
+    uploader: Uploader, scanned_at: datetime, now: datetime
+) -> tuple[str, str] | None:
+    """``(code, message)`` when an uploaded crossing cannot have happened when it says."""
+    if scanned_at > now + CLOCK_TOLERANCE:
+        return (
+            "scanned_at_future",
+            f"scanned_at {scanned_at.isoformat()} is after the server's time "
+            f"{now.isoformat()} (more than {CLOCK_TOLERANCE} ahead): rejected, kept",
+        )
+    enrolled_at = uploader.enrolled_at
+    if enrolled_at is not None and scanned_at < enrolled_at - CLOCK_TOLERANCE:
+        return (
+            "scanned_before_enrolment",
+            f"scanned_at {scanned_at.isoformat()} is before the device was created "
+            f"({enrolled_at.isoformat()}): rejected, kept",
+        )
+    return None
+
+
+def _implausible(
+    uploader: Uploader, item: UploadedScan, now: datetime, code: str, message: str
+) -> _Item:
+    """An uploaded crossing dated where it cannot be: stored rejected, changing nothing."""
+    request = item.request
+
+    def store(session: Session) -> UploadResult:
+        context = uploader.contexts.get(session, uploader.community_id)
+        kept = record_rejected_scan(
+            session,
+            context=context,
+            origin=uploader.origin,
+            request=request,
+            claim=item.claim,
+            code=code,
+            reason=message,
+            now=now,
+        )
+        if kept.replay and not kept.rejected:
+            return _result(kept, request.client_id, "duplicate")
+        return UploadResult(
+            client_id=request.client_id,
+            status="rejected",
+            crossing_id=kept.crossing_id,
+            conflict=False,
+            conflict_code=None,
+            error_code=code,
+            error_message=message,
+        )
+
+    def failed(session: Session, _error: Exception) -> UploadResult:
+        return store(session)
+
+    return _Item(store, None, True, request.client_id, failed)
 
 
 def _rejected(

@@ -54,6 +54,7 @@ def create_device(
         name=name,
         enrollment_code_hash=_digest(code),
         enrollment_expires_at=now + ENROLMENT_VALIDITY,
+        created_at=now,
     )
     session.add(device)
     session.flush()
@@ -104,6 +105,10 @@ class DeviceIdentity:
     community_id: int
     last_seen_at: datetime | None
     last_backlog: int | None
+    created_at: datetime | None = None
+    """When the office created the device: nothing it reports can have happened before."""
+    latest_scanned_at: datetime | None = None
+    """The latest ``scanned_at`` among its crossings so far (its clock's high-water mark)."""
 
 
 _DEVICES = Device.__table__.c
@@ -117,6 +122,8 @@ _AUTHENTICATE = (
         _DEVICES.revoked_at,
         _DEVICES.last_seen_at,
         _DEVICES.last_backlog,
+        _DEVICES.created_at,
+        _DEVICES.latest_scanned_at,
     )
     .join_from(Device.__table__, Gate.__table__, _DEVICES.gate_id == _GATES.id)
     .where(_DEVICES.token_hash == bindparam("token_hash"))
@@ -143,6 +150,8 @@ def authenticate(session: Session, token: str) -> DeviceIdentity:
         community_id=row.community_id,
         last_seen_at=row.last_seen_at,
         last_backlog=row.last_backlog,
+        created_at=row.created_at,
+        latest_scanned_at=row.latest_scanned_at,
     )
 
 

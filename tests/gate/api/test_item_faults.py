@@ -41,6 +41,7 @@ UNKNOWN_HOUSEHOLD = 4343
 @pytest.fixture
 def compound(committed_engine: Engine, db_url: str, tmp_path: Path) -> Iterator[Compound]:
     built = build_compound(db_url, tmp_path, households=4)
+    built.clock.advance(hours=1)  # the scanner has been at work for an hour
     try:
         yield built
     finally:
@@ -198,3 +199,96 @@ def test_a_chunk_is_never_half_committed_before_a_failure(compound: Compound) ->
     assert compound.crossing_count() == 4
     assert assert_chain_intact(compound) == 4
     assert len({uuid.UUID(r["id"]) for r in results}) == 4
+
+
+def household_state_json(compound: Compound, household_id: int) -> object:
+    from gate.households.models import Household
+
+    with transaction(compound.sessions, read_only=True) as session:
+        household = session.get(Household, household_id)
+        assert household is not None
+        return (household.state_json, household.out_count)
+
+
+def test_a_future_dated_upload_is_rejected_kept_and_changes_nothing(compound: Compound) -> None:
+    """Finding 3: an OUT dated 20 days ahead is kept as a rejected crossing with its reason;
+    the household's state is untouched, so an online OUT right after is allowed."""
+    resident = compound.residents[0]
+    before = household_state_json(compound, resident.household_id)
+    ahead = scan_body(
+        resident.pass_text,
+        "out",
+        scanned_at=compound.clock() + timedelta(days=20),
+        verdict=CLAIM,
+        clock_offset_ms=0,
+    )
+    response = compound.upload(compound.client(), [ahead])
+    assert response.status_code == 200, response.get_json()
+    (result,) = response.get_json()["results"]
+    assert result["status"] == "rejected"
+    assert result["error"]["code"] == "scanned_at_future"
+    assert "after the server's time" in result["error"]["message"]
+    assert result["crossing_id"] is not None
+    row = stored(compound, ahead["id"])
+    assert row.rejected
+    assert not row.allowed
+    assert row.code == "scanned_at_future"
+    assert row.household_id == resident.household_id  # the office sees whose card it was
+    assert row.scanned_at == compound.clock() + timedelta(days=20)
+    assert "scanner_allowed" in row.flags.split()
+    assert household_state_json(compound, resident.household_id) == before
+    # Uploading it again is answered the same way, and stores nothing new.
+    again = compound.upload(compound.client(), [ahead]).get_json()["results"][0]
+    assert (again["status"], again["crossing_id"]) == ("rejected", result["crossing_id"])
+    online = compound.scan(compound.client(), resident.pass_text, "out")
+    assert online.get_json()["verdict"]["allowed"] is True
+    assert assert_chain_intact(compound) == 2
+
+
+def test_an_upload_within_the_tolerance_ahead_is_stored(compound: Compound) -> None:
+    resident = compound.residents[1]
+    item = scan_body(
+        resident.pass_text, "out", scanned_at=compound.clock() + timedelta(minutes=4), verdict=CLAIM
+    )
+    (result,) = compound.upload(compound.client(), [item]).get_json()["results"]
+    assert (result["status"], result["error"]) == ("stored", None)
+
+
+def test_an_upload_dated_before_the_device_existed_is_rejected(compound: Compound) -> None:
+    resident = compound.residents[2]
+    compound.clock.advance(days=1)
+    early = scan_body(
+        resident.pass_text, "out", scanned_at=compound.clock() - timedelta(days=2), verdict=CLAIM
+    )
+    (result,) = compound.upload(compound.client(), [early]).get_json()["results"]
+    assert result["status"] == "rejected"
+    assert result["error"]["code"] == "scanned_before_enrolment"
+    assert stored(compound, early["id"]).rejected
+
+
+def test_the_clock_offset_a_scanner_reports_is_stored(compound: Compound) -> None:
+    resident = compound.residents[3]
+    item = scan_body(
+        resident.pass_text,
+        "out",
+        scanned_at=compound.clock() - timedelta(minutes=1),
+        verdict=CLAIM,
+        clock_offset_ms=-1500,
+        format="checkpoint.crossing.v1",
+        override=None,
+        latency_ms=None,
+    )
+    huge = scan_body(
+        resident.pass_text,
+        "in",
+        scanned_at=compound.clock(),
+        verdict=CLAIM,
+        clock_offset_ms=10 * 365 * 86_400_000,  # the wire allows ten years; the column less
+        format="checkpoint.crossing.v1",
+        override=None,
+        latency_ms=None,
+    )
+    results = compound.upload(compound.client(), [item, huge]).get_json()["results"]
+    assert [r["status"] for r in results] == ["stored", "stored"]
+    assert stored(compound, item["id"]).clock_offset_ms == -1500
+    assert stored(compound, huge["id"]).clock_offset_ms == 2**31 - 1

@@ -27,6 +27,8 @@ CLAIM = {"allowed": True, "code": None, "codes": [], "notes": [], "rule_version"
 @pytest.fixture
 def compound(committed_engine: Engine, db_url: str, tmp_path: Path) -> Iterator[Compound]:
     built = build_compound(db_url, tmp_path, households=60, extra_devices=1)
+    # Uploads come in after the crossings happened (the server rejects future-dated ones).
+    built.clock.set(START + timedelta(days=1))
     try:
         yield built
     finally:

@@ -239,24 +239,9 @@ def _parse_until(_ctx: click.Context, _param: click.Parameter, value: str) -> dt
     return parsed
 
 
-HOUSEHOLD_MESSAGES_ZH = {
-    "no_household": "没有户编号为 {code} 的住户",
-    "no_such_households": "没有这些住户：{codes}",
-    "no_building": "没有楼栋 {key}",
-    "no_grid": "没有网格 {key}",
-    "several_selectors": "只能按户编号、楼栋或网格中的一种选择住户",
-    "quarantine_date_passed": "隔离截止日期 {until} 已经过去",
-    "quarantine_date_required": "请填写隔离的最后一天（--until）",
-    "reason_required": "修改状态必须填写原因（--reason）",
-}
-"""The Chinese wording of each ``HouseholdError`` code (parameters: its ``params``)."""
-
-
 def household_error_text(exc: HouseholdError) -> str:
-    """A household operation's refusal for the terminal: Chinese first, then English."""
-    zh = HOUSEHOLD_MESSAGES_ZH.get(exc.code)
-    english = str(exc)
-    return f"{zh.format(**exc.params)}（{english}）" if zh else english
+    """A household operation's refusal for the terminal, in Chinese (the UI catalogue)."""
+    return translate(exc.message_id, **exc.params)
 
 
 def _status_job(code: str, community_code: str | None, action: str, **kwargs: object) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -36,8 +37,9 @@ def crossings_group() -> None:
     help=(
         "Export the crossings of local dates FROM..TO (both inclusive) to CSV (UTF-8 with BOM, "
         "opens in Excel) or XLSX, with times in the community's zone and the head of household's "
-        "name masked. --unmasked shows full names and needs an admin account (--as-admin); "
-        "every export is written to the audit log.\n\n"
+        "name masked. --unmasked shows full names and needs an admin account (--as-admin) and "
+        "its password (asked for, or one line on stdin with --password-stdin), checked before "
+        "any row is read; every export is written to the audit log with that admin.\n\n"
         "Example: checkpoint crossings export --from 2026-11-22 --to 2026-11-22 --gate south "
         "--format csv --out 南门-1122.csv"
     ),
@@ -50,6 +52,11 @@ def crossings_group() -> None:
 @click.option("--out", "out_path", type=click.Path(path_type=Path, dir_okay=False), required=True)
 @click.option("--unmasked", is_flag=True, help="Full names (needs --as-admin; audited).")
 @click.option("--as-admin", "admin_username", help="Username of the admin taking the export.")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the admin's password from the first line of stdin instead of asking.",
+)
 @click.option("--community", "community_id", type=int, help="Default: the only community.")
 def export_command(
     from_day: datetime,
@@ -60,6 +67,7 @@ def export_command(
     out_path: Path,
     unmasked: bool,
     admin_username: str | None,
+    password_stdin: bool,
     community_id: int | None,
 ) -> None:
     """Export crossings: read and write the file in a read-only job (no write lock), then
@@ -74,6 +82,7 @@ def export_command(
             "--unmasked 需要 --as-admin 管理员账号 / --unmasked needs --as-admin USERNAME "
             "(an admin account)"
         )
+    password = _admin_password(from_stdin=password_stdin) if unmasked else None
     with office_job(writes=False) as job:
         export = _prepare(
             job.session,
@@ -84,6 +93,7 @@ def export_command(
             household_code,
             admin_username,
             unmasked=unmasked,
+            password=password,
         )
         total = count_log(job.session, export.filter)
         click.echo(f"正在导出 {total} 条通行记录 / exporting {total} crossings…", err=True)
@@ -144,6 +154,7 @@ def _prepare(
     admin_username: str | None,
     *,
     unmasked: bool,
+    password: str | None = None,
 ) -> _Export:
     from gate.community.operations import CommunityError, find_community
     from gate.community.queries import community_by_id
@@ -165,7 +176,9 @@ def _prepare(
     user = None
     if admin_username:
         try:
-            user = export_account(session, community.id, admin_username, unmasked=unmasked)
+            user = export_account(
+                session, community.id, admin_username, unmasked=unmasked, password=password
+            )
         except ExportRefused as refused:
             raise click.ClickException(_refusal(refused)) from None
     gate_id = None
@@ -193,8 +206,19 @@ def _prepare(
     )
 
 
+def _admin_password(*, from_stdin: bool) -> str:
+    """The admin's password: the first line of stdin, or typed at a hidden prompt."""
+    if from_stdin:
+        line = sys.stdin.readline()
+        return line.removesuffix("\n").removesuffix("\r")
+    password: str = click.prompt("管理员密码 / admin password", hide_input=True)
+    return password
+
+
 def _refusal(refused: ExportRefused) -> str:
     name = refused.username
+    if refused.code == "bad_password":
+        return f"{name} 的密码不正确，未导出 / wrong password for {name}: nothing exported"
     if refused.code == "not_admin":
         return f"{name} 不是管理员，不能导出完整姓名 / {name} is not an admin: --unmasked refused"
     return f"本社区没有有效账号 {name!r} / no active user {name!r} in this community"

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from gate.accounts.models import Role, User
 from gate.accounts.operations import find_user
+from gate.accounts.passwords import burn_time, verify_password
 from gate.audit.operations import record_event
 from gate.crossings.log_filters import LogFilter, filtered
 from gate.crossings.models import Crossing
@@ -119,8 +120,9 @@ def export_query(log_filter: LogFilter) -> Select[Any]:
 
 class ExportRefused(Exception):
     """An export the named account may not take. ``code``: ``no_such_user`` (unknown,
-    disabled or of another community) or ``not_admin`` (an unmasked export needs an admin);
-    ``username`` names the account."""
+    disabled or of another community), ``not_admin`` (an unmasked export needs an admin) or
+    ``bad_password`` (an unmasked export needs the admin's own password, which did not
+    match); ``username`` names the account."""
 
     def __init__(self, code: str, username: str) -> None:
         super().__init__(code, username)
@@ -128,16 +130,29 @@ class ExportRefused(Exception):
         self.username = username
 
 
-def export_account(session: Session, community_id: int, username: str, *, unmasked: bool) -> User:
+def export_account(
+    session: Session,
+    community_id: int,
+    username: str,
+    *,
+    unmasked: bool,
+    password: str | None = None,
+) -> User:
     """The active account ``username`` of the community taking an export.
 
-    Raises :class:`ExportRefused`; an unmasked export MUST be taken by an admin.
+    Raises :class:`ExportRefused`; an unmasked export MUST be taken by an admin who proves
+    it with the account's password (verified with argon2 here, before the caller reads any
+    row): a name alone is not a credential.
     """
     user = find_user(session, username)
     if user is None or user.disabled_at is not None or user.community_id != community_id:
+        if unmasked and password:
+            burn_time(password)  # the same time as a wrong password: names are not probed
         raise ExportRefused("no_such_user", username)
     if unmasked and user.role is not Role.ADMIN:
         raise ExportRefused("not_admin", username)
+    if unmasked and not (password and verify_password(user.password_hash, password)):
+        raise ExportRefused("bad_password", username)
     return user
 
 

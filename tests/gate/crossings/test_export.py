@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from test_audit_chain import Site, make_site, scan
 
 from gate.accounts.models import Role
+from gate.accounts.passwords import hash_password
 from gate.audit.models import AuditEvent
 from gate.cli.crossings import crossings_group
 from gate.crossings.export import HEADERS, Format, export_crossings, neutralise
@@ -271,11 +272,20 @@ def cli_site(
         site = make_site(session)
         name_head(session, site, 0, "李四")
         scan(session, site, site.households[0], Direction.OUT, datetime(2026, 11, 1, 1, tzinfo=UTC))
-        make_user(session, site.community, Role.ADMIN, username="admin1")
+        make_user(
+            session,
+            site.community,
+            Role.ADMIN,
+            username="admin1",
+            password_hash=hash_password(ADMIN_PASSWORD),
+        )
         make_user(session, site.community, Role.OFFICE, username="office1")
         make_gate(session, site.community, code="north")
         community_id = site.community.id
     return committed_engine, community_id
+
+
+ADMIN_PASSWORD = "staple-orbit-lantern"
 
 
 def _events(engine: Engine) -> list[tuple[str, str, dict[str, object]]]:
@@ -302,10 +312,12 @@ def test_export_command_writes_the_file_and_audits_masked_and_unmasked_exports(
     not_admin = runner.invoke(
         crossings_group,
         [*base, "--format", "xlsx", "--out", str(full), "--unmasked", "--as-admin", "office1"],
+        input="office1-password\n",
     )
     unmasked = runner.invoke(
         crossings_group,
         [*base, "--format", "xlsx", "--out", str(full), "--unmasked", "--as-admin", "admin1"],
+        input=ADMIN_PASSWORD + "\n",
     )
     empty_gate = runner.invoke(
         crossings_group,

@@ -167,11 +167,15 @@ class RuleSet:
         if lang != "zh":
             unit = "days" if q.window is WindowKind.CALENDAR_DAYS else "hours"
             return f"{q.exits} outing(s) every {q.length} {unit}"
-        numerals = "零一二三四五六七八九十"
+        # Counted things take 两, not 二 (每两天, 两次); one day is simply 每天.
+        numerals = "零一两三四五六七八九十"
         count = numerals[q.length] if q.length <= 10 else str(q.length)
         times = numerals[q.exits] if q.exits <= 10 else str(q.exits)
-        unit = "天" if q.window is WindowKind.CALENDAR_DAYS else "小时"
-        return f"每{count}{unit}可外出{times}次"
+        if q.window is WindowKind.CALENDAR_DAYS:
+            period = "每天" if q.length == 1 else f"每{count}天"
+        else:
+            period = f"每{count}小时"
+        return f"{period}可外出{times}次"
 
 
 def rules_from_json(text: str) -> RuleSet:

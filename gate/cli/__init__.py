@@ -24,10 +24,15 @@ def _register_commands() -> None:
     from gate.cli.households import households_group
     from gate.cli.issuing import passes_group
     from gate.cli.serving import demo_command, serve_command
+    from gate.cli.setup import community_group, devices_group, gates_group, rules_group
     from gate.cli.signing import keys_group
 
     for command in (
         db_group,
+        community_group,
+        gates_group,
+        rules_group,
+        devices_group,
         keys_group,
         households_group,
         passes_group,

@@ -67,7 +67,7 @@ def community_option(command: _F) -> _F:
         "--community",
         "community_code",
         metavar="CODE",
-        help="Community code (default: the only community in the database).",
+        help="Community code or id (default: the only community in the database).",
     )(command)
 
 
@@ -144,10 +144,16 @@ class RunningCount:
 
 
 def pick_community(session: Session, code: str | None) -> Community:
-    """The community for ``--community`` (or the only one), or a clean CLI error."""
+    """The community for ``--community`` (its code or its id; default: the only one), or a
+    clean CLI error in Chinese."""
     from gate.community.operations import CommunityError, find_community
+    from gate.community.queries import community_by_id
 
+    if code is not None and code.isascii() and code.isdigit():
+        by_id = community_by_id(session, int(code))
+        if by_id is not None:
+            return by_id
     try:
         return find_community(session, code)
     except CommunityError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(translate(exc.message_id, **exc.params)) from None

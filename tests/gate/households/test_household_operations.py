@@ -175,7 +175,7 @@ def test_save_rules_creates_a_new_current_version_with_an_audit_event(
     )
 
     assert (first.version, second.version, community.current_rule_version) == (1, 2, 2)
-    assert current_rules(db_session, community).describe_quota() == "每二天可外出一次"
+    assert current_rules(db_session, community).describe_quota() == "每两天可外出一次"
     saved = events(db_session, "rules.save")
     assert [e.subject_id for e in saved] == ["1", "2"]
     assert saved[1].reason == "疫情缓和"

@@ -1,0 +1,101 @@
+"""Gates (出入口) of a community: added, renamed and listed by the office.
+
+A gate's code is its short machine name (``south``); its name is what the office calls it
+(``南门``) and what pages show.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gate.audit.operations import record_event
+from gate.community.models import Community
+from gate.devices.models import Gate
+
+GATE_CODE_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+
+
+def N_(msgid: str) -> str:
+    """Mark ``msgid`` for the message catalogue; entry points translate it."""
+    return msgid
+
+
+GATE_MESSAGES: dict[str, str] = {
+    "bad_gate_name": N_("A gate needs a name (1-100 characters)."),
+    "bad_gate_code": N_(
+        "A gate code is 1-32 characters: lower-case letters a-z, digits, '-' or '_'."
+    ),
+    "gate_code_taken": N_("This community already has a gate with the code %(code)s."),
+    "no_such_gate": N_("No gate %(gate)s in this community."),
+}
+
+
+class GateError(ValueError):
+    """A gate change was refused: a stable ``code`` and its message's ``params``."""
+
+    def __init__(self, code: str, /, **params: str) -> None:
+        self.code = code
+        self.params = params
+        self.message_id = GATE_MESSAGES[code]
+        super().__init__(self.message_id % params if params else self.message_id)
+
+
+def add_gate(
+    session: Session, community: Community, *, name: str, code: str | None, actor: str
+) -> Gate:
+    """Add a gate to ``community``. ``code`` defaults to ``gate<n>``. Audited as ``gate.add``."""
+    name = name.strip()
+    if not 1 <= len(name) <= 100:
+        raise GateError("bad_gate_name")
+    taken = set(session.scalars(select(Gate.code).where(Gate.community_id == community.id)))
+    if code is None:
+        code = next(f"gate{n}" for n in range(1, len(taken) + 2) if f"gate{n}" not in taken)
+    code = code.strip().lower()
+    if not GATE_CODE_PATTERN.fullmatch(code):
+        raise GateError("bad_gate_code")
+    if code in taken:
+        raise GateError("gate_code_taken", code=code)
+    gate = Gate(community_id=community.id, name=name, code=code)
+    session.add(gate)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="gate.add",
+        community_id=community.id,
+        subject_type="gate",
+        subject_id=code,
+        details={"name": name},
+    )
+    return gate
+
+
+def find_gate(session: Session, community: Community, code: str) -> Gate:
+    """The gate ``code`` of ``community``; :class:`GateError` ``no_such_gate`` otherwise."""
+    gate = session.scalar(
+        select(Gate).where(Gate.community_id == community.id, Gate.code == code.strip().lower())
+    )
+    if gate is None:
+        raise GateError("no_such_gate", gate=code)
+    return gate
+
+
+def rename_gate(session: Session, gate: Gate, *, name: str, actor: str) -> None:
+    """Give ``gate`` a new display name. Audited as ``gate.rename``."""
+    name = name.strip()
+    if not 1 <= len(name) <= 100:
+        raise GateError("bad_gate_name")
+    previous, gate.name = gate.name, name
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="gate.rename",
+        community_id=gate.community_id,
+        subject_type="gate",
+        subject_id=gate.code,
+        details={"from": previous, "to": name},
+    )

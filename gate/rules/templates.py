@@ -1,0 +1,31 @@
+"""Named rule templates an office starts from (三天一出 and its neighbours).
+
+Each is a :class:`passes.RuleSet` in the community's zone; saving one goes through
+``gate.community.operations.save_rules`` like any other rules.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from passes import RuleSet
+from passes.rules import Quota, WindowKind
+
+
+def _every(days: int) -> Quota:
+    return Quota(exits=1, window=WindowKind.CALENDAR_DAYS, length=days)
+
+
+RULE_TEMPLATES: dict[str, tuple[str, RuleSet]] = {
+    "three-days": ("三天一出", RuleSet(quota=_every(3))),
+    "two-days": ("两天一出", RuleSet(quota=_every(2))),
+    "daily": ("每天一次", RuleSet(quota=_every(1))),
+    "unlimited": ("不限（只登记）", RuleSet(quota=None, max_out_at_once=99)),
+}
+"""Template name -> (its Chinese label, the rules). 全封闭 (no exits but exempt households)
+needs a rule kind the decision core does not have yet."""
+
+
+def template_rules(name: str, timezone: str) -> RuleSet:
+    """The rules of template ``name`` in ``timezone``; KeyError for an unknown name."""
+    return dataclasses.replace(RULE_TEMPLATES[name][1], timezone=timezone)

@@ -75,6 +75,7 @@ class Caller:
     origin: Origin
     community_id: int
     enrolled_at: datetime | None = None
+    latest_scanned_at: datetime | None = None
 
 
 def _caller(at: datetime, session: Session | None = None) -> Caller:
@@ -88,7 +89,7 @@ def _caller(at: datetime, session: Session | None = None) -> Caller:
     except DeviceError as exc:
         raise ApiError(401, exc.code, exc.message) from None
     origin = Origin(gate_id=device.gate_id, device_id=device.device_id)
-    return Caller(origin, device.community_id, device.created_at)
+    return Caller(origin, device.community_id, device.created_at, device.latest_scanned_at)
 
 
 @api.post("/devices/enroll")
@@ -155,7 +156,11 @@ def upload_batch() -> Response:
     unit.commit()
     items = [_upload(item, at) for item in batch_items(json_body())]
     uploader = Uploader(
-        caller.origin, caller.community_id, services().contexts, enrolled_at=caller.enrolled_at
+        caller.origin,
+        caller.community_id,
+        services().contexts,
+        enrolled_at=caller.enrolled_at,
+        latest_scanned_at=caller.latest_scanned_at,
     )
     results = store_batch(unit, uploader, items, now=at)
     return jsonify(batch_response(results))

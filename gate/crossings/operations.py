@@ -61,6 +61,8 @@ from passes import (
 
 SMALLINT_RANGE = range(-32768, 32768)
 INT_RANGE = range(-(2**31), 2**31)
+CLOCK_BACKWARDS = "clock_backwards"
+"""The flag of an offline crossing dated behind its device's clock high-water mark."""
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,7 @@ def record_scan(
     request: ScanRequest,
     now: datetime,
     offline: OfflineClaim | None = None,
+    clock_backwards: bool = False,
 ) -> ScanResult:
     """Decide and record one crossing (writes in the caller's transaction; the caller
     commits).
@@ -153,6 +156,8 @@ def record_scan(
     is the server's. Offline: decided at ``request.scanned_at``; the stored verdict is
     the scanner's, with ``conflict`` set where the server would have refused. A client UUID
     already stored MUST NOT be stored twice: its stored crossing is returned as a replay.
+    ``clock_backwards``: the offline crossing is dated behind its device's clock high-water
+    mark (a clock set back): flagged ``clock_backwards`` for the office.
     """
     decided_at = now if offline is None else request.scanned_at
     check = check_presented(session, context=context, text=request.pass_text, now=decided_at)
@@ -197,6 +202,8 @@ def record_scan(
     )
     if offline is not None:
         values.update(_offline_values(offline, verdict, request.clock_offset_ms))
+        if clock_backwards:
+            values["flags"] = " ".join([*str(values["flags"]).split(), CLOCK_BACKWARDS])
     if locked is None or state is None:  # no household: nothing locked yet, nothing to label
         return _result(insert_crossing(session, values, None, None), replay=False, label=None)
     after = advance(state, request.direction, bool(values["allowed"]), decided_at, context.rules)

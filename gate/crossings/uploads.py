@@ -24,7 +24,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -43,6 +43,7 @@ from gate.crossings.operations import (
     record_scan,
 )
 from gate.crossings.persistence import lock_households
+from gate.devices.operations import note_scanned
 from gate.unit_of_work import UnitOfWork, is_retryable
 from passes import PassError, is_screen_code, parse_pass
 
@@ -50,6 +51,9 @@ logger = logging.getLogger(__name__)
 
 CHUNK = 100
 """Items stored per transaction."""
+BACKWARDS_TOLERANCE = timedelta(minutes=2)
+"""How far behind its device's latest crossing an uploaded one may be dated before the
+device's clock is taken to have gone back (a journal uploads in the order it was written)."""
 CLOCK_TOLERANCE = timedelta(minutes=5)
 """How far after the server's receive time (or before its device was created) an uploaded
 crossing may be dated: beyond it, it is kept but rejected (a clock set wrong, or forged)."""
@@ -99,6 +103,10 @@ class UploadResult:
     conflict_code: str | None
     error_code: str | None = None
     error_message: str | None = None
+    clock_backwards: bool = False
+    """Stored now, dated behind the device's clock high-water mark (flagged)."""
+    scanned_at: datetime | None = None
+    """Stored now: when it was scanned (moves the device's high-water mark)."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +118,8 @@ class Uploader:
     community_id: int
     contexts: ContextCache
     enrolled_at: datetime | None = None
+    latest_scanned_at: datetime | None = None
+    """The device's clock high-water mark before this upload (see ``note_scanned``)."""
 
 
 @dataclass(frozen=True)
@@ -130,20 +140,60 @@ def store_batch(
 ) -> list[UploadResult]:
     """Store ``items`` in order, committing ``unit`` after each chunk; one result per item,
     in the same order."""
-    ready = [_ready(uploader, item, now) for item in items]
+    ready = [
+        _ready(uploader, item, now, backwards)
+        for item, backwards in zip(items, _behind_the_mark(uploader, items, now), strict=True)
+    ]
     results: list[UploadResult] = []
     for start in range(0, len(ready), CHUNK):
-        results += _store_chunk(unit, uploader, ready[start : start + CHUNK])
+        results += _store_chunk(unit, uploader, ready[start : start + CHUNK], now)
     return results
 
 
-def _store_chunk(unit: UnitOfWork, uploader: Uploader, chunk: list[_Item]) -> list[UploadResult]:
+def _behind_the_mark(uploader: Uploader, items: Sequence[Upload], now: datetime) -> list[bool]:
+    """For each item: dated behind the device's clock high-water mark, as it stood before
+    this item (the mark before the upload, raised by the items before it)?"""
+    mark = uploader.latest_scanned_at
+    behind = []
+    for item in items:
+        at = item.request.scanned_at if isinstance(item, UploadedScan) else None
+        if at is None or _implausible_time(uploader, at, now) is not None:
+            behind.append(False)
+            continue
+        behind.append(mark is not None and at < mark - BACKWARDS_TOLERANCE)
+        mark = at if mark is None else max(mark, at)
+    return behind
+
+
+def _note_clock(
+    session: Session, uploader: Uploader, results: Sequence[UploadResult], now: datetime
+) -> None:
+    """Raise the device's clock high-water mark to what a chunk stored, and flag the device
+    when some of it went back in time (in the chunk's transaction)."""
+    device_id = uploader.origin.device_id
+    stored = [r for r in results if r.status == "stored" and r.scanned_at is not None]
+    if device_id is None or not stored:
+        return
+    note_scanned(
+        session,
+        device_id=device_id,
+        community_id=uploader.community_id,
+        latest=max(r.scanned_at for r in stored if r.scanned_at is not None),
+        backwards=[r.client_id for r in stored if r.clock_backwards and r.client_id],
+        now=now,
+    )
+
+
+def _store_chunk(
+    unit: UnitOfWork, uploader: Uploader, chunk: list[_Item], now: datetime
+) -> list[UploadResult]:
     if all(item.prelockable for item in chunk):
         try:
             session = unit.session
             household_ids = (item.household_id for item in chunk)
             lock_households(session, uploader.community_id, filter(None, household_ids))
             results = [item.store(session) for item in chunk]
+            _note_clock(session, uploader, results, now)
             unit.commit()
             return results
         except Exception as exc:  # any failure: the chunk goes item by item
@@ -152,7 +202,10 @@ def _store_chunk(unit: UnitOfWork, uploader: Uploader, chunk: list[_Item]) -> li
             # store (answered alone, with its error): nothing of the chunk was committed.
             logger.info("upload chunk stored item by item after %r", exc)
             unit.reset()
-    return [_store_alone(unit, item) for item in chunk]
+    results = [_store_alone(unit, item) for item in chunk]
+    _note_clock(unit.session, uploader, results, now)
+    unit.commit()
+    return results
 
 
 def _store_alone(unit: UnitOfWork, item: _Item) -> UploadResult:
@@ -189,7 +242,7 @@ def _store_alone(unit: UnitOfWork, item: _Item) -> UploadResult:
     return result
 
 
-def _ready(uploader: Uploader, item: Upload, now: datetime) -> _Item:
+def _ready(uploader: Uploader, item: Upload, now: datetime, backwards: bool = False) -> _Item:
     if isinstance(item, UnreadableUpload):
         keep = _rejected(uploader, item, now)
         return _Item(keep, None, True, item.client_id, lambda session, _error: keep(session))
@@ -216,8 +269,15 @@ def _ready(uploader: Uploader, item: Upload, now: datetime) -> _Item:
             request=request,
             now=now,
             offline=claim,
+            clock_backwards=backwards,
         )
-        return _result(recorded, request.client_id, "duplicate" if recorded.replay else "stored")
+        if recorded.replay:
+            return _result(recorded, request.client_id, "duplicate")
+        return replace(
+            _result(recorded, request.client_id, "stored"),
+            clock_backwards=backwards,
+            scanned_at=recorded.scanned_at,
+        )
 
     if is_screen_code(request.pass_text):
         return _Item(store, None, False, request.client_id, failed)

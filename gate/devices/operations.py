@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,6 +17,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from gate.audit.operations import record_event
+from gate.db import UTCDateTime
 from gate.devices.models import Device, Gate
 
 ENROLMENT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -210,3 +212,45 @@ def check_in(session: Session, token: str, *, now: datetime, backlog: int | None
     if contact_due(device, now=now, backlog=backlog):
         note_contact(session, device, now=now, backlog=backlog)
     return device
+
+
+_RAISE_MARK = (
+    update(Device)
+    .where(
+        _DEVICES.id == bindparam("device"),
+        (_DEVICES.latest_scanned_at.is_(None))
+        | (_DEVICES.latest_scanned_at < bindparam("latest", type_=UTCDateTime())),
+    )
+    .values(latest_scanned_at=bindparam("latest", type_=UTCDateTime()))
+)
+
+
+def note_scanned(
+    session: Session,
+    *,
+    device_id: int,
+    community_id: int,
+    latest: datetime | None,
+    backwards: Sequence[str],
+    now: datetime,
+) -> None:
+    """Remember the latest ``scanned_at`` a device reported (its clock's high-water mark:
+    it only moves forward), and flag a device whose crossings went back in time behind it:
+    ``clock_fault_at`` set and an audit event ``device.clock_backwards`` for the office
+    naming the crossings (``backwards``: their client ids). Writes in the caller's
+    transaction."""
+    connection = session.connection()
+    if latest is not None:
+        connection.execute(_RAISE_MARK, {"device": device_id, "latest": latest})
+    if not backwards:
+        return
+    connection.execute(update(Device).where(_DEVICES.id == device_id).values(clock_fault_at=now))
+    record_event(
+        session,
+        actor=f"device:{device_id}",
+        action="device.clock_backwards",
+        community_id=community_id,
+        subject_type="device",
+        subject_id=device_id,
+        details={"crossings": list(backwards[:50]), "count": len(backwards)},
+    )

@@ -292,3 +292,48 @@ def test_the_clock_offset_a_scanner_reports_is_stored(compound: Compound) -> Non
     assert [r["status"] for r in results] == ["stored", "stored"]
     assert stored(compound, item["id"]).clock_offset_ms == -1500
     assert stored(compound, huge["id"]).clock_offset_ms == 2**31 - 1
+
+
+def device_clock(compound: Compound) -> tuple[object, object]:
+    from gate.devices.models import Device
+
+    with transaction(compound.sessions, read_only=True) as session:
+        device = session.get(Device, compound.device_id)
+        assert device is not None
+        return device.latest_scanned_at, device.clock_fault_at
+
+
+def test_uploads_going_back_in_time_flag_the_device_and_the_crossing(compound: Compound) -> None:
+    """Finding 1, the server's half: the device's clock high-water mark only moves forward;
+    a crossing dated behind it (a clock set back) is stored, flagged ``clock_backwards``, the
+    device gets ``clock_fault_at`` and the office an audit event."""
+    from gate.audit.models import AuditEvent
+
+    residents = compound.residents
+    now = compound.clock()
+    first = [
+        offline_item(compound, residents[0].pass_text, "out", minutes=30),
+        offline_item(compound, residents[0].pass_text, "in", minutes=20),
+    ]
+    results = compound.upload(compound.client(), first).get_json()["results"]
+    assert [r["status"] for r in results] == ["stored", "stored"]
+    assert device_clock(compound) == (now - timedelta(minutes=20), None)
+    # A little behind (within the tolerance) is a journal's ordinary jitter: not flagged.
+    jitter = offline_item(compound, residents[1].pass_text, "out", minutes=21)
+    back = offline_item(compound, residents[0].pass_text, "out", minutes=50)  # set back
+    results = compound.upload(compound.client(), [jitter, back]).get_json()["results"]
+    assert [r["status"] for r in results] == ["stored", "stored"]
+    assert "clock_backwards" not in stored(compound, jitter["id"]).flags.split()
+    flagged = stored(compound, back["id"])
+    assert "clock_backwards" in flagged.flags.split()
+    latest, fault = device_clock(compound)
+    assert (latest, fault) == (now - timedelta(minutes=20), now)
+    with transaction(compound.sessions, read_only=True) as session:
+        events = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "device.clock_backwards")
+        ).all()
+        assert [(e.subject_id, e.details_json) for e in events] == [
+            (str(compound.device_id), mock.ANY)
+        ]
+        assert back["id"] in str(events[0].details_json)
+    assert assert_chain_intact(compound) == 4

@@ -168,7 +168,7 @@ def set_up(url: str, instance: Path, *, households: int, t0: datetime, now: date
             gate = Gate(community_id=community.id, name="北门", code="north")
             session.add(gate)
             session.flush()
-            new = create_device(session, gate=gate, name="北门扫码机", actor="bench", now=now)
+            new = create_device(session, gate=gate, name="北门扫码机", actor="bench", now=t0)
             gate_id = gate.id
         with transaction(sessions) as session:
             device, token = enroll(session, code=new.enrolment_code, now=now)

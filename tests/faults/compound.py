@@ -112,7 +112,9 @@ def build_compound(instance: Path, *, households: int = 40, devices: int = 1) ->
     engine = make_engine(database_url)
     try:
         upgrade(engine)
-        now = datetime.now(UTC)
+        # Set up half a day ago: the journals start hours back, and the gate rejects uploads
+        # dated before their device was created.
+        now = datetime.now(UTC) - timedelta(hours=12)
         with transaction(session_factory(engine)) as session:
             summary = build_demo(
                 session, keys_dir=instance / "keys", now=now, households=households, days=0

@@ -19,6 +19,7 @@ class Code(StrEnum):
     BAD_SIGNATURE = "bad_signature"
     KEY_REVOKED = "key_revoked"
     KEY_NOT_VALID = "key_not_valid"
+    VALIDITY_TOO_LONG = "validity_too_long"
     WRONG_COMMUNITY = "wrong_community"
     NOT_YET_VALID = "not_yet_valid"
     EXPIRED = "expired"
@@ -48,6 +49,7 @@ PASS_VALIDITY_CODES = frozenset(
         Code.BAD_SIGNATURE,
         Code.KEY_REVOKED,
         Code.KEY_NOT_VALID,
+        Code.VALIDITY_TOO_LONG,
         Code.WRONG_COMMUNITY,
         Code.NOT_YET_VALID,
         Code.EXPIRED,
@@ -67,6 +69,10 @@ _REASONS: dict[Code, tuple[str, str]] = {
     Code.BAD_SIGNATURE: ("出入证签名无效（可能伪造）", "Invalid signature (possible forgery)"),
     Code.KEY_REVOKED: ("出入证签发密钥已作废", "The pass's signing key was revoked"),
     Code.KEY_NOT_VALID: ("出入证签发时间不在密钥有效期内", "Pass issued outside its key's period"),
+    Code.VALIDITY_TOO_LONG: (
+        "出入证有效期超出上限（疑似伪造）",
+        "Pass valid for longer than any pass is issued (possible forgery)",
+    ),
     Code.WRONG_COMMUNITY: ("非本小区出入证", "Pass belongs to another community"),
     Code.NOT_YET_VALID: ("出入证尚未生效", "Pass not yet valid"),
     Code.EXPIRED: ("出入证已过期", "Pass expired"),

@@ -11,7 +11,7 @@ signature has been verified with the algorithm of the *key entry*.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from passes.codes import Code
 from passes.errors import PassError
@@ -39,6 +39,11 @@ class PassRejected:
 
 PassCheck = VerifiedPass | PassRejected
 
+MAX_PASS_VALIDITY = timedelta(days=400)
+"""No pass is issued for longer (the office issues for days to months). A pass claiming more
+was signed by a key that should not have signed it: one backdated before its key's
+retirement with a far expiry is refused here, at every gate, online or not."""
+
 
 def verify_pass(text: object, keys: KeySet, *, community_id: int, now: datetime) -> PassCheck:
     """Check a presented pass text; never raises for any input.
@@ -59,6 +64,8 @@ def verify_pass(text: object, keys: KeySet, *, community_id: int, now: datetime)
         return PassRejected(Code.KEY_REVOKED, "key_revoked", fields)
     if not key.covers(fields.issued_at):
         return PassRejected(Code.KEY_NOT_VALID, "issued_outside_key_period", fields)
+    if fields.valid_until - fields.issued_at > MAX_PASS_VALIDITY:
+        return PassRejected(Code.VALIDITY_TOO_LONG, "validity_too_long", fields)
     if fields.community_id != community_id:
         return PassRejected(Code.WRONG_COMMUNITY, "wrong_community", fields)
     if now < fields.issued_at:

@@ -71,7 +71,7 @@ def passes_group() -> None:
 @click.option("--household", type=click.IntRange(0, 0xFFFFFFFF), required=True)
 @click.option("--community", type=click.IntRange(0, 0xFFFFFFFF), required=True)
 @click.option("--generation", type=click.IntRange(0, 0xFFFF), default=1, show_default=True)
-@click.option("--valid-days", type=click.IntRange(1, 3660), default=30, show_default=True)
+@click.option("--valid-days", type=click.IntRange(1, 400), default=30, show_default=True)
 @click.option("--key-id", type=click.IntRange(0, 0xFFFF), help="Default: newest active key.")
 def mint(
     keys_path: Path,
@@ -178,7 +178,7 @@ def _refused(exc: IssuingError, household_code: str | None = None) -> click.Clic
 @click.option("--all", "all_households", is_flag=True, help="Every household.")
 @click.option("--household", "codes", multiple=True, metavar="CODE", help="Repeatable.")
 @click.option("--building", metavar="B", help="Building code or name.")
-@click.option("--valid-days", type=click.IntRange(1, 3660), default=30, show_default=True)
+@click.option("--valid-days", type=click.IntRange(1, 400), default=30, show_default=True)
 @click.option("--force", is_flag=True, help="Issue even if a valid pass exists.")
 @community_option
 @actor_option
@@ -236,7 +236,7 @@ def issue_command(
 )
 @click.option("--household", "code", required=True, metavar="CODE")
 @click.option("--reason", help="Why, for the audit log.")
-@click.option("--valid-days", type=click.IntRange(1, 3660), default=30, show_default=True)
+@click.option("--valid-days", type=click.IntRange(1, 400), default=30, show_default=True)
 @community_option
 @actor_option
 def reissue_command(

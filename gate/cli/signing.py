@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gate.cli.support import actor_option, community_option, office_job, pick_community
+from gate.cli.support import (
+    actor_option,
+    community_option,
+    office_job,
+    pick_community,
+    translate,
+)
 from gate.signing.keyfile import (
     KeyFileError,
     public_document,
@@ -138,14 +144,21 @@ def create_key(community_code: str | None, actor: str) -> None:
 @keys_group.command(
     "retire",
     help=(
-        "Stop signing new passes with a key. Passes it signed stay valid until they expire.\n\n"
-        "Example: checkpoint keys retire 3"
+        "Stop signing new passes with a key. Passes it signed stay valid until they expire.\n"
+        "Its private key file is deleted from this server; --backup-to first copies it to a\n"
+        "new file (mode 0600) that you keep offline.\n\n"
+        "Example: checkpoint keys retire 3 --backup-to /media/usb/signing-key-3.json"
     ),
 )
 @click.argument("key_id", type=click.IntRange(0, 0xFFFF))
+@click.option(
+    "--backup-to",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Copy the private key here first (a file that does not exist yet).",
+)
 @community_option
 @actor_option
-def retire_key(key_id: int, community_code: str | None, actor: str) -> None:
+def retire_key(key_id: int, backup_to: Path | None, community_code: str | None, actor: str) -> None:
     """Retire a registered key."""
     from gate.community.operations import CommunityError, community_key, retire_signing_key
 
@@ -154,10 +167,13 @@ def retire_key(key_id: int, community_code: str | None, actor: str) -> None:
         community = pick_community(session, community_code)
         try:
             record = community_key(session, community, key_id)
-            retire_signing_key(session, record, actor=actor, now=datetime.now(UTC))
+            retire_signing_key(
+                session, record, actor=actor, now=datetime.now(UTC), backup_to=backup_to
+            )
         except CommunityError as exc:
-            raise click.ClickException(str(exc)) from None
-        click.echo(f"key {key_id} retired")
+            raise click.ClickException(translate(exc.message_id, **exc.params)) from None
+        where = f"，已备份到 {backup_to}" if backup_to is not None else ""
+        click.echo(f"密钥 {key_id} 已停用，私钥文件已从本机删除{where}（key retired）")
         _warn_without_active_key(session, community)
 
 

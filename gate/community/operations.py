@@ -10,7 +10,9 @@ creates keys; they belong next to :func:`~gate.signing.operations.create_signing
 from __future__ import annotations
 
 import dataclasses
+import os
 from datetime import datetime
+from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import func, select
@@ -20,6 +22,7 @@ from gate.audit.operations import record_event
 from gate.community.models import Area, Building, Community, Compound, Grid
 from gate.community.models import RuleSet as RuleSetRecord
 from gate.signing.models import SigningKeyRecord
+from gate.unit_of_work import after_commit
 from passes import KeyStatus, RuleSet, rules_from_json
 
 DEFAULT_AREA_NAME = "未分片区"
@@ -36,6 +39,8 @@ def N_(msgid: str) -> str:
 
 
 COMMUNITY_MESSAGES: dict[str, str] = {
+    "private_key_missing": N_("The private key file %(path)s is missing: nothing to back up."),
+    "backup_exists": N_("%(path)s already exists: choose a new file for the backup."),
     "unknown_community": N_("no community with code %(code)s; known codes: %(known)s."),
     "no_community_yet": N_("there is no community yet: create one first."),
     "several_communities": N_(
@@ -298,18 +303,34 @@ def community_key(session: Session, community: Community, key_id: int) -> Signin
 
 
 def retire_signing_key(
-    session: Session, record: SigningKeyRecord, *, actor: str, now: datetime
+    session: Session,
+    record: SigningKeyRecord,
+    *,
+    actor: str,
+    now: datetime,
+    backup_to: Path | None = None,
 ) -> None:
     """Stop signing with the key; passes it signed stay valid until they expire.
+
+    The private key leaves the server: its keyring file is deleted once the retirement is
+    committed (a retired key that stays on disk could still sign "backdated" passes if the
+    machine is stolen). ``backup_to``: first copy the keyring there (mode 0600, a path that
+    does not exist yet, e.g. on a USB stick the admin keeps offline).
 
     Only an active key can be retired (CommunityError otherwise). Audited as ``key.retire``.
     """
     if record.status is not KeyStatus.ACTIVE:
         raise CommunityError("key_not_active", key_id=record.key_id, status=record.status.value)
+    private_file = Path(record.private_key_path) if record.private_key_path else None
+    if backup_to is not None and private_file is not None:
+        _copy_private(private_file, backup_to)
     record.status = KeyStatus.RETIRED
     record.retired_at = now
     if record.not_after is None or record.not_after > now:
         record.not_after = now
+    record.private_key_path = None
+    if private_file is not None:
+        after_commit(session, lambda: private_file.unlink(missing_ok=True))
     record_event(
         session,
         actor=actor,
@@ -317,8 +338,27 @@ def retire_signing_key(
         community_id=record.community_id,
         subject_type="signing_key",
         subject_id=record.key_id,
+        details={
+            "private_key": "removed" if private_file is not None else "not on this server",
+            "backup": str(backup_to) if backup_to is not None and private_file else None,
+        },
     )
     session.flush()
+
+
+def _copy_private(source: Path, target: Path) -> None:
+    try:
+        data = source.read_bytes()
+    except FileNotFoundError:
+        raise CommunityError("private_key_missing", path=str(source)) from None
+    try:
+        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise CommunityError("backup_exists", path=str(target)) from None
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def revoke_signing_key(

@@ -24,8 +24,11 @@ from gate.signing.operations import (
     load_private_key,
 )
 from passes import Pass, SigningKey, new_pass_id
+from passes.verification import MAX_PASS_VALIDITY
 
 DEFAULT_VALID_DAYS = 30
+MAX_VALID_DAYS = MAX_PASS_VALIDITY.days
+"""The longest a pass is issued for: every gate refuses a pass valid for longer."""
 
 
 def N_(msgid: str) -> str:
@@ -34,7 +37,7 @@ def N_(msgid: str) -> str:
 
 
 ISSUING_MESSAGES: dict[str, str] = {
-    "bad_validity": N_("A pass must be valid for at least one day."),
+    "bad_validity": N_("A pass is valid for 1 to %(max_days)d days."),
     "reason_required": N_("A revocation needs a reason."),
     "key_not_registered": N_("Signing key %(key_id)d is not registered."),
     "nothing_to_print": N_("No household there has a valid pass; issue passes first."),
@@ -96,8 +99,8 @@ def issue_pass(
     ``reissue=True`` bumps the household's generation first, so every earlier card
     (printed or on a phone) is refused as ``superseded``. Writes an audit event.
     """
-    if valid_days < 1:
-        raise IssuingError("bad_validity")
+    if not 1 <= valid_days <= MAX_VALID_DAYS:
+        raise IssuingError("bad_validity", max_days=MAX_VALID_DAYS)
     try:
         key = key or active_signing_key(session, household.community_id)
     except SigningKeyUnavailable as exc:

@@ -264,3 +264,28 @@ def test_malformed_key_entry_is_refused(changes: dict[str, object]) -> None:
     fields = {"key_id": 1, "public_key": default_key().entry.public_key, **changes}
     with pytest.raises(ValueError):  # noqa: PT011 - KeyEntry documents ValueError only
         KeyEntry(**fields)
+
+
+@pytest.mark.parametrize(
+    ("validity", "code"),
+    [
+        (timedelta(days=400), None),
+        (timedelta(days=400) + ONE_SECOND, Code.VALIDITY_TOO_LONG),
+        (datetime(2106, 2, 7, tzinfo=UTC) - ISSUED_AT, Code.VALIDITY_TOO_LONG),
+    ],
+)
+def test_a_pass_valid_for_longer_than_any_pass_is_issued_is_refused(
+    validity: timedelta, code: Code | None
+) -> None:
+    # A key that signed before its retirement can still sign "backdated" passes if it leaks:
+    # a far expiry gives it away at every gate.
+    key = seeded_key(1).with_status(KeyStatus.RETIRED)
+    text = signed_text(key, issued_at=ISSUED_AT, valid_until=ISSUED_AT + validity)
+
+    check = _verify(text, KeySet((key.entry,)), now=NOW)
+
+    if code is None:
+        assert isinstance(check, VerifiedPass)
+    else:
+        assert isinstance(check, PassRejected)
+        assert check.code is code

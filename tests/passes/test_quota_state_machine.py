@@ -37,9 +37,9 @@ from passes import (
     decide,
 )
 
-PASS_TEXT = signed_text(
-    issued_at=datetime(2020, 1, 1, tzinfo=UTC), valid_until=datetime(2100, 1, 1, tzinfo=UTC)
-)
+# A pass valid from a day before each run's start for 400 days (the longest a pass may be
+# valid): a run of at most 40 steps of at most 4 days never reaches its expiry.
+PASS_VALIDITY = timedelta(days=400)
 # DST-free zones, fractional offsets included (China has no DST; see the report on DST).
 MODEL_ZONES = ("Asia/Shanghai", "UTC", "Asia/Kolkata", "Asia/Kathmandu", "Pacific/Kiritimati")
 OVERRIDE = Override("值班负责人", "model test")
@@ -187,6 +187,8 @@ class QuotaMachine(RuleBasedStateMachine):
     def setup(self, rules: RuleSet, start: datetime) -> None:
         self.rules = rules
         self.now = start.replace(microsecond=0)
+        issued_at = self.now - timedelta(days=1)
+        self.pass_text = signed_text(issued_at=issued_at, valid_until=issued_at + PASS_VALIDITY)
         self.state = household()
         self.model = Reference(rules)
 
@@ -222,7 +224,7 @@ class QuotaMachine(RuleBasedStateMachine):
 
     def _cross(self, direction: Direction, reading: object, override: bool) -> None:
         verdict = decide(
-            PASS_TEXT,
+            self.pass_text,
             keys=default_keyset(),
             community_id=COMMUNITY,
             household=self.state,

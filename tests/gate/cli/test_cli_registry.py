@@ -322,3 +322,23 @@ def test_template_command_writes_an_importable_header(office: Office, tmp_path: 
     office("households", "template", str(path))
     refused = office("households", "import", str(path), code=1)
     assert reported_rows(refused.output) == {2, 3}  # the example rows are refused
+
+
+def test_retiring_a_key_removes_its_private_file_after_an_optional_offline_backup(
+    office: Office, tmp_path: Path
+) -> None:
+    office("keys", "create")
+    office("keys", "create")
+    keys_dir = office.directory / "keys"
+    assert (keys_dir / "signing-key-1.json").exists()
+    backup = tmp_path / "usb" / "signing-key-1.json"
+    backup.parent.mkdir()
+    office("keys", "retire", "1", "--backup-to", str(backup))
+    assert not (keys_dir / "signing-key-1.json").exists()
+    assert backup.stat().st_mode & 0o777 == 0o600
+    assert "PRIVATE" in backup.read_text() or "private" in backup.read_text()
+    office("keys", "retire", "2", "--backup-to", str(backup), code=1)  # never overwrites
+    assert (keys_dir / "signing-key-2.json").exists()
+    [event] = office.audit("key.retire")
+    assert event.details_json is not None
+    assert "removed" in event.details_json

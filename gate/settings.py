@@ -25,6 +25,8 @@ first use (:func:`private_directory`), and an existing one open to others is tig
 - ``CHECKPOINT_DEFAULT_LOCALE``: ``zh_CN`` | ``en`` [zh_CN]
 - ``CHECKPOINT_PROXY_COUNT``: trusted reverse proxies in front of the server, whose
   ``X-Forwarded-*`` headers are believed (Werkzeug ProxyFix); 0 trusts none [0]
+- ``CHECKPOINT_PUBLIC_URL``: the server's address as residents' phones reach it, e.g.
+  ``https://pass.example.org`` (``checkpoint passes link`` builds links on it) [unset]
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ class Settings:
     login_window_seconds: int
     default_locale: str
     proxy_count: int = 0
+    public_url: str | None = None
 
     @property
     def is_production(self) -> bool:
@@ -139,6 +142,7 @@ class Settings:
             login_window_seconds=reader.integer("LOGIN_WINDOW_SECONDS", 900, low=1, high=86_400),
             default_locale=reader.choice_text("DEFAULT_LOCALE", LOCALES, "zh_CN"),
             proxy_count=reader.integer("PROXY_COUNT", 0, low=0, high=5),
+            public_url=reader.text("PUBLIC_URL", "").rstrip("/") or None,
         )
 
 

@@ -23,6 +23,7 @@ def _register_commands() -> None:
     from gate.cli.db import db_group
     from gate.cli.households import households_group
     from gate.cli.issuing import passes_group
+    from gate.cli.links import link_command  # noqa: F401  (passes link, community rotating-codes)
     from gate.cli.serving import demo_command, serve_command
     from gate.cli.setup import community_group, devices_group, gates_group, rules_group
     from gate.cli.signing import keys_group

@@ -6,14 +6,22 @@ A link is ``/p/<token>``: the token is 32 random bytes (URL-safe Base64), handed
 household once; only its SHA-256 (hex) is stored, in ``IssuedPass.resident_link_token_hash``.
 A pass has at most one link: issuing again replaces it (the old link stops working), revoking
 ends it and leaves the pass itself valid. Both are audited. Operations flush, never commit.
+
+Per household (the office's unit: console button, ``checkpoint passes link``):
+:func:`issue_household_links` gives each household one live link, on its current usable pass
+(any live link on an older pass of the household ends); :func:`revoke_household_links` ends
+every live link of the households. :func:`links_workbook` is the spreadsheet of household code
+and link that the grid worker posts to the building's WeChat group.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import secrets
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -27,6 +35,7 @@ from gate.households.decision_state import household_state
 from gate.households.models import Household, Member
 from gate.households.operations import HEAD_FIRST
 from gate.households.validation import mask_name
+from gate.issuing.cards import usable_passes
 from gate.issuing.models import IssuedPass, PassStatus
 from passes import HouseholdStatus, next_exit_at
 
@@ -35,13 +44,29 @@ _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
 """``secrets.token_urlsafe(32)``: 43 characters; anything else is refused before hashing."""
 
 
-class ResidentLinkError(Exception):
-    """A link cannot be issued; ``code`` says why (``pass_not_active``), for the entry
-    point to translate."""
+def N_(msgid: str) -> str:
+    """Mark ``msgid`` for the message catalogue; entry points translate it (gettext)."""
+    return msgid
 
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
+
+RESIDENT_LINK_MESSAGES: dict[str, str] = {
+    "pass_not_active": N_("The pass is not active: a resident link needs an active pass."),
+    "no_pass": N_("Household %(household)s has no valid pass: issue one first."),
+    "no_link": N_("Household %(household)s has no resident link to revoke."),
+}
+"""English message ids of :class:`ResidentLinkError` codes (entry points translate them)."""
+
+
+class ResidentLinkError(Exception):
+    """A link cannot be issued or revoked; ``code`` says why, ``message_id`` and ``params``
+    are for the entry point to translate (``gettext(exc.message_id, **exc.params)``)."""
+
+    def __init__(self, code: str, **params: str | int) -> None:
         self.code = code
+        self.params = params
+        self.message_id = RESIDENT_LINK_MESSAGES[code]
+        self.message = self.message_id % params if params else self.message_id
+        super().__init__(self.message)
 
 
 def hash_link_token(token: str) -> str:
@@ -92,6 +117,116 @@ def revoke_resident_link(
         reason=reason or None,
     )
     session.flush()
+
+
+@dataclass(frozen=True)
+class HouseholdLink:
+    """A link just issued: the household's code and the secret token (shown once)."""
+
+    household_code: str
+    token: str
+
+
+@dataclass(frozen=True)
+class LinkRun:
+    """The result of issuing links for several households."""
+
+    links: list[HouseholdLink] = field(default_factory=list)
+    without_pass: list[str] = field(default_factory=list)
+    """Codes of the households left out: they hold no usable pass (issue one first)."""
+
+
+def _live_links(session: Session, household_ids: Sequence[int]) -> list[IssuedPass]:
+    if not household_ids:
+        return []
+    return list(
+        session.scalars(
+            select(IssuedPass)
+            .where(
+                IssuedPass.household_id.in_(list(household_ids)),
+                IssuedPass.resident_link_token_hash.is_not(None),
+                IssuedPass.resident_link_revoked_at.is_(None),
+            )
+            .order_by(IssuedPass.id)
+        )
+    )
+
+
+def issue_household_links(
+    session: Session, households: Sequence[Household], *, actor: str, now: datetime
+) -> LinkRun:
+    """Issue (or re-issue) one resident link per household, on its current usable pass.
+
+    A household's earlier links (on this pass or an older one) stop working. Households
+    without a usable pass are listed in :attr:`LinkRun.without_pass`; for a single household
+    that is an error (``no_pass``). Each link is audited (``resident_link.issue``/``reissue``).
+    """
+    holding = usable_passes(session, households, now)
+    if len(households) == 1 and households[0].id not in holding:
+        raise ResidentLinkError("no_pass", household=households[0].code)
+    older: dict[int, list[IssuedPass]] = {}
+    for live in _live_links(session, [h.id for h in households]):
+        older.setdefault(live.household_id, []).append(live)
+    run = LinkRun()
+    for household in households:
+        current = holding.get(household.id)
+        if current is None:
+            run.without_pass.append(household.code)
+            continue
+        for stale in older.get(household.id, []):
+            if stale.id != current.id:
+                revoke_resident_link(session, stale, actor, now, reason="replaced")
+        run.links.append(
+            HouseholdLink(household.code, issue_resident_link(session, current, actor, now))
+        )
+    return run
+
+
+def revoke_household_links(
+    session: Session,
+    households: Sequence[Household],
+    *,
+    actor: str,
+    now: datetime,
+    reason: str = "",
+) -> list[str]:
+    """End every live resident link of ``households``; return the codes of those that had one.
+
+    For a single household without a live link: ``no_link``. Audited per link
+    (``resident_link.revoke``). The passes themselves stay valid.
+    """
+    records = _live_links(session, [h.id for h in households])
+    codes = {h.id: h.code for h in households}
+    if len(households) == 1 and not records:
+        raise ResidentLinkError("no_link", household=households[0].code)
+    revoked: list[str] = []
+    for record in records:
+        revoke_resident_link(session, record, actor, now, reason=reason)
+        if codes[record.household_id] not in revoked:
+            revoked.append(codes[record.household_id])
+    return revoked
+
+
+def live_link_household_ids(session: Session, household_ids: Sequence[int]) -> set[int]:
+    """Which of these households have a live resident link (for the office's pages)."""
+    return {record.household_id for record in _live_links(session, household_ids)}
+
+
+def links_workbook(rows: Sequence[tuple[str, str]], *, headers: tuple[str, str]) -> bytes:
+    """An XLSX of (household code, link) rows under ``headers``, for the grid worker."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(list(headers))
+    for code, url in rows:
+        sheet.append([code, url])  # codes and URLs never start with "=": no formulas
+    sheet.column_dimensions["A"].width = 14
+    sheet.column_dimensions["B"].width = 80
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
 
 
 def find_linked_pass(session: Session, token: str) -> IssuedPass | None:

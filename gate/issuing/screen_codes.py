@@ -17,7 +17,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gate.audit.operations import record_event
 from gate.community.context import CommunityContext
+from gate.community.models import Community
 from gate.issuing.models import IssuedPass
 from gate.issuing.operations import pass_fields
 from gate.signing.operations import active_signing_key
@@ -81,3 +83,27 @@ def check_presented(
     return screen_pass_check(
         screen, issued, context.keys, community_id=context.community_id, now=now
     )
+
+
+def set_rotating_codes(
+    session: Session, community: Community, enabled: bool, *, actor: str, now: datetime
+) -> bool:
+    """Turn the community's rotating screen codes on or off; True if that changed anything.
+
+    When on, the resident page shows only rotating codes, never the static pass. Audited as
+    ``community.rotating_codes`` (only when it changes).
+    """
+    if community.rotating_codes_enabled == enabled:
+        return False
+    community.rotating_codes_enabled = enabled
+    record_event(
+        session,
+        actor=actor,
+        action="community.rotating_codes",
+        community_id=community.id,
+        subject_type="community",
+        subject_id=community.code,
+        details={"enabled": enabled, "at": now.isoformat()},
+    )
+    session.flush()
+    return True

@@ -1,9 +1,13 @@
-"""``/rules``: the rules in force, an editor (JSON) with field-named errors, a dry run over
-the last days' crossings before saving, and the version history. Every save is a new version.
+"""``/rules``: the rules in force, a form in Chinese for every rule (a template picker fills
+it), the JSON as an advanced view, field-named errors, a dry run over the last days'
+crossings before saving, and the version history. Every save is a new version.
 
-Three routes, one page: ``GET /rules`` shows it; ``POST /rules/dryrun`` replays the proposed
-rules and is read-only (it can take seconds and must never hold SQLite's write lock, which
-would stall every scan); ``POST /rules`` saves and is the only one that writes.
+Three routes, one page: ``GET /rules`` shows it (``?template=NAME`` fills the form from a
+template, saving nothing); ``POST /rules/dryrun`` replays the proposed rules and is
+read-only (it can take seconds and must never hold SQLite's write lock, which would stall
+every scan); ``POST /rules`` saves and is the only one that writes. Both POSTs read the
+fields, or the JSON when the advanced view's buttons were pressed (``action`` ``*_json``) or
+the request carries no fields (a script posting ``rules_json`` alone).
 """
 
 from __future__ import annotations
@@ -12,20 +16,37 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from wtforms.validators import DataRequired
 
+from gate.accounts.models import Role
 from gate.community.context import current_rules
 from gate.community.operations import save_rules
 from gate.community.queries import rule_versions
 from gate.rules.dryrun import DEFAULT_DAYS, DryRunResult, dry_run
 from gate.rules.proposal import editable_json, parse_proposed_rules
+from gate.rules.templates import (
+    DEFAULT_TEMPLATE,
+    RULE_TEMPLATES,
+    matching_template,
+    template_rules,
+)
 from gate.services import services
 from gate.web.auth import OFFICE_ROLES, require_role
 from gate.web.unit_of_work import request_unit, writes
-from passes import RuleSet, RuleSetError, rules_from_json
+from passes import Code, RuleSet, RuleSetError, reason, rules_from_dict, rules_from_json
 
 from . import console
 from .common import actor, community, db_session, lang, now
-from .forms import RulesForm
+from .rule_forms import (
+    FORM_FIELD_OF,
+    FORM_MESSAGES,
+    JSON_ACTIONS,
+    RULE_FIELDS,
+    FieldProblem,
+    RuleFieldsForm,
+    fill_rule_fields,
+    rule_fields_dict,
+)
 
 HISTORY_LIMIT = 50
 
@@ -62,23 +83,30 @@ free of gettext: the page words the code)."""
 @console.get("/rules", endpoint="rules")
 @require_role(*OFFICE_ROLES)
 def rules() -> Any:
-    """The rules in force, the editor and the versions."""
-    form = RulesForm()
-    form.rules_json.data = editable_json(current_rules(db_session(), community()))
+    """The rules in force in the form (or a template's, unsaved), and the versions."""
+    form = RuleFieldsForm(formdata=None)
+    shown = current_rules(db_session(), community())
+    template = request.args.get("template", "")
+    if template in RULE_TEMPLATES:
+        shown = template_rules(template, shown.timezone)
+    elif template:
+        template = ""  # an unknown name: the rules in force
+    _show(form, shown)
     form.days.data = DEFAULT_DAYS
-    return _page(form)
+    return _page(form, template=template or None)
 
 
 @console.post("/rules/dryrun", endpoint="rules_dryrun")
 @require_role(*OFFICE_ROLES)
 def rules_dryrun() -> Any:
     """Replay the proposed rules over the last days' crossings; saves nothing (read-only)."""
-    form = RulesForm()
-    if not form.validate_on_submit():
+    form = RuleFieldsForm()
+    if not _valid(form):
         return _page(form, status=400)
     proposed, error_field = _proposed(form)
     if proposed is None:
         return _page(form, status=400, error_field=error_field)
+    _show(form, proposed)
     result = dry_run(
         db_session(), community().id, proposed, now=now(), days=form.days.data or DEFAULT_DAYS
     )
@@ -90,11 +118,11 @@ def rules_dryrun() -> Any:
 @writes
 def rules_save() -> Any:
     """Save the proposed rules as the community's next version."""
-    if request.form.get("action") == "dryrun":
+    if request.form.get("action") in {"dryrun", "dryrun_json"}:
         # A browser that ignored the dry-run button's formaction: never save by mistake.
         return redirect(url_for("console.rules_dryrun"), code=307)
-    form = RulesForm()
-    if not form.validate_on_submit():
+    form = RuleFieldsForm()
+    if not _valid(form):
         return _page(form, status=400)
     proposed, error_field = _proposed(form)  # parsed before the write transaction begins
     if proposed is None:
@@ -114,13 +142,89 @@ def rules_save() -> Any:
     return redirect(url_for("console.rules"))
 
 
-def _proposed(form: RulesForm) -> tuple[RuleSet | None, str | None]:
-    """The form's rules, or None and the offending field (its error set on the form)."""
+def _from_json(form: RuleFieldsForm) -> bool:
+    """Whether the request proposes the JSON (advanced view, or a post without fields)."""
+    return request.form.get("action") in JSON_ACTIONS or "quota_kind" not in request.form
+
+
+def _valid(form: RuleFieldsForm) -> bool:
+    """The form's checks for what is proposed: the JSON's or the fields' (WTForms only)."""
+    if not _from_json(form):
+        return bool(form.validate_on_submit())
+    if not form.is_submitted():
+        return False
+    names = [n for n in ("csrf_token", "rules_json", "reason", "days") if n in form._fields]
+    results = [
+        form[name].validate(form, [DataRequired()] if name == "rules_json" else [])
+        for name in names
+    ]
+    return all(results)
+
+
+def _proposed(form: RuleFieldsForm) -> tuple[RuleSet | None, str | None]:
+    """The proposed rules, or None and the offending JSON field (its error set on the form:
+    under the form field it maps to, or under the JSON when the JSON was proposed)."""
+    if _from_json(form):
+        try:
+            return parse_proposed_rules(form.rules_json.data or ""), None
+        except RuleSetError as exc:
+            form.rules_json.errors = [_rules_error(exc)]
+            return None, exc.field
+    timezone = current_rules(db_session(), community()).timezone
     try:
-        return parse_proposed_rules(form.rules_json.data or ""), None
+        return rules_from_dict(rule_fields_dict(form, timezone=timezone)), None
+    except FieldProblem as exc:
+        _field_error(form, exc.field, exc.problem, {})
+        return None, None
     except RuleSetError as exc:
-        form.rules_json.errors = [_rules_error(exc)]
-        return None, exc.field
+        _field_error(form, exc.field, exc.problem, dict(exc.params))
+        return None, None
+
+
+def _field_error(
+    form: RuleFieldsForm, json_field: str, problem: str, params: dict[str, str | int]
+) -> None:
+    """Show a refusal under the form field that holds ``json_field``, naming its label."""
+    name = FORM_FIELD_OF.get(json_field)
+    if name is None:  # not a field of the form (the time zone): under the JSON
+        form.rules_json.errors = [
+            _rules_error(RuleSetError(json_field, problem, problem, **params))
+        ]
+        return
+    field = form[name]
+    worded: dict[str, str | int] = {**params, "field": f"“{field.label.text}”"}
+    if name == "fever_threshold":
+        worded.update(_plausible_degrees(form))
+        if problem == "out_of_range":
+            worded.update(
+                low=_degrees(int(params.get("low", 300))),
+                high=_degrees(int(params.get("high", 450))),
+            )
+    message_id = FORM_MESSAGES.get((name, problem)) or RULE_MESSAGES.get(problem)
+    if message_id is None:
+        field.errors = [str(_("Field %(field)s: check its value.", field=worded["field"]))]
+        return
+    field.errors = [str(_(message_id, **worded))]
+
+
+def _plausible_degrees(form: RuleFieldsForm) -> dict[str, str | int]:
+    texts = (form.plausible_min_tenths.data or "340", form.plausible_max_tenths.data or "430")
+    try:
+        low, high = (int(text) for text in texts)
+    except ValueError:
+        low, high = 340, 430
+    return {"low": _degrees(low), "high": _degrees(high)}
+
+
+def _degrees(tenths: int) -> str:
+    return f"{tenths / 10:.1f}"
+
+
+def _show(form: RuleFieldsForm, rules: RuleSet) -> None:
+    """Show ``rules`` in the fields and in the advanced JSON."""
+    fill_rule_fields(form, rules)
+    form.rules_json.data = editable_json(rules)
+    form.rules_json.raw_data = None
 
 
 def _rules_error(exc: RuleSetError) -> str:
@@ -133,13 +237,15 @@ def _rules_error(exc: RuleSetError) -> str:
 
 
 def _page(
-    form: RulesForm,
+    form: RuleFieldsForm,
     *,
     status: int = 200,
     result: DryRunResult | None = None,
     error_field: str | None = None,
+    template: str | None = None,
 ) -> tuple[str, int]:
     row = community()
+    current = current_rules(db_session(), row)
     versions = [
         {
             "version": r.version,
@@ -153,13 +259,33 @@ def _page(
     html = render_template(
         "console/rules.html",
         form=form,
-        current=current_rules(db_session(), row),
+        current=current,
         current_version=row.current_rule_version,
+        rotating_codes=row.rotating_codes_enabled,
         versions=versions,
         result=result,
         error_field=error_field,
+        templates=[(name, label) for name, (label, _rules) in RULE_TEMPLATES.items()],
+        template=template,
+        template_label=RULE_TEMPLATES[template][0] if template else None,
+        picked=template or matching_template(current) or DEFAULT_TEMPLATE,
+        code_label=_code_label,
+        json_open=error_field is not None or _posted_json(),
+        rule_fields=RULE_FIELDS,
     )
     return html, status
+
+
+def _posted_json() -> bool:
+    return request.method == "POST" and request.form.get("action") in JSON_ACTIONS
+
+
+def _code_label(code: str | None) -> str:
+    """A verdict code's reason in the page's language (the code itself stays beside it)."""
+    try:
+        return reason(Code(code), lang()) if code else "—"
+    except ValueError:  # a code newer than this page
+        return code or "—"
 
 
 def _summary(text: str) -> str:
@@ -167,3 +293,20 @@ def _summary(text: str) -> str:
         return rules_from_json(text).describe_quota(lang())
     except RuleSetError:
         return "?"
+
+
+@console.post("/rules/rotating-codes", endpoint="rotating_codes")
+@require_role(Role.ADMIN)
+@writes
+def rotating_codes() -> Any:
+    """Turn the community's rotating screen codes on or off (admin; audited by the operation)."""
+    from flask_wtf import FlaskForm
+
+    from gate.issuing.screen_codes import set_rotating_codes
+
+    if not FlaskForm().validate_on_submit():  # the CSRF token
+        return _page(RuleFieldsForm(formdata=None), status=400)
+    enabled = request.form.get("enabled") == "on"
+    set_rotating_codes(db_session(), community(), enabled, actor=actor(), now=now())
+    flash(_("Rotating codes turned on.") if enabled else _("Rotating codes turned off."), "success")
+    return redirect(url_for("console.rules"))

@@ -29,3 +29,16 @@ needs a rule kind the decision core does not have yet."""
 def template_rules(name: str, timezone: str) -> RuleSet:
     """The rules of template ``name`` in ``timezone``; KeyError for an unknown name."""
     return dataclasses.replace(RULE_TEMPLATES[name][1], timezone=timezone)
+
+
+DEFAULT_TEMPLATE = "three-days"
+"""The template an office starts from (三天一出)."""
+
+
+def matching_template(rules: RuleSet) -> str | None:
+    """The name of the template ``rules`` equal (version and time zone aside), else None."""
+    for name, (_label, template) in RULE_TEMPLATES.items():
+        candidate = dataclasses.replace(template, version=rules.version, timezone=rules.timezone)
+        if candidate == rules:
+            return name
+    return None

@@ -38,7 +38,7 @@ from passes import Direction
 CROSSINGS = 30_000
 SCAN_DEADLINE_S = 1.0
 MIN_SCANS_DURING_DRY_RUN = 3
-PASSWORD = "dry-run-clerk-pw-1"
+PASSWORD = "dry-run-office-pw-7"
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_wtf import FlaskForm
 
 from gate.community.models import Building
 from gate.crossings.queries import recent_household_crossings
@@ -35,6 +36,12 @@ from gate.issuing.models import IssuedPass, PassStatus
 from gate.issuing.operations import IssuingError, issue_pass, revoke_pass
 from gate.issuing.output import card_png
 from gate.issuing.queries import household_passes
+from gate.issuing.resident_links import (
+    ResidentLinkError,
+    issue_household_links,
+    live_link_household_ids,
+    revoke_household_links,
+)
 from gate.services import services
 from gate.web.auth import OFFICE_ROLES, current_account, current_community_id, require_role
 from gate.web.i18n import is_chinese
@@ -165,6 +172,7 @@ def _render_detail(
     issue_form: IssueForm | None = None,
     revoke_form: RevokeForm | None = None,
     status_code: int = 200,
+    new_link: str | None = None,
 ) -> Any:
     session = db_session()
     row = community()
@@ -190,6 +198,8 @@ def _render_detail(
         "issue_form": issue_form or IssueForm(),
         "revoke_form": revoke_form or RevokeForm(),
         "PassStatus": PassStatus,
+        "has_link": bool(live_link_household_ids(session, [found.id])),
+        "new_link": new_link,
     }
     html = render_template("console/household.html", **context)
     return (html, status_code) if status_code != 200 else html
@@ -304,6 +314,28 @@ def household_card(code: str, pass_id: int) -> Any:
         mimetype="image/png",
         headers={"Content-Disposition": attachment(filename)},
     )
+
+
+@console.post("/households/<code>/link", endpoint="household_link")
+@require_role(*OFFICE_ROLES)
+@writes
+def household_link(code: str) -> Any:
+    """Issue (or re-issue) the household's resident link, shown once; or revoke it."""
+    if not FlaskForm().validate_on_submit():  # the CSRF token
+        return _render_detail(code, status_code=400)
+    found = household_or_404(None, code)
+    try:
+        if request.form.get("action") == "revoke":
+            revoke_household_links(db_session(), [found], actor=actor(), now=now())
+            flash(_("Resident link revoked."), "success")
+            return redirect(url_for("console.household", code=found.code))
+        [link] = issue_household_links(db_session(), [found], actor=actor(), now=now()).links
+    except ResidentLinkError as exc:
+        flash(_(exc.message_id, **exc.params), "error")
+        request_unit().rollback()
+        return _render_detail(code, status_code=409)
+    url = url_for("resident.page", token=link.token, _external=True)
+    return _render_detail(code, new_link=url)
 
 
 def _pass_of(found: Household, pass_id: int) -> IssuedPass:

@@ -1,7 +1,10 @@
 """The resident's page: ``/p/<token>``, no login, for a phone at the gate.
 
 The page carries the pass QR inline (a ``data:`` PNG) and is cacheable for a day, so it keeps
-working when the phone loses signal at the gate. ``/status`` and ``/code`` are small JSON
+working when the phone loses signal at the gate. Where the community uses rotating screen
+codes the page never carries the static pass: it starts with a freshly signed screen code
+(which a gate refuses as ``screen_code_stale`` once it is old), and ``resident.js`` swaps in
+new ones. ``/status`` and ``/code`` are small JSON
 endpoints that ``resident.js`` polls when online; they are never cached.
 """
 
@@ -67,7 +70,12 @@ def page(token: str) -> Response:
         return _not_found()
     view = _page(record, at)
     qr = None
-    if view.active:
+    if view.active and view.rotating_codes:
+        try:
+            qr = qr_data_uri(make_screen_code(db_session(), record, now=at).text)
+        except SigningKeyUnavailable:
+            qr = None  # no key can sign here: say so, show the rest (never the static pass)
+    elif view.active:
         try:
             qr = qr_data_uri(pass_text(db_session(), record))
         except IssuingError:

@@ -64,7 +64,7 @@ def test_links_for_a_building_each_open_their_own_household_and_no_other(
     )
     links = _links(result.output)
     assert sorted(links) == ["7-1-101", "7-1-102", "7-2-101", "7-2-102"]
-    rows = list(load_workbook(sheet).active.iter_rows(values_only=True))  # type: ignore[union-attr]
+    rows = list(load_workbook(sheet).active.iter_rows(values_only=True))
     assert rows[0] == ("房号", "手机出入证链接")
     assert dict(rows[1:]) == {code: f"{BASE}/p/{token}" for code, token in links.items()}
     client = app.test_client()

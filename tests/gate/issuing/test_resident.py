@@ -258,3 +258,22 @@ def test_a_screen_code_decides_like_the_card_and_dies_with_a_reissue(compound: C
             now=now,
         )
     assert verdict.code is Code.SUPERSEDED
+
+
+def test_with_rotating_codes_the_page_shows_only_a_screen_code_never_the_static_pass(
+    compound: Compound,
+) -> None:
+    resident = compound.residents[0]
+    token = _link(compound)
+    _enable_rotating_codes(compound)
+    html = compound.client().get(f"/p/{token}").get_data(as_text=True)
+    [shown] = _qr_texts(html)
+    assert shown.startswith("CS1:")
+    assert resident.pass_text not in html
+    assert resident.pass_text not in _qr_texts(html)
+    assert "动态码" in html or "Live code" in html
+    with transaction(compound.sessions, read_only=True) as session:
+        context = compound.services.contexts.get(session, compound.community_id)
+        check = check_presented(session, context=context, text=shown, now=compound.clock())
+    assert isinstance(check, VerifiedPass)
+    assert check.fields.household_id == resident.household_id

@@ -2,33 +2,43 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from wtforms import SelectField
+from wtforms.validators import Optional
 
 from gate.audit.queries import AuditFilter, audit_trail_page
 from gate.crossings.queries import local_day_bounds
 from gate.paging import DEFAULT_PAGE_SIZE, PagingError
 from gate.web.auth import READ_ROLES, require_role
+from gate.web.labels import action_choices, action_label, audit_details
 
 from . import console
 from .common import community, db_session
 from .forms import AuditFilterForm
 
 
+class AuditTrailForm(AuditFilterForm):
+    """The audit filters, the action a select of labels (a prefix such as ``pass`` picks every
+    ``pass.*`` action); its choices are set per request, in the request's language."""
+
+    action = SelectField(_l("Action"), choices=[], validators=[Optional()], validate_choice=True)
+
+
 @console.get("/audit", endpoint="audit_trail")
 @require_role(*READ_ROLES)
 def audit_trail() -> Any:
     """Audit events of the community, newest first, keyset-paged."""
-    form = AuditFilterForm(formdata=request.args, meta={"csrf": False})
+    form = AuditTrailForm(formdata=request.args, meta={"csrf": False})
+    form.action.choices = [("", _("Any")), *action_choices()]
     form.validate()
     row = community()
     wanted = AuditFilter(
         actor=(form.actor.data or "").strip() or None,
-        action=(form.action.data or "").strip() or None,
+        action=None if form.action.errors else (form.action.data or "").strip() or None,
         start=local_day_bounds(form.date_from.data, row.timezone)[0]
         if form.date_from.data and not form.date_from.errors
         else None,
@@ -47,9 +57,10 @@ def audit_trail() -> Any:
             "created_at": e.created_at,
             "actor": e.actor,
             "action": e.action,
+            "action_label": action_label(e.action),
             "subject": " ".join(x for x in (_subject(e.subject_type), e.subject_id) if x),
             "reason": e.reason or "",
-            "details": _details(e.details_json),
+            "details": audit_details(e.details_json),
         }
         for e in page.items
     ]
@@ -63,14 +74,6 @@ def audit_trail() -> Any:
         else None,
         first_url=url_for("console.audit_trail", **args) if request.args.get("after") else None,
     )
-
-
-def _details(text: str) -> str:
-    try:
-        data = json.loads(text or "{}")
-    except ValueError:
-        return text
-    return "" if not data else json.dumps(data, ensure_ascii=False, sort_keys=True)[:300]
 
 
 SUBJECT_LABELS = {

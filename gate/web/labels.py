@@ -1,0 +1,336 @@
+"""The one place that turns stored codes into what an office clerk reads.
+
+Every table of the console shows a label, never a raw code: verdict reason codes
+(``quota`` -> 本户外出次数已用完), directions (``out`` -> 外出), household statuses, pass and
+device statuses, audit actions (``crossings.export_unmasked`` -> 导出出入记录（未打码）) and the
+keys of an audit event's details. The code itself stays available to the page (a ``title``
+attribute) and to exports (a column of its own).
+
+Verdict reasons come from :mod:`passes.codes` (the words the gate screen shows, in the
+request's language), so the office and the volunteer read the same sentence. Every other
+label is an English message id marked with :func:`N_` and translated with gettext.
+
+Registries (:data:`ACTION_LABELS`, :data:`EXTRA_CODE_LABELS`, ...) are plain dicts so that a
+test can prove every action written anywhere in ``gate`` has a label: a new action without
+one fails ``tests/gate/web/test_labels.py``. An unknown code is shown as stored (never an
+error: old rows outlive the code that wrote them).
+
+Registered as Jinja filters by :func:`configure_labels` (called from
+:func:`gate.web.formatting.configure_formatting`): ``reason_label``, ``direction_label``,
+``status_label``, ``pass_status_label``, ``action_label``, ``audit_details``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from flask_babel import gettext
+
+from passes import Code, reason
+
+
+def N_(msgid: str) -> str:
+    """Mark ``msgid`` for extraction; translated where it is shown."""
+    return msgid
+
+
+EXTRA_CODE_LABELS: dict[str, str] = {
+    "clock_fault": N_("Scanner clock fault: call the supervisor on duty"),
+    "clock_backwards": N_("Dated behind the scanner's clock"),
+    "rejected_upload": N_("Unreadable upload from a scanner"),
+    "scanned_at_future": N_("Dated in the future (scanner clock ahead)"),
+    "scanned_before_enrolment": N_("Dated before the scanner was set up"),
+}
+"""Codes a crossing may carry besides :class:`passes.Code`: the scanner's clock refusal and
+the server's reasons for keeping an upload as rejected (``gate.crossings``)."""
+
+DIRECTION_LABELS: dict[str, str] = {"out": N_("Exit"), "in": N_("Entry")}
+
+HOUSEHOLD_STATUS_LABELS: dict[str, str] = {
+    "normal": N_("Normal"),
+    "quarantined": N_("Home quarantine"),
+    "exempt": N_("Exempt"),
+}
+
+PASS_STATUS_LABELS: dict[str, str] = {
+    "active": N_("Active"),
+    "revoked": N_("Revoked"),
+    "superseded": N_("Superseded"),
+}
+
+ROLE_LABELS: dict[str, str] = {
+    "admin": N_("Administrator"),
+    "office": N_("Office staff"),
+    "auditor": N_("Auditor"),
+    "supervisor": N_("Supervisor"),
+    "volunteer": N_("Gate volunteer"),
+}
+
+ACTION_LABELS: dict[str, str] = {
+    "audit.checkpoint": N_("Log checkpoint signed"),
+    "community.create": N_("Community created"),
+    "crossing.conflict_review": N_("Offline conflict reviewed"),
+    "crossing.timeline_conflict": N_("Late upload changed a household's state"),
+    "crossings.export": N_("Crossing log exported (names masked)"),
+    "crossings.export_unmasked": N_("Crossing log exported with full names"),
+    "device.clock_backwards": N_("Scanner clock set back"),
+    "device.create": N_("Scanner added"),
+    "device.enroll": N_("Scanner enrolled"),
+    "device.revoke": N_("Scanner revoked"),
+    "gate.add": N_("Gate added"),
+    "gate.rename": N_("Gate renamed"),
+    "household.create": N_("Household added"),
+    "household.exempt": N_("Household exempted"),
+    "household.import": N_("Households imported"),
+    "household.normal": N_("Household back to normal rules"),
+    "household.quarantine": N_("Household put in home quarantine"),
+    "household.update": N_("Household updated"),
+    "key.create": N_("Signing key created"),
+    "key.retire": N_("Signing key retired"),
+    "key.revoke": N_("Signing key revoked"),
+    "pass.card": N_("Pass card downloaded"),
+    "pass.issue": N_("Pass issued"),
+    "pass.print": N_("Pass cards printed"),
+    "pass.reissue": N_("Pass reissued"),
+    "pass.revoke": N_("Pass revoked"),
+    "resident_link.issue": N_("Phone pass link sent"),
+    "resident_link.reissue": N_("Phone pass link replaced"),
+    "resident_link.revoke": N_("Phone pass link revoked"),
+    "rules.save": N_("Rules saved"),
+    "user.create": N_("User created"),
+    "user.disable": N_("User disabled"),
+    "user.password": N_("Password changed"),
+    "user.role": N_("User role changed"),
+}
+"""Every audit action written in ``gate`` (``record_event(action=...)``) and its label."""
+
+ACTION_GROUP_LABELS: dict[str, str] = {
+    "audit": N_("Log checkpoints (all)"),
+    "community": N_("Community (all)"),
+    "crossing": N_("Crossings (all)"),
+    "crossings": N_("Exports (all)"),
+    "device": N_("Scanners (all)"),
+    "gate": N_("Gates (all)"),
+    "household": N_("Households (all)"),
+    "key": N_("Signing keys (all)"),
+    "pass": N_("Passes (all)"),
+    "resident_link": N_("Phone pass links (all)"),
+    "rules": N_("Rules (all)"),
+    "user": N_("Users (all)"),
+}
+"""The audit filter's prefixes (``pass`` matches every ``pass.*`` action)."""
+
+DETAIL_KEY_LABELS: dict[str, str] = {
+    "after": N_("After"),
+    "at": N_("Time"),
+    "backup": N_("Backup copy"),
+    "before": N_("Before"),
+    "building": N_("Building"),
+    "building_id": N_("Building"),
+    "cards": N_("Cards"),
+    "code": N_("Reason"),
+    "conflict_code": N_("Would be refused for"),
+    "conflict_only": N_("Conflicts only"),
+    "conflict_with_id": N_("Conflicts with crossing"),
+    "contact_phone": N_("Phone"),
+    "count": N_("Count"),
+    "created": N_("Added"),
+    "crossings": N_("Crossings"),
+    "direction": N_("Direction"),
+    "enabled": N_("Enabled"),
+    "fever_only": N_("Fever only"),
+    "fields": N_("Changed fields"),
+    "file": N_("File"),
+    "format": N_("Format"),
+    "from": N_("From"),
+    "gate": N_("Gate"),
+    "gate_id": N_("Gate"),
+    "gate_seq": N_("Sequence number"),
+    "gates": N_("Gates"),
+    "generation": N_("Generation"),
+    "grid": N_("Grid"),
+    "head": N_("Head of household"),
+    "head.id_number_hash": N_("Head of household's ID number"),
+    "head.name": N_("Head of household's name"),
+    "head.phone": N_("Head of household's phone"),
+    "household": N_("Household"),
+    "key_id": N_("Key"),
+    "manual_code": N_("Manual code"),
+    "masked": N_("Names masked"),
+    "name": N_("Name"),
+    "new_places": N_("New places"),
+    "note": N_("Note"),
+    "offline_only": N_("Offline only"),
+    "pages": N_("Pages"),
+    "previous_status": N_("Previous status"),
+    "previous_version": N_("Previous version"),
+    "private_key": N_("Private key"),
+    "quarantine_until": N_("Quarantine until"),
+    "role": N_("Role"),
+    "room": N_("Room"),
+    "row": N_("Row"),
+    "rows": N_("Rows"),
+    "rules": N_("Rules"),
+    "skipped_rows": N_("Skipped rows"),
+    "status": N_("Status"),
+    "timezone": N_("Time zone"),
+    "to": N_("To"),
+    "unchanged": N_("Unchanged"),
+    "unit": N_("Unit"),
+    "updated": N_("Updated"),
+    "valid_days": N_("Valid days"),
+    "verdict": N_("Verdict"),
+    "without_pass": N_("Without a pass"),
+}
+"""Names of the keys audit events' details hold (unknown keys are shown as stored)."""
+
+VALUE_LABELS: dict[str, str] = {
+    "allowed": N_("Allowed"),
+    "refused": N_("Refused"),
+    "removed": N_("removed"),
+    "not on this server": N_("not on this server"),
+    **PASS_STATUS_LABELS,
+    **HOUSEHOLD_STATUS_LABELS,
+    **ROLE_LABELS,
+    **DIRECTION_LABELS,
+}
+"""Words that audit details hold as values (statuses, roles, directions, verdicts)."""
+
+_CODE_KEYS = frozenset({"code", "conflict_code"})
+_SUMMARISED_KEYS = frozenset({"rules", "crossings"})
+"""Keys whose value is too long to read in a table: shown as a count or "…"."""
+_YES, _NO = N_("yes"), N_("no")
+
+
+def _known(table: Mapping[str, str], code: object) -> str:
+    text = "" if code is None else str(getattr(code, "value", code))
+    msgid = table.get(text)
+    return text if msgid is None else str(gettext(msgid))
+
+
+def reason_label(code: object) -> str:
+    """A verdict or rejection code's reason in the request's language; "" for no code."""
+    if code is None or code == "":
+        return ""
+    text = str(getattr(code, "value", code))
+    try:
+        known = Code(text)
+    except ValueError:
+        return _known(EXTRA_CODE_LABELS, text)
+    from gate.web.i18n import is_chinese
+
+    return reason(known, "zh" if is_chinese() else "en")
+
+
+def direction_label(direction: object) -> str:
+    """``out``/``in`` (or a :class:`passes.Direction`): 外出/进入."""
+    return _known(DIRECTION_LABELS, direction)
+
+
+def status_label(status: object) -> str:
+    """A household status: 正常, 居家隔离, 豁免."""
+    return _known(HOUSEHOLD_STATUS_LABELS, status)
+
+
+def pass_status_label(status: object) -> str:
+    """A pass status: 有效, 已作废, 已补办."""
+    return _known(PASS_STATUS_LABELS, status)
+
+
+def role_label(role: object) -> str:
+    """A user role: 管理员, 社区工作人员, ..."""
+    return _known(ROLE_LABELS, role)
+
+
+def action_label(action: object) -> str:
+    """An audit action (``pass.revoke``) as a sentence (出入证已作废); unknown ones as stored."""
+    return _known(ACTION_LABELS, action)
+
+
+def action_choices() -> list[tuple[str, str]]:
+    """The audit filter's options: every prefix ("all passes") and every action, by label."""
+    groups: list[tuple[str, str]] = []
+    for prefix, msgid in ACTION_GROUP_LABELS.items():
+        groups.append((prefix, str(gettext(msgid))))
+        groups += [
+            (action, "— " + str(gettext(label)))
+            for action, label in ACTION_LABELS.items()
+            if action.split(".", 1)[0] == prefix
+        ]
+    return groups
+
+
+def gate_label(name: str | None, code: str | None = None) -> str:
+    """A gate as the office named it (南门); its code only when it has no name."""
+    return (name or "").strip() or (code or "")
+
+
+def audit_details(details_json: str | None, *, limit: int = 300) -> str:
+    """An audit event's JSON details as readable ``key: value`` text in the request's language
+    (``{"rows": 12, "masked": true}`` -> ``行数：12；姓名已打码：是``). Empty values are left
+    out, nested objects flattened, long lists counted. Text that is not JSON is shown as
+    stored."""
+    try:
+        data = json.loads(details_json or "{}")
+    except ValueError:
+        return (details_json or "")[:limit]
+    if not isinstance(data, dict):
+        return str(data)[:limit]
+    from gate.web.i18n import is_chinese
+
+    chinese = is_chinese()
+    separator, joiner = ("：", "；") if chinese else (": ", "; ")
+    parts = [
+        f"{detail_key_label(key)}{separator}{_value(key, value, chinese)}"
+        for key, value in data.items()
+        if value not in (None, "", [], {})
+    ]
+    text = joiner.join(parts)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def detail_key_label(key: str) -> str:
+    """The label of a key of an audit event's details; unknown keys as stored."""
+    msgid = DETAIL_KEY_LABELS.get(key)
+    return key if msgid is None else str(gettext(msgid))
+
+
+def _value(key: str, value: Any, chinese: bool) -> str:
+    if isinstance(value, bool):
+        return str(gettext(_YES if value else _NO))
+    if key in _SUMMARISED_KEYS:
+        return str(len(value)) if isinstance(value, list) else "…"
+    if isinstance(value, dict):
+        inner = [
+            f"{detail_key_label(k)} {_value(k, v, chinese)}"
+            for k, v in value.items()
+            if v not in (None, "", [], {})
+        ]
+        return ("，" if chinese else ", ").join(inner) or "—"
+    if isinstance(value, list):
+        return ("、" if chinese else ", ").join(
+            detail_key_label(item) if key == "fields" else _value(key, item, chinese)
+            for item in value
+        )
+    text = str(value)
+    if key in _CODE_KEYS:
+        return reason_label(text)
+    msgid = VALUE_LABELS.get(text)
+    return text if msgid is None else str(gettext(msgid))
+
+
+def configure_labels(app: Flask) -> None:
+    """Register the label filters on the app's Jinja environment."""
+    app.jinja_env.filters.update(
+        reason_label=reason_label,
+        direction_label=direction_label,
+        status_label=status_label,
+        pass_status_label=pass_status_label,
+        role_label=role_label,
+        action_label=action_label,
+        gate_label=gate_label,
+        audit_details=audit_details,
+    )

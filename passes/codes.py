@@ -26,6 +26,8 @@ class Code(StrEnum):
     REVOKED = "revoked"
     SUPERSEDED = "superseded"
     UNKNOWN_HOUSEHOLD = "unknown_household"
+    SCREEN_CODE_STALE = "screen_code_stale"
+    """A rotating screen code past its short validity (a screenshot): the pass may be fine."""
     # Health.
     SENSOR_ERROR = "sensor_error"
     NO_TEMPERATURE = "no_temperature"
@@ -56,6 +58,7 @@ PASS_VALIDITY_CODES = frozenset(
         Code.REVOKED,
         Code.SUPERSEDED,
         Code.UNKNOWN_HOUSEHOLD,
+        Code.SCREEN_CODE_STALE,
     }
 )
 """Codes that mean the pass itself is not good; nothing about the household is known."""
@@ -79,6 +82,10 @@ _REASONS: dict[Code, tuple[str, str]] = {
     Code.REVOKED: ("出入证已挂失作废", "Pass revoked"),
     Code.SUPERSEDED: ("出入证已补办，旧证作废", "Pass replaced by a newer card"),
     Code.UNKNOWN_HOUSEHOLD: ("住户未登记", "Household not registered"),
+    Code.SCREEN_CODE_STALE: (
+        "动态码已过期，请让住户刷新页面",
+        "Screen code out of date: ask the resident to reload the page",
+    ),
     Code.SENSOR_ERROR: ("体温读数异常，请复测", "Implausible temperature reading, re-measure"),
     Code.NO_TEMPERATURE: ("未测体温，请测温", "No temperature reading, please measure"),
     Code.FEVER: ("体温异常，请留观并联系医护人员", "Fever: hold and call medical staff"),

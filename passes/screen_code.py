@@ -191,8 +191,9 @@ def verify_screen_code(text: object, keys: KeySet, now: datetime) -> ScreenCodeC
 
     Order (first failure wins): ``bad_format`` -> ``unknown_key`` -> ``bad_signature`` ->
     ``key_revoked`` -> ``key_not_valid`` (made outside the key's signing period) ->
-    ``not_yet_valid`` -> ``expired`` (``now`` after ``valid_until``: a screenshot older than
-    its validity). The pass it stands for is checked afterwards by :func:`screen_pass_check`.
+    ``not_yet_valid`` -> ``screen_code_stale`` (``now`` after ``valid_until``: a screenshot
+    older than its validity; distinct from ``expired``, which is the pass's own end). The
+    pass it stands for is checked afterwards by :func:`screen_pass_check`.
     """
     try:
         signed = parse_screen_code(text)
@@ -213,7 +214,7 @@ def verify_screen_code(text: object, keys: KeySet, now: datetime) -> ScreenCodeC
     if now < fields.valid_from:
         return PassRejected(Code.NOT_YET_VALID, "screen_code_not_yet_valid")
     if now > fields.valid_until:
-        return PassRejected(Code.EXPIRED, "screen_code_expired")
+        return PassRejected(Code.SCREEN_CODE_STALE, "screen_code_stale")
     return VerifiedScreenCode(fields, key)
 
 

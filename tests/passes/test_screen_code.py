@@ -24,6 +24,7 @@ from passes import (
     Code,
     Direction,
     HouseholdState,
+    HouseholdStatus,
     KeySet,
     KeyStatus,
     Pass,
@@ -38,6 +39,7 @@ from passes import (
     decide,
     is_screen_code,
     parse_screen_code,
+    reason,
     screen_code_for,
     screen_pass_check,
     sign_screen_code,
@@ -136,14 +138,14 @@ def test_every_single_bit_flip_is_refused() -> None:
     assert codes <= {Code.BAD_FORMAT, Code.UNKNOWN_KEY, Code.BAD_SIGNATURE}, codes
 
 
-def test_a_code_is_valid_through_valid_until_and_expired_one_second_later() -> None:
+def test_a_code_is_valid_through_valid_until_and_stale_one_second_later() -> None:
     text = _code()
     at_end = verify_screen_code(text, default_keyset(), NOW + LIFETIME)
     after = verify_screen_code(text, default_keyset(), NOW + LIFETIME + timedelta(seconds=1))
     early = verify_screen_code(text, default_keyset(), NOW - timedelta(seconds=1))
     assert isinstance(at_end, VerifiedScreenCode)
     assert isinstance(after, PassRejected)
-    assert after.code is Code.EXPIRED
+    assert after.code is Code.SCREEN_CODE_STALE
     assert isinstance(early, PassRejected)
     assert early.code is Code.NOT_YET_VALID
 
@@ -278,7 +280,7 @@ def test_a_rejected_screen_code_passes_through_and_decides_a_refusal() -> None:
     )
     verdict = _decide(check, now=late)
     assert check is screen
-    assert verdict.code is Code.EXPIRED
+    assert verdict.code is Code.SCREEN_CODE_STALE
     assert verdict.household_id is None
 
 
@@ -301,3 +303,57 @@ def test_the_cs1_golden_vector_never_changes() -> None:
     parsed = parse_screen_code(GOLDEN_CS1).fields
     assert (parsed.key_id, parsed.pass_id, parsed.generation) == (1, pass_fields().pass_id, 1)
     assert (parsed.valid_from, parsed.valid_until) == (NOW, NOW + LIFETIME)
+
+
+def test_a_three_minute_old_screenshot_is_screen_code_stale_not_an_expired_pass() -> None:
+    """The server's codes live 2 min 30 s from 30 s in the past (gate.issuing.screen_codes)."""
+    made = NOW - timedelta(minutes=3)
+    text = _code(valid_from=made - timedelta(seconds=30), lifetime=timedelta(seconds=150))
+    check = verify_screen_code(text, default_keyset(), NOW)
+    assert isinstance(check, PassRejected)
+    verdict = _decide(check)
+    assert (check.code, check.detail) == (Code.SCREEN_CODE_STALE, "screen_code_stale")
+    assert not verdict.allowed
+    assert verdict.code is Code.SCREEN_CODE_STALE
+    assert reason(verdict.code) == "动态码已过期，请让住户刷新页面"
+    assert reason(Code.EXPIRED) == "出入证已过期"
+    assert Code.SCREEN_CODE_STALE.value == "screen_code_stale"
+    # Its card, by contrast, is still good: only the screenshot is out of date.
+    assert _decide(default_key().sign(pass_fields())).allowed
+
+
+_SCENARIOS = [
+    household(),
+    household(exits=(NOW - timedelta(hours=1),), out_since=()),
+    household(out_since=(NOW - timedelta(hours=1),)),
+    household(status=HouseholdStatus.QUARANTINED, quarantine_until=NOW + timedelta(days=3)),
+    household(status=HouseholdStatus.EXEMPT, exits=(NOW - timedelta(hours=1),)),
+    household(generation=2),
+]
+
+
+@pytest.mark.parametrize("state", _SCENARIOS)
+@pytest.mark.parametrize("temperature", [365, 380, None])
+@pytest.mark.parametrize("direction", [Direction.OUT, Direction.IN])
+def test_a_fresh_screen_code_decides_exactly_like_its_card(
+    state: HouseholdState, temperature: int | None, direction: Direction
+) -> None:
+    fields = pass_fields()
+    fresh = _code(fields=fields, valid_from=NOW - timedelta(seconds=30))
+    screen = verify_screen_code(fresh, default_keyset(), NOW)
+    check = screen_pass_check(screen, fields, default_keyset(), community_id=COMMUNITY, now=NOW)
+
+    def verdict(presented: PassCheck | str) -> Verdict:
+        return decide(
+            presented,
+            keys=default_keyset(),
+            community_id=COMMUNITY,
+            household=state,
+            revoked_pass_ids=frozenset(),
+            rules=RuleSet(),
+            direction=direction,
+            temperature=temperature,
+            now=NOW,
+        )
+
+    assert verdict(check) == verdict(default_key().sign(fields))

@@ -244,7 +244,7 @@ def test_a_screen_code_decides_like_the_card_and_dies_with_a_reissue(compound: C
         late = check_presented(
             session, context=context, text=code, now=now + timedelta(seconds=MAX_LIFETIME_SECONDS)
         )
-        assert getattr(late, "code", None) is Code.EXPIRED
+        assert getattr(late, "code", None) is Code.SCREEN_CODE_STALE
         issue_pass(session, household, actor="office", now=now, reissue=True)
         verdict = decide(
             check_presented(session, context=context, text=code, now=now),

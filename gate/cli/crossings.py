@@ -186,7 +186,7 @@ def _prepare(
         gate_id = gate_id_by_code(session, community.id, gate_code)
         if gate_id is None:
             raise click.ClickException(
-                f"没有代码为 {gate_code!r} 的闸口 / no gate with code {gate_code!r}"
+                f"没有代码为 {gate_code!r} 的出入口 / no gate with code {gate_code!r}"
             )
     if household_code and household_by_code(session, community.id, household_code) is None:
         raise click.ClickException(

@@ -39,18 +39,22 @@ from gate.devices.models import Gate
 from gate.households.models import Household, Member
 from gate.households.operations import HEAD_FIRST
 from gate.households.validation import mask_name
-from passes import Direction
+from passes import Code, Direction
+from passes import reason as verdict_reason
 
 Format = Literal["csv", "xlsx"]
 
 HEADERS = (
     "时间",
-    "闸口",
+    "出入口",
+    "出入口代码",
     "方向",
+    "方向代码",
     "户编号",
     "户主",
     "体温",
     "结果",
+    "原因",
     "原因代码",
     "离线",
     "冲突",
@@ -61,7 +65,7 @@ HEADERS = (
     "流水号",
     "哈希",
 )
-_WIDTHS = (20, 10, 6, 12, 10, 7, 7, 16, 6, 6, 12, 10, 20, 9, 9, 66)
+_WIDTHS = (20, 10, 10, 6, 8, 12, 10, 7, 7, 24, 16, 6, 6, 12, 10, 20, 9, 9, 66)
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _YIELD_PER = 2000
 _PROGRESS_EVERY = 10_000
@@ -70,6 +74,30 @@ _XLSX_MEMORY = 8 * 1024 * 1024
 _CHUNK = 64 * 1024
 XLSX_MAX_ROWS = 1_048_576
 """Excel's row limit per sheet; longer exports continue on a new sheet."""
+
+
+OTHER_REASONS: dict[str, str] = {
+    "clock_fault": "设备时钟异常，请联系值班负责人",
+    "clock_backwards": "记录时间早于设备时钟",
+    "rejected_upload": "扫码设备上传的记录无法读取",
+    "scanned_at_future": "记录时间晚于当前时间（设备时钟偏快）",
+    "scanned_before_enrolment": "记录时间早于设备启用",
+}
+"""Chinese reasons of the codes a crossing may carry besides :class:`passes.Code` (the same
+words as the console's labels, ``gate.web.labels.EXTRA_CODE_LABELS``, in Chinese)."""
+
+DIRECTION_LABELS = {Direction.OUT: "外出", Direction.IN: "进入"}
+
+
+def reason_zh(code: str | None) -> str:
+    """The Chinese reason of a stored verdict or rejection code ("" for none; an unknown code
+    as stored)."""
+    if not code:
+        return ""
+    try:
+        return verdict_reason(Code(code), "zh")
+    except ValueError:
+        return OTHER_REASONS.get(code, code)
 
 
 def neutralise(text: str) -> str:
@@ -83,8 +111,8 @@ EXPORT_UNMASKED = "crossings.export_unmasked"
 
 
 def export_query(log_filter: LogFilter) -> Select[Any]:
-    """The rows of an export: the filtered crossings with gate code, household code and head
-    of household's name, in scan order."""
+    """The rows of an export: the filtered crossings with gate name and code, household code
+    and head of household's name, in scan order."""
     head_name = (
         select(Member.name)
         .where(Member.household_id == Crossing.household_id)
@@ -96,6 +124,7 @@ def export_query(log_filter: LogFilter) -> Select[Any]:
     query = (
         select(
             Crossing.scanned_at,
+            Gate.name,
             Gate.code,
             Crossing.direction,
             Household.code,
@@ -275,9 +304,12 @@ class _Progress:
 
 def export_cells(rows: Any, zone: ZoneInfo, *, unmasked: bool) -> Iterator[list[Any]]:
     """Typed cells of :data:`HEADERS` for rows of :func:`export_query`: local naive datetime,
-    ints, a float temperature, text (not yet escaped: see :func:`cell_text`)."""
+    ints, a float temperature, text (not yet escaped: see :func:`cell_text`). Each code comes
+    with its Chinese label in the column before it (出入口/出入口代码, 方向/方向代码,
+    原因/原因代码)."""
     for (
         scanned_at,
+        gate_name,
         gate_code,
         direction,
         household_code,
@@ -296,12 +328,15 @@ def export_cells(rows: Any, zone: ZoneInfo, *, unmasked: bool) -> Iterator[list[
     ) in rows:
         yield [
             scanned_at.astimezone(zone).replace(tzinfo=None),
+            gate_name or gate_code,
             gate_code,
-            "出" if direction is Direction.OUT else "进",
+            DIRECTION_LABELS[Direction(direction)],
+            Direction(direction).value,
             household_code or "",
             (head if unmasked else mask_name(head)) or "",
             None if tenths is None else tenths / 10,
             "通过" if allowed else "禁止",
+            reason_zh(code),
             code or "",
             "是" if offline else "否",
             "是" if conflict else "否",

@@ -101,14 +101,26 @@ def test_csv_has_a_bom_chinese_headers_local_times_and_masked_names(
     ]
     allowed, fever = rows[2], rows[3]
     code = day_site.households[0].code
-    assert allowed[1:8] == [day_site.gates[0].code, "出", code, "张**", "36.5", "通过", ""]
-    assert fever[5:8] == ["37.8", "禁止", "fever"]
-    assert fever[10] == "'" + FORMULA
+    gate = day_site.gates[0]
+    assert allowed[1:11] == [
+        gate.name,
+        gate.code,
+        "外出",
+        "out",
+        code,
+        "张**",
+        "36.5",
+        "通过",
+        "",
+        "",
+    ]
+    assert fever[7:11] == ["37.8", "禁止", "体温异常，请留观并联系医护人员", "fever"]
+    assert fever[13] == "'" + FORMULA
     crossing = db_session.scalar(
         select(Crossing).where(Crossing.household_id == day_site.households[0].id)
     )
     assert crossing is not None
-    assert allowed[14:] == [str(crossing.gate_seq), crossing.row_hash]
+    assert allowed[17:] == [str(crossing.gate_seq), crossing.row_hash]
 
 
 def test_unmasked_export_shows_the_full_name(db_session: Session, day_site: Site) -> None:
@@ -117,7 +129,7 @@ def test_unmasked_export_shows_the_full_name(db_session: Session, day_site: Site
             io.StringIO(run_export(db_session, day_site, "csv", unmasked=True).decode("utf-8-sig"))
         )
     )
-    assert rows[2][4] == "张三丰"
+    assert rows[2][6] == "张三丰"
 
 
 def test_xlsx_round_trip_with_real_times_numbers_and_no_formulas(
@@ -130,9 +142,9 @@ def test_xlsx_round_trip_with_real_times_numbers_and_no_formulas(
 
     assert list(rows[0]) == list(HEADERS)
     assert rows[2][0] == datetime(2026, 11, 1, 8, 30)
-    assert rows[2][4] == "张**"
-    assert rows[3][5] == 37.8
-    assert rows[3][10] == "'" + FORMULA
+    assert rows[2][6] == "张**"
+    assert rows[3][7] == 37.8
+    assert rows[3][13] == "'" + FORMULA
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
     assert len(rows) == 4
 
@@ -333,7 +345,7 @@ def test_export_command_writes_the_file_and_audits_masked_and_unmasked_exports(
     assert unmasked.exit_code == 0, unmasked.output
     sheet = load_workbook(full).active
     assert sheet is not None
-    assert sheet["E2"].value == "李四"
+    assert sheet["G2"].value == "李四"
     assert empty_gate.exit_code == 0
     events = _events(engine)
     assert [(action, actor) for action, actor, _ in events] == [
@@ -351,3 +363,23 @@ def test_export_command_help_has_an_example() -> None:
         result = CliRunner().invoke(crossings_group, [*args, "--help"])
         assert result.exit_code == 0
         assert "Example: checkpoint crossings export" in result.output
+
+
+def test_every_code_column_comes_with_its_chinese_label_before_it() -> None:
+    for label, code in (("出入口", "出入口代码"), ("方向", "方向代码"), ("原因", "原因代码")):
+        assert HEADERS.index(code) == HEADERS.index(label) + 1
+    assert "闸口" not in HEADERS  # one word for gates: 出入口
+    assert "卡口" not in HEADERS
+
+
+def test_every_stored_code_has_a_chinese_reason_in_the_export() -> None:
+    from gate.crossings.export import OTHER_REASONS, reason_zh
+    from passes import Code
+
+    for code in [*Code, *OTHER_REASONS]:
+        text = reason_zh(str(code))
+        assert text
+        assert text != str(code)
+        assert not any("a" <= ch.lower() <= "z" for ch in text), (code, text)
+    assert reason_zh(None) == ""
+    assert reason_zh("not_a_code") == "not_a_code"

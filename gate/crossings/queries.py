@@ -271,10 +271,15 @@ def refused_by_code(
 def conflicts(
     session: Session, community_id: int, reviewed: bool = False, limit: int = 500
 ) -> list[Crossing]:
-    """Offline conflicts awaiting review (or, with ``reviewed=True``, already reviewed)."""
+    """Conflicts awaiting review (or, with ``reviewed=True``, already reviewed): crossings
+    flagged when stored, and earlier ones the household timeline later found rule-breaking
+    (``conflict_with_id``, outside the hash: see ``gate.crossings.timeline``)."""
     query = (
         select(Crossing)
-        .where(Crossing.community_id == community_id, Crossing.conflict.is_(True))
+        .where(
+            Crossing.community_id == community_id,
+            or_(Crossing.conflict.is_(True), Crossing.conflict_with_id.is_not(None)),
+        )
         .order_by(Crossing.scanned_at, Crossing.id)
         .limit(limit)
     )
@@ -313,7 +318,7 @@ def review_conflict(
     verifies. Raises :class:`NotReviewable` for a non-conflict, an already reviewed one, or
     an empty note.
     """
-    if not crossing.conflict:
+    if not crossing.conflict and crossing.conflict_with_id is None:
         raise NotReviewable("not_conflict", crossing.id)
     if crossing.conflict_reviewed_at is not None:
         raise NotReviewable("reviewed_already", crossing.id)

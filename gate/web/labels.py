@@ -72,7 +72,10 @@ ROLE_LABELS: dict[str, str] = {
 ACTION_LABELS: dict[str, str] = {
     "audit.checkpoint": N_("Log checkpoint signed"),
     "community.create": N_("Community created"),
+    "community.rotating_codes": N_("Rotating screen codes switched"),
     "crossing.conflict_review": N_("Offline conflict reviewed"),
+    "crossing.id_reuse": N_("A scan's id was sent again with other content"),
+    "crossing.override_refused": N_("Supervisor override refused"),
     "crossing.timeline_conflict": N_("Late upload changed a household's state"),
     "crossings.export": N_("Crossing log exported (names masked)"),
     "crossings.export_unmasked": N_("Crossing log exported with full names"),

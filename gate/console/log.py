@@ -59,7 +59,7 @@ def _filter_form(row: Community) -> LogFilterForm:
     form.gate.choices = [
         SelectChoice("", _("Any")),
         *(
-            SelectChoice(str(gate.id), f"{gate.name} ({gate.code})")
+            SelectChoice(str(gate.id), gate.name)
             for gate in gate_choices(db_session(), row.id)
         ),
     ]

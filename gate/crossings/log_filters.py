@@ -156,11 +156,12 @@ def gate_id_by_code(session: Session, community_id: int, code: str) -> int | Non
 def crossing_labels(
     session: Session, crossings: Iterable[Crossing]
 ) -> tuple[dict[int, str], dict[int, str]]:
-    """Gate codes by gate id and household codes by household id for ``crossings``."""
+    """Gate names (as the office named them) by gate id and household codes by household id
+    for ``crossings``."""
     listed = list(crossings)
     gate_ids = {c.gate_id for c in listed}
     household_ids = {c.household_id for c in listed if c.household_id is not None}
-    gate_rows = session.execute(select(Gate.id, Gate.code).where(Gate.id.in_(gate_ids)))
+    gate_rows = session.execute(select(Gate.id, Gate.name).where(Gate.id.in_(gate_ids)))
     household_rows = session.execute(
         select(Household.id, Household.code).where(Household.id.in_(household_ids))
     )

@@ -9,14 +9,22 @@ Importing this module adds the commands to the ``passes`` and ``community`` grou
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 import click
 
 from gate.cli.issuing import _households, _write_atomically, passes_group
 from gate.cli.setup import community_group
 from gate.cli.support import actor_option, community_option, office_job, pick_community, translate
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from gate.community.models import Community
+    from gate.households.models import Household
 
 LINK_PATH = "/p/"
 """Where the server serves the resident page (``gate.resident.views``: ``/p/<token>``)."""
@@ -60,6 +68,12 @@ def _base_url(option: str | None, setting: str | None) -> str:
 @click.option(
     "--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), help="Write an XLSX."
 )
+@click.option(
+    "--cards",
+    "cards_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write each household's card (PNG) with a second QR 手机出示 opening its link.",
+)
 @click.option("--revoke", is_flag=True, help="Revoke the households' links instead.")
 @click.option("--reason", help="Why (with --revoke), for the audit log.")
 @community_option
@@ -69,6 +83,7 @@ def link_command(
     building: str | None,
     base_url: str | None,
     out_path: Path | None,
+    cards_dir: Path | None,
     revoke: bool,
     reason: str | None,
     community_code: str | None,
@@ -84,8 +99,8 @@ def link_command(
 
     if bool(codes) == (building is not None):
         raise click.UsageError("give --household or --building (exactly one)")
-    if revoke and out_path is not None:
-        raise click.UsageError("--out writes issued links: not with --revoke")
+    if revoke and (out_path is not None or cards_dir is not None):
+        raise click.UsageError("--out and --cards write issued links: not with --revoke")
     with office_job(writes=True) as job:
         base = None if revoke else _base_url(base_url, job.settings.public_url)
         session = job.session
@@ -111,6 +126,8 @@ def link_command(
             data = links_workbook(rows, headers=("房号", "手机出入证链接"))
             # Written before the job commits: a file that cannot be written issues nothing.
             _write_atomically(out_path, lambda out: out.write(data))
+        if cards_dir is not None:
+            _write_cards(session, community, households, dict(rows), cards_dir)
     for code, url in rows:
         click.echo(f"{code}\t{url}")
     if run.without_pass:
@@ -120,6 +137,35 @@ def link_command(
         )
     if out_path is not None:
         click.echo(f"{len(rows)} 条链接已写入 {out_path}（links written）")
+
+
+def _writer(data: bytes) -> Callable[[BinaryIO], int]:
+    return lambda out: out.write(data)
+
+
+def _write_cards(
+    session: Session,
+    community: Community,
+    households: list[Household],
+    links: dict[str, str],
+    directory: Path,
+) -> None:
+    """Each linked household's card as ``<code>.png``, with the 手机出示 QR of its link."""
+    from gate.issuing.cards import CardBuilder, usable_passes
+    from gate.issuing.operations import IssuingError
+    from gate.issuing.printing import render_card_png
+
+    builder = CardBuilder(session, community)
+    passes = usable_passes(session, households, _now())
+    for household in households:
+        url = links.get(household.code)
+        if url is None:
+            continue
+        try:
+            card = builder.card(household, passes[household.id], resident_link_url=url)
+        except IssuingError as exc:
+            raise click.ClickException(translate(exc.message_id, **exc.params)) from None
+        _write_atomically(directory / f"{household.code}.png", _writer(render_card_png(card)))
 
 
 @community_group.command(

@@ -96,8 +96,13 @@ class CardBuilder:
             key = self._keys[record.key_id] = signing_key_of(self.session, record)
         return key
 
-    def card(self, household: Household, record: IssuedPass) -> Card:
-        """The card of ``record`` (a pass of ``household``); re-signs the pass text.
+    def card(
+        self, household: Household, record: IssuedPass, *, resident_link_url: str | None = None
+    ) -> Card:
+        """The card of ``record`` (a pass of ``household``); re-signs the pass text. With
+        ``resident_link_url`` the card carries a small second QR labelled 手机出示 that opens
+        the household's phone pass (only right after the link was issued: just its hash is
+        kept).
 
         Raises :class:`gate.issuing.operations.IssuingError` when the key that signed it
         cannot sign here.
@@ -112,6 +117,7 @@ class CardBuilder:
             valid_until=last,
             rule_line=self.rule_line,
             manual_code=record.manual_code or manual_code(record.pass_id),
+            resident_link_url=resident_link_url,
         )
 
     def cards(

@@ -179,7 +179,7 @@ def _card_layout(card: Card) -> list[_Item]:
         lower_right = link_x
         items += [
             _Qr(link_x, 44.0, LINK_QR_BOX_MM, qr_modules(card.resident_link_url)),
-            _Text(link_x + LINK_QR_BOX_MM / 2, 61.6, "手机出入证", 5.5, _GREY, align="center"),
+            _Text(link_x + LINK_QR_BOX_MM / 2, 61.6, "手机出示", 5.5, _GREY, align="center"),
         ]
     items += [
         _Text(col, 48.6, card.rule_line, 8.5, _RED, bold=True, max_width=lower_right - col),

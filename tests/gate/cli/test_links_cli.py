@@ -118,3 +118,21 @@ def test_rotating_codes_on_and_off_are_audited_once_per_change(office: Office) -
     events = office.audit("community.rotating_codes")
     assert [(e.actor, e.subject_id) for e in events][1:] == [("admin", "xfl")]
     assert len(events) == 2
+
+
+def test_cards_carry_a_second_qr_that_opens_the_household_link(
+    office: Office, app: Flask, tmp_path: Path
+) -> None:
+    import zxingcpp
+    from PIL import Image
+
+    cards = tmp_path / "cards"
+    result = office(
+        "passes", "link", "--household", "5-1-101", "--base-url", BASE, "--cards", str(cards)
+    )
+    [(code, token)] = _links(result.output).items()
+    texts = {found.text for found in zxingcpp.read_barcodes(Image.open(cards / f"{code}.png"))}
+    url = f"{BASE}/p/{token}"
+    assert url in texts
+    assert any(text.startswith("CP1:") for text in texts)
+    assert app.test_client().get(f"/p/{token}").status_code == 200

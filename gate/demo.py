@@ -225,6 +225,8 @@ def _simulate_week(
             ).astimezone(UTC)
             back = leave + timedelta(minutes=rng.randint(30, 300))
             fever = 374 + rng.randint(0, 8) if rng.random() < 0.01 else rng.randint(358, 369)
+            if leave >= now:  # today is simulated only up to now: no crossing in the future
+                continue
             events.append((leave, row, Direction.OUT, fever))
             if back < now:
                 events.append((back, row, Direction.IN, rng.randint(358, 369)))

@@ -145,6 +145,8 @@ class LogFilterForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no type
             SelectChoice("", _l("Any")),
             *(SelectChoice(c.value, LazyString(_code_label, c)) for c in Code),
         ],
+        default="",  # no reason chosen is valid: no filter
+        validators=[Optional()],
     )
     household = StringField(_l("Household code"), validators=[Optional(), Length(max=32)])
     fever = BooleanField(_l("Fever only"))

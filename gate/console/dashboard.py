@@ -2,17 +2,42 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import render_template
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from markupsafe import Markup
 
-from gate.crossings.dashboard import CHART_DAYS, overview
+from gate.crossings.dashboard import CHART_DAYS, device_state, overview
+from gate.devices.models import Device
 from gate.web.auth import READ_ROLES, require_role
 from passes import Code, reason
 
 from . import console
 from .charts import hourly_crossings_svg
 from .common import community, db_session, lang, now
+
+REFRESH_SECONDS = 60
+"""The overview reloads itself this often (static/js/refresh.js keeps the scroll position)."""
+
+DEVICE_BADGES: dict[str, tuple[str, LazyString]] = {
+    "revoked": ("badge-bad", _l("Revoked")),
+    "not_enrolled": ("badge-warn", _l("Not enrolled yet")),
+    "never_connected": ("badge-warn", _l("Never connected")),
+    "offline": ("badge-bad", _l("Offline")),
+    "behind": ("badge-warn", _l("Behind")),
+    "normal": ("badge-ok", _l("Normal")),
+}
+"""Each of :data:`gate.crossings.dashboard.DEVICE_STATES` as (badge class, label)."""
+
+
+def device_badge(device: Device, moment: datetime) -> tuple[str, str, str]:
+    """``device``'s state at ``moment``: the code, its badge class and label (UI language)."""
+    state = device_state(device, moment)
+    css, label = DEVICE_BADGES[state]
+    return state, css, str(label)
 
 
 @console.get("/", endpoint="dashboard")
@@ -39,6 +64,8 @@ def dashboard() -> str:
             )
         ),
         gates=seen.gates,
+        device_badge=device_badge,
+        refresh_seconds=REFRESH_SECONDS,
     )
 
 

@@ -19,6 +19,7 @@ from passes import render_png
 
 from . import console
 from .common import actor, not_found, now, owned_or_404
+from .dashboard import device_badge
 from .forms import DeviceForm, RevokeForm
 
 
@@ -36,6 +37,7 @@ def _page(form: DeviceForm, *, created: dict[str, Any] | None = None, status: in
         revoke_form=RevokeForm(),
         created=created,
         now=now(),
+        device_badge=device_badge,
     )
     return html, status
 

@@ -27,9 +27,36 @@ from gate.crossings.queries import (
     overdue,
     refused_by_code,
 )
-from gate.devices.models import Gate
+from gate.devices.models import Device, Gate
 
 CHART_DAYS = 7
+
+OFFLINE_AFTER = timedelta(minutes=15)
+"""A device silent this long is offline: an idle scanner still calls every 5 min (bundle
+refresh), a working one every 15 s."""
+
+DEVICE_STATES = ("revoked", "not_enrolled", "never_connected", "offline", "behind", "normal")
+"""What the office sees of a device, most serious first among those that exclude the others."""
+
+
+def device_state(device: Device, now: datetime) -> str:
+    """One of :data:`DEVICE_STATES` for ``device`` at ``now`` (aware UTC).
+
+    ``not_enrolled``: created, its enrolment code not used yet; ``never_connected``: enrolled
+    but no contact on record; ``offline``: no contact for :data:`OFFLINE_AFTER`; ``behind``:
+    it reported crossings still waiting to upload; ``normal`` otherwise.
+    """
+    if device.revoked_at is not None:
+        return "revoked"
+    if device.token_hash is None:
+        return "not_enrolled"
+    if device.last_seen_at is None:
+        return "never_connected"
+    if now - device.last_seen_at >= OFFLINE_AFTER:
+        return "offline"
+    if device.last_backlog:
+        return "behind"
+    return "normal"
 
 
 @dataclass(frozen=True)

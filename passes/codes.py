@@ -28,6 +28,7 @@ class Code(StrEnum):
     UNKNOWN_HOUSEHOLD = "unknown_household"
     SCREEN_CODE_STALE = "screen_code_stale"
     """A rotating screen code past its short validity (a screenshot): the pass may be fine."""
+    UNKNOWN_PASS = "unknown_pass"  # noqa: S105 - a code, not a password
     # Health.
     SENSOR_ERROR = "sensor_error"
     NO_TEMPERATURE = "no_temperature"
@@ -59,6 +60,7 @@ PASS_VALIDITY_CODES = frozenset(
         Code.SUPERSEDED,
         Code.UNKNOWN_HOUSEHOLD,
         Code.SCREEN_CODE_STALE,
+        Code.UNKNOWN_PASS,
     }
 )
 """Codes that mean the pass itself is not good; nothing about the household is known."""
@@ -86,6 +88,7 @@ _REASONS: dict[Code, tuple[str, str]] = {
         "动态码已过期，请让住户刷新页面",
         "Screen code out of date: ask the resident to reload the page",
     ),
+    Code.UNKNOWN_PASS: ("出入证未登记（非本系统签发）", "Pass not on record (not issued here)"),
     Code.SENSOR_ERROR: ("体温读数异常，请复测", "Implausible temperature reading, re-measure"),
     Code.NO_TEMPERATURE: ("未测体温，请测温", "No temperature reading, please measure"),
     Code.FEVER: ("体温异常，请留观并联系医护人员", "Fever: hold and call medical staff"),

@@ -30,6 +30,10 @@ Optional fields added after a format's vectors were committed (:data:`SCAN_OPTIO
 offline crossings) may be left out: absent reads as null, and null is written by leaving the
 field out, so every committed vector still reads and writes back unchanged.
 
+A scan's ``override`` object may carry the optional ``supervisor_credential``
+(``{"username", "password"}``: the account of a supervisor or admin the gate verifies before
+it lets the override count); absent reads as none, and none is written by leaving it out.
+
 Messages without ``format`` are the unversioned shape scanners sent before this module
 (call it v0); :func:`from_v0` reads a v0 scan, offline crossing or bundle as v1 the way the
 gate read them then (absent optional fields are null, unknown fields are ignored).
@@ -40,7 +44,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
@@ -97,6 +101,7 @@ __all__ = [
     "ItemStatus",
     "Scan",
     "ScanAnswer",
+    "SupervisorCredential",
     "Temperature",
     "Verdict",
     "WireFormatError",
@@ -117,6 +122,21 @@ _SCAN_KEYS = (
 )
 SCAN_OPTIONAL = ("clock_offset_ms",)
 """Fields of a scan (and an offline crossing) that may be left out: see the module doc."""
+OVERRIDE_OPTIONAL = ("supervisor_credential",)
+"""Fields of a scan's ``override`` that may be left out: see the module doc."""
+
+
+@dataclass(frozen=True)
+class SupervisorCredential:
+    """A supervisor's account name and password, carried with an override for the gate to
+    verify (never stored; the password is kept out of ``repr``)."""
+
+    username: str
+    password: str = field(repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object."""
+        return {"username": self.username, "password": self.password}
 
 
 @dataclass(frozen=True)
@@ -141,6 +161,8 @@ class Scan:
     override: Override | None = None
     latency_ms: int | None = None
     clock_offset_ms: int | None = None
+    supervisor_credential: SupervisorCredential | None = None
+    """Sent inside ``override`` (only with one): see the module doc."""
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object."""
@@ -148,6 +170,7 @@ class Scan:
 
     def _fields(self) -> dict[str, Any]:
         override = self.override
+        credential = self.supervisor_credential
         return {
             "id": self.id,
             "pass": self.pass_text,
@@ -157,7 +180,8 @@ class Scan:
             "operator": self.operator,
             "override": None
             if override is None
-            else {"supervisor": override.supervisor, "reason": override.reason},
+            else {"supervisor": override.supervisor, "reason": override.reason}
+            | ({} if credential is None else {"supervisor_credential": credential.to_json()}),
             "latency_ms": self.latency_ms,
         } | ({} if self.clock_offset_ms is None else {"clock_offset_ms": self.clock_offset_ms})
 
@@ -180,18 +204,30 @@ class Scan:
             clock_offset_ms=fields.absent_or_whole(
                 "clock_offset_ms", -MAX_CLOCK_OFFSET_MS, MAX_CLOCK_OFFSET_MS
             ),
+            supervisor_credential=_credential(fields),
         )
 
 
 def _override(fields: Fields) -> Override | None:
     if fields.is_null("override"):
         return None
-    inner = fields.nested("override", ("supervisor", "reason"))
+    inner = fields.nested("override", ("supervisor", "reason"), OVERRIDE_OPTIONAL)
     supervisor, reason = inner.text("supervisor", 64), inner.text("reason", 500)
     try:
         return Override(supervisor=supervisor, reason=reason)
     except ValueError as exc:
         raise WireFormatError("override", str(exc)) from None
+
+
+def _credential(fields: Fields) -> SupervisorCredential | None:
+    """The override's ``supervisor_credential`` (read after :func:`_override` checked it)."""
+    if fields.is_null("override"):
+        return None
+    inner = fields.nested("override", ("supervisor", "reason"), OVERRIDE_OPTIONAL)
+    if not inner.has("supervisor_credential"):
+        return None
+    credential = inner.nested("supervisor_credential", ("username", "password"))
+    return SupervisorCredential(credential.text("username", 64), credential.text("password", 256))
 
 
 @dataclass(frozen=True)

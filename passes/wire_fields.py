@@ -95,9 +95,14 @@ class Fields:
         """Whether the field is ``null``."""
         return self._data[key] is None
 
-    def nested(self, key: str, keys: tuple[str, ...]) -> Fields:
-        """The field as an object with exactly ``keys`` (no ``format`` of its own)."""
-        return Fields(self._data[key], self._name(key), None, keys)
+    def nested(self, key: str, keys: tuple[str, ...], optional: tuple[str, ...] = ()) -> Fields:
+        """The field as an object with exactly ``keys`` (no ``format`` of its own), and
+        perhaps the ``optional`` ones (see the class doc)."""
+        return Fields(self._data[key], self._name(key), None, keys, optional)
+
+    def has(self, key: str) -> bool:
+        """Whether an optional field is present and not null."""
+        return self._data.get(key) is not None
 
     def nested_list(self, key: str, keys: tuple[str, ...]) -> list[Fields]:
         """The field as a list of objects with exactly ``keys``."""

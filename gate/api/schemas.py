@@ -52,14 +52,26 @@ def _invalid(error: WireFormatError) -> ApiError:
 def parse_scan(body: object, *, now: datetime) -> ScanRequest:
     """A scan request from a scan body (or from an offline crossing: its scan part); raises
     :class:`ApiError` naming the first bad field."""
+    return _scan_request(_wire_scan(body), now)
+
+
+def parse_online_scan(
+    body: object, *, now: datetime
+) -> tuple[ScanRequest, wire.SupervisorCredential | None]:
+    """:func:`parse_scan`, with the supervisor credential its override carries (None: no
+    override, or none with it)."""
+    scan = _wire_scan(body)
+    credential = scan.supervisor_credential if scan.override is not None else None
+    return _scan_request(scan, now), credential
+
+
+def _wire_scan(body: object) -> wire.Scan:
     try:
         if isinstance(body, dict) and body.get("format") == wire.CROSSING_FORMAT:
-            scan = wire.Crossing.from_json(body).scan
-        else:
-            scan = wire.Scan.from_json(wire.from_v0(body, wire.Scan))
+            return wire.Crossing.from_json(body).scan
+        return wire.Scan.from_json(wire.from_v0(body, wire.Scan))
     except WireFormatError as exc:
         raise _invalid(exc) from None
-    return _scan_request(scan, now)
 
 
 def parse_batch_item(item: object, *, now: datetime) -> tuple[ScanRequest, OfflineClaim]:

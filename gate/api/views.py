@@ -19,10 +19,11 @@ from gate.api.schemas import (
     batch_response,
     item_id,
     parse_batch_item,
-    parse_scan,
+    parse_online_scan,
     scan_response,
 )
-from gate.crossings.operations import Origin, record_scan
+from gate.crossings.operations import CrossingError, Origin, record_scan
+from gate.crossings.supervisors import Supervisor, check_supervisor
 from gate.crossings.uploads import (
     UnreadableUpload,
     Upload,
@@ -124,15 +125,31 @@ def scan() -> Response:
     """Decide and record one crossing online; replays return the stored verdict.
 
     Device check, decision and record on one connection with one commit; run once more
-    when the first run lost the race for its client id or its connection."""
+    when the first run lost the race for its client id or its connection. An override
+    counts only with a valid ``supervisor_credential``: the device's check-in is then
+    committed first and the password is checked with no transaction open. A client id
+    already used for another request (or by another device) is refused 409 ``id_reuse``;
+    the office's audit event of it is committed all the same."""
     at = now()
     caller = _caller(at)
-    scan_request = parse_scan(json_body(), now=at)
+    scan_request, credential = parse_online_scan(json_body(), now=at)
+    supervisor = None
+    if credential is not None:
+        supervisor = _supervisor(credential.username, credential.password)
     session = db_session()
     context = services().contexts.get(session, caller.community_id)
-    recorded = record_scan(
-        session, context=context, origin=caller.origin, request=scan_request, now=at
-    )
+    try:
+        recorded = record_scan(
+            session,
+            context=context,
+            origin=caller.origin,
+            request=scan_request,
+            now=at,
+            supervisor=supervisor,
+        )
+    except CrossingError as exc:
+        request_unit().commit()  # the office's crossing.id_reuse event
+        raise ApiError(409, exc.code, exc.message) from None
     return jsonify(
         scan_response(
             recorded,
@@ -178,6 +195,14 @@ def bundle() -> Response:
     response.set_etag(etag)
     response.headers["Cache-Control"] = "no-cache"
     return response
+
+
+def _supervisor(username: str, password: str) -> Supervisor | None:
+    """The verified supervisor account of an override's credential (None: not valid). The
+    request's write transaction (the device's check-in) is committed first: argon2 never
+    runs while it holds SQLite's write lock."""
+    request_unit().commit()
+    return check_supervisor(services().sessions, username, password)
 
 
 def _upload(item: object, at: datetime) -> Upload:

@@ -26,6 +26,8 @@ the chain head), then one insert and at most two updates. The answer is a
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +35,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from gate.audit.operations import record_event
 from gate.community.context import CommunityContext
 from gate.crossings.chain import ChainHead
 from gate.crossings.persistence import (
@@ -43,12 +46,14 @@ from gate.crossings.persistence import (
     lock_household_and_gate,
     stored_crossing,
 )
+from gate.crossings.supervisors import Supervisor
 from gate.crossings.timeline import settle as settle_timeline
 from gate.households.decision_state import household_state, state_columns
 from gate.households.validation import mask_name
 from gate.issuing.models import PassStatus
 from gate.issuing.screen_codes import check_presented
 from passes import (
+    Code,
     Direction,
     Override,
     PassCheck,
@@ -63,6 +68,39 @@ SMALLINT_RANGE = range(-32768, 32768)
 INT_RANGE = range(-(2**31), 2**31)
 CLOCK_BACKWARDS = "clock_backwards"
 """The flag of an offline crossing dated behind its device's clock high-water mark."""
+OVERRIDE_REFUSED = "override_refused"
+"""The flag of an online crossing whose override came without a valid supervisor credential
+(the crossing is stored as the refusal it was)."""
+OVERRIDE_UNVERIFIED = "override_unverified"
+"""The flag of an offline crossing the scanner let through by an override the server could not
+verify (accepted as the scanner decided; for the office to check)."""
+
+
+def N_(msgid: str) -> str:
+    """Mark ``msgid`` for the message catalogue; entry points translate it (gettext)."""
+    return msgid
+
+
+CROSSING_MESSAGES: dict[str, str] = {
+    "id_reuse": N_(
+        "The crossing id %(client_id)s was already used for a different request: refused, "
+        "nothing was recorded under it."
+    ),
+}
+"""The English message id of each :class:`CrossingError` code (parameters: its ``params``)."""
+
+
+class CrossingError(ValueError):
+    """A crossing was refused as a request: a stable ``code`` and the ``params`` of its
+    message (``gettext(CROSSING_MESSAGES[code], **params)``); :attr:`message` is the English
+    text (logs, the scanner API's error body)."""
+
+    def __init__(self, code: str, **params: str | int) -> None:
+        self.code = code
+        self.params = params
+        self.message_id = CROSSING_MESSAGES[code]
+        self.message = self.message_id % params if params else self.message_id
+        super().__init__(self.message)
 
 
 @dataclass(frozen=True)
@@ -80,6 +118,9 @@ class ScanRequest:
     latency_ms: int | None = None
     clock_offset_ms: int | None = None
     """The device's clock minus the server's (its estimate, ms), when it reports one."""
+    client_time: bool = True
+    """``scanned_at`` is the client's (part of the request, hashed); False when the server
+    stamped it (the browser gate view), so a retried request hashes the same."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +189,7 @@ def record_scan(
     now: datetime,
     offline: OfflineClaim | None = None,
     clock_backwards: bool = False,
+    supervisor: Supervisor | None = None,
 ) -> ScanResult:
     """Decide and record one crossing (writes in the caller's transaction; the caller
     commits).
@@ -155,12 +197,26 @@ def record_scan(
     Online (``offline is None``): decided at the server's ``now``; the stored verdict
     is the server's. Offline: decided at ``request.scanned_at``; the stored verdict is
     the scanner's, with ``conflict`` set where the server would have refused. A client UUID
-    already stored MUST NOT be stored twice: its stored crossing is returned as a replay.
+    already stored MUST NOT be stored twice: a replay (same id, same request, same device:
+    :func:`request_hash`) returns the stored crossing; the same id with another request or
+    from another device or user raises :class:`CrossingError` ``id_reuse`` after recording
+    the audit event ``crossing.id_reuse`` (nothing of the stored crossing is returned).
     ``clock_backwards``: the offline crossing is dated behind its device's clock high-water
     mark (a clock set back): flagged ``clock_backwards`` for the office.
+
+    ``supervisor``: the verified account (of this community) an online override is made
+    under. An online override without one is refused: the crossing is decided and stored
+    without it, flagged ``override_refused``, with the audit event
+    ``crossing.override_refused``. An offline crossing is stored as the scanner decided,
+    flagged ``override_unverified`` when it carries an override.
+
+    A validly signed pass of a registered household that the server never issued (no
+    issued-pass record in the community: ``checkpoint passes mint``) is refused
+    ``unknown_pass`` (offline: stored as the scanner decided, a conflict with that code).
     """
     decided_at = now if offline is None else request.scanned_at
     check = check_presented(session, context=context, text=request.pass_text, now=decided_at)
+    request_hash = request_hash_of(origin, request, offline)
     locked = None
     if isinstance(check, VerifiedPass):
         locked = lock_household_and_gate(
@@ -175,12 +231,23 @@ def record_scan(
         locked.replay_of if locked is not None else crossing_id_of(session, request.client_id)
     )
     if replay_of is not None:
-        replayed = find_stored(session, request.client_id, labelled=offline is None)
-        if replayed is None:  # pragma: no cover - found by the same transaction just above
-            raise LookupError(f"crossing {replay_of} vanished")
-        return replayed
+        return find_bound(
+            session,
+            context=context,
+            origin=origin,
+            client_id=request.client_id,
+            request_hash=request_hash,
+            labelled=offline is None,
+            attempt=_attempt(request, check, offline),
+            now=now,
+        )
+    if locked is not None and locked.pass_status is None and isinstance(check, VerifiedPass):
+        # Signed by a key of this community, for a registered household, but never issued
+        # here: only the server knows (the scanner's bundle lists revocations, not passes).
+        check = PassRejected(Code.UNKNOWN_PASS, "no issued pass has this id", check.fields)
     state = household_state(locked) if locked is not None else None
     revoked = _revoked(check, None if locked is None else locked.pass_status)
+    override, override_refused = _verified_override(request, offline, supervisor, context)
     verdict = decide(
         check,
         keys=context.keys,
@@ -191,9 +258,10 @@ def record_scan(
         direction=request.direction,
         temperature=request.temperature,
         now=decided_at,
-        override=request.override,
+        override=override,
     )
     values = _crossing_values(context, origin, request, verdict, now)
+    values["request_hash"] = request_hash
     # Attributed only to a registered household of this community: a validly signed pass
     # naming a household the server does not know (minted, or a restore from an older
     # backup) is refused ``unknown_household`` and stored without one, never a 500.
@@ -202,17 +270,199 @@ def record_scan(
     )
     if offline is not None:
         values.update(_offline_values(offline, verdict, request.clock_offset_ms))
-        if clock_backwards:
-            values["flags"] = " ".join([*str(values["flags"]).split(), CLOCK_BACKWARDS])
+        _flag(values, CLOCK_BACKWARDS, clock_backwards)
+        _flag(values, OVERRIDE_UNVERIFIED, request.override is not None)
+    _flag(values, OVERRIDE_REFUSED, override_refused)
     if locked is None or state is None:  # no household: nothing locked yet, nothing to label
-        return _result(insert_crossing(session, values, None, None), replay=False, label=None)
+        stored = insert_crossing(session, values, None, None)
+        if override_refused:
+            _override_refused_event(session, context, origin, request, stored, supervisor)
+        return _result(stored, replay=False, label=None)
     after = advance(state, request.direction, bool(values["allowed"]), decided_at, context.rules)
     new_state = StateWrite(locked.id, state_columns(after), now) if after != state else None
     head = ChainHead(origin.gate_id, locked.chain_seq, locked.chain_hash)
     stored = insert_crossing(session, values, head, new_state)
     settle_timeline(session, context.rules, stored)  # late or offline: replay in scan order
+    if override_refused:
+        _override_refused_event(session, context, origin, request, stored, supervisor)
     label = _label(locked.code, locked.head_name) if offline is None else None
     return _result(stored, replay=False, label=label)
+
+
+def request_hash_of(origin: Origin, request: ScanRequest, offline: OfflineClaim | None) -> str:
+    """SHA-256 (hex) of the canonical request a client id is bound to: who sends it (device
+    or user), the pass text, direction, the client's ``scanned_at``, temperature, override
+    (supervisor and reason) and, for an offline crossing, the verdict the scanner claims."""
+    override = request.override
+    canonical: dict[str, object] = {
+        "device": origin.device_id,
+        "user": origin.user_id,
+        "pass": request.pass_text,
+        "direction": request.direction.value,
+        "scanned_at": request.scanned_at.isoformat() if request.client_time else None,
+        "temperature": request.temperature,
+        "override": None if override is None else [override.supervisor, override.reason],
+    }
+    if offline is not None:
+        canonical["claim"] = {
+            "allowed": offline.allowed,
+            "code": offline.code,
+            "codes": list(offline.codes),
+            "notes": list(offline.notes),
+            "rule_version": offline.rule_version,
+        }
+    return _sha256(canonical)
+
+
+def upload_hash_of(origin: Origin, raw: str) -> str:
+    """SHA-256 (hex) an unreadable upload's id is bound to: its device and its content."""
+    return _sha256({"device": origin.device_id, "user": origin.user_id, "raw": raw})
+
+
+def _sha256(canonical: Mapping[str, object]) -> str:
+    text = json.dumps(
+        canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def find_bound(
+    session: Session,
+    *,
+    context: CommunityContext,
+    origin: Origin,
+    client_id: str,
+    request_hash: str,
+    labelled: bool = False,
+    attempt: Mapping[str, object] | None = None,
+    now: datetime,
+) -> ScanResult:
+    """The crossing stored under ``client_id``, as a replay, when it was stored for this
+    very request: the same device (or user) of this community and the same
+    ``request_hash`` (a crossing stored before ids were bound has none: the same device
+    replays it). Otherwise records ``crossing.id_reuse`` and raises :class:`CrossingError`
+    ``id_reuse``; nothing of the stored crossing leaves this function then.
+
+    ``attempt``: what the refused request presented (no personal data), for the event.
+    """
+    row = stored_crossing(session, client_id)
+    if row is None:  # pragma: no cover - found by the same transaction just before
+        raise LookupError(f"crossing {client_id} vanished")
+    same_sender = (
+        row["community_id"] == context.community_id
+        and row["device_id"] == origin.device_id
+        and row["user_id"] == origin.user_id
+    )
+    stored_hash = row["request_hash"]
+    if same_sender and (stored_hash is None or stored_hash == request_hash):
+        label = None
+        if labelled and row["household_code"] is not None:
+            label = _label(row["household_code"], row["head_name"])
+        return _result(row, replay=True, label=label)
+    details: dict[str, object] = {
+        "client_id": client_id,
+        "device_id": origin.device_id,
+        "user_id": origin.user_id,
+        "gate_id": origin.gate_id,
+        "stored_device_id": row["device_id"],
+        "stored_user_id": row["user_id"],
+        "stored_community_id": row["community_id"],
+        "same_sender": same_sender,
+        "request_hash": request_hash,
+        "at": now,
+        **dict(attempt or {}),
+    }
+    communities = [context.community_id]
+    if row["community_id"] != context.community_id:
+        communities.append(row["community_id"])  # its office learns of it too
+    for community_id in communities:
+        record_event(
+            session,
+            actor=_actor(origin),
+            action="crossing.id_reuse",
+            community_id=community_id,
+            user_id=origin.user_id,
+            subject_type="crossing",
+            subject_id=client_id,
+            details=details,
+        )
+    raise CrossingError("id_reuse", client_id=client_id)
+
+
+def _attempt(
+    request: ScanRequest, check: PassCheck, offline: OfflineClaim | None
+) -> dict[str, object]:
+    """What a refused request presented, for its ``crossing.id_reuse`` event: the pass's
+    id and household when its signature held, the check's refusal code, the direction,
+    time and the claimed verdict (never a name or a label)."""
+    fields = check.fields if isinstance(check, (VerifiedPass, PassRejected)) else None
+    return {
+        "pass_id": None if fields is None else fields.pass_id.hex(),
+        "household_id": None if fields is None else fields.household_id,
+        "pass_check": check.code.value if isinstance(check, PassRejected) else "valid",
+        "direction": request.direction.value,
+        "scanned_at": request.scanned_at,
+        "offline": offline is not None,
+        "claimed_allowed": None if offline is None else offline.allowed,
+    }
+
+
+def _actor(origin: Origin) -> str:
+    if origin.device_id is not None:
+        return f"device:{origin.device_id}"
+    return f"user:{origin.user_id}"
+
+
+def _flag(values: dict[str, object], flag: str, when: bool = True) -> None:
+    if when:
+        values["flags"] = " ".join([*str(values["flags"] or "").split(), flag])
+
+
+def _verified_override(
+    request: ScanRequest,
+    offline: OfflineClaim | None,
+    supervisor: Supervisor | None,
+    context: CommunityContext,
+) -> tuple[Override | None, bool]:
+    """The override the decision may use, and whether one asked for was refused.
+
+    Online, only under a verified supervisor of this community (named by their account);
+    offline, the scanner's as reported (it is flagged unverified)."""
+    override = request.override
+    if override is None or offline is not None:
+        return override, False
+    if supervisor is None or supervisor.community_id != context.community_id:
+        return None, True
+    return Override(supervisor=supervisor.name, reason=override.reason), False
+
+
+def _override_refused_event(
+    session: Session,
+    context: CommunityContext,
+    origin: Origin,
+    request: ScanRequest,
+    stored: Mapping[str, object],
+    supervisor: Supervisor | None,
+) -> None:
+    override = request.override
+    record_event(
+        session,
+        actor=_actor(origin),
+        action="crossing.override_refused",
+        community_id=context.community_id,
+        user_id=origin.user_id,
+        subject_type="crossing",
+        subject_id=stored["id"],
+        reason=None if override is None else override.reason,
+        details={
+            "client_id": request.client_id,
+            "device_id": origin.device_id,
+            "gate_id": origin.gate_id,
+            "claimed_supervisor": None if override is None else override.supervisor,
+            "credential": "wrong_community" if supervisor is not None else "missing_or_invalid",
+            "code": stored["code"],
+        },
+    )
 
 
 def record_rejected_scan(
@@ -230,13 +480,21 @@ def record_rejected_scan(
     its device existed): stored as reported (household, pass, direction, its ``scanned_at``),
     ``rejected`` with ``code`` and ``reason``, refused, and changing no household state.
 
-    A client UUID already stored is returned as a replay, as in :func:`record_scan`.
+    A client UUID already stored is returned as a replay, or refused ``id_reuse``, as in
+    :func:`record_scan`.
     """
-    if crossing_id_of(session, request.client_id) is not None:
-        replayed = find_stored(session, request.client_id)
-        if replayed is not None:
-            return replayed
     check = check_presented(session, context=context, text=request.pass_text, now=now)
+    request_hash = request_hash_of(origin, request, claim)
+    if crossing_id_of(session, request.client_id) is not None:
+        return find_bound(
+            session,
+            context=context,
+            origin=origin,
+            client_id=request.client_id,
+            request_hash=request_hash,
+            attempt=_attempt(request, check, claim),
+            now=now,
+        )
     fields = check.fields if isinstance(check, (VerifiedPass, PassRejected)) else None
     scanner = "scanner_allowed" if claim.allowed else "scanner_refused"
     values: dict[str, object] = {
@@ -267,6 +525,7 @@ def record_rejected_scan(
         "rejection_reason": reason,
         "latency_ms": request.latency_ms,
         "clock_offset_ms": _offset(request.clock_offset_ms),
+        "request_hash": request_hash,
     }
     return _result(insert_crossing(session, values, None, None), replay=False, label=None)
 
@@ -280,10 +539,12 @@ def record_rejected_upload(
     raw: str,
     reason: str,
     now: datetime,
+    request_hash: str | None = None,
 ) -> ScanResult:
     """Keep an uploaded item the server cannot read as a crossing: stored, flagged, chained.
 
     ``reason``: why it could not be read (stored with the first 500 characters of ``raw``).
+    ``request_hash``: what its id is bound to (:func:`upload_hash_of`).
     """
     values: dict[str, object] = {
         "client_id": client_id,
@@ -303,6 +564,7 @@ def record_rejected_upload(
         "conflict": False,
         "rejected": True,
         "rejection_reason": f"{reason}: {raw[:500]}",
+        "request_hash": request_hash,
     }
     return _result(insert_crossing(session, values, None, None), replay=False, label=None)
 

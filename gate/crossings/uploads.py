@@ -1,9 +1,11 @@
 """Storing a batch of crossings a scanner decided offline (``POST /api/v1/crossings/batch``).
 
-Every item gets a result of its own: ``stored``, ``duplicate`` (its client id is known) or
-``rejected`` (unreadable: kept all the same, flagged, with the reason). Items are stored in
-the order they arrive, so a household's crossings are judged in that order. Reading the
-uploaded JSON is the entry point's work: it hands over :class:`UploadedScan` and
+Every item gets a result of its own: ``stored``, ``duplicate`` (its client id is known, for
+this very request from this device) or ``rejected`` (unreadable: kept all the same, flagged,
+with the reason; or ``id_reuse``: its id is stored for another request or device, nothing is
+stored or answered of that one, and the office gets the event ``crossing.id_reuse``). Items
+are stored in the order they arrive, so a household's crossings are judged in that order.
+Reading the uploaded JSON is the entry point's work: it hands over :class:`UploadedScan` and
 :class:`UnreadableUpload` items.
 
 Items go in chunks of :data:`CHUNK` per transaction: one commit (one fsync) per chunk
@@ -33,16 +35,18 @@ from sqlalchemy.orm import Session
 
 from gate.community.context import ContextCache
 from gate.crossings.operations import (
+    CrossingError,
     OfflineClaim,
     Origin,
     ScanRequest,
     ScanResult,
-    find_stored,
+    find_bound,
     record_rejected_scan,
     record_rejected_upload,
     record_scan,
+    upload_hash_of,
 )
-from gate.crossings.persistence import lock_households
+from gate.crossings.persistence import crossing_id_of, lock_households
 from gate.devices.operations import note_scanned
 from gate.unit_of_work import UnitOfWork, is_retryable
 from passes import PassError, is_screen_code, parse_pass
@@ -98,7 +102,7 @@ class UploadResult:
 
     client_id: str | None
     status: UploadStatus
-    crossing_id: int
+    crossing_id: int | None
     conflict: bool
     conflict_code: str | None
     error_code: str | None = None
@@ -262,15 +266,18 @@ def _ready(uploader: Uploader, item: Upload, now: datetime, backwards: bool = Fa
 
     def store(session: Session) -> UploadResult:
         context = uploader.contexts.get(session, uploader.community_id)
-        recorded = record_scan(
-            session,
-            context=context,
-            origin=uploader.origin,
-            request=request,
-            now=now,
-            offline=claim,
-            clock_backwards=backwards,
-        )
+        try:
+            recorded = record_scan(
+                session,
+                context=context,
+                origin=uploader.origin,
+                request=request,
+                now=now,
+                offline=claim,
+                clock_backwards=backwards,
+            )
+        except CrossingError as exc:  # id_reuse: refused, the event is in the chunk
+            return _refused(request.client_id, exc)
         if recorded.replay:
             return _result(recorded, request.client_id, "duplicate")
         return replace(
@@ -316,16 +323,19 @@ def _implausible(
 
     def store(session: Session) -> UploadResult:
         context = uploader.contexts.get(session, uploader.community_id)
-        kept = record_rejected_scan(
-            session,
-            context=context,
-            origin=uploader.origin,
-            request=request,
-            claim=item.claim,
-            code=code,
-            reason=message,
-            now=now,
-        )
+        try:
+            kept = record_rejected_scan(
+                session,
+                context=context,
+                origin=uploader.origin,
+                request=request,
+                claim=item.claim,
+                code=code,
+                reason=message,
+                now=now,
+            )
+        except CrossingError as exc:
+            return _refused(request.client_id, exc)
         if kept.replay and not kept.rejected:
             return _result(kept, request.client_id, "duplicate")
         return UploadResult(
@@ -352,24 +362,39 @@ def _rejected(
         content = _raw_json(item.raw, canonical=True)
         client_id = str(uuid.uuid5(UNNAMED_UPLOADS, f"{uploader.origin.device_id}:{content}"))
     stored_id = client_id
+    raw = _raw_json(_redacted(item.raw))
+    request_hash = upload_hash_of(uploader.origin, raw)
 
     def store(session: Session) -> UploadResult:
-        existing = find_stored(session, stored_id)
-        if existing is not None and not existing.rejected:
-            # This UUID was stored as a valid crossing before: the scanner has it acknowledged.
-            return _result(existing, item.client_id, "duplicate")
-        if existing is None:
-            context = uploader.contexts.get(session, uploader.community_id)
+        context = uploader.contexts.get(session, uploader.community_id)
+        if crossing_id_of(session, stored_id) is None:
             existing = record_rejected_upload(
                 session,
                 context=context,
                 origin=uploader.origin,
                 client_id=stored_id,
-                raw=_raw_json(item.raw),
+                raw=raw,
                 reason=item.error_message,
                 now=now,
+                request_hash=request_hash,
             )
-        return _result(existing, item.client_id, "rejected", item)
+            return _result(existing, item.client_id, "rejected", item)
+        try:
+            existing = find_bound(
+                session,
+                context=context,
+                origin=uploader.origin,
+                client_id=stored_id,
+                request_hash=request_hash,
+                attempt={"unreadable": item.error_code},
+                now=now,
+            )
+        except CrossingError as exc:
+            return _refused(item.client_id, exc)
+        if existing.rejected:
+            return _result(existing, item.client_id, "rejected", item)
+        # Stored as a valid crossing before ids were bound: the scanner has it acknowledged.
+        return _result(existing, item.client_id, "duplicate")
 
     return store
 
@@ -389,6 +414,33 @@ def _result(
         error_code=None if unreadable is None else unreadable.error_code,
         error_message=None if unreadable is None else unreadable.error_message,
     )
+
+
+def _refused(client_id: str | None, error: CrossingError) -> UploadResult:
+    """An item refused as a request (``id_reuse``): nothing stored under it, nothing of the
+    crossing stored under its id answered."""
+    return UploadResult(
+        client_id=client_id,
+        status="rejected",
+        crossing_id=None,
+        conflict=False,
+        conflict_code=None,
+        error_code=error.code,
+        error_message=error.message,
+    )
+
+
+def _redacted(item: object) -> object:
+    """``item`` without a supervisor's password (an override's credential), as kept."""
+    if not isinstance(item, dict):
+        return item
+    override = item.get("override")
+    if not isinstance(override, dict) or "supervisor_credential" not in override:
+        return item
+    credential = override["supervisor_credential"]
+    username = credential.get("username") if isinstance(credential, dict) else None
+    kept = {"username": username, "password": "***"}
+    return {**item, "override": {**override, "supervisor_credential": kept}}
 
 
 def _raw_json(item: object, *, canonical: bool = False) -> str:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from gate.accounts.models import Role
 from gate.community.context import CommunityContext
 from gate.crossings.operations import Origin, ScanRequest, ScanResult, record_scan
+from gate.crossings.supervisors import Supervisor
 from passes import Override
 
 if TYPE_CHECKING:
@@ -55,12 +56,19 @@ def record_browser_scan(
     user_id: int,
     request: ScanRequest,
     now: datetime,
+    supervisor: Supervisor | None = None,
 ) -> ScanResult:
-    """Decide and record a crossing reported by a user on the gate view."""
+    """Decide and record a crossing reported by a user on the gate view.
+
+    ``supervisor``: the logged-in account when it may override (:data:`OVERRIDE_ROLES`,
+    checked by :func:`supervisor_override`): its login is the override's credential.
+    Raises :class:`gate.crossings.operations.CrossingError` (``id_reuse``) as
+    :func:`record_scan` does."""
     return record_scan(
         session,
         context=context,
         origin=Origin(gate_id=gate_id, user_id=user_id),
         request=request,
         now=now,
+        supervisor=supervisor,
     )

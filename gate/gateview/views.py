@@ -20,7 +20,8 @@ from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from gate.api.schemas import ApiError, parse_scan, scan_response
-from gate.crossings.operations import ScanRequest
+from gate.crossings.operations import CrossingError, ScanRequest
+from gate.crossings.supervisors import Supervisor
 from gate.devices.queries import gate_of, gates_of
 from gate.gateview.operations import (
     OVERRIDE_ROLES,
@@ -34,7 +35,7 @@ from gate.services import now, services
 from gate.web.auth import GATE_ROLES, current_community_id, require_role
 from gate.web.i18n import is_chinese
 from gate.web.json_body import BadJsonBody, json_object
-from gate.web.unit_of_work import db_session, writes
+from gate.web.unit_of_work import db_session, request_unit, writes
 from passes import Override, format_utc
 
 gateview = Blueprint("gateview", __name__, url_prefix="/gate")
@@ -138,16 +139,27 @@ def _decide(body: dict[str, Any], pass_of: Callable[[], object]) -> Response:
     gate = gate_of(db, session.get(GATE_SESSION_KEY), community_id)
     if gate is None:
         raise _GateError(409, "no_gate", _("Choose the gate first: reload the page."))
-    scan_request = replace(_scan_request(body, pass_of(), at), override=override)
+    scan_request = replace(_scan_request(body, pass_of(), at), override=override, client_time=False)
     context = services().contexts.get(db, community_id)
-    recorded = record_browser_scan(
-        db,
-        context=context,
-        gate_id=gate.id,
-        user_id=int(current_user.id),
-        request=scan_request,
-        now=at,
+    # The override's credential is the login of a user whose role may override.
+    supervisor = (
+        None
+        if override is None
+        else Supervisor(int(current_user.id), community_id, _display_name())
     )
+    try:
+        recorded = record_browser_scan(
+            db,
+            context=context,
+            gate_id=gate.id,
+            user_id=int(current_user.id),
+            request=scan_request,
+            now=at,
+            supervisor=supervisor,
+        )
+    except CrossingError as exc:
+        request_unit().commit()  # the office's crossing.id_reuse event
+        raise _GateError(409, exc.code, _(exc.message_id, **exc.params)) from None
     answer = scan_response(
         recorded,
         replay=recorded.replay,

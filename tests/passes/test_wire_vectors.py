@@ -26,6 +26,7 @@ MESSAGES: dict[str, Any] = {
     # Vectors for optional fields added later (the files above stay as committed):
     "scan_clock_offset": wire.Scan,
     "crossing_clock_offset": wire.Crossing,
+    "scan_supervisor_credential": wire.Scan,
 }
 
 

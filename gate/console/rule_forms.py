@@ -50,7 +50,7 @@ class RuleFieldsForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no typ
     """
 
     quota_kind = SelectField(
-        _l("Outing quota"),
+        _l("How outings are counted"),
         choices=[
             SelectChoice("calendar_days", _l("Per calendar days")),
             SelectChoice("rolling_hours", _l("Per rolling hours")),

@@ -99,7 +99,7 @@ def compound(committed_engine: Engine, db_url: str, tmp_path: Path) -> Iterator[
 
 
 def office(compound: Compound, language: str = "zh-CN") -> FlaskClient:
-    client = compound.app.test_client()
+    client: FlaskClient = compound.app.test_client()
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
     answer = client.post("/login", data={"username": "office1", "password": PASSWORD})
     assert answer.status_code == 302, answer.get_data(as_text=True)

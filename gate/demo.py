@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from uuid import UUID
+from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -233,7 +233,7 @@ def _simulate_week(
     events.sort(key=lambda event: event[0])
     for at, row, direction, temperature in events:
         request = ScanRequest(
-            client_id=str(UUID(int=rng.getrandbits(128), version=4)),
+            client_id=str(uuid4()),  # random: ids never repeat across installs
             pass_text=texts[row.id],
             direction=direction,
             temperature=temperature,

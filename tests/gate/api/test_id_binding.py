@@ -33,7 +33,7 @@ from passes import Pass, new_pass_id
 
 FEVER = 381
 NORMAL = 365
-CLAIM = {"allowed": True, "code": None, "codes": [], "notes": [], "rule_version": 1}
+CLAIM: dict[str, Any] = {"allowed": True, "code": None, "codes": [], "notes": [], "rule_version": 1}
 PASSWORD = "correct horse battery staple"
 
 

@@ -52,7 +52,7 @@ def _scans(compound: Compound, rng: random.Random, count: int) -> list[dict[str,
                 rng.choice(["out", "in"]),
                 temperature,
                 scanned_at=compound.clock(),
-                client_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                client_id=str(uuid.uuid4()),  # random, as a scanner makes them
                 latency_ms=rng.randint(50, 900),
             )
         )

@@ -456,3 +456,19 @@ def test_the_page_runs_in_chromium_under_the_csp(compound: Compound, live_gate: 
             browser.close()
     assert compound.crossing_count() == 1
     assert problems == []
+
+
+def test_a_gate_view_retry_replays_and_another_users_id_is_refused(compound: Compound) -> None:
+    card = compound.residents[1].pass_text
+    volunteer, supervisor = _open_gate(compound), _open_gate(compound, Role.SUPERVISOR)
+    body = {"id": str(uuid.uuid4()), "pass": card, "direction": "out", "temperature": NORMAL}
+    first = volunteer.post("/gate/scan", body)
+    compound.clock.advance(seconds=30)  # the server stamps the time: a retry still matches
+    again = volunteer.post("/gate/scan", body)
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert (first.get_json()["replay"], again.get_json()["replay"]) == (False, True)
+    reused = supervisor.post("/gate/scan", {**body, "direction": "in"})
+    assert reused.status_code == 409
+    assert set(reused.get_json()) == {"error"}
+    assert reused.get_json()["error"]["code"] == "id_reuse"
+    assert compound.crossing_count() == 1

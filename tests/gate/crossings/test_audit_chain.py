@@ -39,6 +39,7 @@ from gate.crossings.operations import Origin, ScanRequest, record_scan
 from gate.db import session_factory, transaction
 from gate.devices.models import Gate
 from gate.households.models import Household
+from gate.issuing.models import IssuedPass
 from gate.signing.models import SigningKeyRecord
 from gate.signing.operations import create_signing_key
 from gate.verification.checkpoints import (
@@ -74,19 +75,31 @@ class Site:
 def make_site(session: Session, *, gates: int = 1, households: int = 3) -> Site:
     community = make_community(session)
     key = SigningKey.generate(next(_key_ids))
-    session.add(
-        SigningKeyRecord(
-            key_id=key.entry.key_id, community_id=community.id, public_key=key.entry.public_key
-        )
+    record = SigningKeyRecord(
+        key_id=key.entry.key_id, community_id=community.id, public_key=key.entry.public_key
     )
+    session.add(record)
     gate_rows = [make_gate(session, community) for _ in range(gates)]
     rows = [make_household(session, community=community, members=2) for _ in range(households)]
     issued = T0 - timedelta(days=1)
+    pass_ids = {row.id: new_pass_id() for row in rows}
+    for row in rows:  # issued: the server refuses a pass it never issued (unknown_pass)
+        session.add(
+            IssuedPass(
+                community_id=community.id,
+                household=row,
+                key_id=record.key_id,
+                pass_id=pass_ids[row.id],
+                generation=row.generation,
+                issued_at=issued,
+                valid_until=issued + timedelta(days=90),
+            )
+        )
     passes = {
         row.id: key.sign(
             Pass(
                 key_id=key.entry.key_id,
-                pass_id=new_pass_id(),
+                pass_id=pass_ids[row.id],
                 household_id=row.id,
                 community_id=community.id,
                 generation=row.generation,

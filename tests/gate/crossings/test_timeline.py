@@ -22,6 +22,7 @@ from gate.audit.models import AuditEvent
 from gate.community.context import load_context
 from gate.crossings.models import Crossing
 from gate.crossings.operations import OfflineClaim, Origin, ScanRequest, ScanResult, record_scan
+from gate.crossings.queries import conflicts
 from gate.crossings.timeline import Entry, replay
 from gate.households.decision_state import household_state
 from gate.households.models import Household
@@ -111,6 +112,10 @@ def test_offline_first_then_online_flags_the_online_exit(db_session: Session, si
     assert state.out_since == (T10 + timedelta(minutes=20),)
     assert state.exits == (T10, T10 + timedelta(minutes=20))
     _chain_intact(db_session, site)
+    # The office reviews it like any conflict.
+    community_id = db_session.get(Crossing, online.crossing_id).community_id
+    pending = conflicts(db_session, community_id)
+    assert [c.id for c in pending] == [online.crossing_id]
 
 
 def test_online_then_offline_flags_the_offline_exit(db_session: Session, site: Site) -> None:

@@ -204,23 +204,33 @@ def _batches(
 def _reference(
     compound: Compound, bundle: Bundle, arrivals: list[dict[str, Any]], by_id: dict[str, Offline]
 ) -> dict[str, Expected]:
-    """What the server must flag: each item re-decided on arrival, as the model says."""
+    """What the server must answer for each item: whether the rules would have refused it
+    had every gate known every crossing that had arrived by then, judged in scan order
+    (the household timeline; ties in scan time go by arrival). A flagged crossing still
+    happened, so it counts for the ones after it."""
     texts = {r.household_id: r.pass_text for r in compound.residents}
-    states = {h: HouseholdState(household_id=h) for h in texts}
+    known: dict[int, list[tuple[datetime, int, dict[str, Any], Offline]]] = {h: [] for h in texts}
     expected: dict[str, Expected] = {}
-    for item in arrivals:
+    for index, item in enumerate(arrivals):
         crossing = by_id.get(item["id"]) if isinstance(item, dict) else None
         if crossing is None:
             continue  # malformed: stored as rejected, changes no household
-        state = states[crossing.household_id]
-        server = _decide(bundle, texts[crossing.household_id], state, item, crossing.at)
-        conflict = crossing.claim.allowed and not server.allowed
-        expected[item["id"]] = Expected(
-            conflict, server.code.value if conflict and server.code else None
-        )
-        states[crossing.household_id] = advance(
-            state, crossing.claim.direction, crossing.claim.allowed, crossing.at, bundle.rules
-        )
+        if not crossing.claim.allowed:
+            expected[item["id"]] = Expected(False, None)  # refused: nothing happened
+            continue
+        timeline = known[crossing.household_id]
+        timeline.append((crossing.at, index, item, crossing))
+        timeline.sort(key=lambda entry: (entry[0], entry[1]))
+        state = HouseholdState(household_id=crossing.household_id)
+        for at, position, known_item, known_crossing in timeline:
+            if position == index:
+                server = _decide(bundle, texts[crossing.household_id], state, known_item, at)
+                conflict = not server.allowed
+                expected[item["id"]] = Expected(
+                    conflict, server.code.value if conflict and server.code else None
+                )
+                break
+            state = advance(state, known_crossing.claim.direction, True, at, bundle.rules)
     return expected
 
 

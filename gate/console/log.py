@@ -58,10 +58,7 @@ def _filter_form(row: Community) -> LogFilterForm:
     form = LogFilterForm(formdata=request.args, meta={"csrf": False})
     form.gate.choices = [
         SelectChoice("", _("Any")),
-        *(
-            SelectChoice(str(gate.id), gate.name)
-            for gate in gate_choices(db_session(), row.id)
-        ),
+        *(SelectChoice(str(gate.id), gate.name) for gate in gate_choices(db_session(), row.id)),
     ]
     form.validate()
     return form

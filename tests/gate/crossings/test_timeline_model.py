@@ -184,11 +184,14 @@ def run_model(
     session.close()
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize(
+    ("households", "crossings", "seed"),
+    [(200, 2000, 1), (20, 200, 2)],  # the size the trust issue names, and a denser one
+)
 def test_timeline_matches_the_reference_model(
-    db_session_factory: sessionmaker[Session], seed: int
+    db_session_factory: sessionmaker[Session], households: int, crossings: int, seed: int
 ) -> None:
-    run_model(db_session_factory, households=20, crossings=200, seed=seed)
+    run_model(db_session_factory, households=households, crossings=crossings, seed=seed)
 
 
 @pytest.mark.slow
@@ -196,4 +199,4 @@ def test_timeline_matches_the_reference_model(
 def test_timeline_matches_the_reference_model_at_scale(
     db_session_factory: sessionmaker[Session],
 ) -> None:
-    run_model(db_session_factory, households=2000, crossings=20000, seed=11)
+    run_model(db_session_factory, households=2000, crossings=20000, seed=11)  # 10x

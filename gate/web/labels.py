@@ -187,6 +187,21 @@ DETAIL_KEY_LABELS: dict[str, str] = {
     "valid_days": N_("Valid days"),
     "verdict": N_("Verdict"),
     "without_pass": N_("Without a pass"),
+    "claimed_allowed": N_("Scanner allowed"),
+    "claimed_supervisor": N_("Named supervisor"),
+    "client_id": N_("Crossing id"),
+    "credential": N_("Supervisor credential"),
+    "device": N_("Device"),
+    "device_id": N_("Device"),
+    "household_id": N_("Household id"),
+    "latest": N_("Latest time seen"),
+    "offline": N_("Offline"),
+    "pass": N_("Pass"),
+    "pass_check": N_("Pass check"),
+    "pass_id": N_("Pass id"),
+    "scanned_at": N_("Scanned at"),
+    "temperature": N_("Temperature"),
+    "user": N_("User"),
 }
 """Names of the keys audit events' details hold (unknown keys are shown as stored)."""
 

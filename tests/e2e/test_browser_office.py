@@ -180,7 +180,8 @@ def office_checks_the_log(page: Any, base: str, tmp_path: Path) -> None:
     row = page.locator("#crossings tbody tr").first
     assert QUARANTINED in row.inner_text()
     assert "禁止" in row.inner_text()
-    assert "quarantined" in row.inner_text()
+    assert "居家隔离中" in row.inner_text()  # the reason in words; the code is its title
+    assert "quarantined" in row.inner_html()
     exported = download(page, "a:has-text('导出 CSV')", tmp_path)
     text = exported.read_text(encoding="utf-8-sig")
     assert QUARANTINED in text

@@ -165,7 +165,7 @@ def test_filters_by_gate_and_household(db_session: Session, day_site: Site) -> N
         db_session, day_site, "csv", household_code=day_site.households[0].code
     ).decode("utf-8-sig")
 
-    assert [r[1] for r in list(csv.reader(io.StringIO(by_gate)))[1:]] == [other_gate.code]
+    assert [r[2] for r in list(csv.reader(io.StringIO(by_gate)))[1:]] == [other_gate.code]
     assert len(list(csv.reader(io.StringIO(by_household)))) == 1 + 2
 
 

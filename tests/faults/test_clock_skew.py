@@ -18,7 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from gate.crossings.models import Crossing
+from gate.db import make_engine
 from scanner.journal import Journal
 from tests.faults.compound import BIN, MARKS, ServerProcess, build_compound, describe
 
@@ -134,4 +138,44 @@ def test_a_scanner_clock_moved_back_two_days_never_allows_a_quota_breaking_exit(
     )  # fmt: skip
     assert "时钟: ⚠ 异常" in faked_status.stdout
     assert "0 分钟前" not in faked_status.stdout  # never a bundle age below zero shown as fresh
+
+    # The network comes back: the server stores all four as the scanner decided, flags the
+    # one dated behind the device's clock mark, and holds exactly one allowed exit.
+    server = ServerProcess(compound.env, tmp_path / "server.log")
+    server.start()
+    try:
+        synced = subprocess.run(
+            [
+                *(str(BIN / "checkpoint-scanner"), "sync", "--server", server.url),
+                *("--data-dir", str(data_dir)),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert synced.returncode == 0, synced.stdout + synced.stderr[-2000:]
+    finally:
+        server.stop()
+    stored = _stored(compound.database_url, [row.entry.id for row in rows])
+    assert len(stored) == 4
+    assert [c.allowed for c in stored] == [True, True, False, False]
+    # Dated two days back: before the device was even enrolled (rejected, kept with its
+    # reason) or, on an older device, behind its clock mark (flagged clock_backwards).
+    skewed_row = stored[-1]
+    assert skewed_row.rejected or "clock_backwards" in skewed_row.flags.split()
+    assert not skewed_row.rejected or skewed_row.rejection_reason
+    assert sum(c.allowed and c.direction.value == "out" for c in stored) == 1
     print(describe(codes=",".join(str(code) for code in codes)))
+
+
+def _stored(database_url: str, client_ids: list[str]) -> list[Crossing]:
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            found = session.scalars(select(Crossing).where(Crossing.client_id.in_(client_ids)))
+            by_id = {crossing.client_id: crossing for crossing in found}
+            return [by_id[client_id] for client_id in client_ids if client_id in by_id]
+    finally:
+        engine.dispose()

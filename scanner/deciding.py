@@ -44,11 +44,11 @@ from passes import (
     Verdict,
     advance,
     decide,
-    format_utc,
     parse_pass,
     reason,
     wire,
 )
+from passes.rules import DEFAULT_TIMEZONE
 from scanner.api_client import ApiError
 from scanner.bundle import Bundle, LocalStates
 from scanner.clock import CLOCK_FAULT, CLOCK_FAULT_REASONS, DEFAULT_TOLERANCE, ClockGuard
@@ -100,7 +100,7 @@ class Decision:
     degraded: bool = False
     state_after: HouseholdState | None = None
     server_crossing_id: int | None = None
-    timezone: str = "Asia/Shanghai"
+    timezone: str = DEFAULT_TIMEZONE
     online_error: str | None = None
     temperature: int | None = None
     clock_offset_ms: int | None = None
@@ -110,17 +110,21 @@ class Decision:
         return self.reason_en if lang.startswith("en") else self.reason_zh
 
     def wire_verdict(self) -> dict[str, Any]:
-        """The verdict as stored in the journal (a superset of the batch upload's verdict)."""
+        """The verdict as stored in the journal: the wire verdict, plus what only the gate
+        needs (the household label shown, whether the bundle was stale)."""
+        verdict = wire.Verdict(
+            allowed=self.allowed,
+            display=self.display,
+            code=self.code,
+            codes=self.codes,
+            notes=self.notes,
+            reason_zh=self.reason_zh,
+            reason_en=self.reason_en,
+            next_exit_at=self.next_exit_at,
+            rule_version=self.rule_version,
+        )
         return {
-            "allowed": self.allowed,
-            "display": self.display,
-            "code": self.code,
-            "codes": list(self.codes),
-            "notes": list(self.notes),
-            "reason_zh": self.reason_zh,
-            "reason_en": self.reason_en,
-            "next_exit_at": format_utc(self.next_exit_at),
-            "rule_version": self.rule_version,
+            **verdict.to_json(),
             "household_label": self.household_label,
             "degraded": self.degraded,
         }
@@ -184,7 +188,7 @@ class Decider:
                 household_id=_household_id(request.pass_text),
                 rule_version=0 if bundle is None else bundle.rules.version,
                 online_error=None,
-                timezone="Asia/Shanghai" if bundle is None else bundle.timezone,
+                timezone=DEFAULT_TIMEZONE if bundle is None else bundle.timezone,
             )
             return replace(fault, clock_offset_ms=offset_ms)
         error: str | None = None
@@ -296,7 +300,7 @@ def from_server(
         offline=False,
         state_after=state_after,
         server_crossing_id=answer.crossing_id,
-        timezone=bundle.timezone if bundle is not None else "Asia/Shanghai",
+        timezone=bundle.timezone if bundle is not None else DEFAULT_TIMEZONE,
         temperature=request.temperature,
     )
 
@@ -404,7 +408,7 @@ def _scanner_refusal(
     rule_version: int,
     online_error: str | None,
     degraded: bool = False,
-    timezone: str = "Asia/Shanghai",
+    timezone: str = DEFAULT_TIMEZONE,
 ) -> Decision:
     zh, en = SCANNER_REASONS[code]
     return Decision(

@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from passes.rules import DEFAULT_TIMEZONE
+
 DEVICE_FILE = "device.json"
 JOURNAL_FILE = "journal.db"
 APP_DIR = "checkpoint-scanner"
@@ -56,7 +58,7 @@ class DeviceConfig:
                 gate_name=str(gate["name"]),
                 community_id=int(community["id"]),
                 community_name=str(community["name"]),
-                timezone=str(community.get("timezone") or "Asia/Shanghai"),
+                timezone=str(community.get("timezone") or DEFAULT_TIMEZONE),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise DeviceConfigError(f"enrolment answer is missing a field: {exc}") from None

@@ -41,6 +41,7 @@ from gate.accounts.passwords import (
 )
 from gate.audit.operations import record_event
 from gate.community.models import Community
+from gate.errors import N_, CodedError
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 """Usernames: 2-64 lower-case ASCII letters, digits, ``.``, ``_``, ``-``; alphanumeric first."""
@@ -48,11 +49,6 @@ USERNAME_COLUMN = 64
 REMOTE_ADDR_COLUMN = 64
 ADDRESS_LIMIT_FACTOR = 10
 """An address is throttled after this many times the per-username failure limit."""
-
-
-def N_(msgid: str) -> str:
-    """Mark ``msgid`` for the message catalogue; entry points translate it (gettext)."""
-    return msgid
 
 
 ACCOUNT_MESSAGES: dict[str, str] = {
@@ -73,19 +69,14 @@ ACCOUNT_MESSAGES: dict[str, str] = {
 """The English message id of each :class:`AccountError` code (parameters: its ``params``)."""
 
 
-class AccountError(ValueError):
+class AccountError(CodedError, ValueError):
     """An account change was refused: a stable ``code`` and the ``params`` of its message.
 
     Entry points show ``gettext(ACCOUNT_MESSAGES[code], **params)``; :attr:`message` is the
     untranslated English text (logs, tests).
     """
 
-    def __init__(self, code: str, **params: str | int) -> None:
-        self.code = code
-        self.params = params
-        self.message_id = ACCOUNT_MESSAGES[code]
-        self.message = self.message_id % params if params else self.message_id
-        super().__init__(self.message)
+    messages = ACCOUNT_MESSAGES
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from gate.audit.operations import record_event
 from gate.community.models import Area, Building, Community, Compound, Grid
 from gate.community.models import RuleSet as RuleSetRecord
+from gate.errors import N_, CodedError
 from gate.signing.models import SigningKeyRecord
 from gate.unit_of_work import after_commit
 from passes import KeyStatus, RuleSet, rules_from_json
@@ -31,11 +32,6 @@ DEFAULT_CODE = "default"
 CODE_LENGTH = 32
 
 _Named = TypeVar("_Named", Area, Grid)
-
-
-def N_(msgid: str) -> str:
-    """Mark ``msgid`` for the message catalogue; entry points translate it (gettext)."""
-    return msgid
 
 
 COMMUNITY_MESSAGES: dict[str, str] = {
@@ -60,7 +56,7 @@ COMMUNITY_MESSAGES: dict[str, str] = {
 """The English msgid of each :class:`CommunityError` code (translated by the catalogue)."""
 
 
-class CommunityError(LookupError):
+class CommunityError(CodedError, LookupError):
     """A community, hierarchy row or key could not be found or changed: a stable ``code``
     and the ``params`` of its message.
 
@@ -68,12 +64,7 @@ class CommunityError(LookupError):
     catalogue first); :attr:`message` is the untranslated English text (logs, tests).
     """
 
-    def __init__(self, code: str, /, **params: str | int) -> None:
-        self.code = code
-        self.params = params
-        self.message_id = COMMUNITY_MESSAGES[code]
-        self.message = self.message_id % params if params else self.message_id
-        super().__init__(self.message)
+    messages = COMMUNITY_MESSAGES
 
 
 def find_community(session: Session, code: str | None) -> Community:

@@ -18,14 +18,10 @@ from gate.audit.operations import record_event
 from gate.community.models import Community
 from gate.community.models import RuleSet as RuleSetRecord
 from gate.db import U32_MAX
+from gate.errors import N_, CodedError
 from passes import RuleSet
 
 CODE_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
-
-
-def N_(msgid: str) -> str:
-    """Mark ``msgid`` for the message catalogue; entry points translate it."""
-    return msgid
 
 
 SETUP_MESSAGES: dict[str, str] = {
@@ -38,14 +34,10 @@ SETUP_MESSAGES: dict[str, str] = {
 }
 
 
-class SetupError(ValueError):
+class SetupError(CodedError, ValueError):
     """Creating a community was refused: a stable ``code`` and its message's ``params``."""
 
-    def __init__(self, code: str, /, **params: str) -> None:
-        self.code = code
-        self.params = params
-        self.message_id = SETUP_MESSAGES[code]
-        super().__init__(self.message_id % params if params else self.message_id)
+    messages = SETUP_MESSAGES
 
 
 def create_community(

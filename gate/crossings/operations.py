@@ -48,6 +48,7 @@ from gate.crossings.persistence import (
 )
 from gate.crossings.supervisors import Supervisor
 from gate.crossings.timeline import settle as settle_timeline
+from gate.errors import N_, CodedError
 from gate.households.decision_state import household_state, state_columns
 from gate.households.validation import mask_name
 from gate.issuing.models import PassStatus
@@ -76,11 +77,6 @@ OVERRIDE_UNVERIFIED = "override_unverified"
 verify (accepted as the scanner decided; for the office to check)."""
 
 
-def N_(msgid: str) -> str:
-    """Mark ``msgid`` for the message catalogue; entry points translate it (gettext)."""
-    return msgid
-
-
 CROSSING_MESSAGES: dict[str, str] = {
     "id_reuse": N_(
         "The crossing id %(client_id)s was already used for a different request: refused, "
@@ -90,17 +86,12 @@ CROSSING_MESSAGES: dict[str, str] = {
 """The English message id of each :class:`CrossingError` code (parameters: its ``params``)."""
 
 
-class CrossingError(ValueError):
+class CrossingError(CodedError, ValueError):
     """A crossing was refused as a request: a stable ``code`` and the ``params`` of its
     message (``gettext(CROSSING_MESSAGES[code], **params)``); :attr:`message` is the English
     text (logs, the scanner API's error body)."""
 
-    def __init__(self, code: str, **params: str | int) -> None:
-        self.code = code
-        self.params = params
-        self.message_id = CROSSING_MESSAGES[code]
-        self.message = self.message_id % params if params else self.message_id
-        super().__init__(self.message)
+    messages = CROSSING_MESSAGES
 
 
 @dataclass(frozen=True)

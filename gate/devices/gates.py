@@ -14,13 +14,9 @@ from sqlalchemy.orm import Session
 from gate.audit.operations import record_event
 from gate.community.models import Community
 from gate.devices.models import Gate
+from gate.errors import N_, CodedError
 
 GATE_CODE_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
-
-
-def N_(msgid: str) -> str:
-    """Mark ``msgid`` for the message catalogue; entry points translate it."""
-    return msgid
 
 
 GATE_MESSAGES: dict[str, str] = {
@@ -33,14 +29,10 @@ GATE_MESSAGES: dict[str, str] = {
 }
 
 
-class GateError(ValueError):
+class GateError(CodedError, ValueError):
     """A gate change was refused: a stable ``code`` and its message's ``params``."""
 
-    def __init__(self, code: str, /, **params: str) -> None:
-        self.code = code
-        self.params = params
-        self.message_id = GATE_MESSAGES[code]
-        super().__init__(self.message_id % params if params else self.message_id)
+    messages = GATE_MESSAGES
 
 
 def add_gate(

@@ -21,16 +21,12 @@ from sqlalchemy.orm import Session, selectinload
 
 from gate.audit.operations import record_event
 from gate.community.models import Area, Building, Community, Compound, Grid
+from gate.errors import N_, CodedError
 from gate.households.models import Household, Member
 from gate.households.status_history import StatusSnapshot, record_status_change
 from passes.state import HouseholdStatus
 
 _QUERY_CHUNK = 500  # keeps IN (...) lists well under every backend's parameter limit
-
-
-def N_(msgid: str) -> str:
-    """Mark ``msgid`` for the message catalogue; entry points translate it (gettext)."""
-    return msgid
 
 
 HOUSEHOLD_MESSAGES: dict[str, str] = {
@@ -46,18 +42,14 @@ HOUSEHOLD_MESSAGES: dict[str, str] = {
 """The English message id of each :class:`HouseholdError` code (parameters: its ``params``)."""
 
 
-class HouseholdError(LookupError):
+class HouseholdError(CodedError, LookupError):
     """A household could not be found or changed: a stable ``code`` and its ``params``.
 
     Entry points show ``gettext(exc.message_id, **exc.params)`` (CLIs: Chinese first);
     ``str()`` is the English text, for logs.
     """
 
-    def __init__(self, code: str, /, **params: str) -> None:
-        self.code = code
-        self.params = params
-        self.message_id = HOUSEHOLD_MESSAGES[code]
-        super().__init__(self.message_id % params if params else self.message_id)
+    messages = HOUSEHOLD_MESSAGES
 
 
 def head_of(household: Household) -> Member | None:

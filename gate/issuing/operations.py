@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gate.audit.operations import record_event
+from gate.errors import N_, CodedError
 from gate.households.models import Household
 from gate.issuing.models import IssuedPass, PassStatus
 from gate.signing.models import SigningKeyRecord
@@ -31,11 +32,6 @@ MAX_VALID_DAYS = MAX_PASS_VALIDITY.days
 """The longest a pass is issued for: every gate refuses a pass valid for longer."""
 
 
-def N_(msgid: str) -> str:
-    """Mark ``msgid`` for the message catalogue; entry points translate it (gettext)."""
-    return msgid
-
-
 ISSUING_MESSAGES: dict[str, str] = {
     "bad_validity": N_("A pass is valid for 1 to %(max_days)d days."),
     "reason_required": N_("A revocation needs a reason."),
@@ -50,18 +46,14 @@ A signing key that cannot be used is reported with the codes of
 """
 
 
-class IssuingError(Exception):
+class IssuingError(CodedError):
     """Issuing was refused: a stable ``code`` and the ``params`` of its message.
 
     Entry points show ``gettext(exc.message_id, **exc.params)`` (CLIs: Chinese first);
     ``str()`` is the English text, for logs.
     """
 
-    def __init__(self, code: str, **params: str | int) -> None:
-        self.code = code
-        self.params = params
-        self.message_id = ISSUING_MESSAGES[code]
-        super().__init__(self.message_id % params if params else self.message_id)
+    messages = ISSUING_MESSAGES
 
     @classmethod
     def from_key_error(cls, exc: SigningKeyUnavailable) -> IssuingError:

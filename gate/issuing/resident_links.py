@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from gate.audit.operations import record_event
 from gate.community.context import CommunityContext
 from gate.community.models import Community
+from gate.errors import N_, CodedError
 from gate.households.decision_state import household_state
 from gate.households.models import Household, Member
 from gate.households.operations import HEAD_FIRST
@@ -44,11 +45,6 @@ _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
 """``secrets.token_urlsafe(32)``: 43 characters; anything else is refused before hashing."""
 
 
-def N_(msgid: str) -> str:
-    """Mark ``msgid`` for the message catalogue; entry points translate it (gettext)."""
-    return msgid
-
-
 RESIDENT_LINK_MESSAGES: dict[str, str] = {
     "pass_not_active": N_("The pass is not active: a resident link needs an active pass."),
     "no_pass": N_("Household %(household)s has no valid pass: issue one first."),
@@ -57,16 +53,11 @@ RESIDENT_LINK_MESSAGES: dict[str, str] = {
 """English message ids of :class:`ResidentLinkError` codes (entry points translate them)."""
 
 
-class ResidentLinkError(Exception):
+class ResidentLinkError(CodedError):
     """A link cannot be issued or revoked; ``code`` says why, ``message_id`` and ``params``
     are for the entry point to translate (``gettext(exc.message_id, **exc.params)``)."""
 
-    def __init__(self, code: str, **params: str | int) -> None:
-        self.code = code
-        self.params = params
-        self.message_id = RESIDENT_LINK_MESSAGES[code]
-        self.message = self.message_id % params if params else self.message_id
-        super().__init__(self.message)
+    messages = RESIDENT_LINK_MESSAGES
 
 
 def hash_link_token(token: str) -> str:

@@ -13,15 +13,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gate.audit.operations import record_event
+from gate.errors import N_, CodedError
 from gate.signing.keyfile import KeyFileError, read_keyring, write_keyring
 from gate.signing.models import SigningKeyRecord
 from passes import KeyStatus, SigningKey
-
-
-def N_(msgid: str) -> str:
-    """Mark ``msgid`` for the message catalogue; entry points translate it (gettext)."""
-    return msgid
-
 
 SIGNING_MESSAGES: dict[str, str] = {
     "no_active_key": N_(
@@ -34,18 +29,14 @@ SIGNING_MESSAGES: dict[str, str] = {
 """The English message id of each :class:`SigningKeyUnavailable` code (parameters: ``params``)."""
 
 
-class SigningKeyUnavailable(Exception):
+class SigningKeyUnavailable(CodedError):
     """No usable private key: a stable ``code`` and the ``params`` of its message.
 
     Entry points show ``gettext(exc.message_id, **exc.params)`` (CLIs: Chinese first);
     ``str()`` is the English text, for logs.
     """
 
-    def __init__(self, code: str, **params: str | int) -> None:
-        self.code = code
-        self.params = params
-        self.message_id = SIGNING_MESSAGES[code]
-        super().__init__(self.message_id % params if params else self.message_id)
+    messages = SIGNING_MESSAGES
 
 
 def create_signing_key(

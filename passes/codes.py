@@ -40,6 +40,8 @@ class Code(StrEnum):
     QUOTA = "quota"
     # Scanner policy: offline with a bundle older than its limit (degraded mode).
     STALE_BUNDLE = "stale_bundle"
+    # Scanner policy: its clock is behind time it has already seen, or jumped (never decide).
+    CLOCK_FAULT = "clock_fault"
     # Notes on allowed crossings (never a refusal).
     ENTRY_WITHOUT_EXIT = "entry_without_exit"
     OVERRIDE = "override"
@@ -97,6 +99,7 @@ _REASONS: dict[Code, tuple[str, str]] = {
     Code.ALREADY_OUT: ("本户已有人外出未归", "A member of this household is already out"),
     Code.QUOTA: ("本户外出次数已用完", "Household outing quota used up"),
     Code.STALE_BUNDLE: ("离线过久，需值班负责人放行", "Offline too long: supervisor needed"),
+    Code.CLOCK_FAULT: ("设备时钟异常，请联系值班负责人", "Device clock fault: call the supervisor"),
     Code.ENTRY_WITHOUT_EXIT: ("无外出记录的进入", "Entry without a recorded exit"),
     Code.OVERRIDE: ("值班负责人放行", "Let through by supervisor override"),
 }

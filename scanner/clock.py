@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from passes import format_utc, parse_utc
+from passes import Code, format_utc, parse_utc, reason
 from scanner.journal import CLOCK_MARK_KEY
 
-CLOCK_FAULT = "clock_fault"
-"""Scanner-side code: the device clock cannot be trusted; nothing is decided."""
-CLOCK_FAULT_REASONS = ("设备时钟异常，请联系值班负责人", "Device clock fault: call the supervisor")
+CLOCK_FAULT = str(Code.CLOCK_FAULT)
+"""The device clock cannot be trusted; nothing is decided (``Code.CLOCK_FAULT``)."""
+CLOCK_FAULT_REASONS = (reason(Code.CLOCK_FAULT, "zh"), reason(Code.CLOCK_FAULT, "en"))
 MARK_KEY = CLOCK_MARK_KEY
 """Meta key: the newest time this device has seen (ISO UTC)."""
 ANCHOR_KEY = "clock_anchor"

@@ -77,7 +77,6 @@ XLSX_MAX_ROWS = 1_048_576
 
 
 OTHER_REASONS: dict[str, str] = {
-    "clock_fault": "设备时钟异常，请联系值班负责人",
     "clock_backwards": "记录时间早于设备时钟",
     "rejected_upload": "扫码设备上传的记录无法读取",
     "scanned_at_future": "记录时间晚于当前时间（设备时钟偏快）",

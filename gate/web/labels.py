@@ -38,14 +38,13 @@ def N_(msgid: str) -> str:
 
 
 EXTRA_CODE_LABELS: dict[str, str] = {
-    "clock_fault": N_("Scanner clock fault: call the supervisor on duty"),
     "clock_backwards": N_("Dated behind the scanner's clock"),
     "rejected_upload": N_("Unreadable upload from a scanner"),
     "scanned_at_future": N_("Dated in the future (scanner clock ahead)"),
     "scanned_before_enrolment": N_("Dated before the scanner was set up"),
 }
-"""Codes a crossing may carry besides :class:`passes.Code`: the scanner's clock refusal and
-the server's reasons for keeping an upload as rejected (``gate.crossings``)."""
+"""Codes a crossing may carry besides :class:`passes.Code`: the server's flags and its
+reasons for keeping an upload as rejected (``gate.crossings``)."""
 
 DIRECTION_LABELS: dict[str, str] = {"out": N_("Exit"), "in": N_("Entry")}
 

@@ -386,8 +386,9 @@ def run_upload_and_die(
             str(journal),
             "--url",
             url,
-            "--token",
-            token,
+            # One argument: a URL-safe token may begin with "-", which argparse would take
+            # for an option if it stood alone.
+            f"--token={token}",
             "--die-after",
             str(die_after),
             "--batch-size",

@@ -28,6 +28,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gate.db import SQLITE_BEGIN_OPTION, is_lost_connection
 
+DbSession = Session
+"""The session type entry points hand to features (they only pass it through; the database
+API stays below them)."""
+
 _UNIT_KEY = "checkpoint_unit_of_work"
 _T = TypeVar("_T")
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -34,11 +33,9 @@ from gate.crossings.uploads import (
 from gate.devices.bundle import build_bundle
 from gate.devices.operations import DeviceError, check_in, enroll
 from gate.services import now, services
+from gate.unit_of_work import DbSession
 from gate.web.json_body import BadJsonBody, json_body
 from gate.web.unit_of_work import db_session, request_unit, writes
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -79,7 +76,7 @@ class Caller:
     latest_scanned_at: datetime | None = None
 
 
-def _caller(at: datetime, session: Session | None = None) -> Caller:
+def _caller(at: datetime, session: DbSession | None = None) -> Caller:
     """The calling device, authenticated (see ``check_in``) in the request's unit of work,
     or in ``session``."""
     header = request.headers.get("Authorization", "")

@@ -7,15 +7,13 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from gate.cli.support import office_job, translate
 from gate.community.queries import community_by_id, community_ids
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+from gate.unit_of_work import DbSession
 
 
 @click.group(
@@ -37,7 +35,7 @@ def say(message_id: str, **params: Any) -> str:
     return english if chinese == english else f"{chinese}（{english}）"
 
 
-def resolve_community(session: Session, community_id: int | None) -> int:
+def resolve_community(session: DbSession, community_id: int | None) -> int:
     """``community_id`` checked to exist, or the only community when None."""
     if community_id is not None:
         if community_by_id(session, community_id) is None:

@@ -12,10 +12,9 @@ from typing import TYPE_CHECKING
 import click
 
 from gate.cli.support import RunningCount, office_job, progress_bar
+from gate.unit_of_work import DbSession
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from gate.crossings.export import ExportRefused, Format
     from gate.crossings.log_filters import LogFilter
 
@@ -145,7 +144,7 @@ class _Export:
 
 
 def _prepare(
-    session: Session,
+    session: DbSession,
     community_id: int | None,
     first_day: date,
     last_day: date,

@@ -29,6 +29,7 @@ from gate.cli.support import (
     translate,
 )
 from gate.signing.keyfile import KeyFileError, read_keyring
+from gate.unit_of_work import DbSession
 from passes import (
     KeyStatus,
     Pass,
@@ -42,8 +43,6 @@ from passes import (
 )
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from gate.community.models import Community
     from gate.households.models import Household
     from gate.issuing.operations import IssuingError
@@ -405,7 +404,7 @@ def card_command(code: str, out_path: Path, community_code: str | None, actor: s
 
 
 def _households(
-    session: Session,
+    session: DbSession,
     community: Community,
     *,
     codes: Sequence[str] = (),

@@ -19,10 +19,9 @@ import click
 from gate.cli.issuing import _households, _write_atomically, passes_group
 from gate.cli.setup import community_group
 from gate.cli.support import actor_option, community_option, office_job, pick_community, translate
+from gate.unit_of_work import DbSession
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from gate.community.models import Community
     from gate.households.models import Household
 
@@ -144,7 +143,7 @@ def _writer(data: bytes) -> Callable[[BinaryIO], int]:
 
 
 def _write_cards(
-    session: Session,
+    session: DbSession,
     community: Community,
     households: list[Household],
     links: dict[str, str],

@@ -27,11 +27,10 @@ from gate.signing.keyfile import (
     read_keyset,
     write_keyring,
 )
+from gate.unit_of_work import DbSession
 from passes import KeySet, SigningKey
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from gate.community.models import Community
 
 
@@ -209,7 +208,7 @@ def revoke_key(key_id: int, reason: str, community_code: str | None, actor: str)
         _warn_without_active_key(session, community)
 
 
-def _warn_without_active_key(session: Session, community: Community) -> None:
+def _warn_without_active_key(session: DbSession, community: Community) -> None:
     from gate.signing.queries import has_active_key
 
     if not has_active_key(session, community.id):

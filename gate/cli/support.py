@@ -15,11 +15,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from gate.community.models import Community
     from gate.settings import Settings
-    from gate.unit_of_work import UnitOfWork
+    from gate.unit_of_work import DbSession, UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -34,7 +32,7 @@ class OfficeJob:
     unit: UnitOfWork
 
     @property
-    def session(self) -> Session:
+    def session(self) -> DbSession:
         """The job's session (operations flush; the job commits)."""
         return self.unit.session
 
@@ -143,7 +141,7 @@ class RunningCount:
         self.last = count
 
 
-def pick_community(session: Session, code: str | None) -> Community:
+def pick_community(session: DbSession, code: str | None) -> Community:
     """The community for ``--community`` (its code or its id; default: the only one), or a
     clean CLI error in Chinese."""
     from gate.community.operations import CommunityError, find_community

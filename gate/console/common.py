@@ -4,7 +4,7 @@ that 404 across communities, the actor's name, the clock, the UI language."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import NoReturn, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -16,12 +16,10 @@ from gate.community.queries import community_by_id, owned_row
 from gate.households.models import Household
 from gate.households.queries import household_by_code
 from gate.services import now as server_now
+from gate.unit_of_work import DbSession
 from gate.web.auth import current_community_id
 from gate.web.i18n import is_chinese
 from gate.web.unit_of_work import db_session
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
 
 _Row = TypeVar("_Row")
 
@@ -44,7 +42,7 @@ def not_found() -> NoReturn:
     abort(404)
 
 
-def community(session: Session | None = None) -> Community:
+def community(session: DbSession | None = None) -> Community:
     """The community the logged-in user works in (read through the request's session)."""
     row = community_by_id(session or db_session(), current_community_id())
     if row is None:
@@ -52,7 +50,7 @@ def community(session: Session | None = None) -> Community:
     return row
 
 
-def household_or_404(session: Session | None, code: str) -> Household:
+def household_or_404(session: DbSession | None, code: str) -> Household:
     """Household ``code`` of the user's community, else 404."""
     row = household_by_code(session or db_session(), current_community_id(), code)
     if row is None:
@@ -60,7 +58,7 @@ def household_or_404(session: Session | None, code: str) -> Household:
     return row
 
 
-def owned_or_404(session: Session | None, model: type[_Row], row_id: int) -> _Row:
+def owned_or_404(session: DbSession | None, model: type[_Row], row_id: int) -> _Row:
     """Row ``row_id`` of ``model`` if it is the user's community's, else 404."""
     row = owned_row(session or db_session(), model, row_id, current_community_id())
     if row is None:

@@ -20,16 +20,16 @@ from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from gate.api.schemas import ApiError, parse_scan, scan_response
-from gate.crossings.operations import CrossingError, ScanRequest
-from gate.crossings.supervisors import Supervisor
-from gate.devices.queries import gate_of, gates_of
-from gate.gateview.operations import (
+from gate.crossings.browser import (
     OVERRIDE_ROLES,
     OverrideNotAllowed,
     OverrideReasonMissing,
     record_browser_scan,
     supervisor_override,
 )
+from gate.crossings.operations import CrossingError, ScanRequest
+from gate.crossings.supervisors import Supervisor
+from gate.devices.queries import gate_of, gates_of
 from gate.issuing.manual_codes import UnknownManualCode, manual_pass_text
 from gate.services import now, services
 from gate.web.auth import GATE_ROLES, current_community_id, require_role

@@ -26,15 +26,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
+from typing import Any, TypeVar, cast, overload
 
 from flask import Flask, Response, current_app, g, request
 
 from gate.services import services
-from gate.unit_of_work import UnitOfWork, is_retryable
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+from gate.unit_of_work import DbSession, UnitOfWork, is_retryable
 
 _View = TypeVar("_View", bound=Callable[..., Any])
 _UNIT = "checkpoint_unit"
@@ -101,7 +98,7 @@ def _request_writes() -> bool:
     return bool(declared)
 
 
-def db_session() -> Session:
+def db_session() -> DbSession:
     """The session of this request's unit of work."""
     return request_unit().session
 

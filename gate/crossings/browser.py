@@ -1,4 +1,5 @@
-"""The gate view's rules: who may override a refusal, and recording a browser's scan.
+"""Crossings recorded from the browser gate view: who may override a refusal there, and
+recording a browser's scan.
 
 A crossing from the browser goes through :func:`gate.crossings.operations.record_scan`, the
 same path as a scanner device's, with an :class:`Origin` naming the logged-in user instead of
@@ -8,16 +9,14 @@ a device. Nothing here touches the database itself.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
 
 from gate.accounts.models import Role
 from gate.community.context import CommunityContext
 from gate.crossings.operations import Origin, ScanRequest, ScanResult, record_scan
 from gate.crossings.supervisors import Supervisor
 from passes import Override
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
 
 OVERRIDE_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
 """Who may let a refused crossing through from the gate view."""

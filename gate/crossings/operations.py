@@ -217,6 +217,7 @@ def record_scan(
             pass_id=check.fields.pass_id,
             client_id=request.client_id,
             gate_id=origin.gate_id,
+            scanned_at=request.scanned_at,
         )
     replay_of = (
         locked.replay_of if locked is not None else crossing_id_of(session, request.client_id)
@@ -273,7 +274,8 @@ def record_scan(
     new_state = StateWrite(locked.id, state_columns(after), now) if after != state else None
     head = ChainHead(origin.gate_id, locked.chain_seq, locked.chain_hash)
     stored = insert_crossing(session, values, head, new_state)
-    settle_timeline(session, context.rules, stored)  # late or offline: replay in scan order
+    # Late or offline: replay the household's timeline in scan order.
+    settle_timeline(session, context.rules, stored, later=bool(locked.later))
     if override_refused:
         _override_refused_event(session, context, origin, request, stored, supervisor)
     label = _label(locked.code, locked.head_name) if offline is None else None

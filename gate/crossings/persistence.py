@@ -18,7 +18,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, RowMapping, Table, bindparam, insert, select, update
+from sqlalchemy import (
+    Row,
+    RowMapping,
+    Table,
+    bindparam,
+    exists,
+    false,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from gate.crossings.chain import HASHED_ORDER, ChainHead, content_hash
@@ -58,6 +69,17 @@ _LOCK_HOUSEHOLD_AND_GATE = (
         .scalar_subquery()
         .label("pass_status"),
         _CROSSING_BY_CLIENT_ID.scalar_subquery().label("replay_of"),
+        # Whether the household already has a counted crossing dated after this one: only
+        # then must the household timeline be replayed after the insert (read here, in the
+        # scan's one read, not by a second query).
+        exists(
+            select(_CROSSINGS.id).where(
+                _CROSSINGS.household_id == _HOUSEHOLDS.id,
+                _CROSSINGS.allowed == true(),
+                _CROSSINGS.rejected == false(),
+                _CROSSINGS.scanned_at > bindparam("scanned_at", type_=UTCDateTime()),
+            )
+        ).label("later"),
         _GATES.chain_seq,
         _GATES.chain_hash,
     )
@@ -139,6 +161,7 @@ def lock_household_and_gate(
     pass_id: bytes,
     client_id: str,
     gate_id: int,
+    scanned_at: datetime,
 ) -> Row[*tuple[Any, ...]] | None:
     """A scan's one read: the household (of ``community_id``) and gate ``gate_id``'s chain
     head, both locked (households first, as everywhere), with all else the decision needs:
@@ -156,6 +179,7 @@ def lock_household_and_gate(
         "pass_id": pass_id,
         "client_id": client_id,
         "gate": gate_id,
+        "scanned_at": scanned_at,
     }
     return session.connection().execute(_LOCK_HOUSEHOLD_AND_GATE, params).first()
 

@@ -43,14 +43,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, false, or_, select, true, update
+from sqlalchemy import Table, and_, bindparam, false, select, true, update
 from sqlalchemy.orm import Session
 
 from gate.audit.models import AuditEvent
 from gate.audit.operations import record_event
 from gate.crossings.chain import HASHED_ORDER, content_hash
 from gate.crossings.models import Crossing
-from gate.db import UTCDateTime
 from gate.devices.models import Gate
 from gate.households.decision_state import household_state, state_columns
 from gate.households.models import Household
@@ -75,17 +74,6 @@ _G = _GATES_TABLE.c
 
 _COUNTED = and_(
     _C.household_id == bindparam("household"), _C.allowed == true(), _C.rejected == false()
-)
-_LATER = (
-    select(_C.id)
-    .where(
-        _COUNTED,
-        or_(
-            _C.scanned_at > bindparam("at", type_=UTCDateTime()),
-            and_(_C.scanned_at == bindparam("at", type_=UTCDateTime()), _C.id > bindparam("id")),
-        ),
-    )
-    .limit(1)
 )
 _TIMELINE = (
     select(
@@ -216,20 +204,22 @@ def _breach(
     return Breach(crossing_id, Code.QUOTA, with_id)
 
 
-def settle(session: Session, rules: RuleSet, stored: MutableMapping[str, Any]) -> None:
+def settle(
+    session: Session, rules: RuleSet, stored: MutableMapping[str, Any], *, later: bool
+) -> None:
     """Call right after a crossing is stored (``stored``: its values as inserted, ``id``
     included; updated in place with the timeline's verdict).
 
     Replays its household's timeline when it is an allowed offline crossing, or an allowed
     crossing dated before one already stored for its household; else does nothing.
+    ``later``: whether such a later crossing exists (the scan's locking read tells, see
+    ``gate.crossings.persistence.lock_household_and_gate``: no second query per scan).
     """
     household_id = stored.get("household_id")
     if household_id is None or stored["rejected"] or not stored["allowed"]:
         return
-    if not stored["offline"]:
-        params = {"household": household_id, "at": stored["scanned_at"], "id": stored["id"]}
-        if session.connection().scalar(_LATER, params) is None:
-            return  # in scan order already: the server decided it with everything before it
+    if not stored["offline"] and not later:
+        return  # in scan order already: the server decided it with everything before it
     reevaluate(session, rules, household_id, stored=stored)
 
 

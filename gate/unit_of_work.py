@@ -57,7 +57,6 @@ class UnitOfWork:
         self.writes = writes
         self._session: Session | None = None
         self._after_commit: list[Callable[[], None]] = []
-        self.committed = False
 
     @property
     def session(self) -> Session:
@@ -93,7 +92,6 @@ class UnitOfWork:
             pass  # committed already (a retrying view commits itself): nothing to send
         elif self.writes:
             self._session.commit()
-            self.committed = True
         else:
             self._session.rollback()
         callbacks, self._after_commit = self._after_commit, []
@@ -122,7 +120,6 @@ class UnitOfWork:
             raise
         finally:
             event.listen(session, "before_flush", _refuse_flush)
-        self.committed = True
         callbacks, self._after_commit = self._after_commit, []
         for callback in callbacks:
             callback()

@@ -83,16 +83,6 @@ def parse_batch_item(item: object, *, now: datetime) -> tuple[ScanRequest, Offli
     return _scan_request(crossing.scan, now), _claim(crossing.verdict)
 
 
-def parse_offline_claim(body: object) -> OfflineClaim:
-    """The scanner's own verdict on an offline crossing (the item's ``verdict`` object)."""
-    upgraded = wire.from_v0({"verdict": body}, wire.Crossing)  # v0: absent lists are empty
-    verdict = upgraded.get("verdict") if isinstance(upgraded, dict) else None
-    try:
-        return _claim(wire.Claim.from_json(verdict))
-    except WireFormatError as exc:
-        raise _invalid(exc) from None
-
-
 def _scan_request(scan: wire.Scan, now: datetime) -> ScanRequest:
     if abs(scan.scanned_at - now) > MAX_CLOCK_SKEW:
         raise bad("scanned_at", "is implausibly far from the server's time")
@@ -191,11 +181,6 @@ def _verdict(crossing: StoredVerdict, timezone: str) -> wire.Verdict:
         next_exit_at=crossing.next_exit_at,
         rule_version=crossing.rule_version,
     )
-
-
-def verdict_json(crossing: StoredVerdict, timezone: str) -> dict[str, Any]:
-    """A stored crossing's verdict as the scanner shows it (same for replays)."""
-    return _verdict(crossing, timezone).to_json()
 
 
 def scan_response(

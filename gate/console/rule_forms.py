@@ -26,14 +26,9 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional
 
+from gate.errors import N_
 from gate.rules.dryrun import DEFAULT_DAYS, MAX_DAYS
 from passes import RuleSet
-
-
-def N_(msgid: str) -> str:
-    """Mark ``msgid`` for the message catalogue (translated with gettext on the page)."""
-    return msgid
-
 
 NO_QUOTA = "none"
 """``quota_kind`` of rules without an outing quota."""

@@ -22,6 +22,7 @@ from gate.accounts.models import Role
 from gate.community.context import current_rules
 from gate.community.operations import save_rules
 from gate.community.queries import rule_versions
+from gate.errors import N_
 from gate.rules.dryrun import DEFAULT_DAYS, DryRunResult, dry_run
 from gate.rules.proposal import editable_json, parse_proposed_rules
 from gate.rules.templates import (
@@ -49,11 +50,6 @@ from .rule_forms import (
 )
 
 HISTORY_LIMIT = 50
-
-
-def N_(msgid: str) -> str:
-    """Mark ``msgid`` for the message catalogue (translated with gettext below)."""
-    return msgid
 
 
 RULE_MESSAGES: dict[str, str] = {

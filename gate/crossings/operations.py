@@ -562,18 +562,6 @@ def record_rejected_upload(
     return _result(insert_crossing(session, values, None, None), replay=False, label=None)
 
 
-def find_stored(session: Session, client_id: str, *, labelled: bool = False) -> ScanResult | None:
-    """The crossing stored under the client's UUID, as a replay (None: none is).
-    ``labelled``: look up its household label too."""
-    row = stored_crossing(session, client_id)
-    if row is None:
-        return None
-    label = None
-    if labelled and row["household_code"] is not None:
-        label = _label(row["household_code"], row["head_name"])
-    return _result(row, replay=True, label=label)
-
-
 def _label(code: str, head_name: str | None) -> str:
     """What the volunteer sees: the household code and the head's masked name."""
     return f"{code} {mask_name(head_name)}" if head_name else code

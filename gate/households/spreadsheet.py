@@ -39,6 +39,8 @@ from types import TracebackType
 from typing import IO, Any, Literal
 from xml.etree import ElementTree
 
+from gate.errors import N_
+
 __all__ = [
     "COLUMNS",
     "EXAMPLE_ROWS",
@@ -52,11 +54,6 @@ __all__ = [
     "Source",
     "read_rows",
 ]
-
-
-def N_(msgid: str) -> str:
-    """Mark ``msgid`` for the message catalogue; entry points translate it (gettext)."""
-    return msgid
 
 
 @dataclass(frozen=True)

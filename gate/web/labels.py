@@ -29,13 +29,8 @@ from typing import Any
 from flask import Flask
 from flask_babel import gettext
 
+from gate.errors import N_
 from passes import Code, reason
-
-
-def N_(msgid: str) -> str:
-    """Mark ``msgid`` for extraction; translated where it is shown."""
-    return msgid
-
 
 EXTRA_CODE_LABELS: dict[str, str] = {
     "clock_backwards": N_("Dated behind the scanner's clock"),

@@ -6,7 +6,7 @@ modules it needs.
 
 from __future__ import annotations
 
-from gate.accounts.models import LoginAttempt, Role, User
+from gate.accounts.models import LoginAttempt, Membership, Role, SetupToken, User
 from gate.audit.models import AuditEvent
 from gate.community.models import Area, Building, Community, Compound, Grid, RuleSet
 from gate.crossings.models import Crossing
@@ -35,9 +35,11 @@ __all__ = [
     "IssuedPass",
     "LoginAttempt",
     "Member",
+    "Membership",
     "PassStatus",
     "Role",
     "RuleSet",
+    "SetupToken",
     "SigningKeyRecord",
     "User",
     "metadata",

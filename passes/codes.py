@@ -45,6 +45,8 @@ class Code(StrEnum):
     # Notes on allowed crossings (never a refusal).
     ENTRY_WITHOUT_EXIT = "entry_without_exit"
     OVERRIDE = "override"
+    RETURNED_LATE = "returned_late"
+    """An entry of a person out longer than the rules' ``max_outside_minutes`` (overdue)."""
 
 
 PASS_VALIDITY_CODES = frozenset(
@@ -102,6 +104,7 @@ _REASONS: dict[Code, tuple[str, str]] = {
     Code.CLOCK_FAULT: ("设备时钟异常，请联系值班负责人", "Device clock fault: call the supervisor"),
     Code.ENTRY_WITHOUT_EXIT: ("无外出记录的进入", "Entry without a recorded exit"),
     Code.OVERRIDE: ("值班负责人放行", "Let through by supervisor override"),
+    Code.RETURNED_LATE: ("超时返回，请提醒住户按时返回", "Came back later than allowed"),
 }
 
 _NEXT_EXIT = ("，下次可外出：{when}", "; next outing allowed {when}")

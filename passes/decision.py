@@ -33,7 +33,13 @@ from zoneinfo import ZoneInfo
 from passes.codes import REMEASURE_CODES, Code, reason
 from passes.keys import KeySet
 from passes.rules import RuleSet
-from passes.schedule import counted_exits, last_day_covered, next_exit_at, within_exit_hours
+from passes.schedule import (
+    counted_exits,
+    last_day_covered,
+    next_exit_at,
+    overdue_since,
+    within_exit_hours,
+)
 from passes.state import Direction, HouseholdState, HouseholdStatus, advance
 from passes.verification import PassCheck, PassRejected, VerifiedPass, verify_pass
 
@@ -181,6 +187,8 @@ def decide(
         notes.append(Code.OVERRIDE)
     if allowed and direction is Direction.IN and not household.out_since:
         notes.append(Code.ENTRY_WITHOUT_EXIT)
+    if allowed and direction is Direction.IN and _returns_late(household, rules, now):
+        notes.append(Code.RETURNED_LATE)
     state_after = advance(household, direction, allowed, now, rules)
     return Verdict(
         allowed=allowed,
@@ -211,6 +219,12 @@ def _pass_refusal(
     if check.fields.generation != household.generation:
         return Code.SUPERSEDED
     return None
+
+
+def _returns_late(household: HouseholdState, rules: RuleSet, now: datetime) -> bool:
+    """Whether the person an entry brings home (the longest out) was out past the limit."""
+    late = overdue_since(household, rules, now)
+    return bool(late) and late[0] == household.out_since[0]
 
 
 def _is_tenths(value: object) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -56,6 +56,11 @@ def crossings_group() -> None:
     is_flag=True,
     help="Read the admin's password from the first line of stdin instead of asking.",
 )
+@click.option(
+    "--late-only",
+    is_flag=True,
+    help="Only entries of people who came back later than the rules allow (超时返回).",
+)
 @click.option("--community", "community_id", type=int, help="Default: the only community.")
 def export_command(
     from_day: datetime,
@@ -67,6 +72,7 @@ def export_command(
     unmasked: bool,
     admin_username: str | None,
     password_stdin: bool,
+    late_only: bool,
     community_id: int | None,
 ) -> None:
     """Export crossings: read and write the file in a read-only job (no write lock), then
@@ -94,6 +100,8 @@ def export_command(
             unmasked=unmasked,
             password=password,
         )
+        if late_only:
+            export = replace(export, filter=replace(export.filter, late_only=True))
         total = count_log(job.session, export.filter)
         click.echo(f"正在导出 {total} 条通行记录 / exporting {total} crossings…", err=True)
         partial = out_path.with_name(f".{out_path.name}.partial")

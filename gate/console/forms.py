@@ -152,6 +152,7 @@ class LogFilterForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no type
     fever = BooleanField(_l("Fever only"))
     offline = BooleanField(_l("Offline only"))
     conflict = BooleanField(_l("Conflicts only"))
+    late = BooleanField(_l("Came back late only"))
 
 
 class ReviewForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no type hints

@@ -86,6 +86,7 @@ def _log_filter(form: LogFilterForm, row: Community) -> LogFilter:
         fever_only=bool(form.fever.data),
         offline_only=bool(form.offline.data),
         conflict_only=bool(form.conflict.data),
+        late_only=bool(form.late.data),
     )
 
 

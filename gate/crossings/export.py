@@ -58,6 +58,7 @@ HEADERS = (
     "原因代码",
     "离线",
     "冲突",
+    "超时返回",
     "操作员",
     "放行人",
     "放行原因",
@@ -65,7 +66,7 @@ HEADERS = (
     "流水号",
     "哈希",
 )
-_WIDTHS = (20, 10, 10, 6, 8, 12, 10, 7, 7, 24, 16, 6, 6, 12, 10, 20, 9, 9, 66)
+_WIDTHS = (20, 10, 10, 6, 8, 12, 10, 7, 7, 24, 16, 6, 6, 8, 12, 10, 20, 9, 9, 66)
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _YIELD_PER = 2000
 _PROGRESS_EVERY = 10_000
@@ -133,6 +134,7 @@ def export_query(log_filter: LogFilter) -> Select[Any]:
             Crossing.code,
             Crossing.offline,
             Crossing.conflict,
+            Crossing.flags,
             Crossing.operator,
             Crossing.override_supervisor,
             Crossing.override_reason,
@@ -318,6 +320,7 @@ def export_cells(rows: Any, zone: ZoneInfo, *, unmasked: bool) -> Iterator[list[
         code,
         offline,
         conflict,
+        flags,
         operator,
         supervisor,
         reason,
@@ -339,6 +342,7 @@ def export_cells(rows: Any, zone: ZoneInfo, *, unmasked: bool) -> Iterator[list[
             code or "",
             "是" if offline else "否",
             "是" if conflict else "否",
+            "是" if Code.RETURNED_LATE.value in (flags or "").split() else "否",
             operator or "",
             supervisor or "",
             reason or "",

@@ -22,7 +22,7 @@ from gate.devices.models import Gate
 from gate.households.models import Household
 from gate.households.operations import normalise_household_code
 from gate.paging import DEFAULT_PAGE_SIZE, Page, keyset_page
-from passes import Direction
+from passes import Code, Direction
 
 Verdict = Literal["allowed", "refused"]
 
@@ -46,6 +46,8 @@ class LogFilter:
     fever_only: bool = False
     offline_only: bool = False
     conflict_only: bool = False
+    late_only: bool = False
+    """Only entries of people who came back later than the rules allow (``returned_late``)."""
 
     def audit_details(self) -> dict[str, Any]:
         """The filters as an audit event records them (JSON-ready, no None-only noise)."""
@@ -62,6 +64,7 @@ class LogFilter:
             "fever_only": self.fever_only or None,
             "offline_only": self.offline_only or None,
             "conflict_only": self.conflict_only or None,
+            "late_only": self.late_only or None,
         }
         details.update({key: value for key, value in optional.items() if value is not None})
         return details
@@ -94,6 +97,9 @@ def filtered(query: Select[Any], log_filter: LogFilter) -> Select[Any]:
         query = query.where(Crossing.offline.is_(True))
     if f.conflict_only:
         query = query.where(Crossing.conflict.is_(True))
+    if f.late_only:
+        # Flags are space-separated codes and no other code contains "returned_late".
+        query = query.where(Crossing.flags.like(f"%{Code.RETURNED_LATE.value}%"))
     return query
 
 

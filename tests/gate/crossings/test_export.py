@@ -115,12 +115,12 @@ def test_csv_has_a_bom_chinese_headers_local_times_and_masked_names(
         "",
     ]
     assert fever[7:11] == ["37.8", "禁止", "体温异常，请留观并联系医护人员", "fever"]
-    assert fever[13] == "'" + FORMULA
+    assert fever[HEADERS.index("操作员")] == "'" + FORMULA
     crossing = db_session.scalar(
         select(Crossing).where(Crossing.household_id == day_site.households[0].id)
     )
     assert crossing is not None
-    assert allowed[17:] == [str(crossing.gate_seq), crossing.row_hash]
+    assert allowed[HEADERS.index("流水号") :] == [str(crossing.gate_seq), crossing.row_hash]
 
 
 def test_unmasked_export_shows_the_full_name(db_session: Session, day_site: Site) -> None:
@@ -144,7 +144,7 @@ def test_xlsx_round_trip_with_real_times_numbers_and_no_formulas(
     assert rows[2][0] == datetime(2026, 11, 1, 8, 30)
     assert rows[2][6] == "张**"
     assert rows[3][7] == 37.8
-    assert rows[3][13] == "'" + FORMULA
+    assert rows[3][HEADERS.index("操作员")] == "'" + FORMULA
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
     assert len(rows) == 4
 

@@ -5,7 +5,13 @@ arguments, so the gate server and an offline scanner run exactly the same code.
 """
 
 from passes import wire
-from passes.codes import PASS_VALIDITY_CODES, REMEASURE_CODES, Code, reason
+from passes.codes import (
+    OVERRIDE_REFUSAL_CODES,
+    PASS_VALIDITY_CODES,
+    REMEASURE_CODES,
+    Code,
+    reason,
+)
 from passes.decision import Override, Verdict, decide, describe
 from passes.errors import PassError
 from passes.keys import KeyEntry, KeySet, KeyStatus, SigningKey, new_pass_id
@@ -41,17 +47,36 @@ from passes.screen_code import (
     verify_screen_code,
 )
 from passes.state import Direction, HouseholdState, HouseholdStatus, advance
+from passes.supervisor_card import (
+    CARD_PREFIX,
+    CardCheck,
+    CardRejected,
+    CardState,
+    SupervisorCard,
+    VerifiedCard,
+    card_for,
+    card_standing,
+    is_supervisor_card,
+    parse_supervisor_card,
+    sign_supervisor_card,
+    verify_supervisor_card,
+)
 from passes.timefmt import format_utc, parse_utc
 from passes.verification import PassCheck, PassRejected, VerifiedPass, verify_pass
 from passes.wire import WireFormatError
 
 __all__ = [
+    "CARD_PREFIX",
     "MAX_INPUT_LENGTH",
+    "OVERRIDE_REFUSAL_CODES",
     "PASS_VALIDITY_CODES",
     "PREFIX",
     "REMEASURE_CODES",
     "SCREEN_PREFIX",
     "TEXT_LENGTH",
+    "CardCheck",
+    "CardRejected",
+    "CardState",
     "Code",
     "Direction",
     "ExitHours",
@@ -72,24 +97,30 @@ __all__ = [
     "ScreenCodeCheck",
     "SignedPass",
     "SigningKey",
+    "SupervisorCard",
     "TemperatureRules",
     "Verdict",
+    "VerifiedCard",
     "VerifiedPass",
     "VerifiedScreenCode",
     "WindowKind",
     "WireFormatError",
     "advance",
+    "card_for",
+    "card_standing",
     "counted_exits",
     "decide",
     "describe",
     "format_utc",
     "is_screen_code",
+    "is_supervisor_card",
     "last_day_covered",
     "new_pass_id",
     "next_exit_at",
     "overdue_since",
     "parse_pass",
     "parse_screen_code",
+    "parse_supervisor_card",
     "parse_utc",
     "qr_modules",
     "qr_version",
@@ -102,7 +133,9 @@ __all__ = [
     "screen_code_for",
     "screen_pass_check",
     "sign_screen_code",
+    "sign_supervisor_card",
     "verify_pass",
     "verify_screen_code",
+    "verify_supervisor_card",
     "wire",
 ]

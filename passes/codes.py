@@ -42,6 +42,12 @@ class Code(StrEnum):
     STALE_BUNDLE = "stale_bundle"
     # Scanner policy: its clock is behind time it has already seen, or jumped (never decide).
     CLOCK_FAULT = "clock_fault"
+    # Override refused: the crossing stays refused (its own code shown, the refusal's kept).
+    SUPERVISOR_CARD_INVALID = "supervisor_card_invalid"
+    SUPERVISOR_CARD_EXPIRED = "supervisor_card_expired"
+    SUPERVISOR_CARD_REVOKED = "supervisor_card_revoked"
+    SUPERVISOR_LOGIN_INVALID = "supervisor_login_invalid"
+    OVERRIDE_UNAUTHORIZED = "override_unauthorized"
     # Notes on allowed crossings (never a refusal).
     ENTRY_WITHOUT_EXIT = "entry_without_exit"
     OVERRIDE = "override"
@@ -68,6 +74,18 @@ PASS_VALIDITY_CODES = frozenset(
     }
 )
 """Codes that mean the pass itself is not good; nothing about the household is known."""
+
+OVERRIDE_REFUSAL_CODES = frozenset(
+    {
+        Code.SUPERVISOR_CARD_INVALID,
+        Code.SUPERVISOR_CARD_EXPIRED,
+        Code.SUPERVISOR_CARD_REVOKED,
+        Code.SUPERVISOR_LOGIN_INVALID,
+        Code.OVERRIDE_UNAUTHORIZED,
+    }
+)
+"""Why an override was not let count: shown instead of the refusal's own reason, which stays
+the crossing's code (the office still sees ``fever``)."""
 
 REMEASURE_CODES = frozenset({Code.SENSOR_ERROR, Code.NO_TEMPERATURE})
 """Codes that ask the volunteer to measure again: shown amber, never allowed, never overridden."""
@@ -102,6 +120,26 @@ _REASONS: dict[Code, tuple[str, str]] = {
     Code.QUOTA: ("本户外出次数已用完", "Household outing quota used up"),
     Code.STALE_BUNDLE: ("离线过久，需值班负责人放行", "Offline too long: supervisor needed"),
     Code.CLOCK_FAULT: ("设备时钟异常，请联系值班负责人", "Device clock fault: call the supervisor"),
+    Code.SUPERVISOR_CARD_INVALID: (
+        "主管卡无效，不能放行",
+        "Not a valid supervisor card of this community: override refused",
+    ),
+    Code.SUPERVISOR_CARD_EXPIRED: (
+        "主管卡已过期，不能放行",
+        "Supervisor card expired: override refused",
+    ),
+    Code.SUPERVISOR_CARD_REVOKED: (
+        "主管卡已作废，不能放行",
+        "Supervisor card revoked: override refused",
+    ),
+    Code.SUPERVISOR_LOGIN_INVALID: (
+        "主管账号或密码错误，不能放行",
+        "Supervisor account or password wrong: override refused",
+    ),
+    Code.OVERRIDE_UNAUTHORIZED: (
+        "放行需刷主管卡",
+        "An override needs a supervisor card",
+    ),
     Code.ENTRY_WITHOUT_EXIT: ("无外出记录的进入", "Entry without a recorded exit"),
     Code.OVERRIDE: ("值班负责人放行", "Let through by supervisor override"),
     Code.RETURNED_LATE: ("超时返回，请提醒住户按时返回", "Came back later than allowed"),

@@ -25,7 +25,7 @@ stale or foreign pass) cannot be overridden: the office re-issues the pass.
 from __future__ import annotations
 
 from collections.abc import Container
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -46,10 +46,15 @@ from passes.verification import PassCheck, PassRejected, VerifiedPass, verify_pa
 
 @dataclass(frozen=True)
 class Override:
-    """A named supervisor lets a refused crossing through, with a reason. Both required."""
+    """A named supervisor lets a refused crossing through, with a reason. Both required.
+
+    ``card``: the supervisor card text (:mod:`passes.supervisor_card`) the override was made
+    with, when it was; carried to the gate server, which verifies it. The decision itself
+    does not look at it."""
 
     supervisor: str
     reason: str
+    card: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.supervisor.strip() or not self.reason.strip():

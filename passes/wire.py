@@ -32,7 +32,16 @@ field out, so every committed vector still reads and writes back unchanged.
 
 A scan's ``override`` object may carry the optional ``supervisor_credential``
 (``{"username", "password"}``: the account of a supervisor or admin the gate verifies before
-it lets the override count); absent reads as none, and none is written by leaving it out.
+it lets the override count) and the optional ``supervisor_card`` (the text of a supervisor
+card, :mod:`passes.supervisor_card`, verified by the gate at the scan time; in an offline
+crossing too); absent reads as none, and none is written by leaving it out.
+
+The bundle's optional fields (:data:`BUNDLE_OPTIONAL`, absent in bundles built before them,
+written only when present): ``household_codes`` (household id -> the code printed on the card,
+building-unit-room, e.g. ``3-2-401``: never a name, phone or ID number), ``passes`` (the
+active issued passes' facts, so that an offline scanner can check a rotating screen code
+naming one), ``supervisor_cards`` (issued cards not revoked: card id, account id, valid
+until) and ``revoked_card_ids``.
 
 Messages without ``format`` are the unversioned shape scanners sent before this module
 (call it v0); :func:`from_v0` reads a v0 scan, offline crossing or bundle as v1 the way the
@@ -44,14 +53,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from passes.decision import Override
 from passes.keys import KeySet
+from passes.pass_format import Pass
 from passes.rules import RuleSet, RuleSetError, rules_from_dict
 from passes.state import Direction, HouseholdState
+from passes.supervisor_card import CardState
 from passes.timefmt import format_utc
 from passes.wire_fields import Display, Fields, WireFormatError, as_list, display_of
 
@@ -82,6 +93,7 @@ __all__ = [
     "BATCH_FORMAT",
     "BATCH_RESULT_FORMAT",
     "BUNDLE_FORMAT",
+    "BUNDLE_OPTIONAL",
     "CROSSING_FORMAT",
     "FORMATS",
     "MAX_BATCH",
@@ -122,7 +134,7 @@ _SCAN_KEYS = (
 )
 SCAN_OPTIONAL = ("clock_offset_ms",)
 """Fields of a scan (and an offline crossing) that may be left out: see the module doc."""
-OVERRIDE_OPTIONAL = ("supervisor_credential",)
+OVERRIDE_OPTIONAL = ("supervisor_credential", "supervisor_card")
 """Fields of a scan's ``override`` that may be left out: see the module doc."""
 
 
@@ -181,7 +193,8 @@ class Scan:
             "override": None
             if override is None
             else {"supervisor": override.supervisor, "reason": override.reason}
-            | ({} if credential is None else {"supervisor_credential": credential.to_json()}),
+            | ({} if credential is None else {"supervisor_credential": credential.to_json()})
+            | ({} if override.card is None else {"supervisor_card": override.card}),
             "latency_ms": self.latency_ms,
         } | ({} if self.clock_offset_ms is None else {"clock_offset_ms": self.clock_offset_ms})
 
@@ -213,8 +226,9 @@ def _override(fields: Fields) -> Override | None:
         return None
     inner = fields.nested("override", ("supervisor", "reason"), OVERRIDE_OPTIONAL)
     supervisor, reason = inner.text("supervisor", 64), inner.text("reason", 500)
+    card = inner.text("supervisor_card", 200) if inner.has("supervisor_card") else None
     try:
-        return Override(supervisor=supervisor, reason=reason)
+        return Override(supervisor=supervisor, reason=reason, card=card)
     except ValueError as exc:
         raise WireFormatError("override", str(exc)) from None
 
@@ -529,14 +543,21 @@ class Community:
     timezone: str
 
 
+BUNDLE_OPTIONAL = ("household_codes", "passes", "supervisor_cards", "revoked_card_ids")
+"""Fields of a bundle that may be left out (see the module doc): absent reads as None."""
+MAX_HOUSEHOLD_CODE = 32
+
+
 @dataclass(frozen=True)
 class Bundle:
     """Everything a scanner needs to decide offline, and nothing personal.
 
     Public keys with their status, revoked pass ids, household states (opaque ids, generations,
     status, people out, exits in the window), the rules, and ``generated_at`` (the server's
-    time). ``content_hash`` is a hash of everything but ``generated_at`` (the ETag): build
-    bundles with :meth:`build`. Readers do not recompute it.
+    time); and, when present (:data:`BUNDLE_OPTIONAL`), the household codes, the active
+    passes, the supervisor cards and the revoked card ids. ``content_hash`` is a hash of
+    everything but ``generated_at`` (the ETag): build bundles with :meth:`build`. Readers do
+    not recompute it.
     """
 
     FORMAT: ClassVar[str] = BUNDLE_FORMAT
@@ -548,6 +569,10 @@ class Bundle:
     keys: KeySet
     revoked_pass_ids: tuple[bytes, ...]
     households: tuple[HouseholdState, ...]
+    household_codes: Mapping[int, str] | None = None
+    passes: tuple[Pass, ...] | None = None
+    supervisor_cards: tuple[CardState, ...] | None = None
+    revoked_card_ids: tuple[bytes, ...] | None = None
 
     KEYS: ClassVar[tuple[str, ...]] = (
         "content_hash",
@@ -569,29 +594,34 @@ class Bundle:
         keys: KeySet,
         revoked_pass_ids: tuple[bytes, ...],
         households: tuple[HouseholdState, ...],
+        household_codes: Mapping[int, str] | None = None,
+        passes: tuple[Pass, ...] | None = None,
+        supervisor_cards: tuple[CardState, ...] | None = None,
+        revoked_card_ids: tuple[bytes, ...] | None = None,
     ) -> Bundle:
         """A bundle with its content hash (hex, 32 characters) computed."""
-        draft = cls("", generated_at, community, rules, keys, revoked_pass_ids, households)
+        draft = cls(
+            "",
+            generated_at,
+            community,
+            rules,
+            keys,
+            revoked_pass_ids,
+            households,
+            household_codes,
+            passes,
+            supervisor_cards,
+            revoked_card_ids,
+        )
         content = draft.to_json()
         del content["content_hash"], content["generated_at"]
         canonical = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
-        return cls(hashlib.sha256(canonical).hexdigest()[:32], *draft._values()[1:])
-
-    def _values(self) -> tuple[Any, ...]:
-        return (
-            self.content_hash,
-            self.generated_at,
-            self.community,
-            self.rules,
-            self.keys,
-            self.revoked_pass_ids,
-            self.households,
-        )
+        return replace(draft, content_hash=hashlib.sha256(canonical).hexdigest()[:32])
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON object."""
+        """The JSON object (optional fields only when present)."""
         community = self.community
-        return {
+        data: dict[str, Any] = {
             "format": self.FORMAT,
             "content_hash": self.content_hash,
             "generated_at": format_utc(self.generated_at),
@@ -605,17 +635,35 @@ class Bundle:
             "revoked_pass_ids": [pass_id.hex() for pass_id in self.revoked_pass_ids],
             "households": [state.to_dict() for state in self.households],
         }
+        if self.household_codes is not None:
+            codes = self.household_codes
+            data["household_codes"] = {str(key): codes[key] for key in sorted(codes)}
+        if self.passes is not None:
+            data["passes"] = [_pass_json(fields) for fields in self.passes]
+        if self.supervisor_cards is not None:
+            data["supervisor_cards"] = [
+                {
+                    "card_id": card.card_id.hex(),
+                    "account_id": card.account_id,
+                    "valid_until": format_utc(card.valid_until),
+                }
+                for card in self.supervisor_cards
+            ]
+        if self.revoked_card_ids is not None:
+            data["revoked_card_ids"] = [card_id.hex() for card_id in self.revoked_card_ids]
+        return data
 
     @classmethod
     def from_json(cls, data: object) -> Bundle:
         """Parse; raises :class:`WireFormatError` (a bad rule, key or state names its list)."""
-        fields = Fields(data, "", cls.FORMAT, cls.KEYS)
+        fields = Fields(data, "", cls.FORMAT, cls.KEYS, BUNDLE_OPTIONAL)
         community = fields.nested("community", ("id", "name", "timezone"))
+        community_id = community.whole("id", 1, 2**32 - 1)
         return cls(
             content_hash=fields.text("content_hash", 64),
             generated_at=fields.time("generated_at"),
             community=Community(
-                id=community.whole("id", 1, 2**32 - 1),
+                id=community_id,
                 name=community.any_text("name", 200),
                 timezone=community.text("timezone", 64),
             ),
@@ -623,7 +671,87 @@ class Bundle:
             keys=_keys(fields.raw("keys")),
             revoked_pass_ids=_pass_ids(fields.raw("revoked_pass_ids")),
             households=_households(fields.raw("households")),
+            household_codes=_household_codes(fields) if fields.has("household_codes") else None,
+            passes=_passes(fields, community_id) if fields.has("passes") else None,
+            supervisor_cards=_cards(fields) if fields.has("supervisor_cards") else None,
+            revoked_card_ids=_ids(fields.raw("revoked_card_ids"), "revoked_card_ids")
+            if fields.has("revoked_card_ids")
+            else None,
         )
+
+
+def _pass_json(fields: Pass) -> dict[str, Any]:
+    return {
+        "pass_id": fields.pass_id.hex(),
+        "household_id": fields.household_id,
+        "key_id": fields.key_id,
+        "generation": fields.generation,
+        "issued_at": format_utc(fields.issued_at),
+        "valid_until": format_utc(fields.valid_until),
+    }
+
+
+_PASS_KEYS = ("pass_id", "household_id", "key_id", "generation", "issued_at", "valid_until")
+_CARD_KEYS = ("card_id", "account_id", "valid_until")
+
+
+def _household_codes(fields: Fields) -> dict[int, str]:
+    value = fields.raw("household_codes")
+    if not isinstance(value, Mapping):
+        raise WireFormatError("household_codes", "must be a JSON object")
+    codes: dict[int, str] = {}
+    for key in value:
+        name = f"household_codes.{str(key)[:20]}"
+        if not (isinstance(key, str) and key.isascii() and key.isdigit() and int(key) < 2**32):
+            raise WireFormatError(name, "must be a household id")
+        code = value[key]
+        if not isinstance(code, str) or not code or len(code) > MAX_HOUSEHOLD_CODE:
+            raise WireFormatError(name, f"must be text of 1 to {MAX_HOUSEHOLD_CODE} characters")
+        codes[int(key)] = Fields({"code": code}, name, None, ("code",)).text("code", 32)
+    return codes
+
+
+def _passes(fields: Fields, community_id: int) -> tuple[Pass, ...]:
+    passes = []
+    for index, item in enumerate(fields.nested_list("passes", _PASS_KEYS)):
+        pass_id = _id(item.raw("pass_id"), f"passes[{index}].pass_id")
+        key_id, generation = item.whole("key_id", 0, 0xFFFF), item.whole("generation", 0, 0xFFFF)
+        household_id = item.whole("household_id", 0, 2**32 - 1)
+        issued_at, valid_until = item.time("issued_at"), item.time("valid_until")
+        try:
+            passes.append(
+                Pass(
+                    key_id, pass_id, household_id, community_id, generation, issued_at, valid_until
+                )
+            )
+        except ValueError as exc:
+            raise WireFormatError(f"passes[{index}]", f"not a pass ({exc})") from None
+    return tuple(passes)
+
+
+def _cards(fields: Fields) -> tuple[CardState, ...]:
+    return tuple(
+        CardState(
+            card_id=_id(item.raw("card_id"), f"supervisor_cards[{index}].card_id"),
+            account_id=item.whole("account_id", 1, 2**32 - 1),
+            valid_until=item.time("valid_until"),
+        )
+        for index, item in enumerate(fields.nested_list("supervisor_cards", _CARD_KEYS))
+    )
+
+
+def _id(value: object, name: str) -> bytes:
+    """Twelve bytes as 24 hex digits (a pass id, a card id)."""
+    if isinstance(value, str) and len(value) == 24:
+        try:
+            return bytes.fromhex(value)
+        except ValueError:
+            pass
+    raise WireFormatError(name, "must be 24 hex digits")
+
+
+def _ids(value: object, name: str) -> tuple[bytes, ...]:
+    return tuple(_id(item, name) for item in as_list(value, name))
 
 
 def _rules(value: object) -> RuleSet:

@@ -27,6 +27,9 @@ MESSAGES: dict[str, Any] = {
     "scan_clock_offset": wire.Scan,
     "crossing_clock_offset": wire.Crossing,
     "scan_supervisor_credential": wire.Scan,
+    "scan_supervisor_card": wire.Scan,
+    "crossing_supervisor_card": wire.Crossing,
+    "bundle_offline": wire.Bundle,
 }
 
 
@@ -105,3 +108,43 @@ def test_the_clock_offset_travels_in_a_crossing_and_a_batch() -> None:
     assert crossing.scan.clock_offset_ms == -172_800_000
     batch = wire.Batch.from_json({"format": wire.BATCH_FORMAT, "crossings": [item]})
     assert batch.to_json()["crossings"] == [item]
+
+
+def test_the_bundles_optional_fields_are_in_its_content_hash_and_read_back() -> None:
+    for case in load("bundle_offline")["valid"]:
+        bundle = wire.Bundle.from_json(case["json"])
+        rebuilt = wire.Bundle.build(
+            generated_at=bundle.generated_at,
+            community=bundle.community,
+            rules=bundle.rules,
+            keys=bundle.keys,
+            revoked_pass_ids=bundle.revoked_pass_ids,
+            households=bundle.households,
+            household_codes=bundle.household_codes,
+            passes=bundle.passes,
+            supervisor_cards=bundle.supervisor_cards,
+            revoked_card_ids=bundle.revoked_card_ids,
+        )
+        assert rebuilt.content_hash == bundle.content_hash
+    full = wire.Bundle.from_json(load("bundle_offline")["valid"][0]["json"])
+    assert full.household_codes == {1: "3-2-401", 2: "3-2-402", 3: "3-2-403"}
+    assert full.passes is not None
+    assert full.passes[0].community_id == full.community.id
+    assert full.supervisor_cards is not None
+    assert full.supervisor_cards[0].account_id == 7
+    plain = wire.Bundle.from_json(load("bundle")["valid"][0]["json"])
+    assert (plain.household_codes, plain.passes, plain.supervisor_cards) == (None, None, None)
+    assert plain.revoked_card_ids is None
+
+
+def test_a_supervisor_card_travels_in_the_override_of_a_scan_and_a_crossing() -> None:
+    scan = wire.Scan.from_json(load("scan_supervisor_card")["valid"][0]["json"])
+    assert scan.override is not None
+    assert scan.override.card is not None
+    assert scan.override.card.startswith("SV1:")
+    plain = wire.Scan.from_json(load("scan")["valid"][0]["json"])
+    assert plain.override is None or plain.override.card is None
+    item = load("crossing_supervisor_card")["valid"][0]["json"]
+    crossing = wire.Crossing.from_json(item)
+    assert crossing.scan.override is not None
+    assert crossing.scan.override.card == item["override"]["supervisor_card"]

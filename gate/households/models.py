@@ -24,6 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gate.community.models import Building, Community
 from gate.db import U16_MAX, U32, U32_MAX, Base, UTCDateTime, text_enum, utcnow
+from gate.households.relations import Relation
 from passes.state import HouseholdStatus
 
 
@@ -34,6 +35,8 @@ class Household(Base):
     community. ``generation`` is the current pass generation: re-issuing bumps it, so every
     older card is dead. ``out_count`` is how many members are out now. ``state_json`` is the
     core's ``HouseholdState`` as JSON (exits in the current window, out-since times).
+    ``head_count`` is how many people live there (人数; at least the members listed is not
+    required: an office may list only the head); ``note`` the office's 备注.
     """
 
     __tablename__ = "households"
@@ -42,6 +45,7 @@ class Household(Base):
         CheckConstraint(f"id BETWEEN 0 AND {U32_MAX}", name="id_u32"),
         CheckConstraint(f"generation BETWEEN 0 AND {U16_MAX}", name="generation_u16"),
         CheckConstraint("out_count >= 0", name="out_count_not_negative"),
+        CheckConstraint("head_count >= 1", name="head_count_positive"),
     )
 
     id: Mapped[int] = mapped_column(U32, primary_key=True)
@@ -60,6 +64,8 @@ class Household(Base):
     generation: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     out_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     contact_phone: Mapped[str | None] = mapped_column(String(32))
+    head_count: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    note: Mapped[str | None] = mapped_column(Text)
     state_json: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -81,7 +87,8 @@ class Member(Base):
     :mod:`gate.households.id_numbers`: written only by ``seal_id_number`` and read only by
     ``open_id_number``); ``id_number_hash`` is HMAC-SHA256 (hex) of the normalised ID number
     under the ID-hash key, so the office can find a person by exact ID number without any
-    plaintext.
+    plaintext. ``relation`` is the member's relation to the head (与户主关系); None for
+    members registered before it was recorded.
     """
 
     __tablename__ = "members"
@@ -95,5 +102,6 @@ class Member(Base):
     id_number: Mapped[str | None] = mapped_column(String(128))  # sealed, never plaintext
     id_number_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     is_head: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    relation: Mapped[Relation | None] = mapped_column(text_enum(Relation, "relation"))
 
     household: Mapped[Household] = relationship(back_populates="members")

@@ -45,6 +45,7 @@ __all__ = [
     "COLUMNS",
     "EXAMPLE_ROWS",
     "HEADER_SEARCH_ROWS",
+    "HOUSEHOLD_KEYS",
     "N_",
     "SHEET_MESSAGES",
     "Column",
@@ -70,41 +71,65 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("household_code", "户编号", True, "每户唯一，如 楼栋-单元-房号：3-2-401",
+    Column("household_code", "户编号", True,
+           "每户唯一，如 楼栋-单元-房号：3-2-401；同一户的家庭成员各占一行，户编号相同",
            ("户号", "household code"), 14),
-    Column("area", "片区", False, "所属片区，可空", ("area name",), 10),
-    Column("grid", "网格", False, "所属网格，可空", ("网格名称",), 10),
-    Column("building", "楼栋", True, "楼栋号，如 3", ("楼号", "楼栋号"), 8),
-    Column("unit", "单元", False, "单元号，可空", ("单元号",), 8),
-    Column("room", "房号", True, "房号，如 401", ("房间号", "门牌号"), 8),
-    Column("head_name", "户主姓名", True, "户主姓名", ("户主", "姓名", "name", "head"), 12),
-    Column("phone", "联系电话", True, "11 位手机号，或带区号的固定电话如 0595-12345678",
+    Column("area", "片区", False, "所属片区，可空（社区只有一个片区时不用填）", ("area name",), 10),
+    Column("grid", "网格", False, "所属网格，可空（片区只有一个网格时不用填）", ("网格名称",), 10),
+    Column("compound", "小区", False, "所属小区（院落），可空（网格只有一个小区时不用填）",
+           ("院落", "小区名称", "小区/院落", "小区（院落）", "compound"), 12),
+    Column("building", "楼栋", True, "楼栋号，如 3（写 3号楼、3栋、三号楼 也可以）",
+           ("楼号", "楼栋号"), 8),
+    Column("unit", "单元", False, "单元号，可空（写 2 或 2单元 均可）", ("单元号",), 8),
+    Column("room", "房号", True, "房号，如 401（写 401室 也可以）", ("房间号", "门牌号"), 8),
+    Column("head_name", "姓名", True, "户主或家庭成员的姓名，每人一行",
+           ("户主姓名", "户主", "成员姓名", "name", "head"), 12),
+    Column("relation", "与户主关系", False,
+           "户主 / 配偶 / 子女 / 父母 / 其他；每户第一行空着即为户主，其余成员必填",
+           ("关系", "与户主的关系", "relation"), 10),
+    Column("phone", "联系电话", True,
+           "11 位手机号，或带区号的固定电话如 0595-12345678；户主行必填，成员可空",
            ("手机号", "手机号码", "电话", "联系方式", "mobile"), 16, True),
     Column("id_number", "身份证号", False, "18 位居民身份证号，可空；末位 X 大小写均可",
            ("身份证", "身份证号码", "id", "id number", "id_no"), 22, True),
-    Column("members", "人数", False, "本户居住人数，整数，至少 1，空则为 1",
-           ("家庭人数", "户内人数", "member count"), 6),
-    Column("status", "状态", False, "正常 / 居家隔离 / 豁免，空则为正常", ("户状态",), 10),
+    Column("members", "人数", False, "本户居住人数，整数，填在户主行；空则按所列人数",
+           ("家庭人数", "户内人数", "member count", "head count"), 6),
+    Column("status", "状态", False, "正常 / 居家隔离 / 豁免，填在户主行，空则为正常",
+           ("户状态",), 10),
     Column("quarantine_until", "隔离截止", False,
            "居家隔离户必填，如 2026-11-30（也可写 2026/11/30 或 2026年11月30日）",
            ("隔离截止日期", "隔离至", "quarantine until"), 12),
     Column("note", "备注", False, "备注，可空", ("remarks", "remark"), 24),
 )  # fmt: skip
 
+HOUSEHOLD_KEYS = (
+    "compound", "area", "grid", "building", "unit", "room", "members", "status",
+    "quarantine_until",
+)  # fmt: skip
+"""Columns that describe the household: on a member's row they may stay empty."""
+
 # Household codes of the template's example rows; validation refuses them so a forgotten
 # example is never imported as a real household.
 EXAMPLE_ROWS: tuple[dict[str, str], ...] = (
     {
         "household_code": "示例-3-2-401", "area": "一片区", "grid": "第3网格",
-        "building": "3", "unit": "2", "room": "401", "head_name": "张三",
-        "phone": "13800138000", "id_number": "11010519491231002X", "members": "3",
-        "status": "正常", "quarantine_until": "", "note": "示例行，导入前请删除",
+        "compound": "幸福小区", "building": "3", "unit": "2", "room": "401",
+        "head_name": "张三", "relation": "户主", "phone": "13800138000",
+        "id_number": "11010519491231002X", "members": "3", "status": "正常",
+        "quarantine_until": "", "note": "示例行，导入前请删除",
+    },
+    {
+        "household_code": "示例-3-2-401", "area": "", "grid": "", "compound": "",
+        "building": "", "unit": "", "room": "", "head_name": "王芳", "relation": "配偶",
+        "phone": "13900139000", "id_number": "", "members": "", "status": "",
+        "quarantine_until": "", "note": "示例行：同一户的成员，户的信息可不再填写",
     },
     {
         "household_code": "示例-3-2-402", "area": "一片区", "grid": "第3网格",
-        "building": "3", "unit": "2", "room": "402", "head_name": "李四",
-        "phone": "0595-12345678", "id_number": "", "members": "2",
-        "status": "居家隔离", "quarantine_until": "2026-11-30", "note": "示例行，导入前请删除",
+        "compound": "幸福小区", "building": "3", "unit": "2", "room": "402",
+        "head_name": "李四", "relation": "", "phone": "0595-12345678", "id_number": "",
+        "members": "2", "status": "居家隔离", "quarantine_until": "2026-11-30",
+        "note": "示例行，导入前请删除",
     },
 )  # fmt: skip
 

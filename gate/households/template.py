@@ -95,7 +95,7 @@ def _write_notes_sheet(sheet: Any) -> None:
     for cell in sheet[header_row]:
         cell.font = _BOLD
     for column in COLUMNS:
-        example = EXAMPLE_ROWS[1 if column.key == "quarantine_until" else 0][column.key]
+        example = EXAMPLE_ROWS[2 if column.key == "quarantine_until" else 0][column.key]
         sheet.append(
             [column.header_zh, "必填" if column.required else "选填", column.help_zh,
              example, column.key]

@@ -4,9 +4,21 @@ Contract of :func:`validate_rows`:
 
 - Every row is checked completely; a row with several problems yields one :class:`RowError` per
   problem, each naming the row number as the spreadsheet shows it and the column key.
+- Rows with the same household code are one household: the head's row (与户主关系 ``户主``,
+  or empty on the household's first row) and one row per other member. A member's row needs
+  only the code, the name and the relation; its household columns (小区 ... 隔离截止) may stay
+  empty or must equal the head's (``differs_from_head``). The head's row needs building, room
+  and phone (a member's phone is the contact phone when the head has none). A household
+  whose head row is bad is bad as a whole (``head_row_bad`` on its members' rows); a bad
+  member row only drops that member. Rows of a code whose head is not in the file are
+  :attr:`ImportPlan.extra_members` (for households already registered).
+- Building, unit and room are normalised (``7号楼`` -> ``7``, see
+  :mod:`gate.households.place_names`).
 - Error codes are stable: ``missing_field``, ``bad_id_number``, ``bad_phone``, ``bad_date``,
-  ``bad_status``, ``bad_members``, ``duplicate`` (a household code repeated in the file: reported
-  on the later row, message names the first), ``example_row`` (the template's example left in),
+  ``bad_status``, ``bad_members``, ``fewer_members``, ``bad_relation``, ``two_heads``,
+  ``differs_from_head``, ``head_row_bad``, ``duplicate`` (a household code repeated without a
+  relation: reported on the later row, message names the first), ``example_row`` (the
+  template's example left in),
   ``too_long`` (longer than its database column), ``bad_characters`` (a household code,
   building, unit or room with ``/``, ``\\``, ``..``, a control character or a space at either
   end: such a code could not be opened, edited or issued through its own link).
@@ -16,7 +28,8 @@ Contract of :func:`validate_rows`:
   translate them (gettext on pages, ``gate.cli.support.translate`` in the CLI) and add the
   row number and the column.
 - Messages never echo a name, phone or ID number; rows in ``valid`` do not print them in ``repr``.
-- The plan is all-or-nothing material: callers import ``valid`` only when ``errors`` is empty.
+- The plan is all-or-nothing material: callers import ``valid`` only when ``errors`` is empty
+  (or skip the bad rows on purpose).
 """
 
 from __future__ import annotations
@@ -28,9 +41,12 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from gate.households.place_names import PlaceKind, normalise_place_name
+from gate.households.relations import Relation, parse_relation
 from gate.households.spreadsheet import (
     COLUMNS,
     EXAMPLE_ROWS,
+    HOUSEHOLD_KEYS,
     N_,
     SheetRows,
     SheetWarning,
@@ -42,6 +58,7 @@ __all__ = [
     "HouseholdRow",
     "HouseholdStatus",
     "ImportPlan",
+    "PersonRow",
     "RowError",
     "check_id_number",
     "id_check_digit",
@@ -69,8 +86,25 @@ _STATUS_WORDS: dict[str, HouseholdStatus] = {
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PersonRow:
+    """One valid member (not the head) from the sheet: a row of its own."""
+
+    row: int
+    household_code: str
+    name: str = field(repr=False)
+    relation: Relation
+    phone: str | None = field(repr=False)
+    id_number: str | None = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HouseholdRow:
-    """One valid household from the sheet, with normalised fields."""
+    """One valid household from the sheet, with normalised fields.
+
+    ``row`` is its head's row; ``others`` the valid rows of its other members. Building,
+    unit and room are normalised (:func:`~gate.households.place_names.normalise_place_name`).
+    ``members`` is the 人数 column, None when left empty.
+    """
 
     row: int
     household_code: str  # NFKC, no whitespace, ASCII letters upper-cased
@@ -80,12 +114,20 @@ class HouseholdRow:
     unit: str | None
     room: str
     head_name: str = field(repr=False)
-    phone: str = field(repr=False)  # "13800138000" or "0595-12345678"
+    phone: str = field(repr=False)  # "13800138000" or "0595-12345678": the contact phone
     id_number: str | None = field(repr=False)  # 18 chars, final X upper-case
-    members: int
+    members: int | None
     status: HouseholdStatus
     quarantine_until: dt.date | None  # set exactly when status is QUARANTINED
     note: str | None = field(repr=False)
+    compound: str | None = None
+    head_phone: str | None = field(default=None, repr=False)  # the head's own, if given
+    others: tuple[PersonRow, ...] = field(default=(), repr=False)
+
+    @property
+    def rows(self) -> tuple[int, ...]:
+        """Every sheet row of this household: its head's, then its members'."""
+        return (self.row, *(person.row for person in self.others))
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +158,8 @@ class ImportPlan:
     errors: list[RowError]
     warnings: list[SheetWarning] = field(default_factory=list)
     rows_seen: int = 0  # non-blank data rows
+    extra_members: list[PersonRow] = field(default_factory=list)
+    """Members of households whose head is not in the file (added to registered ones)."""
 
     @property
     def ok(self) -> bool:
@@ -254,12 +298,12 @@ def mask_id_number(id_number: str | None) -> str:
 # --- rows ---------------------------------------------------------------------------------------
 
 _ORDER = {c.key: i for i, c in enumerate(COLUMNS)}
-_REQUIRED = [c.key for c in COLUMNS if c.required]
 # Column sizes of gate/households/models.py and gate/community/models.py (codes are 32).
 _MAX_LENGTH = {
     "household_code": 32,
     "area": 100,
     "grid": 100,
+    "compound": 100,
     "building": 32,
     "unit": 16,
     "room": 16,
@@ -315,14 +359,29 @@ ROW_MESSAGES = {
         "A quarantine end date is given but the status is not 居家隔离: set the status to "
         "居家隔离 or delete the date."
     ),
-    "duplicate": N_("Household code %(code)s repeats row %(first)d."),
+    "duplicate": N_(
+        "Household code %(code)s repeats row %(first)d: for another member of that household "
+        "fill in the relation to the head (与户主关系)."
+    ),
+    "bad_relation": N_("%(value)s is not a relation: write 户主, 配偶, 子女, 父母 or 其他."),
+    "two_heads": N_("Household %(code)s already has its head (户主) on row %(first)d."),
+    "differs_from_head": N_(
+        "Differs from row %(row)d, the head of this household: leave it empty or write the same."
+    ),
+    "fewer_members": N_(
+        "The head count %(value)d is less than the %(listed)d people listed for this household."
+    ),
+    "head_row_bad": N_(
+        "Row %(row)d, the head of this household, has errors: this row is imported with it "
+        "once it is fixed."
+    ),
     "bad_characters": N_(
         "Must not contain /, \\, .. or control characters, nor start or end with a space."
     ),
 }
 """English message ids of the row checks (``_ID_MESSAGES`` for ID numbers)."""
 
-_SAFE_KEYS = ("household_code", "building", "unit", "room")
+_SAFE_KEYS = ("household_code", "compound", "building", "unit", "room")
 """Values that end up in a URL path or a printed place name: no path or control characters."""
 
 
@@ -337,6 +396,40 @@ def unsafe_text(value: str) -> bool:
 
 
 _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+@dataclass
+class _Line:
+    """One sheet row, parsed: its errors and the normalised values its checks accepted."""
+
+    number: int
+    code: str
+    relation: Relation | None  # None: the column is empty
+    values: dict[str, str]  # household columns, normalised; "" when empty
+    name: str
+    phone: str | None
+    id_number: str | None
+    members: int | None
+    status: HouseholdStatus | None
+    until: dt.date | None
+    note: str | None
+    errors: list[RowError]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def fail(self, key: str, code: str, message: str | None = None, /, **params: str | int) -> None:
+        self.errors.append(RowError(self.number, key, code, ROW_MESSAGES[message or code], params))
+
+
+_PLACE_KINDS: dict[str, PlaceKind] = {"building": "building", "unit": "unit", "room": "room"}
+
+
+def _household_value(key: str, text: str) -> str:
+    if key in _PLACE_KINDS:
+        return normalise_place_name(text, _PLACE_KINDS[key])
+    return _nfkc(text)
 
 
 class _RowChecker:
@@ -355,51 +448,59 @@ class _RowChecker:
     def fail_id(self, message_id: str) -> None:
         self.errors.append(RowError(self.number, "id_number", "bad_id_number", message_id))
 
-    def check(self, today: dt.date | None) -> HouseholdRow | None:
+    def check(self, today: dt.date | None) -> _Line:
+        """Every check that needs only this row; the household's checks come later."""
         text = self.text
-        for key in _REQUIRED:
+        for key in ("household_code", "head_name"):
             if not text[key]:
                 self.fail(key, "missing_field")
         code = _household_code(text["household_code"])
         if code in _EXAMPLE_CODES:
             self.fail("household_code", "example_row")
-        self._safe_names(code)
+        values = {key: _household_value(key, text[key]) for key in HOUSEHOLD_KEYS}
+        self._safe_names(code, values)
+        relation = self._relation()
         phone = self._phone()
         id_number = self._id_number(today)
         members = self._members()
         status, until = self._status_and_date()
-        self._lengths()
-        if self.errors or phone is None or members is None or status is None:
-            return None
-        return HouseholdRow(
-            row=self.number,
-            household_code=code,
-            area=_nfkc(text["area"]) or None,
-            grid=_nfkc(text["grid"]) or None,
-            building=_nfkc(text["building"]),
-            unit=_nfkc(text["unit"]) or None,
-            room=_nfkc(text["room"]),
-            head_name=_name(text["head_name"]),
+        self._lengths(values)
+        return _Line(
+            number=self.number,
+            code=code,
+            relation=relation,
+            values=values,
+            name=_name(text["head_name"]),
             phone=phone,
             id_number=id_number,
             members=members,
             status=status,
-            quarantine_until=until,
+            until=until,
             note=text["note"] or None,
+            errors=self.errors,
         )
 
-    def _lengths(self) -> None:
+    def _lengths(self, values: dict[str, str]) -> None:
         for key, limit in _MAX_LENGTH.items():
-            if len(self.text[key]) > limit:
+            if len(values.get(key, self.text[key])) > limit:
                 self.fail(key, "too_long", limit=limit)
 
-    def _safe_names(self, code: str) -> None:
+    def _safe_names(self, code: str, values: dict[str, str]) -> None:
         # Checked after the normalisation that stores them (the code loses every space).
-        values = {key: _nfkc(self.text[key]) for key in _SAFE_KEYS}
-        values["household_code"] = code
+        checked = {key: values[key] for key in _SAFE_KEYS if key != "household_code"}
+        checked["household_code"] = code
         for key in _SAFE_KEYS:
-            if values[key] and unsafe_text(values[key]):
+            if checked[key] and unsafe_text(checked[key]):
                 self.fail(key, "bad_characters")
+
+    def _relation(self) -> Relation | None:
+        raw = self.text["relation"]
+        if not raw:
+            return None
+        relation = parse_relation(raw)
+        if relation is None:
+            self.fail("relation", "bad_relation", value=raw)
+        return relation
 
     def _phone(self) -> str | None:
         raw = self.text["phone"]
@@ -424,7 +525,7 @@ class _RowChecker:
     def _members(self) -> int | None:
         raw = _nfkc(self.text["members"])
         if not raw:
-            return 1
+            return None
         match = re.fullmatch(r"(\d{1,4})\s*[人口]?", raw)
         if match is None or int(match.group(1)) < 1:
             self.fail("members", "bad_members", value=raw)
@@ -446,31 +547,143 @@ class _RowChecker:
         return status, until if status is HouseholdStatus.QUARANTINED else None
 
 
+@dataclass
+class _Group:
+    """The rows of one household code, in file order."""
+
+    code: str
+    lines: list[_Line] = field(default_factory=list)
+    head: _Line | None = None
+
+
+def _add_to_group(groups: dict[str, _Group], line: _Line) -> None:
+    """File ``line`` under its household; a repeated code must say who the row is.
+
+    A row without a code is a household of its own (checked as one, never imported)."""
+    key = line.code or f"\0{line.number}"
+    group = groups.get(key)
+    if group is None:
+        group = groups[key] = _Group(line.code)
+        group.lines.append(line)
+        if line.relation in (None, Relation.HEAD):
+            group.head = line
+        return
+    first = group.lines[0].number
+    if line.relation is None:
+        line.fail("household_code", "duplicate", code=line.code, first=first)
+        return
+    if line.relation is Relation.HEAD:
+        if group.head is not None:
+            line.fail("relation", "two_heads", code=line.code, first=group.head.number)
+            return
+        group.head = line
+    group.lines.append(line)
+
+
+# Household columns on a member's row: empty, or the same as on the head's row.
+_SAME_AS_HEAD = ("compound", "area", "grid", "building", "unit", "room", "members", "status",
+                 "quarantine_until")  # fmt: skip
+
+
+def _household_of(group: _Group) -> HouseholdRow | None:
+    """The household a group with a head describes, or None (errors are on its lines)."""
+    head = group.head
+    assert head is not None
+    members = [line for line in group.lines if line is not head]
+    values = _household_values(head, members)
+    for key in ("building", "room"):
+        if not values[key] and not any(e.field == key for e in head.errors):
+            head.fail(key, "missing_field")
+    phone = head.phone or next((m.phone for m in members if m.phone), None)
+    if phone is None and not any(e.field == "phone" for e in head.errors):
+        head.fail("phone", "missing_field")
+    if head.members is not None and head.members < len(group.lines):
+        head.fail("members", "fewer_members", value=head.members, listed=len(group.lines))
+    if not head.ok:
+        for line in members:
+            if line.ok:
+                line.fail("household_code", "head_row_bad", row=head.number)
+        return None
+    if phone is None or head.status is None:  # for the type checker: head.ok rules both out
+        return None
+    notes = [line.note for line in group.lines if line.note]
+    return HouseholdRow(
+        row=head.number,
+        household_code=group.code,
+        area=values["area"] or None,
+        grid=values["grid"] or None,
+        compound=values["compound"] or None,
+        building=values["building"],
+        unit=values["unit"] or None,
+        room=values["room"],
+        head_name=head.name,
+        phone=phone,
+        head_phone=head.phone,
+        id_number=head.id_number,
+        members=head.members,
+        status=head.status,
+        quarantine_until=head.until,
+        note="；".join(dict.fromkeys(notes))[: _MAX_LENGTH["note"]] or None,
+        others=tuple(_person(line) for line in members if line.ok),
+    )
+
+
+def _household_values(head: _Line, members: list[_Line]) -> dict[str, str]:
+    """The household's columns: the head's, else the first member's that fills one; a
+    member's value that differs from the one taken is an error on the member's row."""
+    values = dict(head.values)
+    for line in members:
+        for key in _SAME_AS_HEAD:
+            mine = line.values[key]
+            if not mine:
+                continue
+            if not values[key]:
+                values[key] = mine
+            elif values[key] != mine:
+                line.fail(key, "differs_from_head", row=head.number)
+    return values
+
+
+def _person(line: _Line) -> PersonRow:
+    return PersonRow(
+        row=line.number,
+        household_code=line.code,
+        name=line.name,
+        relation=line.relation or Relation.OTHER,
+        phone=line.phone,
+        id_number=line.id_number,
+    )
+
+
 def validate_rows(
     rows: Iterable[tuple[int, Mapping[str, str]]], *, today: dt.date | None = None
 ) -> ImportPlan:
-    """Check every row; return all valid rows and every problem of every bad row.
+    """Check every row; return all valid households and every problem of every bad row.
 
-    ``rows`` is usually :func:`~gate.households.spreadsheet.read_rows`' result (its warnings are
-    copied into the plan) and is consumed completely. ``today`` bounds ID birth dates.
+    Rows with the same household code are one household: its head's row (与户主关系 户主,
+    or empty on the household's first row) and one row per other member, whose household
+    columns may stay empty. ``rows`` is usually
+    :func:`~gate.households.spreadsheet.read_rows`' result (its warnings are copied into the
+    plan) and is consumed completely. ``today`` bounds ID birth dates.
     """
     plan = ImportPlan(valid=[], errors=[])
-    first_row: dict[str, int] = {}
+    groups: dict[str, _Group] = {}
+    lines: list[_Line] = []
     for number, raw in rows:
         plan.rows_seen += 1
-        checker = _RowChecker(number, raw)
-        household = checker.check(today)
-        code = _household_code(checker.text["household_code"])
-        if code and code in first_row:
-            first = first_row[code]
-            checker.fail("household_code", "duplicate", code=code, first=first)
-            household = None
-        elif code:
-            first_row[code] = number
-        checker.errors.sort(key=lambda e: _ORDER[e.field])
-        plan.errors.extend(checker.errors)
+        line = _RowChecker(number, raw).check(today)
+        _add_to_group(groups, line)
+        lines.append(line)
+    for group in groups.values():
+        if group.head is None:
+            plan.extra_members.extend(_person(line) for line in group.lines if line.ok)
+            continue
+        household = _household_of(group)
         if household is not None:
             plan.valid.append(household)
+    plan.valid.sort(key=lambda household: household.row)
+    for line in lines:
+        plan.errors.extend(sorted(line.errors, key=lambda e: _ORDER[e.field]))
     if isinstance(rows, SheetRows):
         plan.warnings.extend(rows.warnings)
     return plan

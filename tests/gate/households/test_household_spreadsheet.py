@@ -19,6 +19,8 @@ from gate.households.template import DATA_SHEET, NOTES_SHEET, write_template
 from gate.households.validation import validate_rows
 
 HEADERS = [c.header_zh for c in COLUMNS]
+# The first eight columns of the old one-row-per-household sheet, in its order.
+OLD_HEADERS = ["户编号", "片区", "网格", "楼栋", "单元", "房号", "户主姓名", "联系电话"]
 REQUIRED = ["户编号", "楼栋", "房号", "户主姓名", "联系电话"]
 
 
@@ -69,7 +71,7 @@ def test_csv_in_utf8_or_chinese_excel_encoding_reads_the_same(encoding: str) -> 
 def test_xlsx_cells_come_out_as_stripped_text_with_sheet_row_numbers() -> None:
     data = xlsx_bytes(
         [
-            HEADERS,
+            OLD_HEADERS,
             ["\u30003-2-401 ", "一片区", None, 3, 2, 401, " 张三\u3000", "13800138000"],
             [],
             [],
@@ -116,7 +118,7 @@ def test_trailing_empty_rows_are_ignored() -> None:
 
 
 def test_header_below_a_title_row_is_found_and_row_numbers_stay_true() -> None:
-    data = xlsx_bytes([["某某小区住户登记表"], HEADERS, ["1", None, None, "1", None, "101", "a",
+    data = xlsx_bytes([["某某小区住户登记表"], OLD_HEADERS, ["1", None, None, "1", None, "101", "a",
                        "13800138000"]])  # fmt: skip
 
     with read_rows(data, "a.xlsx") as rows:
@@ -160,8 +162,8 @@ def test_missing_required_columns_are_all_named() -> None:
 
     assert caught.value.code == "missing_columns"
     assert caught.value.missing == ("head_name", "phone")
-    assert caught.value.params == {"row": 1, "columns": "户主姓名、联系电话"}
-    assert "户主姓名" in caught.value.message
+    assert caught.value.params == {"row": 1, "columns": "姓名、联系电话"}
+    assert "姓名" in caught.value.message
 
 
 def test_unknown_columns_are_ignored_and_reported() -> None:
@@ -360,6 +362,7 @@ def test_template_reads_back_with_every_column_and_refuses_its_examples(tmp_path
     assert {(e.row, e.code) for e in plan.errors if e.field == "household_code"} == {
         (2, "example_row"),
         (3, "example_row"),
+        (4, "example_row"),
     }
     assert {e.code for e in plan.errors} == {"example_row"}  # the examples are otherwise valid
 

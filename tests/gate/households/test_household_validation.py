@@ -131,7 +131,7 @@ def write_csv(rows: list[dict[str, object]], encoding: str) -> bytes:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(HEADERS)
     for values in rows:
-        writer.writerow([values[k] for k in KEYS])
+        writer.writerow([values.get(k, "") for k in KEYS])
     writer.writerows([[""] * len(KEYS)] * 3)  # Excel leaves empty trailing rows
     return buffer.getvalue().encode(encoding)
 
@@ -141,7 +141,7 @@ def write_xlsx(rows: list[dict[str, object]], path: Path) -> None:
     sheet = workbook.active
     sheet.append(HEADERS)
     for values in rows:
-        cells = [values[k] for k in KEYS]
+        cells = [values.get(k, "") for k in KEYS]
         until = str(values["quarantine_until"])
         if until.startswith("2026年"):  # a real date cell, as Excel stores a typed date
             cells[KEYS.index("quarantine_until")] = dt.datetime(2026, 11, 30)
@@ -250,10 +250,10 @@ def test_valid_row_is_normalised_into_typed_fields() -> None:
     assert household.note == "代购"
 
 
-def test_defaults_are_one_member_and_normal_status() -> None:
+def test_defaults_are_an_unknown_head_count_and_normal_status() -> None:
     (household,) = validate_rows([(2, row("1-1-101"))]).valid
 
-    assert household.members == 1
+    assert household.members is None
     assert household.status is HouseholdStatus.NORMAL
     assert household.quarantine_until is None
     assert household.id_number is None

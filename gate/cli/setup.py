@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from gate.cli.support import actor_option, community_option, office_job, pick_community, translate
+from gate.errors import N_
 from gate.rules.templates import RULE_TEMPLATES
 
 _TEMPLATES = click.Choice(sorted(RULE_TEMPLATES))
@@ -89,7 +90,7 @@ def community_list() -> None:
 @click.group(
     "gates",
     help=(
-        "Gates (出入口) of a community: add, list, rename.\n\n"
+        "Gates (出入口) of a community: add, list, rename, close.\n\n"
         "Example: checkpoint gates add --community xfl --name 南门 --code south"
     ),
 )
@@ -138,7 +139,8 @@ def gates_list(community_code: str | None) -> None:
         community = pick_community(job.session, community_code)
         for gate in gates_with_devices(job.session, community.id):
             active = sum(1 for device in gate.devices if device.revoked_at is None)
-            click.echo(f"{gate.code}\t{gate.name}\t扫码设备 {active} 台")
+            state = "已关闭" if gate.closed_at is not None else "开放"
+            click.echo(f"{gate.code}\t{gate.name}\t{state}\t扫码设备 {active} 台")
 
 
 @gates_group.command(
@@ -162,6 +164,45 @@ def gates_rename(community_code: str | None, gate_code: str, name: str, actor: s
         except GateError as exc:
             raise _gate_error(exc) from None
         click.echo(f"出入口 {gate_code} 已改名为 {name}（gate renamed）")
+
+
+@gates_group.command(
+    "close",
+    help=(
+        "Close a gate (closed management keeps one entrance open): its scanners are revoked\n"
+        "at once and it takes no new one; its log and chain stay. `--reopen` opens it again.\n\n"
+        'Example: checkpoint gates close --gate north --reason "只留南门"'
+    ),
+)
+@community_option
+@click.option("--gate", "gate_code", required=True, help="The gate's code.")
+@click.option("--reason", help="Why, for the audit log.")
+@click.option("--reopen", is_flag=True, help="Open a closed gate again.")
+@actor_option
+def gates_close(
+    community_code: str | None, gate_code: str, reason: str | None, reopen: bool, actor: str
+) -> None:
+    """Close (or reopen) a gate."""
+    from gate.devices.gates import GateError, close_gate, find_gate, reopen_gate
+
+    with office_job(writes=True) as job:
+        community = pick_community(job.session, community_code)
+        try:
+            gate = find_gate(job.session, community, gate_code)
+            if reopen:
+                reopen_gate(job.session, gate, actor=actor, reason=reason)
+                click.echo(translate(N_("Gate %(gate)s is open again."), gate=gate.name))
+                return
+            revoked = close_gate(job.session, gate, actor=actor, now=_now(), reason=reason)
+        except GateError as exc:
+            raise _gate_error(exc) from None
+        click.echo(
+            translate(
+                N_("Gate %(gate)s closed; %(count)d scanner(s) revoked."),
+                gate=gate.name,
+                count=len(revoked),
+            )
+        )
 
 
 # --- devices --------------------------------------------------------------------------------
@@ -192,13 +233,13 @@ def devices_group() -> None:
 @actor_option
 def devices_add(community_code: str | None, gate_code: str, name: str | None, actor: str) -> None:
     """Add a device."""
-    from gate.devices.gates import GateError, find_gate
+    from gate.devices.gates import GateError, ensure_open, find_gate
     from gate.devices.operations import create_device
 
     with office_job(writes=True) as job:
         community = pick_community(job.session, community_code)
         try:
-            gate = find_gate(job.session, community, gate_code)
+            gate = ensure_open(find_gate(job.session, community, gate_code))
         except GateError as exc:
             raise _gate_error(exc) from None
         new = create_device(

@@ -20,6 +20,7 @@ from gate.console import (  # noqa: E402  (views register routes on the blueprin
     log,
     passes,
     rules,
+    site,
     users,
 )
 
@@ -32,5 +33,6 @@ __all__ = [
     "log",
     "passes",
     "rules",
+    "site",
     "users",
 ]

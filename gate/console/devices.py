@@ -1,5 +1,6 @@
-"""``/devices``: scanners per gate with last contact and backlog; create (one-time enrolment
-code shown as text and QR), revoke."""
+"""``/devices``: scanners per gate with last contact, backlog and state
+(:func:`gate.crossings.dashboard.device_state`); create (one-time enrolment code shown as text
+and QR) at an open gate, revoke. Gates themselves are set up on ``/site``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
 
+from gate.devices.gates import GateError, ensure_open
 from gate.devices.models import Gate
 from gate.devices.operations import create_device, revoke_device
 from gate.devices.queries import device_of, gates_with_devices
@@ -27,9 +29,13 @@ def _gates() -> list[Gate]:
     return gates_with_devices(db_session(), current_community_id())
 
 
+def _open_gates(gates: list[Gate]) -> list[Any]:
+    return [SelectChoice(str(g.id), f"{g.name} ({g.code})") for g in gates if g.closed_at is None]
+
+
 def _page(form: DeviceForm, *, created: dict[str, Any] | None = None, status: int = 200) -> Any:
     gates = _gates()
-    form.gate.choices = [SelectChoice(str(g.id), f"{g.name} ({g.code})") for g in gates]
+    form.gate.choices = _open_gates(gates)
     html = render_template(
         "console/devices.html",
         gates=gates,
@@ -55,10 +61,15 @@ def devices() -> Any:
 def device_create() -> Any:
     """Register a scanner; its enrolment code is shown once (text and QR), never stored."""
     form = DeviceForm()
-    form.gate.choices = [SelectChoice(str(g.id), g.code) for g in _gates()]
+    form.gate.choices = _open_gates(_gates())
     if not form.validate_on_submit():
         return _page(form, status=400)
     gate: Gate = owned_or_404(None, Gate, int(form.gate.data or 0))
+    try:
+        ensure_open(gate)
+    except GateError as exc:
+        flash(_(exc.message_id, **exc.params), "error")
+        return _page(form, status=409)
     new = create_device(
         db_session(), gate=gate, name=form.name.data or "", actor=actor(), now=now()
     )

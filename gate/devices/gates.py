@@ -1,19 +1,23 @@
 """Gates (出入口) of a community: added, renamed and listed by the office.
 
 A gate's code is its short machine name (``south``); its name is what the office calls it
-(``南门``) and what pages show.
+(``南门``) and what pages show. Closing a gate (closed management keeps one entrance open)
+revokes its scanners and keeps its chain and log; a closed gate takes no new scanner until it
+is reopened. A gate is never deleted: its crossings refer to it.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gate.audit.operations import record_event
 from gate.community.models import Community
-from gate.devices.models import Gate
+from gate.devices.models import Device, Gate
+from gate.devices.operations import revoke_device
 from gate.errors import N_, CodedError
 
 GATE_CODE_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
@@ -26,6 +30,9 @@ GATE_MESSAGES: dict[str, str] = {
     ),
     "gate_code_taken": N_("This community already has a gate with the code %(code)s."),
     "no_such_gate": N_("No gate %(gate)s in this community."),
+    "gate_closed": N_("The gate %(gate)s is closed: reopen it first."),
+    "gate_already_closed": N_("The gate %(gate)s is already closed."),
+    "gate_not_closed": N_("The gate %(gate)s is open."),
 }
 
 
@@ -91,3 +98,65 @@ def rename_gate(session: Session, gate: Gate, *, name: str, actor: str) -> None:
         subject_id=gate.code,
         details={"from": previous, "to": name},
     )
+
+
+GATE_CLOSED_REASON = "出入口已关闭"
+"""The reason recorded on the scanners revoked by :func:`close_gate`."""
+
+
+def close_gate(
+    session: Session, gate: Gate, *, actor: str, now: datetime, reason: str | None = None
+) -> list[Device]:
+    """Close ``gate``: every scanner of it that is not revoked yet is revoked (its token is
+    refused from now on, each audited as ``device.revoke``), and the gate takes no new
+    scanner until :func:`reopen_gate`. Its crossings and hash chain stay as they are.
+    Returns the scanners revoked. Closing a closed gate raises ``gate_already_closed``.
+    Audited as ``gate.close``.
+    """
+    if gate.closed_at is not None:
+        raise GateError("gate_already_closed", gate=gate.name)
+    gate.closed_at = now
+    revoked = [
+        device
+        for device in list(gate.devices)
+        if revoke_device(session, device, actor=actor, reason=reason or GATE_CLOSED_REASON, now=now)
+    ]
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="gate.close",
+        community_id=gate.community_id,
+        subject_type="gate",
+        subject_id=gate.code,
+        reason=reason,
+        details={"name": gate.name, "devices": [device.id for device in revoked]},
+    )
+    return revoked
+
+
+def reopen_gate(session: Session, gate: Gate, *, actor: str, reason: str | None = None) -> None:
+    """Open a closed gate again (its revoked scanners stay revoked: add new ones). Audited as
+    ``gate.reopen``; an open gate raises ``gate_not_closed``."""
+    if gate.closed_at is None:
+        raise GateError("gate_not_closed", gate=gate.name)
+    gate.closed_at = None
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="gate.reopen",
+        community_id=gate.community_id,
+        subject_type="gate",
+        subject_id=gate.code,
+        reason=reason,
+        details={"name": gate.name},
+    )
+
+
+def ensure_open(gate: Gate) -> Gate:
+    """``gate`` if it is open; :class:`GateError` ``gate_closed`` otherwise (no new scanner
+    at a closed gate)."""
+    if gate.closed_at is not None:
+        raise GateError("gate_closed", gate=gate.name)
+    return gate

@@ -32,6 +32,9 @@ class Gate(Base):
         String(64), default=GENESIS_HASH, server_default=GENESIS_HASH
     )
     """Hash of the last crossing in the chain; appending locks this row."""
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the office closed the gate (None: open). A closed gate keeps its chain and log;
+    its scanners are revoked and it takes no new ones until it is reopened."""
 
     community: Mapped[Community] = relationship()
     devices: Mapped[list[Device]] = relationship(back_populates="gate", order_by="Device.id")

@@ -43,6 +43,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem(_l("Crossing log"), ("console.log", "console.crossings", "console.crossing_log")),
     NavItem(_l("Reports"), ("console.reports", "console.report")),
     NavItem(_l("Rules"), ("console.rules", "console.rule_list")),
+    NavItem(_l("Site"), ("console.site",)),
     NavItem(_l("Devices"), ("console.devices", "console.device_list")),
     NavItem(_l("Users"), ("console.users", "console.user_list")),
     NavItem(_l("Audit trail"), ("console.audit", "console.audit_trail")),

@@ -1,7 +1,7 @@
-"""Reserved for indexes and field practices.
+"""Reserved for indexes and field practices; so far it holds:
 
-(Reserved in the migration chain; filled in by the change that needs it. Until then it
-changes nothing.)
+- ``gates.closed_at``: when the office closed a gate (``checkpoint gates close``, the site
+  page); NULL while it is open.
 
 Revision ID: 0007_field_and_performance
 Revises: 0006_household_registry
@@ -10,6 +10,9 @@ Create Date: 2026-12-04 21:30:00.000000
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
 revision: str = '0007_field_and_performance'
 down_revision: str | Sequence[str] | None = '0006_household_registry'
 branch_labels: str | Sequence[str] | None = None
@@ -17,8 +20,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table('gates', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('closed_at', sa.DateTime(), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table('gates', schema=None) as batch_op:
+        batch_op.drop_column('closed_at')

@@ -104,9 +104,11 @@ def register_blueprints(app: Flask) -> None:
     from gate.console import console
     from gate.gateview.views import gateview
     from gate.resident.views import resident
+    from gate.tls.views import trust
     from gate.web.accounts import accounts
     from gate.web.security import exempt_from_csrf
+    from gate.web.setup import firstrun
 
     exempt_from_csrf(api)
-    for blueprint in (api, accounts, console, resident, gateview):
+    for blueprint in (api, accounts, console, resident, gateview, trust, firstrun):
         app.register_blueprint(blueprint)

@@ -55,6 +55,8 @@ SERIAL_GROUPS = {
     "tests/e2e/test_deployment.py": "one_at_a_time",
     "tests/e2e/test_scanner_against_gate.py": "one_at_a_time",
     "tests/e2e/test_site_from_nothing.py": "one_at_a_time",
+    "tests/e2e/test_tls_serve.py": "one_at_a_time",
+    "tests/e2e/test_browser_tls_gate.py": "one_at_a_time",
     # Wall-clock bounds (scan latency during long office work, a decoder's stall guard, a
     # deadline, a non-blocking sound player): in the same group, so none of them ever runs
     # beside a process-heavy test above (only beside ordinary single-process tests).

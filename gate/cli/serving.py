@@ -6,6 +6,7 @@ has one writer anyway). A district runs the same app with ``deploy/gunicorn.conf
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +15,9 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from gate.app import create_app
+from gate.errors import N_
 from gate.settings import Settings, load_settings
+from gate.tls.certificates import IpAddress, TlsPaths
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -33,12 +36,30 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return self.application
 
 
-def run_server(app: Flask, host: str, port: int) -> None:
-    """Serve ``app`` until interrupted."""
-    _Gunicorn(
-        app,
-        {"bind": f"{host}:{port}", "workers": 1, "threads": 8, "accesslog": None, "timeout": 30},
-    ).run()
+def run_server(app: Flask, host: str, port: int, *, tls: TlsPaths | None = None) -> None:
+    """Serve ``app`` until interrupted; with ``tls`` (the server certificate's files), HTTPS
+    and plain HTTP on the one port (:mod:`gate.tls.sockets`: plain HTTP reaches only the CA
+    page)."""
+    options: dict[str, Any] = {
+        "bind": f"{host}:{port}",
+        "workers": 1,
+        "threads": 8,
+        "accesslog": None,
+        "timeout": 30,
+    }
+    if tls is not None:
+        from gate.tls.sockets import PlainHttpGuard, gunicorn_ssl_context, server_context
+
+        # certfile/keyfile turn gunicorn's TLS on; the hook hands it our context (TLS 1.2+,
+        # made once), which wraps only the connections that start a TLS handshake.
+        options["certfile"], options["keyfile"] = str(tls.server_cert), str(tls.server_key)
+        # The handshake inside wrap_socket: a plain connection has none to finish later.
+        options["do_handshake_on_connect"] = True
+        options["ssl_context"] = gunicorn_ssl_context(
+            server_context(tls.server_cert, tls.server_key)
+        )
+        app.wsgi_app = PlainHttpGuard(app.wsgi_app)  # type: ignore[method-assign]
+    _Gunicorn(app, options).run()
 
 
 def _settings() -> Settings:
@@ -57,11 +78,102 @@ def _settings() -> Settings:
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
-def serve_command(host: str, port: int) -> None:
+@click.option(
+    "--tls",
+    is_flag=True,
+    help=(
+        "Serve HTTPS with a local certificate authority, made once in <instance dir>/tls "
+        "(phones need HTTPS to open the camera). The same port answers plain HTTP with the "
+        "page that shows how to trust it (/ca). Example: checkpoint serve --tls --host 0.0.0.0"
+    ),
+)
+def serve_command(host: str, port: int, tls: bool) -> None:
     """Serve."""
     settings = _settings()
-    click.echo(f"Checkpoint serving {settings.database_url_masked} on http://{host}:{port}/")
-    run_server(create_app(settings=settings), host, port)
+    if not tls:
+        click.echo(f"Checkpoint serving {settings.database_url_masked} on http://{host}:{port}/")
+        run_server(create_app(settings=settings), host, port)
+        return
+    paths = _prepare_tls(settings, host, port)
+    app = create_app({"SESSION_COOKIE_SECURE": True}, settings=settings)
+    run_server(app, host, port, tls=paths)
+
+
+def _prepare_tls(settings: Settings, host: str, port: int) -> TlsPaths:
+    """Make or reuse the authority and server certificate; say in Chinese what to open."""
+    from gate.cli.support import translate
+    from gate.tls.addresses import local_names
+    from gate.tls.certificates import prepare_tls, tls_paths
+
+    local = local_names(None if host in ("0.0.0.0", "::") else host)  # noqa: S104
+    setup = prepare_tls(
+        tls_paths(settings.instance_dir).directory,
+        ca_label=_ca_label(),
+        names=local.names,
+        addresses=local.addresses,
+        now=datetime.now(UTC),
+    )
+    if setup.authority.created:
+        click.echo(
+            translate(
+                N_("Made a local certificate authority: %(path)s"), path=str(setup.paths.ca_cert)
+            )
+        )
+    if setup.server.reason is not None:
+        click.echo(
+            translate(
+                N_("Made the server certificate for: %(names)s"),
+                names=", ".join(
+                    setup.server.dns_names + [str(ip) for ip in setup.server.ip_addresses]
+                ),
+            )
+        )
+    click.echo(
+        translate(
+            N_("Checkpoint serving %(database)s over HTTPS"), database=settings.database_url_masked
+        )
+    )
+    click.echo(
+        translate(
+            N_("CA certificate fingerprint (SHA-256): %(fingerprint)s"),
+            fingerprint=setup.fingerprint,
+        )
+    )
+    reachable = _reachable(host, port, setup.server.dns_names, setup.server.ip_addresses)
+    click.echo(translate(N_("Phones open the gate page at:")))
+    for base in reachable:
+        click.echo(f"  https://{base}/gate")
+    click.echo(
+        translate(
+            N_("First, on each phone, install the certificate from (plain http is fine here):")
+        )
+    )
+    for base in reachable:
+        click.echo(f"  http://{base}/ca")
+    return setup.paths
+
+
+def _ca_label() -> str:
+    """What the authority is named after: the community, or the host for several."""
+    from gate.cli.support import office_job
+    from gate.community.queries import community_by_id, community_ids
+
+    with office_job(writes=False) as job:
+        ids = community_ids(job.session, limit=2)
+        community = community_by_id(job.session, ids[0]) if len(ids) == 1 else None
+        return community.name if community is not None else socket.gethostname()
+
+
+def _reachable(host: str, port: int, names: list[str], addresses: list[IpAddress]) -> list[str]:
+    """``host:port`` forms a phone can open: the bound address, or every LAN address (and
+    host name) when bound to all interfaces; loopback only when nothing else is there."""
+    if host not in ("0.0.0.0", "::", ""):  # noqa: S104
+        shown = f"[{host}]" if ":" in host else host
+        return [f"{shown}:{port}"]
+    lan = [ip for ip in addresses if not ip.is_loopback]
+    hosts = [f"[{ip}]" if ip.version == 6 else str(ip) for ip in lan or addresses]
+    hosts += [name for name in names if name != "localhost"]
+    return [f"{shown}:{port}" for shown in hosts]
 
 
 @click.command(

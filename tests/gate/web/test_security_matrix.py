@@ -298,6 +298,9 @@ GET_PATHS: dict[str, str] = {
     "resident.code": "/p/{token}/code",
     "static": "/static/css/app.css",
     "api.bundle": "/api/v1/bundle",
+    "trust.ca_page": "/ca",
+    "trust.ca_certificate": "/ca/checkpoint-ca.crt",
+    "trust.ca_profile": "/ca/checkpoint-ca.mobileconfig",
 }
 """Every GET route of the app, with its parameters filled from community A's rows."""
 
@@ -331,6 +334,10 @@ EXPECTED: dict[str, tuple[int | str, ...]] = {
     "static":                     (200,   200, 200, 200, 200, 200),
     # the scanner API takes bearer tokens only: a browser session is not a scanner
     "api.bundle":                 (401,   401, 401, 401, 401, 401),
+    # the CA page needs no login; this server was never started with --tls: nothing to trust
+    "trust.ca_page":              (404,   404, 404, 404, 404, 404),
+    "trust.ca_certificate":       (404,   404, 404, 404, 404, 404),
+    "trust.ca_profile":           (404,   404, 404, 404, 404, 404),
 }
 # fmt: on
 

@@ -1,0 +1,343 @@
+// The offline bundle (passes.wire.Bundle, ``checkpoint.bundle.v1``, GET /api/v1/bundle) and the
+// offline decision a gate makes with it, as the Python scanner makes it
+// (scanner/deciding.py decide_offline):
+//
+// - no bundle: refused ``no_bundle``;
+// - a time before the bundle's server time (beyond 2 min): refused ``clock_fault`` (a bundle
+//   age below zero: the device clock went back);
+// - otherwise decide() with the bundle's keys, rules, revoked ids and the household's state
+//   (the bundle's, with who is out and the counted exits taken from the device's own newer
+//   crossings when ``localHousehold`` knows them);
+// - degraded mode: a bundle fetched more than ``maxBundleAgeMs`` (24 h) ago turns an allowed
+//   verdict into ``stale_bundle`` unless a supervisor override is given (then it is allowed,
+//   noted stale_bundle and override).
+
+import { Code, REASONS, displayOf } from "./codes.js";
+import { decide } from "./decide.js";
+import { keySetFromList } from "./keys.js";
+import { PassError, fromHex, parsePass, toHex } from "./pass_format.js";
+import { rulesFromDict } from "./rules.js";
+import { asHousehold, householdFromDict } from "./state.js";
+import { formatUtc, parseUtc, toMillis } from "./timefmt.js";
+import { HOUR_MS, MINUTE_MS } from "./zone.js";
+
+export const BUNDLE_FORMAT = "checkpoint.bundle.v1";
+const BUNDLE_KEYS = ["content_hash", "generated_at", "community", "rules", "keys", "revoked_pass_ids", "households"];
+const BUNDLE_OPTIONAL = ["household_codes", "passes", "supervisor_cards", "revoked_card_ids"];
+const PASS_KEYS = ["pass_id", "household_id", "key_id", "generation", "issued_at", "valid_until"];
+const CARD_KEYS = ["card_id", "account_id", "valid_until"];
+
+/** Scanner-side refusals the core does not make, with their reasons [zh, en]. */
+export const NO_BUNDLE = "no_bundle";
+export const SCANNER_REASONS = Object.freeze({
+  stale_bundle: REASONS.stale_bundle,
+  no_bundle: ["设备无离线数据，无法判断", "No offline data on this device"],
+  clock_fault: REASONS.clock_fault,
+});
+/** How far before the bundle's server time a scan may be before it is a clock fault. */
+export const CLOCK_TOLERANCE_MS = 2 * MINUTE_MS;
+/** The scanner's default limit on a bundle's age before offline allows need a supervisor. */
+export const DEFAULT_MAX_BUNDLE_AGE_MS = 24 * HOUR_MS;
+
+/** The bundle JSON does not follow its format: ``field`` names the path, as WireFormatError. */
+export class BundleError extends Error {
+  constructor(field, problem) {
+    super(`${field}: ${problem}`);
+    this.field = field;
+    this.problem = problem;
+  }
+}
+
+function isObject(value) {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+function exactly(data, path, keys, optional = []) {
+  if (!isObject(data)) throw new BundleError(path || "body", "must be a JSON object");
+  const prefix = path ? `${path}.` : "";
+  for (const key of keys) if (!Object.hasOwn(data, key)) throw new BundleError(prefix + key, "is missing");
+  for (const key of Object.keys(data)) {
+    if (!keys.includes(key) && !optional.includes(key) && !(path === "" && key === "format")) {
+      throw new BundleError(prefix + key.slice(0, 60), "is not a field of this message");
+    }
+  }
+  return data;
+}
+
+function text(value, name, limit, { empty = false } = {}) {
+  if (typeof value !== "string" || (!empty && !value)) {
+    throw new BundleError(name, empty ? "must be text" : "must be non-empty text");
+  }
+  if ([...value].length > limit) throw new BundleError(name, `longer than ${limit} characters`);
+  if (value.includes("\0") || (typeof value.isWellFormed === "function" && !value.isWellFormed())) {
+    throw new BundleError(name, "must not contain NUL characters or lone surrogates");
+  }
+  return value;
+}
+
+function whole(value, name, low, high) {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < low || value > high) {
+    throw new BundleError(name, `must be a whole number from ${low} to ${high}`);
+  }
+  return value;
+}
+
+function time(value, name) {
+  try {
+    const ms = parseUtc(value);
+    if (ms !== null) return ms;
+  } catch {
+    // reported below
+  }
+  throw new BundleError(name, "must be an ISO 8601 time with a zone, e.g. 2026-11-22T08:00:00Z");
+}
+
+function list(value, name) {
+  if (!Array.isArray(value)) throw new BundleError(name, "must be a list");
+  return value;
+}
+
+function id12(value, name) {
+  if (typeof value === "string" && value.length === 24 && /^[0-9a-fA-F]+$/.test(value)) return value.toLowerCase();
+  throw new BundleError(name, "must be 24 hex digits");
+}
+
+function wrap(name, read) {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof BundleError) throw error;
+    throw new BundleError(name, `not valid (${error.message})`);
+  }
+}
+
+function householdCodes(value) {
+  if (!isObject(value)) throw new BundleError("household_codes", "must be a JSON object");
+  const codes = new Map();
+  for (const [key, code] of Object.entries(value)) {
+    const name = `household_codes.${key.slice(0, 20)}`;
+    if (!/^[0-9]+$/.test(key) || Number(key) >= 2 ** 32) throw new BundleError(name, "must be a household id");
+    if (typeof code !== "string" || !code || [...code].length > 32) {
+      throw new BundleError(name, "must be text of 1 to 32 characters");
+    }
+    codes.set(Number(key), text(code, `${name}.code`, 32));
+  }
+  return codes;
+}
+
+function issuedPasses(value, communityId) {
+  const passes = new Map();
+  list(value, "passes").forEach((item, index) => {
+    const path = `passes[${index}]`;
+    exactly(item, path, PASS_KEYS);
+    const passId = id12(item.pass_id, `${path}.pass_id`);
+    const fields = Object.freeze({
+      version: 1,
+      key_id: whole(item.key_id, `${path}.key_id`, 0, 0xffff),
+      pass_id: fromHex(passId),
+      pass_id_hex: passId,
+      household_id: whole(item.household_id, `${path}.household_id`, 0, 2 ** 32 - 1),
+      community_id: communityId,
+      generation: whole(item.generation, `${path}.generation`, 0, 0xffff),
+      issued_at: time(item.issued_at, `${path}.issued_at`),
+      valid_until: time(item.valid_until, `${path}.valid_until`),
+    });
+    if (fields.valid_until < fields.issued_at || fields.issued_at % 1000 || fields.valid_until % 1000) {
+      throw new BundleError(path, "not a pass (bad times)");
+    }
+    passes.set(passId, fields);
+  });
+  return passes;
+}
+
+function supervisorCards(value) {
+  return list(value, "supervisor_cards").map((item, index) => {
+    const path = `supervisor_cards[${index}]`;
+    exactly(item, path, CARD_KEYS);
+    return Object.freeze({
+      card_id: id12(item.card_id, `${path}.card_id`),
+      account_id: whole(item.account_id, `${path}.account_id`, 1, 2 ** 32 - 1),
+      valid_until: time(item.valid_until, `${path}.valid_until`),
+    });
+  });
+}
+
+/**
+ * Read the bundle JSON (an object, or its text) as strictly as passes.wire.Bundle.from_json;
+ * throws BundleError naming the bad field. ``fetchedAt`` (Date or epoch seconds; default: the
+ * bundle's generated_at) is when this device fetched it: the bundle's age counts from then.
+ *
+ * Returns a frozen object: {content_hash, generated_at, fetched_at (ms), community: {id, name,
+ * timezone}, rules, keys, revoked_pass_ids (Set of hex), households (Map id -> state),
+ * household_codes (Map id -> "3-2-401") | null, passes (Map hex pass id -> facts) | null,
+ * supervisor_cards | null, revoked_card_ids (Set of hex) | null, raw (the JSON)}.
+ */
+export function readBundle(json, { fetchedAt = null } = {}) {
+  const data = typeof json === "string" ? JSON.parse(json) : json;
+  exactly(data, "", BUNDLE_KEYS, BUNDLE_OPTIONAL);
+  if (!Object.hasOwn(data, "format")) throw new BundleError("format", `is missing (expected '${BUNDLE_FORMAT}')`);
+  if (data.format !== BUNDLE_FORMAT) throw new BundleError("format", `must be '${BUNDLE_FORMAT}'`);
+  const community = exactly(data.community, "community", ["id", "name", "timezone"]);
+  const communityId = whole(community.id, "community.id", 1, 2 ** 32 - 1);
+  if (!isObject(data.rules)) throw new BundleError("rules", "must be a JSON object");
+  const has = (key) => data[key] !== undefined && data[key] !== null;
+  const generatedAt = time(data.generated_at, "generated_at");
+  const households = new Map();
+  for (const state of wrap("households", () => list(data.households, "households").map(householdFromDict))) {
+    households.set(state.household_id, state);
+  }
+  return Object.freeze({
+    content_hash: text(data.content_hash, "content_hash", 64),
+    generated_at: generatedAt,
+    fetched_at: fetchedAt === null ? generatedAt : toMillis(fetchedAt),
+    community: Object.freeze({
+      id: communityId,
+      name: text(community.name, "community.name", 200, { empty: true }),
+      timezone: text(community.timezone, "community.timezone", 64),
+    }),
+    rules: wrap("rules", () => rulesFromDict(data.rules)),
+    keys: wrap("keys", () => keySetFromList(list(data.keys, "keys"))),
+    revoked_pass_ids: wrap("revoked_pass_ids", () => new Set(list(data.revoked_pass_ids, "revoked_pass_ids").map((id) => toHex(fromHex(id))))),
+    households,
+    household_codes: has("household_codes") ? householdCodes(data.household_codes) : null,
+    passes: has("passes") ? issuedPasses(data.passes, communityId) : null,
+    supervisor_cards: has("supervisor_cards") ? supervisorCards(data.supervisor_cards) : null,
+    revoked_card_ids: has("revoked_card_ids")
+      ? new Set(list(data.revoked_card_ids, "revoked_card_ids").map((id) => id12(id, "revoked_card_ids")))
+      : null,
+    raw: data,
+  });
+}
+
+/** The offline household label: the household's code from the bundle when it has one, else an
+ * opaque number (no personal data on the device). */
+export function householdLabel(bundle, householdId) {
+  if (householdId === null || householdId === undefined) return null;
+  return `住户 #${householdId}`;
+}
+
+function householdIdOf(text) {
+  try {
+    return parsePass(text).fields.household_id;
+  } catch (error) {
+    if (error instanceof PassError) return null;
+    throw error;
+  }
+}
+
+async function householdState(bundle, householdId, localHousehold) {
+  const base = bundle.households.get(householdId);
+  if (base === undefined) return null;
+  const mine = localHousehold ? asHousehold(await localHousehold(householdId, bundle.generated_at)) : null;
+  if (mine === null) return base;
+  return householdFromDict({
+    ...householdFromDictForm(base),
+    out_since: mine.out_since.map(formatUtc),
+    exits: mine.exits.map(formatUtc),
+  });
+}
+
+function householdFromDictForm(state) {
+  return {
+    household_id: state.household_id,
+    generation: state.generation,
+    status: state.status,
+    quarantine_until: formatUtc(state.quarantine_until),
+  };
+}
+
+function isTenths(value) {
+  return typeof value === "number" && Number.isInteger(value);
+}
+
+function scannerRefusal(bundle, code, { direction, temperature, householdId, ruleVersion, degraded = false }) {
+  const [zh, en] = SCANNER_REASONS[code];
+  return {
+    allowed: false,
+    display: "refuse",
+    code,
+    codes: [code],
+    notes: [],
+    reason_zh: zh,
+    reason_en: en,
+    next_exit_at: null,
+    rule_version: ruleVersion,
+    direction,
+    household_id: householdId,
+    pass_id: null,
+    temperature_tenths: isTenths(temperature) ? temperature + 0 : null,
+    state_after: null,
+    override: null,
+    timezone: bundle === null ? "Asia/Shanghai" : bundle.community.timezone,
+    household_label: householdLabel(bundle, householdId),
+    offline: true,
+    degraded,
+  };
+}
+
+/**
+ * Decide a scanned ``text`` offline with ``bundle`` (readBundle's result), as the Python scanner
+ * does (module doc). Options: ``direction`` ("out"/"in"), ``temperature`` (integer tenths or
+ * null), ``now`` (a Date, or epoch seconds), ``override`` (null or {supervisor, reason}),
+ * ``maxBundleAgeMs`` (default 24 h), ``localHousehold`` (optional, async or not:
+ * (householdId, sinceMs) -> the device's own state of that household after its crossings since
+ * the bundle was generated, in HouseholdState JSON form, or null).
+ *
+ * Returns decide()'s verdict object plus ``household_label``, ``offline`` (true) and
+ * ``degraded`` (the bundle was older than its limit).
+ */
+export async function decideFromBundle(
+  bundle,
+  text,
+  { direction, temperature = null, now, override = null, maxBundleAgeMs = DEFAULT_MAX_BUNDLE_AGE_MS, localHousehold = null },
+) {
+  const at = toMillis(now);
+  if (bundle === null || bundle === undefined) {
+    return scannerRefusal(null, NO_BUNDLE, { direction, temperature, householdId: null, ruleVersion: 0 });
+  }
+  const householdId = householdIdOf(text);
+  if (at < bundle.generated_at - CLOCK_TOLERANCE_MS) {
+    return scannerRefusal(bundle, Code.CLOCK_FAULT, {
+      direction,
+      temperature,
+      householdId,
+      ruleVersion: bundle.rules.version,
+    });
+  }
+  const household = householdId === null ? null : await householdState(bundle, householdId, localHousehold);
+  const verdict = await decide(text, {
+    keys: bundle.keys,
+    communityId: bundle.community.id,
+    household,
+    revokedPassIds: bundle.revoked_pass_ids,
+    rules: bundle.rules,
+    direction,
+    temperature,
+    now: new Date(at),
+    override,
+  });
+  const degraded = Math.max(at - bundle.fetched_at, 0) > maxBundleAgeMs;
+  if (degraded && verdict.allowed && (override === null || override === undefined)) {
+    return scannerRefusal(bundle, Code.STALE_BUNDLE, {
+      direction,
+      temperature,
+      householdId: verdict.household_id,
+      ruleVersion: verdict.rule_version,
+      degraded: true,
+    });
+  }
+  let notes = verdict.notes;
+  if (degraded && verdict.allowed) {
+    notes = notes.includes(Code.OVERRIDE)
+      ? [...notes, Code.STALE_BUNDLE]
+      : [...notes, Code.STALE_BUNDLE, Code.OVERRIDE];
+  }
+  return {
+    ...verdict,
+    display: displayOf(verdict.allowed, verdict.code),
+    notes,
+    household_label: householdLabel(bundle, verdict.household_id),
+    offline: true,
+    degraded,
+  };
+}

@@ -1,0 +1,83 @@
+// Time arithmetic of the rules (passes/schedule.py): quota windows, exit hours, the next
+// allowed exit, overdue. Instants are milliseconds; local dates and wall-clock hours are read
+// in the rule set's zone (zone.js).
+
+import { exitHoursContain, WindowKind } from "./rules.js";
+import { HouseholdStatus, isQuarantined } from "./state.js";
+import {
+  DAY_MS,
+  HOUR_MS,
+  MINUTE_MS,
+  localDay,
+  localMidnight,
+  localTimeOfDay,
+  wallAt,
+  wallToInstant,
+} from "./zone.js";
+
+/** The exits that count towards the quota window ending at ``now``: calendar window of L
+ * days = local dates today-L+1 .. today; rolling window of L hours = strictly after now - L h. */
+export function countedExits(state, rules, now) {
+  if (rules.quota === null) return [];
+  const length = rules.quota.length;
+  if (rules.quota.window === WindowKind.ROLLING_HOURS) {
+    const start = now - length * HOUR_MS;
+    return state.exits.filter((t) => start < t && t <= now);
+  }
+  const start = localMidnight(rules.timezone, localDay(rules.timezone, now) - (length - 1));
+  return state.exits.filter((t) => start <= t && t <= now);
+}
+
+/** The earliest moment >= ``now`` at which one more exit fits the quota. */
+export function quotaFreeAt(state, rules, now) {
+  if (rules.quota === null) return now;
+  const counted = [...countedExits(state, rules, now)].sort((a, b) => a - b);
+  const surplus = counted.length - rules.quota.exits;
+  if (surplus < 0) return now;
+  const leaving = counted[surplus];
+  if (rules.quota.window === WindowKind.ROLLING_HOURS) return leaving + rules.quota.length * HOUR_MS;
+  return localMidnight(rules.timezone, localDay(rules.timezone, leaving) + rules.quota.length);
+}
+
+/** True iff exits are allowed at ``now`` by the exit hours (true if there are none). */
+export function withinExitHours(rules, now) {
+  if (rules.exit_hours === null) return true;
+  return exitHoursContain(rules.exit_hours, localTimeOfDay(rules.timezone, now));
+}
+
+/** ``now`` if inside exit hours, else the next start of the exit hours. Like Python, the
+ * opening is compared with ``now`` as wall-clock times of the same zone. */
+export function nextOpening(rules, now) {
+  if (rules.exit_hours === null || withinExitHours(rules, now)) return now;
+  const local = wallAt(rules.timezone, now);
+  let opening = Math.floor(local / DAY_MS) * DAY_MS + rules.exit_hours.start_ms;
+  if (opening <= local) opening += DAY_MS;
+  return wallToInstant(rules.timezone, opening);
+}
+
+/** The earliest moment >= ``now`` when an exit would pass quarantine, quota and hours; null
+ * while quarantined with no end date. Ignores people already out. */
+export function nextExitAt(state, rules, now) {
+  let moment = now;
+  if (isQuarantined(state, now)) {
+    if (state.quarantine_until === null) return null;
+    moment = state.quarantine_until;
+  }
+  if (state.status !== HouseholdStatus.EXEMPT) moment = Math.max(moment, quotaFreeAt(state, rules, moment));
+  return nextOpening(rules, moment);
+}
+
+/** Exit times of members out longer than max_outside_minutes (empty if no limit). */
+export function overdueSince(state, rules, now) {
+  if (rules.max_outside_minutes === null) return [];
+  const limit = now - rules.max_outside_minutes * MINUTE_MS;
+  return state.out_since.filter((t) => t < limit);
+}
+
+/** The last local date (a day number) a period ending at ``end`` covers: a quarantine "through
+ * 11-29" ends at local midnight starting 11-30, shown as 11-29. */
+export function lastDayCovered(end, rules) {
+  const local = wallAt(rules.timezone, end);
+  const day = Math.floor(local / DAY_MS);
+  return local === day * DAY_MS ? day - 1 : day;
+}

@@ -1,0 +1,114 @@
+// A household's decision state (passes/state.py): a small frozen value the rules read and
+// crossings advance. Times are milliseconds since the epoch; the JSON form (to/from dict) is
+// the wire's, with ISO 8601 UTC strings.
+
+import { WindowKind } from "./rules.js";
+import { formatUtc, parseUtc } from "./timefmt.js";
+import { DAY_MS, HOUR_MS } from "./zone.js";
+
+export const Direction = Object.freeze({ OUT: "out", IN: "in" });
+export const HouseholdStatus = Object.freeze({
+  NORMAL: "normal",
+  QUARANTINED: "quarantined",
+  EXEMPT: "exempt",
+});
+const STATUSES = new Set(Object.values(HouseholdStatus));
+const PARSED = new WeakSet();
+
+const byTime = (a, b) => a - b;
+
+function freezeState(state) {
+  const value = Object.freeze({
+    ...state,
+    out_since: Object.freeze([...state.out_since]),
+    exits: Object.freeze([...state.exits]),
+  });
+  PARSED.add(value);
+  return value;
+}
+
+function whole(value, name) {
+  const number = typeof value === "string" && /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : value;
+  if (typeof number !== "number" || !Number.isInteger(number)) {
+    throw new TypeError(`bad household state: ${name} must be a whole number`);
+  }
+  return number;
+}
+
+function times(items, name) {
+  if (!Array.isArray(items)) throw new TypeError(`bad household state: ${name} must be a list`);
+  return items
+    .map((item) => {
+      if (item === null) throw new TypeError("bad household state: null time in list");
+      return parseUtc(item);
+    })
+    .sort(byTime);
+}
+
+/** A state from its JSON form (HouseholdState.from_dict); throws on bad data. */
+export function householdFromDict(data) {
+  if (data === null || typeof data !== "object") throw new TypeError("bad household state");
+  if (!Object.hasOwn(data, "household_id")) throw new TypeError("bad household state: household_id");
+  const get = (key, fallback) => (Object.hasOwn(data, key) ? data[key] : fallback);
+  const status = get("status", "normal");
+  if (!STATUSES.has(status)) throw new RangeError(`bad household status ${status}`);
+  return freezeState({
+    household_id: whole(data.household_id, "household_id"),
+    generation: whole(get("generation", 1), "generation"),
+    status,
+    quarantine_until: parseUtc(get("quarantine_until", null)),
+    out_since: times(get("out_since", []), "out_since"),
+    exits: times(get("exits", []), "exits"),
+  });
+}
+
+/** ``state`` parsed: one householdFromDict made, its JSON object, or null. */
+export function asHousehold(state) {
+  if (state === null || state === undefined) return null;
+  return PARSED.has(state) ? state : householdFromDict(state);
+}
+
+/** The JSON form (HouseholdState.to_dict). */
+export function householdToDict(state) {
+  return {
+    household_id: state.household_id,
+    generation: state.generation,
+    status: state.status,
+    quarantine_until: formatUtc(state.quarantine_until),
+    out_since: state.out_since.map(formatUtc),
+    exits: state.exits.map(formatUtc),
+  };
+}
+
+/** Quarantine ends by itself at quarantine_until (null: until lifted). */
+export function isQuarantined(state, now) {
+  if (state.status !== HouseholdStatus.QUARANTINED) return false;
+  return state.quarantine_until === null || now < state.quarantine_until;
+}
+
+/** Drop exits that can no longer count towards the quota at ``now`` or later. */
+export function pruneExits(exits, rules, now) {
+  if (rules.quota === null) return [];
+  const horizon =
+    rules.quota.window === WindowKind.ROLLING_HOURS
+      ? now - rules.quota.length * HOUR_MS
+      : now - (rules.quota.length + 1) * DAY_MS; // a day longer than the window, whatever the offset
+  return exits.filter((t) => t > horizon);
+}
+
+/**
+ * The state after a crossing at ``at`` (passes.advance). Refused crossings change nothing; an
+ * allowed exit adds a person out and a quota exit; an allowed entry brings the longest-out
+ * person home.
+ */
+export function advance(state, direction, allowed, at, rules) {
+  if (!allowed) return state;
+  if (direction === Direction.OUT) {
+    return freezeState({
+      ...state,
+      out_since: [...state.out_since, at].sort(byTime),
+      exits: [...pruneExits(state.exits, rules, at), at].sort(byTime),
+    });
+  }
+  return freezeState({ ...state, out_since: state.out_since.slice(1) });
+}

@@ -1,0 +1,203 @@
+"""Corpus cases: the offline decision with a bundle, as the scanner makes it."""
+
+from __future__ import annotations
+
+import inspect
+from datetime import time, timedelta
+from itertools import product
+from typing import Any
+
+from corpus_builder import Corpus
+from corpus_keys import ACTIVE, COMMUNITY, KEYS, at, make_pass, tamper
+
+from passes import (
+    Direction,
+    ExitHours,
+    HouseholdState,
+    HouseholdStatus,
+    Override,
+    Quota,
+    RuleSet,
+    WindowKind,
+    wire,
+)
+
+ISSUED = at("2026-01-01T00:00:00")
+UNTIL = at("2026-12-31T23:59:59")
+OVERRIDE = Override(supervisor="赵组长", reason="紧急就医")
+MS = timedelta(milliseconds=1)
+
+
+def _bundle(
+    generated: Any,
+    rules: RuleSet,
+    states: tuple[HouseholdState, ...],
+    revoked: tuple[bytes, ...],
+    passes: tuple[Any, ...],
+    codes: dict[int, str],
+) -> dict[str, Any]:
+    optional: dict[str, Any] = {}
+    parameters = inspect.signature(wire.Bundle.build).parameters
+    if "household_codes" in parameters:  # the bundle's optional fields, where this tree has them
+        optional = {"household_codes": codes, "passes": passes}
+    bundle = wire.Bundle.build(
+        generated_at=generated,
+        community=wire.Community(id=COMMUNITY, name="阳光小区", timezone=rules.timezone),
+        rules=rules,
+        keys=KEYS,
+        revoked_pass_ids=revoked,
+        households=states,
+        **optional,
+    )
+    return bundle.to_json()
+
+
+def add_bundles(corpus: Corpus) -> None:
+    """Three bundles (Shanghai quota, Berlin exit hours, New York rolling window) and scans
+    around their clock-fault and staleness edges."""
+    made = {
+        hid: make_pass(
+            ACTIVE,
+            pass_id=bytes([0xC0, hid % 256]) + bytes(10),
+            household_id=hid,
+            issued_at=ISSUED,
+            valid_until=UNTIL,
+        )
+        for hid in (4001, 4002, 4003, 4004, 4005)
+    }
+    texts = {f"h{hid}": text for hid, (_, text) in made.items()}
+    texts["tampered"] = tamper(texts["h4001"], 50)
+    texts["not-a-pass"] = "hello"
+    _, texts["unregistered"] = make_pass(
+        ACTIVE, pass_id=b"\xc1" * 12, household_id=4999, issued_at=ISSUED, valid_until=UNTIL
+    )
+    setups = {
+        "shanghai": (at("2026-11-22T00:30:00"), RuleSet(version=3)),
+        "berlin": (
+            at("2026-03-28T22:00:00"),
+            RuleSet(
+                version=4,
+                timezone="Europe/Berlin",
+                exit_hours=ExitHours(time(6, 0), time(22, 0)),
+                quota=Quota(exits=2, length=2),
+            ),
+        ),
+        "new-york": (
+            at("2026-11-01T04:00:00"),
+            RuleSet(
+                version=5,
+                timezone="America/New_York",
+                quota=Quota(exits=1, window=WindowKind.ROLLING_HOURS, length=24),
+                max_out_at_once=2,
+                max_outside_minutes=120,
+            ),
+        ),
+    }
+    for name, (generated, rules) in setups.items():
+        states = (
+            HouseholdState(household_id=4001),
+            HouseholdState(
+                household_id=4002,
+                exits=(generated - timedelta(hours=3),),
+                out_since=(generated - timedelta(hours=3),),
+            ),
+            HouseholdState(
+                household_id=4003,
+                status=HouseholdStatus.QUARANTINED,
+                quarantine_until=generated + timedelta(days=2),
+            ),
+            HouseholdState(
+                household_id=4004,
+                status=HouseholdStatus.EXEMPT,
+                exits=(generated - timedelta(hours=1),),
+            ),
+            HouseholdState(household_id=4005, generation=2),
+        )
+        corpus.bundles[name] = _bundle(
+            generated,
+            rules,
+            states,
+            (made[4001][0].pass_id,) if name == "new-york" else (),
+            tuple(fields for fields, _ in made.values()),
+            {4001: "1-1-101", 4002: "3-2-401"},
+        )
+        fetches = (generated, generated + timedelta(hours=1))
+        nows = {
+            "clock-fault": generated - timedelta(minutes=2) - MS,
+            "tolerance-edge": generated - timedelta(minutes=2),
+            "at-generation": generated,
+            "hour-later": generated + timedelta(hours=1, minutes=7),
+            "age-24h": generated + timedelta(hours=24),
+            "age-24h+1ms": generated + timedelta(hours=24) + MS,
+            "age-25h": generated + timedelta(hours=25),
+            "days-later": generated + timedelta(days=3, hours=5),
+        }
+        scans = [
+            (f"{when}/fetched+{fetched - generated}/{text_name}", now, fetched, texts[text_name])
+            for fetched in fetches
+            for when, now in nows.items()
+            for text_name in ("h4001", "h4002")
+        ]
+        scans += [
+            (f"{when}/{text_name}", nows[when], generated, text)
+            for when in ("hour-later", "age-24h+1ms")
+            for text_name, text in texts.items()
+        ]
+        for label, now, fetched, text in scans:
+            for direction, override in product(Direction, (None, OVERRIDE)):
+                corpus.add_bundle_case(
+                    f"bundle/{name}/{label}/{direction.value}/{override is not None}",
+                    name,
+                    text,
+                    now=now,
+                    fetched_at=fetched,
+                    direction=direction,
+                    override=override,
+                )
+        # The device's own newer crossings (the journal) count: quota and people out.
+        now = generated + timedelta(hours=2)
+        mine = HouseholdState(
+            household_id=4001,
+            out_since=(now - timedelta(minutes=30),),
+            exits=(now - timedelta(minutes=30),),
+        )
+        for direction in Direction:
+            corpus.add_bundle_case(
+                f"bundle/{name}/local/{direction.value}",
+                name,
+                texts["h4001"],
+                now=now,
+                direction=direction,
+                local=mine,
+            )
+        for temperature in (None, 380, 500):
+            corpus.add_bundle_case(
+                f"bundle/{name}/temperature-{temperature}",
+                name,
+                texts["h4001"],
+                now=now,
+                temperature=temperature,
+            )
+            corpus.add_bundle_case(
+                f"bundle/{name}/temperature-{temperature}/stale",
+                name,
+                texts["h4001"],
+                now=now + timedelta(days=2),
+                temperature=temperature,
+                override=OVERRIDE,
+            )
+        corpus.add_bundle_case(
+            f"bundle/{name}/short-limit",
+            name,
+            texts["h4001"],
+            now=now,
+            max_bundle_age=timedelta(hours=1),
+        )
+    for direction in Direction:
+        corpus.add_bundle_case(
+            f"bundle/none/{direction.value}",
+            None,
+            texts["h4001"],
+            now=at("2026-11-22T08:00:00"),
+            direction=direction,
+        )

@@ -1,0 +1,414 @@
+"""Corpus cases: health and household rules at their edges (every rule kind, zone edges)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo
+
+from corpus_builder import Corpus
+from corpus_keys import ACTIVE, at, make_pass
+
+from passes import (
+    Direction,
+    ExitHours,
+    HouseholdState,
+    HouseholdStatus,
+    Override,
+    Quota,
+    RuleSet,
+    TemperatureRules,
+    WindowKind,
+)
+
+ISSUED = at("2026-01-01T00:00:00")
+UNTIL = at("2026-12-31T23:59:59")
+OVERRIDE = Override(supervisor="李队长", reason="送医")
+MS = timedelta(milliseconds=1)
+HOUSEHOLD = 3001
+_, PASS = make_pass(
+    ACTIVE, pass_id=b"\xb0" * 12, household_id=HOUSEHOLD, issued_at=ISSUED, valid_until=UNTIL
+)
+
+ZONES = (
+    "Asia/Shanghai",
+    "UTC",
+    "Europe/Berlin",
+    "America/New_York",
+    "Asia/Kolkata",
+    "Australia/Lord_Howe",
+    "America/St_Johns",
+    "Pacific/Chatham",
+)
+"""No DST (Shanghai, UTC, Kolkata at +05:30), DST by an hour (Berlin, New York, St John's at
+-03:30), DST by half an hour (Lord Howe), and +12:45/+13:45 (Chatham)."""
+
+
+def local(zone: str, text: str, *, fold: int = 0) -> datetime:
+    """The UTC instant of local wall time ``text`` in ``zone`` (fold as Python reads it)."""
+    naive = datetime.fromisoformat(text)
+    return naive.replace(tzinfo=ZoneInfo(zone), fold=fold).astimezone(UTC)
+
+
+@cache
+def transitions(zone: str, year: int = 2026) -> list[datetime]:
+    """The instants (UTC, to the second) at which ``zone`` changes its offset in ``year``."""
+    tz = ZoneInfo(zone)
+    found: list[datetime] = []
+    moment = datetime(year, 1, 1, tzinfo=UTC)
+    end = datetime(year + 1, 1, 1, tzinfo=UTC)
+    step = timedelta(hours=1)
+    while moment < end:
+        nxt = moment + step
+        if moment.astimezone(tz).utcoffset() != nxt.astimezone(tz).utcoffset():
+            low, high = moment, nxt
+            while high - low > timedelta(seconds=1):
+                middle = low + (high - low) / 2
+                if middle.astimezone(tz).utcoffset() == low.astimezone(tz).utcoffset():
+                    low = middle
+                else:
+                    high = middle
+            found.append(high.replace(microsecond=0))
+        moment = nxt
+    return found
+
+
+def household(**values: object) -> HouseholdState:
+    return HouseholdState(household_id=HOUSEHOLD, **values)  # type: ignore[arg-type]
+
+
+TEMPERATURES: tuple[object, ...] = (
+    None,
+    339,
+    340,
+    341,
+    365,
+    372,
+    373,
+    374,
+    429,
+    430,
+    431,
+    0,
+    -1,
+    -373,
+    10**12,
+    2**53 + 2,
+    36.6,
+    365.5,
+    -0.5,
+    float("nan"),
+    float("inf"),
+    float("-inf"),
+    "365",
+    "",
+    "36.5",
+    True,
+    False,
+    [365],
+    {"t": 365},
+)
+
+
+def add_health(corpus: Corpus) -> None:
+    """Temperature readings x required or not x custom limits x direction."""
+    custom = TemperatureRules(
+        required=True,
+        fever_threshold_tenths=375,
+        plausible_min_tenths=350,
+        plausible_max_tenths=420,
+    )
+    now = at("2026-11-22T03:00:00")
+    for name, temperature_rules in (
+        ("default", TemperatureRules()),
+        ("optional", TemperatureRules(required=False)),
+        ("custom", custom),
+        ("threshold-at-max", TemperatureRules(fever_threshold_tenths=430)),
+    ):
+        rules = RuleSet(temperature=temperature_rules)
+        for value in TEMPERATURES:
+            for direction in Direction:
+                corpus.add_decide(
+                    f"health/{name}/{value!r}/{direction.value}",
+                    PASS,
+                    rules=rules,
+                    now=now,
+                    household=household(),
+                    direction=direction,
+                    temperature=value,
+                )
+            corpus.add_decide(
+                f"health/{name}/{value!r}/override",
+                PASS,
+                rules=rules,
+                now=now,
+                household=household(exits=(now - timedelta(hours=1),)),
+                temperature=value,
+                override=OVERRIDE,
+            )
+
+
+def add_calendar_edges(corpus: Corpus) -> None:
+    """Calendar-day quotas at local midnights, in every zone, including DST days."""
+    for zone in ZONES:
+        for length, exits in ((1, 1), (3, 1), (2, 2)):
+            rules = RuleSet(
+                timezone=zone,
+                quota=Quota(exits=exits, window=WindowKind.CALENDAR_DAYS, length=length),
+            )
+            days = [
+                "2026-11-22",
+                *(t.astimezone(ZoneInfo(zone)).date().isoformat() for t in transitions(zone)),
+            ]
+            for day in days:
+                today = datetime.fromisoformat(day)
+                first = today - timedelta(days=length - 1)
+                midnight = local(zone, first.strftime("%Y-%m-%dT00:00:00"))
+                for now in (
+                    local(zone, f"{day}T10:00:00"),
+                    local(zone, f"{day}T00:00:00"),
+                    local(zone, f"{day}T23:59:59.999"),
+                ):
+                    for label, exit_at in (
+                        ("before-window", midnight - MS),
+                        ("at-window-start", midnight),
+                        ("inside", midnight + timedelta(hours=1)),
+                    ):
+                        if exit_at > now:
+                            continue
+                        extra = () if exits == 1 else (now - timedelta(minutes=5),)
+                        state = household(exits=tuple(sorted((exit_at, *extra))))
+                        corpus.add_decide(
+                            f"calendar/{zone}/{length}x{exits}/{day}/{now.isoformat()}/{label}",
+                            PASS,
+                            rules=rules,
+                            now=now,
+                            household=state,
+                        )
+
+
+def add_rolling_edges(corpus: Corpus) -> None:
+    """Rolling-hour quotas: an exit exactly L hours ago no longer counts; 1 ms later it does."""
+    now = at("2026-11-22T09:30:00.250")
+    for length, exits in ((1, 1), (12, 1), (24, 2), (72, 1), (8784, 1)):
+        rules = RuleSet(quota=Quota(exits=exits, window=WindowKind.ROLLING_HOURS, length=length))
+        for label, delta in (
+            ("at-edge", timedelta(0)),
+            ("1ms-inside", -MS),
+            ("1ms-outside", MS),
+            ("future", -timedelta(hours=length, minutes=-1)),
+        ):
+            exit_at = now - timedelta(hours=length) + delta
+            if label == "future":
+                exit_at = now + timedelta(minutes=1)
+            extra = () if exits == 1 else (now - timedelta(minutes=1),)
+            state = household(exits=tuple(sorted((exit_at, *extra))))
+            for direction in Direction:
+                corpus.add_decide(
+                    f"rolling/{length}x{exits}/{label}/{direction.value}",
+                    PASS,
+                    rules=rules,
+                    now=now,
+                    household=state,
+                    direction=direction,
+                )
+
+
+def add_exit_hours(corpus: Corpus) -> None:
+    """Exit hours: day, overnight, edges, and openings on DST days (gap and fold)."""
+    windows = (
+        ("06:00", "20:00"),
+        ("22:00", "06:00"),
+        ("00:00", "23:59"),
+        ("02:30", "04:00"),
+        ("01:30", "02:00"),
+        ("00:00", "00:01"),
+        ("23:59", "00:00"),
+    )
+    for zone in ("Asia/Shanghai", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe"):
+        for start, end in windows:
+            rules = RuleSet(
+                timezone=zone,
+                exit_hours=ExitHours(time.fromisoformat(start), time.fromisoformat(end)),
+                quota=None,
+            )
+            moments = [local(zone, f"2026-11-22T{start}:00"), local(zone, f"2026-11-22T{end}:00")]
+            moments += [m - MS for m in moments] + [m + MS for m in moments]
+            moments += [
+                t + delta
+                for t in transitions(zone)
+                for delta in (
+                    -timedelta(hours=2),
+                    -timedelta(minutes=30),
+                    -MS,
+                    timedelta(0),
+                    timedelta(minutes=30),
+                    timedelta(hours=1, minutes=10),
+                    timedelta(hours=3),
+                )
+            ]
+            for now in moments:
+                corpus.add_decide(
+                    f"hours/{zone}/{start}-{end}/{now.isoformat()}",
+                    PASS,
+                    rules=rules,
+                    now=now,
+                    household=household(),
+                )
+    # The fold: 01:10 the second time (EST) on New York's fall-back night, exits from 01:30.
+    zone = "America/New_York"
+    rules = RuleSet(timezone=zone, exit_hours=ExitHours(time(1, 30), time(5, 0)), quota=None)
+    for fold in (0, 1):
+        for wall in ("01:10:00", "01:29:59", "01:30:00", "01:45:00"):
+            now = local(zone, f"2026-11-01T{wall}", fold=fold)
+            corpus.add_decide(
+                f"hours/fold{fold}/{wall}", PASS, rules=rules, now=now, household=household()
+            )
+
+
+def add_quarantine(corpus: Corpus) -> None:
+    """Quarantine with and without an end, ending at local midnight (shown as the day before)."""
+    for zone in ("Asia/Shanghai", "Europe/Berlin", "America/New_York"):
+        rules = RuleSet(timezone=zone)
+        now = local(zone, "2026-11-22T09:00:00")
+        ends = {
+            "none": None,
+            "now": now,
+            "now+1ms": now + MS,
+            "midnight": local(zone, "2026-11-30T00:00:00"),
+            "midnight+1ms": local(zone, "2026-11-30T00:00:00") + MS,
+            "afternoon": local(zone, "2026-11-25T15:30:00"),
+            "dst-midnight": local(zone, "2027-03-28T00:00:00"),
+            "past": now - timedelta(days=1),
+        }
+        for name, until in ends.items():
+            for status in HouseholdStatus:
+                state = household(status=status, quarantine_until=until)
+                for direction in Direction:
+                    corpus.add_decide(
+                        f"quarantine/{zone}/{name}/{status.value}/{direction.value}",
+                        PASS,
+                        rules=rules,
+                        now=now,
+                        household=state,
+                        direction=direction,
+                    )
+                corpus.add_decide(
+                    f"quarantine/{zone}/{name}/{status.value}/override",
+                    PASS,
+                    rules=rules,
+                    now=now,
+                    household=state,
+                    override=OVERRIDE,
+                )
+            with_quota = household(
+                status=HouseholdStatus.QUARANTINED,
+                quarantine_until=until,
+                exits=(now - timedelta(days=1),),
+            )
+            corpus.add_decide(
+                f"quarantine/{zone}/{name}/and-quota",
+                PASS,
+                rules=rules,
+                now=now,
+                household=with_quota,
+            )
+
+
+def add_people_out(corpus: Corpus) -> None:
+    """People out at once, entries, entries without exits, late returns (max outside)."""
+    now = at("2026-11-22T06:00:00")
+    for max_out in (1, 2, 3):
+        for limit in (None, 30, 240):
+            rules = RuleSet(
+                max_out_at_once=max_out, max_outside_minutes=limit, quota=Quota(exits=5, length=1)
+            )
+            for count in range(4):
+                offsets = [
+                    timedelta(minutes=30),
+                    timedelta(minutes=30) + MS,
+                    timedelta(minutes=240),
+                    timedelta(hours=10),
+                ][:count]
+                state = household(
+                    out_since=tuple(sorted(now - o for o in offsets)),
+                    exits=tuple(sorted(now - o for o in offsets)),
+                )
+                for direction in Direction:
+                    corpus.add_decide(
+                        f"out/{max_out}/{limit}/{count}/{direction.value}",
+                        PASS,
+                        rules=rules,
+                        now=now,
+                        household=state,
+                        direction=direction,
+                    )
+                corpus.add_decide(
+                    f"out/{max_out}/{limit}/{count}/override",
+                    PASS,
+                    rules=rules,
+                    now=now,
+                    household=state,
+                    override=OVERRIDE,
+                )
+    # An entry refused for fever changes nothing; an override entry notes both.
+    rules = RuleSet(max_outside_minutes=60)
+    state = household(out_since=(now - timedelta(hours=2),), exits=(now - timedelta(hours=2),))
+    for temperature in (380, None, 500):
+        for override in (None, OVERRIDE):
+            corpus.add_decide(
+                f"out/entry-{temperature}-{override is not None}",
+                PASS,
+                rules=rules,
+                now=now,
+                household=state,
+                direction=Direction.IN,
+                temperature=temperature,
+                override=override,
+            )
+
+
+def add_next_exit(corpus: Corpus) -> None:
+    """next_exit_at where quarantine end, quota and exit hours all push it later."""
+    for zone in ("Asia/Shanghai", "Europe/Berlin", "America/New_York", "Pacific/Chatham"):
+        for window in (WindowKind.CALENDAR_DAYS, WindowKind.ROLLING_HOURS):
+            length = 3 if window is WindowKind.CALENDAR_DAYS else 36
+            for hours in (
+                None,
+                ExitHours(time(8, 0), time(18, 0)),
+                ExitHours(time(2, 30), time(3, 30)),
+            ):
+                rules = RuleSet(
+                    timezone=zone,
+                    quota=Quota(exits=1, window=window, length=length),
+                    exit_hours=hours,
+                )
+                for day in ("2026-11-22", "2026-03-07", "2026-10-24"):
+                    now = local(zone, f"{day}T07:00:00")
+                    for name, state in (
+                        ("quota", household(exits=(now - timedelta(hours=20),))),
+                        (
+                            "quarantine-then-quota",
+                            household(
+                                status=HouseholdStatus.QUARANTINED,
+                                quarantine_until=now + timedelta(hours=30),
+                                exits=(now - timedelta(hours=2),),
+                            ),
+                        ),
+                        (
+                            "exempt",
+                            household(
+                                status=HouseholdStatus.EXEMPT, exits=(now - timedelta(hours=2),)
+                            ),
+                        ),
+                        ("fresh", household()),
+                    ):
+                        for direction in Direction if name == "fresh" else (Direction.OUT,):
+                            corpus.add_decide(
+                                f"next/{zone}/{window.value}/{hours}/{day}/{name}/{direction.value}",
+                                PASS,
+                                rules=rules,
+                                now=now,
+                                household=state,
+                                direction=direction,
+                            )

@@ -7,13 +7,20 @@ Contract:
   exists updates the building, unit, room, contact phone and the head's name, phone and ID
   number when they differ, and is *unchanged* otherwise. Re-importing the same file therefore
   changes nothing (``0 created, 0 updated``).
-- Areas, grids and buildings named in the file are created when missing: the first import is
-  how a compound is set up. A blank area or grid means the community's only one (or a default
-  "未分片区"/"未分网格" when there is none yet). New buildings go into the grid's compound (one
-  named after the community is created if the grid has none). A building code that already
-  exists under a *different* area or grid than the row names is an error
-  (``building_conflict``), never a silent move; so is a code that several compounds use and
-  the row does not disambiguate (``ambiguous_building``).
+- Areas, grids, compounds and buildings named in the file are created when missing: the
+  first import is how a compound is set up. Where a building goes is
+  :class:`gate.households.placing.PlaceFinder`'s contract (an empty area or grid with
+  several of them means the unassigned bucket 未分片区/未分网格; a grid with several
+  compounds needs the 小区 column). A building code that already exists under a *different*
+  area or grid than the row names is an error (``building_conflict``), never a silent move,
+  unless the row names a compound (then it is that compound's own building); so is a code
+  that several places use and the row does not disambiguate (``ambiguous_building``).
+- Members: the head's row updates the head (``is_head``, relation ``head``); each other
+  member row is matched to a stored member by ID number, else by name, and updated or
+  added. An import never removes a member. Member rows whose head is not in the file are
+  added to the registered household (``no_head`` when there is none).
+- 人数 (``head_count``) and 备注 (``note``) are stored; an empty cell keeps the stored value
+  (a new household without 人数 counts the people listed).
 - Status and quarantine columns apply to *new* households only. For an existing household a
   different status in the file is not applied and is listed in
   :attr:`ImportResult.status_not_applied`: an old spreadsheet must never lift a quarantine, and
@@ -24,18 +31,16 @@ Contract:
   unless ``skip_bad=True``, which writes every good row and skips the bad ones.
 - :func:`plan_import` runs the same importer as :func:`apply_import` in planning mode: it
   only reads (so it runs in a read-only unit of work and never takes SQLite's write lock),
-  counting what would change and planning the areas and grids a real run would create with
-  the same find-or-name rules (``_PlacePlanner``), so a dry run reports what a real run
-  would do.
+  counting what would change and planning the places a real run would create with the
+  same rules, so a dry run reports what a real run would do.
 - The head of household is :func:`gate.households.operations.head_of` (the ``is_head``
   member, else the first one); an import marks it ``is_head`` when it was not.
 - Audit: one ``household.create``/``household.update`` event per written household (field
   names only, no personal data) and one ``household.import`` summary event.
 - Errors found here are :class:`RowError` codes with English message ids (``N_``) and
-  parameters, like validation's: ``ambiguous_building``, ``building_conflict`` and
-  ``unknown_place`` (a :class:`CommunityError`'s code and message, on the building column).
-- Columns with no place in the schema yet (人数 ``members``, 备注 ``note``) are read and
-  validated but not stored.
+  parameters, like validation's: ``ambiguous_building``, ``building_conflict``, ``no_head``
+  and ``unknown_place`` (the place finder's message). A place error lands on every row of
+  the household.
 """
 
 from __future__ import annotations
@@ -46,28 +51,25 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gate.audit.operations import record_event
-from gate.community.models import Area, Building, Community, Compound, Grid
-from gate.community.operations import (
-    DEFAULT_AREA_NAME,
-    DEFAULT_GRID_NAME,
-    CommunityError,
-    _find_or_name,  # the one find-or-name rule, shared with the planner below
-    community_buildings,
-    ensure_area,
-    ensure_building,
-    ensure_compound,
-    ensure_grid,
-)
+from gate.community.models import Building, Community
 from gate.households.id_numbers import hash_id_number, seal_id_number
 from gate.households.models import Household, Member
 from gate.households.operations import head_of, households_by_code, quarantine_end
+from gate.households.placing import Place, PlaceFinder, PlaceProblem
+from gate.households.relations import Relation
 from gate.households.spreadsheet import N_
 from gate.households.status_history import record_status_change
-from gate.households.validation import HouseholdRow, ImportPlan, RowError, validate_rows
+from gate.households.validation import (
+    HouseholdRow,
+    ImportPlan,
+    PersonRow,
+    RowError,
+    validate_rows,
+)
 from passes.state import HouseholdStatus
 
 __all__ = [
@@ -174,14 +176,18 @@ def apply_import(
 
 IMPORT_MESSAGES = {
     "ambiguous_building": N_(
-        "Building %(building)s exists in several compounds or grids: fill in the area and "
-        "the grid to tell them apart."
+        "Building %(building)s exists in several places: fill in the area, grid or compound "
+        "(小区) to tell them apart."
     ),
     "building_conflict": N_(
         "Building %(building)s belongs to %(places)s, not to the area or grid on this row."
     ),
+    "no_head": N_(
+        "Household %(code)s is not registered and its head (户主) is not in this file: add "
+        "the head's row."
+    ),
 }
-"""English message ids of the database checks (``unknown_place`` carries the community's)."""
+"""English message ids of the database checks (``unknown_place``: the place finder's)."""
 
 
 class _RowProblem(Exception):
@@ -198,79 +204,6 @@ class _RowProblem(Exception):
 _Action = Literal["create", "update", "unchanged"]
 
 
-@dataclass(frozen=True)
-class _Place:
-    """A building and where it sits: an existing one, or one a dry run would create."""
-
-    building: Building | None  # None: planned, not written
-    area_code: str
-    area_name: str
-    grid_code: str
-    grid_name: str
-
-    @classmethod
-    def of(cls, building: Building) -> _Place:
-        grid = building.compound.grid
-        return cls(building, grid.area.code, grid.area.name, grid.code, grid.name)
-
-    @property
-    def building_id(self) -> int | None:
-        return None if self.building is None else self.building.id
-
-    @property
-    def label(self) -> str:
-        return f"{self.area_name}/{self.grid_name}"
-
-    def matches(self, row: HouseholdRow) -> bool:
-        if row.area is not None and row.area not in (self.area_code, self.area_name):
-            return False
-        return row.grid is None or row.grid in (self.grid_code, self.grid_name)
-
-
-class _PlacePlanner:
-    """Plans the areas and grids a real import would create, without writing.
-
-    The same rules as ``ensure_area``/``ensure_grid``/``ensure_compound`` (the shared
-    ``_find_or_name``) on the community's rows read once; planned rows are transient
-    objects never added to the session nor related to persistent ones.
-    """
-
-    def __init__(self, session: Session, community: Community) -> None:
-        self.areas = list(session.scalars(select(Area).where(Area.community_id == community.id)))
-        by_id = {area.id: area for area in self.areas}
-        self.grids: dict[Area, list[Grid]] = {area: [] for area in self.areas}
-        for grid in session.scalars(select(Grid).where(Grid.area_id.in_(by_id))):
-            self.grids[by_id[grid.area_id]].append(grid)
-        counts = session.execute(
-            select(Compound.grid_id, func.count())
-            .join(Compound.grid)
-            .join(Grid.area)
-            .where(Area.community_id == community.id)
-            .group_by(Compound.grid_id)
-        )
-        self.compounds: dict[int, int] = dict(counts.all())
-
-    def place(self, row: HouseholdRow) -> _Place:
-        found_area, name, code = _find_or_name(
-            self.areas, row.area, DEFAULT_AREA_NAME, "A", CommunityError("several_areas")
-        )
-        area = found_area or Area(name=name, code=code)
-        if found_area is None:
-            self.areas.append(area)
-            self.grids[area] = []
-        grids = self.grids[area]
-        found_grid, name, code = _find_or_name(
-            grids, row.grid, DEFAULT_GRID_NAME, "G",
-            CommunityError("several_grids", area=area.name),
-        )  # fmt: skip
-        grid = found_grid or Grid(name=name, code=code)
-        if found_grid is None:
-            grids.append(grid)
-        elif self.compounds.get(grid.id, 0) > 1:
-            raise CommunityError("several_compounds", grid=grid.name)
-        return _Place(None, area.code, area.name, grid.code, grid.name)
-
-
 class _Importer:
     def __init__(
         self,
@@ -285,57 +218,57 @@ class _Importer:
         self.session = session
         self.community = community
         self.id_key = id_key
-        self.planner = _PlacePlanner(session, community) if planning else None
+        self.planning = planning
         self.actor = actor
         self.on_progress = on_progress
         self.result = ImportResult()
-        self.buildings: dict[str, list[_Place]] = {}
+        self.places = PlaceFinder(session, community, planning=planning)
         self.new_households: list[Household] = []
-
-    @property
-    def planning(self) -> bool:
-        return self.planner is not None
 
     def run(self, plan: ImportPlan) -> ImportResult:
         result = self.result
         result.errors.extend(plan.errors)
-        for building in community_buildings(self.session, self.community):
-            self.buildings.setdefault(building.code, []).append(_Place.of(building))
-        existing = households_by_code(
-            self.session, self.community, (r.household_code for r in plan.valid)
-        )
+        codes = [r.household_code for r in plan.valid]
+        codes += [p.household_code for p in plan.extra_members]
+        existing = households_by_code(self.session, self.community, codes)
         for done, row in enumerate(plan.valid, start=1):
             try:
                 place = self._building_for(row)
             except _RowProblem as problem:
-                result.errors.append(
-                    RowError(
-                        row.row, problem.field_key, problem.code, problem.message_id, problem.params
-                    )
-                )
+                for number in row.rows:
+                    result.errors.append(
+                        RowError(
+                            number, problem.field_key, problem.code, problem.message_id,
+                            problem.params,
+                        )
+                    )  # fmt: skip
                 continue
-            action = self._write_row(row, place, existing.get(row.household_code))
-            if action == "create":
-                result.created += 1
-            elif action == "update":
-                result.updated += 1
-            else:
-                result.unchanged += 1
+            self._count(self._write_row(row, place, existing.get(row.household_code)))
             if done % _FLUSH_EVERY == 0:
                 self._flush_new()
                 if self.on_progress is not None:
                     self.on_progress(done)
+        self._extra_members(plan.extra_members, existing)
         self._flush_new()
         if self.on_progress is not None:
             self.on_progress(len(plan.valid))
+        result.new_places = self.places.new_places
         result.errors.sort(key=lambda e: e.row)
         return result
 
+    def _count(self, action: _Action) -> None:
+        if action == "create":
+            self.result.created += 1
+        elif action == "update":
+            self.result.updated += 1
+        else:
+            self.result.unchanged += 1
+
     # --- places ---------------------------------------------------------------------------
 
-    def _building_for(self, row: HouseholdRow) -> _Place:
-        candidates = self.buildings.get(row.building, [])
-        matching = [place for place in candidates if place.matches(row)]
+    def _building_for(self, row: HouseholdRow) -> Place:
+        candidates = self.places.known(row.building)
+        matching = [p for p in candidates if p.matches(row.area, row.grid, row.compound)]
         if len(matching) == 1:
             return matching[0]
         if len(matching) > 1:
@@ -343,40 +276,21 @@ class _Importer:
                 "building", "ambiguous_building", IMPORT_MESSAGES["ambiguous_building"],
                 {"building": row.building},
             )  # fmt: skip
-        if candidates:
+        if candidates and row.compound is None:
             where = "、".join(place.label for place in candidates)
             raise _RowProblem(
                 "building", "building_conflict", IMPORT_MESSAGES["building_conflict"],
                 {"building": row.building, "places": where},
             )  # fmt: skip
         try:
-            place = self._new_building(row)
-        except CommunityError as exc:
-            # Why the building's place is unknowable ("name the area"), on the building column.
-            raise _RowProblem("building", "unknown_place", exc.message_id, exc.params) from None
-        self.buildings.setdefault(row.building, []).append(place)
-        self.result.new_places.append(f"楼栋 {row.building} ({place.label})")
-        return place
-
-    def _new_building(self, row: HouseholdRow) -> _Place:
-        if self.planner is not None:
-            return self.planner.place(row)
-        # A SAVEPOINT so that a row refused half-way leaves no area or grid behind.
-        savepoint = self.session.begin_nested()
-        try:
-            area = ensure_area(self.session, self.community, row.area)
-            grid = ensure_grid(self.session, area, row.grid)
-            compound = ensure_compound(self.session, grid, self.community)
-            building = ensure_building(self.session, compound, row.building)
-        except CommunityError:
-            savepoint.rollback()
-            raise
-        savepoint.commit()
-        return _Place.of(building)
+            return self.places.add_building(row.building, row.area, row.grid, row.compound)
+        except PlaceProblem as exc:
+            field_key = "compound" if exc.code == "name_the_compound" else "building"
+            raise _RowProblem(field_key, "unknown_place", exc.message_id, exc.params) from None
 
     # --- households -----------------------------------------------------------------------
 
-    def _write_row(self, row: HouseholdRow, place: _Place, household: Household | None) -> _Action:
+    def _write_row(self, row: HouseholdRow, place: Place, household: Household | None) -> _Action:
         if household is None:
             if place.building is not None and not self.planning:
                 self._create(row, place.building)
@@ -388,6 +302,9 @@ class _Importer:
             != quarantine_end(row.quarantine_until, self.community.timezone)
         ):
             self.result.status_not_applied.append(household.code)
+        return self._audit_update(household, changed, row.row)
+
+    def _audit_update(self, household: Household, changed: list[str], row: int) -> _Action:
         if not changed:
             return "unchanged"
         if not self.planning:
@@ -398,7 +315,7 @@ class _Importer:
                 community_id=self.community.id,
                 subject_type="household",
                 subject_id=household.code,
-                details={"row": row.row, "fields": changed},
+                details={"row": row, "fields": sorted(set(changed))},
             )
         return "update"
 
@@ -412,6 +329,8 @@ class _Importer:
             unit=row.unit,
             room=row.room,
             contact_phone=row.phone,
+            head_count=row.members or 1 + len(row.others),
+            note=row.note,
             status=row.status,
             quarantine_until=until,
             status_reason=None if row.status is HouseholdStatus.NORMAL else IMPORT_STATUS_REASON,
@@ -419,12 +338,15 @@ class _Importer:
         household.members.append(
             Member(
                 name=row.head_name,
-                phone=row.phone,
+                phone=row.head_phone or row.phone,
                 id_number=seal_id_number(self.id_key, row.id_number),
                 id_number_hash=self._id_hash(row.id_number),
                 is_head=True,
+                relation=Relation.HEAD,
             )
         )
+        for person in row.others:
+            household.members.append(self._new_member(person))
         self.new_households.append(household)
         record_event(
             self.session,
@@ -433,10 +355,20 @@ class _Importer:
             community_id=self.community.id,
             subject_type="household",
             subject_id=row.household_code,
-            details={"row": row.row, "status": row.status.value},
+            details={"row": row.row, "status": row.status.value, "members": 1 + len(row.others)},
         )
 
-    def _update(self, row: HouseholdRow, place: _Place, household: Household) -> list[str]:
+    def _new_member(self, person: PersonRow) -> Member:
+        return Member(
+            name=person.name,
+            phone=person.phone,
+            id_number=seal_id_number(self.id_key, person.id_number),
+            id_number_hash=self._id_hash(person.id_number),
+            is_head=False,
+            relation=person.relation,
+        )
+
+    def _update(self, row: HouseholdRow, place: Place, household: Household) -> list[str]:
         """The changed field names; applied to the rows unless planning."""
         wanted: dict[str, object] = {
             "building_id": place.building_id,
@@ -444,6 +376,10 @@ class _Importer:
             "room": row.room,
             "contact_phone": row.phone,
         }
+        if row.members is not None:  # an empty 人数 keeps the stored one
+            wanted["head_count"] = max(row.members, 1)
+        if row.note is not None:  # an empty 备注 keeps the stored one
+            wanted["note"] = row.note
         changed = self._assign(household, wanted, prefix="")
         head = head_of(household)
         if head is None or not head.is_head:
@@ -453,15 +389,70 @@ class _Importer:
                     head = Member(name=row.head_name, phone=row.phone, is_head=True)
                     household.members.append(head)
                 head.is_head = True
-        if head is None:  # planning: the head a real run would add
-            return changed
-        member_wanted: dict[str, object] = {"name": row.head_name, "phone": row.phone}
-        if row.id_number is not None:  # sealed with a fresh nonce: compared through the hash
-            member_wanted["id_number_hash"] = self._id_hash(row.id_number)
-        changed_head = self._assign(head, member_wanted, prefix="head.")
-        if "head.id_number_hash" in changed_head and not self.planning:
-            head.id_number = seal_id_number(self.id_key, row.id_number)
-        return [*changed, *changed_head]
+        if head is not None:  # None only when planning: the head a real run would add
+            member_wanted: dict[str, object] = {
+                "name": row.head_name,
+                "phone": row.head_phone or row.phone,
+                "relation": Relation.HEAD,
+            }
+            if row.id_number is not None:  # sealed with a fresh nonce: compared through the hash
+                member_wanted["id_number_hash"] = self._id_hash(row.id_number)
+            changed_head = self._assign(head, member_wanted, prefix="head.")
+            if "head.id_number_hash" in changed_head and not self.planning:
+                head.id_number = seal_id_number(self.id_key, row.id_number)
+            changed += changed_head
+        for person in row.others:
+            changed += self._merge_member(household, person, head)
+        return changed
+
+    def _merge_member(
+        self, household: Household, person: PersonRow, head: Member | None
+    ) -> list[str]:
+        """Add or update one listed member (matched by ID number, else by name); an import
+        never removes a member. The changed field names."""
+        id_hash = self._id_hash(person.id_number)
+        others = [m for m in household.members if m is not head and not m.is_head]
+        match = next((m for m in others if id_hash and m.id_number_hash == id_hash), None)
+        if match is None:
+            match = next(
+                (m for m in others if m.name == person.name and
+                 (id_hash is None or m.id_number_hash is None)),
+                None,
+            )  # fmt: skip
+        if match is None:
+            if not self.planning:
+                household.members.append(self._new_member(person))
+            return ["members.added"]
+        wanted: dict[str, object] = {"name": person.name, "relation": person.relation}
+        if person.phone is not None:
+            wanted["phone"] = person.phone
+        if id_hash is not None:
+            wanted["id_number_hash"] = id_hash
+        changed = self._assign(match, wanted, prefix="members.")
+        if "members.id_number_hash" in changed and not self.planning:
+            match.id_number = seal_id_number(self.id_key, person.id_number)
+        return changed
+
+    def _extra_members(self, people: list[PersonRow], existing: dict[str, Household]) -> None:
+        """Members whose head is not in the file: added to their registered household."""
+        by_household: dict[str, list[PersonRow]] = {}
+        for person in people:
+            if person.household_code in existing:
+                by_household.setdefault(person.household_code, []).append(person)
+            else:
+                self.result.errors.append(
+                    RowError(
+                        person.row, "household_code", "no_head", IMPORT_MESSAGES["no_head"],
+                        {"code": person.household_code},
+                    )
+                )  # fmt: skip
+        for code, listed in by_household.items():
+            household = existing[code]
+            head = head_of(household)
+            changed: list[str] = []
+            for person in listed:
+                changed += self._merge_member(household, person, head)
+            self._count(self._audit_update(household, changed, listed[0].row))
 
     def _assign(self, target: object, wanted: dict[str, object], *, prefix: str) -> list[str]:
         changed = []

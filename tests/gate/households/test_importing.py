@@ -82,7 +82,7 @@ def test_first_import_creates_households_heads_and_the_hierarchy(
     assert head.id_number_hash == hash_id_number(ID_KEY, make_id("35052419900101123"))
     assert len(head.id_number_hash or "") == 64
     assert db_session.scalar(select(func.count()).select_from(Area)) == 1
-    assert len(result.new_places) == 2
+    assert len(result.new_places) == 5  # area, grid, compound, two buildings
 
 
 def test_reimporting_the_same_rows_changes_nothing(

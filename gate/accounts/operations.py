@@ -65,6 +65,9 @@ ACCOUNT_MESSAGES: dict[str, str] = {
         "The password is one of the most common passwords: choose one that is hard to guess, "
         "for example several unrelated words."
     ),
+    "home_community": N_(
+        "This is the user's own community: change the role there, or disable the user."
+    ),
 }
 """The English message id of each :class:`AccountError` code (parameters: its ``params``)."""
 
@@ -460,6 +463,11 @@ def user_and_community(session: Session, user_id: int) -> tuple[User, Community]
         .where(User.id == user_id)
     ).first()
     return None if row is None else (row[0], row[1])
+
+
+def all_usernames(session: Session) -> list[str]:
+    """Every username (taken ones cannot be given again)."""
+    return list(session.scalars(select(User.username)))
 
 
 def community_users(session: Session, community_id: int) -> list[User]:

@@ -11,11 +11,12 @@ import secrets
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from gate.accounts.models import Role
+from gate.cli.firstrun import setup_link_command
 from gate.cli.support import (
     actor_option,
     community_option,
@@ -23,6 +24,11 @@ from gate.cli.support import (
     pick_community,
     translate,
 )
+from gate.web.labels import ROLE_LABELS
+
+if TYPE_CHECKING:
+    from gate.accounts.models import User
+    from gate.unit_of_work import DbSession
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _ROLES = click.Choice([role.value for role in Role])
@@ -38,6 +44,9 @@ _ROLES = click.Choice([role.value for role in Role])
 )
 def users_group() -> None:
     """User commands."""
+
+
+users_group.add_command(setup_link_command)
 
 
 def _read_password(from_stdin: bool, generate: bool) -> tuple[str, bool]:
@@ -259,11 +268,86 @@ def set_password_command(
 @community_option
 def list_users(community_code: str | None) -> None:
     """List users."""
-    from gate.accounts.operations import community_users
+    from gate.accounts.memberships import community_members
 
     with office_job(writes=False) as job:
         session = job.session
         community = pick_community(session, community_code)
-        for user in community_users(session, community.id):
+        for member in community_members(session, community.id):
+            user = member.user
             state = "disabled" if user.disabled_at is not None else "active"
-            click.echo(f"{user.username}\t{user.role.value}\t{state}\t{user.display_name}")
+            where = "" if member.home else "\tgranted"
+            click.echo(f"{user.username}\t{member.role.value}\t{state}\t{user.display_name}{where}")
+
+
+@users_group.command(
+    "grant",
+    help=(
+        "Give a user a role in one more community (a district's account: a street office\n"
+        "or an inspector over several communities). In the user's own community this\n"
+        "changes its role. The user's sessions end, so the change applies at once.\n\n"
+        "给用户增加一个社区的角色（街道、上级检查等跨社区账号）。\n\n"
+        "Example: checkpoint users grant --user zhang.jd --community xfl "
+        "--role district_auditor"
+    ),
+)
+@click.option("--user", "username", required=True, help="The user's login name.")
+@click.option("--community", "community_code", required=True, help="Community code or id.")
+@click.option("--role", type=_ROLES, required=True, help="The user's role there.")
+@actor_option
+def grant_command(username: str, community_code: str, role: str, actor: str) -> None:
+    """Grant a community."""
+    from gate.accounts.memberships import grant
+
+    with office_job(writes=True) as job:
+        session = job.session
+        user = _user_or_fail(session, username)
+        community = pick_community(session, community_code)
+        outcome = grant(session, user, community, Role(role), actor=actor)
+        label = translate(ROLE_LABELS[role])
+        if outcome == "unchanged":
+            click.echo(f"{user.username} 在 {community.name} 已是{label}（unchanged）")
+        else:
+            click.echo(f"{user.username} 在 {community.name} 的角色：{label}（granted {role}）")
+
+
+@users_group.command(
+    "revoke",
+    help=(
+        "Take a community away from a user granted it (not its own community: disable the\n"
+        "user for that). The user's sessions end.\n\n"
+        "取消用户对某个社区的访问权限。\n\n"
+        "Example: checkpoint users revoke --user zhang.jd --community xfl"
+    ),
+)
+@click.option("--user", "username", required=True, help="The user's login name.")
+@click.option("--community", "community_code", required=True, help="Community code or id.")
+@actor_option
+def revoke_command(username: str, community_code: str, actor: str) -> None:
+    """Revoke a community."""
+    from gate.accounts.memberships import revoke
+    from gate.accounts.operations import AccountError
+
+    with office_job(writes=True) as job:
+        session = job.session
+        user = _user_or_fail(session, username)
+        community = pick_community(session, community_code)
+        try:
+            revoked = revoke(session, user, community, actor=actor)
+        except AccountError as exc:
+            raise click.ClickException(translate(exc.message_id, **exc.params)) from None
+        if revoked:
+            click.echo(f"已取消 {user.username} 对 {community.name} 的访问（revoked）")
+        else:
+            click.echo(f"{user.username} 本来就不能访问 {community.name}（nothing to revoke）")
+
+
+def _user_or_fail(session: DbSession, username: str) -> User:
+    from gate.accounts.operations import find_user
+
+    user = find_user(session, username)
+    if user is None:
+        raise click.ClickException(
+            translate("No user %(username)s: check the username.", username=username)
+        )
+    return user

@@ -45,6 +45,8 @@ class Community(Base):
         Boolean, default=False, server_default=false()
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    address: Mapped[str | None] = mapped_column(String(200))
+    """Where the community is (shown to the office; optional)."""
 
     areas: Mapped[list[Area]] = relationship(back_populates="community")
 

@@ -1,7 +1,10 @@
-"""``/users`` (admin only): create users (initial password shown once), disable, change role.
+"""``/users`` (admin only): the community's users and the accounts granted access to it;
+create users (initial password shown once), disable, change role, give an existing account
+(of another community: a district's) a role here, or take it away.
 
-The work is :mod:`gate.accounts.operations`' (audited; disabling or a role change bumps
-``session_version``, which ends the user's sessions).
+The work is :mod:`gate.accounts.operations`' and :mod:`gate.accounts.memberships`'
+(audited; disabling, a role change, a grant or a revocation bumps ``session_version``,
+which ends the user's sessions).
 """
 
 from __future__ import annotations
@@ -9,40 +12,53 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
-from gate.accounts.models import Role, User
-from gate.accounts.operations import (
-    AccountError,
-    community_user,
-    community_users,
-    create_user,
-    disable_user,
-    set_role,
-)
+from gate.accounts.memberships import Member, community_member, community_members, grant, revoke
+from gate.accounts.models import Role
+from gate.accounts.operations import AccountError, create_user, disable_user, find_user
 from gate.web.auth import current_community_id, require_role
 from gate.web.unit_of_work import db_session, writes
 
 from . import console
-from .common import actor, not_found, now
+from .common import actor, community, not_found, now
 from .forms import RoleForm, UserForm
 
+ROLE_CHOICES = [
+    SelectChoice(Role.OFFICE.value, _l("Office staff")),
+    SelectChoice(Role.AUDITOR.value, _l("Auditor")),
+    SelectChoice(Role.SUPERVISOR.value, _l("Gate supervisor")),
+    SelectChoice(Role.VOLUNTEER.value, _l("Gate volunteer")),
+    SelectChoice(Role.DISTRICT_OFFICE.value, _l("District office")),
+    SelectChoice(Role.DISTRICT_AUDITOR.value, _l("District auditor")),
+    SelectChoice(Role.ADMIN.value, _l("Administrator")),
+]
+"""Every role, the district's included (the forms module lists the community's own)."""
 
-def _user_or_404(user_id: int) -> User:
-    user = community_user(db_session(), current_community_id(), user_id)
-    if user is None:
+
+def _with_roles(form: Any) -> Any:
+    form.role.choices = ROLE_CHOICES
+    return form
+
+
+def _member_or_404(user_id: int) -> Member:
+    member = community_member(db_session(), current_community_id(), user_id)
+    if member is None:
         not_found()
-    return user
+    return member
 
 
 def _page(form: UserForm, *, created: dict[str, str] | None = None, status: int = 200) -> Any:
     html = render_template(
         "console/users.html",
-        users=community_users(db_session(), current_community_id()),
+        members=community_members(db_session(), current_community_id()),
         form=form,
-        role_form=RoleForm(),
+        role_form=_with_roles(RoleForm(formdata=None)),
+        grant_form=_with_roles(RoleForm(formdata=None)),
         created=created,
         me=current_user.id,
     )
@@ -52,8 +68,8 @@ def _page(form: UserForm, *, created: dict[str, str] | None = None, status: int 
 @console.get("/users", endpoint="users")
 @require_role(Role.ADMIN)
 def users() -> Any:
-    """The community's users."""
-    return _page(UserForm())
+    """The community's users and granted accounts."""
+    return _page(_with_roles(UserForm()))
 
 
 @console.post("/users", endpoint="user_create")
@@ -61,7 +77,7 @@ def users() -> Any:
 @writes
 def user_create() -> Any:
     """Create a user; a generated initial password is shown once."""
-    form = UserForm()
+    form = _with_roles(UserForm())
     if not form.validate_on_submit():
         return _page(form, status=400)
     password = form.password.data or secrets.token_urlsafe(12)
@@ -81,19 +97,24 @@ def user_create() -> Any:
         (field or form.username).errors = [_(exc.message_id, **exc.params)]
         return _page(form, status=400)
     created = {"username": username, "password": "" if form.password.data else password}
-    return _page(UserForm(formdata=None), created=created)
+    return _page(_with_roles(UserForm(formdata=None)), created=created)
 
 
 @console.post("/users/<int:user_id>/disable", endpoint="user_disable")
 @require_role(Role.ADMIN)
 @writes
 def user_disable(user_id: int) -> Any:
-    """Disable a user and end their sessions."""
-    user = _user_or_404(user_id)
-    if user.id == current_user.id:
+    """Disable a user of this community and end their sessions (a granted account is
+    disabled by its own community; here its access is taken away)."""
+    member = _member_or_404(user_id)
+    if member.user.id == current_user.id:
         flash(_("You cannot disable yourself."), "error")
+    elif not member.home:
+        flash(
+            _("This account belongs to another community: take its access away instead."), "error"
+        )
     else:
-        disable_user(db_session(), user, actor=actor(), now=now())
+        disable_user(db_session(), member.user, actor=actor(), now=now())
         flash(_("User disabled."), "success")
     return redirect(url_for("console.users"))
 
@@ -102,16 +123,51 @@ def user_disable(user_id: int) -> Any:
 @require_role(Role.ADMIN)
 @writes
 def user_role(user_id: int) -> Any:
-    """Change a user's role (their sessions end, so the new role applies at once)."""
-    form = RoleForm()
+    """Change a user's role here (their sessions end, so the new role applies at once)."""
+    form = _with_roles(RoleForm())
     if not form.validate_on_submit():
         flash(_("Choose a role."), "error")
         return redirect(url_for("console.users"))
-    user = _user_or_404(user_id)
+    member = _member_or_404(user_id)
     new_role = Role(form.role.data)
+    if member.user.id == current_user.id:
+        flash(_("You cannot change your own role."), "error")
+    elif member.role is not new_role:
+        grant(db_session(), member.user, community(), new_role, actor=actor())
+        flash(_("Role changed."), "success")
+    return redirect(url_for("console.users"))
+
+
+@console.post("/users/grant", endpoint="user_grant")
+@require_role(Role.ADMIN)
+@writes
+def user_grant() -> Any:
+    """Give an existing account (of another community) a role in this community."""
+    form = _with_roles(RoleForm())
+    username = (request.form.get("username") or "").strip()
+    user = find_user(db_session(), username) if username else None
+    if not form.validate_on_submit() or user is None:
+        flash(_("No user %(username)s: check the username.", username=username), "error")
+        return redirect(url_for("console.users"))
     if user.id == current_user.id:
         flash(_("You cannot change your own role."), "error")
-    elif user.role is not new_role:
-        set_role(db_session(), user, new_role, actor=actor())
-        flash(_("Role changed."), "success")
+        return redirect(url_for("console.users"))
+    outcome = grant(db_session(), user, community(), Role(form.role.data), actor=actor())
+    if outcome != "unchanged":
+        flash(_("%(username)s may now open this community.", username=user.username), "success")
+    return redirect(url_for("console.users"))
+
+
+@console.post("/users/<int:user_id>/revoke", endpoint="user_revoke")
+@require_role(Role.ADMIN)
+@writes
+def user_revoke(user_id: int) -> Any:
+    """Take this community away from an account granted access to it."""
+    member = _member_or_404(user_id)
+    try:
+        revoke(db_session(), member.user, community(), actor=actor())
+    except AccountError as exc:
+        flash(_(exc.message_id, **exc.params), "error")
+        return redirect(url_for("console.users"))
+    flash(_("Access taken away."), "success")
     return redirect(url_for("console.users"))

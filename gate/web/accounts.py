@@ -20,7 +20,9 @@ from flask import (
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
+from gate.accounts.firstrun import has_account
 from gate.accounts.forms import LoginForm
+from gate.accounts.memberships import DISTRICT_ROLES
 from gate.accounts.models import Role
 from gate.accounts.operations import (
     LoginPolicy,
@@ -34,6 +36,7 @@ from gate.accounts.operations import (
 from gate.services import services
 from gate.web.auth import (
     Account,
+    choose_community,
     current_account,
     end_session,
     require_role,
@@ -65,7 +68,8 @@ def login() -> BaseResponse | tuple[str, int] | str:
         if account is not None:
             return redirect(safe_next(form.next.data) or landing_url(account))
     if not form.validate_on_submit():
-        return render_template("accounts/login.html", form=form, error=None)
+        first_run = not has_account(db_session())
+        return render_template("accounts/login.html", form=form, error=None, first_run=first_run)
     settings = services().settings
     policy = LoginPolicy(settings.login_max_failures, settings.login_window_seconds)
     password = form.password.data or ""
@@ -147,12 +151,42 @@ def home() -> str:
     return render_template("accounts/home.html")
 
 
+@accounts.post("/community", endpoint="switch_community")
+@require_role()
+def switch_community() -> BaseResponse:
+    """Work in another of the account's communities (the header's switcher), then go to
+    ``next`` or the start page. A community the account may not open changes nothing (403).
+    """
+    account = current_account()
+    raw = request.form.get("community", "")
+    if account is None or not raw.isdigit() or not choose_community(account, int(raw)):
+        abort(403)
+    chosen = account.access(int(raw))
+    if chosen is not None:
+        flash(_("You are now working in %(name)s.", name=chosen.community_name), "info")
+    target = safe_next(request.form.get("next"))
+    return redirect(target or url_for("accounts.home_redirect"))
+
+
+@accounts.get("/start", endpoint="home_redirect")
+@require_role()
+def home_redirect() -> BaseResponse:
+    """The start page of the account in the community it works in now."""
+    account = current_account()
+    if account is None:  # require_role let nobody anonymous in
+        abort(401)
+    return redirect(landing_url(account))
+
+
 def landing_url(account: Account) -> str:
-    """Where a user starts: the gate view for gate staff (supervisor, volunteer), the console
-    dashboard for the office, else the account page (only pages the user may open)."""
-    candidates = ("console.dashboard", *GATE_VIEW_ENDPOINTS)
+    """Where a user starts: the district overview for a district's roles, the gate view for
+    gate staff (supervisor, volunteer), the console dashboard for the office, else the
+    account page (only pages the user may open)."""
+    candidates: tuple[str, ...] = ("console.dashboard", *GATE_VIEW_ENDPOINTS)
     if account.role in (Role.SUPERVISOR, Role.VOLUNTEER):
         candidates = (*GATE_VIEW_ENDPOINTS, "console.dashboard")
+    elif account.role in DISTRICT_ROLES or (account.is_district and account.role is Role.ADMIN):
+        candidates = ("console.district", *candidates)
     for endpoint in candidates:
         if may_open(account, endpoint):
             return url_for(endpoint)

@@ -35,18 +35,23 @@ from flask import Flask, abort, jsonify, redirect, request, session, url_for
 from flask_login import LoginManager, current_user, login_user, logout_user
 from werkzeug.wrappers import Response as BaseResponse
 
+from gate.accounts.memberships import DISTRICT_ROLES, Access, accesses
 from gate.accounts.models import Role, User
 from gate.accounts.operations import user_and_community
 from gate.community.models import Community
 
 OFFICE_ROLES: tuple[Role, ...] = (Role.OFFICE,)
 """Registry, passes, quarantine, reports, rules, devices (and ADMIN, who passes every check)."""
-READ_ROLES: tuple[Role, ...] = (Role.OFFICE, Role.AUDITOR)
-"""Read-only office pages: the crossing log, reports, exports, the audit trail."""
+READ_ROLES: tuple[Role, ...] = (Role.OFFICE, Role.AUDITOR, *DISTRICT_ROLES)
+"""Read-only office pages: the crossing log, reports, exports, the audit trail (the district
+roles read them in each of their communities, and write nothing)."""
 GATE_ROLES: tuple[Role, ...] = (Role.SUPERVISOR, Role.VOLUNTEER, Role.OFFICE)
 """The browser gate view."""
 OVERRIDE_ROLES: tuple[Role, ...] = (Role.SUPERVISOR,)
 """Letting a refused crossing through with a reason (supervisor override)."""
+
+COMMUNITY_KEY = "community"
+"""The session key of the community the user chose to work in (absent: the home one)."""
 
 ROLES_ATTRIBUTE = "checkpoint_roles"
 """Set by :func:`require_role` on the view: the roles it admits (navigation reads it)."""
@@ -56,7 +61,13 @@ _View = TypeVar("_View", bound=Callable[..., Any])
 
 @dataclass(frozen=True)
 class Account:
-    """The logged-in user as the web layer sees it (``flask_login.current_user``)."""
+    """The logged-in user as the web layer sees it (``flask_login.current_user``).
+
+    ``community_id``/``role`` are those of the community the user is working in now: the
+    home community, or another one of ``communities`` chosen with the header's switcher
+    (kept in the session under :data:`COMMUNITY_KEY`). Every view scopes its queries to
+    ``community_id``.
+    """
 
     id: int
     username: str
@@ -66,6 +77,8 @@ class Account:
     community_name: str
     timezone: str
     session_version: int
+    home_community_id: int = 0
+    communities: tuple[Access, ...] = ()
 
     is_authenticated = True
     is_active = True
@@ -79,17 +92,37 @@ class Account:
         """Whether this account may do what ``roles`` may (ADMIN may do everything)."""
         return has_role(self, *roles)
 
+    @property
+    def is_district(self) -> bool:
+        """Whether the account may open several communities."""
+        return len(self.communities) > 1
+
+    def access(self, community_id: int) -> Access | None:
+        """The account's access to ``community_id``, or None."""
+        return next((a for a in self.communities if a.community_id == community_id), None)
+
     @classmethod
     def of(cls, user: User, community: Community) -> Account:
+        """The account working in its home community (no other community known)."""
+        home = Access(
+            community.id, community.name, community.code, community.timezone, user.role, home=True
+        )
+        return cls.working_in(user, (home,), home)
+
+    @classmethod
+    def working_in(cls, user: User, communities: tuple[Access, ...], chosen: Access) -> Account:
+        """The account working in ``chosen`` (one of ``communities``)."""
         return cls(
             id=user.id,
             username=user.username,
             display_name=user.display_name,
-            role=user.role,
-            community_id=user.community_id,
-            community_name=community.name,
-            timezone=community.timezone,
+            role=chosen.role,
+            community_id=chosen.community_id,
+            community_name=chosen.community_name,
+            timezone=chosen.timezone,
             session_version=user.session_version or 0,
+            home_community_id=user.community_id,
+            communities=communities,
         )
 
 
@@ -195,6 +228,8 @@ def role_label(role: Role | str) -> str:
         Role.AUDITOR: _("Auditor"),
         Role.SUPERVISOR: _("Gate supervisor"),
         Role.VOLUNTEER: _("Gate volunteer"),
+        Role.DISTRICT_OFFICE: _("District office"),
+        Role.DISTRICT_AUDITOR: _("District auditor"),
     }
     return str(labels.get(Role(role), role))
 
@@ -204,21 +239,34 @@ def _can(*roles: Role) -> bool:
 
 
 def load_account(session_id: str) -> Account | None:
-    """Flask-Login's user loader: the account for ``"<id>:<version>"`` if still valid."""
+    """Flask-Login's user loader: the account for ``"<id>:<version>"`` if still valid,
+    working in the community chosen in this session (if it may still open it)."""
     from gate.web.unit_of_work import db_session
 
     user_part, _sep, version_part = session_id.partition(":")
     if not (user_part.isdigit() and version_part.isdigit()):
         return None
-    row = user_and_community(db_session(), int(user_part))
+    database = db_session()
+    row = user_and_community(database, int(user_part))
     if row is None:
         _stale_session()
         return None
-    user, community = row
+    user, _community = row
     if user.disabled_at is not None or (user.session_version or 0) != int(version_part):
         _stale_session()
         return None
-    return Account.of(user, community)
+    communities = tuple(accesses(database, user))
+    chosen_id = session.get(COMMUNITY_KEY)
+    chosen = next((a for a in communities if a.community_id == chosen_id), communities[0])
+    return Account.working_in(user, communities, chosen)
+
+
+def choose_community(account: Account, community_id: int) -> bool:
+    """Work in ``community_id`` from the next request on (False: the account may not)."""
+    if account.access(community_id) is None:
+        return False
+    session[COMMUNITY_KEY] = community_id
+    return True
 
 
 def _stale_session() -> None:
@@ -228,14 +276,22 @@ def _stale_session() -> None:
 
 
 def start_session(user: User, community: Community) -> Account:
-    """Log ``user`` in: a fresh session (the chosen language survives)."""
+    """Log ``user`` in: a fresh session in the home ``community`` (the chosen language
+    survives)."""
     from gate.web.i18n import SESSION_LOCALE_KEY
+    from gate.web.unit_of_work import db_session
 
     locale = session.get(SESSION_LOCALE_KEY)
     session.clear()
     if locale is not None:
         session[SESSION_LOCALE_KEY] = locale
-    account = Account.of(user, community)
+    communities = tuple(accesses(db_session(), user))
+    home = next((a for a in communities if a.home), None)
+    account = (
+        Account.of(user, community)
+        if home is None
+        else (Account.working_in(user, communities, home))
+    )
     login_user(account, remember=False)
     return account
 

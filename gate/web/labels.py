@@ -61,6 +61,8 @@ ROLE_LABELS: dict[str, str] = {
     "auditor": N_("Auditor"),
     "supervisor": N_("Supervisor"),
     "volunteer": N_("Gate volunteer"),
+    "district_office": N_("District office"),
+    "district_auditor": N_("District auditor"),
 }
 
 ACTION_LABELS: dict[str, str] = {
@@ -110,7 +112,9 @@ ACTION_LABELS: dict[str, str] = {
     "site.grid_rename": N_("Grid renamed"),
     "user.create": N_("User created"),
     "user.disable": N_("User disabled"),
+    "user.grant": N_("User given access to a community"),
     "user.password": N_("Password changed"),
+    "user.revoke": N_("User's access to a community taken away"),
     "user.role": N_("User role changed"),
 }
 """Every audit action written in ``gate`` (``record_event(action=...)``) and its label."""

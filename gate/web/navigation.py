@@ -36,6 +36,7 @@ class NavLink:
 
 
 NAV_ITEMS: tuple[NavItem, ...] = (
+    NavItem(_l("District"), ("console.district",)),
     NavItem(_l("Overview"), ("console.dashboard",)),
     NavItem(_l("Households"), ("console.households", "console.household_list")),
     NavItem(_l("Passes"), ("console.passes", "console.passes_print")),
@@ -51,6 +52,10 @@ NAV_ITEMS: tuple[NavItem, ...] = (
 )
 
 
+DISTRICT_ENDPOINTS = frozenset({"console.district"})
+"""Shown only to accounts of several communities."""
+
+
 def configure_navigation(app: Flask) -> None:
     """Expose ``nav_items()`` to templates."""
     app.jinja_env.globals["nav_items"] = nav_items
@@ -63,6 +68,8 @@ def nav_items() -> list[NavLink]:
         return []
     links: list[NavLink] = []
     for item in NAV_ITEMS:
+        if item.endpoints[0] in DISTRICT_ENDPOINTS and not account.is_district:
+            continue
         endpoint = next((e for e in item.endpoints if may_open(account, e)), None)
         if endpoint is None:
             continue

@@ -6,6 +6,7 @@ setup token.
 - ``users.role`` (and ``memberships.role``) admit the district roles ``district_office`` and
   ``district_auditor``.
 - ``setup_tokens``: the hashed one-time token of the first-run setup link.
+- ``communities.address``: where the community is (asked by the setup page and wizard).
 
 Revision ID: 0005_district_access
 Revises: 0004_supervisor_cards
@@ -60,9 +61,13 @@ def upgrade() -> None:
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('ck_users_role'), type_='check')
         batch_op.create_check_constraint(op.f('ck_users_role'), NEW_ROLES)
+    with op.batch_alter_table('communities', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('address', sa.String(length=200), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('communities', schema=None) as batch_op:
+        batch_op.drop_column('address')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('ck_users_role'), type_='check')
         batch_op.create_check_constraint(op.f('ck_users_role'), OLD_ROLES)

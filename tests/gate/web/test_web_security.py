@@ -39,6 +39,8 @@ ALLOWED: dict[Role, set[str]] = {
     Role.AUDITOR: {"any", "read"},
     Role.SUPERVISOR: {"any", "gate", "override"},
     Role.VOLUNTEER: {"any", "gate"},
+    Role.DISTRICT_OFFICE: {"any", "read"},
+    Role.DISTRICT_AUDITOR: {"any", "read"},
 }
 
 

@@ -3,24 +3,29 @@
 The page carries the pass QR inline (a ``data:`` PNG) and is cacheable for a day, so it keeps
 working when the phone loses signal at the gate. Where the community uses rotating screen
 codes the page never carries the static pass: it starts with a freshly signed screen code
-(which a gate refuses as ``screen_code_stale`` once it is old), and ``resident.js`` swaps in
-new ones. ``/status`` and ``/code`` are small JSON
-endpoints that ``resident.js`` polls when online; they are never cached.
+(which a gate refuses as ``screen_code_stale`` once it is old), and ``resident.js`` shows the
+batch of codes ``/code`` hands it (:mod:`gate.resident.codes`), one a minute, holding them
+for a bounded time so that poor signal or none does not stop the page. ``/status`` and
+``/code`` are small JSON endpoints that ``resident.js`` polls when online; they are never
+cached. ``/p/sw.js`` is the service worker (scope ``/p/``) that keeps the page's shell for
+offline use and drops it when the link answers 404.
 """
 
 from __future__ import annotations
 
 import base64
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, abort, jsonify, render_template, url_for
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, url_for
 from flask_babel import gettext as _
 
 from gate.issuing.models import IssuedPass
 from gate.issuing.operations import IssuingError, pass_text
 from gate.issuing.resident_links import ResidentPage, find_linked_pass, resident_page
 from gate.issuing.screen_codes import REFRESH_SECONDS, make_screen_code
+from gate.resident.codes import SHOW_SECONDS, held_codes
 from gate.services import now, services
 from gate.signing.operations import SigningKeyUnavailable
 from gate.web.auth import wants_json
@@ -70,9 +75,11 @@ def page(token: str) -> Response:
         return _not_found()
     view = _page(record, at)
     qr = None
+    code_valid_until = None
     if view.active and view.rotating_codes:
         try:
-            qr = qr_data_uri(make_screen_code(db_session(), record, now=at).text)
+            first = make_screen_code(db_session(), record, now=at)
+            qr, code_valid_until = qr_data_uri(first.text), format_utc(first.valid_until)
         except SigningKeyUnavailable:
             qr = None  # no key can sign here: say so, show the rest (never the static pass)
     elif view.active:
@@ -87,6 +94,9 @@ def page(token: str) -> Response:
         qr=qr,
         token=token,
         refresh_seconds=REFRESH_SECONDS,
+        show_seconds=SHOW_SECONDS,
+        server_time=format_utc(at),
+        code_valid_until=code_valid_until,
     )
     response = Response(body, mimetype="text/html")
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
@@ -103,26 +113,51 @@ def status(token: str) -> Response:
 
 @resident.get("/p/<token>/code")
 def code(token: str) -> Response | tuple[Response, int]:
-    """A fresh rotating screen code (only where the community turned them on; never cached)."""
+    """Fresh rotating screen codes (only where the community turned them on; never cached):
+    ``code``/``image``/``valid_until`` the one to show now, ``held`` the next
+    :data:`~gate.resident.codes.HELD_CODES` with when to show each."""
     at = now()
     record = _linked(token)
     view = _page(record, at)
     if not view.rotating_codes or not view.active:
         abort(404)
     try:
-        fresh = make_screen_code(db_session(), record, now=at)
+        batch = held_codes(db_session(), record, now=at)
     except SigningKeyUnavailable:
         message = _("The pass cannot be shown right now: try again later.")
         return jsonify({"error": {"code": "no_signing_key", "message": message}}), 503
+    images = [qr_data_uri(held.text) for held in batch]
     return jsonify(
         {
-            "code": fresh.text,
-            "valid_until": format_utc(fresh.valid_until),
+            "code": batch[0].text,
+            "valid_until": format_utc(batch[0].valid_until),
             "server_time": format_utc(at),
-            "image": qr_data_uri(fresh.text),
+            "image": images[0],
             "refresh_seconds": REFRESH_SECONDS,
+            "held": [
+                {
+                    "image": image,
+                    "show_from": format_utc(held.show_from),
+                    "show_until": format_utc(held.show_until),
+                    "valid_until": format_utc(held.valid_until),
+                }
+                for held, image in zip(batch, images, strict=True)
+            ],
         }
     )
+
+
+@resident.get("/p/sw.js")
+def service_worker() -> Response:
+    """The page's service worker, served under ``/p/`` so that its scope is the pass pages."""
+    static = current_app.static_folder
+    assert static is not None  # the app always has its static folder
+    response = current_app.response_class(
+        (Path(static) / "js" / "resident-sw.js").read_bytes(), mimetype="text/javascript"
+    )
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Service-Worker-Allowed"] = "/p/"
+    return response
 
 
 def _not_found() -> Response:

@@ -296,6 +296,7 @@ GET_PATHS: dict[str, str] = {
     "resident.page": "/p/{token}",
     "resident.status": "/p/{token}/status",
     "resident.code": "/p/{token}/code",
+    "resident.service_worker": "/p/sw.js",
     "static": "/static/css/app.css",
     "api.bundle": "/api/v1/bundle",
     "trust.ca_page": "/ca",
@@ -331,6 +332,7 @@ EXPECTED: dict[str, tuple[int | str, ...]] = {
     "resident.page":              (200,   200, 200, 200, 200, 200),
     "resident.status":            (200,   200, 200, 200, 200, 200),
     "resident.code":              (200,   200, 200, 200, 200, 200),
+    "resident.service_worker":    (200,   200, 200, 200, 200, 200),
     "static":                     (200,   200, 200, 200, 200, 200),
     # the scanner API takes bearer tokens only: a browser session is not a scanner
     "api.bundle":                 (401,   401, 401, 401, 401, 401),

@@ -55,6 +55,7 @@ SERIAL_GROUPS = {
     "tests/e2e/test_deployment.py": "one_at_a_time",
     "tests/e2e/test_scanner_against_gate.py": "one_at_a_time",
     "tests/e2e/test_site_from_nothing.py": "one_at_a_time",
+    "tests/js/test_decider_corpus.py": "one_at_a_time",  # Node and Chromium child processes
     "tests/e2e/test_tls_serve.py": "one_at_a_time",
     "tests/e2e/test_browser_tls_gate.py": "one_at_a_time",
     # Wall-clock bounds (scan latency during long office work, a decoder's stall guard, a

@@ -21,10 +21,10 @@ install_system_packages() {
   # gcc: the power-cut harness builds a small fsync shim; faketime: a scanner with its
   # clock set back (tests/faults/test_clock_skew.py); chromium: browser tests
   # (driven by Playwright with executable_path=/usr/bin/chromium: its own download cannot
-  # be fetched here).
+  # be fetched here); nodejs: the JavaScript decider's corpus test (tests/js/).
   local wanted=(libzbar0 fonts-wqy-microhei)
   if [[ "${1:-}" == "test" ]]; then
-    wanted+=(poppler-utils gcc chromium chromium-driver faketime)
+    wanted+=(poppler-utils gcc chromium chromium-driver faketime nodejs)
   fi
   local missing=()
   for pkg in "${wanted[@]}"; do

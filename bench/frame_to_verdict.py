@@ -51,12 +51,12 @@ from scanner.api_client import ApiClient
 from scanner.bundle import BundleCache, save_bundle
 from scanner.deciding import Decider, Decision, ScanRequest
 from scanner.decoding import Decoder
-from scanner.display import HeadlessDisplay
 from scanner.frames import Frame, Image
 from scanner.journal import CrossingEntry, Journal
 from scanner.loop import DecodedTexts, DirectionChooser, LoopConfig, ScanLoop
 from scanner.sync import ServerClock
 from scanner.thermometer import parse_thermometer_spec
+from scanner.window import HeadlessDisplay
 
 TARGET_P99_MS = {"offline": 50.0, "online": 100.0}
 STAGES = ("decode", "decide", "journal")

@@ -108,11 +108,16 @@ def enroll(server: str, code: str, name: str | None, data_dir: Path | None) -> N
 
 @cli.command(
     help=(
-        "Scan passes at the gate: frames from a camera, video, image files or a wedge scanner;"
-        " temperature; verdict on screen. Decides offline from the cached bundle when the"
-        " server does not answer in time.\n\n"
+        "Scan passes at the gate: frames from a camera, video or image files, and a wedge"
+        " scanner (a device, or typing into the window); temperature; verdict in a full-screen"
+        " window (JSON lines with --headless). Decides offline from the cached bundle when the"
+        " server does not answer in time. In the window: type the temperature (365 = 36.5),"
+        " o/i or left/right choose the direction, and after a refusal a supervisor card opens"
+        " the override reasons (keys 1-4).\n\n"
         "\b\nExamples:\n"
-        "  checkpoint-scanner run --camera 0 --thermometer serial:/dev/ttyUSB0 --direction out\n"
+        "  checkpoint-scanner run --camera 0 --thermometer prompt --direction out\n"
+        "  checkpoint-scanner run --camera 0 --wedge /dev/ttyACM0"
+        " --thermometer serial:/dev/ttyUSB0\n"
         "  checkpoint-scanner run --images cards/ --headless --thermometer fixed:36.5"
     )
 )
@@ -120,7 +125,11 @@ def enroll(server: str, code: str, name: str | None, data_dir: Path | None) -> N
 @click.option("--video", type=click.Path(dir_okay=False), default=None, help="Video file.")
 @click.option("--images", multiple=True, help="Image file or folder (repeatable; more may follow).")
 @click.option(
-    "--wedge", is_flag=False, flag_value="-", default=None, help="Keyboard-wedge device (- stdin)."
+    "--wedge",
+    is_flag=False,
+    flag_value="-",
+    default=None,
+    help="Wedge scanner device beside the camera (- stdin). One typing into the window needs none.",
 )
 @click.argument("more_images", nargs=-1, type=click.Path())
 @click.option("--repeat", default=1, show_default=True, help="Frames per image (--images).")
@@ -141,7 +150,18 @@ def enroll(server: str, code: str, name: str | None, data_dir: Path | None) -> N
 @click.option("--server", default=None, help="Gate server URL (default: the enrolled one).")
 @click.option("--offline", is_flag=True, help="Never ask the server (decide from the bundle).")
 @click.option("--operator", default=None, help="Name of the volunteer on duty (recorded).")
-@click.option("--hold", default=3.0, show_default=True, help="Seconds a verdict stays on screen.")
+@click.option(
+    "--hold",
+    default=3.0,
+    show_default=True,
+    help="Seconds a verdict stays on screen (unless the next scan comes first).",
+)
+@click.option(
+    "--screenshot-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write each screen shown as a PNG here (support, tests).",
+)
 @click.option(
     "--max-bundle-age",
     default=24.0,

@@ -3,23 +3,21 @@
 Read from two metres by an elderly volunteer in gloves: one full-screen colour per kind, a huge
 headline with a shape beside it (tick, cross, ring, triangle: colour is not the only signal), one
 reason line, then smaller lines for the household, temperature and next allowed outing, and a
-status strip on top saying online/offline. Backends behind `Display`: `WindowDisplay` (an OpenCV
-full-screen window; needs a GUI build of OpenCV) and `HeadlessDisplay` (one JSON line per
-verdict). This module is the only one that touches the screen.
+status strip on top saying online/offline. A ``prompt`` screen (deep blue) asks the volunteer
+for something: the temperature being typed, shown big, or the override reason list.
+
+Where screens go (a full-screen window, JSON lines, PNG files) is `scanner.window`; this
+module only draws.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
-import os
-import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Final, Literal, Protocol, TextIO, get_args
+from typing import Final, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -27,7 +25,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 log = logging.getLogger(__name__)
 
-ScreenKind = Literal["allow", "refuse", "remeasure", "idle", "fault"]
+ScreenKind = Literal["allow", "refuse", "remeasure", "idle", "fault", "prompt"]
 Lang = Literal["zh", "en"]
 RGB = tuple[int, int, int]
 AnyFont = ImageFont.FreeTypeFont | ImageFont.ImageFont
@@ -38,6 +36,7 @@ DEFAULT_HEADLINES: Final[dict[ScreenKind, dict[Lang, str]]] = {
     "remeasure": {"zh": "请复测", "en": "RE-MEASURE"},
     "idle": {"zh": "请出示出入证", "en": "SHOW YOUR PASS"},
     "fault": {"zh": "设备故障", "en": "DEVICE FAULT"},
+    "prompt": {"zh": "请输入", "en": "PLEASE ENTER"},
 }
 BACKGROUNDS: Final[dict[ScreenKind, RGB]] = {
     "allow": (0x1B, 0x8A, 0x3A),
@@ -45,6 +44,7 @@ BACKGROUNDS: Final[dict[ScreenKind, RGB]] = {
     "remeasure": (0xF9, 0xA8, 0x25),
     "idle": (0x1E, 0x2A, 0x32),
     "fault": (0x1A, 0x1A, 0x1A),
+    "prompt": (0x0D, 0x3B, 0x8C),
 }
 _WHITE: Final = (255, 255, 255)
 _INK: Final = (0x21, 0x21, 0x21)  # dark text on amber: white on amber is unreadable outdoors
@@ -69,7 +69,7 @@ class Screen:
     ``label`` MUST already be masked (``3-2-401 张*``): the screen faces the street. An empty
     ``headline`` is replaced by the default for ``kind`` and ``lang`` (`DEFAULT_HEADLINES`).
     ``banner`` is the status strip text (e.g. ``离线 · 数据包 12 分钟前``); empty means a plain
-    online/offline word.
+    online/offline word. ``lines`` (a prompt's choices) are drawn under a smaller headline.
     """
 
     kind: ScreenKind
@@ -81,6 +81,7 @@ class Screen:
     online: bool = True
     banner: str = ""
     lang: Lang = "zh"
+    lines: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in get_args(ScreenKind):
@@ -221,14 +222,14 @@ def _draw_headline(
     size: tuple[int, int],
 ) -> None:
     width, height = size
-    big = screen.kind != "idle"
+    big = screen.kind != "idle" and not screen.lines
     font_size = int(height * (0.30 if big else 0.16))
-    icon = font_size * 0.8 if big else 0.0
+    icon = font_size * 0.8 if big and screen.kind != "prompt" else 0.0
     gap = icon * 0.35
     font, text = _fitted(draw, text, fonts, font_size, width * 0.92 - icon - gap)
     text_w = _text_width(draw, text, font)
     left = (width - (icon + gap + text_w)) / 2
-    cy = height * (0.37 if big else 0.40)
+    cy = height * (0.37 if big else (0.22 if screen.lines else 0.40))
     if icon:
         _draw_icon(draw, screen.kind, (left, cy - icon / 2, left + icon, cy + icon / 2), ink)
     stroke = max(int(font.size / 40), 1) if isinstance(font, ImageFont.FreeTypeFont) else 0
@@ -290,7 +291,15 @@ def render_screen(
     _draw_headline(draw, screen, headline, fonts, ink=head_ink, size=size)
 
     lines: list[tuple[str, float, float]] = []  # (text, font size / height, centre y / height)
-    if screen.reason:
+    if screen.lines:  # a prompt's choices: reason under the headline, then one line each
+        if screen.reason:
+            lines.append((screen.reason, 0.07, 0.35))
+        step = min(0.13, 0.5 / len(screen.lines))
+        lines.extend(
+            (line, min(0.09, step * 0.75), 0.47 + step * (i + 0.5))
+            for i, line in enumerate(screen.lines)
+        )
+    elif screen.reason:
         lines.append((screen.reason, 0.085, 0.64))
     details = "      ".join(t for t in (screen.label, screen.temperature) if t)
     if details:
@@ -304,143 +313,3 @@ def render_screen(
 
     rgb = np.asarray(image, dtype=np.uint8)
     return np.ascontiguousarray(rgb[:, :, ::-1])
-
-
-# --- backends --------------------------------------------------------------------------------
-
-
-class DisplayUnavailable(Exception):
-    """This machine cannot show a window; the caller falls back to `HeadlessDisplay`."""
-
-
-class Display(Protocol):
-    """Where screens go. ``show`` never blocks for long; ``poll_key`` never blocks."""
-
-    def show(self, screen: Screen) -> None: ...
-
-    def poll_key(self) -> str | None: ...
-
-    def close(self) -> None: ...
-
-
-# waitKeyEx codes of the arrow keys: GTK/X11 keysyms, then Windows virtual-key codes.
-_KEY_NAMES: Final[dict[int, str]] = {
-    65361: "left", 65362: "up", 65363: "right", 65364: "down",
-    2424832: "left", 2490368: "up", 2555904: "right", 2621440: "down",
-    13: "enter", 10: "enter", 65421: "enter", 27: "escape", 8: "backspace", 65288: "backspace",
-    32: "space",
-}  # fmt: skip
-
-
-def key_name(code: int) -> str | None:
-    """Name an OpenCV ``waitKeyEx`` code: ``left``/``right``/``up``/``down``/``enter``/``escape``/
-    ``backspace``/``space``, a printable character, or None (no key / unknown)."""
-    if code < 0:
-        return None
-    if code in _KEY_NAMES:
-        return _KEY_NAMES[code]
-    if 32 < code < 0x110000 and chr(code).isprintable():
-        return chr(code)
-    return None
-
-
-class WindowDisplay:
-    """A full-screen OpenCV window. Raises `DisplayUnavailable` at construction when OpenCV has
-    no GUI support (the headless wheel) or no display server is reachable."""
-
-    def __init__(
-        self, name: str = "Checkpoint", size: tuple[int, int] = (1280, 720), fullscreen: bool = True
-    ) -> None:
-        import cv2
-
-        if sys.platform.startswith("linux") and not (
-            os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-        ):
-            # GTK would abort the whole process without a display, so check first.
-            raise DisplayUnavailable(
-                "没有图形显示（DISPLAY 未设置） / No display server (DISPLAY unset)"
-            )
-        try:
-            cv2.namedWindow(name, cv2.WINDOW_NORMAL)
-            if fullscreen:
-                cv2.setWindowProperty(name, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_FULLSCREEN)
-        except cv2.error as exc:
-            raise DisplayUnavailable(
-                "OpenCV 不支持窗口显示（无界面版本），请改用 --headless"
-                " / OpenCV has no GUI support (headless build): use --headless"
-            ) from exc
-        self._cv2 = cv2
-        self._name = name
-        self._size = size
-        self._last: Screen | None = None
-        self._keys: list[str] = []
-
-    def show(self, screen: Screen) -> None:
-        """Draw ``screen`` (re-rendered only when it changed) and pump window events."""
-        if screen != self._last:
-            self._cv2.imshow(self._name, render_screen(screen, self._size))
-            self._last = screen
-        self._pump()
-
-    def _pump(self) -> None:
-        name = key_name(self._cv2.waitKeyEx(1))
-        if name is not None:
-            self._keys.append(name)
-
-    def poll_key(self) -> str | None:
-        """The oldest key pressed since the last call, or None; see `key_name`."""
-        if not self._keys:
-            self._pump()
-        return self._keys.pop(0) if self._keys else None
-
-    def close(self) -> None:
-        """Close the window; idempotent."""
-        with contextlib.suppress(self._cv2.error):
-            self._cv2.destroyWindow(self._name)
-
-
-class HeadlessDisplay:
-    """Writes one JSON line per non-idle screen shown (keys: kind, headline, reason, label,
-    next_exit, temperature, online, banner); idle screens print nothing. No de-duplication:
-    callers show each verdict once."""
-
-    KEYS: Final = (
-        "kind",
-        "headline",
-        "reason",
-        "label",
-        "next_exit",
-        "temperature",
-        "online",
-        "banner",
-    )
-
-    def __init__(self, stream: TextIO | None = None) -> None:
-        self._stream = stream if stream is not None else sys.stdout
-
-    def show(self, screen: Screen) -> None:
-        """Print ``screen`` as one JSON line unless it is idle."""
-        if screen.kind == "idle":
-            return
-        fields = asdict(screen)
-        record = {key: fields[key] for key in self.KEYS}
-        self._stream.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._stream.flush()
-
-    def poll_key(self) -> str | None:
-        """No keyboard here: always None."""
-        return None
-
-    def close(self) -> None:
-        """Flush the stream (it is not closed)."""
-        self._stream.flush()
-
-
-def open_display(*, headless: bool = False, size: tuple[int, int] = (1280, 720)) -> Display:
-    """A `WindowDisplay`, or a `HeadlessDisplay` on stdout if asked or no window is possible."""
-    if not headless:
-        try:
-            return WindowDisplay(size=size)
-        except DisplayUnavailable as exc:
-            log.warning("no window display, printing verdicts as JSON lines: %s", exc)
-    return HeadlessDisplay()

@@ -11,6 +11,9 @@ matches on the type::
             case Frame(image=image): ...
             case TypedCode(text=text): ...
 
+Several sources run at once (a camera and a serial wedge) through `scanner.inputs.MergedSource`;
+a wedge scanner typing into the gate's window arrives as keys (`scanner.inputs.KeyRouter`).
+
 Errors an operator can fix (no camera, missing file) raise `FrameSourceError` with a message in
 Chinese and English.
 """
@@ -24,11 +27,14 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol, Self, TextIO
+from typing import TYPE_CHECKING, Protocol, Self, TextIO
 
 import cv2
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from scanner.inputs import MergedSource
 
 log = logging.getLogger(__name__)
 
@@ -325,7 +331,8 @@ class WedgeSource(_Closing):
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """Which source the operator chose on the command line (exactly one kind is set)."""
+    """Which sources the operator chose on the command line: at most one of camera, video and
+    images, and optionally a wedge scanner beside it."""
 
     camera: int | str | None = None
     video: Path | None = None
@@ -333,15 +340,41 @@ class SourceSpec:
     wedge: str | None = None
     repeat: int = 1
 
-    def open(self, *, clock: Clock = time.monotonic) -> FrameSource:
-        """Open the chosen source; raises `FrameSourceError` if it cannot be opened."""
-        if self.camera is not None:
-            return CameraSource(self.camera, clock=clock)
-        if self.video is not None:
-            return VideoFileSource(self.video, clock=clock)
-        if self.images:
-            return ImageFilesSource(self.images, repeat=self.repeat, clock=clock)
-        return WedgeSource.open(self.wedge, clock=clock)
+    @property
+    def finite(self) -> bool:
+        """Whether the source ends by itself (a video or image files)."""
+        return self.video is not None or bool(self.images)
+
+    def open_each(self, *, clock: Clock = time.monotonic) -> list[FrameSource]:
+        """Open every chosen source (none: the window's keyboard is the only one)."""
+        opened: list[FrameSource] = []
+        try:
+            if self.camera is not None:
+                opened.append(CameraSource(self.camera, clock=clock))
+            if self.video is not None:
+                opened.append(VideoFileSource(self.video, clock=clock))
+            if self.images:
+                opened.append(ImageFilesSource(self.images, repeat=self.repeat, clock=clock))
+            if self.wedge is not None:
+                opened.append(WedgeSource.open(self.wedge, clock=clock))
+        except FrameSourceError:
+            for source in opened:
+                source.close()
+            raise
+        return opened
+
+    def open(
+        self, *, clock: Clock = time.monotonic, ticking: bool = False
+    ) -> FrameSource | MergedSource:
+        """Open the chosen sources, merged when there are several or ``ticking`` is asked
+        (the loop then also gets ``None`` when nothing arrives: see `MergedSource`). Raises
+        `FrameSourceError` if one cannot be opened."""
+        from scanner.inputs import MergedSource
+
+        sources = self.open_each(clock=clock)
+        if len(sources) == 1 and not ticking:
+            return sources[0]
+        return MergedSource(sources)
 
 
 def parse_source_spec(
@@ -351,27 +384,27 @@ def parse_source_spec(
     images: Sequence[str | Path] | None = None,
     wedge: str | None = None,
     repeat: int = 1,
+    allow_none: bool = False,
 ) -> SourceSpec:
-    """Validate the CLI options ``--camera N | --video FILE | --images PATH... | --wedge [DEV]``.
+    """Validate ``--camera N | --video FILE | --images PATH...`` plus an optional
+    ``--wedge [DEV]`` (``"-"``: standard input).
 
-    Exactly one must be given (``wedge="-"`` means standard input). A camera given as a digit
-    string becomes an index. Raises `FrameSourceError` otherwise. Opens nothing.
+    At most one of the first three; at least one source in all unless ``allow_none`` (a
+    window whose keyboard is the wedge). A camera given as a digit string becomes an index.
+    Raises `FrameSourceError` otherwise. Opens nothing.
     """
     chosen = [
         name
-        for name, value in (
-            ("--camera", camera),
-            ("--video", video),
-            ("--images", images),
-            ("--wedge", wedge),
-        )
+        for name, value in (("--camera", camera), ("--video", video), ("--images", images))
         if value not in (None, (), [])
     ]
-    if len(chosen) != 1:
+    if len(chosen) > 1 or (not chosen and wedge is None and not allow_none):
         given = "、".join(chosen) if chosen else "无 / none"
         raise FrameSourceError(
-            "请只选一个画面来源 --camera / --video / --images / --wedge（现在：" + given + "）"
-            " / Choose exactly one source: --camera, --video, --images or --wedge"
+            "请选一个画面来源 --camera / --video / --images（可另加 --wedge）（现在："
+            + given
+            + "）"
+            " / Choose one source: --camera, --video or --images (plus --wedge if wanted)"
             f" (given: {', '.join(chosen) or 'none'})"
         )
     if repeat < 1:

@@ -350,6 +350,68 @@ class PromptThermometer:
         """Nothing to release."""
 
 
+_DIGITS: Final = frozenset("0123456789")
+
+
+class KeypadEntry:
+    """The temperature as the volunteer types it into the gate's window, key by key.
+
+    Digits and one ``.`` (or ``,``); ``backspace`` deletes; ``enter`` hands over what was
+    typed. Three digits (``365``) or one digit after the point (``36.5``) are handed over at
+    once (auto-accept). `key` returns the reading when one is complete, else None; the entry
+    is then empty again.
+    """
+
+    MAX_CHARS: Final = 5
+
+    def __init__(self) -> None:
+        self.typed = ""
+
+    @property
+    def shown(self) -> str:
+        """What the screen shows while typing, blanks still to fill: ``__._``, ``3_._``,
+        ``36._``, ``36.5`` (for ``365`` or ``36.5``)."""
+        whole, dot, decimals = self.typed.replace(",", ".").partition(".")
+        if not dot and len(whole) == 3:
+            whole, decimals = whole[:2], whole[2]
+        return f"{whole.ljust(2, '_')}.{decimals or '_'}"
+
+    def _complete(self) -> bool:
+        whole, dot, decimals = self.typed.replace(",", ".").partition(".")
+        return len(decimals) == 1 if dot else len(whole) == 3
+
+    def key(self, name: str, at: float) -> ReadingOk | ReadingInvalid | None:
+        """Apply one key (see `scanner.inputs.Key`); the reading once one is complete."""
+        if name == "backspace":
+            self.typed = self.typed[:-1]
+        elif name == "enter" and self.typed:
+            return self._hand_over(at)
+        elif len(self.typed) < self.MAX_CHARS and (name in _DIGITS or self._point(name)):
+            self.typed += name
+            if self._complete():
+                return self._hand_over(at)
+        return None
+
+    def _point(self, name: str) -> bool:
+        return name in (".", ",") and "." not in self.typed and "," not in self.typed
+
+    def _hand_over(self, at: float) -> ReadingOk | ReadingInvalid:
+        raw, self.typed = self.typed, ""
+        return classify(raw, at)
+
+
+class KeypadThermometer:
+    """``prompt`` in the gate's window: the scan loop reads the keys itself (`KeypadEntry`) and
+    keeps the window refreshing while it waits; ``read`` alone has nothing to read."""
+
+    def read(self, timeout_s: float) -> Reading:
+        """Nothing arrives here: the keys go to the scan loop."""
+        return NoReading()
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
 class FixedThermometer:
     """Always the same value (demos and tests); out-of-range values give `ReadingInvalid`."""
 

@@ -52,6 +52,7 @@ SERIAL_GROUPS = {
     # the two cores past their timeouts.
     "tests/faults/": "one_at_a_time",
     "tests/scanner/test_crash_safety.py": "one_at_a_time",
+    "tests/scanner/test_window_xvfb.py": "one_at_a_time",  # Xvfb + scanner processes
     "tests/e2e/test_deployment.py": "one_at_a_time",
     "tests/e2e/test_scanner_against_gate.py": "one_at_a_time",
     "tests/e2e/test_site_from_nothing.py": "one_at_a_time",

@@ -29,6 +29,7 @@ from passes import (
 )
 from scanner.display import Screen
 from scanner.frames import Frame
+from scanner.inputs import Key
 from scanner.thermometer import NoReading, Reading, ReadingOk
 
 COMMUNITY_ID = 7
@@ -156,21 +157,45 @@ class FakeThermometer:
 
 
 class RecordingDisplay:
-    """Keeps every screen shown; ``keys`` are returned by poll_key in order."""
+    """Keeps every screen shown. ``keys``: key names typed, each 0.3 s after the previous one
+    (a person), handed out by poll_key in order; `type_fast` queues a wedge burst. ``wait``
+    moves ``clock`` (when given) by the time waited."""
 
-    def __init__(self, keys: list[str] | None = None) -> None:
+    def __init__(self, keys: list[str] | None = None, clock: FakeClock | None = None) -> None:
         self.screens: list[Screen] = []
-        self.keys = list(keys or [])
+        self.clock = clock
+        self.keys: list[Key] = []
+        self.closed = False
+        self.keyboard = True
+        self.type_slowly(keys or [])
+
+    def _at(self) -> float:
+        last = self.keys[-1].at if self.keys else (self.clock.now if self.clock else 0.0)
+        return last
+
+    def type_slowly(self, names: list[str]) -> None:
+        for name in names:
+            self.keys.append(Key(name, self._at() + 0.3))
+
+    def type_fast(self, text: str) -> None:
+        """A wedge scanner: 5 ms per key, then Enter."""
+        start = self._at() + 0.3
+        for i, char in enumerate([*text, "enter"]):
+            self.keys.append(Key(char, start + i * 0.005))
 
     @property
     def verdicts(self) -> list[Screen]:
-        return [s for s in self.screens if s.kind != "idle"]
+        return [s for s in self.screens if s.kind not in ("idle", "prompt")]
 
     def show(self, screen: Screen) -> None:
         self.screens.append(screen)
 
-    def poll_key(self) -> str | None:
+    def poll_key(self) -> Key | None:
         return self.keys.pop(0) if self.keys else None
+
+    def wait(self, seconds: float) -> None:
+        if self.clock is not None:
+            self.clock.advance(max(seconds, 0.01))
 
     def close(self) -> None:
         pass

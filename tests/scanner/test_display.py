@@ -11,25 +11,28 @@ import time
 import wave
 from pathlib import Path
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
+from PIL import Image
 
 from scanner import display
 from scanner.display import (
     BACKGROUNDS,
     CJK_FONT_CANDIDATES,
-    DisplayUnavailable,
-    HeadlessDisplay,
     Screen,
-    WindowDisplay,
     find_cjk_font,
-    key_name,
-    open_display,
     render_screen,
 )
 from scanner.sound import SOUNDS, CommandSounder, SilentSounder, open_sounder, tones_to_wav
+from scanner.window import (
+    DisplayUnavailable,
+    HeadlessDisplay,
+    ScreenshotDisplay,
+    TkDisplay,
+    open_display,
+    tk_key_name,
+)
 
 NO_FONTS: tuple[tuple[Path, int], ...] = ()
 needs_cjk_font = pytest.mark.skipif(
@@ -166,41 +169,66 @@ def test_headless_display_prints_one_json_line_per_verdict_and_nothing_for_idle(
 
 
 @pytest.mark.skipif(
-    "GUI:                           NONE" not in cv2.getBuildInformation(),
-    reason="this OpenCV build has GUI support",
-)
-def test_window_display_reports_a_headless_opencv_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DISPLAY", ":99")  # get past the display-server check to OpenCV itself
-    with pytest.raises(DisplayUnavailable, match="headless"):
-        WindowDisplay()
-
-
-@pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="display-server check is Linux only"
 )
-def test_window_display_without_a_display_server_is_unavailable(
+def test_window_without_a_display_server_is_unavailable_and_falls_back_to_json_lines(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     with pytest.raises(DisplayUnavailable, match="DISPLAY"):
-        WindowDisplay()
-    assert isinstance(open_display(), HeadlessDisplay)
+        TkDisplay()
+    fallback = open_display()
+    assert isinstance(fallback, HeadlessDisplay)
+    assert fallback.keyboard is False
 
 
 @pytest.mark.parametrize(
-    ("code", "name"),
+    ("keysym", "char", "name"),
     [
-        (-1, None),
-        (65361, "left"),
-        (65363, "right"),
-        (2490368, "up"),
-        (13, "enter"),
-        (ord("5"), "5"),
+        ("Shift_L", "", None),
+        ("Left", "", "left"),
+        ("KP_Right", "", "right"),
+        ("Return", "\r", "enter"),
+        ("KP_Enter", "\r", "enter"),
+        ("Linefeed", "\n", "enter"),
+        ("BackSpace", "\b", "backspace"),
+        ("Escape", "\x1b", "escape"),
+        ("KP_5", "5", "5"),
+        ("C", "C", "C"),
+        ("period", ".", "."),
     ],
 )
-def test_key_codes_are_named(code: int, name: str | None) -> None:
-    assert key_name(code) == name
+def test_tk_keys_are_named(keysym: str, char: str, name: str | None) -> None:
+    assert tk_key_name(keysym, char) == name
+
+
+def test_screenshot_display_writes_each_new_screen_once_as_a_png(tmp_path: Path) -> None:
+    out = io.StringIO()
+    shots = ScreenshotDisplay(HeadlessDisplay(out), tmp_path / "shots", size=(320, 180))
+    idle, allow = Screen("idle"), Screen("allow", reason="准予通行", temperature="36.5℃")
+
+    for screen in (idle, idle, allow, allow, idle):
+        shots.show(screen)
+
+    names = sorted(p.name for p in (tmp_path / "shots").iterdir())
+    assert names == ["0001-idle.png", "0002-allow.png", "0003-idle.png"]
+    r, g, b = BACKGROUNDS["allow"]
+    with Image.open(tmp_path / "shots" / "0002-allow.png") as png:
+        assert png.size == (320, 180)
+        assert png.getpixel((5, 170)) == (r, g, b)
+    assert len(out.getvalue().splitlines()) == 2  # the inner display printed both verdicts
+
+
+def test_a_prompt_screen_lists_its_choices_under_a_smaller_headline() -> None:
+    plain = render_screen(Screen("prompt", headline="主管放行"), (640, 360))
+    listed = render_screen(
+        Screen("prompt", headline="主管放行", lines=("1  就医", "2  紧急情况")), (640, 360)
+    )
+    assert _dominant_bgr(listed) == _dominant_bgr(plain)
+    lower_half = listed[250:340]
+    assert _differs_from_background(lower_half, "prompt") > 200  # the choices are drawn
+    assert _differs_from_background(plain[250:340], "prompt") == 0
 
 
 def test_font_candidates_cover_common_debian_paths() -> None:

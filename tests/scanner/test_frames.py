@@ -166,11 +166,15 @@ def test_wedge_source_opens_a_device_file(tmp_path: Path) -> None:
         WedgeSource.open(str(tmp_path / "missing"))
 
 
-def test_parse_source_spec_needs_exactly_one_source(tmp_path: Path) -> None:
-    with pytest.raises(FrameSourceError, match="exactly one"):
+def test_parse_source_spec_takes_one_frame_source_and_maybe_a_wedge(tmp_path: Path) -> None:
+    with pytest.raises(FrameSourceError, match="Choose one source"):
         parse_source_spec()
     with pytest.raises(FrameSourceError, match="--camera, --video"):
         parse_source_spec(camera=0, video="x.avi")
+    both = parse_source_spec(camera=0, wedge="/dev/ttyACM0")
+    assert (both.camera, both.wedge) == (0, "/dev/ttyACM0")
+    window_only = parse_source_spec(allow_none=True)  # the window's keyboard is the wedge
+    assert window_only.open_each() == []
 
 
 def test_parse_source_spec_opens_the_chosen_source(tmp_path: Path) -> None:

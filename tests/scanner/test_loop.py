@@ -43,7 +43,7 @@ class World:
         self.journal = Journal(tmp_path / "journal.db")
         save_bundle(self.journal, self.community.bundle(), etag=None, fetched_at=self.wall())
         self.decoder = FakeDecoder()
-        self.display = RecordingDisplay(keys)
+        self.display = RecordingDisplay(keys, self.clock)
         self.thermometer = FakeThermometer(tenths, self.clock)
         self.decider = Decider(
             client=None,
@@ -170,7 +170,7 @@ def test_no_temperature_is_recorded_and_asks_to_measure(tmp_path: Path) -> None:
 def test_a_key_chooses_the_direction_for_the_next_scan_only(tmp_path: Path) -> None:
     w = World(tmp_path, keys=["i"], direction=DirectionChooser(Direction.OUT, keyed=True))
     card1, card2 = w.community.passes[1], w.community.passes[2]
-    w.loop.run(itertools.chain(w.hold(card1, 0.5), w.hold(card2, 0.5)))
+    w.loop.run(itertools.chain(w.hold(None, 0.5), w.hold(card1, 0.5), w.hold(card2, 0.5)))
     assert [r.entry.direction for r in w.journal.rows()] == [Direction.IN, Direction.OUT]
 
 

@@ -12,12 +12,15 @@ const WEBCRYPTO_PROBE_KEY = new Uint8Array([
   0x0e, 0xe1, 0x72, 0xf3, 0xda, 0xa6, 0x23, 0x25, 0xaf, 0x02, 0x1a, 0x68, 0xf7, 0x07, 0x51, 0x1a,
 ]);
 
-function subtle() {
-  return globalThis.crypto?.subtle ?? null;
+async function subtle() {
+  if (globalThis.crypto?.subtle) return globalThis.crypto.subtle;
+  // Node before 19 keeps WebCrypto in node:crypto; a browser without it refuses the import.
+  const node = await import("node:crypto").catch(() => null);
+  return node?.webcrypto?.subtle ?? null;
 }
 
 async function webcryptoBackend() {
-  const api = subtle();
+  const api = await subtle();
   if (api === null) return null;
   try {
     await api.importKey("raw", WEBCRYPTO_PROBE_KEY, { name: "Ed25519" }, false, ["verify"]);
@@ -47,6 +50,10 @@ async function webcryptoBackend() {
 
 async function nobleBackend() {
   const noble = await import("../../vendor/noble-ed25519/index.js");
+  const api = await subtle();
+  if (!globalThis.crypto?.subtle && api !== null) {
+    noble.hashes.sha512Async = async (message) => new Uint8Array(await api.digest("SHA-512", message));
+  }
   return {
     name: "noble",
     async verify(publicKey, message, signature) {

@@ -54,7 +54,7 @@ def run_decode(
     and ``error`` (a human message) when the file cannot be read. Returns the exit code:
     1 if any file could not be read, else 0.
     """
-    decoder = Decoder(config)
+    decoder = Decoder(config or DecoderConfig(fallbacks="inline"))  # stills: no frame path
     exit_code = 0
     for path in paths:
         try:
@@ -139,6 +139,6 @@ def _parse_backends(_ctx: click.Context, _param: click.Parameter, value: str) ->
 def decode_command(
     images: tuple[str, ...], as_json: bool, backends: tuple[str, ...], budget_ms: float
 ) -> None:
-    config = DecoderConfig(backends=backends, budget_ms=budget_ms)
+    config = DecoderConfig(backends=backends, budget_ms=budget_ms, fallbacks="inline")
     code = run_decode(images, as_json=as_json, out=sys.stdout, config=config)
     sys.exit(code)

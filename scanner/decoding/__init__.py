@@ -36,8 +36,9 @@ def _decoder_for(config: DecoderConfig) -> Decoder:
 
 
 def decode(image: npt.NDArray[np.generic], config: DecoderConfig | None = None) -> DecodeResult:
-    """Every QR text in ``image`` with ``config`` (default: all backends, 40 ms).
+    """Every QR text in ``image`` with ``config`` (default: all backends, 40 ms, fallbacks
+    inline: for stills).
 
     Uses one cached ``Decoder`` per config in this process, so it is for a single thread.
     """
-    return _decoder_for(config or DecoderConfig()).decode(image)
+    return _decoder_for(config or DecoderConfig(fallbacks="inline")).decode(image)

@@ -69,6 +69,22 @@ class ZxingBackend:
         )
         return [barcode.text for barcode in found if barcode.valid]
 
+    def read_located(self, gray: Gray) -> tuple[list[str], bool]:
+        """The texts read, and whether a code was located that could not be read (a
+        checksum or format error: damaged, blurred, glare)."""
+        found = self._zxing.read_barcodes(
+            gray,
+            formats=self._formats,
+            try_rotate=True,
+            try_downscale=True,
+            try_invert=True,
+            text_mode=self._zxing.TextMode.Plain,
+            binarizer=self._binarizer,
+            return_errors=True,
+        )
+        texts = [barcode.text for barcode in found if barcode.valid]
+        return texts, any(not barcode.valid for barcode in found)
+
 
 class WeChatBackend:
     """OpenCV's WeChat QR reader, without CNN models (see the module docstring)."""

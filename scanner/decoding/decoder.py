@@ -1,42 +1,58 @@
-"""The budgeted decoding pipeline: cheap attempts first, give up when the frame's time is spent.
+"""The budgeted decoding pipeline: cheap attempts first, nothing wasted on empty frames, no
+slow call on the frame path.
 
-A frame is turned to gray and shrunk to at most ``max_side`` pixels, then a fixed plan of
-(backend, image variant) steps runs in order until one step finds a code. Before each step
-the decoder checks the clock: once ``budget_ms`` is spent it abandons the frame (the camera
-has a fresh one by then). A single library call cannot be interrupted, so the decoder
-also skips a step whose expected cost (a running average per backend, in ms per
-megapixel) exceeds what is left; that keeps slow fallbacks and full-resolution retries from
-stalling the gate. Only the first step runs unconditionally.
+A frame is turned to gray and shrunk to at most ``max_side`` pixels. Then:
 
-The plan comes from measuring which steps add decodes (97 ZXing blackbox photos and 420
-synthetic degraded passes; ``bench/decoder.py`` reproduces the photo figures): zxing-cpp
-on the plain frame reads about 90 % of the synthetic set; sharpening and 2x upscaling
-rescue most of the rest, the global-histogram binarizer, local thresholding and a median
-filter a few more, each for a millisecond or two. CLAHE and light flattening rescued
-nothing extra in those sets but stay, late and cheap, for glare and shadow the sets lack.
-WeChat and zbar come last: slower per frame, and they added no decode the zxing steps
-had missed (they remain for codes zxing's detector cannot see at all).
+1. The primary backend (zxing-cpp) reads the frame once. It also reports codes it located
+   but could not read.
+2. If it read nothing and located nothing, a cheap look for finder patterns
+   (:mod:`scanner.decoding.locate`, ~1-2 ms) decides whether the frame may hold a code at
+   all. Most gate frames hold none: they end here, after a few milliseconds.
+3. Otherwise the primary's variant plan runs (sharpening, upscaling, other binarizers),
+   cheapest and most productive first, until one step finds a code.
+4. The fallback libraries (OpenCV's WeChat reader, zbar) are slow and heavy-tailed (single
+   calls of hundreds of milliseconds were measured). On the frame path of a scanner
+   (``fallbacks="background"``) they never run: a code-like frame the primary could not
+   read goes to a background lane (one thread, the newest frame wins), and what the lane
+   reads is returned by a later :meth:`Decoder.decode` call, marked ``late``. For stills
+   (``fallbacks="inline"``: the decode command, tests) they run in the call.
+
+The time budget is planned, not learned: each step's cost is estimated from a fixed table
+(ms per megapixel per backend, measured by ``bench/decoder.py``) and a step runs only if
+the planned total stays within ``budget_ms``, so the same image always gets the same steps
+and the same answer. The clock is a safety valve only: no step starts after the budget is
+spent (on a machine overloaded beyond the table's figures a frame is cut short, and
+``exhausted`` says so). The first step always runs: it is bounded by ``max_side``.
+
+The plan comes from measuring which steps add decodes (ZXing blackbox photos and synthetic
+degraded passes; ``bench/decoder.py`` reproduces the photo figures).
 """
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from scanner.decoding import preprocess
 from scanner.decoding.backends import BACKEND_NAMES, Backend, ZxingBackend, load_backend
+from scanner.decoding.locate import finder_like
 from scanner.decoding.preprocess import Gray
 
 DEFAULT_BUDGET_MS = 40.0
 
+Fallbacks = Literal["background", "inline", "off"]
+
 # (variant, zxing binarizer or "" for other backends), per backend, cheapest and most
 # productive first. "full_resolution" only exists when the frame was shrunk; it comes early
-# because a small code in a large photo is the likeliest thing shrinking lost, and the cost
-# estimate skips it when the budget cannot pay for it.
+# because a small code in a large photo is the likeliest thing shrinking lost.
 _ZXING_STEPS: tuple[tuple[str, str], ...] = (
     ("original", "local"),
     ("original", "histogram"),
@@ -62,11 +78,12 @@ _ZBAR_STEPS: tuple[tuple[str, str], ...] = (
 )
 _STEPS = {"zxing": _ZXING_STEPS, "wechat": _WECHAT_STEPS, "zbar": _ZBAR_STEPS}
 
-# Prior cost per megapixel of one call, ms, before any frame has been measured on this
-# machine; deliberately pessimistic for the fallbacks.
-_PRIOR_MS_PER_MPX = {"zxing": 8.0, "wechat": 60.0, "zbar": 25.0}
-_COST_SMOOTHING = 0.2
-_SKIP_FORGETTING = 0.95
+PLANNED_MS_PER_MPX = {"zxing": 8.0, "wechat": 60.0, "zbar": 25.0}
+"""Planned cost of one call, ms per megapixel, by backend: about the 75th percentile
+measured on a 2-core x86 machine over the photo sets (``bench/decoder.py --costs``).
+Fixed, so the plan for an image never depends on what the decoder saw before."""
+PLANNED_OVERHEAD_MS = 0.5
+"""Planned cost of preparing a variant and of calling into a library, per step."""
 
 
 @dataclass(frozen=True)
@@ -74,13 +91,15 @@ class DecoderConfig:
     """Which backends run, in which order, and how long one frame may take.
 
     ``backends`` names come from ``BACKEND_NAMES``; the first is the primary, the others
-    run only if it found nothing and time remains. ``max_side`` is the longest side, in
-    pixels, a frame is shrunk to before decoding.
+    are fallbacks, run as ``fallbacks`` says: ``background`` (a scanner's frames: off the
+    frame path, results on a later call), ``inline`` (stills), or ``off``. ``max_side`` is
+    the longest side, in pixels, a frame is shrunk to before decoding.
     """
 
     backends: tuple[str, ...] = BACKEND_NAMES
     budget_ms: float = DEFAULT_BUDGET_MS
     max_side: int = preprocess.MAX_SIDE_PX
+    fallbacks: Fallbacks = "background"
 
     def __post_init__(self) -> None:
         if not self.backends:
@@ -95,6 +114,8 @@ class DecoderConfig:
             raise ValueError(f"budget_ms must be positive, got {self.budget_ms}")
         if self.max_side < 64:
             raise ValueError(f"max_side must be at least 64 pixels, got {self.max_side}")
+        if self.fallbacks not in ("background", "inline", "off"):
+            raise ValueError(f"fallbacks must be background, inline or off: {self.fallbacks!r}")
 
 
 @dataclass(frozen=True)
@@ -104,7 +125,10 @@ class DecodeResult:
     ``texts`` are the distinct QR payloads, in the order found (empty if none). ``backend``
     and ``variant`` name the step that found them (``None`` if nothing was found). ``ms``
     is the wall time spent on the frame. ``exhausted`` is true when the budget ran out
-    before every step was tried, so "nothing found" may only mean "no time".
+    before every planned step was tried, so "nothing found" may only mean "no time".
+    ``code_like`` is false when the frame was judged to hold no code at all (the cheap look
+    found no finder pattern): nothing more was tried. ``steps`` counts the library calls
+    made. ``late`` marks texts the background lane read from an earlier frame.
     """
 
     texts: tuple[str, ...]
@@ -112,6 +136,9 @@ class DecodeResult:
     ms: float
     variant: str | None
     exhausted: bool = False
+    code_like: bool = True
+    steps: int = 0
+    late: bool = False
 
 
 @dataclass(frozen=True)
@@ -122,74 +149,192 @@ class _Step:
     label: str
 
 
+@dataclass
+class _Run:
+    """One frame's progress through the plan."""
+
+    started: float
+    planned_ms: float = 0.0
+    steps: int = 0
+    skipped: bool = False
+
+
 class Decoder:
-    """Decodes frames with one ``DecoderConfig``. Not thread-safe: one per scanning thread."""
+    """Decodes frames with one ``DecoderConfig``. Not thread-safe: one per scanning thread
+    (with ``fallbacks="background"`` it owns one helper thread of its own)."""
 
     def __init__(
         self, config: DecoderConfig | None = None, *, clock: Callable[[], float] = time.perf_counter
     ) -> None:
         self.config = config or DecoderConfig()
         self._clock = clock
-        self._steps = _build_plan(self.config.backends)
-        self._ms_per_mpx = dict(_PRIOR_MS_PER_MPX)
+        primary, fallback = _build_plan(self.config.backends)
+        self._steps = primary
+        self._fallback_steps = () if self.config.fallbacks == "off" else fallback
+        self._lane: _FallbackLane | None = None
+        if self.config.fallbacks == "background" and self._fallback_steps:
+            # The lane gets its own backend objects: library readers are not shared
+            # between threads.
+            _, lane_steps = _build_plan(self.config.backends)
+            self._lane = _FallbackLane(lane_steps)
 
     @property
     def backends(self) -> tuple[str, ...]:
         """The configured backends that loaded, in order."""
-        return tuple(dict.fromkeys(step.cost_key for step in self._steps))
+        steps = (*self._steps, *self._fallback_steps)
+        return tuple(dict.fromkeys(step.cost_key for step in steps))
 
     def decode(self, image: npt.NDArray[np.generic]) -> DecodeResult:
         """Every QR text in ``image`` (gray, BGR or BGRA uint8), within the time budget.
 
-        The first step (the primary backend on the shrunk frame) always runs, even if
-        shrinking a huge photo used up the budget: it is bounded by ``max_side``, and a
-        decoder that never looks at a frame is no use. Every later step MUST start before
-        the deadline and is skipped when its expected cost does not fit.
+        The first step (the primary backend on the shrunk frame) always runs. Every later
+        step MUST fit the planned budget and start before the deadline. With background
+        fallbacks, a frame that finds nothing returns what the lane has read since the last
+        call, if anything (``late``).
 
         Raises ``ValueError`` for an image that is not an 8-bit picture.
         """
-        started = self._clock()
-        deadline = started + self.config.budget_ms / 1000
+        run = _Run(started=self._clock())
+        deadline = run.started + self.config.budget_ms / 1000
         full = preprocess.to_gray(image)
         frame = preprocess.limit_size(full, self.config.max_side)
         variants = _VariantCache(full, frame)
-        for index, step in enumerate(self._steps):
-            now = self._clock()
-            if index and now >= deadline:
-                return self._result((), None, started, exhausted=True)
-            gray = variants.get(step.variant)
-            if gray is None:
-                continue
-            megapixels = gray.size / 1e6
-            if index and self._ms_per_mpx[step.cost_key] * megapixels > (deadline - now) * 1000:
-                # Forget a little on every skip, so one slow outlier frame cannot bar a
-                # backend for good: it gets probed again on a later frame.
-                self._ms_per_mpx[step.cost_key] *= _SKIP_FORGETTING
-                continue
-            call_started = self._clock()
-            texts = step.backend.read(gray)
-            self._learn_cost(step.cost_key, megapixels, self._clock() - call_started)
-            if texts:
-                return self._result(tuple(dict.fromkeys(texts)), step, started)
-        return self._result((), None, started, exhausted=self._clock() >= deadline)
 
-    def _learn_cost(self, key: str, megapixels: float, seconds: float) -> None:
-        if megapixels <= 0:
-            return
-        observed = seconds * 1000 / megapixels
-        previous = self._ms_per_mpx[key]
-        self._ms_per_mpx[key] = previous + _COST_SMOOTHING * (observed - previous)
+        first = self._steps[0]
+        texts, located = _read_first(first, frame)
+        run.steps = 1
+        run.planned_ms = _planned_ms(first, frame)
+        if texts:
+            return self._result(texts, first, run)
+        # The look serves camera frames. A frame larger than max_side is a still photo
+        # (shrinking may have lost a small code's finder patterns): it gets the whole plan.
+        shrunk = full.shape != frame.shape
+        if not located and not shrunk and not finder_like(frame):
+            return self._late_or_nothing(run, code_like=False)
+        for step in self._steps[1:]:
+            found = self._try(step, variants, run, deadline)
+            if found:
+                return self._result(found, step, run)
+        if self._lane is not None:
+            self._lane.offer(full, frame)
+            return self._late_or_nothing(run)
+        for step in self._fallback_steps:
+            found = self._try(step, variants, run, deadline)
+            if found:
+                return self._result(found, step, run)
+        return self._result((), None, run)
+
+    def close(self) -> None:
+        """Stop the background lane (if any); further calls decode without it."""
+        if self._lane is not None:
+            self._lane.stop()
+            self._lane = None
+
+    def _try(
+        self, step: _Step, variants: _VariantCache, run: _Run, deadline: float
+    ) -> tuple[str, ...]:
+        if self._clock() >= deadline:
+            run.skipped = True
+            return ()
+        gray = variants.get(step.variant)
+        if gray is None:
+            return ()
+        cost = _planned_ms(step, gray)
+        if run.planned_ms + cost > self.config.budget_ms:
+            run.skipped = True
+            return ()
+        run.planned_ms += cost
+        run.steps += 1
+        return tuple(dict.fromkeys(step.backend.read(gray)))
+
+    def _late_or_nothing(self, run: _Run, *, code_like: bool = True) -> DecodeResult:
+        late = self._lane.take() if self._lane is not None else None
+        if late is not None:
+            texts, step = late
+            return self._result(texts, step, run, late=True)
+        return self._result((), None, run, code_like=code_like)
 
     def _result(
-        self, texts: tuple[str, ...], step: _Step | None, started: float, *, exhausted: bool = False
+        self,
+        texts: tuple[str, ...],
+        step: _Step | None,
+        run: _Run,
+        *,
+        code_like: bool = True,
+        late: bool = False,
     ) -> DecodeResult:
         return DecodeResult(
-            texts=texts,
+            texts=tuple(dict.fromkeys(texts)),
             backend=step.backend.name if step else None,
-            ms=(self._clock() - started) * 1000,
+            ms=(self._clock() - run.started) * 1000,
             variant=step.label if step else None,
-            exhausted=exhausted,
+            exhausted=run.skipped and not texts,
+            code_like=code_like,
+            steps=run.steps,
+            late=late,
         )
+
+
+def _read_first(step: _Step, frame: Gray) -> tuple[tuple[str, ...], bool]:
+    """The first step's texts, and whether it located a code it could not read."""
+    if isinstance(step.backend, ZxingBackend) and step.variant == "original":
+        texts, located = step.backend.read_located(frame)
+        return tuple(dict.fromkeys(texts)), located
+    return tuple(dict.fromkeys(step.backend.read(frame))), False
+
+
+def _planned_ms(step: _Step, gray: Gray) -> float:
+    return PLANNED_OVERHEAD_MS + PLANNED_MS_PER_MPX[step.cost_key] * gray.size / 1e6
+
+
+class _FallbackLane:
+    """One thread that runs the slow fallbacks on the newest code-like frame the frame
+    path could not read. At most one frame waits (a newer one replaces it) and one result
+    is kept (the newest), so a slow call never queues up behind itself."""
+
+    def __init__(self, steps: tuple[_Step, ...]) -> None:
+        self._steps = steps
+        self._frames: queue.Queue[tuple[Gray, Gray] | None] = queue.Queue(maxsize=1)
+        self._result: tuple[tuple[str, ...], _Step] | None = None
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._work, name="qr-fallbacks", daemon=True)
+        self._thread.start()
+
+    def offer(self, full: Gray, frame: Gray) -> None:
+        """Queue a frame, replacing one still waiting."""
+        with contextlib.suppress(queue.Empty):
+            self._frames.get_nowait()
+        # Only offer() and stop() put, from the decoding thread: the queue has room now.
+        with contextlib.suppress(queue.Full):
+            self._frames.put_nowait((full, frame))
+
+    def take(self) -> tuple[tuple[str, ...], _Step] | None:
+        """The newest result not taken yet, or None."""
+        with self._lock:
+            result, self._result = self._result, None
+        return result
+
+    def stop(self) -> None:
+        with contextlib.suppress(queue.Empty):
+            self._frames.get_nowait()
+        self._frames.put(None)
+        self._thread.join(timeout=5)
+
+    def _work(self) -> None:
+        while True:
+            item = self._frames.get()
+            if item is None:
+                return
+            variants = _VariantCache(*item)
+            for step in self._steps:
+                gray = variants.get(step.variant)
+                if gray is None:
+                    continue
+                texts = tuple(dict.fromkeys(step.backend.read(gray)))
+                if texts:
+                    with self._lock:
+                        self._result = (texts, step)
+                    break
 
 
 class _VariantCache:
@@ -210,9 +355,12 @@ class _VariantCache:
         return self._made[name]
 
 
-def _build_plan(backend_names: tuple[str, ...]) -> tuple[_Step, ...]:
-    steps: list[_Step] = []
+def _build_plan(backend_names: tuple[str, ...]) -> tuple[tuple[_Step, ...], tuple[_Step, ...]]:
+    """The primary backend's steps and the fallbacks' steps (backends that failed to load
+    are left out; if the primary failed, the first that loaded is the primary)."""
+    plans: list[list[_Step]] = []
     for name in backend_names:
+        steps: list[_Step] = []
         if name == "zxing":
             # Each binarizer is its own zxing reader; load once to learn if zxing is there.
             if load_backend("zxing") is None:
@@ -224,9 +372,12 @@ def _build_plan(backend_names: tuple[str, ...]) -> tuple[_Step, ...]:
             for variant, binarizer in _ZXING_STEPS:
                 label = variant if binarizer == "local" else f"{variant}+histogram"
                 steps.append(_Step(readers[binarizer], name, variant, label))
-            continue
-        backend = load_backend(name)
-        if backend is None:
-            continue
-        steps.extend(_Step(backend, name, variant, variant) for variant, _ in _STEPS[name])
-    return tuple(steps)
+        else:
+            backend = load_backend(name)
+            if backend is None:
+                continue
+            steps.extend(_Step(backend, name, variant, variant) for variant, _ in _STEPS[name])
+        plans.append(steps)
+    if not plans:
+        raise RuntimeError("no QR backend could be loaded: install zxing-cpp")
+    return tuple(plans[0]), tuple(step for plan in plans[1:] for step in plan)

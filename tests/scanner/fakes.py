@@ -158,8 +158,8 @@ class FakeThermometer:
 
 class RecordingDisplay:
     """Keeps every screen shown. ``keys``: key names typed, each 0.3 s after the previous one
-    (a person), handed out by poll_key in order; `type_fast` queues a wedge burst. ``wait``
-    moves ``clock`` (when given) by the time waited."""
+    (a person), handed out by poll_key in order once ``clock`` (when given) reaches them;
+    `type_fast` queues a wedge burst. ``wait`` moves ``clock`` by the time waited."""
 
     def __init__(self, keys: list[str] | None = None, clock: FakeClock | None = None) -> None:
         self.screens: list[Screen] = []
@@ -191,7 +191,10 @@ class RecordingDisplay:
         self.screens.append(screen)
 
     def poll_key(self) -> Key | None:
-        return self.keys.pop(0) if self.keys else None
+        """The next key once the clock (if any) has reached the moment it was typed."""
+        if not self.keys or (self.clock is not None and self.keys[0].at > self.clock.now):
+            return None
+        return self.keys.pop(0)
 
     def wait(self, seconds: float) -> None:
         if self.clock is not None:

@@ -22,9 +22,13 @@ install_system_packages() {
   # clock set back (tests/faults/test_clock_skew.py); chromium: browser tests
   # (driven by Playwright with executable_path=/usr/bin/chromium: its own download cannot
   # be fetched here); nodejs: the JavaScript decider's corpus test (tests/js/).
-  local wanted=(libzbar0 fonts-wqy-microhei)
+  # The scanner's full-screen window is Tk (scanner/window.py): libtk8.6 for a Python built
+  # with Tk, python3-tk when Debian's own python3 lacks tkinter. xvfb and xdotool: the
+  # window tests run the scanner on a virtual screen and type into it (tests/scanner/).
+  local wanted=(libzbar0 fonts-wqy-microhei libtk8.6)
+  "$python" -c "import tkinter" 2>/dev/null || wanted+=(python3-tk)
   if [[ "${1:-}" == "test" ]]; then
-    wanted+=(poppler-utils gcc chromium chromium-driver faketime nodejs)
+    wanted+=(poppler-utils gcc chromium chromium-driver faketime nodejs xvfb xdotool)
   fi
   local missing=()
   for pkg in "${wanted[@]}"; do

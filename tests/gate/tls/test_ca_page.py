@@ -14,12 +14,18 @@ from pathlib import Path
 
 import pytest
 import zxingcpp
+from api_helpers import build_compound
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from flask import Flask
 from PIL import Image
+from sqlalchemy import Engine
+from web_helpers import log_in
 
+from gate.accounts.models import Role
+from gate.accounts.operations import create_user
 from gate.app import create_app
+from gate.db import transaction
 from gate.settings import Settings
 from gate.tls.certificates import TlsSetup, prepare_tls, tls_paths
 
@@ -57,10 +63,12 @@ def test_the_ca_page_is_in_chinese_with_qr_fingerprint_and_both_phones_steps(
     assert "在手机上信任本服务器" in html
     assert "设置 → 安全 → 加密与凭据 → 安装证书 → CA 证书" in html
     assert "设置 → 已下载描述文件 → 安装" in html
-    assert "证书信任设置" in html and "Checkpoint 本地证书 幸福里小区" in html
+    assert "证书信任设置" in html
+    assert "Checkpoint 本地证书 幸福里小区" in html
     groups = re.findall(r"<span>([0-9A-F]{4})</span>", html)
     digest = setup.authority.certificate.fingerprint(hashes.SHA256()).hex().upper()
-    assert "".join(groups) == digest and len(groups) == 16
+    assert "".join(groups) == digest
+    assert len(groups) == 16
     data = re.search(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
     assert data is not None
     image = Image.open(io.BytesIO(base64.b64decode(data.group(1)))).convert("L")
@@ -96,3 +104,26 @@ def test_without_a_local_ca_the_page_says_nothing_needs_installing(tmp_path: Pat
     assert response.status_code == 404
     assert "不需要安装" in response.get_data(as_text=True)
     assert client.get("/ca/checkpoint-ca.crt").status_code == 404
+
+
+def test_office_staff_find_the_ca_page_from_the_devices_page(
+    committed_engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    compound = build_compound(db_url, tmp_path, households=1)
+    try:
+        with transaction(compound.sessions) as session:
+            create_user(
+                session,
+                community_id=compound.community_id,
+                username="office-clerk",
+                password="correct horse battery",
+                role=Role.OFFICE,
+                actor="test",
+            )
+        client = compound.app.test_client()
+        assert log_in(client, "office-clerk", "correct horse battery").status_code == 302
+        html = client.get("/devices").get_data(as_text=True)
+        assert 'href="/ca"' in html
+        assert "在手机上信任本服务器" in html
+    finally:
+        compound.dispose()

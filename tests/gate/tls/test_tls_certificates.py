@@ -44,9 +44,13 @@ def test_the_authority_is_a_name_constrained_ca_named_for_the_community(tmp_path
     name = ca.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
     assert name == "Checkpoint 本地证书 幸福里小区"
     constraints = ca.extensions.get_extension_for_class(x509.BasicConstraints)
-    assert constraints.critical and constraints.value.ca and constraints.value.path_length == 0
+    assert constraints.critical
+    assert constraints.value.ca
+    assert constraints.value.path_length == 0
     usage = ca.extensions.get_extension_for_class(x509.KeyUsage).value
-    assert usage.key_cert_sign and usage.crl_sign and not usage.digital_signature
+    assert usage.key_cert_sign
+    assert usage.crl_sign
+    assert not usage.digital_signature
     names = ca.extensions.get_extension_for_class(x509.NameConstraints)
     assert names.critical
     permitted = names.value.permitted_subtrees or []
@@ -69,9 +73,7 @@ def test_the_server_certificate_covers_names_and_lan_addresses_and_nothing_publi
     }
     usage = server.certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert ExtendedKeyUsageOID.SERVER_AUTH in usage
-    assert not server.certificate.extensions.get_extension_for_class(
-        x509.BasicConstraints
-    ).value.ca
+    assert not server.certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     assert server.certificate.not_valid_after_utc - NOW <= timedelta(days=398)
     at = NOW + timedelta(days=1)
     _verify(setup, x509.IPAddress(LAN), at)
@@ -114,7 +116,8 @@ def test_a_changed_address_renews_the_server_certificate_under_the_same_authorit
     second = _prepare(tmp_path / "tls", addresses=(ipaddress.ip_address("127.0.0.1"), moved))
     assert second.server.reason == "names_changed"
     assert second.fingerprint == first.fingerprint
-    assert moved in second.server.ip_addresses and LAN not in second.server.ip_addresses
+    assert moved in second.server.ip_addresses
+    assert LAN not in second.server.ip_addresses
     _verify(second, x509.IPAddress(moved), NOW + timedelta(days=1))
 
 

@@ -81,6 +81,10 @@ class Corpus:
             self.rulesets[name] = rules.to_dict()
         return name
 
+    def add_case(self, group: str, kind: str, **values: Any) -> dict[str, Any]:
+        """A case whose expected answer the caller computed with the Python code."""
+        return self._case(group, kind, **values)
+
     def _case(self, group: str, kind: str, **values: Any) -> dict[str, Any]:
         case = {"id": f"{len(self.cases):04d}/{group}", "kind": kind, **values}
         self.cases.append(case)

@@ -86,6 +86,32 @@ export async function runCase(api, corpus, tables, c) {
         localHousehold: c.local === null ? null : () => c.local,
       });
     }
+    case "rules": {
+      try {
+        return { ok: true, rules: api.rulesToDict(api.rulesFromDict(c.input)) };
+      } catch (error) {
+        if (!(error instanceof api.RuleSetError)) throw error;
+        return { ok: false, field: error.field, problem: error.problem, params: error.params };
+      }
+    }
+    case "bundle_read": {
+      let bundle;
+      try {
+        bundle = api.readBundle(c.input);
+      } catch (error) {
+        if (!(error instanceof api.BundleError)) throw error;
+        return { ok: false, field: error.field };
+      }
+      return {
+        ok: true,
+        content_hash: bundle.content_hash,
+        households: [...bundle.households.keys()].sort((a, b) => a - b),
+        revoked_pass_ids: [...bundle.revoked_pass_ids].sort(),
+        key_ids: bundle.keys.entries.map((entry) => entry.key_id),
+        rule_version: bundle.rules.version,
+        passes: bundle.passes === null ? null : [...bundle.passes.keys()].sort(),
+      };
+    }
     default:
       throw new Error(`unknown case kind ${c.kind}`);
   }

@@ -52,12 +52,16 @@ function isObject(value) {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
-function exactly(data, path, keys, optional = []) {
+function exactly(data, path, keys, optional = [], format = null) {
   if (!isObject(data)) throw new BundleError(path || "body", "must be a JSON object");
   const prefix = path ? `${path}.` : "";
+  if (format !== null) {
+    if (!Object.hasOwn(data, "format")) throw new BundleError(`${prefix}format`, `is missing (expected '${format}')`);
+    if (data.format !== format) throw new BundleError(`${prefix}format`, `must be '${format}'`);
+  }
   for (const key of keys) if (!Object.hasOwn(data, key)) throw new BundleError(prefix + key, "is missing");
   for (const key of Object.keys(data)) {
-    if (!keys.includes(key) && !optional.includes(key) && !(path === "" && key === "format")) {
+    if (!keys.includes(key) && !optional.includes(key) && !(format !== null && key === "format")) {
       throw new BundleError(prefix + key.slice(0, 60), "is not a field of this message");
     }
   }
@@ -127,33 +131,41 @@ function householdCodes(value) {
 
 function issuedPasses(value, communityId) {
   const passes = new Map();
-  list(value, "passes").forEach((item, index) => {
+  const items = list(value, "passes");
+  items.forEach((item, index) => exactly(item, `passes[${index}]`, PASS_KEYS)); // all shapes first
+  items.forEach((item, index) => {
     const path = `passes[${index}]`;
-    exactly(item, path, PASS_KEYS);
     const passId = id12(item.pass_id, `${path}.pass_id`);
+    const keyId = whole(item.key_id, `${path}.key_id`, 0, 0xffff);
+    const generation = whole(item.generation, `${path}.generation`, 0, 0xffff);
+    const householdId = whole(item.household_id, `${path}.household_id`, 0, 2 ** 32 - 1);
+    const issuedAt = time(item.issued_at, `${path}.issued_at`);
+    const validUntil = time(item.valid_until, `${path}.valid_until`);
+    const u32 = (ms) => ms % 1000 === 0 && ms >= 0 && ms / 1000 <= 0xffffffff;
+    if (!u32(issuedAt) || !u32(validUntil) || validUntil < issuedAt) {
+      throw new BundleError(path, "not a pass (its times)");
+    }
     const fields = Object.freeze({
       version: 1,
-      key_id: whole(item.key_id, `${path}.key_id`, 0, 0xffff),
+      key_id: keyId,
       pass_id: fromHex(passId),
       pass_id_hex: passId,
-      household_id: whole(item.household_id, `${path}.household_id`, 0, 2 ** 32 - 1),
+      household_id: householdId,
       community_id: communityId,
-      generation: whole(item.generation, `${path}.generation`, 0, 0xffff),
-      issued_at: time(item.issued_at, `${path}.issued_at`),
-      valid_until: time(item.valid_until, `${path}.valid_until`),
+      generation,
+      issued_at: issuedAt,
+      valid_until: validUntil,
     });
-    if (fields.valid_until < fields.issued_at || fields.issued_at % 1000 || fields.valid_until % 1000) {
-      throw new BundleError(path, "not a pass (bad times)");
-    }
     passes.set(passId, fields);
   });
   return passes;
 }
 
 function supervisorCards(value) {
-  return list(value, "supervisor_cards").map((item, index) => {
+  const items = list(value, "supervisor_cards");
+  items.forEach((item, index) => exactly(item, `supervisor_cards[${index}]`, CARD_KEYS));
+  return items.map((item, index) => {
     const path = `supervisor_cards[${index}]`;
-    exactly(item, path, CARD_KEYS);
     return Object.freeze({
       card_id: id12(item.card_id, `${path}.card_id`),
       account_id: whole(item.account_id, `${path}.account_id`, 1, 2 ** 32 - 1),
@@ -174,30 +186,34 @@ function supervisorCards(value) {
  */
 export function readBundle(json, { fetchedAt = null } = {}) {
   const data = typeof json === "string" ? JSON.parse(json) : json;
-  exactly(data, "", BUNDLE_KEYS, BUNDLE_OPTIONAL);
-  if (!Object.hasOwn(data, "format")) throw new BundleError("format", `is missing (expected '${BUNDLE_FORMAT}')`);
-  if (data.format !== BUNDLE_FORMAT) throw new BundleError("format", `must be '${BUNDLE_FORMAT}'`);
+  // Field by field in the order passes.wire.Bundle.from_json reads them, so that the first
+  // problem found is the one Python names.
+  exactly(data, "", BUNDLE_KEYS, BUNDLE_OPTIONAL, BUNDLE_FORMAT);
   const community = exactly(data.community, "community", ["id", "name", "timezone"]);
   const communityId = whole(community.id, "community.id", 1, 2 ** 32 - 1);
-  if (!isObject(data.rules)) throw new BundleError("rules", "must be a JSON object");
-  const has = (key) => data[key] !== undefined && data[key] !== null;
+  const contentHash = text(data.content_hash, "content_hash", 64);
   const generatedAt = time(data.generated_at, "generated_at");
+  const communityName = text(community.name, "community.name", 200, { empty: true });
+  const timezone = text(community.timezone, "community.timezone", 64);
+  if (!isObject(data.rules)) throw new BundleError("rules", "must be a JSON object");
+  const rules = wrap("rules", () => rulesFromDict(data.rules));
+  const keys = wrap("keys", () => keySetFromList(list(data.keys, "keys")));
+  const revoked = wrap("revoked_pass_ids", () =>
+    new Set(list(data.revoked_pass_ids, "revoked_pass_ids").map((id) => toHex(fromHex(id)))),
+  );
   const households = new Map();
   for (const state of wrap("households", () => list(data.households, "households").map(householdFromDict))) {
     households.set(state.household_id, state);
   }
+  const has = (key) => data[key] !== undefined && data[key] !== null;
   return Object.freeze({
-    content_hash: text(data.content_hash, "content_hash", 64),
+    content_hash: contentHash,
     generated_at: generatedAt,
     fetched_at: fetchedAt === null ? generatedAt : toMillis(fetchedAt),
-    community: Object.freeze({
-      id: communityId,
-      name: text(community.name, "community.name", 200, { empty: true }),
-      timezone: text(community.timezone, "community.timezone", 64),
-    }),
-    rules: wrap("rules", () => rulesFromDict(data.rules)),
-    keys: wrap("keys", () => keySetFromList(list(data.keys, "keys"))),
-    revoked_pass_ids: wrap("revoked_pass_ids", () => new Set(list(data.revoked_pass_ids, "revoked_pass_ids").map((id) => toHex(fromHex(id))))),
+    community: Object.freeze({ id: communityId, name: communityName, timezone }),
+    rules,
+    keys,
+    revoked_pass_ids: revoked,
     households,
     household_codes: has("household_codes") ? householdCodes(data.household_codes) : null,
     passes: has("passes") ? issuedPasses(data.passes, communityId) : null,

@@ -143,6 +143,13 @@ function temperature(data) {
   });
 }
 
+/** zoneinfo reads names case-sensitively, Intl does not: refuse "asia/shanghai" as Python does
+ * (a name Intl turns into another one, an alias such as "Etc/UTC", is kept). */
+function sameCase(zone) {
+  const resolved = new Intl.DateTimeFormat("en-US", { timeZone: zone }).resolvedOptions().timeZone;
+  return resolved === zone || resolved.toLowerCase() !== zone.toLowerCase();
+}
+
 /** Validate a decoded JSON object into a rule set (passes.rules_from_dict). */
 export function rulesFromDict(data) {
   const obj = object(data, "(root)", [
@@ -156,7 +163,7 @@ export function rulesFromDict(data) {
   ]);
   const timezone = str(get(obj, "timezone", DEFAULT_TIMEZONE), "timezone");
   // Intl also takes offsets ("+08:00") and any letter case, which zoneinfo does not.
-  if (!/^[A-Za-z]/.test(timezone) || !isKnownZone(timezone)) {
+  if (!/^[A-Za-z]/.test(timezone) || !isKnownZone(timezone) || !sameCase(timezone)) {
     throw new RuleSetError("timezone", "unknown_timezone", `unknown time zone ${JSON.stringify(timezone)}`, {
       value: timezone,
     });

@@ -2,12 +2,15 @@
 create/edit through the import's own validation, and the spreadsheet import with preview.
 
 The import preview is a read-only request: the sheet is parsed and checked against the
-register without the write lock, so scans never wait for it. The confirmation writes; it
-releases the lock the login check took while it parses the stored file again.
+register without the write lock, so scans never wait for it. The confirmation writes (all
+rows, or only the good ones); it releases the lock the login check took while it parses the
+stored file again. The blank template and the bad rows (with a 错误原因 column) download
+as .xlsx.
 """
 
 from __future__ import annotations
 
+import io
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,7 @@ from flask_wtf import FlaskForm
 
 from gate.community.models import Building
 from gate.crossings.queries import recent_household_crossings
+from gate.households.bad_rows import bad_rows_workbook
 from gate.households.id_numbers import id_hash_key
 from gate.households.importing import (
     ImportResult,
@@ -30,6 +34,7 @@ from gate.households.models import Household
 from gate.households.operations import HouseholdError, change_status, head_of
 from gate.households.queries import HouseholdSearch, place_filters, search_households
 from gate.households.spreadsheet import COLUMNS, SheetError, SheetWarning, read_rows
+from gate.households.template import write_template
 from gate.households.uploads import UploadStore
 from gate.households.validation import ImportPlan, RowError, mask_name, mask_phone, validate_rows
 from gate.issuing.models import IssuedPass, PassStatus
@@ -427,7 +432,11 @@ def _errors_to_form(form: HouseholdForm, errors: list[RowError]) -> None:
         field.errors = [*list(field.errors or []), message]
 
 
-# --- spreadsheet import: upload -> preview -> confirm ---------------------------------------------
+# --- spreadsheet import: template, upload -> preview -> confirm (all, or the good rows) -------
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+TEMPLATE_FILENAME = "住户导入模板.xlsx"
+BAD_ROWS_FILENAME = "有错误的行.xlsx"
 
 
 def _check(path: Path, filename: str) -> ImportPlan:
@@ -435,17 +444,37 @@ def _check(path: Path, filename: str) -> ImportPlan:
         return validate_rows(rows, today=_today())
 
 
+@console.get("/households/import/template", endpoint="households_import_template")
+@require_role(*OFFICE_ROLES)
+def households_import_template() -> Response:
+    """The blank import template (.xlsx): Chinese header, example rows, a notes sheet."""
+    buffer = io.BytesIO()
+    write_template(buffer)
+    return Response(
+        buffer.getvalue(),
+        mimetype=XLSX,
+        headers={"Content-Disposition": attachment(TEMPLATE_FILENAME)},
+    )
+
+
+def _render_import(status: int = 200, **context: Any) -> Any:
+    context.setdefault("form", ImportUploadForm())
+    context.setdefault("preview", None)
+    html = render_template("console/import.html", **context)
+    return (html, status) if status != 200 else html
+
+
 @console.route("/households/import", methods=["GET", "POST"], endpoint="households_import")
 @require_role(*OFFICE_ROLES)
 def households_import() -> Any:
     """Upload a sheet; show what importing it would do and every bad row by number.
 
-    Read-only (no ``@writes``): parsing and the dry run never hold the write lock.
+    Read-only (no ``@writes``): parsing and the dry run never hold the write lock. The
+    upload is kept (an hour at most) for the confirmation and the bad-rows download.
     """
     form = ImportUploadForm()
     if not form.validate_on_submit():
-        status = 400 if form.is_submitted() else 200
-        return render_template("console/import.html", form=form, preview=None), status
+        return _render_import(400 if form.is_submitted() else 200, form=form)
     upload = form.sheet.data
     filename = Path(upload.filename or "upload.xlsx").name
     row = community()
@@ -455,24 +484,24 @@ def households_import() -> Any:
     except SheetError as exc:
         stored.discard()
         form.sheet.errors = [_import_message(exc)]
-        return render_template("console/import.html", form=form, preview=None), 400
+        return _render_import(400, form=form)
     result = plan_import(db_session(), row, plan, id_key=_id_key())
-    if result.errors:
+    preview = _preview(plan, result, filename, token=stored.token)
+    if not preview["good"]:
         stored.discard()  # nothing to confirm: the office fixes the file first
-    preview = _preview(plan, result, filename)
+        preview["token"] = None
     confirm = ImportConfirmForm(token=stored.token)
-    return render_template(
-        "console/import.html", form=form, preview=preview, confirm=confirm, filename=filename
-    )
+    return _render_import(form=form, preview=preview, confirm=confirm, filename=filename)
 
 
 @console.post("/households/import/confirm", endpoint="households_import_confirm")
 @require_role(*OFFICE_ROLES)
 @writes
 def households_import_confirm() -> Any:
-    """Import the previewed file, all or nothing."""
+    """Import the previewed file: all or nothing, or its good rows (``skip_bad=1``)."""
     form = ImportConfirmForm()
     filename = Path(request.form.get("filename") or "upload").name[:100]
+    skip_bad = request.form.get("skip_bad") == "1"
     if not form.validate_on_submit():
         not_found()
     stored = _uploads().find(current_community_id(), form.token.data or "")
@@ -488,38 +517,82 @@ def households_import_confirm() -> Any:
         flash(_import_message(exc), "error")
         return redirect(url_for("console.households_import"))
     result = apply_import(
-        db_session(), community(), plan, id_key=_id_key(), actor=actor(), source=filename
+        db_session(),
+        community(),
+        plan,
+        id_key=_id_key(),
+        actor=actor(),
+        skip_bad=skip_bad,
+        source=filename,
     )
-    stored.discard()
     if not result.written:
-        preview = _preview(plan, result, filename)
-        page = render_template(
-            "console/import.html",
-            form=ImportUploadForm(),
-            preview=preview,
-            confirm=None,
-            filename=filename,
-        )
-        return page, 409
-    flash(
+        preview = _preview(plan, result, filename, token=stored.token)
+        confirm = ImportConfirmForm(token=stored.token)
+        return _render_import(409, preview=preview, confirm=confirm, filename=filename)
+    if not result.errors:
+        stored.discard()
+    else:  # kept (an hour at most) for the bad-rows download
+        return _render_import(done=_done(result, filename, token=stored.token))
+    flash(_imported_message(result), "success")
+    return redirect(url_for("console.households"))
+
+
+@console.get("/households/import/<token>/bad-rows.xlsx", endpoint="households_import_bad_rows")
+@require_role(*OFFICE_ROLES)
+def households_import_bad_rows(token: str) -> Response:
+    """The uploaded file's bad rows with a 错误原因 column, to fix and upload again."""
+    stored = _uploads().find(current_community_id(), token)
+    if stored is None:
+        not_found()
+    try:
+        plan = _check(stored.path, stored.path.name)
+    except SheetError:
+        not_found()
+    result = plan_import(db_session(), community(), plan, id_key=_id_key())
+    data = bad_rows_workbook(
+        stored.path,
+        stored.path.name,
+        result.errors,
+        describe=_import_message,
+        column_name=_column,
+    )
+    return Response(
+        data, mimetype=XLSX, headers={"Content-Disposition": attachment(BAD_ROWS_FILENAME)}
+    )
+
+
+def _imported_message(result: ImportResult) -> str:
+    return str(
         _(
             "Imported: %(created)d new, %(updated)d updated, %(unchanged)d unchanged.",
             created=result.created,
             updated=result.updated,
             unchanged=result.unchanged,
-        ),
-        "success",
+        )
     )
-    return redirect(url_for("console.households"))
 
 
-def _preview(plan: ImportPlan, result: ImportResult, filename: str) -> dict[str, Any]:
+def _done(result: ImportResult, filename: str, *, token: str) -> dict[str, Any]:
     return {
         "filename": filename,
+        "message": _imported_message(result),
+        "skipped": result.skipped,
+        "token": token,
+        "new_places": result.new_places,
+    }
+
+
+def _preview(
+    plan: ImportPlan, result: ImportResult, filename: str, *, token: str | None
+) -> dict[str, Any]:
+    return {
+        "filename": filename,
+        "token": token,
         "rows": plan.rows_seen,
         "created": result.created,
         "updated": result.updated,
         "unchanged": result.unchanged,
+        "good": result.created + result.updated + result.unchanged,
         "errors": [
             {
                 "row": e.row,

@@ -43,6 +43,7 @@ from gate.errors import N_
 
 __all__ = [
     "COLUMNS",
+    "ERROR_COLUMN",
     "EXAMPLE_ROWS",
     "HEADER_SEARCH_ROWS",
     "HOUSEHOLD_KEYS",
@@ -135,6 +136,9 @@ EXAMPLE_ROWS: tuple[dict[str, str], ...] = (
 
 HEADER_SEARCH_ROWS = 10
 PROGRESS_EVERY = 500
+ERROR_COLUMN = "错误原因"
+"""The column the bad-rows download adds; read back without a warning and ignored."""
+_IGNORED_HEADERS = frozenset({ERROR_COLUMN})
 _DIGIT_KEYS = frozenset({"phone", "id_number"})
 _EXCEL_MAX_EXACT = 10**15  # Excel keeps 15 significant digits; beyond that digits are lost
 _EXTRA_STRIP = "\u200b\u200c\u200d\u2060\ufeff"  # zero-width characters and stray BOMs
@@ -360,7 +364,7 @@ def _map_header(
     for position, text in enumerate(header):
         key = _HEADER_INDEX.get(_header_key(text))
         if key is None:
-            if text:
+            if text and text.strip() not in _IGNORED_HEADERS:
                 unknown.append(text)
         elif key in index:
             raise SheetError("duplicate_column", first=columns[key], second=text)

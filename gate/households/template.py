@@ -1,15 +1,17 @@
 """Write the office's household import template (.xlsx).
 
-Sheet 1 "住户登记": the Chinese header (required columns shaded), two example rows that
-validation refuses to import, phone and ID columns stored as text so Excel keeps every digit,
-a status drop-down, widths set and the header frozen. Sheet 2 "填写说明" explains each column.
+Sheet 1 "住户登记": the Chinese header (required columns shaded), example rows that
+validation refuses to import (a head of household, a member of the same household, a
+household in quarantine), phone and ID columns stored as text so Excel keeps every digit,
+status and relation drop-downs, widths set and the header frozen. Sheet 2 "填写说明" explains
+the layout (one row per person; a household's rows share its 户编号) and each column.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-from typing import Any
+from typing import IO, Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -30,16 +32,27 @@ _BOLD = Font(bold=True)
 
 _GENERAL_NOTES = (
     "1. 第一行是表头，请不要修改、删除或调换表头；黄色表头为必填列，蓝色为选填列。",
-    "2. 每户填写一行，户编号在整个文件中不能重复（如 楼栋-单元-房号：3-2-401）。",
-    "3. 第 2、3 行是示例，导入前请删除，否则导入会被拒绝。",
-    "4. 联系电话和身份证号列已设为文本格式；从别处粘贴时请选择“只粘贴值”，以免末几位变成 0。",
-    "5. 也可以另存为 CSV（UTF-8 或 Excel 默认的中文编码均可）后导入。",
-    "6. 导入时会检查每一行，有任何错误会列出行号和原因，全部改正后才会导入，不会只导入一部分。",
+    "2. 每人填写一行。同一户的人户编号相同（如 楼栋-单元-房号：3-2-401）：户主一行在前，"
+    "与户主关系写“户主”或空着；其他成员每人一行，与户主关系必填（配偶、子女、父母、其他）。",
+    "3. 户的信息（小区、片区、网格、楼栋、单元、房号、人数、状态、隔离截止）填在户主行即可，"
+    "成员行可以空着；如果填写，必须与户主行相同。",
+    "4. 楼栋、单元、房号写法不限：7、7号楼、7栋、七号楼 都是 7 号楼；2单元、二单元 都是 2 单元；"
+    "401室 就是 401。A座、商铺 等名称按原样保存。",
+    "5. 片区、网格、小区可以空着：社区只有一个时自动归入；有多个片区或网格而未填写时，"
+    "归入“未分片区”“未分网格”，导入后可在层级页面调整。一个网格有多个小区时必须填写小区。",
+    "6. 人数可空：空着时新户按所列人数计，已登记的户保持原值。"
+    "备注、身份证号空着也不会清除已有内容。",
+    "7. 第 2 至 4 行是示例，导入前请删除，否则导入会被拒绝。",
+    "8. 联系电话和身份证号列已设为文本格式；从别处粘贴时请选择“只粘贴值”，以免末几位变成 0。",
+    "9. 也可以另存为 CSV（UTF-8 或 Excel 默认的中文编码均可）后导入。",
+    "10. 导入前会检查每一行，有错误的行会列出行号和原因。可以改正后重新上传，"
+    "也可以先只导入正确的行，再下载有错误的行（带“错误原因”列），改好后上传这个文件。",
+    "11. 重复导入同一份名单不会产生重复的户或成员；只有改动过的内容会被更新，成员不会被删除。",
 )
 
 
-def write_template(path: str | os.PathLike[str]) -> None:
-    """Write the import template to ``path`` (overwriting it)."""
+def write_template(path: str | os.PathLike[str] | IO[bytes]) -> None:
+    """Write the import template to ``path`` (a file name, overwritten; or a binary stream)."""
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = DATA_SHEET
@@ -81,6 +94,17 @@ def _write_data_sheet(ws: Any) -> None:
     )
     drop_down.add(f"{status_letter}2:{status_letter}{TEMPLATE_ROWS}")
     ws.add_data_validation(drop_down)
+    relation_letter = get_column_letter(
+        next(i for i, c in enumerate(COLUMNS, 1) if c.key == "relation")
+    )
+    relations = DataValidation(
+        type="list",
+        formula1='"户主,配偶,子女,父母,其他"',
+        allow_blank=True,
+        showErrorMessage=False,  # 妻子、儿子 ... are read too: a hint, not a rule
+    )
+    relations.add(f"{relation_letter}2:{relation_letter}{TEMPLATE_ROWS}")
+    ws.add_data_validation(relations)
     ws.freeze_panes = "A2"
 
 

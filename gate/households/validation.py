@@ -570,7 +570,8 @@ def _add_to_group(groups: dict[str, _Group], line: _Line) -> None:
         return
     first = group.lines[0].number
     if line.relation is None:
-        line.fail("household_code", "duplicate", code=line.code, first=first)
+        if not any(e.field == "relation" for e in line.errors):  # not an unknown word
+            line.fail("household_code", "duplicate", code=line.code, first=first)
         return
     if line.relation is Relation.HEAD:
         if group.head is not None:

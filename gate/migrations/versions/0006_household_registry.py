@@ -20,6 +20,7 @@ Create Date: 2026-12-04 21:30:00.000000
 import re
 import unicodedata
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -102,10 +103,10 @@ def _normalise_buildings(connection: sa.Connection) -> None:
         sa.select(_buildings.c.id, _buildings.c.compound_id, _buildings.c.code, _buildings.c.name)
         .order_by(_buildings.c.id)
     ).all()
-    groups: dict[tuple[int, str], list[sa.Row]] = {}
+    groups: dict[tuple[int, str], list[Any]] = {}
     for row in rows:
         groups.setdefault((row.compound_id, _normalise(row.code, 'building')), []).append(row)
-    renames: list[tuple[sa.Row, str]] = []
+    renames: list[tuple[Any, str]] = []
     for (_compound, code), members in groups.items():
         survivor, *merged = members
         if merged:

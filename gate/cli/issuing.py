@@ -28,6 +28,7 @@ from gate.cli.support import (
     progress_bar,
     translate,
 )
+from gate.errors import N_
 from gate.signing.keyfile import KeyFileError, read_keyring
 from gate.unit_of_work import DbSession
 from passes import (
@@ -168,61 +169,102 @@ def _refused(exc: IssuingError, household_code: str | None = None) -> click.Clic
 @passes_group.command(
     "issue",
     help=(
-        "Issue passes from the registry. Households that already hold a valid pass of their\n"
-        "current generation are skipped unless --force, which issues an additional pass\n"
-        "(earlier cards stay valid until they expire; use `reissue` to kill them).\n\n"
-        "Example: checkpoint passes issue --building 3 --valid-days 30"
+        "Issue passes from the registry: to households, a building, a grid or all.\n"
+        "Households that already hold a valid pass of their current generation are skipped\n"
+        "unless --force, which issues an additional pass (earlier cards stay valid until they\n"
+        "expire). --reissue gives every chosen household a new pass and kills its earlier\n"
+        "cards (a new generation). Large runs are committed in batches of 250 households.\n\n"
+        "为住户签发出入证：按户、按楼栋、按网格或全部；已有有效出入证的住户默认跳过。\n\n"
+        "Example: checkpoint passes issue --building 3 --valid-days 30\n"
+        "Example: checkpoint passes issue --grid 第1网格 --reissue --reason 换发新证"
     ),
 )
 @click.option("--all", "all_households", is_flag=True, help="Every household.")
 @click.option("--household", "codes", multiple=True, metavar="CODE", help="Repeatable.")
 @click.option("--building", metavar="B", help="Building code or name.")
+@click.option("--grid", metavar="G", help="Grid code or name.")
 @click.option("--valid-days", type=click.IntRange(1, 400), default=30, show_default=True)
 @click.option("--force", is_flag=True, help="Issue even if a valid pass exists.")
+@click.option("--reissue", is_flag=True, help="New generation: earlier cards stop working.")
+@click.option("--reason", help="Why, for the audit log (re-issuing).")
 @community_option
 @actor_option
 def issue_command(
     all_households: bool,
     codes: tuple[str, ...],
     building: str | None,
+    grid: str | None,
     valid_days: int,
     force: bool,
+    reissue: bool,
+    reason: str | None,
     community_code: str | None,
     actor: str,
 ) -> None:
     """Issue passes."""
-    from gate.issuing.cards import usable_passes
-    from gate.issuing.operations import IssuingError, issue_pass
-    from gate.signing.operations import SigningKeyUnavailable, active_signing_key
+    from gate.issuing.bulk import issue_all, plan_bulk_issue
+    from gate.issuing.operations import IssuingError
 
-    if sum((all_households, bool(codes), building is not None)) != 1:
-        raise click.UsageError("choose exactly one of --all, --household or --building")
+    chosen = (all_households, bool(codes), building is not None, grid is not None)
+    if sum(chosen) != 1:
+        raise click.UsageError("choose exactly one of --all, --household, --building or --grid")
+    if force and reissue:
+        raise click.UsageError("--force and --reissue do not go together")
     now = _now()
     with office_job(writes=True) as job:
         session = job.session
         community = pick_community(session, community_code)
-        households = _households(session, community, codes=codes, building=building)
+        households = _households(session, community, codes=codes, building=building, grid=grid)
         try:
-            key = active_signing_key(session, community.id)
-        except SigningKeyUnavailable as exc:
-            raise _refused(IssuingError.from_key_error(exc)) from None
-        holding = {} if force else usable_passes(session, households, now)
-        todo = [h for h in households if h.id not in holding]
-        with progress_bar(len(todo), "签发") as advance:
-            for household in todo:
-                try:
-                    issue_pass(
-                        session, household, actor=actor, now=now, valid_days=valid_days, key=key
-                    )
-                except IssuingError as exc:
-                    raise _refused(exc, household.code) from None
-                advance(1)
-    click.echo(
-        f"issued {len(todo)} pass(es); skipped {len(holding)} household(s) that already hold "
-        "a valid pass (use --force to issue anyway)"
-        if holding
-        else f"issued {len(todo)} pass(es)"
-    )
+            run = plan_bulk_issue(
+                session,
+                community.id,
+                households,
+                now=now,
+                reissue=reissue,
+                valid_days=valid_days,
+                force=force,
+            )
+        except IssuingError as exc:
+            raise _refused(exc) from None
+        progress = RunningCount()
+        with progress_bar(len(run.todo), "签发") as progress.advance:
+
+            def after_batch(done: int) -> None:
+                job.unit.commit()  # a batch at a time: scans wait for one batch at most
+                progress(done)
+
+            try:
+                result = issue_all(
+                    session, run, actor=actor, now=now, reason=reason, after_batch=after_batch
+                )
+            except IssuingError as exc:
+                earlier = translate(
+                    N_("%(count)d pass(es) were issued before the error and stay issued."),
+                    count=run.result.issued,
+                )
+                raise click.ClickException(
+                    f"{translate(exc.message_id, **exc.params)} {earlier}"
+                ) from None
+    if reissue:
+        click.echo(
+            translate(
+                N_("%(count)d pass(es) re-issued; older cards no longer work."),
+                count=result.reissued,
+            )
+        )
+    else:
+        click.echo(translate(N_("%(count)d pass(es) issued."), count=result.issued))
+    if result.already_valid:
+        click.echo(
+            translate(
+                N_(
+                    "%(count)d household(s) already hold a valid pass and were skipped "
+                    "(--force issues anyway, --reissue replaces their cards)."
+                ),
+                count=result.already_valid,
+            )
+        )
 
 
 @passes_group.command(
@@ -261,8 +303,15 @@ def reissue_command(
         except IssuingError as exc:
             raise _refused(exc, household.code) from None
         click.echo(
-            f"{household.code}: generation {issued.record.generation}, "
-            f"manual code {issued.record.manual_code}; earlier cards are now refused"
+            translate(
+                N_(
+                    "%(household)s: generation %(generation)d, manual code %(code)s; earlier "
+                    "cards are now refused."
+                ),
+                household=household.code,
+                generation=issued.record.generation,
+                code=issued.record.manual_code or "",
+            )
         )
 
 
@@ -302,7 +351,7 @@ def revoke_command(
             records = active_passes(session, community.id, manual_code=manual_code or "")
         if not records:
             raise click.ClickException(
-                "没有匹配的有效出入证，未作废任何出入证（no active pass matches）"
+                translate(N_("No active pass matches: nothing was revoked."))
             )
         try:
             for record in records:
@@ -310,7 +359,7 @@ def revoke_command(
         except IssuingError as exc:
             raise _refused(exc) from None
         for record in records:
-            click.echo(f"revoked {record.manual_code}")
+            click.echo(translate(N_("Pass %(code)s revoked."), code=record.manual_code or ""))
 
 
 @passes_group.command(
@@ -360,9 +409,22 @@ def print_command(
                 ),
             )
     missing = run.without_pass
-    click.echo(f"{len(run.passes)} card(s) on {pages} page(s) written to {out_path}")
+    click.echo(
+        translate(
+            N_("%(cards)d card(s) on %(pages)d page(s) written to %(path)s."),
+            cards=len(run.passes),
+            pages=pages,
+            path=str(out_path),
+        )
+    )
     if missing:
-        click.echo(f"{len(missing)} household(s) have no valid pass: {', '.join(missing[:20])}")
+        click.echo(
+            translate(
+                N_("%(count)d household(s) have no valid pass (issue them first): %(codes)s"),
+                count=len(missing),
+                codes=", ".join(missing[:20]) + (" …" if len(missing) > 20 else ""),
+            )
+        )
 
 
 @passes_group.command(
@@ -389,8 +451,13 @@ def card_command(code: str, out_path: Path, community_code: str | None, actor: s
         record = usable_passes(session, [household], _now()).get(household.id)
         if record is None:
             raise click.ClickException(
-                f"{household.code} 没有有效的出入证（has no valid pass），请先签发："
-                "checkpoint passes issue --household CODE"
+                translate(
+                    N_(
+                        "%(household)s has no valid pass: issue one first "
+                        "(checkpoint passes issue --household CODE)."
+                    ),
+                    household=household.code,
+                )
             )
         try:
             png = card_png(
@@ -400,7 +467,13 @@ def card_command(code: str, out_path: Path, community_code: str | None, actor: s
             raise _refused(exc, household.code) from None
         # Written before the job commits: a file that cannot be written leaves no event.
         _write_atomically(out_path, lambda out: out.write(png))
-    click.echo(f"card of {household.code} written to {out_path}")
+    click.echo(
+        translate(
+            N_("Card of %(household)s written to %(path)s."),
+            household=household.code,
+            path=str(out_path),
+        )
+    )
 
 
 def _households(
@@ -416,7 +489,7 @@ def _households(
     try:
         return select_households(session, community, codes=codes, building=building, grid=grid)
     except HouseholdError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(translate(exc.message_id, **exc.params)) from None
 
 
 def _write_atomically(path: Path, write: Callable[[BinaryIO], int]) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -43,15 +45,41 @@ def households_holding_key(session: Session, key_id: int) -> int:
 
 
 @dataclass(frozen=True)
-class PrintPlaces:
-    """The buildings (with their grid loaded) and grids a print run may choose from."""
+class PlaceChoice:
+    """One entry of a print or issue list: what the clerk reads, and the rows it stands for.
 
-    buildings: list[Building]
-    grids: list[Grid]
+    Two building rows that read the same (``7号楼`` and ``7`` from two imports, both shown as
+    7号楼 in one grid) are one entry: choosing it takes the households of both.
+    """
+
+    label: str
+    ids: tuple[int, ...]
+
+    @property
+    def value(self) -> str:
+        """The form value: the ids joined with ``+`` (see :func:`parse_place_value`)."""
+        return "+".join(str(i) for i in self.ids)
+
+
+def parse_place_value(value: str) -> tuple[int, ...]:
+    """The ids of a :attr:`PlaceChoice.value` (empty when it is not one)."""
+    parts = value.split("+") if value else []
+    if not parts or not all(p.isascii() and p.isdigit() and len(p) < 12 for p in parts):
+        return ()
+    return tuple(int(p) for p in parts)
+
+
+@dataclass(frozen=True)
+class PrintPlaces:
+    """The buildings and grids a print or issuing run may choose from, each listed once."""
+
+    buildings: list[PlaceChoice]
+    grids: list[PlaceChoice]
 
 
 def print_places(session: Session, community_id: int) -> PrintPlaces:
-    """The community's buildings and grids, by code."""
+    """The community's buildings (labelled ``7号楼 (网格)``, or with the compound too when a
+    grid has several) and grids, in natural order; rows that read the same are one entry."""
     buildings = session.scalars(
         select(Building)
         .join(Building.compound)
@@ -59,17 +87,44 @@ def print_places(session: Session, community_id: int) -> PrintPlaces:
         .join(Grid.area)
         .where(Area.community_id == community_id)
         .options(selectinload(Building.compound).selectinload(Compound.grid))
-        .order_by(Building.code)
+        .order_by(Building.id)
     ).all()
     grids = session.scalars(
-        select(Grid).join(Grid.area).where(Area.community_id == community_id).order_by(Grid.code)
+        select(Grid).join(Grid.area).where(Area.community_id == community_id).order_by(Grid.id)
     ).all()
-    return PrintPlaces(list(buildings), list(grids))
+    compounds_per_grid: dict[int, set[int]] = {}
+    for building in buildings:
+        compounds_per_grid.setdefault(building.compound.grid_id, set()).add(building.compound_id)
+    by_label: dict[str, list[Building]] = {}
+    for building in buildings:
+        grid = building.compound.grid
+        where = grid.name
+        if len(compounds_per_grid[grid.id]) > 1:
+            where = f"{grid.name} · {building.compound.name}"
+        by_label.setdefault(f"{building.name} ({where})", []).append(building)
+    building_choices = sorted(
+        (PlaceChoice(label, tuple(b.id for b in rows)) for label, rows in by_label.items()),
+        key=lambda c: _natural(c.label),
+    )
+    grid_labels: dict[str, list[int]] = {}
+    for grid in grids:
+        grid_labels.setdefault(grid.name, []).append(grid.id)
+    grid_choices = sorted(
+        (PlaceChoice(label, tuple(ids)) for label, ids in grid_labels.items()),
+        key=lambda c: _natural(c.label),
+    )
+    return PrintPlaces(building_choices, grid_choices)
+
+
+def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part
+    )
 
 
 @dataclass(frozen=True)
 class PlaceHouseholds:
-    """The households of one building or grid, in address order, and the place's name."""
+    """The households of one place (buildings or grids), in address order, and its name."""
 
     households: list[Household]
     label: str
@@ -79,11 +134,12 @@ def place_households(
     session: Session,
     community_id: int,
     *,
-    building_id: int | None = None,
-    grid_id: int | None = None,
+    building_ids: Sequence[int] = (),
+    grid_ids: Sequence[int] = (),
 ) -> PlaceHouseholds | None:
-    """The households of building ``building_id`` or else grid ``grid_id``, if that place is
-    the community's (None otherwise: another community's ids reveal nothing)."""
+    """The households of the buildings ``building_ids`` or else the grids ``grid_ids`` (one
+    :class:`PlaceChoice`), if every one of them is the community's (None otherwise: another
+    community's ids reveal nothing)."""
     query = (
         select(Household)
         .join(Household.building)
@@ -93,16 +149,17 @@ def place_households(
         .where(Household.community_id == community_id, Area.community_id == community_id)
         .options(selectinload(Household.building))
     )
-    place: Building | Grid | None
-    if building_id is not None:
-        place = session.get(Building, building_id)
-        query = query.where(Household.building_id == building_id)
+    places: list[Building | Grid | None]
+    if building_ids:
+        places = [session.get(Building, i) for i in building_ids]
+        query = query.where(Household.building_id.in_(building_ids))
     else:
-        place = session.get(Grid, grid_id) if grid_id is not None else None
-        query = query.where(Compound.grid_id == grid_id)
-    if place is None or _community_of(place) != community_id:
+        places = [session.get(Grid, i) for i in grid_ids]
+        query = query.where(Compound.grid_id.in_(grid_ids))
+    if not places or any(p is None or _community_of(p) != community_id for p in places):
         return None
-    return PlaceHouseholds(sorted(session.scalars(query), key=address_key), place.name)
+    label = places[0].name if places[0] is not None else ""
+    return PlaceHouseholds(sorted(session.scalars(query), key=address_key), label)
 
 
 def _community_of(place: Building | Grid) -> int:

@@ -160,7 +160,7 @@ def test_a_print_from_the_console_and_from_the_cli_each_write_one_pass_print_eve
 
     out = tmp_path / "b.pdf"
     printed = office.cli("passes", "print", "--building", building_code, "--out", str(out))
-    assert "card(s) on 1 page(s)" in printed.output
+    assert "（共 1 页）写入" in printed.output
     web, by_cli = office.events("pass.print")
 
     assert web.id == by_web.id

@@ -98,6 +98,9 @@ class Seeded:
             "user_id": str(self.user_id),
             "token": self.resident_token,
             "filename": "css/app.css",
+            "gate_id": "1",
+            "level": "area",
+            "place_id": "1",
         }
 
 
@@ -283,6 +286,7 @@ GET_PATHS: dict[str, str] = {
     "console.passes": "/passes/print",
     "console.rules": "/rules",
     "console.devices": "/devices",
+    "console.site": "/site",
     "console.log": "/log",
     "console.log_conflicts": "/log/conflicts",
     "console.log_chain": "/log/chain",
@@ -319,6 +323,7 @@ EXPECTED: dict[str, tuple[int | str, ...]] = {
     "console.passes":             (LOGIN, 200, 200, 403, 403, 403),
     "console.rules":              (LOGIN, 200, 200, 403, 403, 403),
     "console.devices":            (LOGIN, 200, 200, 403, 403, 403),
+    "console.site":               (LOGIN, 200, 200, 403, 403, 403),
     "console.log":                (LOGIN, 200, 200, 200, 403, 403),
     "console.log_conflicts":      (LOGIN, 200, 200, 200, 403, 403),
     "console.log_chain":          (LOGIN, 200, 200, 200, 403, 403),

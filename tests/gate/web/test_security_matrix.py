@@ -306,6 +306,12 @@ GET_PATHS: dict[str, str] = {
     "trust.ca_page": "/ca",
     "trust.ca_certificate": "/ca/checkpoint-ca.crt",
     "trust.ca_profile": "/ca/checkpoint-ca.mobileconfig",
+    "console.district": "/district",
+    "accounts.home_redirect": "/start",
+    "firstrun.start": "/setup/not-a-real-token",
+    "firstrun.gate": "/setup/gate",
+    "firstrun.rules": "/setup/rules",
+    "firstrun.done": "/setup/done",
 }
 """Every GET route of the app, with its parameters filled from community A's rows."""
 
@@ -345,6 +351,14 @@ EXPECTED: dict[str, tuple[int | str, ...]] = {
     "trust.ca_page":              (404,   404, 404, 404, 404, 404),
     "trust.ca_certificate":       (404,   404, 404, 404, 404, 404),
     "trust.ca_profile":           (404,   404, 404, 404, 404, 404),
+    # the district overview: district roles (none here) and the administrator
+    "console.district":           (LOGIN, 200, 403, 403, 403, 403),
+    "accounts.home_redirect":     (LOGIN, 302, 302, 302, 302, 302),
+    # accounts exist: every setup link is gone for good
+    "firstrun.start":             (410,   410, 410, 410, 410, 410),
+    "firstrun.gate":              (LOGIN, 200, 403, 403, 403, 403),
+    "firstrun.rules":             (LOGIN, 200, 403, 403, 403, 403),
+    "firstrun.done":              (LOGIN, 200, 403, 403, 403, 403),
 }
 # fmt: on
 

@@ -113,43 +113,33 @@ def _prepare_tls(settings: Settings, host: str, port: int) -> TlsPaths:
         addresses=local.addresses,
         now=datetime.now(UTC),
     )
+
+    def say(message_id: str, **params: str) -> None:
+        click.echo(translate(message_id, **params))
+
+    server = setup.server
     if setup.authority.created:
-        click.echo(
-            translate(
-                N_("Made a local certificate authority: %(path)s"), path=str(setup.paths.ca_cert)
-            )
+        say(N_("Made a local certificate authority: %(path)s"), path=str(setup.paths.ca_cert))
+    if server.reason is not None:
+        covered = server.dns_names + [str(ip) for ip in server.ip_addresses]
+        say(N_("Made the server certificate for: %(names)s"), names=", ".join(covered))
+    left_out = [ip for ip in local.lan_addresses if ip not in server.ip_addresses]
+    if left_out:
+        say(
+            N_("Not in the certificate (not a private address): %(addresses)s"),
+            addresses=", ".join(str(ip) for ip in left_out),
         )
-    if setup.server.reason is not None:
-        click.echo(
-            translate(
-                N_("Made the server certificate for: %(names)s"),
-                names=", ".join(
-                    setup.server.dns_names + [str(ip) for ip in setup.server.ip_addresses]
-                ),
-            )
-        )
-    click.echo(
-        translate(
-            N_("Checkpoint serving %(database)s over HTTPS"), database=settings.database_url_masked
-        )
-    )
-    click.echo(
-        translate(
-            N_("CA certificate fingerprint (SHA-256): %(fingerprint)s"),
-            fingerprint=setup.fingerprint,
-        )
-    )
-    reachable = _reachable(host, port, setup.server.dns_names, setup.server.ip_addresses)
-    click.echo(translate(N_("Phones open the gate page at:")))
+    say(N_("Checkpoint serving %(database)s over HTTPS"), database=settings.database_url_masked)
+    say(N_("CA certificate fingerprint (SHA-256): %(fingerprint)s"), fingerprint=setup.fingerprint)
+    reachable = _reachable(host, port, server.dns_names, server.ip_addresses)
+    say(N_("Phones open the gate page at:"))
     for base in reachable:
         click.echo(f"  https://{base}/gate")
-    click.echo(
-        translate(
-            N_("First, on each phone, install the certificate from (plain http is fine here):")
-        )
-    )
+    say(N_("First, on each phone, install the certificate from (plain http is fine here):"))
     for base in reachable:
         click.echo(f"  http://{base}/ca")
+    if host in ("127.0.0.1", "::1", "localhost"):
+        say(N_("Only this computer can connect: to let phones in, add --host 0.0.0.0"))
     return setup.paths
 
 

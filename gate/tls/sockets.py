@@ -22,7 +22,8 @@ from urllib.parse import quote
 TLS_HANDSHAKE = 0x16
 PEEK_TIMEOUT_SECONDS = 10.0
 """A client that connects and says nothing holds a worker thread at most this long."""
-PLAIN_HTTP_PREFIXES = ("/ca", "/static/")
+PLAIN_HTTP_PATHS = ("/ca",)
+PLAIN_HTTP_PREFIXES = ("/ca/", "/static/")
 """What a plain HTTP connection may fetch: the CA page and downloads, and their styles."""
 
 StartResponse = Callable[..., Any]
@@ -80,7 +81,7 @@ class PlainHttpGuard:
         secure = isinstance(environ.get("gunicorn.socket"), ssl.SSLSocket)
         environ["wsgi.url_scheme"] = "https" if secure else "http"
         path = environ.get("PATH_INFO") or "/"
-        if secure or path.startswith(PLAIN_HTTP_PREFIXES):
+        if secure or path in PLAIN_HTTP_PATHS or path.startswith(PLAIN_HTTP_PREFIXES):
             return self.app(environ, start_response)
         if path == "/":
             return _redirect(start_response, "302 Found", "/ca")

@@ -63,6 +63,7 @@ def test_serve_tls_answers_https_verified_with_its_own_authority(instance: Path)
     assert f"证书指纹（SHA-256）：{fingerprint}" in log
     assert f"  {server.url}/gate" in log
     assert f"  {server.plain_url}/ca" in log
+    assert "目前只有本机能连接" in log  # bound to loopback: phones cannot reach it
 
 
 def test_plain_http_on_the_same_port_reaches_only_the_ca_page(instance: Path) -> None:
@@ -77,6 +78,8 @@ def test_plain_http_on_the_same_port_reaches_only_the_ca_page(instance: Path) ->
         assert (status, headers["Location"]) == (302, "/ca")
         status, headers, _body = _plain(f"{server.plain_url}/gate?lane=2")
         assert (status, headers["Location"]) == (307, f"{server.url}/gate?lane=2")
+        status, headers, _body = _plain(f"{server.plain_url}/cabinet")  # not the CA page
+        assert (status, headers["Location"]) == (307, f"{server.url}/cabinet")
 
 
 def test_a_second_start_reuses_the_authority(instance: Path) -> None:

@@ -90,23 +90,39 @@ def template_command(path: Path) -> None:
 @households_group.command(
     "import",
     help=(
-        "Import households from an .xlsx or .csv file (UTF-8 or GBK). Every row is checked\n"
-        "first; if any row is bad, every problem is listed by row number and nothing is\n"
-        "imported (exit status 1), unless --skip-bad. Re-importing a file only applies what\n"
-        "changed. Areas, grids and buildings named in the file are created when missing.\n"
-        "Status columns apply to new households only; use `households quarantine` etc. for\n"
-        "existing ones.\n\n"
+        "Import households from an .xlsx or .csv file (UTF-8 or GBK). One row per person:\n"
+        "the head of household (与户主关系 户主 or empty) and each member with the same\n"
+        "户编号. Every row is checked first; if any row is bad, every problem is listed by\n"
+        "row number and nothing is imported (exit status 1), unless --skip-bad, which\n"
+        "imports the good rows. --bad-rows writes the bad rows with a 错误原因 column to fix\n"
+        "and import again. Building, unit and room spellings (7号楼, 七栋, 7) are one name;\n"
+        "re-importing a file only applies what changed. Areas, grids, compounds and\n"
+        "buildings named in the file are created when missing. Status columns apply to new\n"
+        "households only; use `households quarantine` etc. for existing ones.\n\n"
+        "Example: checkpoint households import 住户登记.xlsx --skip-bad --bad-rows 错误行.xlsx\n"
         "Example: checkpoint households import 住户登记.xlsx --dry-run"
     ),
 )
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check and count, write nothing.")
 @click.option("--skip-bad", is_flag=True, help="Import the good rows even if some are bad.")
+@click.option(
+    "--bad-rows",
+    "bad_rows_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the bad rows (same columns + 错误原因) to this .xlsx file.",
+)
 @_lang_option
 @community_option
 @actor_option
 def import_command(
-    path: Path, dry_run: bool, skip_bad: bool, lang: str, community_code: str | None, actor: str
+    path: Path,
+    dry_run: bool,
+    skip_bad: bool,
+    bad_rows_path: Path | None,
+    lang: str,
+    community_code: str | None,
+    actor: str,
 ) -> None:
     """Import a household sheet."""
     from gate.households.id_numbers import id_hash_key
@@ -150,8 +166,34 @@ def import_command(
     for error in result.errors:
         click.echo(_row_line(error, zh=zh))
     _summary(result, rows=plan.rows_seen, dry_run=dry_run, zh=zh)
+    if bad_rows_path is not None and result.errors:
+        _write_bad_rows(path, bad_rows_path, result, zh=zh)
     if result.errors and not skip_bad:
         sys.exit(1)
+
+
+def _write_bad_rows(source: Path, target: Path, result: ImportResult, *, zh: bool) -> None:
+    from gate.households.bad_rows import bad_rows_workbook
+    from gate.households.spreadsheet import COLUMNS
+
+    headers = {c.key: c.header_zh for c in COLUMNS}
+    if target.suffix.lower() != ".xlsx":
+        target = target.with_suffix(".xlsx")
+    target.write_bytes(
+        bad_rows_workbook(
+            source,
+            source.name,
+            result.errors,
+            describe=lambda error: _message(error, zh=zh),
+            column_name=lambda key: headers.get(key, key) if zh else key,
+        )
+    )
+    count = len(result.bad_rows)
+    click.echo(
+        f"有错误的 {count} 行已写入 {target}，改正后可再导入这个文件"
+        if zh
+        else f"{count} bad rows written to {target}; fix them and import that file"
+    )
 
 
 def _summary(result: ImportResult, *, rows: int, dry_run: bool, zh: bool) -> None:
@@ -164,6 +206,8 @@ def _summary(result: ImportResult, *, rows: int, dry_run: bool, zh: bool) -> Non
         )
         if result.errors and not result.written and not dry_run:
             click.echo("请改正以上各行后重新导入，或使用 --skip-bad 只导入正确的行。")
+        if result.errors and result.written:
+            click.echo(f"有错误的 {bad} 行已跳过，未导入。")
         if result.new_places:
             click.echo("新建：" + "、".join(result.new_places))
         if result.status_not_applied:

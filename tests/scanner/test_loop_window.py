@@ -5,16 +5,24 @@ supervisor side of the decider)."""
 from __future__ import annotations
 
 import itertools
+import shutil
 import uuid
 from dataclasses import replace
 from pathlib import Path
 
+from PIL import Image
+
 from passes import Direction
+from scanner.clock import CLOCK_FAULT_REASONS
 from scanner.deciding import Decider, Decision, ScanRequest
+from scanner.display import BACKGROUNDS
 from scanner.frames import TypedCode
 from scanner.loop import ASK_SUPERVISOR, DirectionChooser, LoopConfig, Supervising
 from scanner.thermometer import KeypadThermometer
+from scanner.window import ScreenshotDisplay
 from tests.scanner.test_loop import World
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
 class SupervisedDecider:
@@ -35,7 +43,15 @@ class SupervisedDecider:
     def decide(self, request: ScanRequest) -> Decision:
         decision = self.inner.decide(request)
         if self.fault:
-            return replace(decision, allowed=False, display="refuse", code="clock_fault")
+            zh, en = CLOCK_FAULT_REASONS
+            return replace(
+                decision,
+                allowed=False,
+                display="refuse",
+                code="clock_fault",
+                reason_zh=zh,
+                reason_en=en,
+            )
         return decision
 
     def is_supervisor_card(self, text: str) -> bool:
@@ -248,3 +264,44 @@ def test_paced_items_hold_each_verdict_and_linger_holds_the_last(tmp_path: Path)
     w.loop.run(items, paced=True, linger=True)
     assert w.clock.now - start >= 4.0
     assert w.display.screens[-1].kind == "idle"
+
+
+def test_the_refusal_override_and_clock_fault_screens_are_kept_as_pngs(tmp_path: Path) -> None:
+    """What the volunteer sees at each step, rendered as the window renders it; kept in
+    test-artifacts/screenshots/ for the closing note and for a look."""
+    w, decider = _supervised(tmp_path)
+    shots = tmp_path / "shots"
+    w.loop._display = ScreenshotDisplay(w.display, shots)
+    _refuse_card_1(w)
+    w.display.type_slowly(["3"])
+    w.loop.run(_card(w, "SUP:王"))
+    decider.fault = True
+    w.loop.run(itertools.chain(w.hold(None, 6.0), w.hold(w.community.passes[2], 0.5)))
+    w.loop.run(_card(w, "SUP:王"))
+
+    kinds = [p.name.split("-", 1)[1] for p in sorted(shots.iterdir())]
+    assert [k for k in kinds if k != "idle.png"] == [
+        "allow.png",
+        "refuse.png",
+        "prompt.png",
+        "allow.png",
+        "refuse.png",
+        "prompt.png",
+    ]
+    named = sorted(shots.iterdir())
+    refusals, prompts, allowed = (
+        [p for p in named if p.name.endswith(f"-{kind}.png")]
+        for kind in ("refuse", "prompt", "allow")
+    )
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for source, name in [
+        (refusals[0], "refuse"),
+        (prompts[0], "override-reasons"),
+        (allowed[1], "override-allowed"),
+        (refusals[1], "clock-fault"),
+        (prompts[1], "unlocked"),
+    ]:
+        shutil.copy(source, ARTIFACTS / f"scanner-window-{name}.png")
+    with Image.open(refusals[1]) as fault:
+        r, g, b = BACKGROUNDS["refuse"]
+        assert fault.getpixel((10, 700)) == (r, g, b)

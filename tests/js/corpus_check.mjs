@@ -86,6 +86,20 @@ export async function runCase(api, corpus, tables, c) {
         localHousehold: c.local === null ? null : () => c.local,
       });
     }
+    case "card": {
+      const check = api.cardStanding(
+        await api.verifySupervisorCard(c.text, keys, { communityId: c.community_id, now: at }),
+        { known: new Map(c.known.map((state) => [state.card_id, state])), revoked: new Set(c.revoked) },
+      );
+      const rejected = check.kind === "rejected";
+      return {
+        kind: check.kind,
+        code: rejected ? check.code : null,
+        detail: rejected ? check.detail : null,
+        account_id: check.fields?.account_id ?? null,
+        card_id: check.fields?.card_id ?? null,
+      };
+    }
     case "rules": {
       try {
         return { ok: true, rules: api.rulesToDict(api.rulesFromDict(c.input)) };

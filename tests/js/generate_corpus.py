@@ -27,6 +27,7 @@ if str(HERE.parents[1]) not in sys.path:
 
 from corpus_builder import Corpus  # noqa: E402
 from corpus_bundle import add_bundles  # noqa: E402
+from corpus_cards import add_cards  # noqa: E402
 from corpus_keys import KEYSETS  # noqa: E402
 from corpus_parsing import add_bundle_json, add_rule_json  # noqa: E402
 from corpus_random import add_random  # noqa: E402
@@ -83,6 +84,7 @@ def build_corpus() -> dict[str, Any]:
     add_next_exit(corpus)
     add_bundles(corpus)
     add_rule_json(corpus)
+    add_cards(corpus)
     add_bundle_json(corpus)
     add_random(corpus, RANDOM_SCENARIOS)
     return {

@@ -32,14 +32,11 @@ from passes import Code
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 REQUIRE_NODE_ENV = "CHECKPOINT_REQUIRE_NODE"
-SIGNATURE_KINDS = ("verify", "verify_screen", "screen")
+SIGNATURE_KINDS = ("verify", "verify_screen", "screen", "card")
 CODES_NO_CORPUS_CASE = {
     Code.UNKNOWN_PASS: "no decision makes it (a code the server's records use)",
-    Code.SUPERVISOR_CARD_INVALID: "the gate server's override check, not a decision",
-    Code.SUPERVISOR_CARD_EXPIRED: "the gate server's override check, not a decision",
-    Code.SUPERVISOR_CARD_REVOKED: "the gate server's override check, not a decision",
-    Code.SUPERVISOR_LOGIN_INVALID: "the gate server's override check, not a decision",
-    Code.OVERRIDE_UNAUTHORIZED: "the gate server's override check, not a decision",
+    Code.SUPERVISOR_LOGIN_INVALID: "the gate server's check of a password, not a decision",
+    Code.OVERRIDE_UNAUTHORIZED: "the gate server's override policy, not a decision",
 }
 """Codes no case of the corpus can show, and why (their reason texts are still compared)."""
 
@@ -90,13 +87,8 @@ def test_corpus_covers_every_code_rule_kind_and_zone_edge(
     assert {"Europe/Berlin", "America/New_York", "Asia/Shanghai", "UTC"} <= zones
     kinds = Counter(case["kind"] for case in cases)
     assert set(kinds) == {
-        "decide",
-        "screen",
-        "verify",
-        "verify_screen",
-        "bundle",
-        "rules",
-        "bundle_read",
+        *("decide", "screen", "verify", "verify_screen", "card"),
+        *("bundle", "rules", "bundle_read"),
     }
     assert any(case.get("override") and case["expected"]["allowed"] for case in cases)
     assert any(case["expected"].get("degraded") for case in cases)

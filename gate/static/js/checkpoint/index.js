@@ -30,6 +30,13 @@ export {
   screenPassCheck,
   verifyScreenCode,
 } from "./screen_code.js";
+export {
+  CARD_PREFIX,
+  cardStanding,
+  isSupervisorCard,
+  parseSupervisorCard,
+  verifySupervisorCard,
+} from "./supervisor_card.js";
 export { Direction, HouseholdStatus, advance, householdFromDict, householdToDict, isQuarantined } from "./state.js";
 export { formatUtc, parseUtc, toMillis } from "./timefmt.js";
 export { MAX_PASS_VALIDITY_MS, verifyPass } from "./verification.js";

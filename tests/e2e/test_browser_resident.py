@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -59,9 +60,13 @@ def _shown_code(page: Any) -> str:
     source = page.get_attribute("#pass-qr", "src")
     assert source is not None
     assert source.startswith("data:image/png;base64,")
-    image = Image.open(io.BytesIO(base64.b64decode(source.split(",", 1)[1]))).convert("L")
+    return _decoded(source.split(",", 1)[1])
+
+
+def _decoded(png_base64: str) -> str:
+    image = Image.open(io.BytesIO(base64.b64decode(png_base64))).convert("L")
     [found] = zxingcpp.read_barcodes(image)
-    return found.text
+    return str(found.text)
 
 
 def _accepted(site: Site, text: str, at: datetime, household_id: int) -> bool:
@@ -82,7 +87,7 @@ def _until(page: Any, expression: str, timeout: float = TIMEOUT_MS / 1000) -> No
 
 
 @pytest.fixture
-def browser_page(site: Site) -> Iterator[tuple[Any, Any, str]]:
+def browser_page(site: Site) -> Iterator[tuple[Any, Any, str, Any]]:
     sync_api, chromium = require_browser()
     with live_server(site.app) as base, sync_api.sync_playwright() as playwright:
         browser = launch(playwright, chromium)
@@ -90,16 +95,16 @@ def browser_page(site: Site) -> Iterator[tuple[Any, Any, str]]:
             viewport=VIEWPORT, device_scale_factor=2, is_mobile=True, locale="zh-CN"
         )
         try:
-            yield context, context.new_page(), base
+            yield context, context.new_page(), base, sync_api
         finally:
             context.close()
             browser.close()
 
 
 def test_the_phone_page_cycles_held_codes_offline_and_stops_when_the_link_is_revoked(
-    site: Site, browser_page: tuple[Any, Any, str]
+    site: Site, browser_page: tuple[Any, Any, str, Any]
 ) -> None:
-    context, page, base = browser_page
+    context, page, base, sync_api = browser_page
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     token, household_id = _link(site)
     started = datetime.now(UTC)
@@ -117,7 +122,8 @@ def test_the_phone_page_cycles_held_codes_offline_and_stops_when_the_link_is_rev
     context.set_offline(True)
     page.reload()  # offline: from the service worker's cache, codes from localStorage
     page.wait_for_selector("#pass-qr:not([hidden])", timeout=TIMEOUT_MS)
-    assert page.is_visible("#offline-note") or page.evaluate("navigator.onLine") is False
+    assert page.evaluate("navigator.onLine") is False
+    assert page.is_visible("#offline-note")
     seen = [_shown_code(page)]
     for minute in range(1, 5):
         page.clock.run_for(60_000)
@@ -127,6 +133,16 @@ def test_the_phone_page_cycles_held_codes_offline_and_stops_when_the_link_is_rev
         assert _accepted(site, shown, started + timedelta(minutes=minute, seconds=30), household_id)
         seen.append(shown)
     page.screenshot(path=str(SCREENSHOTS / "resident-390x844-offline-held-code.png"))
+    # Whatever the phone keeps (the service worker's cache, the held codes) is screen codes
+    # only: never the static pass.
+    kept = page.evaluate(
+        "caches.open('checkpoint-resident-v1').then(cache => cache.keys().then(keys =>"
+        " Promise.all(keys.map(key => cache.match(key).then(hit => hit.text())))))"
+        ".then(texts => texts.concat(Object.values(localStorage)).join('\\n'))"
+    )
+    images = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", kept)
+    assert len(images) >= 2  # the cached page's code and the held ones
+    assert all(_decoded(image).startswith("CS1:") for image in images)
     page.clock.run_for(90_000)  # past the five minutes held
     page.wait_for_selector("#codes-ended:not([hidden])", timeout=TIMEOUT_MS)
     assert page.is_hidden("#pass-qr")
@@ -145,3 +161,9 @@ def test_the_phone_page_cycles_held_codes_offline_and_stops_when_the_link_is_rev
     assert page.evaluate("localStorage.length") == 0
     assert page.request.get(f"{base}/p/{token}/code").status == 404
     page.screenshot(path=str(SCREENSHOTS / "resident-390x844-link-revoked.png"))
+    # Reopened, the withdrawn link answers 404, and the service worker forgets its copy.
+    assert page.reload().status == 404
+    assert "链接无效" in page.content()
+    context.set_offline(True)
+    with pytest.raises(sync_api.Error):
+        page.reload()

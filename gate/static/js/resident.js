@@ -256,14 +256,16 @@
     }
   });
 
-  refreshStatus();
-  window.setInterval(refreshStatus, STATUS_EVERY_MS);
   if (rotating) {
     held = loadHeld();
     if (!currentCode()) {
       held = held.concat(initialCode());
     }
     showCodes();
+  }
+  refreshStatus();
+  window.setInterval(refreshStatus, STATUS_EVERY_MS);
+  if (rotating) {
     refreshCodes();
     window.setInterval(refreshCodes, CODES_EVERY_MS);
     window.setInterval(showCodes, TICK_MS);

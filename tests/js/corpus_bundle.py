@@ -8,7 +8,7 @@ from itertools import product
 from typing import Any
 
 from corpus_builder import Corpus
-from corpus_keys import ACTIVE, COMMUNITY, KEYS, at, make_pass, tamper
+from corpus_keys import ACTIVE, COMMUNITY, KEYS, at, make_pass, screen_code, tamper
 
 from passes import (
     Direction,
@@ -19,6 +19,8 @@ from passes import (
     Quota,
     RuleSet,
     WindowKind,
+    card_for,
+    sign_supervisor_card,
     wire,
 )
 
@@ -70,6 +72,20 @@ def add_bundles(corpus: Corpus) -> None:
     texts["not-a-pass"] = "hello"
     _, texts["unregistered"] = make_pass(
         ACTIVE, pass_id=b"\xc1" * 12, household_id=4999, issued_at=ISSUED, valid_until=UNTIL
+    )
+    unknown_pass, _ = make_pass(
+        ACTIVE, pass_id=b"\xc2" * 12, household_id=4001, issued_at=ISSUED, valid_until=UNTIL
+    )
+    card = sign_supervisor_card(
+        ACTIVE,
+        card_for(
+            key_id=1,
+            card_id=b"\xc3" * 12,
+            account_id=9,
+            community_id=COMMUNITY,
+            issued_at=ISSUED,
+            valid_for=timedelta(days=300),
+        ),
     )
     setups = {
         "shanghai": (at("2026-11-22T00:30:00"), RuleSet(version=3)),
@@ -154,6 +170,35 @@ def add_bundles(corpus: Corpus) -> None:
                     direction=direction,
                     override=override,
                 )
+        # Screen codes (CS1) and a supervisor card presented as a pass.
+        for when in ("at-generation", "hour-later", "age-24h+1ms"):
+            now = nows[when]
+            start = (now - timedelta(seconds=60)).replace(microsecond=0)
+            codes = {
+                "screen-fresh": screen_code(ACTIVE, made[4001][0], valid_from=start, seconds=120),
+                "screen-stale": screen_code(ACTIVE, made[4002][0], valid_from=start, seconds=30),
+                "screen-superseded": screen_code(
+                    ACTIVE, made[4005][0], valid_from=start, seconds=120
+                ),
+                "screen-quarantined": screen_code(
+                    ACTIVE, made[4003][0], valid_from=start, seconds=120
+                ),
+                "screen-unknown-pass": screen_code(
+                    ACTIVE, unknown_pass, valid_from=start, seconds=120
+                ),
+                "card": card,
+            }
+            for text_name, text in codes.items():
+                label = f"bundle/{name}/{when}/{text_name}"
+                for direction, override in product(Direction, (None, OVERRIDE)):
+                    corpus.add_bundle_case(
+                        f"{label}/{direction.value}/{override is not None}",
+                        name,
+                        text,
+                        now=now,
+                        direction=direction,
+                        override=override,
+                    )
         # The device's own newer crossings (the journal) count: quota and people out.
         now = generated + timedelta(hours=2)
         mine = HouseholdState(

@@ -110,7 +110,9 @@ def issue_batch(
             reissue=run.reissue,
             key=run.key,
             reason=reason,
+            flush=False,
         )
+    session.flush()  # one multi-row INSERT per table for the whole batch
     run.result.issued += len(batch)
     if run.reissue:
         run.result.reissued += len(batch)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -388,3 +389,22 @@ def test_cli_closes_and_reopens_a_gate(office_cli: Cli) -> None:
     reopened = office_cli("gates", "close", "--community", c, "--gate", "north", "--reopen")
     assert "出入口 北门 已重新开放。" in reopened.output
     office_cli("devices", "add", "--community", c, "--gate", "north")
+
+
+@pytest.mark.slow
+def test_five_thousand_households_are_issued_in_one_request(office: Office) -> None:
+    with transaction(office.compound.sessions) as session:
+        building = session.get_one(Building, office.buildings["8"])
+        _households(session, office.compound.community_id, building, 5_000)
+    client = office.client()
+    started = time.perf_counter()
+    answer = client.post(
+        "/passes/issue",
+        data={"issue-scope": "all", "issue-mode": "issue", "issue-valid_days": 30},
+    )
+    elapsed = time.perf_counter() - started
+    assert answer.status_code == 302
+    summary = _flashes(client.get("/passes/print").get_data(as_text=True))
+    assert "新签发 5003 张出入证" in summary, summary
+    assert office.active("8") == 5_002
+    print(f"5,003 passes issued in one request: {elapsed:.1f} s")

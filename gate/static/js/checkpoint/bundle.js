@@ -17,8 +17,8 @@ import { decide } from "./decide.js";
 import { keySetFromList } from "./keys.js";
 import { PassError, fromHex, parsePass, toHex } from "./pass_format.js";
 import { rulesFromDict } from "./rules.js";
-import { asHousehold, householdFromDict } from "./state.js";
-import { formatUtc, parseUtc, toMillis } from "./timefmt.js";
+import { asHousehold, householdFromDict, mergeHousehold } from "./state.js";
+import { parseUtc, toMillis } from "./timefmt.js";
 import { HOUR_MS, MINUTE_MS } from "./zone.js";
 
 export const BUNDLE_FORMAT = "checkpoint.bundle.v1";
@@ -245,21 +245,7 @@ async function householdState(bundle, householdId, localHousehold) {
   const base = bundle.households.get(householdId);
   if (base === undefined) return null;
   const mine = localHousehold ? asHousehold(await localHousehold(householdId, bundle.generated_at)) : null;
-  if (mine === null) return base;
-  return householdFromDict({
-    ...householdFromDictForm(base),
-    out_since: mine.out_since.map(formatUtc),
-    exits: mine.exits.map(formatUtc),
-  });
-}
-
-function householdFromDictForm(state) {
-  return {
-    household_id: state.household_id,
-    generation: state.generation,
-    status: state.status,
-    quarantine_until: formatUtc(state.quarantine_until),
-  };
+  return mine === null ? base : mergeHousehold(base, mine);
 }
 
 function isTenths(value) {

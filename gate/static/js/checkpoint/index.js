@@ -37,6 +37,14 @@ export {
   parseSupervisorCard,
   verifySupervisorCard,
 } from "./supervisor_card.js";
-export { Direction, HouseholdStatus, advance, householdFromDict, householdToDict, isQuarantined } from "./state.js";
+export {
+  Direction,
+  HouseholdStatus,
+  advance,
+  householdFromDict,
+  householdToDict,
+  isQuarantined,
+  mergeHousehold,
+} from "./state.js";
 export { formatUtc, parseUtc, toMillis } from "./timefmt.js";
 export { MAX_PASS_VALIDITY_MS, verifyPass } from "./verification.js";

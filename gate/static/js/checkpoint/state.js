@@ -80,6 +80,12 @@ export function householdToDict(state) {
   };
 }
 
+/** Office-set fields (generation, status, quarantine) from ``bundleState``, who is out and the
+ * counted exits from the device's own newer ``localState`` (scanner.bundle.merge_household). */
+export function mergeHousehold(bundleState, localState) {
+  return freezeState({ ...bundleState, out_since: localState.out_since, exits: localState.exits });
+}
+
 /** Quarantine ends by itself at quarantine_until (null: until lifted). */
 export function isQuarantined(state, now) {
   if (state.status !== HouseholdStatus.QUARANTINED) return false;

@@ -23,6 +23,7 @@ from gate.audit.operations import record_event
 from gate.community.models import Area, Building, Community, Compound, Grid
 from gate.errors import N_, CodedError
 from gate.households.models import Household, Member
+from gate.households.place_names import normalise_place_name
 from gate.households.status_history import StatusSnapshot, record_status_change
 from passes.state import HouseholdStatus
 
@@ -119,9 +120,10 @@ def select_households(
     """Households of ``community``: those named in ``codes``, or in a building or grid, or all.
 
     At most one of ``codes``/``building``/``grid`` may be given. ``building`` and ``grid``
-    match a code or a name. Unknown codes, buildings or grids raise :class:`HouseholdError`
-    (a typo must not silently select nothing). The result is in address order
-    (building, unit, room, with numbers compared as numbers).
+    match a code or a name; a building also any spelling of its number (``七号楼``).
+    Unknown codes, buildings or grids raise :class:`HouseholdError` (a typo must not
+    silently select nothing). The result is in address order (building, unit, room, with
+    numbers compared as numbers).
     """
     if sum(bool(x) for x in (codes, building, grid)) > 1:
         raise HouseholdError("several_selectors")
@@ -147,7 +149,11 @@ def _place_ids(
     session: Session, community: Community, model: type[Building] | type[Grid], key: str
 ) -> list[int]:
     query = select(model.id).where((model.code == key) | (model.name == key))
-    if model is Building:
+    if model is Building:  # 七号楼, 7栋 and 7 name building 7 (codes are stored normalised)
+        spelled = normalise_place_name(key, "building")
+        query = select(Building.id).where(
+            (Building.code == key) | (Building.name == key) | (Building.code == spelled)
+        )
         query = query.join(Building.compound).join(Compound.grid)
     query = query.join(Grid.area).where(Area.community_id == community.id)
     ids = list(session.scalars(query))

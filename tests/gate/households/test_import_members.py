@@ -12,6 +12,7 @@ from gate.community.models import Area, Building, Community, Compound, Grid
 from gate.households.id_numbers import IdKeys, open_id_number
 from gate.households.importing import apply_import, plan_import
 from gate.households.models import Household
+from gate.households.operations import select_households
 from gate.households.relations import Relation
 from gate.households.validation import ImportPlan, id_check_digit, validate_rows
 
@@ -173,3 +174,13 @@ def test_the_compound_column_tells_two_buildings_of_one_number_apart(
     assert [(e.field, e.code) for e in ambiguous.errors] == [("building", "ambiguous_building")]
     assert named.created == 1
     assert household(db_session, "C-1-1-102").building.compound.name == "西苑"
+
+
+def test_a_building_is_selected_by_any_spelling_of_its_number(
+    db_session: Session, community: Community
+) -> None:
+    run(db_session, community, plan_of(head("7-1-101"), head("7-1-102", building="七栋")))
+
+    for spelling in ("7", "7号楼", "七号楼", "７栋"):
+        found = select_households(db_session, community, building=spelling)
+        assert [h.code for h in found] == ["7-1-101", "7-1-102"]

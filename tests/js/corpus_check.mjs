@@ -13,7 +13,11 @@ function number(value) {
 function canonical(value) {
   return JSON.stringify(value, (key, inner) =>
     inner !== null && typeof inner === "object" && !Array.isArray(inner)
-      ? Object.fromEntries(Object.keys(inner).sort().map((k) => [k, inner[k]]))
+      ? Object.fromEntries(
+          Object.keys(inner)
+            .sort()
+            .map((k) => [k, inner[k]]),
+        )
       : inner,
   );
 }
@@ -27,7 +31,11 @@ function differences(expected, actual) {
   for (const key of Object.keys(expected)) {
     const got = actual === null || typeof actual !== "object" ? undefined : actual[key];
     if (!sameJson(expected[key], got === undefined ? "(missing)" : got)) {
-      out.push({ field: key, expected: expected[key], actual: got === undefined ? "(missing)" : got });
+      out.push({
+        field: key,
+        expected: expected[key],
+        actual: got === undefined ? "(missing)" : got,
+      });
     }
   }
   return out;
@@ -58,7 +66,10 @@ export async function runCase(api, corpus, tables, c) {
       if (c.kind === "screen") {
         const screen = await api.verifyScreenCode(c.presented, keys, at);
         const issued = c.issued === null ? null : api.issuedPassFromDict(c.issued);
-        presented = api.screenPassCheck(screen, issued, keys, { communityId: c.community_id, now: at });
+        presented = api.screenPassCheck(screen, issued, keys, {
+          communityId: c.community_id,
+          now: at,
+        });
       }
       return api.decide(presented, {
         keys,
@@ -76,7 +87,9 @@ export async function runCase(api, corpus, tables, c) {
       const bundle =
         c.bundle === null
           ? null
-          : api.readBundle(corpus.bundles[c.bundle], { fetchedAt: new Date(api.parseUtc(c.fetched_at)) });
+          : api.readBundle(corpus.bundles[c.bundle], {
+              fetchedAt: new Date(api.parseUtc(c.fetched_at)),
+            });
       return api.decideFromBundle(bundle, c.text, {
         direction: c.direction,
         temperature: number(c.temperature),
@@ -89,7 +102,10 @@ export async function runCase(api, corpus, tables, c) {
     case "card": {
       const check = api.cardStanding(
         await api.verifySupervisorCard(c.text, keys, { communityId: c.community_id, now: at }),
-        { known: new Map(c.known.map((state) => [state.card_id, state])), revoked: new Set(c.revoked) },
+        {
+          known: new Map(c.known.map((state) => [state.card_id, state])),
+          revoked: new Set(c.revoked),
+        },
       );
       const rejected = check.kind === "rejected";
       return {
@@ -154,7 +170,8 @@ export async function checkCorpus(api, corpus, { select = () => true } = {}) {
   const disagreements = [];
   const known = new Set(Object.values(api.Code));
   for (const code of corpus.codes) {
-    if (!known.has(code)) disagreements.push({ id: `codes/${code}`, error: "code unknown to the JavaScript decider" });
+    if (!known.has(code))
+      disagreements.push({ id: `codes/${code}`, error: "code unknown to the JavaScript decider" });
   }
   for (const row of corpus.reasons) {
     let text;
@@ -164,7 +181,10 @@ export async function checkCorpus(api, corpus, { select = () => true } = {}) {
       text = `(error: ${error.message})`;
     }
     if (text !== row.text) {
-      disagreements.push({ id: `reasons/${row.code}/${row.lang}/${row.next_exit}`, differences: [{ field: "text", expected: row.text, actual: text }] });
+      disagreements.push({
+        id: `reasons/${row.code}/${row.lang}/${row.next_exit}`,
+        differences: [{ field: "text", expected: row.text, actual: text }],
+      });
     }
   }
   const tables = tablesOf(api, corpus);
@@ -180,7 +200,9 @@ export async function checkCorpus(api, corpus, { select = () => true } = {}) {
       disagreements.push({ id: c.id, error: `${error.name}: ${error.message}` });
     }
   }
-  const caseFailures = disagreements.filter((d) => !d.id.startsWith("codes/") && !d.id.startsWith("reasons/"));
+  const caseFailures = disagreements.filter(
+    (d) => !d.id.startsWith("codes/") && !d.id.startsWith("reasons/"),
+  );
   return {
     total,
     agreed: total - caseFailures.length,
@@ -195,9 +217,12 @@ export function describeDisagreements(result, limit = 20) {
   for (const d of result.disagreements.slice(0, limit)) {
     if (d.error) lines.push(`${d.id}: ${d.error}`);
     for (const diff of d.differences ?? []) {
-      lines.push(`${d.id}: ${diff.field}: expected ${JSON.stringify(diff.expected)}, got ${JSON.stringify(diff.actual)}`);
+      lines.push(
+        `${d.id}: ${diff.field}: expected ${JSON.stringify(diff.expected)}, got ${JSON.stringify(diff.actual)}`,
+      );
     }
   }
-  if (result.disagreements.length > limit) lines.push(`... and ${result.disagreements.length - limit} more`);
+  if (result.disagreements.length > limit)
+    lines.push(`... and ${result.disagreements.length - limit} more`);
   return lines.join("\n");
 }

@@ -22,9 +22,17 @@ const kinds = option("kind", null);
 const select = kinds === null ? () => true : (c) => kinds.split(",").includes(c.kind);
 const result = await checkCorpus(api, corpus, { select });
 if (process.argv.includes("--json")) {
-  console.log(JSON.stringify({ ...result, disagreements: result.disagreements.slice(0, 50), node: process.version }));
+  console.log(
+    JSON.stringify({
+      ...result,
+      disagreements: result.disagreements.slice(0, 50),
+      node: process.version,
+    }),
+  );
 } else {
-  console.log(`${result.agreed}/${result.total} cases agree (Ed25519: ${result.backend}, Node ${process.version})`);
+  console.log(
+    `${result.agreed}/${result.total} cases agree (Ed25519: ${result.backend}, Node ${process.version})`,
+  );
   if (result.disagreements.length) console.log(describeDisagreements(result));
 }
 process.exit(result.disagreements.length === 0 && result.total > 0 ? 0 : 1);

@@ -22,7 +22,15 @@ import { parseUtc, toMillis } from "./timefmt.js";
 import { HOUR_MS, MINUTE_MS } from "./zone.js";
 
 export const BUNDLE_FORMAT = "checkpoint.bundle.v1";
-const BUNDLE_KEYS = ["content_hash", "generated_at", "community", "rules", "keys", "revoked_pass_ids", "households"];
+const BUNDLE_KEYS = [
+  "content_hash",
+  "generated_at",
+  "community",
+  "rules",
+  "keys",
+  "revoked_pass_ids",
+  "households",
+];
 const BUNDLE_OPTIONAL = ["household_codes", "passes", "supervisor_cards", "revoked_card_ids"];
 const PASS_KEYS = ["pass_id", "household_id", "key_id", "generation", "issued_at", "valid_until"];
 const CARD_KEYS = ["card_id", "account_id", "valid_until"];
@@ -56,10 +64,12 @@ function exactly(data, path, keys, optional = [], format = null) {
   if (!isObject(data)) throw new BundleError(path || "body", "must be a JSON object");
   const prefix = path ? `${path}.` : "";
   if (format !== null) {
-    if (!Object.hasOwn(data, "format")) throw new BundleError(`${prefix}format`, `is missing (expected '${format}')`);
+    if (!Object.hasOwn(data, "format"))
+      throw new BundleError(`${prefix}format`, `is missing (expected '${format}')`);
     if (data.format !== format) throw new BundleError(`${prefix}format`, `must be '${format}'`);
   }
-  for (const key of keys) if (!Object.hasOwn(data, key)) throw new BundleError(prefix + key, "is missing");
+  for (const key of keys)
+    if (!Object.hasOwn(data, key)) throw new BundleError(prefix + key, "is missing");
   for (const key of Object.keys(data)) {
     if (!keys.includes(key) && !optional.includes(key) && !(format !== null && key === "format")) {
       throw new BundleError(prefix + key.slice(0, 60), "is not a field of this message");
@@ -102,7 +112,8 @@ function list(value, name) {
 }
 
 function id12(value, name) {
-  if (typeof value === "string" && value.length === 24 && /^[0-9a-fA-F]+$/.test(value)) return value.toLowerCase();
+  if (typeof value === "string" && value.length === 24 && /^[0-9a-fA-F]+$/.test(value))
+    return value.toLowerCase();
   throw new BundleError(name, "must be 24 hex digits");
 }
 
@@ -120,7 +131,8 @@ function householdCodes(value) {
   const codes = new Map();
   for (const [key, code] of Object.entries(value)) {
     const name = `household_codes.${key.slice(0, 20)}`;
-    if (!/^[0-9]+$/.test(key) || Number(key) >= 2 ** 32) throw new BundleError(name, "must be a household id");
+    if (!/^[0-9]+$/.test(key) || Number(key) >= 2 ** 32)
+      throw new BundleError(name, "must be a household id");
     if (typeof code !== "string" || !code || [...code].length > 32) {
       throw new BundleError(name, "must be text of 1 to 32 characters");
     }
@@ -198,11 +210,14 @@ export function readBundle(json, { fetchedAt = null } = {}) {
   if (!isObject(data.rules)) throw new BundleError("rules", "must be a JSON object");
   const rules = wrap("rules", () => rulesFromDict(data.rules));
   const keys = wrap("keys", () => keySetFromList(list(data.keys, "keys")));
-  const revoked = wrap("revoked_pass_ids", () =>
-    new Set(list(data.revoked_pass_ids, "revoked_pass_ids").map((id) => toHex(fromHex(id)))),
+  const revoked = wrap(
+    "revoked_pass_ids",
+    () => new Set(list(data.revoked_pass_ids, "revoked_pass_ids").map((id) => toHex(fromHex(id)))),
   );
   const households = new Map();
-  for (const state of wrap("households", () => list(data.households, "households").map(householdFromDict))) {
+  for (const state of wrap("households", () =>
+    list(data.households, "households").map(householdFromDict),
+  )) {
     households.set(state.household_id, state);
   }
   const has = (key) => data[key] !== undefined && data[key] !== null;
@@ -219,7 +234,9 @@ export function readBundle(json, { fetchedAt = null } = {}) {
     passes: has("passes") ? issuedPasses(data.passes, communityId) : null,
     supervisor_cards: has("supervisor_cards") ? supervisorCards(data.supervisor_cards) : null,
     revoked_card_ids: has("revoked_card_ids")
-      ? new Set(list(data.revoked_card_ids, "revoked_card_ids").map((id) => id12(id, "revoked_card_ids")))
+      ? new Set(
+          list(data.revoked_card_ids, "revoked_card_ids").map((id) => id12(id, "revoked_card_ids")),
+        )
       : null,
     raw: data,
   });
@@ -244,7 +261,9 @@ function householdIdOf(text) {
 async function householdState(bundle, householdId, localHousehold) {
   const base = bundle.households.get(householdId);
   if (base === undefined) return null;
-  const mine = localHousehold ? asHousehold(await localHousehold(householdId, bundle.generated_at)) : null;
+  const mine = localHousehold
+    ? asHousehold(await localHousehold(householdId, bundle.generated_at))
+    : null;
   return mine === null ? base : mergeHousehold(base, mine);
 }
 
@@ -252,7 +271,11 @@ function isTenths(value) {
   return typeof value === "number" && Number.isInteger(value);
 }
 
-function scannerRefusal(bundle, code, { direction, temperature, householdId, ruleVersion, degraded = false }) {
+function scannerRefusal(
+  bundle,
+  code,
+  { direction, temperature, householdId, ruleVersion, degraded = false },
+) {
   const [zh, en] = SCANNER_REASONS[code];
   return {
     allowed: false,
@@ -291,11 +314,23 @@ function scannerRefusal(bundle, code, { direction, temperature, householdId, rul
 export async function decideFromBundle(
   bundle,
   text,
-  { direction, temperature = null, now, override = null, maxBundleAgeMs = DEFAULT_MAX_BUNDLE_AGE_MS, localHousehold = null },
+  {
+    direction,
+    temperature = null,
+    now,
+    override = null,
+    maxBundleAgeMs = DEFAULT_MAX_BUNDLE_AGE_MS,
+    localHousehold = null,
+  },
 ) {
   const at = toMillis(now);
   if (bundle === null || bundle === undefined) {
-    return scannerRefusal(null, NO_BUNDLE, { direction, temperature, householdId: null, ruleVersion: 0 });
+    return scannerRefusal(null, NO_BUNDLE, {
+      direction,
+      temperature,
+      householdId: null,
+      ruleVersion: 0,
+    });
   }
   const householdId = householdIdOf(text);
   if (at < bundle.generated_at - CLOCK_TOLERANCE_MS) {
@@ -306,7 +341,8 @@ export async function decideFromBundle(
       ruleVersion: bundle.rules.version,
     });
   }
-  const household = householdId === null ? null : await householdState(bundle, householdId, localHousehold);
+  const household =
+    householdId === null ? null : await householdState(bundle, householdId, localHousehold);
   const verdict = await decide(text, {
     keys: bundle.keys,
     communityId: bundle.community.id,

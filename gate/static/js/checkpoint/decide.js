@@ -16,8 +16,21 @@ import { Code, REMEASURE_CODES, displayOf, reason } from "./codes.js";
 import { asKeySet } from "./keys.js";
 import { toHex } from "./pass_format.js";
 import { asRuleSet } from "./rules.js";
-import { countedExits, lastDayCovered, nextExitAt, overdueSince, withinExitHours } from "./schedule.js";
-import { Direction, HouseholdStatus, advance, asHousehold, householdToDict, isQuarantined } from "./state.js";
+import {
+  countedExits,
+  lastDayCovered,
+  nextExitAt,
+  overdueSince,
+  withinExitHours,
+} from "./schedule.js";
+import {
+  Direction,
+  HouseholdStatus,
+  advance,
+  asHousehold,
+  householdToDict,
+  isQuarantined,
+} from "./state.js";
 import { formatUtc, toMillis } from "./timefmt.js";
 import { verifyPass } from "./verification.js";
 import { DAY_MS, monthDay, monthDayTime } from "./zone.js";
@@ -48,7 +61,12 @@ export function describe({ allowed, code, notes, nextExit, timezone, lang = "zh"
 export function checkOverride(override) {
   if (override === null || override === undefined) return null;
   const { supervisor, reason: why } = override;
-  if (typeof supervisor !== "string" || typeof why !== "string" || !supervisor.trim() || !why.trim()) {
+  if (
+    typeof supervisor !== "string" ||
+    typeof why !== "string" ||
+    !supervisor.trim() ||
+    !why.trim()
+  ) {
     throw new TypeError("an override needs the supervisor's name and a reason");
   }
   return Object.freeze({ supervisor, reason: why });
@@ -66,7 +84,8 @@ function isTenths(value) {
 
 function healthCodes(temperature, rules) {
   const limits = rules.temperature;
-  if (temperature === null || temperature === undefined) return limits.required ? [Code.NO_TEMPERATURE] : [];
+  if (temperature === null || temperature === undefined)
+    return limits.required ? [Code.NO_TEMPERATURE] : [];
   if (!isTenths(temperature)) return [Code.SENSOR_ERROR];
   if (!(limits.plausible_min_tenths <= temperature && temperature <= limits.plausible_max_tenths)) {
     return [Code.SENSOR_ERROR];
@@ -131,7 +150,8 @@ function verdictJson(v) {
     pass_id: v.fields === null ? null : v.fields.pass_id_hex,
     temperature_tenths: isTenths(v.temperature) ? v.temperature + 0 : null,
     state_after: v.stateAfter === null ? null : householdToDict(v.stateAfter),
-    override: v.override === null ? null : { supervisor: v.override.supervisor, reason: v.override.reason },
+    override:
+      v.override === null ? null : { supervisor: v.override.supervisor, reason: v.override.reason },
     timezone: v.rules.timezone,
   };
 }
@@ -157,13 +177,24 @@ function verdictJson(v) {
  */
 export async function decide(
   presented,
-  { keys, communityId, household, revokedPassIds, rules, direction, temperature, now, override = null },
+  {
+    keys,
+    communityId,
+    household,
+    revokedPassIds,
+    rules,
+    direction,
+    temperature,
+    now,
+    override = null,
+  },
 ) {
   const at = toMillis(now);
   const ruleSet = asRuleSet(rules);
   const state = asHousehold(household);
   const overrideValue = checkOverride(override);
-  if (direction !== Direction.OUT && direction !== Direction.IN) throw new RangeError("direction must be 'out' or 'in'");
+  if (direction !== Direction.OUT && direction !== Direction.IN)
+    throw new RangeError("direction must be 'out' or 'in'");
   const check =
     presented !== null && typeof presented === "object" && "kind" in presented
       ? presented

@@ -34,7 +34,9 @@ async function webcryptoBackend() {
       const id = Array.from(publicKey, (b) => b.toString(16).padStart(2, "0")).join("");
       let key = keys.get(id);
       if (key === undefined) {
-        key = api.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]).catch(() => null);
+        key = api
+          .importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"])
+          .catch(() => null);
         keys.set(id, key);
       }
       const loaded = await key;
@@ -52,7 +54,8 @@ async function nobleBackend() {
   const noble = await import("../../vendor/noble-ed25519/index.js");
   const api = await subtle();
   if (!globalThis.crypto?.subtle && api !== null) {
-    noble.hashes.sha512Async = async (message) => new Uint8Array(await api.digest("SHA-512", message));
+    noble.hashes.sha512Async = async (message) =>
+      new Uint8Array(await api.digest("SHA-512", message));
   }
   return {
     name: "noble",
@@ -82,7 +85,8 @@ function backend() {
 /** Choose the implementation: "auto" (default: WebCrypto if it works, else noble),
  * "webcrypto" or "noble". For tests and for a page that wants to report which one it uses. */
 export function useEd25519(name) {
-  if (!["auto", "webcrypto", "noble"].includes(name)) throw new RangeError(`unknown backend ${name}`);
+  if (!["auto", "webcrypto", "noble"].includes(name))
+    throw new RangeError(`unknown backend ${name}`);
   forced = name;
   chosen = null;
 }

@@ -3,7 +3,15 @@
 // /static/js/checkpoint/*.js to browsers and imported from the file system by Node 20.
 
 export { ALPHABET, Base45Error, b45decode, b45encode } from "./base45.js";
-export { Code, OVERRIDE_REFUSAL_CODES, PASS_VALIDITY_CODES, REASONS, REMEASURE_CODES, displayOf, reason } from "./codes.js";
+export {
+  Code,
+  OVERRIDE_REFUSAL_CODES,
+  PASS_VALIDITY_CODES,
+  REASONS,
+  REMEASURE_CODES,
+  displayOf,
+  reason,
+} from "./codes.js";
 export {
   BUNDLE_FORMAT,
   BundleError,
@@ -18,9 +26,31 @@ export {
 export { checkOverride, decide, describe } from "./decide.js";
 export { ed25519Backend, useEd25519, verifyEd25519 } from "./ed25519.js";
 export { KeyStatus, keyCovers, keyEntryFromDict, keySetFromList } from "./keys.js";
-export { MAX_INPUT_LENGTH, PREFIX, PassError, TEXT_LENGTH, fromHex, parsePass, toHex } from "./pass_format.js";
-export { DEFAULT_TIMEZONE, RuleSetError, WindowKind, rulesFromDict, rulesFromJson, rulesToDict } from "./rules.js";
-export { countedExits, lastDayCovered, nextExitAt, overdueSince, quotaFreeAt, withinExitHours } from "./schedule.js";
+export {
+  MAX_INPUT_LENGTH,
+  PREFIX,
+  PassError,
+  TEXT_LENGTH,
+  fromHex,
+  parsePass,
+  toHex,
+} from "./pass_format.js";
+export {
+  DEFAULT_TIMEZONE,
+  RuleSetError,
+  WindowKind,
+  rulesFromDict,
+  rulesFromJson,
+  rulesToDict,
+} from "./rules.js";
+export {
+  countedExits,
+  lastDayCovered,
+  nextExitAt,
+  overdueSince,
+  quotaFreeAt,
+  withinExitHours,
+} from "./schedule.js";
 export {
   MAX_LIFETIME_SECONDS,
   SCREEN_PREFIX,

@@ -4,11 +4,16 @@ import { parseUtc } from "./timefmt.js";
 import { verifyEd25519 } from "./ed25519.js";
 
 export const ED25519 = "ed25519";
-export const KeyStatus = Object.freeze({ ACTIVE: "active", RETIRED: "retired", REVOKED: "revoked" });
+export const KeyStatus = Object.freeze({
+  ACTIVE: "active",
+  RETIRED: "retired",
+  REVOKED: "revoked",
+});
 const STATUSES = new Set(Object.values(KeyStatus));
 
 function whole(value, name) {
-  const number = typeof value === "string" && /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : value;
+  const number =
+    typeof value === "string" && /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : value;
   if (typeof number !== "number" || !Number.isInteger(number)) {
     throw new TypeError(`${name} must be a whole number`);
   }
@@ -26,7 +31,8 @@ function base64Strict(text) {
 /** One public key from its JSON form (KeyEntry.from_dict); throws on bad data. Times are ms. */
 export function keyEntryFromDict(data) {
   if (data === null || typeof data !== "object") throw new TypeError("bad key entry");
-  if (!("key_id" in data) || !("public_key" in data)) throw new TypeError("bad key entry: missing field");
+  if (!("key_id" in data) || !("public_key" in data))
+    throw new TypeError("bad key entry: missing field");
   const keyId = whole(data.key_id, "key_id");
   if (keyId < 0 || keyId > 0xffff) throw new RangeError("key_id must fit 16 bits");
   const status = "status" in data ? data.status : "active";

@@ -79,7 +79,10 @@ export function openEnvelope(text, { prefix, textLength, bodyLength, version }) 
   }
   if (!text.startsWith(prefix)) {
     const head = Array.from(text).slice(0, prefix.length).join("");
-    throw new PassError(Code.BAD_FORMAT, head.toUpperCase() === prefix ? "lowercase" : "wrong_prefix");
+    throw new PassError(
+      Code.BAD_FORMAT,
+      head.toUpperCase() === prefix ? "lowercase" : "wrong_prefix",
+    );
   }
   if (codePointLength(text, 0) !== textLength) throw new PassError(Code.BAD_FORMAT, "wrong_length");
   const payload = text.slice(prefix.length);

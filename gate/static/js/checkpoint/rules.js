@@ -104,7 +104,11 @@ function exitHours(data) {
   const start = clock(get(obj, "start", null), "exit_hours.start");
   const end = clock(get(obj, "end", null), "exit_hours.end");
   if (start.ms === end.ms) {
-    throw new RuleSetError("exit_hours", "start_equals_end", "start equals end; use null for any time");
+    throw new RuleSetError(
+      "exit_hours",
+      "start_equals_end",
+      "start equals end; use null for any time",
+    );
   }
   return Object.freeze({ start: start.text, end: end.text, start_ms: start.ms, end_ms: end.ms });
 }
@@ -120,8 +124,18 @@ function temperature(data) {
   if (typeof required !== "boolean") {
     throw new RuleSetError("temperature.required", "not_boolean", "must be true or false");
   }
-  const low = int(get(obj, "plausible_min_tenths", 340), "temperature.plausible_min_tenths", 300, 450);
-  const high = int(get(obj, "plausible_max_tenths", 430), "temperature.plausible_max_tenths", 300, 450);
+  const low = int(
+    get(obj, "plausible_min_tenths", 340),
+    "temperature.plausible_min_tenths",
+    300,
+    450,
+  );
+  const high = int(
+    get(obj, "plausible_max_tenths", 430),
+    "temperature.plausible_max_tenths",
+    300,
+    450,
+  );
   const fever = int(
     get(obj, "fever_threshold_tenths", 373),
     "temperature.fever_threshold_tenths",
@@ -164,9 +178,14 @@ export function rulesFromDict(data) {
   const timezone = str(get(obj, "timezone", DEFAULT_TIMEZONE), "timezone");
   // Intl also takes offsets ("+08:00") and any letter case, which zoneinfo does not.
   if (!/^[A-Za-z]/.test(timezone) || !isKnownZone(timezone) || !sameCase(timezone)) {
-    throw new RuleSetError("timezone", "unknown_timezone", `unknown time zone ${JSON.stringify(timezone)}`, {
-      value: timezone,
-    });
+    throw new RuleSetError(
+      "timezone",
+      "unknown_timezone",
+      `unknown time zone ${JSON.stringify(timezone)}`,
+      {
+        value: timezone,
+      },
+    );
   }
   if (!Object.hasOwn(obj, "version")) throw new RuleSetError("version", "required", "is required");
   const version = int(obj.version, "version", 1, 2 ** 31 - 1);
@@ -196,7 +215,10 @@ export function rulesFromJson(text) {
   try {
     data = JSON.parse(text);
   } catch (error) {
-    throw new RuleSetError("(json)", "not_json", `not valid JSON: ${error.message}`, { line: 1, column: 1 });
+    throw new RuleSetError("(json)", "not_json", `not valid JSON: ${error.message}`, {
+      line: 1,
+      column: 1,
+    });
   }
   return rulesFromDict(data);
 }
@@ -208,7 +230,10 @@ export function rulesToDict(rules) {
     timezone: rules.timezone,
     quota: rules.quota === null ? null : { ...rules.quota },
     max_out_at_once: rules.max_out_at_once,
-    exit_hours: rules.exit_hours === null ? null : { start: rules.exit_hours.start, end: rules.exit_hours.end },
+    exit_hours:
+      rules.exit_hours === null
+        ? null
+        : { start: rules.exit_hours.start, end: rules.exit_hours.end },
     max_outside_minutes: rules.max_outside_minutes,
     temperature: { ...rules.temperature },
   };

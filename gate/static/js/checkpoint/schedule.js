@@ -35,7 +35,8 @@ export function quotaFreeAt(state, rules, now) {
   const surplus = counted.length - rules.quota.exits;
   if (surplus < 0) return now;
   const leaving = counted[surplus];
-  if (rules.quota.window === WindowKind.ROLLING_HOURS) return leaving + rules.quota.length * HOUR_MS;
+  if (rules.quota.window === WindowKind.ROLLING_HOURS)
+    return leaving + rules.quota.length * HOUR_MS;
   return localMidnight(rules.timezone, localDay(rules.timezone, leaving) + rules.quota.length);
 }
 
@@ -63,7 +64,8 @@ export function nextExitAt(state, rules, now) {
     if (state.quarantine_until === null) return null;
     moment = state.quarantine_until;
   }
-  if (state.status !== HouseholdStatus.EXEMPT) moment = Math.max(moment, quotaFreeAt(state, rules, moment));
+  if (state.status !== HouseholdStatus.EXEMPT)
+    moment = Math.max(moment, quotaFreeAt(state, rules, moment));
   return nextOpening(rules, moment);
 }
 

@@ -52,7 +52,8 @@ export function parseScreenCode(text) {
     valid_until: view.getUint32(21) * 1000,
   });
   const lifetime = (fields.valid_until - fields.valid_from) / 1000;
-  if (!(lifetime >= 0 && lifetime <= MAX_LIFETIME_SECONDS)) throw new PassError(Code.BAD_FORMAT, "bad_field");
+  if (!(lifetime >= 0 && lifetime <= MAX_LIFETIME_SECONDS))
+    throw new PassError(Code.BAD_FORMAT, "bad_field");
   return { fields, body, signature };
 }
 
@@ -82,7 +83,8 @@ export async function verifyScreenCode(text, keys, now) {
   if (key === null) return rejected(Code.BAD_SIGNATURE, "bad_signature");
   const fields = signed.fields;
   if (key.status === KeyStatus.REVOKED) return rejected(Code.KEY_REVOKED, "key_revoked");
-  if (!keyCovers(key, fields.valid_from)) return rejected(Code.KEY_NOT_VALID, "screen_code_outside_key_period");
+  if (!keyCovers(key, fields.valid_from))
+    return rejected(Code.KEY_NOT_VALID, "screen_code_outside_key_period");
   if (now < fields.valid_from) return rejected(Code.NOT_YET_VALID, "screen_code_not_yet_valid");
   if (now > fields.valid_until) return rejected(Code.SCREEN_CODE_STALE, "screen_code_stale");
   return Object.freeze({ kind: "screen", fields, key });
@@ -126,8 +128,10 @@ export function screenPassCheck(screen, issued, keys, { communityId, now }) {
   // Several entries may share an id; prefer one that is not revoked.
   const key = candidates.find((entry) => entry.status !== KeyStatus.REVOKED) ?? candidates[0];
   if (key.status === KeyStatus.REVOKED) return rejected(Code.KEY_REVOKED, "key_revoked", issued);
-  if (!keyCovers(key, issued.issued_at)) return rejected(Code.KEY_NOT_VALID, "issued_outside_key_period", issued);
-  if (issued.community_id !== communityId) return rejected(Code.WRONG_COMMUNITY, "wrong_community", issued);
+  if (!keyCovers(key, issued.issued_at))
+    return rejected(Code.KEY_NOT_VALID, "issued_outside_key_period", issued);
+  if (issued.community_id !== communityId)
+    return rejected(Code.WRONG_COMMUNITY, "wrong_community", issued);
   if (now < issued.issued_at) return rejected(Code.NOT_YET_VALID, "not_yet_valid", issued);
   if (now > issued.valid_until) return rejected(Code.EXPIRED, "expired", issued);
   return verified(issued, key);

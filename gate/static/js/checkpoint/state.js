@@ -28,7 +28,8 @@ function freezeState(state) {
 }
 
 function whole(value, name) {
-  const number = typeof value === "string" && /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : value;
+  const number =
+    typeof value === "string" && /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : value;
   if (typeof number !== "number" || !Number.isInteger(number)) {
     throw new TypeError(`bad household state: ${name} must be a whole number`);
   }
@@ -48,7 +49,8 @@ function times(items, name) {
 /** A state from its JSON form (HouseholdState.from_dict); throws on bad data. */
 export function householdFromDict(data) {
   if (data === null || typeof data !== "object") throw new TypeError("bad household state");
-  if (!Object.hasOwn(data, "household_id")) throw new TypeError("bad household state: household_id");
+  if (!Object.hasOwn(data, "household_id"))
+    throw new TypeError("bad household state: household_id");
   const get = (key, fallback) => (Object.hasOwn(data, key) ? data[key] : fallback);
   const status = get("status", "normal");
   if (!STATUSES.has(status)) throw new RangeError(`bad household status ${status}`);

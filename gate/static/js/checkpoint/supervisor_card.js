@@ -54,7 +54,8 @@ export function parseSupervisorCard(text) {
     valid_until: view.getUint32(27) * 1000,
   });
   const validity = fields.valid_until - fields.issued_at;
-  if (!(validity >= 0 && validity <= MAX_CARD_VALIDITY_MS)) throw new PassError(Code.BAD_FORMAT, "bad_field");
+  if (!(validity >= 0 && validity <= MAX_CARD_VALIDITY_MS))
+    throw new PassError(Code.BAD_FORMAT, "bad_field");
   return { fields, body, signature };
 }
 
@@ -86,10 +87,12 @@ export async function verifySupervisorCard(text, keys, { communityId, now }) {
   }
   if (key === null) return cardRejected(invalid, "bad_signature");
   if (key.status === KeyStatus.REVOKED) return cardRejected(invalid, "key_revoked", fields);
-  if (!keyCovers(key, fields.issued_at)) return cardRejected(invalid, "issued_outside_key_period", fields);
+  if (!keyCovers(key, fields.issued_at))
+    return cardRejected(invalid, "issued_outside_key_period", fields);
   if (fields.community_id !== communityId) return cardRejected(invalid, "wrong_community", fields);
   if (now < fields.issued_at) return cardRejected(invalid, "not_yet_valid", fields);
-  if (now > fields.valid_until) return cardRejected(Code.SUPERVISOR_CARD_EXPIRED, "expired", fields);
+  if (now > fields.valid_until)
+    return cardRejected(Code.SUPERVISOR_CARD_EXPIRED, "expired", fields);
   return Object.freeze({ kind: "card", fields, key });
 }
 

@@ -23,7 +23,8 @@ export function parseUtc(text) {
   const match = ISO.exec(text);
   if (match === null) throw new RangeError(`not an ISO 8601 time: ${JSON.stringify(text)}`);
   const [, y, mo, d, h, mi, s = "0", frac = "", zone] = match;
-  if (zone === undefined) throw new RangeError(`timestamp ${JSON.stringify(text)} has no time zone`);
+  if (zone === undefined)
+    throw new RangeError(`timestamp ${JSON.stringify(text)} has no time zone`);
   const [year, month, day, hour, minute, second] = [y, mo, d, h, mi, s].map(Number);
   const wall = Date.UTC(year, month - 1, day, hour, minute, second);
   const check = new Date(wall);

@@ -50,7 +50,15 @@ export function wallAt(zone, ms) {
   if (parts.era === "BC" || parts.era === "B") year = 1 - year;
   const hour = Number(parts.hour) % 24; // some engines write midnight as 24 in h23
   const millis = ((ms % 1000) + 1000) % 1000; // zone offsets are whole seconds
-  const wall = Date.UTC(2000, Number(parts.month) - 1, Number(parts.day), hour, Number(parts.minute), Number(parts.second), millis);
+  const wall = Date.UTC(
+    2000,
+    Number(parts.month) - 1,
+    Number(parts.day),
+    hour,
+    Number(parts.minute),
+    Number(parts.second),
+    millis,
+  );
   const date = new Date(wall);
   date.setUTCFullYear(year);
   return date.getTime();

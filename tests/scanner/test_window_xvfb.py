@@ -135,9 +135,11 @@ def test_card_image_then_365_typed_in_the_window_shows_green_with_36_5(
         _until("the temperature prompt", lambda: bool(_shots(shots, "prompt")))
         _xdotool(xdisplay, "type", "--delay", "200", "365")  # a person, not a wedge
         _until("the verdict", lambda: bool(_shots(shots, "allow")))
+        shown_at = time.monotonic()
         time.sleep(0.3)
         seen = ImageGrab.grab(xdisplay=xdisplay)  # what the X screen really shows
-        assert scanner.wait(timeout=30) == 0  # --hold 3: the verdict stays, then it ends
+        assert scanner.wait(timeout=30) == 0
+        assert time.monotonic() - shown_at >= 2.5  # --hold 3: the verdict stays, then it ends
     finally:
         if scanner.poll() is None:
             scanner.kill()

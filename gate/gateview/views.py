@@ -14,7 +14,16 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Response,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
@@ -30,39 +39,18 @@ from gate.crossings.browser import (
 from gate.crossings.operations import CrossingError, ScanRequest
 from gate.crossings.supervisors import Supervisor
 from gate.devices.queries import gate_of, gates_of
+from gate.gateview import offline as _offline_routes  # noqa: F401  (registers its routes)
+from gate.gateview.blueprint import GATE_SESSION_KEY, GateError, gateview
+from gate.gateview.offline import GATE_PAGE_POLICY, offline_reasons
 from gate.issuing.manual_codes import UnknownManualCode, manual_pass_text
 from gate.services import now, services
 from gate.web.auth import GATE_ROLES, current_community_id, require_role
 from gate.web.i18n import is_chinese
-from gate.web.json_body import BadJsonBody, json_object
+from gate.web.json_body import json_object
 from gate.web.unit_of_work import db_session, request_unit, writes
 from passes import Override, format_utc
 
-gateview = Blueprint("gateview", __name__, url_prefix="/gate")
-
-GATE_SESSION_KEY = "gateview_gate_id"
-"""The gate this browser scans for, chosen on first use and kept in the login session."""
-
-
-class _GateError(Exception):
-    """A refusal the page shows: HTTP status, stable code, message in the page's language."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-@gateview.errorhandler(_GateError)
-def _gate_error(error: _GateError) -> tuple[Response, int]:
-    return jsonify({"error": {"code": error.code, "message": error.message}}), error.status
-
-
-@gateview.errorhandler(BadJsonBody)
-def _bad_json(error: BadJsonBody) -> tuple[Response, int]:
-    message = _("The page sent something the server cannot read: reload the page.")
-    return jsonify({"error": {"code": error.code, "message": message}}), error.status
+__all__ = ["gateview"]  # the blueprint, with the routes of this module and of offline.py
 
 
 @gateview.get("")
@@ -79,14 +67,23 @@ def screen() -> str | BaseResponse:
         gate = gates[0]
         session[GATE_SESSION_KEY] = gate.id
     context = services().contexts.get(db, community_id)
-    return render_template(
+    page = render_template(
         "gateview/gate.html",
+        gate_id=gate.id,
         gate_name=gate.name,
         community_name=context.name,
+        timezone=context.timezone,
         temperature_required=context.rules.temperature.required,
         can_override=_role() in OVERRIDE_ROLES,
+        operator=_display_name(),
+        user_id=int(current_user.id),
+        reasons=offline_reasons(_lang()),
         lang=_lang(),
     )
+    response = make_response(page)
+    # The page's QR decoder is WebAssembly (zxing-cpp), compiled from /static only.
+    response.headers["Content-Security-Policy"] = GATE_PAGE_POLICY
+    return response
 
 
 @gateview.post("/choose")
@@ -126,7 +123,7 @@ def manual() -> Response:
         try:
             return manual_pass_text(db_session(), community_id=community_id, code=body.get("code"))
         except UnknownManualCode:
-            raise _GateError(404, "unknown_manual_code", _("No card has this code.")) from None
+            raise GateError(404, "unknown_manual_code", _("No card has this code.")) from None
 
     return _decide(body, text_of)
 
@@ -138,7 +135,7 @@ def _decide(body: dict[str, Any], pass_of: Callable[[], object]) -> Response:
     db = db_session()
     gate = gate_of(db, session.get(GATE_SESSION_KEY), community_id)
     if gate is None:
-        raise _GateError(409, "no_gate", _("Choose the gate first: reload the page."))
+        raise GateError(409, "no_gate", _("Choose the gate first: reload the page."))
     scan_request = replace(_scan_request(body, pass_of(), at), override=override, client_time=False)
     context = services().contexts.get(db, community_id)
     # The override's credential is the login of a user whose role may override.
@@ -159,7 +156,7 @@ def _decide(body: dict[str, Any], pass_of: Callable[[], object]) -> Response:
         )
     except CrossingError as exc:
         request_unit().commit()  # the office's crossing.id_reuse event
-        raise _GateError(409, exc.code, _(exc.message_id, **exc.params)) from None
+        raise GateError(409, exc.code, _(exc.message_id, **exc.params)) from None
     answer = scan_response(
         recorded,
         replay=recorded.replay,
@@ -185,7 +182,7 @@ def _scan_request(body: dict[str, Any], pass_text: object, at: datetime) -> Scan
         )
     except ApiError as exc:
         message = _("The scan could not be read: reload the page and scan again.")
-        raise _GateError(exc.status, exc.code, message) from None
+        raise GateError(exc.status, exc.code, message) from None
 
 
 def _override(value: object) -> Override | None:
@@ -196,10 +193,10 @@ def _override(value: object) -> Override | None:
         return supervisor_override(_role(), _display_name(), reason)
     except OverrideNotAllowed:
         message = _("Only a supervisor may let a refused person through.")
-        raise _GateError(403, "override_not_allowed", message) from None
+        raise GateError(403, "override_not_allowed", message) from None
     except OverrideReasonMissing as exc:
         message = _("An override needs a reason of at most %(limit)d characters.", limit=exc.limit)
-        raise _GateError(422, "invalid_field", message) from None
+        raise GateError(422, "invalid_field", message) from None
 
 
 def _for_screen(answer: dict[str, Any], timezone: str) -> dict[str, Any]:

@@ -1,11 +1,15 @@
 /* The gate view (/gate): camera scan, direction, temperature keypad, verdict screen.
  *
- * Flow: the camera is read a few times a second (BarcodeDetector when the browser has one,
- * else the vendored jsQR). A code, or a typed card code, is posted with the direction and the
- * temperature (integer tenths) to the server, which decides with the same function as the
- * gate scanners. The verdict fills the screen (green / red / amber), plays a sound, and the
- * page returns to scanning after 3 s. Nothing is shown green that the server did not allow.
- * Each crossing has a client UUID: a retry after a lost answer replays, never double-counts.
+ * Flow: the camera is read a few times a second by the page's decoder (gate-decoder.js:
+ * zxing-cpp in WebAssembly). A code, or a typed card code, is posted with the direction and
+ * the temperature (integer tenths) to the server, which decides with the same function as the
+ * gate scanners. When the server cannot be reached (no network, no answer within the
+ * deadline, a 5xx), a scanned code is decided on the phone by the JavaScript decider over the
+ * community's bundle (gate-offline.js) and journaled in IndexedDB BEFORE the verdict shows;
+ * journaled crossings are uploaded when the network returns. The verdict fills the screen
+ * (green / red / amber) with a sound and stays until the next code is read or 下一位 is
+ * pressed. Each crossing has a client UUID: a retry after a lost answer replays, never
+ * double-counts. The status bar shows online/offline, the bundle's age and the unsent count.
  */
 (function () {
   "use strict";
@@ -15,25 +19,28 @@
     return;
   }
 
-  var VERDICT_MS = 3000;
+  var ONLINE_DEADLINE_MS = 2500;
   var SCAN_INTERVAL_MS = 150;
   var SAME_CODE_PAUSE_MS = 5000;
-  var MAX_FRAME_WIDTH = 640;
+  var RETRY_ONLINE_AFTER_MS = 20000;
   /* Refusals about the pass itself: an override cannot help, the office must re-issue. */
   var NOT_OVERRIDABLE = [
     "bad_format", "unknown_key", "bad_signature", "key_revoked", "key_not_valid",
-    "wrong_community", "not_yet_valid", "expired", "revoked", "superseded",
-    "unknown_household", "sensor_error", "no_temperature"
+    "validity_too_long", "wrong_community", "not_yet_valid", "expired", "revoked",
+    "superseded", "unknown_household", "unknown_pass", "screen_code_stale", "sensor_error",
+    "no_temperature", "clock_fault", "no_bundle"
   ];
 
   var strings = document.getElementById("strings").dataset;
+  var reasons = JSON.parse(document.getElementById("offline-reasons").textContent || "{}");
   var temperatureRequired = root.dataset.temperatureRequired === "1";
   var canOverride = root.dataset.canOverride === "1";
+  var lang = root.dataset.lang || "zh";
+  var offline = window.GateOffline;
 
   var el = {
     scanView: document.getElementById("scan-view"),
     video: document.getElementById("camera"),
-    canvas: document.getElementById("frame"),
     cameraMessage: document.getElementById("camera-message"),
     prompt: document.getElementById("prompt"),
     temp: document.getElementById("temp-display"),
@@ -47,13 +54,17 @@
     reason: document.getElementById("verdict-reason"),
     label: document.getElementById("verdict-label"),
     next: document.getElementById("verdict-next"),
+    offlineNote: document.getElementById("verdict-offline"),
     overrideBox: document.getElementById("override-box"),
     overrideOpen: document.getElementById("override-open"),
     overrideForm: document.getElementById("override-form"),
     overrideReason: document.getElementById("override-reason"),
     overrideCancel: document.getElementById("override-cancel"),
     done: document.getElementById("verdict-done"),
-    net: document.getElementById("net-status")
+    net: document.getElementById("net-status"),
+    bundleAge: document.getElementById("bundle-age"),
+    unsent: document.getElementById("unsent"),
+    dead: document.getElementById("dead-letters")
   };
 
   var state = {
@@ -64,7 +75,7 @@
     last: null, /* the crossing last shown, for an override */
     lastText: "",
     lastTextAt: 0,
-    verdictTimer: null
+    serverDownUntil: 0 /* skip the server until then after it did not answer */
   };
 
   /* ---------- helpers ---------- */
@@ -87,6 +98,10 @@
     }).join("");
     return hex.slice(0, 8) + "-" + hex.slice(8, 12) + "-" + hex.slice(12, 16) + "-" +
       hex.slice(16, 20) + "-" + hex.slice(20);
+  }
+
+  function fill(template, key, value) {
+    return template.replace("{" + key + "}", value);
   }
 
   function setPrompt(text) {
@@ -176,33 +191,27 @@
     }
   }
 
-  /* ---------- verdict screen ---------- */
+  /* ---------- verdict screen (stays until the next code or 下一位) ---------- */
 
-  function showVerdict(kind, headline, reason, label, next) {
+  function showVerdict(kind, headline, reason, label, next, decidedOffline) {
     el.verdict.className = "verdict verdict-" + kind;
+    el.verdict.dataset.offline = decidedOffline ? "1" : "0";
     el.headline.textContent = headline;
     el.reason.textContent = reason || "";
     el.label.textContent = label || "";
     el.next.textContent = next || "";
+    el.offlineNote.hidden = !decidedOffline;
     el.overrideBox.hidden = true;
     el.overrideForm.hidden = true;
     el.overrideOpen.hidden = false;
     el.verdict.hidden = false;
-    el.scanView.hidden = true;
     state.mode = "verdict";
     playSound(kind);
-    restartVerdictTimer();
-  }
-
-  function restartVerdictTimer() {
-    window.clearTimeout(state.verdictTimer);
-    state.verdictTimer = window.setTimeout(backToScanning, VERDICT_MS);
   }
 
   function backToScanning() {
-    window.clearTimeout(state.verdictTimer);
     el.verdict.hidden = true;
-    el.scanView.hidden = false;
+    el.manualForm.hidden = true;
     state.mode = "scan";
     if (state.pending) {
       setPrompt(temperatureReady() ? strings.network : strings.enterTemperature);
@@ -213,34 +222,82 @@
     }
   }
 
-  function showAnswer(answer) {
+  function showAnswer(answer, decidedOffline) {
     var verdict = answer.verdict;
     var kind = verdict.display; /* allow | refuse | remeasure */
     var headline = strings[kind] || strings.refuse;
     var next = answer.next_exit_local ?
-      strings.nextExit.replace("{time}", answer.next_exit_local) : "";
-    showVerdict(kind, headline, answer.reason, answer.household_label, next);
+      fill(strings.nextExit, "time", answer.next_exit_local) : "";
+    showVerdict(kind, headline, answer.reason, answer.household_label, next, decidedOffline);
     var overridable = kind === "refuse" && canOverride &&
       NOT_OVERRIDABLE.indexOf(verdict.code) === -1;
     el.overrideBox.hidden = !overridable;
   }
 
   function showFault(message) {
-    showVerdict("fault", strings.fault, message, "", "");
+    showVerdict("fault", strings.fault, message, "", "", false);
   }
 
-  /* ---------- talking to the server ---------- */
+  /* ---------- offline verdicts: the page's words for the decider's codes ---------- */
 
-  function submit(pending, override) {
+  function localTime(iso) {
+    if (!iso) {
+      return null;
+    }
+    var zone = root.dataset.timezone || "Asia/Shanghai";
+    var parts = {};
+    new Intl.DateTimeFormat("en-GB", {
+      timeZone: zone, month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+      hourCycle: "h23"
+    }).formatToParts(new Date(iso)).forEach(function (part) {
+      parts[part.type] = part.value;
+    });
+    return parts.month + "-" + parts.day + " " + parts.hour + ":" + parts.minute;
+  }
+
+  function offlineAnswer(scan, verdict) {
+    var code = verdict.code || null;
+    var notes = verdict.notes || [];
+    var display = verdict.display ||
+      (verdict.allowed ? "allow" :
+        (reasons.remeasure || []).indexOf(code) !== -1 ? "remeasure" : "refuse");
+    var when = localTime(verdict.next_exit_at);
+    var text = lang === "zh" ? verdict.reason_zh : verdict.reason_en;
+    if (!text) {
+      var codes = reasons.codes || {};
+      if (verdict.allowed) {
+        text = notes.indexOf("override") !== -1 ? codes.override :
+          (notes.length && codes[notes[0]]) || reasons.allowed;
+      } else {
+        text = code === "no_bundle" ? strings.noBundle : codes[code] || code || "";
+        text = text.replace("{when}", when || "").replace(/[：:，,]\s*$/, "");
+      }
+    }
+    var household = verdict.household_id;
+    var label = verdict.household_label ||
+      (household ? fill(strings.offlineLabel, "id", household) : "");
+    return {
+      id: scan.id,
+      verdict: {
+        allowed: !!verdict.allowed, display: display, code: code,
+        codes: verdict.codes || [], notes: notes
+      },
+      reason: text,
+      household_label: label,
+      next_exit_local: when
+    };
+  }
+
+  /* ---------- deciding: the server first, the phone when it cannot answer ---------- */
+
+  function scanBody(pending, override) {
     var tenths = temperatureTenths();
     var body = {
       id: pending.id,
       direction: state.direction,
       temperature: tenths === undefined ? null : tenths
     };
-    var url = root.dataset.scanUrl;
     if (pending.kind === "manual") {
-      url = root.dataset.manualUrl;
       body.code = pending.value;
     } else {
       body.pass = pending.value;
@@ -248,8 +305,16 @@
     if (override) {
       body.override = {reason: override};
     }
-    state.mode = "sending";
-    setPrompt(strings.checking);
+    return body;
+  }
+
+  function postScan(url, body) {
+    var controller = window.AbortController ? new AbortController() : null;
+    var timer = window.setTimeout(function () {
+      if (controller) {
+        controller.abort();
+      }
+    }, ONLINE_DEADLINE_MS);
     return fetch(url, {
       method: "POST",
       credentials: "same-origin",
@@ -258,29 +323,97 @@
         "Accept": "application/json",
         "X-CSRFToken": csrfToken()
       },
-      body: JSON.stringify(body)
+      body: JSON.stringify(body),
+      signal: controller ? controller.signal : undefined
     }).then(function (response) {
+      window.clearTimeout(timer);
       return response.json().catch(function () {
         return null;
       }).then(function (data) {
         return {status: response.status, data: data};
       });
-    }).then(function (result) {
-      handleResult(pending, body, result);
-    }, function () {
-      /* No answer: keep the same id, so pressing OK again replays rather than double-counts. */
-      state.pending = pending;
-      showFault(strings.network);
+    }, function (error) {
+      window.clearTimeout(timer);
+      throw error;
     });
   }
 
-  function handleResult(pending, body, result) {
+  function serverReachable() {
+    return navigator.onLine !== false && Date.now() >= state.serverDownUntil;
+  }
+
+  function submit(pending, override) {
+    var body = scanBody(pending, override);
+    var scannedAt = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+    var url = pending.kind === "manual" ? root.dataset.manualUrl : root.dataset.scanUrl;
+    state.mode = "sending";
+    setPrompt(strings.checking);
+    if (!serverReachable()) {
+      return decideHere(pending, body, scannedAt);
+    }
+    return postScan(url, body).then(function (result) {
+      if (result.status >= 500 && result.status !== 501) {
+        state.serverDownUntil = Date.now() + RETRY_ONLINE_AFTER_MS;
+        return decideHere(pending, body, scannedAt);
+      }
+      return handleResult(pending, body, result, scannedAt);
+    }, function () {
+      /* No answer: decide here. The same id goes into the journal: should the lost
+       * request have reached the server after all, the upload replays, never double-counts. */
+      state.serverDownUntil = Date.now() + RETRY_ONLINE_AFTER_MS;
+      showNetwork();
+      return decideHere(pending, body, scannedAt);
+    });
+  }
+
+  function decideHere(pending, body, scannedAt) {
+    if (pending.kind === "manual" || !offline) {
+      /* A typed card code names a card only the server knows. */
+      state.pending = null;
+      showFault(offline ? strings.offlineManual : strings.network);
+      return Promise.resolve();
+    }
+    var scan = {
+      id: body.id,
+      scanned_at: scannedAt,
+      pass: body.pass,
+      direction: body.direction,
+      temperature: body.temperature,
+      override: body.override ? body.override.reason : null
+    };
+    return offline.decide(scan).then(function (verdict) {
+      /* Durable first: the verdict shows only once the crossing is in the journal. */
+      return offline.record(scan, verdict, false).then(function () {
+        state.pending = null;
+        state.last = {pending: pending, temperature: state.temperature, direction: body.direction};
+        showAnswer(offlineAnswer(scan, verdict), true);
+        offline.tryUpload();
+      });
+    }).catch(function (error) {
+      if (window.console) {
+        window.console.error("offline decision failed", error);
+      }
+      state.pending = pending; /* the same id again on OK */
+      showFault(strings.offlineFailed);
+    });
+  }
+
+  function handleResult(pending, body, result, scannedAt) {
     var data = result.data;
     var error = data && data.error ? data.error : {code: "", message: ""};
     if (result.status === 200 && data && data.verdict) {
       state.pending = null;
       state.last = {pending: pending, temperature: state.temperature, direction: body.direction};
-      showAnswer(data);
+      showAnswer(data, false);
+      if (offline && data.verdict && body.pass) {
+        /* Kept to advance the household states should the network go next. */
+        offline.record({
+          id: body.id, scanned_at: scannedAt, pass: body.pass, direction: body.direction,
+          temperature: body.temperature,
+          override: body.override ? body.override.reason : null
+        }, data.verdict, true).catch(function () {});
+        offline.refreshBundle().catch(function () {});
+      }
       return;
     }
     state.pending = null;
@@ -299,6 +432,9 @@
   }
 
   function presented(kind, value) {
+    if (state.mode === "verdict") {
+      backToScanning(); /* the next person: the verdict has been seen */
+    }
     var same = state.pending && state.pending.kind === kind && state.pending.value === value;
     /* The same code again after "no answer" keeps its id: the server replays, never counts twice. */
     state.pending = same ? state.pending : {kind: kind, value: value, id: uuid4()};
@@ -312,8 +448,8 @@
   /* ---------- inputs ---------- */
 
   function onKey(key) {
-    if (state.mode === "verdict" && key === "ok" && state.pending) {
-      backToScanning(); /* a retry after "no answer" */
+    if (state.mode === "verdict") {
+      backToScanning(); /* typing a temperature starts the next person */
     }
     if (state.mode === "sending") {
       return;
@@ -360,13 +496,11 @@
 
   el.manualOpen.addEventListener("click", function () {
     el.manualForm.hidden = false;
-    el.manualOpen.hidden = true;
     el.manualCode.focus();
   });
 
   el.manualCancel.addEventListener("click", function () {
     el.manualForm.hidden = true;
-    el.manualOpen.hidden = false;
     el.manualCode.value = "";
   });
 
@@ -379,20 +513,25 @@
     }
     el.manualCode.value = "";
     el.manualForm.hidden = true;
-    el.manualOpen.hidden = false;
     presented("manual", code);
   });
 
-  el.done.addEventListener("click", backToScanning);
+  el.done.addEventListener("click", function () {
+    backToScanning();
+    /* 下一位: the next person may hold the same card (a family's copy): read it again. */
+    state.lastText = "";
+  });
 
   el.overrideOpen.addEventListener("click", function () {
-    window.clearTimeout(state.verdictTimer); /* the supervisor is typing: do not go back */
     el.overrideForm.hidden = false;
     el.overrideOpen.hidden = true;
     el.overrideReason.focus();
   });
 
-  el.overrideCancel.addEventListener("click", backToScanning);
+  el.overrideCancel.addEventListener("click", function () {
+    el.overrideForm.hidden = true;
+    el.overrideOpen.hidden = false;
+  });
 
   el.overrideForm.addEventListener("submit", function (event) {
     event.preventDefault();
@@ -412,67 +551,57 @@
   document.addEventListener("pointerdown", unlockAudio);
   document.addEventListener("keydown", unlockAudio);
 
-  /* ---------- network status ---------- */
+  /* ---------- status bar: network, bundle age, unsent, dead letters ---------- */
+
+  function ageText(ms) {
+    var minutes = Math.floor(ms / 60000);
+    if (minutes < 1) {
+      return strings.justNow;
+    }
+    if (minutes < 120) {
+      return fill(strings.minutes, "n", minutes);
+    }
+    return fill(strings.hours, "n", Math.floor(minutes / 60));
+  }
 
   function showNetwork() {
-    var online = navigator.onLine !== false;
+    var online = serverReachable();
     el.net.textContent = "● " + (online ? strings.online : strings.offline);
-    el.net.classList.toggle("is-offline", !online);
+    root.classList.toggle("is-offline", !online);
+    if (!offline) {
+      return;
+    }
+    var status = offline.status();
+    el.bundleAge.textContent = status.hasBundle ?
+      fill(strings.bundleAge, "age", ageText(status.bundleAgeMs)) : strings.noBundleShort;
+    el.bundleAge.classList.toggle("is-stale", !status.hasBundle ||
+      status.bundleAgeMs > 24 * 3600 * 1000);
+    el.unsent.textContent = status.uploading ? strings.uploading :
+      fill(strings.unsent, "n", status.unsent);
+    el.unsent.classList.toggle("has-unsent", status.unsent > 0);
+    el.unsent.dataset.count = String(status.unsent);
+    el.dead.hidden = !status.dead;
+    el.dead.textContent = status.dead ? fill(strings.dead, "n", status.dead) : "";
   }
-  window.addEventListener("online", showNetwork);
+  window.addEventListener("online", function () {
+    state.serverDownUntil = 0;
+    showNetwork();
+  });
   window.addEventListener("offline", showNetwork);
-  showNetwork();
+  window.setInterval(showNetwork, 15000);
 
   /* ---------- camera and decoding ---------- */
 
-  var detector = null;
-  var context2d = el.canvas.getContext("2d", {willReadFrequently: true});
-
-  function chooseDecoder() {
-    if ("BarcodeDetector" in window) {
-      return window.BarcodeDetector.getSupportedFormats().then(function (formats) {
-        if (formats.indexOf("qr_code") !== -1) {
-          detector = new window.BarcodeDetector({formats: ["qr_code"]});
-        }
-      }).catch(function () {
-        detector = null;
-      });
-    }
-    return Promise.resolve();
-  }
-
-  function decodeFrame() {
-    var video = el.video;
-    if (video.readyState < 2 || !video.videoWidth) {
-      return Promise.resolve(null);
-    }
-    if (detector) {
-      return detector.detect(video).then(function (codes) {
-        return codes.length ? codes[0].rawValue : null;
-      }).catch(function () {
-        return null;
-      });
-    }
-    if (typeof window.jsQR !== "function") {
-      return Promise.resolve(null);
-    }
-    var scale = Math.min(1, MAX_FRAME_WIDTH / video.videoWidth);
-    var width = Math.round(video.videoWidth * scale);
-    var height = Math.round(video.videoHeight * scale);
-    el.canvas.width = width;
-    el.canvas.height = height;
-    context2d.drawImage(video, 0, 0, width, height);
-    var image = context2d.getImageData(0, 0, width, height);
-    var found = window.jsQR(image.data, width, height, {inversionAttempts: "dontInvert"});
-    return Promise.resolve(found ? found.data : null);
-  }
+  var decoder = window.GateDecoder;
 
   function scanLoop() {
-    var busy = state.mode !== "scan" || (state.pending && !temperatureReady());
-    var work = busy ? Promise.resolve(null) : decodeFrame();
+    var busy = state.mode === "sending" || (state.pending && !temperatureReady()) ||
+      !el.manualForm.hidden;
+    var ready = el.video.readyState >= 2 && el.video.videoWidth;
+    var work = busy || !ready || !decoder ? Promise.resolve(null) : decoder.decode(el.video);
     work.then(function (text) {
       var now = Date.now();
-      if (text && state.mode === "scan") {
+      if (text && state.mode !== "sending") {
         var repeat = text === state.lastText && now - state.lastTextAt < SAME_CODE_PAUSE_MS;
         state.lastTextAt = now;
         if (!repeat) {
@@ -480,7 +609,7 @@
           presented("scan", text);
         }
       }
-    }).then(function () {
+    }).catch(function () {}).then(function () {
       window.setTimeout(scanLoop, SCAN_INTERVAL_MS);
     });
   }
@@ -498,8 +627,12 @@
       return el.video.play();
     }).then(function () {
       el.cameraMessage.hidden = true;
-      return chooseDecoder();
-    }).then(scanLoop, function (error) {
+      root.dataset.camera = "on";
+      return decoder ? decoder.ready() : null;
+    }).then(function (name) {
+      root.dataset.decoder = name || "none";
+      scanLoop();
+    }, function (error) {
       var denied = error && (error.name === "NotAllowedError" || error.name === "SecurityError");
       el.cameraMessage.textContent = denied ? strings.cameraDenied : strings.noCamera;
     });
@@ -513,8 +646,62 @@
   }
   document.addEventListener("visibilitychange", keepAwake);
 
+  /* ---------- the installable app: service worker ---------- */
+
+  function keepFiles(worker) {
+    var urls = [window.location.pathname];
+    if (window.performance && performance.getEntriesByType) {
+      performance.getEntriesByType("resource").forEach(function (entry) {
+        urls.push(entry.name);
+      });
+    }
+    worker.postMessage({type: "keep", urls: urls});
+  }
+
+  /* Once the worker is active and every module the page needs has loaded (the decider's
+   * modules load after the page), the worker is told to keep them all. */
+  function registerWorker(loaded) {
+    if (!("serviceWorker" in navigator) || !window.isSecureContext) {
+      return;
+    }
+    navigator.serviceWorker.register(root.dataset.swUrl, {scope: "/gate"}).then(function () {
+      return Promise.all([navigator.serviceWorker.ready, loaded]);
+    }).then(function (results) {
+      var registration = results[0];
+      if (registration.active) {
+        keepFiles(registration.active);
+      }
+    }).catch(function (error) {
+      if (window.console) {
+        window.console.warn("service worker not registered:", error);
+      }
+    });
+    navigator.serviceWorker.addEventListener("message", function (event) {
+      if (event.data && event.data.type === "kept") {
+        root.dataset.kept = "1";
+      }
+    });
+  }
+
   showTemperature();
   setPrompt(strings.showPass);
   keepAwake();
+  var loaded = Promise.resolve();
+  if (offline) {
+    offline.onChange(showNetwork);
+    loaded = offline.start({
+      bundleUrl: root.dataset.bundleUrl,
+      batchUrl: root.dataset.batchUrl,
+      deciderUrl: root.dataset.deciderUrl,
+      gateId: parseInt(root.dataset.gateId, 10),
+      userId: parseInt(root.dataset.userId, 10),
+      operator: root.dataset.operator,
+      csrf: csrfToken
+    }).then(function () {
+      root.dataset.offlineReady = "1";
+    });
+  }
+  showNetwork();
+  registerWorker(loaded);
   startCamera();
 })();

@@ -410,8 +410,8 @@ def _note_console_error(message: Any, problems: list[str]) -> None:
 
 @pytest.mark.browser
 def test_the_page_runs_in_chromium_under_the_csp(compound: Compound, live_gate: str) -> None:
-    """Log in, type a card code and a temperature, see green, and return to scanning; the
-    browser reports no CSP violation or script error on the way."""
+    """Log in, type a card code and a temperature, see green until 下一位 is pressed, and
+    return to scanning; the browser reports no CSP violation or script error on the way."""
     playwright_api = pytest.importorskip("playwright.sync_api")
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
@@ -450,7 +450,10 @@ def test_the_page_runs_in_chromium_under_the_csp(compound: Compound, live_gate: 
             page.click('.key[data-key="ok"]')
             page.wait_for_selector("#verdict.verdict-allow", state="visible", timeout=5000)
             assert page.text_content("#verdict-label").startswith(compound.residents[0].code)
-            page.wait_for_selector("#scan-view", state="visible", timeout=6000)
+            page.wait_for_timeout(3500)  # the verdict stays until the next person
+            assert page.is_visible("#verdict.verdict-allow")
+            page.click("#verdict-done")
+            page.wait_for_selector("#verdict", state="hidden", timeout=2000)
             assert page.text_content("#temp-display") == "--.-"
         finally:
             browser.close()

@@ -1,0 +1,388 @@
+/* The phone gate offline: the community's bundle, decisions without the server through the
+ * one JavaScript decider (static/js/checkpoint/bundle.js, a port of passes.decide proven
+ * equal on the committed corpus), the durable journal, and the upload when the network
+ * returns.
+ *
+ * window.GateOffline:
+ *   start(config)      config: {bundleUrl, batchUrl, deciderUrl, gateId, userId, operator,
+ *                      csrf()}; loads the kept bundle, refreshes it, uploads what is unsent
+ *   refreshBundle()    GET the bundle with If-None-Match; keeps it (IndexedDB) with the time
+ *                      it was last confirmed
+ *   decide(scan)       the offline verdict for scan {id, pass, direction, temperature,
+ *                      override} from decideFromBundle (no_bundle, clock_fault before the
+ *                      bundle's time, stale_bundle after 24 h, else passes.decide's rules),
+ *                      with the household's state advanced by every crossing journaled
+ *                      since the bundle was built; and clock_fault when the phone's clock is
+ *                      behind the newest time it has already seen (the trust issue's rule)
+ *   record(scan, verdict, online)  journal one crossing (resolves once durable). Offline
+ *                      ones wait for upload; online ones are kept only to advance states
+ *   upload()           send unsent crossings (at most 100 a request) and settle the results
+ *   status()           {bundleAt, bundleAgeMs, hasBundle, unsent, dead, uploading}
+ *   onChange(fn)       fn() after anything in status() may have changed
+ */
+(function () {
+  "use strict";
+
+  var CLOCK_TOLERANCE_MS = 2 * 60 * 1000;
+  var BATCH = 100;
+  var RETRY_MS = 15000;
+  var CROSSING_FORMAT = "checkpoint.crossing.v1";
+  var BATCH_FORMAT = "checkpoint.batch.v1";
+
+  var journal = window.GateJournal;
+  var config = null;
+  var decider = null; /* the ES module, once imported */
+  var kept = null; /* {json, etag, confirmedAt, generatedAt, clockOffsetMs} */
+  var counts = {unsent: 0, dead: 0};
+  var uploading = null;
+  var listeners = [];
+  var seq = 0;
+
+  function changed() {
+    listeners.forEach(function (fn) {
+      try { fn(); } catch (error) { /* a listener's problem is its own */ }
+    });
+  }
+
+  function refreshCounts() {
+    return journal.counts().then(function (found) {
+      counts = found;
+      changed();
+    }, function () {});
+  }
+
+  /* The decider's modules: bundle.js (readBundle, decideFromBundle) and, next to it,
+   * state.js (advance) and pass_format.js (parsePass). */
+  function loadDecider() {
+    if (decider) {
+      return Promise.resolve(decider);
+    }
+    var base = new URL(config.deciderUrl, window.location.href);
+    return Promise.all([
+      import(base.href),
+      import(new URL("state.js", base).href),
+      import(new URL("pass_format.js", base).href)
+    ]).then(function (modules) {
+      decider = {bundle: modules[0], state: modules[1], format: modules[2]};
+      return decider;
+    });
+  }
+
+  function householdOf(text) {
+    try {
+      return decider.format.parsePass(text).fields.household_id;
+    } catch (error) {
+      return null; /* not a pass (a screen code or garbage): no state to advance */
+    }
+  }
+
+  function parseTime(text) {
+    return text ? Date.parse(text) : NaN;
+  }
+
+  function keep(json, etag, serverDate) {
+    var now = Date.now();
+    var serverAt = parseTime(serverDate);
+    kept = {
+      json: json,
+      etag: etag,
+      confirmedAt: now,
+      generatedAt: parseTime(json.generated_at),
+      clockOffsetMs: isNaN(serverAt) ? null : now - serverAt
+    };
+    return journal.putMeta("bundle", kept).then(noteTime, noteTime).then(function () {
+      changed();
+    });
+  }
+
+  function refreshBundle() {
+    var headers = {"Accept": "application/json"};
+    if (kept && kept.etag) {
+      headers["If-None-Match"] = kept.etag;
+    }
+    return fetch(config.bundleUrl, {credentials: "same-origin", headers: headers, cache: "no-store"})
+      .then(function (response) {
+        if (response.status === 304 && kept) {
+          kept.confirmedAt = Date.now();
+          return journal.putMeta("bundle", kept).then(changed);
+        }
+        if (!response.ok) {
+          throw new Error("bundle: HTTP " + response.status);
+        }
+        var etag = response.headers.get("ETag");
+        var date = response.headers.get("Date");
+        return response.json().then(function (json) {
+          return keep(json, etag, date);
+        });
+      });
+  }
+
+  /* ---------- the device clock (the trust issue's clock-fault rule) ---------- */
+
+  var clockMark = 0; /* the newest time this device has seen */
+
+  function noteTime() {
+    var now = Date.now();
+    if (now > clockMark) {
+      clockMark = now;
+      return journal.putMeta("clock_mark", clockMark).catch(function () {});
+    }
+    return Promise.resolve();
+  }
+
+  /* ---------- deciding ---------- */
+
+  function refusal(code, ruleVersion) {
+    return {
+      allowed: false,
+      display: "refuse",
+      code: code,
+      codes: [code],
+      notes: [],
+      next_exit_at: null,
+      rule_version: ruleVersion
+    };
+  }
+
+  var parsed = {kept: null, bundle: null};
+
+  function readKept() {
+    if (parsed.kept !== kept) {
+      parsed = {
+        kept: kept,
+        bundle: decider.bundle.readBundle(kept.json, {fetchedAt: new Date(kept.confirmedAt)})
+      };
+    }
+    return parsed.bundle;
+  }
+
+  /* The household as this phone knows it: the bundle's state advanced by every crossing
+   * journaled since the bundle was built (offline ones and online answers alike), in scan
+   * order. Null: nothing newer than the bundle. */
+  function localHousehold(bundle) {
+    var offset = typeof kept.clockOffsetMs === "number" ? kept.clockOffsetMs : 0;
+    return function (householdId, sinceMs) {
+      var base = bundle.households.get(householdId);
+      if (base === undefined) {
+        return null;
+      }
+      return journal.since(sinceMs + offset).then(function (entries) {
+        var mine = entries.filter(function (entry) {
+          return entry.household_id === householdId;
+        });
+        if (!mine.length) {
+          return null;
+        }
+        var state = base;
+        mine.forEach(function (entry) {
+          state = decider.state.advance(
+            state, entry.item.direction, !!entry.verdict.allowed, entry.scanned - offset,
+            bundle.rules
+          );
+        });
+        return state;
+      });
+    };
+  }
+
+  function decide(scan) {
+    var now = scan.scanned_at ? Date.parse(scan.scanned_at) : Date.now();
+    return loadDecider().then(function () {
+      if (!kept) {
+        return decider.bundle.decideFromBundle(null, scan.pass, {
+          direction: scan.direction, temperature: scan.temperature, now: new Date(now)
+        });
+      }
+      if (now < clockMark - CLOCK_TOLERANCE_MS) {
+        /* The clock went back behind a time this phone has already seen (the trust issue). */
+        return refusal("clock_fault", kept.json.rules ? kept.json.rules.version : 0);
+      }
+      var bundle = readKept();
+      return decider.bundle.decideFromBundle(bundle, scan.pass, {
+        direction: scan.direction,
+        temperature: scan.temperature,
+        now: new Date(now),
+        override: scan.override ? {supervisor: config.operator || "", reason: scan.override} : null,
+        localHousehold: localHousehold(bundle)
+      }).then(function (verdict) {
+        /* The household's code (printed on its card), as the online answer shows it. */
+        var codes = bundle.household_codes;
+        if (codes && verdict.household_id != null && codes.has(verdict.household_id)) {
+          return Object.assign({}, verdict, {household_label: codes.get(verdict.household_id)});
+        }
+        return verdict;
+      });
+    });
+  }
+
+  /* ---------- the journal and the upload ---------- */
+
+  function claim(verdict) {
+    return {
+      allowed: !!verdict.allowed,
+      code: verdict.code || null,
+      codes: (verdict.codes || []).slice(),
+      notes: (verdict.notes || []).slice(),
+      rule_version: verdict.rule_version || 0
+    };
+  }
+
+  function record(scan, verdict, online) {
+    var scannedAt = scan.scanned_at || new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+    var item = {
+      format: CROSSING_FORMAT,
+      id: scan.id,
+      pass: scan.pass,
+      direction: scan.direction,
+      temperature: scan.temperature,
+      scanned_at: scannedAt,
+      operator: config.operator || null,
+      override: scan.override ? {supervisor: config.operator || "", reason: scan.override} : null,
+      latency_ms: null,
+      verdict: claim(verdict)
+    };
+    if (kept && typeof kept.clockOffsetMs === "number") {
+      item.clock_offset_ms = Math.round(kept.clockOffsetMs);
+    }
+    seq += 1;
+    var entry = {
+      id: scan.id,
+      household_id: decider ? householdOf(scan.pass) : (verdict.household_id || null),
+      gate_id: config.gateId,
+      user_id: config.userId,
+      item: item,
+      verdict: verdict,
+      state: online ? "online" : "unsent",
+      created: Date.now(),
+      scanned: Date.parse(scannedAt),
+      seq: seq
+    };
+    return journal.add(entry).then(function () {
+      noteTime();
+      return refreshCounts();
+    });
+  }
+
+  function postBatch(gateId, entries) {
+    var url = config.batchUrl + (config.batchUrl.indexOf("?") === -1 ? "?" : "&") +
+      "gate=" + encodeURIComponent(gateId);
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "X-CSRFToken": config.csrf()
+      },
+      body: JSON.stringify({
+        format: BATCH_FORMAT,
+        crossings: entries.map(function (entry) { return entry.item; })
+      })
+    }).then(function (response) {
+      if (!response.ok) {
+        throw new Error("upload: HTTP " + response.status);
+      }
+      return response.json();
+    }).then(function (answer) {
+      return journal.settle(answer.results || []);
+    });
+  }
+
+  function uploadOnce() {
+    return journal.unsent().then(function (entries) {
+      if (!entries.length) {
+        return false;
+      }
+      /* One request per gate, in journal order, at most BATCH items each. */
+      var gateId = entries[0].gate_id;
+      var chunk = entries.filter(function (entry) {
+        return entry.gate_id === gateId;
+      }).slice(0, BATCH);
+      return postBatch(gateId, chunk).then(function () { return true; });
+    });
+  }
+
+  function upload() {
+    if (uploading) {
+      return uploading;
+    }
+    function loop() {
+      return uploadOnce().then(function (more) {
+        return refreshCounts().then(function () {
+          return more ? loop() : null;
+        });
+      });
+    }
+    uploading = loop().then(function () {
+      uploading = null;
+      changed();
+      /* The server now has what it did not: the next bundle counts these crossings. */
+      return refreshBundle().catch(function () {});
+    }, function (error) {
+      uploading = null;
+      changed();
+      throw error;
+    });
+    changed();
+    return uploading;
+  }
+
+  function tryUpload() {
+    upload().catch(function () {
+      window.setTimeout(function () {
+        if (navigator.onLine !== false && counts.unsent) {
+          tryUpload();
+        }
+      }, RETRY_MS);
+    });
+  }
+
+  function start(settings) {
+    config = settings;
+    window.addEventListener("online", function () {
+      tryUpload();
+      refreshBundle().catch(function () {});
+    });
+    return Promise.all([
+      journal.getMeta("bundle").then(function (found) { kept = found || null; }),
+      journal.getMeta("clock_mark").then(function (found) { clockMark = found || 0; })
+    ]).catch(function () {}).then(function () {
+      changed();
+      refreshCounts();
+      if (navigator.onLine !== false) {
+        tryUpload(); /* also refreshes the bundle */
+      }
+      return Promise.all([
+        loadDecider().catch(function (error) {
+          if (window.console) {
+            window.console.warn("offline decider unavailable:", error);
+          }
+        }),
+        refreshBundle().catch(function () {})
+      ]);
+    });
+  }
+
+  function status() {
+    return {
+      hasBundle: !!kept,
+      bundleAt: kept ? kept.confirmedAt : null,
+      bundleAgeMs: kept ? Date.now() - kept.confirmedAt : null,
+      unsent: counts.unsent,
+      dead: counts.dead,
+      uploading: !!uploading
+    };
+  }
+
+  window.GateOffline = {
+    start: start,
+    refreshBundle: refreshBundle,
+    decide: decide,
+    record: record,
+    upload: upload,
+    tryUpload: tryUpload,
+    status: status,
+    deadLetters: function () { return journal.deadLetters(); },
+    onChange: function (fn) { listeners.push(fn); }
+  };
+})();

@@ -27,6 +27,7 @@ monotonic clock), so tests drive it with fake frames, fake keys and a fake clock
 from __future__ import annotations
 
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -329,9 +330,12 @@ class ScanLoop:
         if reason is None:
             self._show_idle()
             return self._event(LoopEvent("card", card, None))
-        decision = decider.override(refused.request, refused.decision, card, reason)
+        # The override is a crossing of its own: a new client UUID, the refused scan's pass,
+        # direction and temperature.
+        fresh = replace(refused.request, crossing_id=str(uuid.uuid4()))
+        decision = decider.override(fresh, refused.decision, card, reason)
         request = replace(
-            refused.request,
+            fresh,
             crossing_id=decision.crossing_id,
             override=override_record(decision, card, reason),
         )

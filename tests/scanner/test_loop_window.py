@@ -189,6 +189,8 @@ def test_a_supervisor_card_after_a_refusal_records_an_override_with_the_picked_r
     assert len(rows) == 3
     override = rows[-1].entry
     assert override.id == events[0].decision.crossing_id  # type: ignore[union-attr]
+    assert override.id != rows[1].entry.id  # a crossing of its own
+    assert request.crossing_id not in {row.entry.id for row in rows[:2]}
     assert override.verdict["allowed"] is True
     assert override.override is not None
     assert override.override.reason == "紧急情况"  # the card itself: decider.overrides above

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from flask import Response, flash, redirect, render_template, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
 
@@ -86,8 +86,11 @@ def passes_print() -> Any:
     """
     form, _issue = _forms()
     row = community()
+    if not form.is_submitted():
+        _preselect(form)
+        return _form_page(200, print_form=form)
     if not form.validate_on_submit():
-        return _form_page(400 if form.is_submitted() else 200, print_form=form)
+        return _form_page(400, print_form=form)
     if bool(form.building.data) == bool(form.grid.data):
         form.building.errors = [_("Choose a building or a grid (one of the two).")]
         return _form_page(400, print_form=form)
@@ -117,6 +120,15 @@ def passes_print() -> Any:
         mimetype="application/pdf",
         headers={"Content-Disposition": attachment(f"passes-{place.label}.pdf")},
     )
+
+
+def _preselect(form: PrintForm) -> None:
+    """After a bulk issue the print form shows the place just issued (``?building=`` or
+    ``?grid=``, a value of its own lists)."""
+    for field in (form.building, form.grid):
+        wanted = request.args.get(field.name, "")
+        if wanted and any(choice.value == wanted for choice in field.choices):
+            field.data = wanted
 
 
 @console.post("/passes/issue", endpoint="passes_issue")
@@ -177,7 +189,10 @@ def passes_issue() -> Any:
         flash(_(exc.message_id, **exc.params), "error")
         result = run.result
     flash(_summary(label, result, reissue=reissue), "success")
-    return redirect(url_for("console.passes") + "#issue")
+    place_args = {}
+    if form.scope.data in ("building", "grid"):
+        place_args[form.scope.data] = getattr(form, form.scope.data).data
+    return redirect(url_for("console.passes", **place_args) + "#print")
 
 
 def _summary(label: str, result: BulkResult, *, reissue: bool) -> str:

@@ -164,7 +164,11 @@ def test_a_building_entered_twice_is_listed_once_and_issued_and_printed_whole(
         },
     )
     assert issued.status_code == 302
-    summary = _flashes(client.get("/passes/print").get_data(as_text=True))
+    after = client.get(issued.headers["Location"]).get_data(as_text=True)
+    chosen = re.search(r'<select[^>]*name="building".*?</select>', after, re.S)
+    assert chosen is not None
+    assert re.search(rf'<option selected value="{re.escape(value)}"', chosen[0])  # ready to print
+    summary = _flashes(after)
     assert "新签发 1 张出入证" in summary
     assert "3 户已有有效出入证" in summary
     assert "共 4 户" in summary

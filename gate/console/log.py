@@ -37,6 +37,7 @@ from gate.crossings.log_filters import (
 )
 from gate.crossings.models import Crossing
 from gate.crossings.queries import NotReviewable, conflicts, review_conflict
+from gate.devices.queries import gates_of
 from gate.paging import PagingError
 from gate.verification.log import AuditReport, verify_log
 from gate.web.auth import OFFICE_ROLES, READ_ROLES, require_role
@@ -229,5 +230,9 @@ def _chain_report(community_id: int) -> tuple[AuditReport, float]:
 @require_role(*READ_ROLES)
 def log_chain() -> Any:
     """Whether every gate's hash chain verifies end to end."""
-    report, age = _chain_report(community().id)
-    return render_template("console/chain.html", report=report, age_seconds=int(age))
+    row = community()
+    report, age = _chain_report(row.id)
+    gate_names = {gate.code: gate.name for gate in gates_of(db_session(), row.id)}
+    return render_template(
+        "console/chain.html", report=report, age_seconds=int(age), gate_names=gate_names
+    )

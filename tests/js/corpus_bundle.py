@@ -114,8 +114,8 @@ def add_bundles(corpus: Corpus) -> None:
             HouseholdState(household_id=4001),
             HouseholdState(
                 household_id=4002,
-                exits=(generated - timedelta(hours=3),),
-                out_since=(generated - timedelta(hours=3),),
+                exits=(generated - timedelta(hours=3, microseconds=654_321),),
+                out_since=(generated - timedelta(hours=3, microseconds=654_321),),
             ),
             HouseholdState(
                 household_id=4003,

@@ -79,7 +79,7 @@ export async function runCase(api, corpus, tables, c) {
         rules: tables.rules(c.rules),
         direction: c.direction,
         temperature: number(c.temperature),
-        now: new Date(at),
+        now: c.now,
         override: c.override,
       });
     }
@@ -88,12 +88,12 @@ export async function runCase(api, corpus, tables, c) {
         c.bundle === null
           ? null
           : api.readBundle(corpus.bundles[c.bundle], {
-              fetchedAt: new Date(api.parseUtc(c.fetched_at)),
+              fetchedAt: c.fetched_at,
             });
       return api.decideFromBundle(bundle, c.text, {
         direction: c.direction,
         temperature: number(c.temperature),
-        now: new Date(at),
+        now: c.now,
         override: c.override,
         maxBundleAgeMs: c.max_bundle_age_s * 1000,
         localHousehold: c.local === null ? null : () => c.local,

@@ -412,3 +412,53 @@ def add_next_exit(corpus: Corpus) -> None:
                                 household=state,
                                 direction=direction,
                             )
+
+
+def add_microseconds(corpus: Corpus) -> None:
+    """Times with microseconds (a scanner's crossing times carry them): edges 1 µs apart."""
+    us = timedelta(microseconds=1)
+    now = at("2026-11-22T09:30:00") + timedelta(microseconds=123_457)
+    for window, length in ((WindowKind.ROLLING_HOURS, 24), (WindowKind.CALENDAR_DAYS, 1)):
+        rules = RuleSet(
+            timezone="Europe/Berlin", quota=Quota(exits=1, window=window, length=length)
+        )
+        if window is WindowKind.ROLLING_HOURS:
+            edge = now - timedelta(hours=length)
+        else:
+            edge = local("Europe/Berlin", "2026-11-22T00:00:00")
+        for label, exit_at in (("edge-1us", edge - us), ("edge", edge), ("edge+1us", edge + us)):
+            state = household(exits=(exit_at,), out_since=(exit_at,))
+            for direction in Direction:
+                corpus.add_decide(
+                    f"micro/{window.value}/{label}/{direction.value}",
+                    PASS,
+                    rules=rules,
+                    now=now,
+                    household=state,
+                    direction=direction,
+                )
+    rules = RuleSet(max_outside_minutes=60, quota=Quota(exits=3, length=1))
+    for label, delta in (("-1us", -us), ("0", timedelta(0)), ("+1us", us)):
+        late = household(out_since=(now - timedelta(minutes=60) + delta,))
+        corpus.add_decide(
+            f"micro/overdue{label}",
+            PASS,
+            rules=rules,
+            now=now,
+            household=late,
+            direction=Direction.IN,
+        )
+        until = household(status=HouseholdStatus.QUARANTINED, quarantine_until=now + delta)
+        corpus.add_decide(
+            f"micro/quarantine{label}", PASS, rules=RuleSet(), now=now, household=until
+        )
+    for micro in (1, 999, 1_000, 999_999):
+        moment = at("2026-11-22T02:00:00") + timedelta(microseconds=micro)
+        state = household(exits=(moment - timedelta(hours=20),))
+        corpus.add_decide(
+            f"micro/now+{micro}us",
+            PASS,
+            rules=RuleSet(quota=Quota(window=WindowKind.ROLLING_HOURS, length=24)),
+            now=moment,
+            household=state,
+        )

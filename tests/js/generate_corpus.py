@@ -35,6 +35,7 @@ from corpus_rules import (  # noqa: E402
     add_calendar_edges,
     add_exit_hours,
     add_health,
+    add_microseconds,
     add_next_exit,
     add_people_out,
     add_quarantine,
@@ -82,6 +83,7 @@ def build_corpus() -> dict[str, Any]:
     add_quarantine(corpus)
     add_people_out(corpus)
     add_next_exit(corpus)
+    add_microseconds(corpus)
     add_bundles(corpus)
     add_rule_json(corpus)
     add_cards(corpus)

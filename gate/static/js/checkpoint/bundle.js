@@ -18,8 +18,15 @@ import { keySetFromList } from "./keys.js";
 import { PassError, fromHex, parsePass, toHex } from "./pass_format.js";
 import { rulesFromDict } from "./rules.js";
 import { asHousehold, householdFromDict, mergeHousehold } from "./state.js";
-import { parseUtc, toMillis } from "./timefmt.js";
-import { HOUR_MS, MINUTE_MS } from "./zone.js";
+import {
+  HOUR_US,
+  MINUTE_US,
+  SECOND_US,
+  formatUtc,
+  parseUtc,
+  toDate,
+  toInstant,
+} from "./timefmt.js";
 
 export const BUNDLE_FORMAT = "checkpoint.bundle.v1";
 const BUNDLE_KEYS = [
@@ -43,9 +50,9 @@ export const SCANNER_REASONS = Object.freeze({
   clock_fault: REASONS.clock_fault,
 });
 /** How far before the bundle's server time a scan may be before it is a clock fault. */
-export const CLOCK_TOLERANCE_MS = 2 * MINUTE_MS;
+export const CLOCK_TOLERANCE_US = 2 * MINUTE_US;
 /** The scanner's default limit on a bundle's age before offline allows need a supervisor. */
-export const DEFAULT_MAX_BUNDLE_AGE_MS = 24 * HOUR_MS;
+export const DEFAULT_MAX_BUNDLE_AGE_MS = (24 * HOUR_US) / 1000;
 
 /** The bundle JSON does not follow its format: ``field`` names the path, as WireFormatError. */
 export class BundleError extends Error {
@@ -153,7 +160,7 @@ function issuedPasses(value, communityId) {
     const householdId = whole(item.household_id, `${path}.household_id`, 0, 2 ** 32 - 1);
     const issuedAt = time(item.issued_at, `${path}.issued_at`);
     const validUntil = time(item.valid_until, `${path}.valid_until`);
-    const u32 = (ms) => ms % 1000 === 0 && ms >= 0 && ms / 1000 <= 0xffffffff;
+    const u32 = (us) => us % SECOND_US === 0 && us >= 0 && us / SECOND_US <= 0xffffffff;
     if (!u32(issuedAt) || !u32(validUntil) || validUntil < issuedAt) {
       throw new BundleError(path, "not a pass (its times)");
     }
@@ -188,11 +195,13 @@ function supervisorCards(value) {
 
 /**
  * Read the bundle JSON (an object, or its text) as strictly as passes.wire.Bundle.from_json;
- * throws BundleError naming the bad field. ``fetchedAt`` (Date or epoch seconds; default: the
- * bundle's generated_at) is when this device fetched it: the bundle's age counts from then.
+ * throws BundleError naming the bad field. ``fetchedAt`` (a Date, an ISO 8601 text or epoch
+ * seconds; default: the bundle's generated_at) is when this device fetched it: the bundle's
+ * age counts from then.
  *
- * Returns a frozen object: {content_hash, generated_at, fetched_at (ms), community: {id, name,
- * timezone}, rules, keys, revoked_pass_ids (Set of hex), households (Map id -> state),
+ * Returns a frozen object: {content_hash, generated_at, fetched_at (Dates; generated_at_us,
+ * fetched_at_us the same in microseconds), community: {id, name, timezone}, rules, keys,
+ * revoked_pass_ids (Set of hex), households (Map id -> state),
  * household_codes (Map id -> "3-2-401") | null, passes (Map hex pass id -> facts) | null,
  * supervisor_cards | null, revoked_card_ids (Set of hex) | null, raw (the JSON)}.
  */
@@ -223,8 +232,10 @@ export function readBundle(json, { fetchedAt = null } = {}) {
   const has = (key) => data[key] !== undefined && data[key] !== null;
   return Object.freeze({
     content_hash: contentHash,
-    generated_at: generatedAt,
-    fetched_at: fetchedAt === null ? generatedAt : toMillis(fetchedAt),
+    generated_at: toDate(generatedAt),
+    fetched_at: fetchedAt === null ? toDate(generatedAt) : toDate(toInstant(fetchedAt)),
+    generated_at_us: generatedAt,
+    fetched_at_us: fetchedAt === null ? generatedAt : toInstant(fetchedAt),
     community: Object.freeze({ id: communityId, name: communityName, timezone }),
     rules,
     keys,
@@ -262,7 +273,7 @@ async function householdState(bundle, householdId, localHousehold) {
   const base = bundle.households.get(householdId);
   if (base === undefined) return null;
   const mine = localHousehold
-    ? asHousehold(await localHousehold(householdId, bundle.generated_at))
+    ? asHousehold(await localHousehold(householdId, Math.floor(bundle.generated_at_us / 1000)))
     : null;
   return mine === null ? base : mergeHousehold(base, mine);
 }
@@ -303,10 +314,11 @@ function scannerRefusal(
 /**
  * Decide a scanned ``text`` offline with ``bundle`` (readBundle's result), as the Python scanner
  * does (module doc). Options: ``direction`` ("out"/"in"), ``temperature`` (integer tenths or
- * null), ``now`` (a Date, or epoch seconds), ``override`` (null or {supervisor, reason}),
- * ``maxBundleAgeMs`` (default 24 h), ``localHousehold`` (optional, async or not:
- * (householdId, sinceMs) -> the device's own state of that household after its crossings since
- * the bundle was generated, in HouseholdState JSON form, or null).
+ * null), ``now`` (a Date, an ISO 8601 text or epoch seconds), ``override`` (null or
+ * {supervisor, reason}), ``maxBundleAgeMs`` (default 24 h), ``localHousehold`` (optional, async
+ * or not: (householdId, sinceMs) -> the device's own state of that household after its
+ * crossings since the bundle was generated (``sinceMs``: generated_at in milliseconds), parsed
+ * (advance's result) or in HouseholdState JSON form, or null).
  *
  * Returns decide()'s verdict object plus ``household_label``, ``offline`` (true) and
  * ``degraded`` (the bundle was older than its limit).
@@ -323,7 +335,7 @@ export async function decideFromBundle(
     localHousehold = null,
   },
 ) {
-  const at = toMillis(now);
+  const at = toInstant(now);
   if (bundle === null || bundle === undefined) {
     return scannerRefusal(null, NO_BUNDLE, {
       direction,
@@ -333,7 +345,7 @@ export async function decideFromBundle(
     });
   }
   const householdId = householdIdOf(text);
-  if (at < bundle.generated_at - CLOCK_TOLERANCE_MS) {
+  if (at < bundle.generated_at_us - CLOCK_TOLERANCE_US) {
     return scannerRefusal(bundle, Code.CLOCK_FAULT, {
       direction,
       temperature,
@@ -351,10 +363,10 @@ export async function decideFromBundle(
     rules: bundle.rules,
     direction,
     temperature,
-    now: new Date(at),
+    now: formatUtc(at),
     override,
   });
-  const degraded = Math.max(at - bundle.fetched_at, 0) > maxBundleAgeMs;
+  const degraded = Math.max(at - bundle.fetched_at_us, 0) > maxBundleAgeMs * 1000;
   if (degraded && verdict.allowed && (override === null || override === undefined)) {
     return scannerRefusal(bundle, Code.STALE_BUNDLE, {
       direction,

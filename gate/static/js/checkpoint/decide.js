@@ -26,20 +26,20 @@ import {
 import {
   Direction,
   HouseholdStatus,
-  advance,
+  advanceAt,
   asHousehold,
   householdToDict,
   isQuarantined,
 } from "./state.js";
-import { formatUtc, toMillis } from "./timefmt.js";
+import { DAY_US, formatUtc, toInstant } from "./timefmt.js";
 import { verifyPass } from "./verification.js";
-import { DAY_MS, monthDay, monthDayTime } from "./zone.js";
+import { monthDay, monthDayTime } from "./zone.js";
 
 const TIMED_CODES = new Set([Code.QUOTA, Code.OUTSIDE_HOURS, Code.QUARANTINED]);
 
 /**
  * The one-line reason for a verdict from its stored facts (passes.describe). ``nextExit`` is
- * milliseconds or null; ``lang`` "zh" or "en".
+ * microseconds or null; ``lang`` "zh" or "en".
  */
 export function describe({ allowed, code, notes, nextExit, timezone, lang = "zh" }) {
   if (allowed) {
@@ -50,7 +50,7 @@ export function describe({ allowed, code, notes, nextExit, timezone, lang = "zh"
   if (code === null || code === undefined) throw new RangeError("a refusal needs a code");
   let when = null;
   if (nextExit !== null && code === Code.QUARANTINED) {
-    when = monthDay(lastDayCovered(nextExit, { timezone }) * DAY_MS);
+    when = monthDay(lastDayCovered(nextExit, { timezone }) * DAY_US);
   } else if (nextExit !== null && TIMED_CODES.has(code)) {
     when = monthDayTime(timezone, nextExit);
   }
@@ -167,7 +167,8 @@ function verdictJson(v) {
  * - ``direction``: "out" or "in".
  * - ``temperature``: integer tenths of a degree Celsius, or null; anything else (a fraction,
  *   NaN, a string, a boolean) is a sensor error and never allowed.
- * - ``now``: a JS Date, or epoch SECONDS as a number (fractions kept to the millisecond).
+ * - ``now``: a JS Date, an ISO 8601 text with its zone (to the microsecond, as the wire
+ *   writes times), or epoch SECONDS as a number.
  * - ``override``: null or {supervisor, reason}, both non-blank.
  *
  * Returns a plain object: the wire verdict (allowed, display, code, codes, notes, reason_zh,
@@ -189,7 +190,7 @@ export async function decide(
     override = null,
   },
 ) {
-  const at = toMillis(now);
+  const at = toInstant(now);
   const ruleSet = asRuleSet(rules);
   const state = asHousehold(household);
   const overrideValue = checkOverride(override);
@@ -230,7 +231,7 @@ export async function decide(
   if (allowed && direction === Direction.IN && returnsLate(state, ruleSet, at)) {
     notes.push(Code.RETURNED_LATE);
   }
-  const stateAfter = advance(state, direction, allowed, at, ruleSet);
+  const stateAfter = advanceAt(state, direction, allowed, at, ruleSet);
   return verdictJson({
     allowed,
     direction,

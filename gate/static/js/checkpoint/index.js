@@ -1,6 +1,10 @@
 // The JavaScript decider in one import: the same decisions as the Python package ``passes``
 // (see decide.js), for the phone gate offline. Plain ES modules, no build step: served as
 // /static/js/checkpoint/*.js to browsers and imported from the file system by Node 20.
+//
+// Time: decide, decideFromBundle, readBundle and advance take Dates (or ISO 8601 texts);
+// everything else works in integer microseconds since the epoch, exactly as Python's
+// datetimes (timefmt.js: toInstant, toDate, formatUtc, parseUtc).
 
 export { ALPHABET, Base45Error, b45decode, b45encode } from "./base45.js";
 export {
@@ -15,7 +19,7 @@ export {
 export {
   BUNDLE_FORMAT,
   BundleError,
-  CLOCK_TOLERANCE_MS,
+  CLOCK_TOLERANCE_US,
   DEFAULT_MAX_BUNDLE_AGE_MS,
   NO_BUNDLE,
   SCANNER_REASONS,
@@ -71,10 +75,11 @@ export {
   Direction,
   HouseholdStatus,
   advance,
+  advanceAt,
   householdFromDict,
   householdToDict,
   isQuarantined,
   mergeHousehold,
 } from "./state.js";
-export { formatUtc, parseUtc, toMillis } from "./timefmt.js";
-export { MAX_PASS_VALIDITY_MS, verifyPass } from "./verification.js";
+export { formatUtc, parseUtc, toDate, toInstant } from "./timefmt.js";
+export { MAX_PASS_VALIDITY_US, verifyPass } from "./verification.js";

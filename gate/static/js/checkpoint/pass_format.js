@@ -16,6 +16,7 @@
 
 import { ALPHABET, Base45Error, b45decode } from "./base45.js";
 import { Code } from "./codes.js";
+import { SECOND_US } from "./timefmt.js";
 
 export const VERSION = 1;
 export const PREFIX = "CP1:";
@@ -109,7 +110,7 @@ export function openEnvelope(text, { prefix, textLength, bodyLength, version }) 
 /**
  * Parse the exact v1 shape (passes.parse_pass); throws PassError (bad_format) otherwise.
  * Returns {fields, body, signature}; ``fields`` = {version, key_id, pass_id (Uint8Array),
- * pass_id_hex, household_id, community_id, generation, issued_at, valid_until (ms)}.
+ * pass_id_hex, household_id, community_id, generation, issued_at, valid_until (microseconds)}.
  */
 export function parsePass(text) {
   const { body, signature } = openEnvelope(text, {
@@ -128,8 +129,8 @@ export function parsePass(text) {
     household_id: view.getUint32(15),
     community_id: view.getUint32(19),
     generation: view.getUint16(23),
-    issued_at: view.getUint32(25) * 1000,
-    valid_until: view.getUint32(29) * 1000,
+    issued_at: view.getUint32(25) * SECOND_US,
+    valid_until: view.getUint32(29) * SECOND_US,
   });
   if (fields.valid_until < fields.issued_at) throw new PassError(Code.BAD_FORMAT, "bad_field");
   return { fields, body, signature };

@@ -2,17 +2,18 @@
 // does, into a frozen plain object:
 //
 //   {version, timezone, quota: {exits, window, length} | null, max_out_at_once,
-//    exit_hours: {start: "HH:MM", end: "HH:MM", start_ms, end_ms} | null,
+//    exit_hours: {start: "HH:MM", end: "HH:MM", start_us, end_us} | null,
 //    max_outside_minutes, temperature: {required, fever_threshold_tenths,
 //    plausible_min_tenths, plausible_max_tenths}}
 //
-// ``start_ms``/``end_ms`` are milliseconds after local midnight. JavaScript cannot tell 3.0
+// ``start_us``/``end_us`` are microseconds after local midnight. JavaScript cannot tell 3.0
 // from 3, so a whole-valued float that Python refuses is accepted here; rules reach a gate
 // only from the server, which has validated them already.
 
 import { Code } from "./codes.js";
 import { PassError } from "./pass_format.js";
-import { HOUR_MS, MINUTE_MS, isKnownZone } from "./zone.js";
+import { HOUR_US, MINUTE_US } from "./timefmt.js";
+import { isKnownZone } from "./zone.js";
 
 const PARSED = new WeakSet();
 
@@ -74,7 +75,7 @@ function clock(value, name) {
   const [hour, minute] = parts.map((part) => Number(part.replaceAll("_", "")));
   if (hour < 0 || hour > 23 || minute < 0 || minute > 59) throw bad();
   const pad = (n) => String(n).padStart(2, "0");
-  return { text: `${pad(hour)}:${pad(minute)}`, ms: hour * HOUR_MS + minute * MINUTE_MS };
+  return { text: `${pad(hour)}:${pad(minute)}`, us: hour * HOUR_US + minute * MINUTE_US };
 }
 
 function get(obj, key, fallback) {
@@ -103,14 +104,14 @@ function exitHours(data) {
   const obj = object(data, "exit_hours", ["start", "end"]);
   const start = clock(get(obj, "start", null), "exit_hours.start");
   const end = clock(get(obj, "end", null), "exit_hours.end");
-  if (start.ms === end.ms) {
+  if (start.us === end.us) {
     throw new RuleSetError(
       "exit_hours",
       "start_equals_end",
       "start equals end; use null for any time",
     );
   }
-  return Object.freeze({ start: start.text, end: end.text, start_ms: start.ms, end_ms: end.ms });
+  return Object.freeze({ start: start.text, end: end.text, start_us: start.us, end_us: end.us });
 }
 
 function temperature(data) {
@@ -244,9 +245,9 @@ export function asRuleSet(rules) {
   return PARSED.has(rules) ? rules : rulesFromDict(rules);
 }
 
-/** Exit hours contain the wall-clock time ``ms`` after midnight (end exclusive; start > end
+/** Exit hours contain the wall-clock time ``us`` after midnight (end exclusive; start > end
  * crosses midnight). */
-export function exitHoursContain(hours, ms) {
-  if (hours.start_ms < hours.end_ms) return hours.start_ms <= ms && ms < hours.end_ms;
-  return ms >= hours.start_ms || ms < hours.end_ms;
+export function exitHoursContain(hours, us) {
+  if (hours.start_us < hours.end_us) return hours.start_us <= us && us < hours.end_us;
+  return us >= hours.start_us || us < hours.end_us;
 }

@@ -1,13 +1,13 @@
 // Time arithmetic of the rules (passes/schedule.py): quota windows, exit hours, the next
-// allowed exit, overdue. Instants are milliseconds; local dates and wall-clock hours are read
-// in the rule set's zone (zone.js).
+// allowed exit, overdue. Instants are microseconds (timefmt.js); local dates and wall-clock
+// hours are read in the rule set's zone (zone.js).
 
 import { exitHoursContain, WindowKind } from "./rules.js";
 import { HouseholdStatus, isQuarantined } from "./state.js";
 import {
-  DAY_MS,
-  HOUR_MS,
-  MINUTE_MS,
+  DAY_US,
+  HOUR_US,
+  MINUTE_US,
   localDay,
   localMidnight,
   localTimeOfDay,
@@ -21,7 +21,7 @@ export function countedExits(state, rules, now) {
   if (rules.quota === null) return [];
   const length = rules.quota.length;
   if (rules.quota.window === WindowKind.ROLLING_HOURS) {
-    const start = now - length * HOUR_MS;
+    const start = now - length * HOUR_US;
     return state.exits.filter((t) => start < t && t <= now);
   }
   const start = localMidnight(rules.timezone, localDay(rules.timezone, now) - (length - 1));
@@ -36,7 +36,7 @@ export function quotaFreeAt(state, rules, now) {
   if (surplus < 0) return now;
   const leaving = counted[surplus];
   if (rules.quota.window === WindowKind.ROLLING_HOURS)
-    return leaving + rules.quota.length * HOUR_MS;
+    return leaving + rules.quota.length * HOUR_US;
   return localMidnight(rules.timezone, localDay(rules.timezone, leaving) + rules.quota.length);
 }
 
@@ -51,8 +51,8 @@ export function withinExitHours(rules, now) {
 export function nextOpening(rules, now) {
   if (rules.exit_hours === null || withinExitHours(rules, now)) return now;
   const local = wallAt(rules.timezone, now);
-  let opening = Math.floor(local / DAY_MS) * DAY_MS + rules.exit_hours.start_ms;
-  if (opening <= local) opening += DAY_MS;
+  let opening = Math.floor(local / DAY_US) * DAY_US + rules.exit_hours.start_us;
+  if (opening <= local) opening += DAY_US;
   return wallToInstant(rules.timezone, opening);
 }
 
@@ -72,7 +72,7 @@ export function nextExitAt(state, rules, now) {
 /** Exit times of members out longer than max_outside_minutes (empty if no limit). */
 export function overdueSince(state, rules, now) {
   if (rules.max_outside_minutes === null) return [];
-  const limit = now - rules.max_outside_minutes * MINUTE_MS;
+  const limit = now - rules.max_outside_minutes * MINUTE_US;
   return state.out_since.filter((t) => t < limit);
 }
 
@@ -80,6 +80,6 @@ export function overdueSince(state, rules, now) {
  * 11-29" ends at local midnight starting 11-30, shown as 11-29. */
 export function lastDayCovered(end, rules) {
   const local = wallAt(rules.timezone, end);
-  const day = Math.floor(local / DAY_MS);
-  return local === day * DAY_MS ? day - 1 : day;
+  const day = Math.floor(local / DAY_US);
+  return local === day * DAY_US ? day - 1 : day;
 }

@@ -16,7 +16,7 @@
 import { Code } from "./codes.js";
 import { KeyStatus, asKeySet, keyCovers, keyVerifies } from "./keys.js";
 import { PassError, concatBytes, fromHex, openEnvelope, toHex } from "./pass_format.js";
-import { parseUtc } from "./timefmt.js";
+import { SECOND_US, parseUtc } from "./timefmt.js";
 import { rejected, verified } from "./verification.js";
 
 export const SCREEN_VERSION = 1;
@@ -48,10 +48,10 @@ export function parseScreenCode(text) {
     pass_id: passId,
     pass_id_hex: toHex(passId),
     generation: view.getUint16(15),
-    valid_from: view.getUint32(17) * 1000,
-    valid_until: view.getUint32(21) * 1000,
+    valid_from: view.getUint32(17) * SECOND_US,
+    valid_until: view.getUint32(21) * SECOND_US,
   });
-  const lifetime = (fields.valid_until - fields.valid_from) / 1000;
+  const lifetime = (fields.valid_until - fields.valid_from) / SECOND_US;
   if (!(lifetime >= 0 && lifetime <= MAX_LIFETIME_SECONDS))
     throw new PassError(Code.BAD_FORMAT, "bad_field");
   return { fields, body, signature };

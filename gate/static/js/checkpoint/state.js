@@ -1,10 +1,9 @@
 // A household's decision state (passes/state.py): a small frozen value the rules read and
-// crossings advance. Times are milliseconds since the epoch; the JSON form (to/from dict) is
-// the wire's, with ISO 8601 UTC strings.
+// crossings advance. Times inside are microseconds since the epoch (timefmt.js); the JSON form
+// (to/from dict) is the wire's, with ISO 8601 UTC strings.
 
-import { WindowKind } from "./rules.js";
-import { formatUtc, parseUtc } from "./timefmt.js";
-import { DAY_MS, HOUR_MS } from "./zone.js";
+import { WindowKind, asRuleSet } from "./rules.js";
+import { DAY_US, HOUR_US, formatUtc, parseUtc } from "./timefmt.js";
 
 export const Direction = Object.freeze({ OUT: "out", IN: "in" });
 export const HouseholdStatus = Object.freeze({
@@ -99,17 +98,17 @@ export function pruneExits(exits, rules, now) {
   if (rules.quota === null) return [];
   const horizon =
     rules.quota.window === WindowKind.ROLLING_HOURS
-      ? now - rules.quota.length * HOUR_MS
-      : now - (rules.quota.length + 1) * DAY_MS; // a day longer than the window, whatever the offset
+      ? now - rules.quota.length * HOUR_US
+      : now - (rules.quota.length + 1) * DAY_US; // a day longer than the window, whatever the offset
   return exits.filter((t) => t > horizon);
 }
 
 /**
- * The state after a crossing at ``at`` (passes.advance). Refused crossings change nothing; an
- * allowed exit adds a person out and a quota exit; an allowed entry brings the longest-out
- * person home.
+ * The state after a crossing at ``at`` (passes.advance), ``at`` in microseconds. Refused
+ * crossings change nothing; an allowed exit adds a person out and a quota exit; an allowed
+ * entry brings the longest-out person home.
  */
-export function advance(state, direction, allowed, at, rules) {
+export function advanceAt(state, direction, allowed, at, rules) {
   if (!allowed) return state;
   if (direction === Direction.OUT) {
     return freezeState({
@@ -119,4 +118,18 @@ export function advance(state, direction, allowed, at, rules) {
     });
   }
   return freezeState({ ...state, out_since: state.out_since.slice(1) });
+}
+
+/**
+ * advanceAt for callers outside the decider: ``state`` parsed or its JSON form, ``at`` a Date,
+ * an ISO 8601 text, or MILLISECONDS since the epoch (a number, as Date.now() gives), ``rules``
+ * parsed or JSON. For a phone that replays its own journal onto a bundle's state.
+ */
+export function advance(state, direction, allowed, at, rules) {
+  let us;
+  if (at instanceof Date) us = at.getTime() * 1000;
+  else if (typeof at === "string") us = parseUtc(at);
+  else if (typeof at === "number" && Number.isFinite(at)) us = Math.round(at * 1000);
+  else throw new TypeError("at must be a Date, an ISO 8601 text or milliseconds");
+  return advanceAt(asHousehold(state), direction, allowed, us, asRuleSet(rules));
 }

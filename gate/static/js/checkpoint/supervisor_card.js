@@ -16,14 +16,14 @@
 import { Code } from "./codes.js";
 import { KeyStatus, asKeySet, keyCovers, keyVerifies } from "./keys.js";
 import { PassError, concatBytes, openEnvelope, toHex } from "./pass_format.js";
-import { DAY_MS } from "./zone.js";
+import { DAY_US, SECOND_US } from "./timefmt.js";
 
 export const CARD_VERSION = 1;
 export const CARD_PREFIX = "SV1:";
 export const CARD_BODY_LENGTH = 31;
 export const CARD_TEXT_LENGTH = CARD_PREFIX.length + 143;
 export const CARD_SIGNING_CONTEXT = new TextEncoder().encode("checkpoint/supervisor-card/v1\0");
-export const MAX_CARD_VALIDITY_MS = 400 * DAY_MS;
+export const MAX_CARD_VALIDITY_US = 400 * DAY_US;
 
 function cardRejected(code, detail, fields = null) {
   return Object.freeze({ kind: "rejected", code, detail, fields });
@@ -50,11 +50,11 @@ export function parseSupervisorCard(text) {
     card_id: toHex(body.slice(3, 15)),
     account_id: view.getUint32(15),
     community_id: view.getUint32(19),
-    issued_at: view.getUint32(23) * 1000,
-    valid_until: view.getUint32(27) * 1000,
+    issued_at: view.getUint32(23) * SECOND_US,
+    valid_until: view.getUint32(27) * SECOND_US,
   });
   const validity = fields.valid_until - fields.issued_at;
-  if (!(validity >= 0 && validity <= MAX_CARD_VALIDITY_MS))
+  if (!(validity >= 0 && validity <= MAX_CARD_VALIDITY_US))
     throw new PassError(Code.BAD_FORMAT, "bad_field");
   return { fields, body, signature };
 }

@@ -9,10 +9,10 @@
 import { Code } from "./codes.js";
 import { KeyStatus, asKeySet, keyCovers, keyVerifies } from "./keys.js";
 import { PassError, parsePass, signedMessage } from "./pass_format.js";
-import { DAY_MS } from "./zone.js";
+import { DAY_US } from "./timefmt.js";
 
 /** No pass is issued for longer than 400 days (passes.verification.MAX_PASS_VALIDITY). */
-export const MAX_PASS_VALIDITY_MS = 400 * DAY_MS;
+export const MAX_PASS_VALIDITY_US = 400 * DAY_US;
 
 export function verified(fields, key) {
   return Object.freeze({ kind: "verified", fields, key });
@@ -51,7 +51,7 @@ export async function verifyPass(text, keys, { communityId, now }) {
   if (!keyCovers(key, fields.issued_at)) {
     return rejected(Code.KEY_NOT_VALID, "issued_outside_key_period", fields);
   }
-  if (fields.valid_until - fields.issued_at > MAX_PASS_VALIDITY_MS) {
+  if (fields.valid_until - fields.issued_at > MAX_PASS_VALIDITY_US) {
     return rejected(Code.VALIDITY_TOO_LONG, "validity_too_long", fields);
   }
   if (fields.community_id !== communityId) {

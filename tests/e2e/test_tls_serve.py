@@ -90,4 +90,5 @@ def test_a_second_start_reuses_the_authority(instance: Path) -> None:
         assert second.ca_file.read_bytes() == first_ca
         log = second.log.read_text()
     assert "已生成本地证书颁发机构" not in log
-    assert "已生成服务器证书" not in log  # same names and addresses: the certificate is reused
+    # Whether the server certificate is reused depends on the machine's addresses, which
+    # other tests change (address aliases): tests/gate/tls checks that with fixed addresses.

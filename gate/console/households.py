@@ -24,6 +24,7 @@ from gate.community.models import Building
 from gate.crossings.queries import recent_household_crossings
 from gate.households.bad_rows import bad_rows_workbook
 from gate.households.id_numbers import id_hash_key
+from gate.households.import_jobs import JobProgress, import_file_work, read_job, start_job
 from gate.households.importing import (
     ImportResult,
     apply_import,
@@ -435,6 +436,8 @@ def _errors_to_form(form: HouseholdForm, errors: list[RowError]) -> None:
 # --- spreadsheet import: template, upload -> preview -> confirm (all, or the good rows) -------
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+BACKGROUND_ROWS = 1000
+"""A confirmed file of more rows imports as a background job with a progress bar."""
 TEMPLATE_FILENAME = "住户导入模板.xlsx"
 BAD_ROWS_FILENAME = "有错误的行.xlsx"
 
@@ -510,6 +513,19 @@ def households_import_confirm() -> Any:
         return redirect(url_for("console.households_import"))
     # The login check opened the write transaction: end it while the file is parsed.
     request_unit().commit()
+    if _row_estimate(stored.path) > BACKGROUND_ROWS:
+        work = import_file_work(
+            services().sessions,
+            current_community_id(),
+            stored.path,
+            today=_today(),
+            id_key=_id_key(),
+            actor=actor(),
+            skip_bad=skip_bad,
+            source=filename,
+        )
+        start_job(_uploads().directory, current_community_id(), stored.token, work, source=filename)
+        return redirect(url_for("console.households_import_job", token=stored.token), 303)
     try:
         plan = _check(stored.path, stored.path.name)
     except SheetError as exc:
@@ -537,6 +553,43 @@ def households_import_confirm() -> Any:
     return redirect(url_for("console.households"))
 
 
+def _row_estimate(path: Path) -> int:
+    """About how many rows the stored sheet has (the .xlsx's declared size, a CSV's lines)."""
+    try:
+        with read_rows(path, path.name) as rows:
+            if rows.estimated_rows is not None:
+                return rows.estimated_rows
+    except SheetError:
+        return 0  # the import itself reports the problem
+    with path.open("rb") as handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+
+
+@console.get("/households/import/<token>/job", endpoint="households_import_job")
+@require_role(*OFFICE_ROLES)
+def households_import_job(token: str) -> Any:
+    """A background import: its progress (the page reloads itself), then its result."""
+    job = read_job(_uploads().directory, current_community_id(), token)
+    if job is None:
+        flash(_("That upload has expired; upload the file again."), "error")
+        return redirect(url_for("console.households_import"))
+    if not job.finished:
+        return _render_import(job=job)
+    if job.state == "failed":
+        flash(_("The import stopped and wrote nothing: check the file again."), "error")
+        return redirect(url_for("console.households_import"))
+    message = _imported_message(job)
+    if job.skipped:
+        done = {"filename": job.source, "message": message, "skipped": job.skipped,
+                "token": token, "new_places": job.new_places}  # fmt: skip
+        return _render_import(done=done)
+    stored = _uploads().find(current_community_id(), token)
+    if stored is not None:
+        stored.discard()
+    flash(message, "success")
+    return redirect(url_for("console.households"))
+
+
 @console.get("/households/import/<token>/bad-rows.xlsx", endpoint="households_import_bad_rows")
 @require_role(*OFFICE_ROLES)
 def households_import_bad_rows(token: str) -> Response:
@@ -561,7 +614,7 @@ def households_import_bad_rows(token: str) -> Response:
     )
 
 
-def _imported_message(result: ImportResult) -> str:
+def _imported_message(result: ImportResult | JobProgress) -> str:
     return str(
         _(
             "Imported: %(created)d new, %(updated)d updated, %(unchanged)d unchanged.",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -167,3 +168,44 @@ def test_three_bad_rows_are_listed_skipped_and_downloadable_to_fix(office: Offic
     assert re.search(r'id="created">2<', again)
     assert re.search(r'id="updated">1<', again)
     assert "错误原因" not in again  # the added column is read back without a warning
+
+
+def test_a_large_file_imports_as_a_background_job_with_progress(office: Office) -> None:
+    rows = [HEADER]
+    for i in range(1100):
+        code = f"{i % 10 + 1}-1-{1000 + i}"
+        rows.append([code, "幸福里", str(i % 10 + 1), "1", str(1000 + i), f"户主{i}", "户主",
+                     f"139{i:08d}", "", "", ""])  # fmt: skip
+    rows[5][7] = "123"  # one bad phone: row 6
+    before = set(office.households())
+    preview = upload(office.client, xlsx(rows))
+    token = re.search(r'name="token" type="hidden" value="([0-9a-f]{32})"', preview)
+    assert token is not None
+
+    started = office.client.post(
+        "/households/import/confirm",
+        data={"token": token.group(1), "filename": "大表.xlsx", "skip_bad": "1"},
+    )
+
+    assert started.status_code == 303
+    job_url = started.headers["Location"]
+    assert job_url.endswith(f"/households/import/{token.group(1)}/job")
+    pages = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        answer = office.client.get(job_url)
+        pages.append(answer.get_data(as_text=True))
+        if 'id="import-job"' not in pages[-1]:
+            break
+        assert 'http-equiv="refresh"' in pages[-1]
+        time.sleep(0.2)
+    final = pages[-1]
+    assert "新增 1099 户" in final
+    assert "有错误的 1 行已跳过" in final
+    assert len(set(office.households()) - before) == 1099
+    again = office.client.post(  # a second confirmation of the same upload starts nothing
+        "/households/import/confirm",
+        data={"token": token.group(1), "filename": "大表.xlsx", "skip_bad": "1"},
+    )
+    assert again.status_code == 303
+    assert len(set(office.households()) - before) == 1099

@@ -16,6 +16,7 @@ from gate.households.models import Household, Member
 from gate.households.status_history import HouseholdStatusChange
 from gate.issuing.models import IssuedPass, PassStatus
 from gate.signing.models import SigningKeyRecord
+from gate.supervisors.models import SupervisorCardRecord
 
 metadata = Base.metadata
 
@@ -41,6 +42,7 @@ __all__ = [
     "RuleSet",
     "SetupToken",
     "SigningKeyRecord",
+    "SupervisorCardRecord",
     "User",
     "metadata",
 ]

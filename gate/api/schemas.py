@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from gate.crossings.operations import OfflineClaim, ScanRequest
-from passes import Code, WireFormatError, describe, wire
+from passes import OVERRIDE_REFUSAL_CODES, Code, WireFormatError, describe, reason, wire
 
 if TYPE_CHECKING:
     from gate.crossings.uploads import UploadResult
@@ -157,6 +157,11 @@ def _verdict(crossing: StoredVerdict, timezone: str) -> wire.Verdict:
     known = {code.value for code in Code}
     notes = tuple(Code(n) for n in crossing.flags.split() if n in known)
     code = Code(crossing.code) if crossing.code is not None and crossing.code in known else None
+    refused_override = [note for note in notes if note in OVERRIDE_REFUSAL_CODES]
+    if refused_override and not crossing.allowed:
+        # An override asked for and refused: the volunteer reads why (the code stays the
+        # refusal's own, the override's code is in the notes).
+        return _verdict_with_reason(crossing, refused_override[0])
     reasons = {
         lang: describe(
             allowed=crossing.allowed,
@@ -178,6 +183,20 @@ def _verdict(crossing: StoredVerdict, timezone: str) -> wire.Verdict:
         notes=tuple(crossing.flags.split()),
         reason_zh=reasons["zh"],
         reason_en=reasons["en"],
+        next_exit_at=crossing.next_exit_at,
+        rule_version=crossing.rule_version,
+    )
+
+
+def _verdict_with_reason(crossing: StoredVerdict, shown: Code) -> wire.Verdict:
+    return wire.Verdict(
+        allowed=crossing.allowed,
+        display=wire.display_of(crossing.allowed, crossing.code),
+        code=crossing.code,
+        codes=tuple(crossing.codes.split()),
+        notes=tuple(crossing.flags.split()),
+        reason_zh=reason(shown, "zh"),
+        reason_en=reason(shown, "en"),
         next_exit_at=crossing.next_exit_at,
         rule_version=crossing.rule_version,
     )

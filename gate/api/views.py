@@ -33,9 +33,11 @@ from gate.crossings.uploads import (
 from gate.devices.bundle import build_bundle
 from gate.devices.operations import DeviceError, check_in, enroll
 from gate.services import now, services
+from gate.supervisors.operations import bundle_cards
 from gate.unit_of_work import DbSession
 from gate.web.json_body import BadJsonBody, json_body
 from gate.web.unit_of_work import db_session, request_unit, writes
+from passes import Code
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -123,16 +125,19 @@ def scan() -> Response:
 
     Device check, decision and record on one connection with one commit; run once more
     when the first run lost the race for its client id or its connection. An override
-    counts only with a valid ``supervisor_credential``: the device's check-in is then
-    committed first and the password is checked with no transaction open. A client id
+    counts only with a valid ``supervisor_card`` (checked at the server's time with the
+    crossing) or ``supervisor_credential`` (the device's check-in is then committed first and
+    the password is checked with no transaction open); a refused one is answered with the
+    refusal's reason and logged (``crossing.override_refused``). A client id
     already used for another request (or by another device) is refused 409 ``id_reuse``;
     the office's audit event of it is committed all the same."""
     at = now()
     caller = _caller(at)
     scan_request, credential = parse_online_scan(json_body(), now=at)
-    supervisor = None
+    supervisor, refusal = None, None
     if credential is not None:
         supervisor = _supervisor(credential.username, credential.password)
+        refusal = None if supervisor is not None else Code.SUPERVISOR_LOGIN_INVALID
     session = db_session()
     context = services().contexts.get(session, caller.community_id)
     try:
@@ -143,6 +148,7 @@ def scan() -> Response:
             request=scan_request,
             now=at,
             supervisor=supervisor,
+            override_refusal=refusal,
         )
     except CrossingError as exc:
         request_unit().commit()  # the office's crossing.id_reuse event
@@ -182,12 +188,21 @@ def upload_batch() -> Response:
 
 @api.get("/bundle")
 def bundle() -> Response:
-    """What a scanner needs to decide offline; ETag / If-None-Match gives 304."""
+    """What a scanner needs to decide offline (with the household codes, the active passes
+    and the supervisor cards); ETag / If-None-Match gives 304."""
     at = now()
     # The request is read-only, but the device's check-in (last seen, reported backlog) is
     # a write: a short transaction of its own, committed before the bundle is read.
     caller = request_unit().write_first(lambda session: _caller(at, session))
-    body, etag = build_bundle(db_session(), caller.community_id, now=at)
+    session = db_session()
+    cards, revoked_cards = bundle_cards(session, caller.community_id, now=at)
+    body, etag = build_bundle(
+        session,
+        caller.community_id,
+        now=at,
+        supervisor_cards=cards,
+        revoked_card_ids=revoked_cards,
+    )
     response = Response(status=304) if request.if_none_match.contains(etag) else jsonify(body)
     response.set_etag(etag)
     response.headers["Cache-Control"] = "no-cache"

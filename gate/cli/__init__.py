@@ -27,10 +27,9 @@ def _register_commands() -> None:
     from gate.cli.serving import demo_command, serve_command
     from gate.cli.setup import community_group, devices_group, gates_group, rules_group
     from gate.cli.signing import keys_group
-    from gate.cli.wizard import setup_command
+    from gate.cli.supervisors import supervisors_group
 
     for command in (
-        setup_command,
         db_group,
         community_group,
         gates_group,
@@ -42,6 +41,7 @@ def _register_commands() -> None:
         crossings_group,
         audit_group,
         users_group,
+        supervisors_group,
         demo_command,
         serve_command,
     ):

@@ -73,6 +73,12 @@ class Crossing(Base):
     operator: Mapped[str | None] = mapped_column(String(64))
     override_reason: Mapped[str | None] = mapped_column(Text)
     override_supervisor: Mapped[str | None] = mapped_column(String(64))
+    override_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    """With a verified override: the supervisor's account. Outside the hash chain (added
+    after it was fixed); the hashed ``override_supervisor`` names the account's name and,
+    for a card, the card's short id."""
+    override_card_id: Mapped[bytes | None] = mapped_column(LargeBinary(12))
+    """With an override made with a supervisor card: the card's id (outside the hash chain)."""
     offline: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     conflict: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     conflict_code: Mapped[str | None] = mapped_column(String(32))

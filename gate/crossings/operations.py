@@ -46,7 +46,7 @@ from gate.crossings.persistence import (
     lock_household_and_gate,
     stored_crossing,
 )
-from gate.crossings.supervisors import Supervisor
+from gate.crossings.supervisors import Supervisor, card_supervisor
 from gate.crossings.timeline import settle as settle_timeline
 from gate.errors import N_, CodedError
 from gate.households.decision_state import household_state, state_columns
@@ -58,11 +58,13 @@ from passes import (
     Direction,
     Override,
     PassCheck,
+    PassError,
     PassRejected,
     Verdict,
     VerifiedPass,
     advance,
     decide,
+    parse_supervisor_card,
 )
 
 SMALLINT_RANGE = range(-32768, 32768)
@@ -181,6 +183,7 @@ def record_scan(
     offline: OfflineClaim | None = None,
     clock_backwards: bool = False,
     supervisor: Supervisor | None = None,
+    override_refusal: Code | None = None,
 ) -> ScanResult:
     """Decide and record one crossing (writes in the caller's transaction; the caller
     commits).
@@ -195,11 +198,18 @@ def record_scan(
     ``clock_backwards``: the offline crossing is dated behind its device's clock high-water
     mark (a clock set back): flagged ``clock_backwards`` for the office.
 
-    ``supervisor``: the verified account (of this community) an online override is made
-    under. An online override without one is refused: the crossing is decided and stored
-    without it, flagged ``override_refused``, with the audit event
-    ``crossing.override_refused``. An offline crossing is stored as the scanner decided,
-    flagged ``override_unverified`` when it carries an override.
+    ``supervisor``: the verified account (of this community) an override is made under
+    (a password credential the caller checked, or a card checked at the scan time: the
+    uploader's). Online, an override with a supervisor card and no ``supervisor`` has its
+    card checked here, at ``now``. An online override without a verified supervisor is
+    refused: the crossing is decided and stored without it, flagged ``override_refused`` and
+    the refusal's code (``override_refusal``, the card's, else ``override_unauthorized``),
+    with the audit event ``crossing.override_refused``. An offline crossing is stored as the
+    scanner decided: with a verified supervisor its override is recorded under that account
+    and card; with ``override_refusal`` (a card that did not count, on a crossing the scanner
+    refused) flagged and audited like an online one; otherwise flagged
+    ``override_unverified`` when it carries an override. The crossing records the verified
+    account and card (``override_user_id``, ``override_card_id``).
 
     A validly signed pass of a registered household that the server never issued (no
     issued-pass record in the community: ``checkpoint passes mint``) is refused
@@ -239,7 +249,12 @@ def record_scan(
         check = PassRejected(Code.UNKNOWN_PASS, "no issued pass has this id", check.fields)
     state = household_state(locked) if locked is not None else None
     revoked = _revoked(check, None if locked is None else locked.pass_status)
-    override, override_refused = _verified_override(request, offline, supervisor, context)
+    card = None if request.override is None else request.override.card
+    if offline is None and supervisor is None and card is not None:
+        found = card_supervisor(session, context=context, text=card, at=now)
+        supervisor, override_refusal = (None, found) if isinstance(found, Code) else (found, None)
+    override, refusal = _verified_override(request, offline, supervisor, context, override_refusal)
+    override_refused = refusal is not None
     verdict = decide(
         check,
         keys=context.keys,
@@ -263,12 +278,21 @@ def record_scan(
     if offline is not None:
         values.update(_offline_values(offline, verdict, request.clock_offset_ms))
         _flag(values, CLOCK_BACKWARDS, clock_backwards)
-        _flag(values, OVERRIDE_UNVERIFIED, request.override is not None)
+        unverified = request.override is not None and override is request.override
+        _flag(values, OVERRIDE_UNVERIFIED, unverified)
+        if override is not None and not unverified and offline.allowed:
+            values["override_supervisor"] = override.supervisor
+            values["override_reason"] = override.reason
+    if override is not None and supervisor is not None and values["override_supervisor"]:
+        values["override_user_id"] = supervisor.user_id
+        values["override_card_id"] = supervisor.card_id
     _flag(values, OVERRIDE_REFUSED, override_refused)
+    if refusal is not None:
+        _flag(values, refusal.value)
     if locked is None or state is None:  # no household: nothing locked yet, nothing to label
         stored = insert_crossing(session, values, None, None)
-        if override_refused:
-            _override_refused_event(session, context, origin, request, stored, supervisor)
+        if refusal is not None:
+            _override_refused_event(session, context, origin, request, stored, refusal)
         return _result(stored, replay=False, label=None)
     after = advance(state, request.direction, bool(values["allowed"]), decided_at, context.rules)
     new_state = StateWrite(locked.id, state_columns(after), now) if after != state else None
@@ -276,8 +300,8 @@ def record_scan(
     stored = insert_crossing(session, values, head, new_state)
     # Late or offline: replay the household's timeline in scan order.
     settle_timeline(session, context.rules, stored, later=bool(locked.later))
-    if override_refused:
-        _override_refused_event(session, context, origin, request, stored, supervisor)
+    if refusal is not None:
+        _override_refused_event(session, context, origin, request, stored, refusal)
     label = _label(locked.code, locked.head_name) if offline is None else None
     return _result(stored, replay=False, label=label)
 
@@ -296,6 +320,8 @@ def request_hash_of(origin: Origin, request: ScanRequest, offline: OfflineClaim 
         "temperature": request.temperature,
         "override": None if override is None else [override.supervisor, override.reason],
     }
+    if override is not None and override.card is not None:  # only then: older hashes hold
+        canonical["supervisor_card"] = override.card
     if offline is not None:
         canonical["claim"] = {
             "allowed": offline.allowed,
@@ -416,17 +442,25 @@ def _verified_override(
     offline: OfflineClaim | None,
     supervisor: Supervisor | None,
     context: CommunityContext,
-) -> tuple[Override | None, bool]:
-    """The override the decision may use, and whether one asked for was refused.
+    refusal: Code | None,
+) -> tuple[Override | None, Code | None]:
+    """The override the decision may use, and why one asked for was refused (None: it
+    was not).
 
-    Online, only under a verified supervisor of this community (named by their account);
-    offline, the scanner's as reported (it is flagged unverified)."""
+    Under a verified supervisor of this community: theirs (named by their account and card).
+    Online without one: refused (``refusal``, else ``supervisor_login_invalid`` for a
+    supervisor of another community, else ``override_unauthorized``). Offline: refused with
+    ``refusal`` when given, else the scanner's as reported (flagged unverified)."""
     override = request.override
-    if override is None or offline is not None:
-        return override, False
-    if supervisor is None or supervisor.community_id != context.community_id:
-        return None, True
-    return Override(supervisor=supervisor.name, reason=override.reason), False
+    if override is None:
+        return None, None
+    if supervisor is not None and supervisor.community_id == context.community_id:
+        return Override(supervisor=supervisor.name, reason=override.reason), None
+    if offline is not None and refusal is None:
+        return override, None
+    if refusal is None:
+        refusal = Code.SUPERVISOR_LOGIN_INVALID if supervisor else Code.OVERRIDE_UNAUTHORIZED
+    return None, refusal
 
 
 def _override_refused_event(
@@ -435,9 +469,33 @@ def _override_refused_event(
     origin: Origin,
     request: ScanRequest,
     stored: Mapping[str, object],
-    supervisor: Supervisor | None,
+    refusal: Code,
 ) -> None:
+    override_refused_event(
+        session,
+        context=context,
+        origin=origin,
+        request=request,
+        crossing_id=stored["id"],
+        refusal=refusal,
+        stored_code=stored["code"],
+    )
+
+
+def override_refused_event(
+    session: Session,
+    *,
+    context: CommunityContext,
+    origin: Origin,
+    request: ScanRequest,
+    crossing_id: object,
+    refusal: Code,
+    stored_code: object,
+) -> None:
+    """Record ``crossing.override_refused``: an override asked for with no valid supervisor
+    card or credential (never the password; the card only by its short id)."""
     override = request.override
+    card = None if override is None else override.card
     record_event(
         session,
         actor=_actor(origin),
@@ -445,17 +503,28 @@ def _override_refused_event(
         community_id=context.community_id,
         user_id=origin.user_id,
         subject_type="crossing",
-        subject_id=stored["id"],
+        subject_id=crossing_id,
         reason=None if override is None else override.reason,
         details={
             "client_id": request.client_id,
             "device_id": origin.device_id,
             "gate_id": origin.gate_id,
             "claimed_supervisor": None if override is None else override.supervisor,
-            "credential": "wrong_community" if supervisor is not None else "missing_or_invalid",
-            "code": stored["code"],
+            "credential": "card" if card is not None else "login_or_none",
+            "refusal": refusal.value,
+            "card": None if card is None else card_label(card),
+            "code": stored_code,
         },
     )
+
+
+def card_label(text: str) -> str | None:
+    """A presented card's short id (its first 8 hex digits), when it parses at all."""
+    try:
+        fields, _body, _signature = parse_supervisor_card(text)
+    except PassError:
+        return None
+    return fields.card_id.hex()[:8].upper()
 
 
 def record_rejected_scan(

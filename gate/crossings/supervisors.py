@@ -1,4 +1,8 @@
-"""Who may let a refused crossing through: a supervisor's credential, checked.
+"""Who may let a refused crossing through: a supervisor's card or credential, checked.
+
+A supervisor card (:func:`card_supervisor`) counts when it was valid at the scan time (see
+:mod:`gate.supervisors.operations`); it is checked in the crossing's own transaction (a
+few reads, no password hashing).
 
 An override (a fever or quarantine refusal let through) counts only with the credential of
 an account of the crossing's community whose role is supervisor or admin and that is not
@@ -12,12 +16,16 @@ logged in, and the view passes that account as the :class:`Supervisor`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from gate.accounts.models import Role
 from gate.accounts.operations import find_user
 from gate.accounts.passwords import burn_time, verify_password
+from gate.community.context import CommunityContext
+from gate.supervisors.operations import CardRefusal, check_override_card
 from gate.unit_of_work import UnitOfWork
+from passes import Code
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -29,11 +37,24 @@ SUPERVISOR_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
 @dataclass(frozen=True)
 class Supervisor:
     """The verified account an override is made under: its id, the community it belongs to,
-    and the name stored on the crossing (``override_supervisor``)."""
+    the name stored on the crossing (``override_supervisor``) and, when the override was
+    made with a supervisor card, the card's id."""
 
     user_id: int
     community_id: int
     name: str
+    card_id: bytes | None = None
+
+
+def card_supervisor(
+    session: Session, *, context: CommunityContext, text: str, at: datetime
+) -> Supervisor | Code:
+    """The supervisor a card presented at ``at`` (the scan time) names, if it counts
+    (:func:`gate.supervisors.operations.check_override_card`); else the refusal's code."""
+    holder = check_override_card(session, context=context, text=text, at=at)
+    if isinstance(holder, CardRefusal):
+        return holder.code
+    return Supervisor(holder.user_id, holder.community_id, holder.name, holder.card_id)
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from typing import Literal
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from gate.community.context import ContextCache
+from gate.community.context import CommunityContext, ContextCache
 from gate.crossings.operations import (
     CrossingError,
     OfflineClaim,
@@ -41,15 +41,17 @@ from gate.crossings.operations import (
     ScanRequest,
     ScanResult,
     find_bound,
+    override_refused_event,
     record_rejected_scan,
     record_rejected_upload,
     record_scan,
     upload_hash_of,
 )
 from gate.crossings.persistence import crossing_id_of, lock_households
+from gate.crossings.supervisors import Supervisor, card_supervisor
 from gate.devices.operations import note_scanned
 from gate.unit_of_work import UnitOfWork, is_retryable
-from passes import PassError, is_screen_code, parse_pass
+from passes import Code, PassError, is_screen_code, parse_pass
 
 logger = logging.getLogger(__name__)
 
@@ -266,6 +268,9 @@ def _ready(uploader: Uploader, item: Upload, now: datetime, backwards: bool = Fa
 
     def store(session: Session) -> UploadResult:
         context = uploader.contexts.get(session, uploader.community_id)
+        supervisor, refusal = _card_at_scan_time(session, context, request)
+        if refusal is not None and claim.allowed:
+            return _override_not_accepted(session, uploader, item, refusal, now)
         try:
             recorded = record_scan(
                 session,
@@ -275,6 +280,8 @@ def _ready(uploader: Uploader, item: Upload, now: datetime, backwards: bool = Fa
                 now=now,
                 offline=claim,
                 clock_backwards=backwards,
+                supervisor=supervisor,
+                override_refusal=refusal,
             )
         except CrossingError as exc:  # id_reuse: refused, the event is in the chunk
             return _refused(request.client_id, exc)
@@ -293,6 +300,66 @@ def _ready(uploader: Uploader, item: Upload, now: datetime, backwards: bool = Fa
     except PassError:
         household_id = None  # refused before any household is locked
     return _Item(store, household_id, True, request.client_id, failed)
+
+
+def _card_at_scan_time(
+    session: Session, context: CommunityContext, request: ScanRequest
+) -> tuple[Supervisor | None, Code | None]:
+    """The supervisor of an offline override's card, checked at the crossing's scan time,
+    or the code of the card's refusal; ``(None, None)`` without a card."""
+    override = request.override
+    if override is None or override.card is None:
+        return None, None
+    found = card_supervisor(session, context=context, text=override.card, at=request.scanned_at)
+    return (None, found) if isinstance(found, Code) else (found, None)
+
+
+def _override_not_accepted(
+    session: Session, uploader: Uploader, item: UploadedScan, refusal: Code, now: datetime
+) -> UploadResult:
+    """An offline crossing the scanner let through with a supervisor card that was not valid
+    at the scan time: kept, rejected with the card's refusal code (changing no household
+    state), and audited as ``crossing.override_refused``."""
+    request = item.request
+    context = uploader.contexts.get(session, uploader.community_id)
+    message = (
+        f"the supervisor card of this override did not count at {request.scanned_at.isoformat()}"
+        f" ({refusal.value}): rejected, kept"
+    )
+    try:
+        kept = record_rejected_scan(
+            session,
+            context=context,
+            origin=uploader.origin,
+            request=request,
+            claim=item.claim,
+            code=refusal.value,
+            reason=message,
+            now=now,
+        )
+    except CrossingError as exc:
+        return _refused(request.client_id, exc)
+    if kept.replay and not kept.rejected:  # stored as a valid crossing before: acknowledged
+        return _result(kept, request.client_id, "duplicate")
+    if not kept.replay:
+        override_refused_event(
+            session,
+            context=context,
+            origin=uploader.origin,
+            request=request,
+            crossing_id=kept.crossing_id,
+            refusal=refusal,
+            stored_code=kept.code,
+        )
+    return UploadResult(
+        client_id=request.client_id,
+        status="rejected",
+        crossing_id=kept.crossing_id,
+        conflict=False,
+        conflict_code=None,
+        error_code=refusal.value,
+        error_message=message,
+    )
 
 
 def _implausible_time(

@@ -2,13 +2,18 @@
 
 Public keys with status, revoked pass ids, household states (opaque ids, generations,
 status, people out, exits in the window), the rule set and the server time, as a
-:class:`passes.wire.Bundle` (``checkpoint.bundle.v1``). No names, ID numbers, phones or
-addresses. The ETag is the bundle's ``content_hash`` (a hash of the content without the
-server time), so an unchanged bundle costs the scanner a 304; the ``format`` says its shape.
+:class:`passes.wire.Bundle` (``checkpoint.bundle.v1``); and its optional fields: each
+household's code (building-unit-room, what the card prints, so the volunteer can compare),
+the active passes' facts (so a rotating screen code naming one verifies offline) and, when
+the caller gives them, the supervisor cards (:func:`gate.supervisors.operations.bundle_cards`).
+No names, ID numbers, phones or addresses. The ETag is the bundle's ``content_hash`` (a hash
+of the content without the server time), so an unchanged bundle costs the scanner a 304; the
+``format`` says its shape.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,21 +24,41 @@ from gate.community.context import load_context
 from gate.households.decision_state import household_state
 from gate.households.models import Household
 from gate.issuing.models import IssuedPass, PassStatus
-from passes import wire
+from gate.issuing.operations import pass_fields
+from passes import CardState, wire
 
 
 def build_bundle(
-    session: Session, community_id: int, *, now: datetime
+    session: Session,
+    community_id: int,
+    *,
+    now: datetime,
+    supervisor_cards: Sequence[CardState] | None = None,
+    revoked_card_ids: Sequence[bytes] | None = None,
 ) -> tuple[dict[str, Any], str]:
-    """The bundle body and its ETag (its content hash). Reads only."""
+    """The bundle body and its ETag (its content hash). Reads only.
+
+    ``supervisor_cards``/``revoked_card_ids``: the community's cards for offline overrides
+    (left out of the bundle when None)."""
     context = load_context(session, community_id)
     revoked = session.scalars(
         select(IssuedPass.pass_id)
         .where(IssuedPass.community_id == community_id, IssuedPass.status == PassStatus.REVOKED)
         .order_by(IssuedPass.pass_id)
     )
-    households = session.scalars(
-        select(Household).where(Household.community_id == community_id).order_by(Household.id)
+    households = list(
+        session.scalars(
+            select(Household).where(Household.community_id == community_id).order_by(Household.id)
+        )
+    )
+    active = session.scalars(
+        select(IssuedPass)
+        .where(
+            IssuedPass.community_id == community_id,
+            IssuedPass.status == PassStatus.ACTIVE,
+            IssuedPass.valid_until >= now,
+        )
+        .order_by(IssuedPass.pass_id)
     )
     bundle = wire.Bundle.build(
         generated_at=now,
@@ -42,5 +67,9 @@ def build_bundle(
         keys=context.keys,
         revoked_pass_ids=tuple(revoked),
         households=tuple(household_state(row) for row in households),
+        household_codes={row.id: row.code for row in households},
+        passes=tuple(pass_fields(record) for record in active),
+        supervisor_cards=None if supervisor_cards is None else tuple(supervisor_cards),
+        revoked_card_ids=None if revoked_card_ids is None else tuple(revoked_card_ids),
     )
     return bundle.to_json(), bundle.content_hash

@@ -101,6 +101,9 @@ ACTION_LABELS: dict[str, str] = {
     "resident_link.reissue": N_("Phone pass link replaced"),
     "resident_link.revoke": N_("Phone pass link revoked"),
     "rules.save": N_("Rules saved"),
+    "supervisor_card.issue": N_("Supervisor card issued"),
+    "supervisor_card.print": N_("Supervisor card printed"),
+    "supervisor_card.revoke": N_("Supervisor card revoked"),
     "site.area_add": N_("Area added"),
     "site.area_rename": N_("Area renamed"),
     "site.building_add": N_("Building added"),
@@ -131,6 +134,7 @@ ACTION_GROUP_LABELS: dict[str, str] = {
     "pass": N_("Passes (all)"),
     "resident_link": N_("Phone pass links (all)"),
     "rules": N_("Rules (all)"),
+    "supervisor_card": N_("Supervisor cards (all)"),
     "site": N_("Places: areas, grids, compounds, buildings (all)"),
     "user": N_("Users (all)"),
 }
@@ -143,6 +147,8 @@ DETAIL_KEY_LABELS: dict[str, str] = {
     "before": N_("Before"),
     "building": N_("Building"),
     "building_id": N_("Building"),
+    "card": N_("Supervisor card"),
+    "refusal": N_("Override refused for"),
     "cards": N_("Cards"),
     "code": N_("Reason"),
     "conflict_code": N_("Would be refused for"),
@@ -298,20 +304,6 @@ def gate_label(name: str | None, code: str | None = None) -> str:
     return (name or "").strip() or (code or "")
 
 
-CHAIN_PROBLEM_LABELS: dict[str, str] = {
-    "missing_row": N_("A row is missing"),
-    "duplicate_seq": N_("A sequence number appears twice"),
-    "prev_hash_mismatch": N_("A row does not link to the one before"),
-    "content_changed": N_("A row was changed after it was written"),
-}
-"""Why a gate's hash chain does not verify (``gate.verification.log.ChainBreak.problem``)."""
-
-
-def chain_problem_label(problem: object) -> str:
-    """The words for a chain break; an unknown problem as stored."""
-    return _known(CHAIN_PROBLEM_LABELS, problem)
-
-
 def audit_details(details_json: str | None, *, limit: int = 300) -> str:
     """An audit event's JSON details as readable ``key: value`` text in the request's language
     (``{"rows": 12, "masked": true}`` -> ``行数：12；姓名已打码：是``). Empty values are left
@@ -376,6 +368,5 @@ def configure_labels(app: Flask) -> None:
         role_label=role_label,
         action_label=action_label,
         gate_label=gate_label,
-        chain_problem_label=chain_problem_label,
         audit_details=audit_details,
     )

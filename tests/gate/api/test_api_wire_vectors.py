@@ -46,8 +46,30 @@ def test_the_gate_reads_a_scan_vector(case: dict[str, Any]) -> None:
     assert format_utc(request.scanned_at) == body["scanned_at"]
     assert request.operator == body["operator"]
     assert request.latency_ms == body["latency_ms"]
-    override = None if request.override is None else vars(request.override)
-    assert override == body["override"]
+    override = request.override
+    shown = (
+        None if override is None else {"supervisor": override.supervisor, "reason": override.reason}
+    )
+    assert shown == body["override"]
+
+
+@pytest.mark.parametrize("case", cases("scan_supervisor_card", "valid"))
+def test_the_gate_reads_the_supervisor_card_of_a_scan_vector(case: dict[str, Any]) -> None:
+    body = case["json"]
+    request = parse_scan(body, now=_at(body))
+    assert request.override is not None
+    assert request.override.card == body["override"]["supervisor_card"]
+    assert request.override.reason == body["override"]["reason"]
+
+
+@pytest.mark.parametrize("case", cases("crossing_supervisor_card", "valid"))
+def test_the_gate_reads_the_supervisor_card_of_an_offline_crossing(case: dict[str, Any]) -> None:
+    body = case["json"]
+    request, claim = parse_batch_item(body, now=_at(body))
+    assert request.override is not None
+    assert request.override.card == body["override"]["supervisor_card"]
+    assert claim.allowed is True
+    assert "override" in claim.notes
 
 
 @pytest.mark.parametrize("case", cases("scan", "invalid"))
@@ -165,5 +187,7 @@ def test_the_batch_and_bundle_apis_answer_in_the_shape_of_their_vectors(
     assert answer.status_code == 200
     bundle = wire.Bundle.from_json(answer.get_json())
     assert answer.headers["ETag"] == f'"{bundle.content_hash}"'
-    assert set(answer.get_json()) == set(load("bundle")["valid"][0]["json"])
+    assert set(answer.get_json()) == set(load("bundle")["valid"][0]["json"]) | set(
+        wire.BUNDLE_OPTIONAL
+    )
     assert bundle.community.id == compound.community_id

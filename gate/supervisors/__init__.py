@@ -1,0 +1,2 @@
+"""Supervisor cards: the office issues, prints and revokes them; gates check them (see
+:mod:`gate.supervisors.operations`)."""

@@ -28,8 +28,10 @@ def _register_commands() -> None:
     from gate.cli.setup import community_group, devices_group, gates_group, rules_group
     from gate.cli.signing import keys_group
     from gate.cli.supervisors import supervisors_group
+    from gate.cli.wizard import setup_command
 
     for command in (
+        setup_command,
         db_group,
         community_group,
         gates_group,

@@ -304,6 +304,20 @@ def gate_label(name: str | None, code: str | None = None) -> str:
     return (name or "").strip() or (code or "")
 
 
+CHAIN_PROBLEM_LABELS: dict[str, str] = {
+    "missing_row": N_("A row is missing"),
+    "duplicate_seq": N_("A sequence number appears twice"),
+    "prev_hash_mismatch": N_("A row does not link to the one before"),
+    "content_changed": N_("A row was changed after it was written"),
+}
+"""Why a gate's hash chain does not verify (``gate.verification.log.ChainBreak.problem``)."""
+
+
+def chain_problem_label(problem: object) -> str:
+    """The words for a chain break; an unknown problem as stored."""
+    return _known(CHAIN_PROBLEM_LABELS, problem)
+
+
 def audit_details(details_json: str | None, *, limit: int = 300) -> str:
     """An audit event's JSON details as readable ``key: value`` text in the request's language
     (``{"rows": 12, "masked": true}`` -> ``行数：12；姓名已打码：是``). Empty values are left
@@ -368,5 +382,6 @@ def configure_labels(app: Flask) -> None:
         role_label=role_label,
         action_label=action_label,
         gate_label=gate_label,
+        chain_problem_label=chain_problem_label,
         audit_details=audit_details,
     )

@@ -49,9 +49,9 @@ def site(tmp_path: Path) -> Iterator[tuple[Site, str]]:
         yield built, base
 
 
-def sheet(path: Path) -> Path:
+def sheet(path: Path, rows: list[list[str]] | None = None) -> Path:
     workbook = Workbook()
-    for values in [HEADER, *ROWS]:
+    for values in rows or [HEADER, *ROWS]:
         workbook.active.append([value or None for value in values])
     workbook.save(path)
     return path
@@ -109,5 +109,19 @@ def test_import_preview_skip_bad_and_bad_rows_download(
             assert "有错误的 3 行已跳过" in page.inner_text("#import-done")
             assert "新增 3 户" in page.inner_text("#import-done")
             page.screenshot(path=SCREENSHOTS / "import-done.png", full_page=True)
+
+            large = [HEADER] + [
+                [f"10-1-{1000 + i}", "", "", "", "10", "1", str(1000 + i), f"户主{i}", "",
+                 f"139{i:08d}", "", "", ""]
+                for i in range(1500)
+            ]  # fmt: skip
+            page.set_input_files("input[name=sheet]", sheet(tmp_path / "大表.xlsx", large))
+            page.click("form[enctype] button[type=submit]")
+            page.click("text=确认导入")
+            page.wait_for_url(re.compile(r"/households(/import/[0-9a-f]+/job)?$"))
+            if page.locator("#import-job").count():  # still running: the progress bar shows
+                page.screenshot(path=SCREENSHOTS / "import-progress.png", full_page=True)
+            page.wait_for_url(f"{base}/households", timeout=120_000)
+            assert "新增 1500 户" in page.inner_text(".flash-success")
         finally:
             browser.close()

@@ -47,13 +47,18 @@ WEDGE_MIN_CHARS = 8
 """A run this long is a wedge scanner, not a person (a temperature is 3 or 4 keys)."""
 KEY_SETTLE_S = 0.1
 """A run is complete when no key followed it for this long (loop clock)."""
+WEDGE_STALL_S = 0.5
+"""A wedge burst already `WEDGE_MIN_CHARS` long may pause this long and go on (a busy machine,
+a USB hiccup): measured under Xvfb with a load average of 14, ``xdotool type`` stalled
+mid-pass past `WEDGE_GAP_S`."""
 
 
 class KeyRouter:
     """Splits the keys typed into the window into wedge scans and a person's keys.
 
-    Keys are grouped into runs (each key within `WEDGE_GAP_S` of the previous one). A complete
-    run of at least `WEDGE_MIN_CHARS` characters ending in Enter is a `TypedCode` (stripped of
+    Keys are grouped into runs (each key within `WEDGE_GAP_S` of the previous one; within
+    `WEDGE_STALL_S` once the run is a wedge's). A run of at least `WEDGE_MIN_CHARS`
+    characters ending in Enter is a `TypedCode` at once (stripped of
     control characters, at most `MAX_TYPED_CODE_CHARS`); a long run without Enter is dropped
     (a wedge misread); a short run is a person's keys, given back one by one in order. So a
     pass typed by a wedge never moves the direction or types a temperature, and a person's
@@ -68,17 +73,25 @@ class KeyRouter:
 
     def feed(self, key: Key) -> None:
         """Add one key typed into the window."""
-        if self._run and key.at - self._run[-1].at > WEDGE_GAP_S:
-            self._finish()
+        if self._run:
+            gap = key.at - self._run[-1].at
+            if gap > (WEDGE_STALL_S if self._wedge_like() else WEDGE_GAP_S) or gap < 0:
+                self._finish()
         self._run.append(key)
         self._last_fed = self._clock()
+        if key.name == "enter" and self._wedge_like():
+            self._finish()
 
     def take(self) -> list[Key | TypedCode]:
         """Everything settled so far: person keys and wedge codes, in typing order."""
-        if self._run and self._clock() - self._last_fed >= KEY_SETTLE_S:
+        settle = WEDGE_STALL_S if self._wedge_like() else KEY_SETTLE_S
+        if self._run and self._clock() - self._last_fed >= settle:
             self._finish()
         ready, self._ready = self._ready, []
         return ready
+
+    def _wedge_like(self) -> bool:
+        return sum(len(key.name) == 1 for key in self._run) >= WEDGE_MIN_CHARS
 
     def _finish(self) -> None:
         run, self._run = self._run, []

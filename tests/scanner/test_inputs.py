@@ -123,3 +123,19 @@ def test_merged_source_raises_a_source_error_and_ticks_without_sources() -> None
         list(MergedSource([_ListSource([], fail=True)]))
     window_only = iter(MergedSource([], tick_s=0.001))
     assert [next(window_only) for _ in range(3)] == [None, None, None]
+
+
+def test_a_wedge_burst_survives_a_stall_of_a_busy_machine() -> None:
+    keys = _typed("CP1:ABCDEFGHIJKL", 1.0, 0.004)
+    stalled = [*keys[:10], *(Key(k.name, k.at + 0.3) for k in keys[10:])]
+    clock = FakeClock()
+    router = KeyRouter(clock)
+    for key in stalled[:10]:
+        router.feed(key)
+    clock.advance(0.2)  # the loop looks while the wedge is stalled: not settled yet
+    assert router.take() == []
+    for key in stalled[10:]:
+        router.feed(key)
+    [code] = router.take()  # complete at its Enter
+    assert isinstance(code, TypedCode)
+    assert code.text == "CP1:ABCDEFGHIJKL"

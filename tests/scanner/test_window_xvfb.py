@@ -169,14 +169,19 @@ def test_a_wedge_scanner_typing_into_the_focused_window_is_decided(
     scanner = _start(
         xdisplay, data, shots, "--thermometer", "fixed:36.6", "--direction", "out"
     )  # no frame source: the window's keyboard is the wedge
+    failed: AssertionError | None = None
     try:
         _window(xdisplay)
         _until("the idle screen", lambda: bool(_shots(shots, "idle")))
         _xdotool(xdisplay, "type", "--delay", "4", stub.community.passes[2] + "\n")
         _until("the verdict", lambda: bool(_shots(shots, "allow")))
+    except AssertionError as exc:
+        failed = exc
     finally:
         scanner.send_signal(signal.SIGTERM)
         output = scanner.communicate(timeout=30)[0]
+    seen = sorted(p.name for p in shots.glob("*.png"))
+    assert failed is None, f"{failed}; screens {seen}; scans {stub.scans}; output:\n{output}"
     assert "Traceback" not in output, output
     [scan] = stub.scans
     assert scan["pass"] == stub.community.passes[2]

@@ -11,9 +11,10 @@ from typing import Any
 
 import click
 
-from gate.cli.support import office_job, translate
-from gate.community.queries import community_by_id, community_ids
+from gate.cli.support import actor_option, office_job, pick_community, translate
+from gate.errors import N_
 from gate.unit_of_work import DbSession
+from gate.web.labels import CHAIN_PROBLEM_LABELS
 
 
 @click.group(
@@ -35,20 +36,31 @@ def say(message_id: str, **params: Any) -> str:
     return english if chinese == english else f"{chinese}（{english}）"
 
 
-def resolve_community(session: DbSession, community_id: int | None) -> int:
-    """``community_id`` checked to exist, or the only community when None."""
-    if community_id is not None:
-        if community_by_id(session, community_id) is None:
-            raise click.ClickException(say("no community with id %(id)d", id=community_id))
-        return community_id
-    ids = community_ids(session, limit=2)
-    if not ids:
-        raise click.ClickException(say("the database has no community yet"))
-    if len(ids) > 1:
-        raise click.ClickException(
-            say("there are several communities: choose one with --community ID")
-        )
-    return ids[0]
+def community_option(command: Any) -> Any:
+    """``--community CODE``: a community's code or id."""
+    return click.option(
+        "--community",
+        "community_code",
+        metavar="CODE",
+        help="Community code or id (verify: default every community; checkpoint: the only one).",
+    )(command)
+
+
+def problem_words(problem: str) -> str:
+    """A chain break's problem code in Chinese (unknown codes as they are)."""
+    message_id = CHAIN_PROBLEM_LABELS.get(problem)
+    return problem if message_id is None else translate(message_id)
+
+
+def gate_names(session: DbSession, community_ids: set[int]) -> dict[int, str]:
+    """Gate id -> the name the office gave it, for the gates of ``community_ids``."""
+    from gate.devices.queries import gates_with_devices
+
+    return {
+        gate.id: gate.name or gate.code
+        for community_id in community_ids
+        for gate in gates_with_devices(session, community_id)
+    }
 
 
 def _progress(label: str) -> Any:
@@ -60,7 +72,10 @@ def _progress(label: str) -> Any:
         if now - last[0] >= 1.0:
             last[0] = now
             rate = rows / max(now - started, 1e-9)
-            click.echo(f"{label}: {rows:,} rows ({rate:,.0f}/s)", err=True)
+            click.echo(
+                translate(label, rows=f"{rows:,}", rate=f"{rate:,.0f}"),
+                err=True,
+            )
 
     return report
 
@@ -71,42 +86,70 @@ def _progress(label: str) -> Any:
         "Verify every gate's hash chain, row by row, and that each chain ends where its gate "
         "says. Exit status 0 when intact, 1 when tampered (the first bad row of each gate is "
         "printed).\n\n"
-        "Example: checkpoint audit verify --community 350322 --json"
+        "校验每个出入口的哈希链：记录是否完整、未被改动。\n\n"
+        "Example: checkpoint audit verify --community xfl --json"
     ),
 )
-@click.option("--community", "community_id", type=int, help="Only this community's gates.")
+@community_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def verify_command(community_id: int | None, as_json: bool) -> None:
+def verify_command(community_code: str | None, as_json: bool) -> None:
     """Verify the log."""
     from gate.verification.log import verify_log
 
     started = time.monotonic()
     with office_job(writes=False) as job:
-        if community_id is not None:
-            resolve_community(job.session, community_id)
-        report = verify_log(job.session, community_id, on_progress=_progress("verified"))
+        community_id = None
+        if community_code is not None:
+            community_id = pick_community(job.session, community_code).id
+        report = verify_log(
+            job.session,
+            community_id,
+            on_progress=_progress(N_("verified %(rows)s rows (%(rate)s rows/s)")),
+        )
+        names = gate_names(job.session, {gate.community_id for gate in report.gates})
     elapsed = time.monotonic() - started
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
         for gate in report.gates:
+            name = names.get(gate.gate_id, gate.gate_code)
             if gate.problem is None:
                 click.echo(
-                    f"OK        gate {gate.gate_code} (id {gate.gate_id}): "
-                    f"{gate.rows_checked} rows, head {gate.head_seq} {gate.head_hash[:16]}"
+                    translate(
+                        N_("OK: gate %(gate)s: %(rows)d rows verified, last row %(seq)d %(hash)s"),
+                        gate=name,
+                        rows=gate.rows_checked,
+                        seq=gate.head_seq,
+                        hash=gate.head_hash[:16],
+                    )
                 )
             else:
                 crossing = gate.problem.crossing_id
                 click.echo(
-                    f"TAMPERED  gate {gate.gate_code} (id {gate.gate_id}): first bad row "
-                    f"seq {gate.problem.gate_seq}"
-                    + ("" if crossing is None else f" (crossing id {crossing})")
-                    + f": {gate.problem.problem}; rows before it verify"
+                    translate(
+                        N_(
+                            "TAMPERED: gate %(gate)s: first bad row %(seq)d (crossing id "
+                            "%(crossing)s): %(problem)s; the rows before it verify"
+                        ),
+                        gate=name,
+                        seq=gate.problem.gate_seq,
+                        crossing="-" if crossing is None else str(crossing),
+                        problem=problem_words(gate.problem.problem),
+                    )
                 )
-        verdict = "intact" if report.ok else "TAMPERED"
-        click.echo(f"{len(report.gates)} gates, {report.rows_checked} rows verified: {verdict}")
+        summary = (
+            N_("%(gates)d gates, %(rows)d rows verified: intact")
+            if report.ok
+            else N_("%(gates)d gates, %(rows)d rows verified: TAMPERED")
+        )
+        click.echo(say(summary, gates=len(report.gates), rows=report.rows_checked))
     rate = report.rows_checked / max(elapsed, 1e-9)
-    click.echo(f"{elapsed:.1f} s, {rate:,.0f} rows/s", err=True)
+    click.echo(
+        translate(
+            N_("%(seconds)s s, %(rate)s rows/s"), seconds=f"{elapsed:.1f}", rate=f"{rate:,.0f}"
+        ),
+        err=True,
+    )
     if not report.ok:
         sys.exit(1)
 
@@ -135,25 +178,27 @@ def verify_command(community_id: int | None, as_json: bool) -> None:
     type=click.Path(path_type=Path),
     help="Public key set to check the signature with (default: the database's keys).",
 )
-@click.option("--community", "community_id", type=int, help="Default: the only community.")
+@community_option
+@actor_option
 def checkpoint_command(
     out_path: Path | None,
     verify_path: Path | None,
     keys_path: Path | None,
-    community_id: int | None,
+    community_code: str | None,
+    actor: str,
 ) -> None:
     """Write or check a checkpoint."""
     if out_path is None and verify_path is None:
         raise click.UsageError(
-            say("give --out FILE to write a checkpoint or --verify FILE to check one")
+            say(N_("Give --out FILE to write a checkpoint or --verify FILE to check one."))
         )
     if out_path is not None:
-        _write_checkpoint(out_path, community_id)
+        _write_checkpoint(out_path, community_code, actor)
     if verify_path is not None:
         _verify_checkpoint(verify_path, keys_path)
 
 
-def _write_checkpoint(out_path: Path, community_id: int | None) -> None:
+def _write_checkpoint(out_path: Path, community_code: str | None, actor: str) -> None:
     from gate.signing.keyfile import write_atomic
     from gate.signing.operations import SigningKeyUnavailable, active_signing_key
     from gate.verification.checkpoints import LogNotIntact, record_checkpoint, write_checkpoint
@@ -161,32 +206,43 @@ def _write_checkpoint(out_path: Path, community_id: int | None) -> None:
     now = datetime.now(UTC)
     # The walk reads the whole log: a read-only job, so it never holds SQLite's write lock.
     with office_job(writes=False) as job:
-        community_id = resolve_community(job.session, community_id)
+        community_id = pick_community(job.session, community_code).id
         try:
             key = active_signing_key(job.session, community_id)
-        except SigningKeyUnavailable as exc:
-            raise click.ClickException(str(exc)) from None
+        except SigningKeyUnavailable:
+            raise click.ClickException(
+                say(N_("The community has no active signing key: run `checkpoint keys create`."))
+            ) from None
         try:
             document = write_checkpoint(job.session, key, now, community_id=community_id)
         except LogNotIntact as exc:
-            broken = ", ".join(
-                f"{gate.gate_code} #{gate.problem.gate_seq} {gate.problem.problem}"
+            broken = "、".join(
+                f"{gate.gate_code} #{gate.problem.gate_seq} {problem_words(gate.problem.problem)}"
                 for gate in exc.report.broken
                 if gate.problem is not None
             )
             click.echo(
-                say("No checkpoint written: the log does not verify (%(gates)s).", gates=broken),
+                say(
+                    N_("No checkpoint written: the log does not verify (%(gates)s)."), gates=broken
+                ),
                 err=True,
             )
-            click.echo(say("Run `checkpoint audit verify` for details."), err=True)
+            click.echo(say(N_("Run `checkpoint audit verify` for details.")), err=True)
             sys.exit(1)
     write_atomic(out_path, json.dumps(document, ensure_ascii=False, indent=2) + "\n", mode=0o644)
     # A separate, short writing job records the event once the file is safely written.
     with office_job(writes=True) as job:
-        record_checkpoint(job.session, document, file_name=out_path.name, actor="cli")
+        record_checkpoint(job.session, document, file_name=out_path.name, actor=actor)
     for gate in document["gates"]:
-        click.echo(f"gate {gate['gate_code']}: row {gate['gate_seq']} {gate['row_hash'][:16]}")
-    click.echo(say("Checkpoint written to %(path)s: copy it off this machine.", path=out_path))
+        click.echo(
+            translate(
+                N_("gate %(gate)s: last row %(seq)d %(hash)s"),
+                gate=gate["gate_code"],
+                seq=gate["gate_seq"],
+                hash=gate["row_hash"][:16],
+            )
+        )
+    click.echo(say(N_("Checkpoint written to %(path)s: copy it off this machine."), path=out_path))
 
 
 def _verify_checkpoint(verify_path: Path, keys_path: Path | None) -> None:
@@ -198,36 +254,42 @@ def _verify_checkpoint(verify_path: Path, keys_path: Path | None) -> None:
         document = json.loads(verify_path.read_text("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise click.ClickException(
-            say("%(path)s is not a readable checkpoint: %(error)s", path=verify_path, error=exc)
+            say(N_("%(path)s is not a readable checkpoint: %(error)s"), path=verify_path, error=exc)
         ) from None
     if not isinstance(document, dict):
-        raise click.ClickException(say("%(path)s is not a checkpoint.", path=verify_path))
+        raise click.ClickException(say(N_("%(path)s is not a checkpoint."), path=verify_path))
     with office_job(writes=False) as job:
         if keys_path is not None:
             keys = load_keyset(keys_path)
         else:
             community = document.get("community")
             if not isinstance(community, int):
-                raise click.ClickException(say("%(path)s is not a checkpoint.", path=verify_path))
+                raise click.ClickException(
+                    say(N_("%(path)s is not a checkpoint."), path=verify_path)
+                )
             try:
                 keys = load_context(job.session, community).keys
-            except LookupError as exc:
-                raise click.ClickException(str(exc)) from None
+            except LookupError:
+                raise click.ClickException(
+                    say(N_("No community with id %(id)d."), id=community)
+                ) from None
             click.echo(
                 say(
-                    "Note: the signature is checked with the database's own keys; "
-                    "--keys FILE with a copy kept elsewhere is stronger."
+                    N_(
+                        "Note: the signature is checked with the database's own keys; "
+                        "--keys FILE with a copy kept elsewhere is stronger."
+                    )
                 ),
                 err=True,
             )
         problems = verify_checkpoint(job.session, document, keys)
     if problems:
         for problem in problems:
-            click.echo(f"FAILED  {problem}")
+            click.echo(say(N_("FAILED: %(problem)s"), problem=problem))
         sys.exit(1)
     click.echo(
         say(
-            "Checkpoint %(path)s holds: every gate's log up to it is unchanged.",
+            N_("Checkpoint %(path)s holds: every gate's log up to it is unchanged."),
             path=verify_path,
         )
     )

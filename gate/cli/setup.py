@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from gate.cli.support import actor_option, community_option, office_job, pick_community, translate
 from gate.errors import N_
 from gate.rules.templates import RULE_TEMPLATES
+
+if TYPE_CHECKING:
+    from passes import RuleSetError
 
 _TEMPLATES = click.Choice(sorted(RULE_TEMPLATES))
 
@@ -353,9 +357,19 @@ def rules_set(
             else:
                 rules = template_rules(template or "", community.timezone)
         except RuleSetError as exc:
-            raise click.ClickException(f"规则有误（{exc.field}）：{exc}") from None
+            raise click.ClickException(_rules_error(exc)) from None
         record = save_rules(job.session, community, rules, actor=actor, reason=reason)
         click.echo(f"规则第 {record.version} 版已生效：{rules.describe_quota()}（rules saved）")
+
+
+def _rules_error(exc: RuleSetError) -> str:
+    """The refusal in Chinese: the problem's message (the rules page's), naming the field."""
+    from gate.console.rules import RULE_MESSAGES
+
+    message_id = RULE_MESSAGES.get(exc.problem)
+    if message_id is None:  # a problem code newer than the messages: name the field at least
+        return translate("Field %(field)s: check its value.", field=exc.field)
+    return translate(message_id, field=exc.field, **exc.params)
 
 
 @rules_group.command(

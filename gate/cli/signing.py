@@ -52,7 +52,9 @@ def keys_group() -> None:
 def new_key(path: Path, key_id: int | None, add: bool) -> None:
     """Create a key."""
     if path.exists() and not add:
-        raise click.ClickException(f"{path} already exists; use --add to add a key to it")
+        raise click.ClickException(
+            f"{path} 已存在；要往其中添加密钥请加 --add（file exists; use --add）"
+        )
     try:
         existing = read_keyring(path) if add else []
     except KeyFileError as exc:
@@ -61,10 +63,13 @@ def new_key(path: Path, key_id: int | None, add: bool) -> None:
     if key_id is None:
         key_id = max(taken, default=0) + 1
     if key_id in taken:
-        raise click.ClickException(f"key id {key_id} is already in {path}")
+        raise click.ClickException(f"密钥编号 {key_id} 已在 {path} 中（key id taken）")
     key = SigningKey.generate(key_id)
     write_keyring(path, [*existing, key])
-    click.echo(f"key {key_id} created in {path} (fingerprint {fingerprint(key.entry.public_key)})")
+    click.echo(
+        f"已在 {path} 中创建密钥 {key_id}"
+        f"（指纹 {fingerprint(key.entry.public_key)}）（key created）"
+    )
 
 
 @keys_group.command(
@@ -135,8 +140,9 @@ def create_key(community_code: str | None, actor: str) -> None:
             now=datetime.now(UTC),
         )
         click.echo(
-            f"key {record.key_id} created for {community.code} "
-            f"(fingerprint {fingerprint(record.public_key)}; private key {record.private_key_path})"
+            f"已为 {community.name} 创建签名密钥 {record.key_id}"
+            f"（指纹 {fingerprint(record.public_key)}；私钥文件 {record.private_key_path}）"
+            "（key created）"
         )
 
 
@@ -200,11 +206,14 @@ def revoke_key(key_id: int, reason: str, community_code: str | None, actor: str)
             record = community_key(session, community, key_id)
             revoke_signing_key(session, record, actor=actor, reason=reason, now=datetime.now(UTC))
         except CommunityError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(translate(exc.message_id, **exc.params)) from None
         affected = households_holding_key(session, key_id)
-        click.echo(f"key {key_id} revoked; {affected} household(s) hold passes signed with it")
+        click.echo(
+            f"密钥 {key_id} 已吊销，用它签发的出入证从现在起一律拒绝；"
+            f"持有这类出入证的住户：{affected} 户（key revoked）"
+        )
         if affected:
-            click.echo("re-issue their passes: checkpoint passes reissue --household CODE")
+            click.echo("请为这些住户补办出入证：checkpoint passes reissue --household 户号")
         _warn_without_active_key(session, community)
 
 

@@ -261,12 +261,16 @@ def test_household_status_commands_are_audited(office: Office, tmp_path: Path) -
 
 def test_registered_keys_create_retire_revoke(office: Office) -> None:
     created = office("keys", "create")
-    assert "key 1 created for xfl" in created.output
+    assert "创建签名密钥 1" in created.output
     office("keys", "create")
     office("keys", "retire", "1")
-    office("keys", "retire", "1", code=1)
+    again = office("keys", "retire", "1", code=1)
+    assert "密钥 1" in again.output
     revoked = office("keys", "revoke", "2", "--reason", "leaked")
+    assert "密钥 2 已吊销" in revoked.output
     assert "no active signing key left" in revoked.stderr
+    unknown = office("keys", "revoke", "9", "--reason", "x", code=1)
+    assert "没有编号为 9 的签名密钥" in unknown.output
 
     statuses = {KeyStatus.RETIRED: 1, KeyStatus.REVOKED: 1}
     for status, expected in statuses.items():

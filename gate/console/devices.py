@@ -30,7 +30,7 @@ def _gates() -> list[Gate]:
 
 
 def _open_gates(gates: list[Gate]) -> list[Any]:
-    return [SelectChoice(str(g.id), f"{g.name} ({g.code})") for g in gates if g.closed_at is None]
+    return [SelectChoice(str(g.id), g.name) for g in gates if g.closed_at is None]
 
 
 def _page(form: DeviceForm, *, created: dict[str, Any] | None = None, status: int = 200) -> Any:

@@ -40,7 +40,8 @@ class GateForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no type hint
 
     name = StringField(_l("Gate name (e.g. 南门)"), validators=[DataRequired(), Length(max=100)])
     code = StringField(
-        _l("Short code (optional, e.g. south)"), validators=[Optional(), Length(max=32)]
+        _l("Short code for the command line (optional: lower-case letters and digits)"),
+        validators=[Optional(), Length(max=32)],
     )
 
 

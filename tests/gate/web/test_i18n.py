@@ -190,6 +190,7 @@ OFFICE_PAGES = (
     "/log/conflicts",
     "/log/chain",
     "/devices",
+    "/site",
     "/users",
     "/audit",
     "/account",

@@ -1,10 +1,13 @@
 """The offline bundle: everything the scanner needs to decide alone, and its age.
 
 Parsed from ``GET /api/v1/bundle`` (a :class:`passes.wire.Bundle`, ``checkpoint.bundle.v1``;
-a bundle cached before that format is read too). ``content_hash`` is the server's hash of the
-content (its ETag), not a format version. ``generated_at`` is the server's time when it built
-the bundle; ``fetched_at`` is this device's (offset-corrected)
-time when the fetch started; age is measured from ``fetched_at``.
+a bundle cached before that format is read too). Its optional parts, empty when a server
+does not send them: the household codes (the offline verdict shows ``3-2-401``, what the
+card prints), the active passes (a rotating screen code names one: checked offline), and
+the supervisor cards with the revoked card ids (an offline override or unlock).
+``content_hash`` is the server's hash of the content (its ETag), not a format version.
+``generated_at`` is the server's time when it built the bundle; ``fetched_at`` is this
+device's (offset-corrected) time when the fetch started; age is measured from ``fetched_at``.
 
 Household state merge (see :meth:`Bundle.household`): the office-set fields (generation,
 status, quarantine) always come from the bundle; who is out and the counted exits come from
@@ -20,7 +23,17 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from passes import HouseholdState, KeySet, RuleSet, WireFormatError, format_utc, parse_utc, wire
+from passes import (
+    CardState,
+    HouseholdState,
+    KeySet,
+    Pass,
+    RuleSet,
+    WireFormatError,
+    format_utc,
+    parse_utc,
+    wire,
+)
 
 
 class BundleError(ValueError):
@@ -49,6 +62,13 @@ class Bundle:
     fetched_at: datetime
     etag: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    household_codes: Mapping[int, str] = field(default_factory=dict)
+    """Household id -> the code printed on its card (``3-2-401``), when the server sent them."""
+    passes: Mapping[bytes, Pass] = field(default_factory=dict, repr=False)
+    """Active passes by pass id: what a rotating screen code names, to check it offline."""
+    supervisor_cards: Mapping[bytes, CardState] = field(default_factory=dict)
+    """Issued supervisor cards that count, by card id."""
+    revoked_card_ids: frozenset[bytes] = frozenset()
 
     @classmethod
     def from_dict(
@@ -72,6 +92,10 @@ class Bundle:
             fetched_at=fetched_at,
             etag=etag,
             raw=dict(data),
+            household_codes=dict(bundle.household_codes or {}),
+            passes={fields.pass_id: fields for fields in bundle.passes or ()},
+            supervisor_cards={card.card_id: card for card in bundle.supervisor_cards or ()},
+            revoked_card_ids=frozenset(bundle.revoked_card_ids or ()),
         )
 
     def age(self, now: datetime) -> timedelta:

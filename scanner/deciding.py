@@ -7,7 +7,16 @@ Contract of :meth:`Decider.decide`:
   or 4xx the scanner decides offline with :func:`passes.decide` and the cached bundle, marks
   the crossing offline, and skips the server for ``retry_online_after_s`` so the next person
   does not wait for a dead network again.
-- Offline household label: ``住户 #<household_id>`` (no personal data on the device).
+- Offline household label: the household's code from the bundle (``3-2-401``, what its card
+  prints), or ``住户 #<household_id>`` from a bundle without codes (no personal data).
+- Rotating screen codes (``CS1:``) are checked offline against the bundle's active passes and
+  decided exactly like the card they stand for; a stale one is ``screen_code_stale``.
+- Supervisor cards (:meth:`Decider.override`, :meth:`Decider.unlock`): at a refusal the card
+  lets the crossing through, recorded as an override (a new crossing, carrying the card for
+  the server to verify): online the server checks the card, offline the scanner checks it
+  against the bundle (signature, not expired, issued, not revoked); a bad card is a refusal
+  with its own code. The same card unlocks the clock-fault and stale-bundle refusals until
+  the next successful bundle refresh or :data:`UNLOCK_FOR` at most.
 - No bundle at all: refused with the scanner code ``no_bundle``.
 - Clock integrity (:mod:`scanner.clock`): with a guard, the clock is checked first; a clock
   fault refuses with the scanner code ``clock_fault`` (设备时钟异常，请联系值班负责人) without
@@ -17,7 +26,8 @@ Contract of :meth:`Decider.decide`:
   the online scan and on the offline upload).
 - Degraded mode: when the bundle is older than ``max_bundle_age`` (default 24 h), an offline
   decision that would allow is turned into a refusal ``stale_bundle``, unless a supervisor
-  override is given (then it is allowed, noted ``stale_bundle`` and ``override``). Refusals stay
+  override is given or the device was unlocked with a card (then it is allowed, noted
+  ``stale_bundle`` and ``override``). Refusals stay
   as the core decided them. Online decisions are never degraded: the server is the truth.
 
 A request that timed out may still reach the server; its later upload under the same UUID is
@@ -36,16 +46,29 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from passes import (
+    OVERRIDE_REFUSAL_CODES,
+    CardCheck,
+    CardRejected,
     Code,
     Direction,
     HouseholdState,
     Override,
+    PassCheck,
     PassError,
+    PassRejected,
     Verdict,
     advance,
+    card_standing,
     decide,
+    is_screen_code,
+    is_supervisor_card,
     parse_pass,
+    parse_screen_code,
+    parse_supervisor_card,
     reason,
+    screen_pass_check,
+    verify_screen_code,
+    verify_supervisor_card,
     wire,
 )
 from passes.rules import DEFAULT_TIMEZONE
@@ -58,10 +81,14 @@ STALE_BUNDLE = str(Code.STALE_BUNDLE)
 NO_BUNDLE = "no_bundle"
 """Scanner-side code: offline and no bundle was ever fetched."""
 
+UNLOCK_FOR = timedelta(hours=12)
+"""Longest a supervisor card's unlock lasts (a successful bundle refresh ends it sooner)."""
+
 SCANNER_REASONS: dict[str, tuple[str, str]] = {
     STALE_BUNDLE: (reason(Code.STALE_BUNDLE, "zh"), reason(Code.STALE_BUNDLE, "en")),
     NO_BUNDLE: ("设备无离线数据，无法判断", "No offline data on this device"),
     CLOCK_FAULT: CLOCK_FAULT_REASONS,
+    **{str(code): (reason(code, "zh"), reason(code, "en")) for code in OVERRIDE_REFUSAL_CODES},
 }
 Display = wire.Display
 
@@ -104,6 +131,9 @@ class Decision:
     online_error: str | None = None
     temperature: int | None = None
     clock_offset_ms: int | None = None
+    override: Override | None = None
+    """The override this crossing was made with (supervisor, reason and card): journal and
+    upload it with the crossing (:meth:`Decider.override` sets it)."""
 
     def reason(self, lang: str = "zh") -> str:
         """The one-line reason in ``lang``."""
@@ -171,6 +201,8 @@ class Decider:
         self._offset_ms = offset_ms
         self.config = config or DecidingConfig()
         self._skip_online_until = float("-inf")
+        self._unlocked_until = float("-inf")
+        self._unlocked_bundle: datetime | None = None
         self.online = client is not None
         """Whether the last decision came from the server."""
 
@@ -179,25 +211,27 @@ class Decider:
         scanned_at = self._now()
         offset_ms = self._offset_ms()
         bundle = self._bundles()
-        if self._guard is not None and not self._guard.check(scanned_at).ok:
+        unlocked = self.unlocked(bundle)
+        clock_fault = self._guard is not None and not self._guard.check(scanned_at).ok
+        if clock_fault and not unlocked:
             self.online = False
             fault = _scanner_refusal(
                 request,
                 scanned_at,
                 CLOCK_FAULT,
-                household_id=_household_id(request.pass_text),
+                household_id=_household_id(request.pass_text, bundle),
                 rule_version=0 if bundle is None else bundle.rules.version,
                 online_error=None,
                 timezone=DEFAULT_TIMEZONE if bundle is None else bundle.timezone,
             )
-            return replace(fault, clock_offset_ms=offset_ms)
+            return replace(fault, clock_offset_ms=offset_ms, override=request.override)
         error: str | None = None
         if self._client is not None and self._monotonic() >= self._skip_online_until:
             answer = self._ask_server(request, scanned_at, offset_ms)
             if isinstance(answer, wire.ScanAnswer):
                 self.online = True
                 decided = from_server(request, answer, scanned_at, bundle, self._local)
-                return replace(decided, clock_offset_ms=offset_ms)
+                return replace(decided, clock_offset_ms=offset_ms, override=request.override)
             error = answer
             self._skip_online_until = self._monotonic() + self.config.retry_online_after_s
         self.online = False
@@ -208,8 +242,80 @@ class Decider:
             scanned_at=scanned_at,
             max_bundle_age=self.config.max_bundle_age,
             online_error=error,
+            unlocked=unlocked,
+            clock_fault=clock_fault,
         )
-        return replace(decided, clock_offset_ms=offset_ms)
+        return replace(decided, clock_offset_ms=offset_ms, override=request.override)
+
+    # --- supervisor cards ------------------------------------------------------------------
+
+    def is_supervisor_card(self, text: str) -> bool:
+        """Whether a scanned ``text`` claims to be a supervisor card (``SV1:``)."""
+        return is_supervisor_card(text)
+
+    def override(
+        self, request: ScanRequest, refused: Decision, card_text: str, reason: str
+    ) -> Decision:
+        """Let the refused crossing ``refused`` (of ``request``) through on a supervisor card.
+
+        A new crossing (its own client id) is decided with the override: online the server
+        checks the card, offline it is checked against the bundle at the scan time. The
+        result is allowed and noted ``override`` when the card counts and the refusal may be
+        overridden (not a bad pass, not a missing or implausible temperature); a bad card is
+        a refusal with its own code (``supervisor_card_invalid``/``_expired``/``_revoked``).
+        Either way :attr:`Decision.override` holds the override (with the card) to journal
+        and upload. ``reason`` is the one the volunteer picked or typed (1-500 characters).
+        """
+        text = reason.strip()
+        if not text or len(text) > 500:
+            raise ValueError("an override needs a reason of 1 to 500 characters")
+        override = Override(supervisor=_card_name(card_text), reason=text, card=card_text)
+        attempt = replace(
+            request,
+            direction=refused.direction,
+            override=override,
+            crossing_id=str(uuid.uuid4()),
+        )
+        return self.decide(attempt)
+
+    def unlock(self, card_text: str) -> Decision | None:
+        """Unlock the clock-fault and stale-bundle refusals with a supervisor card: None when
+        the card counts (checked against the bundle: signature, not expired, issued, not
+        revoked); the device then decides as usual until the next successful bundle refresh
+        or :data:`UNLOCK_FOR`. A refusal Decision (the card's code) otherwise."""
+        bundle = self._bundles()
+        now = self._now()
+        if bundle is None:
+            request = ScanRequest(card_text, Direction.OUT, None)
+            return _scanner_refusal(
+                request, now, NO_BUNDLE, household_id=None, rule_version=0, online_error=None
+            )
+        # A faulty clock cannot date the card: the bundle's server time stands in for it.
+        faulty = self._guard is not None and not self._guard.check(now).ok
+        at = max(bundle.generated_at, now) if not faulty else bundle.generated_at
+        check = card_check(card_text, bundle, at)
+        if isinstance(check, CardRejected):
+            request = ScanRequest(card_text, Direction.OUT, None)
+            return _scanner_refusal(
+                request,
+                now,
+                str(check.code),
+                household_id=None,
+                rule_version=bundle.rules.version,
+                online_error=None,
+                timezone=bundle.timezone,
+            )
+        self._unlocked_until = self._monotonic() + UNLOCK_FOR.total_seconds()
+        self._unlocked_bundle = bundle.fetched_at
+        return None
+
+    def unlocked(self, bundle: Bundle | None = None) -> bool:
+        """Whether a supervisor card unlocked the device and the unlock still holds (no
+        bundle refreshed since, :data:`UNLOCK_FOR` not passed)."""
+        if self._monotonic() >= self._unlocked_until:
+            return False
+        current = bundle if bundle is not None else self._bundles()
+        return current is not None and current.fetched_at == self._unlocked_bundle
 
     def retry_online_now(self) -> None:
         """Forget the last network failure (e.g. the uploader just reached the server)."""
@@ -255,16 +361,55 @@ def scan_message(
     )
 
 
-def household_label(household_id: int | None) -> str | None:
-    """The offline label: an opaque number only."""
-    return None if household_id is None else f"住户 #{household_id}"
+def household_label(household_id: int | None, bundle: Bundle | None = None) -> str | None:
+    """The offline label: the household's code from the bundle (``3-2-401``, printed on its
+    card), else an opaque number (``住户 #581914660``)."""
+    if household_id is None:
+        return None
+    code = None if bundle is None else bundle.household_codes.get(household_id)
+    return code or f"住户 #{household_id}"
 
 
-def _household_id(text: str) -> int | None:
+def _household_id(text: str, bundle: Bundle | None = None) -> int | None:
+    """The household a pass (or, with a bundle, a screen code) names; never verified."""
+    if is_screen_code(text):
+        try:
+            pass_id = parse_screen_code(text).fields.pass_id
+        except PassError:
+            return None
+        issued = None if bundle is None else bundle.passes.get(pass_id)
+        return None if issued is None else issued.household_id
     try:
         return parse_pass(text).fields.household_id
     except PassError:
         return None
+
+
+def presented_check(text: str, bundle: Bundle, now: datetime) -> PassCheck | str:
+    """What :func:`passes.decide` takes for a scanned text: a screen code checked against
+    the bundle's active passes (exactly like the pass it stands for), or the pass text."""
+    if not is_screen_code(text):
+        return text
+    screen = verify_screen_code(text, bundle.keys, now)
+    issued = None if isinstance(screen, PassRejected) else bundle.passes.get(screen.pass_id)
+    return screen_pass_check(screen, issued, bundle.keys, community_id=bundle.community_id, now=now)
+
+
+def card_check(text: str, bundle: Bundle, at: datetime) -> CardCheck:
+    """A supervisor card checked offline at ``at``: a :class:`passes.VerifiedCard`, or a
+    :class:`passes.CardRejected` with its code."""
+    check = verify_supervisor_card(text, bundle.keys, community_id=bundle.community_id, now=at)
+    return card_standing(check, known=bundle.supervisor_cards, revoked=bundle.revoked_card_ids)
+
+
+def _card_name(text: str) -> str:
+    """The override's supervisor as the device knows it: the card's short number (the
+    server records the account's name)."""
+    try:
+        fields, _body, _signature = parse_supervisor_card(text)
+    except PassError:
+        return "主管卡"
+    return f"主管卡 {fields.card_id.hex()[:8].upper()}"
 
 
 def from_server(
@@ -276,20 +421,24 @@ def from_server(
 ) -> Decision:
     """A server verdict as a Decision; advances the local household state if it allowed."""
     verdict = answer.verdict
-    household_id = _household_id(request.pass_text)
+    household_id = _household_id(request.pass_text, bundle)
     state_after = None
     if verdict.allowed and bundle is not None and household_id is not None:
         state = bundle.household(household_id, local)
         if state is not None:
             state_after = advance(state, request.direction, True, scanned_at, bundle.rules)
+    code, codes = verdict.code, verdict.codes
+    refused_override = [note for note in verdict.notes if note in OVERRIDE_REFUSAL_CODES]
+    if refused_override and not verdict.allowed:  # the override's own code is what is shown
+        code, codes = refused_override[0], (refused_override[0], *verdict.codes)
     return Decision(
         crossing_id=request.crossing_id,
         direction=request.direction,
         scanned_at=scanned_at,
         allowed=verdict.allowed,
         display=verdict.display,
-        code=verdict.code,
-        codes=verdict.codes,
+        code=code,
+        codes=codes,
         notes=verdict.notes,
         reason_zh=verdict.reason_zh,
         reason_en=verdict.reason_en,
@@ -313,8 +462,13 @@ def decide_offline(
     scanned_at: datetime,
     max_bundle_age: timedelta,
     online_error: str | None = None,
+    unlocked: bool = False,
+    clock_fault: bool = False,
 ) -> Decision:
-    """Decide with the core and the bundle, then apply the degraded-mode rule."""
+    """Decide with the core and the bundle, then apply the degraded-mode rule.
+
+    ``unlocked``: a supervisor card unlocked the device (a stale bundle allows, noted);
+    ``clock_fault``: the clock failed its check (only reached when unlocked)."""
     if bundle is None:
         return _scanner_refusal(
             request,
@@ -324,8 +478,9 @@ def decide_offline(
             rule_version=0,
             online_error=online_error,
         )
-    household_id = _household_id(request.pass_text)
-    if scanned_at < bundle.generated_at - DEFAULT_TOLERANCE:  # a bundle age below zero
+    household_id = _household_id(request.pass_text, bundle)
+    faulty = clock_fault or scanned_at < bundle.generated_at - DEFAULT_TOLERANCE
+    if faulty and not unlocked:  # a bundle age below zero
         return _scanner_refusal(
             request,
             scanned_at,
@@ -334,10 +489,25 @@ def decide_offline(
             rule_version=bundle.rules.version,
             online_error=online_error,
             timezone=bundle.timezone,
+            bundle=bundle,
         )
+    override = request.override
+    if override is not None and override.card is not None:
+        card = card_check(override.card, bundle, scanned_at)
+        if isinstance(card, CardRejected):  # the attempt is recorded, refused with its code
+            return _scanner_refusal(
+                request,
+                scanned_at,
+                str(card.code),
+                household_id=household_id,
+                rule_version=bundle.rules.version,
+                online_error=online_error,
+                timezone=bundle.timezone,
+                bundle=bundle,
+            )
     household = None if household_id is None else bundle.household(household_id, local)
     verdict = decide(
-        request.pass_text,
+        presented_check(request.pass_text, bundle, scanned_at),
         keys=bundle.keys,
         community_id=bundle.community_id,
         household=household,
@@ -349,7 +519,7 @@ def decide_offline(
         override=request.override,
     )
     degraded = bundle.age(scanned_at) > max_bundle_age
-    if degraded and verdict.allowed and request.override is None:
+    if degraded and verdict.allowed and request.override is None and not unlocked:
         return _scanner_refusal(
             request,
             scanned_at,
@@ -359,8 +529,13 @@ def decide_offline(
             online_error=online_error,
             degraded=True,
             timezone=bundle.timezone,
+            bundle=bundle,
         )
-    return _from_verdict(request, verdict, scanned_at, degraded, online_error)
+    decided = _from_verdict(request, verdict, scanned_at, degraded, online_error, bundle)
+    if faulty and decided.allowed:  # let through on a card's unlock, the clock in doubt
+        notes = decided.notes if "override" in decided.notes else (*decided.notes, "override")
+        decided = replace(decided, notes=(*notes, CLOCK_FAULT))
+    return decided
 
 
 def _from_verdict(
@@ -369,6 +544,7 @@ def _from_verdict(
     scanned_at: datetime,
     degraded: bool,
     online_error: str | None,
+    bundle: Bundle | None = None,
 ) -> Decision:
     notes = tuple(str(note) for note in verdict.notes)
     if degraded and verdict.allowed:  # allowed in degraded mode only by a supervisor
@@ -389,7 +565,7 @@ def _from_verdict(
         next_exit_at=verdict.next_exit_at,
         rule_version=verdict.rule_version,
         household_id=verdict.household_id,
-        household_label=household_label(verdict.household_id),
+        household_label=household_label(verdict.household_id, bundle),
         offline=True,
         degraded=degraded,
         state_after=verdict.state_after,
@@ -409,6 +585,7 @@ def _scanner_refusal(
     online_error: str | None,
     degraded: bool = False,
     timezone: str = DEFAULT_TIMEZONE,
+    bundle: Bundle | None = None,
 ) -> Decision:
     zh, en = SCANNER_REASONS[code]
     return Decision(
@@ -425,7 +602,7 @@ def _scanner_refusal(
         next_exit_at=None,
         rule_version=rule_version,
         household_id=household_id,
-        household_label=household_label(household_id),
+        household_label=household_label(household_id, bundle),
         offline=True,
         degraded=degraded,
         timezone=timezone,

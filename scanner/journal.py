@@ -197,6 +197,8 @@ class Journal:
             if entry.override is None
             else json.dumps(
                 {"supervisor": entry.override.supervisor, "reason": entry.override.reason}
+                # the supervisor card, uploaded for the server to verify at the scan time
+                | ({} if entry.override.card is None else {"card": entry.override.card})
             )
         )
         acked = format_utc(entry.scanned_at) if entry.state == "sent" else None

@@ -285,11 +285,21 @@ class ScanLoop:
     def _temperature(self) -> ReadingOk | NoReading:
         if isinstance(self._thermometer, KeypadThermometer):
             return self._typed_temperature()
+        zh = self.config.lang == "zh"
+
+        def waiting() -> None:  # the reading is not there yet: ask for it, keep the window alive
+            self._show_prompt(
+                "请测体温" if zh else "MEASURE",
+                "测温枪对准额头" if zh else "Point the thermometer at the forehead",
+            )
+            self._display.wait(0.0)
+
         return wait_for_valid(
             self._thermometer,
             self.config.temperature_timeout_s,
             self._clock,
             on_invalid=self._show_remeasure,
+            on_waiting=waiting,
         )
 
     def _typed_temperature(self) -> ReadingOk | NoReading:

@@ -478,10 +478,13 @@ def wait_for_valid(
     *,
     poll_s: float = 0.25,
     on_invalid: Callable[[ReadingInvalid], None] | None = None,
+    on_waiting: Callable[[], None] | None = None,
 ) -> ReadingOk | NoReading:
     """Ask until a valid reading arrives or ``timeout_s`` passes (then `NoReading`).
 
-    Each invalid reading is passed to ``on_invalid`` (e.g. to show 请复测) and asking continues.
+    Each invalid reading is passed to ``on_invalid`` (e.g. to show 请复测) and asking continues;
+    ``on_waiting`` is called after each ask that brought nothing (at most ``poll_s`` apart: a
+    window stays alive, a screen can ask for the measurement).
     """
     deadline = clock() + timeout_s
     while (remaining := deadline - clock()) > 0:
@@ -490,6 +493,8 @@ def wait_for_valid(
             return reading
         if isinstance(reading, ReadingInvalid) and on_invalid is not None:
             on_invalid(reading)
+        elif on_waiting is not None:
+            on_waiting()
     return NoReading()
 
 

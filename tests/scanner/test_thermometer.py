@@ -311,3 +311,21 @@ def test_unplugged_device_reads_nothing_and_never_raises(pty_pair: tuple[int, st
         assert lines.readline(0.0) is None
     finally:
         lines.close()
+
+
+def test_wait_for_valid_calls_on_waiting_between_empty_asks() -> None:
+    clock = FakeClock()
+    readings = iter([NoReading(), NoReading(), ReadingOk(366, 0.0)])
+    waited: list[float] = []
+
+    class Slow:
+        def read(self, timeout_s: float) -> Reading:
+            clock.now += timeout_s
+            return next(readings)
+
+        def close(self) -> None:
+            pass
+
+    result = wait_for_valid(Slow(), 5.0, clock, on_waiting=lambda: waited.append(clock.now))
+    assert result == ReadingOk(366, 0.0)
+    assert len(waited) == 2

@@ -27,7 +27,7 @@ from passes import (
 )
 from passes.verification import PassRejected
 from scanner.bundle import Bundle as ScannerBundle
-from scanner.deciding import ScanRequest, decide_offline
+from scanner.deciding import Decider, ScanRequest, decide_offline
 
 
 def pass_json(fields: Pass) -> dict[str, Any]:
@@ -44,9 +44,28 @@ def pass_json(fields: Pass) -> dict[str, Any]:
 
 
 def override_json(override: Override | None) -> dict[str, str] | None:
-    return (
-        None if override is None else {"supervisor": override.supervisor, "reason": override.reason}
+    if override is None:
+        return None
+    card = getattr(override, "card", None)  # a supervisor card, where this tree has them
+    return {"supervisor": override.supervisor, "reason": override.reason} | (
+        {} if card is None else {"card": card}
     )
+
+
+@dataclass(frozen=True)
+class _Check:
+    ok: bool
+
+
+@dataclass(frozen=True)
+class _Guard:
+    """A clock guard whose every check says ``ok`` (the scanner's ClockGuard, stubbed)."""
+
+    ok: bool
+
+    def check(self, now: datetime) -> _Check:
+        del now
+        return _Check(self.ok)
 
 
 @dataclass
@@ -243,6 +262,8 @@ class Corpus:
         override: Override | None = None,
         max_bundle_age: timedelta = timedelta(hours=24),
         local: HouseholdState | None = None,
+        unlocked: bool = False,
+        clock_fault: bool = False,
     ) -> dict[str, Any]:
         """A case of the scanner's offline decision (scanner.deciding.decide_offline)."""
         bundle = None
@@ -253,12 +274,16 @@ class Corpus:
         request = ScanRequest(
             pass_text=text, direction=direction, temperature=temperature, override=override
         )
+        flags = (
+            {"unlocked": unlocked, "clock_fault": clock_fault} if unlocked or clock_fault else {}
+        )
         decision = decide_offline(
             request,
             bundle,
             local=_LocalStates(local),
             scanned_at=now,
             max_bundle_age=max_bundle_age,
+            **flags,
         )
         return self._case(
             group,
@@ -272,5 +297,37 @@ class Corpus:
             override=override_json(override),
             max_bundle_age_s=int(max_bundle_age.total_seconds()),
             local=None if local is None else local.to_dict(),
+            unlocked=unlocked,
+            clock_fault=clock_fault,
             expected=decision_json(decision),
+        )
+
+    def add_unlock_case(
+        self, group: str, bundle_name: str | None, card_text: str, *, now: datetime, faulty: bool
+    ) -> dict[str, Any]:
+        """A case of the scanner's unlock with a supervisor card (Decider.unlock)."""
+        bundle = None
+        if bundle_name is not None:
+            data = self.bundles[bundle_name]
+            generated = ScannerBundle.from_dict(data, fetched_at=now).generated_at
+            bundle = ScannerBundle.from_dict(data, fetched_at=generated)
+        decider = Decider(
+            client=None,
+            bundles=lambda: bundle,
+            local=None,
+            now=lambda: now,
+            guard=_Guard(ok=not faulty),  # type: ignore[arg-type]
+        )
+        refusal = decider.unlock(card_text)
+        expected: dict[str, Any] = {"unlocked": refusal is None}
+        if refusal is not None:
+            expected |= decision_json(refusal)
+        return self._case(
+            group,
+            "unlock",
+            bundle=bundle_name,
+            card=card_text,
+            now=format_utc(now),
+            clock_fault=faulty,
+            expected=expected,
         )

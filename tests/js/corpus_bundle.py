@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 from itertools import product
 from typing import Any
 
@@ -11,6 +11,7 @@ from corpus_builder import Corpus
 from corpus_keys import ACTIVE, COMMUNITY, KEYS, at, make_pass, screen_code, tamper
 
 from passes import (
+    CardState,
     Direction,
     ExitHours,
     HouseholdState,
@@ -23,11 +24,35 @@ from passes import (
     sign_supervisor_card,
     wire,
 )
+from scanner.deciding import decide_offline
 
 ISSUED = at("2026-01-01T00:00:00")
 UNTIL = at("2026-12-31T23:59:59")
 OVERRIDE = Override(supervisor="赵组长", reason="紧急就医")
 MS = timedelta(milliseconds=1)
+CARD_ID = b"\xc3" * 12
+REVOKED_CARD_ID = b"\xc4" * 12
+UNLISTED_CARD_ID = b"\xc5" * 12
+EXPIRING_ID = b"\xc6" * 12
+CARD_STEPS = ("hour-later", "age-24h+1ms", "clock-fault")
+
+
+def supervisor_card(card_id: bytes, account_id: int, *, days: int = 390) -> str:
+    """A card of this community signed by the active key, valid from ISSUED for ``days``."""
+    fields = card_for(
+        key_id=1,
+        card_id=card_id,
+        account_id=account_id,
+        community_id=COMMUNITY,
+        issued_at=ISSUED,
+        valid_for=timedelta(days=days),
+    )
+    return sign_supervisor_card(ACTIVE, fields)
+
+
+def _cards_supported() -> bool:
+    """Whether this tree's scanner checks supervisor cards offline (decide_offline unlocked=)."""
+    return "unlocked" in inspect.signature(decide_offline).parameters
 
 
 def _bundle(
@@ -41,7 +66,15 @@ def _bundle(
     optional: dict[str, Any] = {}
     parameters = inspect.signature(wire.Bundle.build).parameters
     if "household_codes" in parameters:  # the bundle's optional fields, where this tree has them
-        optional = {"household_codes": codes, "passes": passes}
+        optional = {
+            "household_codes": codes,
+            "passes": passes,
+            "supervisor_cards": tuple(
+                CardState(card_id=card_id, account_id=account, valid_until=UNTIL)
+                for card_id, account in ((CARD_ID, 9), (REVOKED_CARD_ID, 10), (EXPIRING_ID, 11))
+            ),
+            "revoked_card_ids": (REVOKED_CARD_ID,),
+        }
     bundle = wire.Bundle.build(
         generated_at=generated,
         community=wire.Community(id=COMMUNITY, name="阳光小区", timezone=rules.timezone),
@@ -76,17 +109,14 @@ def add_bundles(corpus: Corpus) -> None:
     unknown_pass, _ = make_pass(
         ACTIVE, pass_id=b"\xc2" * 12, household_id=4001, issued_at=ISSUED, valid_until=UNTIL
     )
-    card = sign_supervisor_card(
-        ACTIVE,
-        card_for(
-            key_id=1,
-            card_id=b"\xc3" * 12,
-            account_id=9,
-            community_id=COMMUNITY,
-            issued_at=ISSUED,
-            valid_for=timedelta(days=300),
-        ),
-    )
+    card = supervisor_card(CARD_ID, 9)
+    cards = {
+        "card": card,
+        "card-revoked": supervisor_card(REVOKED_CARD_ID, 10),
+        "card-unlisted": supervisor_card(UNLISTED_CARD_ID, 12),
+        "card-expired": supervisor_card(EXPIRING_ID, 11, days=30),
+        "card-garbage": "SV1:NOT-A-CARD",
+    }
     setups = {
         "shanghai": (at("2026-11-22T00:30:00"), RuleSet(version=3)),
         "berlin": (
@@ -199,6 +229,8 @@ def add_bundles(corpus: Corpus) -> None:
                         direction=direction,
                         override=override,
                     )
+        if _cards_supported():
+            _add_card_cases(corpus, name, nows, texts, cards)
         # The device's own newer crossings (the journal) count: quota and people out.
         now = generated + timedelta(hours=2)
         mine = HouseholdState(
@@ -246,3 +278,54 @@ def add_bundles(corpus: Corpus) -> None:
             now=at("2026-11-22T08:00:00"),
             direction=direction,
         )
+
+
+def _add_card_cases(
+    corpus: Corpus,
+    name: str,
+    nows: dict[str, datetime],
+    texts: dict[str, str],
+    cards: dict[str, str],
+) -> None:
+    """Overrides made with supervisor cards, unlocked devices, and the unlock itself."""
+    for step in CARD_STEPS:
+        now = nows[step]
+        for card_name, card_text in cards.items():
+            override = Override(supervisor="主管卡", reason="就医", card=card_text)
+            for text_name in ("h4001", "h4002", "h4003", "tampered"):
+                corpus.add_bundle_case(
+                    f"bundle/{name}/{step}/{card_name}/{text_name}",
+                    name,
+                    texts[text_name],
+                    now=now,
+                    override=override,
+                    temperature=380 if text_name == "h4001" else 365,
+                )
+            for faulty in (False, True):
+                corpus.add_unlock_case(
+                    f"unlock/{name}/{step}/{card_name}/{faulty}",
+                    name,
+                    card_text,
+                    now=now,
+                    faulty=faulty,
+                )
+        for text_name in ("h4001", "h4002", "h4004"):
+            for clock_fault in (False, True):
+                corpus.add_bundle_case(
+                    f"bundle/{name}/{step}/unlocked/{text_name}/{clock_fault}",
+                    name,
+                    texts[text_name],
+                    now=now,
+                    unlocked=True,
+                    clock_fault=clock_fault,
+                )
+            corpus.add_bundle_case(
+                f"bundle/{name}/{step}/clock-check-failed/{text_name}",
+                name,
+                texts[text_name],
+                now=now,
+                clock_fault=True,
+            )
+    corpus.add_unlock_case(
+        f"unlock/{name}/none", None, cards["card"], now=nows["hour-later"], faulty=False
+    )

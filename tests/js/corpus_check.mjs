@@ -97,7 +97,17 @@ export async function runCase(api, corpus, tables, c) {
         override: c.override,
         maxBundleAgeMs: c.max_bundle_age_s * 1000,
         localHousehold: c.local === null ? null : () => c.local,
+        unlocked: c.unlocked ?? false,
+        clockFault: c.clock_fault ?? false,
       });
+    }
+    case "unlock": {
+      const bundle = c.bundle === null ? null : api.readBundle(corpus.bundles[c.bundle]);
+      const refusal = await api.unlockWithCard(bundle, c.card, {
+        now: c.now,
+        clockFault: c.clock_fault,
+      });
+      return refusal === null ? { unlocked: true } : { unlocked: false, ...refusal };
     }
     case "card": {
       const check = api.cardStanding(

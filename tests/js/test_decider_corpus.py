@@ -86,10 +86,8 @@ def test_corpus_covers_every_code_rule_kind_and_zone_edge(
     zones = {r["timezone"] for r in rules}
     assert {"Europe/Berlin", "America/New_York", "Asia/Shanghai", "UTC"} <= zones
     kinds = Counter(case["kind"] for case in cases)
-    assert set(kinds) == {
-        *("decide", "screen", "verify", "verify_screen", "card"),
-        *("bundle", "rules", "bundle_read"),
-    }
+    assert {"decide", "screen", "verify", "verify_screen", "card", "bundle"} <= set(kinds)
+    assert {"rules", "bundle_read"} <= set(kinds)
     assert any(case.get("override") and case["expected"]["allowed"] for case in cases)
     assert any(case["expected"].get("degraded") for case in cases)
 

@@ -12,12 +12,14 @@
 //   verdict into ``stale_bundle`` unless a supervisor override is given (then it is allowed,
 //   noted stale_bundle and override).
 
-import { Code, REASONS, displayOf } from "./codes.js";
+import { Code, OVERRIDE_REFUSAL_CODES, REASONS, displayOf } from "./codes.js";
 import { decide } from "./decide.js";
 import { keySetFromList } from "./keys.js";
 import { PassError, fromHex, parsePass, toHex } from "./pass_format.js";
-import { rulesFromDict } from "./rules.js";
+import { DEFAULT_TIMEZONE, rulesFromDict } from "./rules.js";
+import { isScreenCode, parseScreenCode, screenPassCheck, verifyScreenCode } from "./screen_code.js";
 import { asHousehold, householdFromDict, mergeHousehold } from "./state.js";
+import { cardStanding, parseSupervisorCard, verifySupervisorCard } from "./supervisor_card.js";
 import {
   HOUR_US,
   MINUTE_US,
@@ -48,7 +50,10 @@ export const SCANNER_REASONS = Object.freeze({
   stale_bundle: REASONS.stale_bundle,
   no_bundle: ["设备无离线数据，无法判断", "No offline data on this device"],
   clock_fault: REASONS.clock_fault,
+  ...Object.fromEntries([...OVERRIDE_REFUSAL_CODES].map((code) => [code, REASONS[code]])),
 });
+/** Longest a supervisor card's unlock lasts (a successful bundle refresh ends it sooner). */
+export const UNLOCK_FOR_MS = 12 * 3_600_000;
 /** How far before the bundle's server time a scan may be before it is a clock fault. */
 export const CLOCK_TOLERANCE_US = 2 * MINUTE_US;
 /** The scanner's default limit on a bundle's age before offline allows need a supervisor. */
@@ -183,14 +188,20 @@ function issuedPasses(value, communityId) {
 function supervisorCards(value) {
   const items = list(value, "supervisor_cards");
   items.forEach((item, index) => exactly(item, `supervisor_cards[${index}]`, CARD_KEYS));
-  return items.map((item, index) => {
+  const cards = new Map();
+  items.forEach((item, index) => {
     const path = `supervisor_cards[${index}]`;
-    return Object.freeze({
-      card_id: id12(item.card_id, `${path}.card_id`),
-      account_id: whole(item.account_id, `${path}.account_id`, 1, 2 ** 32 - 1),
-      valid_until: time(item.valid_until, `${path}.valid_until`),
-    });
+    const cardId = id12(item.card_id, `${path}.card_id`);
+    cards.set(
+      cardId,
+      Object.freeze({
+        card_id: cardId,
+        account_id: whole(item.account_id, `${path}.account_id`, 1, 2 ** 32 - 1),
+        valid_until: time(item.valid_until, `${path}.valid_until`),
+      }),
+    );
   });
+  return cards;
 }
 
 /**
@@ -203,7 +214,8 @@ function supervisorCards(value) {
  * fetched_at_us the same in microseconds), community: {id, name, timezone}, rules, keys,
  * revoked_pass_ids (Set of hex), households (Map id -> state),
  * household_codes (Map id -> "3-2-401") | null, passes (Map hex pass id -> facts) | null,
- * supervisor_cards | null, revoked_card_ids (Set of hex) | null, raw (the JSON)}.
+ * supervisor_cards (Map hex card id -> {card_id, account_id, valid_until}) | null,
+ * revoked_card_ids (Set of hex) | null, raw (the JSON)}.
  */
 export function readBundle(json, { fetchedAt = null } = {}) {
   const data = typeof json === "string" ? JSON.parse(json) : json;
@@ -253,20 +265,70 @@ export function readBundle(json, { fetchedAt = null } = {}) {
   });
 }
 
-/** The offline household label: the household's code from the bundle when it has one, else an
- * opaque number (no personal data on the device). */
+/** The offline household label: the household's code from the bundle (``3-2-401``, printed on
+ * its card), else an opaque number (no personal data on the device). */
 export function householdLabel(bundle, householdId) {
   if (householdId === null || householdId === undefined) return null;
-  return `住户 #${householdId}`;
+  const code = bundle?.household_codes?.get(householdId);
+  return code || `住户 #${householdId}`;
 }
 
-function householdIdOf(text) {
+function swallowPassError(read) {
   try {
-    return parsePass(text).fields.household_id;
+    return read();
   } catch (error) {
     if (error instanceof PassError) return null;
     throw error;
   }
+}
+
+/** The household a pass (or, with a bundle, a screen code) names; never verified. */
+function householdIdOf(text, bundle) {
+  if (isScreenCode(text)) {
+    const passId = swallowPassError(() => parseScreenCode(text).fields.pass_id_hex);
+    const issued = passId === null ? undefined : bundle?.passes?.get(passId);
+    return issued === undefined ? null : issued.household_id;
+  }
+  return swallowPassError(() => parsePass(text).fields.household_id);
+}
+
+/** What decide() takes for a scanned text: a screen code checked against the bundle's active
+ * passes (exactly like the pass it stands for), or the pass text itself. */
+async function presentedCheck(text, bundle, at) {
+  if (!isScreenCode(text)) return text;
+  const screen = await verifyScreenCode(text, bundle.keys, at);
+  const issued =
+    screen.kind === "rejected" ? null : (bundle.passes?.get(screen.fields.pass_id_hex) ?? null);
+  return screenPassCheck(screen, issued, bundle.keys, {
+    communityId: bundle.community.id,
+    now: at,
+  });
+}
+
+/** A supervisor card checked offline against ``bundle`` at ``at`` (microseconds): the card, or
+ * a rejection with its code (scanner.deciding.card_check). */
+export async function checkCard(text, bundle, at) {
+  const check = await verifySupervisorCard(text, bundle.keys, {
+    communityId: bundle.community.id,
+    now: at,
+  });
+  return cardStanding(check, {
+    known: bundle.supervisor_cards ?? new Map(),
+    revoked: bundle.revoked_card_ids ?? new Set(),
+  });
+}
+
+/** The override a supervisor card makes (scanner.deciding.Decider.override): the supervisor
+ * as the device knows it (the card's short number), the reason (1-500 characters once
+ * trimmed) and the card text, which the server verifies again on upload. */
+export function cardOverride(cardText, reason) {
+  const text = typeof reason === "string" ? reason.trim() : "";
+  if (!text || [...text].length > 500) {
+    throw new RangeError("an override needs a reason of 1 to 500 characters");
+  }
+  const cardId = swallowPassError(() => parseSupervisorCard(cardText).fields.card_id);
+  const supervisor = cardId === null ? "主管卡" : `主管卡 ${cardId.slice(0, 8).toUpperCase()}`;
+  return Object.freeze({ supervisor, reason: text, card: cardText });
 }
 
 async function householdState(bundle, householdId, localHousehold) {
@@ -285,7 +347,7 @@ function isTenths(value) {
 function scannerRefusal(
   bundle,
   code,
-  { direction, temperature, householdId, ruleVersion, degraded = false },
+  { direction, temperature, householdId, ruleVersion, degraded = false, labelled = true },
 ) {
   const [zh, en] = SCANNER_REASONS[code];
   return {
@@ -304,8 +366,8 @@ function scannerRefusal(
     temperature_tenths: isTenths(temperature) ? temperature + 0 : null,
     state_after: null,
     override: null,
-    timezone: bundle === null ? "Asia/Shanghai" : bundle.community.timezone,
-    household_label: householdLabel(bundle, householdId),
+    timezone: bundle === null ? DEFAULT_TIMEZONE : bundle.community.timezone,
+    household_label: householdLabel(labelled ? bundle : null, householdId),
     offline: true,
     degraded,
   };
@@ -313,12 +375,22 @@ function scannerRefusal(
 
 /**
  * Decide a scanned ``text`` offline with ``bundle`` (readBundle's result), as the Python scanner
- * does (module doc). Options: ``direction`` ("out"/"in"), ``temperature`` (integer tenths or
- * null), ``now`` (a Date, an ISO 8601 text or epoch seconds), ``override`` (null or
- * {supervisor, reason}), ``maxBundleAgeMs`` (default 24 h), ``localHousehold`` (optional, async
- * or not: (householdId, sinceMs) -> the device's own state of that household after its
- * crossings since the bundle was generated (``sinceMs``: generated_at in milliseconds), parsed
- * (advance's result) or in HouseholdState JSON form, or null).
+ * does (scanner.deciding.decide_offline; module doc). Options:
+ *
+ * - ``direction`` ("out"/"in"), ``temperature`` (integer tenths or null);
+ * - ``now``: a Date, an ISO 8601 text or epoch seconds;
+ * - ``override``: null, {supervisor, reason}, or cardOverride(cardText, reason): a card is
+ *   checked against the bundle first, and a bad one refuses with its own code
+ *   (supervisor_card_invalid / _expired / _revoked);
+ * - ``maxBundleAgeMs`` (default 24 h);
+ * - ``localHousehold`` (optional, async or not): (householdId, sinceMs) -> the device's own
+ *   state of that household after its crossings since the bundle was generated (``sinceMs``:
+ *   generated_at in milliseconds), parsed (advance's result) or in HouseholdState JSON form,
+ *   or null;
+ * - ``unlocked``: a supervisor card unlocked the device (unlockWithCard): a stale bundle or a
+ *   clock fault no longer refuses, the crossing is noted instead;
+ * - ``clockFault``: the device's own clock check failed (a clock behind the newest time it
+ *   has seen); refused clock_fault unless unlocked.
  *
  * Returns decide()'s verdict object plus ``household_label``, ``offline`` (true) and
  * ``degraded`` (the bundle was older than its limit).
@@ -333,6 +405,8 @@ export async function decideFromBundle(
     override = null,
     maxBundleAgeMs = DEFAULT_MAX_BUNDLE_AGE_MS,
     localHousehold = null,
+    unlocked = false,
+    clockFault = false,
   },
 ) {
   const at = toInstant(now);
@@ -344,18 +418,24 @@ export async function decideFromBundle(
       ruleVersion: 0,
     });
   }
-  const householdId = householdIdOf(text);
-  if (at < bundle.generated_at_us - CLOCK_TOLERANCE_US) {
-    return scannerRefusal(bundle, Code.CLOCK_FAULT, {
+  const householdId = householdIdOf(text, bundle);
+  const refusal = (code, values = {}) =>
+    scannerRefusal(bundle, code, {
       direction,
       temperature,
       householdId,
       ruleVersion: bundle.rules.version,
+      ...values,
     });
+  const faulty = clockFault || at < bundle.generated_at_us - CLOCK_TOLERANCE_US;
+  if (faulty && !unlocked) return refusal(Code.CLOCK_FAULT); // a bundle age below zero
+  if (override?.card !== null && override?.card !== undefined) {
+    const card = await checkCard(override.card, bundle, at);
+    if (card.kind === "rejected") return refusal(card.code); // recorded, refused with its code
   }
   const household =
     householdId === null ? null : await householdState(bundle, householdId, localHousehold);
-  const verdict = await decide(text, {
+  const verdict = await decide(await presentedCheck(text, bundle, at), {
     keys: bundle.keys,
     communityId: bundle.community.id,
     household,
@@ -367,20 +447,22 @@ export async function decideFromBundle(
     override,
   });
   const degraded = Math.max(at - bundle.fetched_at_us, 0) > maxBundleAgeMs * 1000;
-  if (degraded && verdict.allowed && (override === null || override === undefined)) {
-    return scannerRefusal(bundle, Code.STALE_BUNDLE, {
-      direction,
-      temperature,
-      householdId: verdict.household_id,
-      ruleVersion: verdict.rule_version,
-      degraded: true,
-    });
+  if (degraded && verdict.allowed && (override === null || override === undefined) && !unlocked) {
+    return refusal(Code.STALE_BUNDLE, { householdId: verdict.household_id, degraded: true });
   }
   let notes = verdict.notes;
   if (degraded && verdict.allowed) {
+    // allowed in degraded mode only by a supervisor
     notes = notes.includes(Code.OVERRIDE)
       ? [...notes, Code.STALE_BUNDLE]
       : [...notes, Code.STALE_BUNDLE, Code.OVERRIDE];
+  }
+  if (faulty && verdict.allowed) {
+    // let through on a card's unlock, the clock in doubt
+    notes = [
+      ...(notes.includes(Code.OVERRIDE) ? notes : [...notes, Code.OVERRIDE]),
+      Code.CLOCK_FAULT,
+    ];
   }
   return {
     ...verdict,
@@ -390,4 +472,27 @@ export async function decideFromBundle(
     offline: true,
     degraded,
   };
+}
+
+/**
+ * Unlock the clock-fault and stale-bundle refusals with a supervisor card
+ * (scanner.deciding.Decider.unlock): null when the card counts (signature, not expired,
+ * issued, not revoked, checked against ``bundle``), else a refusal with the card's code
+ * (no_bundle without a bundle). ``clockFault``: the device clock failed its check, so the
+ * card is dated by the bundle's server time instead of ``now``. The caller keeps the unlock
+ * until its next successful bundle refresh, or 12 hours (UNLOCK_FOR_MS) at most.
+ */
+export async function unlockWithCard(bundle, cardText, { now, clockFault = false }) {
+  const at = toInstant(now);
+  const refusal = (code, ruleVersion) =>
+    scannerRefusal(bundle ?? null, code, {
+      direction: "out",
+      temperature: null,
+      householdId: null,
+      ruleVersion,
+    });
+  if (bundle === null || bundle === undefined) return refusal(NO_BUNDLE, 0);
+  const when = clockFault ? bundle.generated_at_us : Math.max(bundle.generated_at_us, at);
+  const check = await checkCard(cardText, bundle, when);
+  return check.kind === "rejected" ? refusal(check.code, bundle.rules.version) : null;
 }

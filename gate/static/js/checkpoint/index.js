@@ -23,9 +23,13 @@ export {
   DEFAULT_MAX_BUNDLE_AGE_MS,
   NO_BUNDLE,
   SCANNER_REASONS,
+  UNLOCK_FOR_MS,
+  cardOverride,
+  checkCard,
   decideFromBundle,
   householdLabel,
   readBundle,
+  unlockWithCard,
 } from "./bundle.js";
 export { checkOverride, decide, describe } from "./decide.js";
 export { ed25519Backend, useEd25519, verifyEd25519 } from "./ed25519.js";

@@ -56,6 +56,8 @@ SERIAL_GROUPS = {
     "tests/e2e/test_deployment.py": "one_at_a_time",
     "tests/e2e/test_scanner_against_gate.py": "one_at_a_time",
     "tests/e2e/test_site_from_nothing.py": "one_at_a_time",
+    "tests/e2e/test_serve_setup_link.py": "one_at_a_time",
+    "tests/e2e/test_browser_story.py": "one_at_a_time",  # Chromium, serve and scanner processes
     # Chromium with a fake camera, a WebAssembly decoder and offline deadlines.
     "tests/e2e/test_phone_gate.py": "one_at_a_time",
     "tests/js/test_decider_corpus.py": "one_at_a_time",  # Node and Chromium child processes

@@ -72,7 +72,9 @@ def _settings() -> Settings:
 @click.command(
     "serve",
     help=(
-        "Serve an existing database (run `checkpoint db upgrade` first).\n\n"
+        "Serve an existing database (run `checkpoint db upgrade` first). While the database\n"
+        "has no account, it prints a one-time setup link for the first run in the browser\n"
+        "(administrator, community, gate, rules).\n\n"
         "Example: CHECKPOINT_DATABASE_URL=postgresql://... checkpoint serve --port 8000"
     ),
 )
@@ -89,14 +91,29 @@ def _settings() -> Settings:
 )
 def serve_command(host: str, port: int, tls: bool) -> None:
     """Serve."""
+    from gate.cli.firstrun import print_setup_link
+
     settings = _settings()
     if not tls:
         click.echo(f"Checkpoint serving {settings.database_url_masked} on http://{host}:{port}/")
+        print_setup_link(browser_base_url("http", host, port))
         run_server(create_app(settings=settings), host, port)
         return
     paths = _prepare_tls(settings, host, port)
+    print_setup_link(browser_base_url("https", host, port))
     app = create_app({"SESSION_COOKIE_SECURE": True}, settings=settings)
     run_server(app, host, port, tls=paths)
+
+
+def browser_base_url(scheme: str, host: str, port: int) -> str:
+    """Where a browser on this machine reaches a server bound to ``host``: loopback when it
+    listens on every interface (the local certificate covers 127.0.0.1 and ::1)."""
+    if host in ("0.0.0.0", ""):  # noqa: S104
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}:{port}"
 
 
 def _prepare_tls(settings: Settings, host: str, port: int) -> TlsPaths:

@@ -22,6 +22,7 @@ from gate.console import (  # noqa: E402  (views register routes on the blueprin
     passes,
     rules,
     site,
+    supervisor_cards,
     users,
 )
 
@@ -36,5 +37,6 @@ __all__ = [
     "passes",
     "rules",
     "site",
+    "supervisor_cards",
     "users",
 ]

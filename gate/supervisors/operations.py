@@ -211,6 +211,28 @@ def supervisor_cards(
     return [(card, user) for card, user in rows]
 
 
+def card_holders(session: Session, community_id: int) -> list[User]:
+    """The community's accounts that may hold a card (supervisor or admin, not disabled),
+    by name."""
+    return list(
+        session.scalars(
+            select(User)
+            .where(
+                User.community_id == community_id,
+                User.disabled_at.is_(None),
+                User.role.in_([role.value for role in CARD_ROLES]),
+            )
+            .order_by(User.username)
+        )
+    )
+
+
+def card_of(session: Session, community_id: int, row_id: int) -> SupervisorCardRecord | None:
+    """The community's card with row id ``row_id`` (None: no such card here)."""
+    record = session.get(SupervisorCardRecord, row_id)
+    return record if record is not None and record.community_id == community_id else None
+
+
 def find_card(session: Session, community_id: int, card: str) -> SupervisorCardRecord:
     """The community's card whose id starts with ``card`` (hex, at least 8 digits; spaces
     and dashes ignored). Raises :class:`SupervisorCardError` ``no_such_card`` or

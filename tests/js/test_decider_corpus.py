@@ -145,6 +145,19 @@ def test_node_noble_fallback_agrees_on_every_signature_case() -> None:
     _assert_all_agree(result, "Node with noble-ed25519")
 
 
+def test_node_decider_api_takes_dates_and_keeps_microseconds() -> None:
+    completed = subprocess.run(
+        [_node(), str(HERE / "api_checks.mjs")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert completed.stdout.strip().startswith("ok ")
+
+
 @pytest.mark.browser
 def test_chromium_decider_agrees_with_every_case(
     tmp_path: Path, committed_corpus: dict[str, Any]

@@ -52,16 +52,22 @@ users_group.add_command(setup_link_command)
 def _read_password(from_stdin: bool, generate: bool) -> tuple[str, bool]:
     """The new password and whether it was generated (then it must be shown)."""
     if from_stdin and generate:
-        raise click.UsageError("use either --password-stdin or --generate-password")
+        raise click.UsageError(
+            "--password-stdin 和 --generate-password 只能选一个"
+            "（use either --password-stdin or --generate-password）"
+        )
     if generate:
         return secrets.token_urlsafe(12), True
     if from_stdin:
         line = sys.stdin.readline().rstrip("\r\n")
         if not line:
-            raise click.ClickException("no password on standard input")
+            raise click.ClickException("标准输入中没有密码（no password on standard input）")
         return line, False
     password = click.prompt(
-        "Password", hide_input=True, confirmation_prompt="Repeat the password", type=str
+        "密码（Password）",
+        hide_input=True,
+        confirmation_prompt="再输入一次密码（Repeat the password）",
+        type=str,
     )
     return str(password), False
 
@@ -107,9 +113,10 @@ def _create(
             )
         except AccountError as exc:
             raise click.ClickException(translate(exc.message_id, **exc.params)) from None
-        click.echo(f"created {role.value} {user.username!r} in {community.code} ({community.name})")
+        label = translate(ROLE_LABELS[role.value])
+        click.echo(f"已在 {community.name} 创建{label} {user.username}（created {role.value}）")
     if generated:
-        click.echo(f"password (shown once): {password}")
+        click.echo(f"初始密码（只显示这一次）：{password}")
 
 
 @users_group.command(
@@ -199,12 +206,12 @@ def disable(username: str, reason: str | None, actor: str) -> None:
         session = job.session
         user = find_user(session, username)
         if user is None:
-            raise click.ClickException(f"no user {username!r}")
+            raise _no_user(username)
         if user.disabled_at is not None:
-            click.echo(f"{user.username!r} is already disabled")
+            click.echo(f"{user.username} 早已停用（already disabled）")
             return
         disable_user(session, user, actor=actor, now=datetime.now(UTC), reason=reason)
-        click.echo(f"disabled {user.username!r}; their sessions have ended")
+        click.echo(f"已停用 {user.username}，其登录已全部失效（disabled）")
 
 
 @users_group.command(
@@ -225,9 +232,10 @@ def set_role_command(username: str, role: str, actor: str) -> None:
         session = job.session
         user = find_user(session, username)
         if user is None:
-            raise click.ClickException(f"no user {username!r}")
+            raise _no_user(username)
         set_role(session, user, Role(role), actor=actor)
-        click.echo(f"{user.username!r} is now {role}")
+        label = translate(ROLE_LABELS[role])
+        click.echo(f"{user.username} 的角色已改为{label}，需重新登录（role changed to {role}）")
 
 
 @users_group.command(
@@ -251,14 +259,14 @@ def set_password_command(
         session = job.session
         user = find_user(session, username)
         if user is None:
-            raise click.ClickException(f"no user {username!r}")
+            raise _no_user(username)
         try:
             set_password(session, user, password, actor=actor)
         except AccountError as exc:
             raise click.ClickException(translate(exc.message_id, **exc.params)) from None
-        click.echo(f"password of {user.username!r} changed; their sessions have ended")
+        click.echo(f"已修改 {user.username} 的密码，其登录已全部失效（password changed）")
     if generated:
-        click.echo(f"password (shown once): {password}")
+        click.echo(f"新密码（只显示这一次）：{password}")
 
 
 @users_group.command(
@@ -347,7 +355,11 @@ def _user_or_fail(session: DbSession, username: str) -> User:
 
     user = find_user(session, username)
     if user is None:
-        raise click.ClickException(
-            translate("No user %(username)s: check the username.", username=username)
-        )
+        raise _no_user(username)
     return user
+
+
+def _no_user(username: str) -> click.ClickException:
+    return click.ClickException(
+        translate("No user %(username)s: check the username.", username=username)
+    )

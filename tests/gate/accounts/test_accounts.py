@@ -424,7 +424,7 @@ def test_cli_create_set_role_disable(committed_engine: Engine, cli_env: dict[str
         env=cli_env,
     )
     assert created.exit_code == 0, created.output
-    shown = re.search(r"password \(shown once\): (\S+)", created.output)
+    shown = re.search(r"初始密码（只显示这一次）：(\S+)", created.output)
     assert shown
     assert verify_password(_users(committed_engine)["wang"].password_hash, shown.group(1))
 
@@ -432,8 +432,10 @@ def test_cli_create_set_role_disable(committed_engine: Engine, cli_env: dict[str
         _root, ["users", "set-role", "--username", "wang", "--role", "supervisor"], env=cli_env
     )
     assert promoted.exit_code == 0, promoted.output
+    assert "wang 的角色已改为" in promoted.output
     disabled = runner.invoke(_root, ["users", "disable", "--username", "wang"], env=cli_env)
     assert disabled.exit_code == 0, disabled.output
+    assert "已停用 wang" in disabled.output
     wang = _users(committed_engine)["wang"]
     assert wang.role is Role.SUPERVISOR
     assert wang.disabled_at is not None
@@ -443,6 +445,7 @@ def test_cli_create_set_role_disable(committed_engine: Engine, cli_env: dict[str
     assert "wang\tsupervisor\tdisabled" in listed.output
     unknown = runner.invoke(_root, ["users", "disable", "--username", "nobody"], env=cli_env)
     assert unknown.exit_code == 1
+    assert "没有用户 nobody" in unknown.output
 
 
 @pytest.mark.parametrize(

@@ -282,6 +282,9 @@ GET_PATHS: dict[str, str] = {
     "console.household_edit": "/households/{code}/edit",
     "console.household_new": "/households/new",
     "console.households_import": "/households/import",
+    "console.households_import_template": "/households/import/template",
+    "console.households_import_bad_rows": f"/households/import/{'0' * 32}/bad-rows.xlsx",
+    "console.households_import_job": f"/households/import/{'0' * 32}/job",
     "console.household_card": "/households/{code}/passes/{pass_id}/card.png",
     "console.passes": "/passes/print",
     "console.rules": "/rules",
@@ -325,6 +328,9 @@ EXPECTED: dict[str, tuple[int | str, ...]] = {
     "console.household_edit":     (LOGIN, 200, 200, 403, 403, 403),
     "console.household_new":      (LOGIN, 200, 200, 403, 403, 403),
     "console.households_import":  (LOGIN, 200, 200, 403, 403, 403),
+    "console.households_import_template": (LOGIN, 200, 200, 403, 403, 403),
+    "console.households_import_bad_rows": (LOGIN, 404, 404, 403, 403, 403),  # no such upload
+    "console.households_import_job": (LOGIN, 302, 302, 403, 403, 403),  # expired: the form
     "console.household_card":     (LOGIN, 200, 200, 403, 403, 403),
     "console.passes":             (LOGIN, 200, 200, 403, 403, 403),
     "console.rules":              (LOGIN, 200, 200, 403, 403, 403),

@@ -110,8 +110,8 @@ function whole(value, name, low, high) {
 
 function time(value, name) {
   try {
-    const ms = parseUtc(value);
-    if (ms !== null) return ms;
+    const us = parseUtc(value);
+    if (us !== null) return us;
   } catch {
     // reported below
   }

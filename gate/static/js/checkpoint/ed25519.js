@@ -51,9 +51,14 @@ async function webcryptoBackend() {
 }
 
 async function nobleBackend() {
-  const noble = await import("../../vendor/noble-ed25519/index.js");
   const api = await subtle();
-  if (!globalThis.crypto?.subtle && api !== null) {
+  if (api === null) {
+    // noble hashes with WebCrypto's SHA-512 too. Without it every signature would look forged:
+    // refuse to decide at all instead (a browser has WebCrypto only over HTTPS or localhost).
+    throw new Error("no WebCrypto here: the decider needs a secure context (HTTPS)");
+  }
+  const noble = await import("../../vendor/noble-ed25519/index.js");
+  if (!globalThis.crypto?.subtle) {
     noble.hashes.sha512Async = async (message) =>
       new Uint8Array(await api.digest("SHA-512", message));
   }
@@ -78,7 +83,12 @@ async function pick() {
 }
 
 function backend() {
-  if (chosen === null) chosen = pick();
+  if (chosen === null) {
+    chosen = pick();
+    chosen.catch(() => {
+      chosen = null; // try again next time (e.g. the noble file could not be loaded offline)
+    });
+  }
   return chosen;
 }
 
@@ -91,13 +101,16 @@ export function useEd25519(name) {
   chosen = null;
 }
 
-/** The name of the implementation in use ("webcrypto" or "noble"). */
+/** The name of the implementation in use ("webcrypto" or "noble"). Call it once while online:
+ * it loads the vendored noble file if this browser needs it, so that it is cached. */
 export async function ed25519Backend() {
   return (await backend()).name;
 }
 
 /** True iff ``signature`` (64 bytes) is the Ed25519 signature of ``message`` by the 32-byte
- * ``publicKey``; false for anything malformed. Never throws. */
+ * ``publicKey``; false for anything malformed. Rejects (rather than answer false) only when
+ * this runtime can check no Ed25519 signature at all: a decision then fails loudly instead of
+ * calling every pass forged. */
 export async function verifyEd25519(publicKey, message, signature) {
   if (publicKey.length !== 32 || signature.length !== 64) return false;
   return (await backend()).verify(publicKey, message, signature);

@@ -28,7 +28,7 @@ function base64Strict(text) {
   return Uint8Array.from(binary, (ch) => ch.charCodeAt(0));
 }
 
-/** One public key from its JSON form (KeyEntry.from_dict); throws on bad data. Times are ms. */
+/** One public key from its JSON form (KeyEntry.from_dict); throws on bad data. Times are microseconds. */
 export function keyEntryFromDict(data) {
   if (data === null || typeof data !== "object") throw new TypeError("bad key entry");
   if (!("key_id" in data) || !("public_key" in data))
@@ -52,10 +52,10 @@ export function keyEntryFromDict(data) {
   });
 }
 
-/** True iff the key was allowed to sign at instant ``ms`` (KeyEntry.covers). */
-export function keyCovers(entry, ms) {
-  if (entry.not_before !== null && ms < entry.not_before) return false;
-  return entry.not_after === null || ms <= entry.not_after;
+/** True iff the key was allowed to sign at instant ``us`` (KeyEntry.covers). */
+export function keyCovers(entry, us) {
+  if (entry.not_before !== null && us < entry.not_before) return false;
+  return entry.not_after === null || us <= entry.not_after;
 }
 
 /** True iff ``signature`` is ``entry``'s signature of ``message``. */

@@ -58,7 +58,8 @@ export function parseScreenCode(text) {
 }
 
 /**
- * Check a presented screen code at ``now`` (ms); never throws. First failure wins:
+ * Check a presented screen code at ``now`` (microseconds); no input makes it throw (it
+ * rejects only where no Ed25519 can be checked: ed25519.js). First failure wins:
  * bad_format -> unknown_key -> bad_signature -> key_revoked -> key_not_valid ->
  * not_yet_valid -> screen_code_stale. Returns {kind: "screen", fields, key} or a rejection.
  */

@@ -36,7 +36,7 @@ export function isSupervisorCard(text) {
 
 /** Parse the exact SV1 shape: {fields, body, signature}, nothing verified; throws PassError
  * (bad_format). fields = {key_id, card_id (hex), account_id, community_id, issued_at,
- * valid_until (ms)}. */
+ * valid_until (microseconds)}. */
 export function parseSupervisorCard(text) {
   const { body, signature } = openEnvelope(text, {
     prefix: CARD_PREFIX,
@@ -60,7 +60,7 @@ export function parseSupervisorCard(text) {
 }
 
 /**
- * Check a presented card at ``now`` (ms); never throws. First failure wins, all
+ * Check a presented card at ``now`` (microseconds); no input makes it throw. First failure wins, all
  * supervisor_card_invalid but the last: bad format -> unknown key -> bad signature -> key
  * revoked -> made outside the key's period -> another community -> not yet valid; then
  * supervisor_card_expired. Revocation needs the issuer's list: cardStanding.

@@ -23,8 +23,9 @@ export function rejected(code, detail, fields = null) {
 }
 
 /**
- * Check a presented pass text; never throws for any input (passes.verify_pass).
- * ``keys`` is a key set or its JSON list; ``now`` milliseconds since the epoch. A pass is
+ * Check a presented pass text (passes.verify_pass); no input makes it throw (it rejects only
+ * where no Ed25519 can be checked at all: ed25519.js).
+ * ``keys`` is a key set or its JSON list; ``now`` microseconds since the epoch. A pass is
  * valid from issued_at through valid_until inclusive.
  */
 export async function verifyPass(text, keys, { communityId, now }) {

@@ -26,7 +26,12 @@ from sqlalchemy.orm import Session
 
 from gate.households.models import Household
 from gate.issuing.cards import usable_passes
-from gate.issuing.operations import DEFAULT_VALID_DAYS, IssuingError, issue_pass
+from gate.issuing.operations import (
+    DEFAULT_VALID_DAYS,
+    IssuingError,
+    issue_pass,
+    supersede_passes,
+)
 from gate.signing.operations import SigningKeyUnavailable, active_signing_key
 from passes import SigningKey
 
@@ -100,6 +105,8 @@ def issue_batch(
     """Issue (or re-issue) the passes of ``batch`` (a slice of ``run.todo``) and count them
     in ``run.result``. Flushes; the caller commits. Raises :class:`IssuingError` (e.g. a
     validity out of range) before anything of the batch is counted."""
+    if run.reissue:
+        supersede_passes(session, batch)  # one UPDATE for the batch's older passes
     for household in batch:
         issue_pass(
             session,
@@ -111,6 +118,7 @@ def issue_batch(
             key=run.key,
             reason=reason,
             flush=False,
+            supersede=False,
         )
     session.flush()  # one multi-row INSERT per table for the whole batch
     run.result.issued += len(batch)

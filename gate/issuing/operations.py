@@ -7,6 +7,7 @@ pass's fields again gives exactly the printed text (:func:`pass_text`).
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -86,13 +87,16 @@ def issue_pass(
     key: SigningKey | None = None,
     reason: str | None = None,
     flush: bool = True,
+    supersede: bool = True,
 ) -> Issued:
     """Issue a pass for ``household``.
 
     ``reissue=True`` bumps the household's generation first, so every earlier card
     (printed or on a phone) is refused as ``superseded``. Writes an audit event.
     ``flush=False`` leaves the new rows pending, for a caller that issues many and flushes
-    once (one multi-row INSERT instead of two round trips per pass).
+    once (one multi-row INSERT instead of two round trips per pass). ``supersede=False``
+    (with ``reissue``): the caller already ran :func:`supersede_passes` for this household
+    (bulk re-issuing: one UPDATE per batch).
     """
     if not 1 <= valid_days <= MAX_VALID_DAYS:
         raise IssuingError("bad_validity", max_days=MAX_VALID_DAYS)
@@ -100,13 +104,8 @@ def issue_pass(
         key = key or active_signing_key(session, household.community_id)
     except SigningKeyUnavailable as exc:
         raise IssuingError.from_key_error(exc) from None
-    if reissue:
-        household.generation += 1
-        session.execute(
-            update(IssuedPass)
-            .where(IssuedPass.household_id == household.id, IssuedPass.status == PassStatus.ACTIVE)
-            .values(status=PassStatus.SUPERSEDED)
-        )
+    if reissue and supersede:
+        supersede_passes(session, [household])
     issued_at = now.replace(microsecond=0)
     fields = Pass(
         key_id=key.entry.key_id,
@@ -146,6 +145,24 @@ def issue_pass(
     if flush:
         session.flush()
     return Issued(record, key.sign(fields))
+
+
+def supersede_passes(session: Session, households: Sequence[Household]) -> None:
+    """Start a new generation for each of ``households``: their active passes become
+    ``superseded`` (one UPDATE), so every earlier card is refused from now on. The new
+    passes are issued by :func:`issue_pass` with ``reissue=True, supersede=False``."""
+    if not households:
+        return
+    for household in households:
+        household.generation += 1
+    session.execute(
+        update(IssuedPass)
+        .where(
+            IssuedPass.household_id.in_([h.id for h in households]),
+            IssuedPass.status == PassStatus.ACTIVE,
+        )
+        .values(status=PassStatus.SUPERSEDED)
+    )
 
 
 def revoke_pass(

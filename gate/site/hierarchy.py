@@ -22,6 +22,7 @@ from gate.community.models import Area, Building, Community, Compound, Grid
 from gate.community.operations import CODE_LENGTH, _free_code, building_name
 from gate.errors import N_, CodedError
 from gate.households.models import Household
+from gate.households.place_names import normalise_place_name
 
 Level = Literal["area", "grid", "compound", "building"]
 Place = Area | Grid | Compound | Building
@@ -184,9 +185,11 @@ def add_place(
 ) -> Place:
     """Add an area (no ``parent``), a grid (of an area), a compound (of a grid) or a building
     (of a compound) to ``community``. For a building ``name`` is its number as residents say
-    it (``7``), shown as ``7号楼``. A name already used among the siblings is refused
-    (``place_name_taken``). Audited as ``site.<level>_add``.
+    it (``7``, ``7号楼``, ``七号楼``): stored as the import stores it (``7``), shown as
+    ``7号楼``. A name already used among the siblings is refused (``place_name_taken``).
+    Audited as ``site.<level>_add``.
     """
+
     expected = {"area": None, "grid": Area, "compound": Grid, "building": Compound}[level]
     if (parent is None) != (expected is None) or (
         expected is not None and not isinstance(parent, expected)
@@ -198,7 +201,7 @@ def add_place(
     siblings = _siblings(session, level, container)
     taken = {row.code for row in siblings}
     if level == "building":
-        code = "".join(name.split())
+        code = normalise_place_name(name, "building")  # 七号楼, 7栋, 7: as the import stores it
         if not 1 <= len(code) <= CODE_LENGTH:
             raise HierarchyError("bad_building_number")
         label = building_name(code)

@@ -134,7 +134,7 @@ def test_the_office_adds_and_renames_each_level_audited(site: Site) -> None:
             select(CompoundRow.id).where(CompoundRow.name == "新苑")
         ).one()
     made = client.post(
-        "/site/places", data={"level": "building", "parent": compound_id, "name": "12"}
+        "/site/places", data={"level": "building", "parent": compound_id, "name": "十二号楼"}
     )
     assert made.status_code == 302
     html = client.get("/site").get_data(as_text=True)
@@ -159,7 +159,7 @@ def test_a_duplicate_name_or_a_missing_parent_is_refused_and_writes_nothing(site
     building = site.building()
     twice = client.post(
         "/site/places",
-        data={"level": "building", "parent": building.compound_id, "name": building.code},
+        data={"level": "building", "parent": building.compound_id, "name": f"{building.code}栋"},
     )
     assert twice.status_code == 400
     assert "已存在" in twice.get_data(as_text=True)

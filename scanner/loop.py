@@ -18,7 +18,7 @@ monotonic clock), so tests drive it with fake frames, fake keys and a fake clock
   direction, type the temperature (``prompt``: :class:`scanner.thermometer.KeypadEntry`, shown
   big while typed) and pick an override reason. An item ``None`` from the source is a tick:
   nothing new, keep the window alive.
-- Supervisor cards (the decider's :class:`Supervising` side): after a refusal, the next scan of
+- Supervisor cards (the decider's supervisor-card side): after a refusal, the next scan of
   a supervisor card asks for a reason (就医 / 紧急情况 / 工作人员核实 / 其他, typed) and records
   the override crossing the decider returns; on the clock-fault and stale-bundle screens
   (which say 请主管刷主管卡) the card unlocks the device instead.
@@ -53,7 +53,6 @@ from scanner.loop_parts import (
     ReasonPicker,
     Recording,
     Sounding,
-    Supervising,
     entry_for,
     override_record,
     screen_for,
@@ -83,7 +82,6 @@ __all__ = [
     "Recording",
     "ScanLoop",
     "Sounding",
-    "Supervising",
     "entry_for",
     "screen_for",
 ]
@@ -187,7 +185,7 @@ class ScanLoop:
         if sighting.seen is Seen.REPEAT and sighting.previous is not None:
             self._show_decision(sighting.previous)
             return self._event(LoopEvent("replay", sighting.text, sighting.previous))
-        if isinstance(self._decider, Supervising) and self._decider.is_supervisor_card(text):
+        if self._decider.is_supervisor_card(text):
             return self._supervisor_card(text)
         return self._scan(sighting.text, at)
 
@@ -322,7 +320,6 @@ class ScanLoop:
 
     def _supervisor_card(self, card: str) -> LoopEvent:
         decider = self._decider
-        assert isinstance(decider, Supervising)
         refused, self._refused = self._refused, None
         if refused is not None and self._clock() - refused.at > self.config.override_window_s:
             refused = None
@@ -371,7 +368,7 @@ class ScanLoop:
     def _show_decision(self, decision: Decision) -> None:
         self.phase = Phase.SHOWING
         self._hold_until = self._clock() + self.config.hold_s
-        ask = isinstance(self._decider, Supervising) and decision.code in UNLOCK_CODES
+        ask = decision.code in UNLOCK_CODES
         self._display.show(
             screen_for(decision, self.config.lang, self._banner(), ask_supervisor=ask)
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from passes import Direction, HouseholdState, Override
@@ -58,16 +58,11 @@ class FrameDecoder(Protocol):
 
 
 class Deciding(Protocol):
-    """The decider (:class:`scanner.deciding.Decider`)."""
+    """The decider (:class:`scanner.deciding.Decider`), supervisor-card side included."""
 
     online: bool
 
     def decide(self, request: ScanRequest) -> Decision: ...
-
-
-@runtime_checkable
-class Supervising(Protocol):
-    """The decider's supervisor-card side. A decider without it treats a card like any text."""
 
     def is_supervisor_card(self, text: str) -> bool: ...
 

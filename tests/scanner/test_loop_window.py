@@ -17,7 +17,7 @@ from scanner.clock import CLOCK_FAULT_REASONS
 from scanner.deciding import Decider, Decision, ScanRequest
 from scanner.display import BACKGROUNDS
 from scanner.frames import TypedCode
-from scanner.loop import ASK_SUPERVISOR, DirectionChooser, LoopConfig, Supervising
+from scanner.loop import ASK_SUPERVISOR, DirectionChooser, LoopConfig
 from scanner.thermometer import KeypadThermometer
 from scanner.window import ScreenshotDisplay
 from tests.scanner.test_loop import World
@@ -87,7 +87,6 @@ class SupervisedDecider:
 def _supervised(tmp_path: Path, **kwargs: object) -> tuple[World, SupervisedDecider]:
     w = World(tmp_path, **kwargs)  # type: ignore[arg-type]
     decider = SupervisedDecider(w.decider)
-    assert isinstance(decider, Supervising)
     w.loop._decider = decider
     return w, decider
 
@@ -193,7 +192,7 @@ def test_a_supervisor_card_after_a_refusal_records_an_override_with_the_picked_r
     assert request.crossing_id not in {row.entry.id for row in rows[:2]}
     assert override.verdict["allowed"] is True
     assert override.override is not None
-    assert override.override.reason == "紧急情况"  # the card itself: decider.overrides above
+    assert (override.override.reason, override.override.card) == ("紧急情况", "SUP:王")
     picker = next(s for s in w.display.screens if s.lines)
     assert picker.headline == "主管放行"
     assert picker.lines == ("1  就医", "2  紧急情况", "3  工作人员核实", "4  其他（输入）")

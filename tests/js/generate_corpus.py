@@ -32,16 +32,15 @@ from corpus_keys import KEYSETS  # noqa: E402
 from corpus_parsing import add_bundle_json, add_rule_json  # noqa: E402
 from corpus_random import add_random  # noqa: E402
 from corpus_rules import (  # noqa: E402
-    add_calendar_edges,
-    add_exit_hours,
     add_health,
     add_microseconds,
-    add_next_exit,
     add_people_out,
     add_quarantine,
     add_rolling_edges,
 )
-from corpus_validity import add_pass_validity, add_screen_codes  # noqa: E402
+from corpus_screen import add_screen_codes  # noqa: E402
+from corpus_validity import add_pass_validity  # noqa: E402
+from corpus_zones import add_calendar_edges, add_exit_hours, add_next_exit  # noqa: E402
 
 from passes import Code, reason  # noqa: E402
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from datetime import UTC, datetime, timedelta
 
-from factories import make_community, make_crossing, make_device, make_household
-from sqlalchemy import select
+from factories import make_crossing, make_device, make_household
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from gate.audit.operations import record_event
@@ -150,26 +150,41 @@ def test_migration_0002_backfills_one_row_per_household_from_its_status(
     upgrade(fresh_db_url, "0001")
     engine = make_engine(fresh_db_url)
     try:
-        sessions = sessionmaker(engine, expire_on_commit=False)
-        with sessions.begin() as session:
-            community = make_community(session)
-            quarantined = make_household(
-                session,
-                community=community,
-                status=HouseholdStatus.QUARANTINED,
-                quarantine_until=datetime.now(UTC) + timedelta(days=2),
-            )
-            normal = make_household(session, community=community)
-            # Written with the 0001 schema: the history table does not exist yet.
-            session.expunge_all()
+        # Written with the 0001 schema in plain SQL (today's models have later columns).
+        now = datetime.now(UTC).replace(tzinfo=None)
+        rows = [
+            ("communities", {"id": 7, "name": "幸福社区", "code": "xf", "created_at": now}),
+            ("areas", {"id": 1, "community_id": 7, "name": "一片区", "code": "A1"}),
+            ("grids", {"id": 1, "area_id": 1, "name": "第1网格", "code": "G1"}),
+            ("compounds", {"id": 1, "grid_id": 1, "name": "幸福小区", "code": "C1"}),
+            ("buildings", {"id": 1, "compound_id": 1, "name": "1号楼", "code": "1"}),
+        ]
+        for number, status in ((10_001, "quarantined"), (10_002, "normal")):
+            until = now + timedelta(days=2) if status == "quarantined" else None
+            rows.append(
+                ("households", {
+                    "id": number, "community_id": 7, "building_id": 1, "code": f"1-{number}",
+                    "status": status, "quarantine_until": until, "generation": 1,
+                    "out_count": 0, "state_json": "{}", "created_at": now, "updated_at": now,
+                })
+            )  # fmt: skip
+        with engine.begin() as connection:
+            for table, values in rows:
+                columns, marks = ", ".join(values), ", ".join(f":{k}" for k in values)
+                connection.execute(
+                    text(f"INSERT INTO {table} ({columns}) VALUES ({marks})"), values
+                )
 
         upgrade(fresh_db_url)
 
-        with sessions() as session:
+        with sessionmaker(engine)() as session:
+            quarantined, normal = session.get(Household, 10_001), session.get(Household, 10_002)
+            assert quarantined is not None
+            assert normal is not None
             assert history(session, quarantined) == [(HouseholdStatus.QUARANTINED, True)]
             assert history(session, normal) == [(HouseholdStatus.NORMAL, False)]
             assert {row.community_id for row in session.scalars(select(HouseholdStatusChange))} == {
-                community.id
+                7
             }
     finally:
         engine.dispose()

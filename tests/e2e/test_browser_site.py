@@ -55,6 +55,13 @@ def test_the_office_sets_up_its_site_and_issues_a_building_in_one_go(tmp_path: P
             )
             page = context.new_page()
             page.set_default_timeout(TIMEOUT_MS)
+            questions: list[str] = []
+
+            def answer_yes(dialog: Any) -> None:
+                questions.append(dialog.message)
+                dialog.accept()
+
+            page.on("dialog", answer_yes)
             log_in(page, base, "office", site.passwords[Role.OFFICE])
             page.click("nav >> text=小区设置")
             page.wait_for_url(f"{base}/site")
@@ -72,6 +79,7 @@ def test_the_office_sets_up_its_site_and_issues_a_building_in_one_go(tmp_path: P
             page.select_option("select[name=merged]", value=str(twin_id))
             page.click("#merge button:has-text('合并')")
             assert "2 户已转入" in page.inner_text(".flash-success")
+            assert "无法撤销" in questions[-1]  # the clerk was asked first
             assert page.locator(f"#building-{twin_id}").count() == 0
             assert _count(page, keep_id) == before
 
@@ -83,12 +91,14 @@ def test_the_office_sets_up_its_site_and_issues_a_building_in_one_go(tmp_path: P
             page.screenshot(path=str(SCREENSHOTS / "site.png"), full_page=True)
 
             page.click("nav >> text=出入证")
-            page.check("input[name=issue-scope][value=building]")
+            page.check("input[name=issue-scope][value=all]")
             option = page.locator("select[name=issue-building] option", has_text=name).first
             page.select_option("select[name=issue-building]", value=option.get_attribute("value"))
+            assert page.is_checked("input[name=issue-scope][value=building]")  # ticked with it
             page.check("input[name=issue-mode][value=reissue]")
             page.fill("input[name=issue-reason]", "统一换发")
             page.click("#issue button:has-text('签发')")
+            page.wait_for_url(re.compile(r"/passes/print\?building="))
             result = page.inner_text(".flash-success")
             assert re.search(rf"已换发 {before} 张出入证", result), result
             page.screenshot(path=str(SCREENSHOTS / "passes.png"), full_page=True)

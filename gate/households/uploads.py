@@ -4,9 +4,10 @@ The preview stores the file under ``<instance dir>/imports/<community id>-<token
 and shows a random token; the confirmation names the token and reads the same file again,
 so what is imported is exactly what was previewed. A token only finds its own community's
 upload. The sheet holds full ID numbers: it is written 0600 in a 0700 directory, deleted as
-soon as the import is confirmed (or the preview finds nothing to confirm), and an abandoned
-one expires after an hour: a token older than that finds nothing, and every upload first
-deletes the expired ones.
+soon as an import of all its rows is done (or the preview finds nothing to import). An
+import that skipped bad rows keeps it for the bad-rows download; like an abandoned one it
+expires after an hour: a token older than that finds nothing, and every upload first
+deletes the expired files (background-import progress files included).
 """
 
 from __future__ import annotations

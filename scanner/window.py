@@ -134,7 +134,9 @@ class ScreenshotDisplay:
         self._count += 1
         rgb = render_screen(screen, self._size)[:, :, ::-1]
         path = self.directory / f"{self._count:04d}-{screen.kind}.png"
-        Image.fromarray(np.ascontiguousarray(rgb)).save(path, optimize=False)
+        partial = path.with_suffix(".part")  # never a half-written PNG under its name
+        Image.fromarray(np.ascontiguousarray(rgb)).save(partial, format="PNG")
+        os.replace(partial, path)
 
     def poll_key(self) -> Key | None:
         """The inner display's next key."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,14 +18,17 @@ import httpx
 import numpy as np
 
 from passes import (
+    CardState,
     HouseholdState,
     KeySet,
     Pass,
     RuleSet,
     SigningKey,
+    card_for,
     decide,
     new_pass_id,
     parse_pass,
+    sign_supervisor_card,
     wire,
 )
 from scanner.display import Screen
@@ -46,6 +50,7 @@ class Community:
     key: SigningKey = field(default_factory=lambda: SigningKey.generate(1))
     passes: dict[int, str] = field(default_factory=dict)
     revoked: list[bytes] = field(default_factory=list)
+    cards: list[bytes] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for household_id in range(1, self.households + 1):
@@ -64,6 +69,20 @@ class Community:
             )
         )
 
+    def supervisor_card(self, account_id: int = 42) -> str:
+        """A signed supervisor card, listed in the bundles made from now on."""
+        card_id = uuid.uuid4().bytes[:12]
+        self.cards.append(card_id)
+        fields = card_for(
+            key_id=1,
+            card_id=card_id,
+            account_id=account_id,
+            community_id=COMMUNITY_ID,
+            issued_at=self.now - timedelta(days=1),
+            valid_for=timedelta(days=90),
+        )
+        return sign_supervisor_card(self.key, fields)
+
     def bundle(
         self, *, generated_at: datetime | None = None, content_hash: str = "b1"
     ) -> dict[str, Any]:
@@ -76,6 +95,10 @@ class Community:
             keys=KeySet((self.key.entry,)),
             revoked_pass_ids=tuple(self.revoked),
             households=tuple(HouseholdState(household_id) for household_id in self.passes),
+            supervisor_cards=tuple(
+                CardState(card_id, 42, self.now + timedelta(days=89)) for card_id in self.cards
+            )
+            or None,
         ).to_json()
 
 

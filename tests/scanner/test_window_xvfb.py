@@ -188,3 +188,47 @@ def test_a_wedge_scanner_typing_into_the_focused_window_is_decided(
     assert scan["temperature"] == 366
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shutil.copy(_shots(shots, "allow")[0], ARTIFACTS / "scanner-window-wedge-allow.png")
+
+
+def test_a_fever_refusal_then_a_supervisor_card_and_key_2_is_an_override_offline(
+    xdisplay: str, gate: tuple[ServerStub, Path], tmp_path: Path
+) -> None:
+    stub, data = gate
+    card = stub.community.supervisor_card()
+    stub.bundle_etag = '"b2"'  # the office issued a card: the next refresh carries it
+    synced = CliRunner().invoke(cli, ["sync", "--data-dir", str(data)])
+    assert synced.exit_code == 0, synced.output
+    shots = tmp_path / "shots"
+    scanner = _start(
+        xdisplay, data, shots, "--offline", "--thermometer", "prompt", "--direction", "out"
+    )
+    failed: AssertionError | None = None
+    try:
+        _window(xdisplay)
+        _until("the idle screen", lambda: bool(_shots(shots, "idle")))
+        _xdotool(xdisplay, "type", "--delay", "4", stub.community.passes[3] + "\n")
+        _until("the temperature prompt", lambda: bool(_shots(shots, "prompt")))
+        _xdotool(xdisplay, "type", "--delay", "200", "381")  # fever
+        _until("the refusal", lambda: bool(_shots(shots, "refuse")))
+        _xdotool(xdisplay, "type", "--delay", "4", card + "\n")  # the supervisor's card
+        _until("the reasons", lambda: _shots(shots, "prompt")[-1] > _shots(shots, "refuse")[0])
+        _xdotool(xdisplay, "type", "--delay", "200", "2")
+        _until("the override", lambda: bool(_shots(shots, "allow")))
+    except AssertionError as exc:
+        failed = exc
+    finally:
+        scanner.send_signal(signal.SIGTERM)
+        output = scanner.communicate(timeout=30)[0]
+    seen = sorted(p.name for p in shots.glob("*.png"))
+    assert failed is None, f"{failed}; screens {seen}; output:\n{output}"
+    with Journal(data / "journal.db") as journal:
+        refused, override = (row.entry for row in journal.rows())
+    assert refused.verdict["code"] == "fever"
+    assert override.verdict["allowed"] is True
+    assert override.override is not None
+    assert (override.override.reason, override.override.card) == ("紧急情况", card)
+    assert override.offline is True
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(_shots(shots, "refuse")[0], ARTIFACTS / "scanner-window-xvfb-fever-refused.png")
+    shutil.copy(_shots(shots, "prompt")[-1], ARTIFACTS / "scanner-window-xvfb-override-reasons.png")
+    shutil.copy(_shots(shots, "allow")[0], ARTIFACTS / "scanner-window-xvfb-override-allowed.png")

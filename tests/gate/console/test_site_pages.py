@@ -103,6 +103,9 @@ def test_site_page_shows_the_hierarchy_with_household_counts_in_chinese(site: Si
     assert page.status_code == 200
     building = site.building()
     assert _households_shown(html, building.id) == 3
+    listing = client.get(f"/households?building={building.id}").get_data(as_text=True)
+    assert f'href="/households?building={building.id}"' in html
+    assert all(resident.code in listing for resident in site.compound.residents)
     assert "片区" in html
     assert "网格" in html
     assert "楼栋" in html

@@ -272,6 +272,15 @@ def test_an_override_without_a_valid_supervisor_credential_is_refused_and_logged
     verdict = answer.get_json()["verdict"]
     assert (verdict["allowed"], verdict["code"]) == (False, "fever")
     assert "override_refused" in verdict["notes"]
+    own = "override_unauthorized" if case == "none" else "supervisor_login_invalid"
+    assert own in verdict["notes"]  # the refusal's own code, and its reason shown
+    assert (
+        verdict["reason_zh"]
+        == {
+            "override_unauthorized": "放行需刷主管卡",
+            "supervisor_login_invalid": "主管账号或密码错误，不能放行",
+        }[own]
+    )
     row = _stored(compound, body["id"])
     assert row.allowed is False
     assert "override_refused" in row.flags.split()

@@ -100,6 +100,17 @@ class TimedDecider:
         finally:
             self.last_ms = (time.perf_counter() - started) * 1000
 
+    def is_supervisor_card(self, text: str) -> bool:
+        return self.inner.is_supervisor_card(text)
+
+    def override(
+        self, request: ScanRequest, refused: Decision, card_text: str, reason: str
+    ) -> Decision:
+        return self.inner.override(request, refused, card_text, reason)
+
+    def unlock(self, card_text: str) -> Decision | None:
+        return self.inner.unlock(card_text)
+
 
 class TimedJournal:
     """The real journal's commit, timed."""

@@ -1,5 +1,6 @@
 // Node runner of the decider corpus: node tests/js/run_corpus.mjs [--backend=auto|webcrypto|noble]
-// [--kind=decide,bundle,...] [--json]. Exit status 0 only at 100% agreement.
+// [--kind=decide,bundle,...] [--corpus=other.json[.gz]] [--json]. Exit status 0 only at 100%
+// agreement.
 
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
@@ -15,8 +16,9 @@ const option = (name, fallback) => {
   return found === undefined ? fallback : found.slice(name.length + 3);
 };
 
-const raw = readFileSync(join(here, "corpus", "decide_cases.json.gz"));
-const corpus = JSON.parse(gunzipSync(raw).toString("utf8"));
+const path = option("corpus", join(here, "corpus", "decide_cases.json.gz"));
+const raw = readFileSync(path);
+const corpus = JSON.parse((path.endsWith(".gz") ? gunzipSync(raw) : raw).toString("utf8"));
 api.useEd25519(option("backend", "auto"));
 const kinds = option("kind", null);
 const select = kinds === null ? () => true : (c) => kinds.split(",").includes(c.kind);

@@ -14,8 +14,6 @@ without it skips the Node tests with the reason.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -23,6 +21,7 @@ from typing import Any
 
 import generate_corpus
 import pytest
+from node_runner import assert_all_agree, node_path, run_node
 
 from gate.app import create_app
 from gate.settings import Settings
@@ -31,7 +30,6 @@ from passes import Code
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-REQUIRE_NODE_ENV = "CHECKPOINT_REQUIRE_NODE"
 SIGNATURE_KINDS = ("verify", "verify_screen", "screen", "card")
 CODES_NO_CORPUS_CASE = {
     Code.UNKNOWN_PASS: "no decision makes it (a code the server's records use)",
@@ -92,62 +90,22 @@ def test_corpus_covers_every_code_rule_kind_and_zone_edge(
     assert any(case["expected"].get("degraded") for case in cases)
 
 
-def _node() -> str:
-    node = shutil.which("node")
-    if node is None:
-        if os.environ.get(REQUIRE_NODE_ENV) == "1":
-            pytest.fail(f"node is not on PATH; {REQUIRE_NODE_ENV}=1 requires it", pytrace=False)
-        pytest.skip("node (Node.js 20) is not installed: the JavaScript decider is not checked")
-    return node
-
-
-def _run_node(*args: str) -> dict[str, Any]:
-    completed = subprocess.run(
-        [_node(), str(HERE / "run_corpus.mjs"), "--json", *args],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=ROOT,
-        check=False,
-    )
-    lines = completed.stdout.strip().splitlines()
-    assert lines, f"run_corpus.mjs said nothing (exit {completed.returncode}): {completed.stderr}"
-    return json.loads(lines[-1])  # type: ignore[no-any-return]
-
-
-def _assert_all_agree(result: dict[str, Any], runtime: str) -> None:
-    shown = []
-    for item in result["disagreements"][:20]:
-        if "error" in item:
-            shown.append(f"{item['id']}: {item['error']}")
-        for diff in item.get("differences", []):
-            shown.append(
-                f"{item['id']}: {diff['field']}: expected {diff['expected']!r}, "
-                f"got {diff['actual']!r}"
-            )
-    assert not result["disagreements"], (
-        f"{runtime}: {result['agreed']}/{result['total']} cases agree; first disagreements:\n"
-        + "\n".join(shown)
-    )
-    assert result["total"] > 0
-
-
 def test_node_decider_agrees_with_every_case(committed_corpus: dict[str, Any]) -> None:
-    result = _run_node()
+    result = run_node()
     assert result["backend"] in {"webcrypto", "noble"}  # Node 20 has WebCrypto Ed25519
     assert result["total"] == len(committed_corpus["cases"])
-    _assert_all_agree(result, f"Node {result['node']}")
+    assert_all_agree(result, f"Node {result['node']}")
 
 
 def test_node_noble_fallback_agrees_on_every_signature_case() -> None:
-    result = _run_node("--backend=noble", f"--kind={','.join(SIGNATURE_KINDS)}")
+    result = run_node("--backend=noble", f"--kind={','.join(SIGNATURE_KINDS)}")
     assert result["backend"] == "noble"
-    _assert_all_agree(result, "Node with noble-ed25519")
+    assert_all_agree(result, "Node with noble-ed25519")
 
 
 def test_node_decider_api_takes_dates_and_keeps_microseconds() -> None:
     completed = subprocess.run(
-        [_node(), str(HERE / "api_checks.mjs")],
+        [node_path(), str(HERE / "api_checks.mjs")],
         capture_output=True,
         text=True,
         timeout=120,
@@ -210,6 +168,6 @@ def test_chromium_decider_agrees_with_every_case(
             browser.close()
     assert native["backend"] == "webcrypto"
     assert native["total"] == len(committed_corpus["cases"])
-    _assert_all_agree(native, f"Chromium ({native['agent']})")
+    assert_all_agree(native, f"Chromium ({native['agent']})")
     assert fallback["backend"] == "noble"
-    _assert_all_agree(fallback, "Chromium with noble-ed25519")
+    assert_all_agree(fallback, "Chromium with noble-ed25519")

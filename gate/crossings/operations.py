@@ -510,7 +510,6 @@ def override_refused_event(
             "device_id": origin.device_id,
             "gate_id": origin.gate_id,
             "claimed_supervisor": None if override is None else override.supervisor,
-            "credential": "card" if card is not None else "login_or_none",
             "refusal": refusal.value,
             "card": None if card is None else card_label(card),
             "code": stored_code,

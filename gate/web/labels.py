@@ -235,7 +235,7 @@ VALUE_LABELS: dict[str, str] = {
 }
 """Words that audit details hold as values (statuses, roles, directions, verdicts)."""
 
-_CODE_KEYS = frozenset({"code", "conflict_code"})
+_CODE_KEYS = frozenset({"code", "conflict_code", "refusal"})
 _SUMMARISED_KEYS = frozenset({"rules", "crossings"})
 """Keys whose value is too long to read in a table: shown as a count or "…"."""
 _YES, _NO = N_("yes"), N_("no")

@@ -1,17 +1,19 @@
 """The phone gate as an offline web app, in Debian's Chromium driven by Playwright.
 
-One story over the real app (SQLite demo compound, served on a loopback port: a secure
-context, as the camera and the service worker need): a volunteer's phone (360x640) opens
-/gate; the fake camera (a Y4M video of a household's printed card) opens and the page's
-zxing-cpp WebAssembly decoder reads the card; 36.5 -> the server's green 通过. Then the
-network goes (``context.set_offline``): ten more crossings of the same card (both directions,
-fever, a sensor error, quota) are decided on the phone by the JavaScript decider and
-journaled in IndexedDB, each with the verdict the server gives the same crossing (a twin of
-the database, copied when the network went, answers them online); a reload in the middle,
-still offline, comes back from the service worker with the unsent crossings kept. Back
-online, all ten are uploaded exactly once, stored as decided offline without a conflict, and
-appear in the office's log. Screenshots at 360x640 and 390x844 (scan, green, red, offline)
-land in ``test-artifacts/screenshots/``.
+One story over the real app, as a phone on the compound's network reaches it:
+``checkpoint serve --tls`` on a non-loopback address (an alias the test adds to ``lo`` and
+removes; tests/e2e/tls_server.py), the local authority's key trusted by the browser (where the
+alias cannot be added, not root, the app is served on 127.0.0.1 instead, also a secure
+context). A volunteer's phone (360x640) opens /gate; the fake camera (a Y4M video of a
+household's printed card) opens and the page's zxing-cpp WebAssembly decoder reads the card;
+36.5 -> the server's green 通过. Then the network goes (``context.set_offline``): ten more
+crossings of the same card (both directions, fever, a sensor error, quota) are decided on the
+phone by the JavaScript decider and journaled in IndexedDB, each with the verdict the server
+gives the same crossing (a twin of the database, copied when the network went, answers them
+online); a reload in the middle, still offline, comes back from the service worker with the
+unsent crossings kept. Back online, all ten are uploaded exactly once, stored as decided
+offline without a conflict, and appear in the office's log. Screenshots at 360x640 and
+390x844 (scan, green, red, offline) land in ``test-artifacts/screenshots/``.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from typing import Any
 
 import pytest
 from browser_helpers import (
+    CHROMIUM_ARGS,
     SCREENSHOTS,
     Site,
-    launch,
     live_server,
     log_in,
     require_browser,
@@ -36,6 +38,7 @@ from browser_helpers import (
     write_y4m,
 )
 from sqlalchemy import select
+from tls_server import address_alias, tls_server
 
 from gate.accounts.models import Role
 from gate.app import create_app
@@ -92,6 +95,12 @@ def card_of_a_fresh_household(site: Site, directory: Path) -> Card:
                 write_y4m(png, video)
                 return Card(household.code, household.id, video)
     raise AssertionError("the demo has no household without crossings")
+
+
+def _note_script_error(message: Any, problems: list[str]) -> None:
+    # Requests that fail while offline are the point of the test, not a problem.
+    if message.type == "error" and not message.text.startswith("Failed to load resource"):
+        problems.append(message.text)
 
 
 def shoot(page: Any, name: str) -> None:
@@ -206,27 +215,65 @@ def twin_verdicts(site: Site, snapshot: Path, entries: list[dict[str, Any]]) -> 
     return verdicts
 
 
+@dataclass(frozen=True)
+class Served:
+    site: Site
+    base: str
+    card: Card
+    trusted_spki: str | None
+    """The local authority's key hash for Chromium when served with ``--tls``."""
+
+
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Site, str, Card]]:
+def served(tmp_path: Path) -> Iterator[Served]:
+    """The demo compound behind ``checkpoint serve --tls`` on a non-loopback address (an
+    alias added to ``lo`` for the test), as a phone on the compound's network reaches it; on
+    a machine where the alias cannot be added (not root), in-process on 127.0.0.1 (also a
+    secure context) instead."""
     site = seed_site(tmp_path)
     card = card_of_a_fresh_household(site, tmp_path)
+    site.app.extensions["checkpoint"].engine.dispose()
+    database = f"sqlite:///{tmp_path / 'browser.sqlite3'}"
+    try:
+        with (
+            address_alias() as address,
+            tls_server(tmp_path, host=address, database_url=database) as server,
+        ):
+            yield Served(site, server.url, card, server.spki_hash)
+            return
+    except pytest.skip.Exception as reason:
+        print(f"phone gate story on http://127.0.0.1: {reason}")
     with live_server(site.app) as base:
-        yield site, base, card
+        yield Served(site, base, card, None)
+
+
+def launch_phone(playwright: Any, chromium: str, served: Served) -> Any:
+    """Chromium with the card as its camera, trusting the local authority when over TLS."""
+    args = [
+        *CHROMIUM_ARGS,
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={served.card.video}",
+    ]
+    if served.trusted_spki is not None:
+        args.append(f"--ignore-certificate-errors-spki-list={served.trusted_spki}")
+    return playwright.chromium.launch(executable_path=chromium, args=args)
 
 
 def test_phone_gate_decides_offline_like_the_server_and_uploads_once(
-    served: tuple[Site, str, Card], tmp_path: Path
+    served: Served, tmp_path: Path
 ) -> None:
-    site, base, card = served
+    site, base, card = served.site, served.base, served.card
     sync_api, chromium = require_browser()
     with sync_api.sync_playwright() as playwright:
-        browser = launch(playwright, chromium, fake_video=card.video)
+        browser = launch_phone(playwright, chromium, served)
         try:
             context = browser.new_context(locale="zh-CN", viewport=PHONE, has_touch=True)
             context.set_default_timeout(TIMEOUT_MS)
             page = context.new_page()
             problems: list[str] = []
             page.on("pageerror", lambda error: problems.append(str(error)))
+            page.on("console", lambda message: _note_script_error(message, problems))
             log_in(page, base, "volunteer", site.passwords[Role.VOLUNTEER])
             page.goto(f"{base}/gate")
             online_scan(page, site, card)
@@ -238,7 +285,8 @@ def test_phone_gate_decides_offline_like_the_server_and_uploads_once(
                 (e["verdict"]["allowed"], e["verdict"]["code"], list(e["verdict"]["codes"]))
                 for e in entries
             ]
-            assert offline_verdicts == twin_verdicts(site, snapshot, entries)
+            twin = twin_verdicts(site, snapshot, entries)
+            assert offline_verdicts == twin
             codes = {code for _allowed, code, _codes in offline_verdicts}
             assert {"quota", "fever", "sensor_error", None} <= codes, codes
 

@@ -6,20 +6,33 @@
  *   add(entry)                   store one crossing; resolves once the transaction is
  *                                COMMITTED (durability "strict"), so the page shows the
  *                                verdict only after the crossing survives a crash or reload
- *   since(time)                  entries scanned after ``time`` (ms), in scan order
+ *   all()                        every entry, in scan order
+ *   prune(ms)                    drop sent and online entries older than ``ms``
  *   unsent()                     entries waiting for upload, oldest first
  *   deadLetters()                entries the server rejected (kept, shown on the page)
  *   settle(results)              apply the server's per-item results: stored / duplicate ->
  *                                sent; rejected -> dead letter with the error
  *   counts()                     {unsent, dead}
  *   getMeta(key) / putMeta(key, value)   the bundle, its ETag, when it was last confirmed
+ *   stamp()                      a strictly increasing time (ms) for ``created``/``settled``
  *
  * An entry: {id (client UUID), gate_id, user_id, item (the checkpoint.crossing.v1 upload
  * item), shown (what the page showed), state: "unsent" | "sent" | "dead", error, created}.
- * Entries are never deleted here: sent ones are kept (marked) for the shift's record.
+ * Unsent and rejected entries are never deleted; sent ones are pruned after two days.
  */
 (function () {
   "use strict";
+
+  var lastStamp = 0;
+
+  /* Milliseconds since the epoch, strictly increasing within the page (sub-millisecond):
+   * what tells whether a crossing was journaled or settled before a bundle was asked for. */
+  function stamp() {
+    var now = window.performance && performance.timeOrigin ?
+      performance.timeOrigin + performance.now() : Date.now();
+    lastStamp = Math.max(now, lastStamp + 0.001);
+    return lastStamp;
+  }
 
   var NAME = "checkpoint-gate";
   var VERSION = 1;
@@ -90,18 +103,38 @@
     });
   }
 
-  /* Every crossing scanned after ``time`` (ms) that the server has or will have (not the
-   * rejected ones), in scan order: what a bundle built at ``time`` does not count yet. */
-  function since(time) {
+  /* Every crossing journaled, in scan order. */
+  function all() {
     return open().then(function (db) {
       var tx = transaction(db, ["crossings"], "readonly");
       return request(tx.objectStore("crossings").getAll());
     }).then(function (rows) {
-      return rows.filter(function (row) {
-        return row.state !== "dead" && row.scanned > time;
-      }).sort(function (a, b) {
-        return a.scanned - b.scanned || (a.seq || 0) - (b.seq || 0);
+      return rows.sort(function (a, b) {
+        return a.scanned - b.scanned || a.created - b.created || (a.seq || 0) - (b.seq || 0);
       });
+    });
+  }
+
+  /* Drop crossings the server has (sent, online) older than ``ms`` milliseconds: a phone
+   * keeps two days, never anything unsent or rejected. */
+  function prune(ms) {
+    var horizon = Date.now() - ms;
+    return open().then(function (db) {
+      var tx = transaction(db, ["crossings"], "readwrite");
+      var store = tx.objectStore("crossings");
+      var cursor = store.openCursor();
+      cursor.onsuccess = function () {
+        var at = cursor.result;
+        if (!at) {
+          return;
+        }
+        var entry = at.value;
+        if ((entry.state === "sent" || entry.state === "online") && entry.created < horizon) {
+          at.delete();
+        }
+        at.continue();
+      };
+      return done(tx);
     });
   }
 
@@ -135,7 +168,7 @@
             entry.state = "dead";
             entry.error = result.error || {code: "rejected", message: ""};
           }
-          entry.settled = Date.now();
+          entry.settled = stamp();
           store.put(entry);
         };
       });
@@ -169,9 +202,11 @@
   }
 
   window.GateJournal = {
+    stamp: stamp,
     open: open,
     add: add,
-    since: since,
+    all: all,
+    prune: prune,
     unsent: unsent,
     deadLetters: deadLetters,
     settle: settle,

@@ -11,8 +11,8 @@
  *   decide(scan)       the offline verdict for scan {id, pass, direction, temperature,
  *                      override} from decideFromBundle (no_bundle, clock_fault before the
  *                      bundle's time, stale_bundle after 24 h, else passes.decide's rules),
- *                      with the household's state advanced by every crossing journaled
- *                      since the bundle was built; and clock_fault when the phone's clock is
+ *                      with the household's state advanced by every journaled crossing the
+ *                      bundle does not count yet; and clock_fault when the phone's clock is
  *                      behind the newest time it has already seen (the trust issue's rule)
  *   record(scan, verdict, online)  journal one crossing (resolves once durable). Offline
  *                      ones wait for upload; online ones are kept only to advance states
@@ -24,6 +24,7 @@
   "use strict";
 
   var CLOCK_TOLERANCE_MS = 2 * 60 * 1000;
+  var KEEP_SENT_MS = 2 * 24 * 3600 * 1000;
   var BATCH = 100;
   var RETRY_MS = 15000;
   var CROSSING_FORMAT = "checkpoint.crossing.v1";
@@ -80,12 +81,16 @@
     return text ? Date.parse(text) : NaN;
   }
 
-  function keep(json, etag, serverDate) {
+  /* ``requestedAt``: when this phone asked for the bundle. Every crossing the server had
+   * stored before that (an online one answered earlier, an offline one whose upload was
+   * acknowledged earlier) is counted in it; later ones are not (see localHousehold). */
+  function keep(json, etag, serverDate, requestedAt) {
     var now = Date.now();
     var serverAt = parseTime(serverDate);
     kept = {
       json: json,
       etag: etag,
+      requestedAt: requestedAt,
       confirmedAt: now,
       generatedAt: parseTime(json.generated_at),
       clockOffsetMs: isNaN(serverAt) ? null : now - serverAt
@@ -95,7 +100,8 @@
     });
   }
 
-  function refreshBundle() {
+  function fetchBundle() {
+    var requestedAt = journal.stamp();
     var headers = {"Accept": "application/json"};
     if (kept && kept.etag) {
       headers["If-None-Match"] = kept.etag;
@@ -103,8 +109,8 @@
     return fetch(config.bundleUrl, {credentials: "same-origin", headers: headers, cache: "no-store"})
       .then(function (response) {
         if (response.status === 304 && kept) {
-          kept.confirmedAt = Date.now();
-          return journal.putMeta("bundle", kept).then(changed);
+          /* Unchanged: what the server has now is what the kept bundle counts. */
+          return keep(kept.json, kept.etag, response.headers.get("Date"), requestedAt);
         }
         if (!response.ok) {
           throw new Error("bundle: HTTP " + response.status);
@@ -112,9 +118,18 @@
         var etag = response.headers.get("ETag");
         var date = response.headers.get("Date");
         return response.json().then(function (json) {
-          return keep(json, etag, date);
+          return keep(json, etag, date, requestedAt);
         });
       });
+  }
+
+  /* One request at a time, in order: the bundle kept last is the one asked for last. */
+  var bundleQueue = Promise.resolve();
+
+  function refreshBundle() {
+    var next = bundleQueue.then(fetchBundle, fetchBundle);
+    bundleQueue = next.catch(function () {});
+    return next;
   }
 
   /* ---------- the device clock (the trust issue's clock-fault rule) ---------- */
@@ -156,19 +171,35 @@
     return parsed.bundle;
   }
 
-  /* The household as this phone knows it: the bundle's state advanced by every crossing
-   * journaled since the bundle was built (offline ones and online answers alike), in scan
+  /* Whether the kept bundle does not count ``entry`` yet: an online crossing answered after
+   * the bundle was asked for, an offline one not yet acknowledged by the server (or
+   * acknowledged after). Rejected ones never count. */
+  function newerThanBundle(entry) {
+    var asked = kept.requestedAt || 0;
+    if (entry.state === "online") {
+      return entry.created > asked;
+    }
+    if (entry.state === "unsent") {
+      return true;
+    }
+    if (entry.state === "sent") {
+      return !entry.settled || entry.settled > asked;
+    }
+    return false;
+  }
+
+  /* The household as this phone knows it: the bundle's state advanced by every journaled
+   * crossing the bundle does not count yet (offline ones and online answers alike), in scan
    * order. Null: nothing newer than the bundle. */
   function localHousehold(bundle) {
-    var offset = typeof kept.clockOffsetMs === "number" ? kept.clockOffsetMs : 0;
-    return function (householdId, sinceMs) {
+    return function (householdId) {
       var base = bundle.households.get(householdId);
       if (base === undefined) {
         return null;
       }
-      return journal.since(sinceMs + offset).then(function (entries) {
+      return journal.all().then(function (entries) {
         var mine = entries.filter(function (entry) {
-          return entry.household_id === householdId;
+          return entry.household_id === householdId && newerThanBundle(entry);
         });
         if (!mine.length) {
           return null;
@@ -176,8 +207,8 @@
         var state = base;
         mine.forEach(function (entry) {
           state = decider.state.advance(
-            state, entry.item.direction, !!entry.verdict.allowed, entry.scanned - offset,
-            bundle.rules
+            state, entry.item.direction, !!entry.verdict.allowed,
+            Date.parse(entry.item.scanned_at), bundle.rules
           );
         });
         return state;
@@ -253,8 +284,8 @@
       item: item,
       verdict: verdict,
       state: online ? "online" : "unsent",
-      created: Date.now(),
-      scanned: Date.parse(scannedAt),
+      created: journal.stamp(),
+      scanned: scan.scanned_ms || Date.parse(scannedAt),
       seq: seq
     };
     return journal.add(entry).then(function () {
@@ -343,6 +374,7 @@
       tryUpload();
       refreshBundle().catch(function () {});
     });
+    journal.prune(KEEP_SENT_MS).catch(function () {});
     return Promise.all([
       journal.getMeta("bundle").then(function (found) { kept = found || null; }),
       journal.getMeta("clock_mark").then(function (found) { clockMark = found || 0; })

@@ -344,29 +344,30 @@
 
   function submit(pending, override) {
     var body = scanBody(pending, override);
-    var scannedAt = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+    var scannedMs = Date.now();
+    var scannedAt = new Date(scannedMs).toISOString().replace(/\.\d{3}Z$/, "Z");
     var url = pending.kind === "manual" ? root.dataset.manualUrl : root.dataset.scanUrl;
     state.mode = "sending";
     setPrompt(strings.checking);
     if (!serverReachable()) {
-      return decideHere(pending, body, scannedAt);
+      return decideHere(pending, body, scannedAt, scannedMs);
     }
     return postScan(url, body).then(function (result) {
       if (result.status >= 500 && result.status !== 501) {
         state.serverDownUntil = Date.now() + RETRY_ONLINE_AFTER_MS;
-        return decideHere(pending, body, scannedAt);
+        return decideHere(pending, body, scannedAt, scannedMs);
       }
-      return handleResult(pending, body, result, scannedAt);
+      return handleResult(pending, body, result, scannedAt, scannedMs);
     }, function () {
       /* No answer: decide here. The same id goes into the journal: should the lost
        * request have reached the server after all, the upload replays, never double-counts. */
       state.serverDownUntil = Date.now() + RETRY_ONLINE_AFTER_MS;
       showNetwork();
-      return decideHere(pending, body, scannedAt);
+      return decideHere(pending, body, scannedAt, scannedMs);
     });
   }
 
-  function decideHere(pending, body, scannedAt) {
+  function decideHere(pending, body, scannedAt, scannedMs) {
     if (pending.kind === "manual" || !offline) {
       /* A typed card code names a card only the server knows. */
       state.pending = null;
@@ -376,6 +377,7 @@
     var scan = {
       id: body.id,
       scanned_at: scannedAt,
+      scanned_ms: scannedMs,
       pass: body.pass,
       direction: body.direction,
       temperature: body.temperature,
@@ -398,7 +400,7 @@
     });
   }
 
-  function handleResult(pending, body, result, scannedAt) {
+  function handleResult(pending, body, result, scannedAt, scannedMs) {
     var data = result.data;
     var error = data && data.error ? data.error : {code: "", message: ""};
     if (result.status === 200 && data && data.verdict) {
@@ -408,7 +410,8 @@
       if (offline && data.verdict && body.pass) {
         /* Kept to advance the household states should the network go next. */
         offline.record({
-          id: body.id, scanned_at: scannedAt, pass: body.pass, direction: body.direction,
+          id: body.id, scanned_at: scannedAt, scanned_ms: scannedMs, pass: body.pass,
+          direction: body.direction,
           temperature: body.temperature,
           override: body.override ? body.override.reason : null
         }, data.verdict, true).catch(function () {});

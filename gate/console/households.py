@@ -34,6 +34,7 @@ from gate.households.importing import (
 from gate.households.models import Household
 from gate.households.operations import HouseholdError, change_status, head_of
 from gate.households.queries import HouseholdSearch, place_filters, search_households
+from gate.households.relations import RELATION_MESSAGES
 from gate.households.spreadsheet import COLUMNS, SheetError, SheetWarning, read_rows
 from gate.households.template import write_template
 from gate.households.uploads import UploadStore
@@ -188,6 +189,7 @@ def _render_detail(
             "name": mask_name(m.name),
             "phone": mask_phone(m.phone),
             "is_head": m.is_head,
+            "relation": _(RELATION_MESSAGES[m.relation]) if m.relation else "—",
             "has_id": bool(m.id_number_hash or m.id_number),
         }
         for m in found.members

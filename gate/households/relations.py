@@ -10,7 +10,9 @@ from __future__ import annotations
 import enum
 import unicodedata
 
-__all__ = ["RELATION_LABELS", "Relation", "parse_relation"]
+from gate.errors import N_
+
+__all__ = ["RELATION_LABELS", "RELATION_MESSAGES", "Relation", "parse_relation"]
 
 
 class Relation(enum.StrEnum):
@@ -28,6 +30,15 @@ RELATION_LABELS: dict[Relation, str] = {
     Relation.PARENT: "父母",
     Relation.OTHER: "其他",
 }
+
+RELATION_MESSAGES: dict[Relation, str] = {
+    Relation.HEAD: N_("Head of household"),
+    Relation.SPOUSE: N_("Spouse"),
+    Relation.CHILD: N_("Child"),
+    Relation.PARENT: N_("Parent"),
+    Relation.OTHER: N_("Other relative"),
+}
+"""English msgids of the relations, for pages (the catalogue gives 户主, 配偶, ...)."""
 
 _WORDS: dict[Relation, tuple[str, ...]] = {
     Relation.HEAD: ("户主", "本人", "head"),

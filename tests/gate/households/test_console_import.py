@@ -147,6 +147,11 @@ def test_three_bad_rows_are_listed_skipped_and_downloadable_to_fix(office: Offic
         "赵六": Relation.HEAD, "孙丽": Relation.SPOUSE, "赵小宝": Relation.CHILD,
     }  # fmt: skip
     assert stored["8-1-102"].building_id == family.building_id  # 八栋 is building 8
+    detail = office.client.get("/households/8-1-101").get_data(as_text=True)
+    assert re.search(r'id="head-count">3<', detail)
+    assert "幼儿" in detail  # the note
+    for label in ("户主", "配偶", "子女", "幸福里"):
+        assert label in detail
 
     download = office.client.get(f"/households/import/{token.group(1)}/bad-rows.xlsx")
     assert download.status_code == 200

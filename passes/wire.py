@@ -39,7 +39,7 @@ crossing too); absent reads as none, and none is written by leaving it out.
 The bundle's optional fields (:data:`BUNDLE_OPTIONAL`, absent in bundles built before them,
 written only when present): ``household_codes`` (household id -> the code printed on the card,
 building-unit-room, e.g. ``3-2-401``: never a name, phone or ID number), ``passes`` (the
-active issued passes' facts, so that an offline scanner can check a rotating screen code
+unexpired issued passes' facts, so that an offline scanner can check a rotating screen code
 naming one), ``supervisor_cards`` (issued cards not revoked: card id, account id, valid
 until) and ``revoked_card_ids``.
 
@@ -554,7 +554,7 @@ class Bundle:
 
     Public keys with their status, revoked pass ids, household states (opaque ids, generations,
     status, people out, exits in the window), the rules, and ``generated_at`` (the server's
-    time); and, when present (:data:`BUNDLE_OPTIONAL`), the household codes, the active
+    time); and, when present (:data:`BUNDLE_OPTIONAL`), the household codes, the unexpired
     passes, the supervisor cards and the revoked card ids. ``content_hash`` is a hash of
     everything but ``generated_at`` (the ETag): build bundles with :meth:`build`. Readers do
     not recompute it.

@@ -3,7 +3,7 @@
 Parsed from ``GET /api/v1/bundle`` (a :class:`passes.wire.Bundle`, ``checkpoint.bundle.v1``;
 a bundle cached before that format is read too). Its optional parts, empty when a server
 does not send them: the household codes (the offline verdict shows ``3-2-401``, what the
-card prints), the active passes (a rotating screen code names one: checked offline), and
+card prints), the unexpired passes (a rotating screen code names one: checked offline), and
 the supervisor cards with the revoked card ids (an offline override or unlock).
 ``content_hash`` is the server's hash of the content (its ETag), not a format version.
 ``generated_at`` is the server's time when it built the bundle; ``fetched_at`` is this
@@ -65,7 +65,7 @@ class Bundle:
     household_codes: Mapping[int, str] = field(default_factory=dict)
     """Household id -> the code printed on its card (``3-2-401``), when the server sent them."""
     passes: Mapping[bytes, Pass] = field(default_factory=dict, repr=False)
-    """Active passes by pass id: what a rotating screen code names, to check it offline."""
+    """Unexpired passes (any status) by pass id: what a screen code names, checked offline."""
     supervisor_cards: Mapping[bytes, CardState] = field(default_factory=dict)
     """Issued supervisor cards that count, by card id."""
     revoked_card_ids: frozenset[bytes] = frozenset()

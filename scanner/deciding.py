@@ -9,7 +9,7 @@ Contract of :meth:`Decider.decide`:
   does not wait for a dead network again.
 - Offline household label: the household's code from the bundle (``3-2-401``, what its card
   prints), or ``住户 #<household_id>`` from a bundle without codes (no personal data).
-- Rotating screen codes (``CS1:``) are checked offline against the bundle's active passes and
+- Rotating screen codes (``CS1:``) are checked offline against the bundle's passes and
   decided exactly like the card they stand for; a stale one is ``screen_code_stale``.
 - Supervisor cards (:meth:`Decider.override`, :meth:`Decider.unlock`): at a refusal the card
   lets the crossing through, recorded as an override (a new crossing, carrying the card for
@@ -387,7 +387,7 @@ def _household_id(text: str, bundle: Bundle | None = None) -> int | None:
 
 def presented_check(text: str, bundle: Bundle, now: datetime) -> PassCheck | str:
     """What :func:`passes.decide` takes for a scanned text: a screen code checked against
-    the bundle's active passes (exactly like the pass it stands for), or the pass text."""
+    the bundle's passes (exactly like the pass it stands for), or the pass text."""
     if not is_screen_code(text):
         return text
     screen = verify_screen_code(text, bundle.keys, now)

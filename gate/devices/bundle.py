@@ -4,7 +4,7 @@ Public keys with status, revoked pass ids, household states (opaque ids, generat
 status, people out, exits in the window), the rule set and the server time, as a
 :class:`passes.wire.Bundle` (``checkpoint.bundle.v1``); and its optional fields: each
 household's code (building-unit-room, what the card prints, so the volunteer can compare),
-the active passes' facts (so a rotating screen code naming one verifies offline) and, when
+the unexpired passes' facts (so a rotating screen code naming one is checked offline) and, when
 the caller gives them, the supervisor cards (:func:`gate.supervisors.operations.bundle_cards`).
 No names, ID numbers, phones or addresses. The ETag is the bundle's ``content_hash`` (a hash
 of the content without the server time), so an unchanged bundle costs the scanner a 304; the
@@ -51,13 +51,11 @@ def build_bundle(
             select(Household).where(Household.community_id == community_id).order_by(Household.id)
         )
     )
-    active = session.scalars(
+    # Every unexpired pass, whatever its status: a screen code naming a revoked or replaced
+    # pass is then refused offline exactly as its card is (revoked, superseded).
+    issued = session.scalars(
         select(IssuedPass)
-        .where(
-            IssuedPass.community_id == community_id,
-            IssuedPass.status == PassStatus.ACTIVE,
-            IssuedPass.valid_until >= now,
-        )
+        .where(IssuedPass.community_id == community_id, IssuedPass.valid_until >= now)
         .order_by(IssuedPass.pass_id)
     )
     bundle = wire.Bundle.build(
@@ -68,7 +66,7 @@ def build_bundle(
         revoked_pass_ids=tuple(revoked),
         households=tuple(household_state(row) for row in households),
         household_codes={row.id: row.code for row in households},
-        passes=tuple(pass_fields(record) for record in active),
+        passes=tuple(pass_fields(record) for record in issued),
         supervisor_cards=None if supervisor_cards is None else tuple(supervisor_cards),
         revoked_card_ids=None if revoked_card_ids is None else tuple(revoked_card_ids),
     )

@@ -51,6 +51,7 @@ class Site:
     passes: dict[int, Pass] = field(default_factory=dict)
     cards: dict[str, bytes] = field(default_factory=dict)
     revoked: set[bytes] = field(default_factory=set)
+    revoked_passes: set[bytes] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         for household_id in CODES:
@@ -95,7 +96,7 @@ class Site:
             community=wire.Community(COMMUNITY_ID, "幸福里", "Asia/Shanghai"),
             rules=RuleSet(),
             keys=KeySet((self.key.entry,)),
-            revoked_pass_ids=(),
+            revoked_pass_ids=tuple(sorted(self.revoked_passes)),
             households=tuple(HouseholdState(household_id) for household_id in CODES),
             household_codes=CODES if codes else None,
             passes=tuple(self.passes.values()) if codes else None,
@@ -400,3 +401,13 @@ def test_online_the_card_goes_to_the_server_and_its_refusal_code_is_shown(
         assert no.reason_zh == "主管卡已作废，不能放行"
     finally:
         gate.close()
+
+
+def test_a_screen_code_of_a_revoked_pass_is_refused_offline_as_its_card_is(
+    site: Site, gate: Gate
+) -> None:
+    site.revoked_passes.add(site.passes[3].pass_id)
+    gate.refresh()
+    by_screen = gate.scan(site.screen_code(3, gate.clock()))[1]
+    by_card = gate.scan(site.text(3))[1]
+    assert (by_screen.code, by_card.code) == ("revoked", "revoked")

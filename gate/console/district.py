@@ -19,6 +19,7 @@ from gate.web.auth import require_role
 
 from . import console
 from .common import db_session, now
+from .dashboard import REFRESH_SECONDS
 
 
 @console.get("/district", endpoint="district")
@@ -33,6 +34,7 @@ def district() -> Any:
         rows=rows,
         accesses=accesses,
         now=moment,
+        refresh_seconds=REFRESH_SECONDS,
         totals={
             "out_now": sum(row.out_now for row in rows),
             "overdue": sum(row.overdue for row in rows),

@@ -5,8 +5,10 @@
  * window.GateDecoder:
  *   ready()            resolves to the decoder's name ("zxing-wasm" | "barcode-detector" |
  *                      "jsqr" | "none") once one is usable
- *   decode(source)     resolves to the first QR text in ``source`` or null. ``source``: an
- *                      ImageData, or anything drawImage takes (video, image, canvas)
+ *   decode(source)     resolves to the QR text in ``source`` (a pass's first) or null.
+ *                      ``source``: an ImageData, or anything drawImage takes (video,
+ *                      image, canvas, ImageBitmap)
+ *   decodeAll(source)  every QR text in ``source``, a pass's first
  *   name               the decoder in use (after ready())
  *
  * The wasm file is located next to the script (data-wasm-url on the script tag, else
@@ -15,14 +17,18 @@
 (function () {
   "use strict";
 
-  var MAX_FRAME_WIDTH = 960;
+  /* Frames are read at full size up to 1920 px wide (a 1280x720 camera frame is): zxing-cpp
+   * downscales internally where it helps, and scaling first lost hard photos in the bench. */
+  var MAX_FRAME_WIDTH = 1920;
   var script = document.currentScript;
   var wasmUrl = (script && script.dataset.wasmUrl) ||
     "/static/vendor/zxing-wasm/zxing_reader.wasm";
   var canvas = document.createElement("canvas");
   var context2d = canvas.getContext("2d", {willReadFrequently: true});
-  var zxingOptions = {formats: ["QRCode"], maxNumberOfSymbols: 1, tryHarder: true};
-  var decoder = {name: "none", decode: function () { return Promise.resolve(null); }};
+  /* Several symbols per frame: a second code in view (a neighbour's card, a double QR) must
+   * not hide the one that is a pass. */
+  var zxingOptions = {formats: ["QRCode"], maxNumberOfSymbols: 4, tryHarder: true};
+  var decoder = {name: "none", decode: function () { return Promise.resolve([]); }};
   var readiness = null;
 
   function imageDataOf(source) {
@@ -60,15 +66,14 @@
         decode: function (source) {
           var image = imageDataOf(source);
           if (!image) {
-            return Promise.resolve(null);
+            return Promise.resolve([]);
           }
           return module.readBarcodes(image, zxingOptions).then(function (results) {
-            for (var i = 0; i < results.length; i += 1) {
-              if (results[i].isValid && results[i].text) {
-                return results[i].text;
-              }
-            }
-            return null;
+            return results.filter(function (result) {
+              return result.isValid && result.text;
+            }).map(function (result) {
+              return result.text;
+            });
           });
         }
       };
@@ -88,7 +93,7 @@
         name: "barcode-detector",
         decode: function (source) {
           return detector.detect(source).then(function (codes) {
-            return codes.length ? codes[0].rawValue : null;
+            return codes.map(function (code) { return code.rawValue; });
           });
         }
       };
@@ -104,10 +109,10 @@
       decode: function (source) {
         var image = imageDataOf(source);
         if (!image) {
-          return Promise.resolve(null);
+          return Promise.resolve([]);
         }
         var found = window.jsQR(image.data, image.width, image.height);
-        return Promise.resolve(found ? found.data : null);
+        return Promise.resolve(found ? [found.data] : []);
       }
     });
   }
@@ -132,14 +137,26 @@
     return readiness;
   }
 
+  /* Every QR text in ``source``, the likely pass first (a checkpoint prefix: "CP1:" pass,
+   * "CS1:" screen code, "SV1:" supervisor card). */
+  function decodeAll(source) {
+    return ready().then(function () {
+      return decoder.decode(source);
+    }).then(function (texts) {
+      var ours = texts.filter(function (text) { return /^C[PS]1:|^SV1:/.test(text); });
+      return ours.concat(texts.filter(function (text) { return ours.indexOf(text) === -1; }));
+    }).catch(function () {
+      return [];
+    });
+  }
+
   window.GateDecoder = {
     name: "none",
     ready: ready,
+    decodeAll: decodeAll,
     decode: function (source) {
-      return ready().then(function () {
-        return decoder.decode(source);
-      }).catch(function () {
-        return null;
+      return decodeAll(source).then(function (texts) {
+        return texts.length ? texts[0] : null;
       });
     }
   };

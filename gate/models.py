@@ -15,8 +15,10 @@ from gate.devices.models import Device, Gate
 from gate.households.models import Household, Member
 from gate.households.status_history import HouseholdStatusChange
 from gate.issuing.models import IssuedPass, PassStatus
+from gate.privacy.models import CommunityRetention
 from gate.signing.models import SigningKeyRecord
 from gate.supervisors.models import SupervisorCardRecord
+from gate.verification.models import ChainBase
 
 metadata = Base.metadata
 
@@ -25,7 +27,9 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Building",
+    "ChainBase",
     "Community",
+    "CommunityRetention",
     "Compound",
     "Crossing",
     "Device",

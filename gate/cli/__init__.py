@@ -24,6 +24,7 @@ def _register_commands() -> None:
     from gate.cli.households import households_group
     from gate.cli.issuing import passes_group
     from gate.cli.links import link_command  # noqa: F401  (passes link, community rotating-codes)
+    from gate.cli.privacy import privacy_group
     from gate.cli.serving import demo_command, serve_command
     from gate.cli.setup import community_group, devices_group, gates_group, rules_group
     from gate.cli.signing import keys_group
@@ -44,6 +45,7 @@ def _register_commands() -> None:
         audit_group,
         users_group,
         supervisors_group,
+        privacy_group,
         demo_command,
         serve_command,
     ):

@@ -143,6 +143,13 @@ def verify_command(community_code: str | None, as_json: bool) -> None:
             else N_("%(gates)d gates, %(rows)d rows verified: TAMPERED")
         )
         click.echo(say(summary, gates=len(report.gates), rows=report.rows_checked))
+        if report.from_checkpoint_at is not None:  # a privacy purge cut the chains there
+            click.echo(
+                say(
+                    N_("verified from checkpoint of %(date)s (the rows before it were purged)"),
+                    date=report.from_checkpoint_at.strftime("%Y-%m-%d %H:%M UTC"),
+                )
+            )
     rate = report.rows_checked / max(elapsed, 1e-9)
     click.echo(
         translate(

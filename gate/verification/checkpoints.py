@@ -34,7 +34,8 @@ from gate.crossings.chain import ChainBreak
 from gate.db import GENESIS_HASH
 from gate.devices.models import Gate
 from gate.signing.models import SigningKeyRecord
-from gate.verification.log import AuditReport, stream_chain, verify_log, walk_chain
+from gate.verification.log import AuditReport, ChainWalk, stream_chain, verify_log
+from gate.verification.models import ChainBase
 from passes import KeySet, KeyStatus, SigningKey, format_utc
 
 FORMAT = "checkpoint-log/1"
@@ -62,7 +63,8 @@ class CheckpointProblem:
     Codes: ``bad_document``, ``unknown_key``, ``key_revoked``, ``bad_signature``,
     ``unknown_gate``, ``wrong_community``, ``truncated`` (the row at the checkpoint's
     ``gate_seq`` is gone), ``chain_broken`` (a row up to it does not verify),
-    ``row_changed`` (the row is there with another hash).
+    ``row_changed`` (the row is there with another hash), ``purged`` (a privacy purge
+    deleted the rows since; only the purge's own checkpoint still checks).
     """
 
     code: str
@@ -218,7 +220,15 @@ def _gate_problems(
     if gate_community != community_id:
         detail = f"the gate belongs to community {gate_community}"
         return [CheckpointProblem("wrong_community", detail, gate_id, seq)]
-    result = walk_chain(gate_id, stream_chain(session, gate_id, up_to_seq=seq))
+    base = session.get(ChainBase, gate_id)
+    start = (0, GENESIS_HASH) if base is None else (base.base_seq, base.base_hash)
+    if start[0] >= seq:
+        if start[0] == seq and start[1] == expected:
+            return []  # the purge's own checkpoint, or one that ended where the purge did
+        detail = f"rows up to {start[0]} were purged after a checkpoint; this one cannot be checked"
+        return [CheckpointProblem("purged", detail, gate_id, seq)]
+    walk = ChainWalk(gate_id, start=start)
+    result = walk.run(stream_chain(session, gate_id, up_to_seq=seq, after_seq=start[0]))
     if isinstance(result, ChainBreak):
         detail = f"row {result.gate_seq} does not verify ({result.problem})"
         return [CheckpointProblem("chain_broken", detail, gate_id, result.gate_seq)]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -24,6 +25,8 @@ from gate.crossings.chain import HASHED_ORDER, ChainBreak, ChainHead, content_ha
 from gate.crossings.models import Crossing
 from gate.db import GENESIS_HASH
 from gate.devices.models import Gate
+from gate.verification.models import ChainBase
+from passes import format_utc
 
 BATCH_SIZE = 5000
 """Rows per keyset batch: big enough to amortise a query, small enough to stay flat."""
@@ -64,6 +67,10 @@ class GateReport:
     head_hash: str
     rows_checked: int
     problem: ChainBreak | None = None
+    base_seq: int = 0
+    """Rows up to this one were purged; the chain was verified from the next one on."""
+    base_checkpoint_at: datetime | None = None
+    """When the checkpoint that closed the chain before the purge was signed (None: no purge)."""
 
     @property
     def ok(self) -> bool:
@@ -80,6 +87,11 @@ class GateReport:
             "head_hash": self.head_hash,
             "rows_checked": self.rows_checked,
         }
+        if self.base_checkpoint_at is not None:
+            data["from_checkpoint"] = {
+                "base_seq": self.base_seq,
+                "created_at": format_utc(self.base_checkpoint_at),
+            }
         if self.problem is not None:
             data["problem"] = {
                 "gate_seq": self.problem.gate_seq,
@@ -107,10 +119,18 @@ class AuditReport:
     def broken(self) -> tuple[GateReport, ...]:
         return tuple(gate for gate in self.gates if not gate.ok)
 
+    @property
+    def from_checkpoint_at(self) -> datetime | None:
+        """The newest purge checkpoint some gate's chain was verified from (None: no purge)."""
+        moments = [gate.base_checkpoint_at for gate in self.gates if gate.base_checkpoint_at]
+        return max(moments, default=None)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
+        since = self.from_checkpoint_at
         return {
             "ok": self.ok,
+            "from_checkpoint": None if since is None else format_utc(since),
             "rows_checked": self.rows_checked,
             "gates": [gate.to_dict() for gate in self.gates],
         }
@@ -149,14 +169,29 @@ def verify_gate(
     community_id: int,
     counter: _Counter | None = None,
 ) -> GateReport:
-    """Verify one gate's chain and compare its end with the gate row."""
+    """Verify one gate's chain and compare its end with the gate row.
+
+    After a purge the walk starts at the gate's :class:`ChainBase` (the purged prefix is gone;
+    the checkpoint signed before the purge vouched for it).
+    """
     snapshot_seq, snapshot_hash = _gate_head(session, gate_id)
-    walk = ChainWalk(gate_id, watch_seq=snapshot_seq)
-    result = walk.run(stream_chain(session, gate_id, counter=counter))
+    base = session.get(ChainBase, gate_id)
+    base_seq, base_hash = (0, GENESIS_HASH) if base is None else (base.base_seq, base.base_hash)
+    base_at = None if base is None else base.checkpoint_at
+    walk = ChainWalk(gate_id, watch_seq=snapshot_seq, start=(base_seq, base_hash))
+    result = walk.run(stream_chain(session, gate_id, counter=counter, after_seq=base_seq))
     if isinstance(result, ChainBreak):
         before = result.gate_seq - 1
         return GateReport(
-            gate_id, gate_code, community_id, before, walk.head_hash, before, problem=result
+            gate_id,
+            gate_code,
+            community_id,
+            before,
+            walk.head_hash,
+            before - base_seq,
+            problem=result,
+            base_seq=base_seq,
+            base_checkpoint_at=base_at,
         )
     problem = _compare_with_gate_row(session, result, snapshot_seq, snapshot_hash, walk)
     return GateReport(
@@ -165,8 +200,10 @@ def verify_gate(
         community_id,
         result.gate_seq,
         result.row_hash,
-        result.gate_seq,
+        result.gate_seq - base_seq,
         problem=problem,
+        base_seq=base_seq,
+        base_checkpoint_at=base_at,
     )
 
 
@@ -177,11 +214,13 @@ def stream_chain(
     up_to_seq: int | None = None,
     counter: _Counter | None = None,
     batch_size: int = BATCH_SIZE,
+    after_seq: int = 0,
 ) -> Iterator[ChainRow]:
-    """One gate's rows as :data:`ChainRow` tuples in ``gate_seq`` order (up to ``up_to_seq``
-    inclusive), fetched in keyset batches through the session's connection (no ORM objects)."""
+    """One gate's rows as :data:`ChainRow` tuples in ``gate_seq`` order (after ``after_seq``, up
+    to ``up_to_seq`` inclusive), fetched in keyset batches through the session's connection
+    (no ORM objects)."""
     connection = session.connection()
-    last_seq = 0
+    last_seq = after_seq
     while True:
         query = (
             select(*_COLUMNS)
@@ -204,17 +243,25 @@ class ChainWalk:
     """One walk along a gate's chain, with :func:`gate.crossings.chain.verify_chain`'s rules.
 
     Also remembers the hash of the last verified row and of the row at ``watch_seq``.
+    ``start`` is ``(seq, hash)`` of the row before the first one walked (after a purge).
     """
 
-    def __init__(self, gate_id: int, *, watch_seq: int | None = None) -> None:
+    def __init__(
+        self,
+        gate_id: int,
+        *,
+        watch_seq: int | None = None,
+        start: tuple[int, str] = (0, GENESIS_HASH),
+    ) -> None:
         self.gate_id = gate_id
         self.watch_seq = watch_seq
-        self.watched_hash: str | None = GENESIS_HASH if watch_seq == 0 else None
-        self.head_hash = GENESIS_HASH
+        self.start = start
+        self.watched_hash: str | None = start[1] if watch_seq == start[0] else None
+        self.head_hash = start[1]
 
     def run(self, rows: Iterable[ChainRow]) -> ChainHead | ChainBreak:
         """The chain's head, or its first bad row."""
-        gate_id, expected_seq, prev_hash = self.gate_id, 1, GENESIS_HASH
+        gate_id, expected_seq, prev_hash = self.gate_id, self.start[0] + 1, self.start[1]
         for row in rows:
             seq = row[_SEQ]
             if seq != expected_seq:

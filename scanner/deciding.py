@@ -47,34 +47,29 @@ from typing import Any, Protocol
 
 from passes import (
     OVERRIDE_REFUSAL_CODES,
-    CardCheck,
     CardRejected,
     Code,
     Direction,
     HouseholdState,
     Override,
-    PassCheck,
-    PassError,
-    PassRejected,
     Verdict,
     advance,
-    card_standing,
     decide,
-    is_screen_code,
     is_supervisor_card,
-    parse_pass,
-    parse_screen_code,
-    parse_supervisor_card,
     reason,
-    screen_pass_check,
-    verify_screen_code,
-    verify_supervisor_card,
     wire,
 )
 from passes.rules import DEFAULT_TIMEZONE
 from scanner.api_client import ApiError
 from scanner.bundle import Bundle, LocalStates
 from scanner.clock import CLOCK_FAULT, CLOCK_FAULT_REASONS, DEFAULT_TOLERANCE, ClockGuard
+from scanner.offline_checks import (
+    card_check,
+    card_name,
+    household_id_of,
+    household_label,
+    presented_check,
+)
 
 STALE_BUNDLE = str(Code.STALE_BUNDLE)
 """Offline data older than the limit; only a supervisor may let through (``Code.STALE_BUNDLE``)."""
@@ -219,7 +214,7 @@ class Decider:
                 request,
                 scanned_at,
                 CLOCK_FAULT,
-                household_id=_household_id(request.pass_text, bundle),
+                household_id=household_id_of(request.pass_text, bundle),
                 rule_version=0 if bundle is None else bundle.rules.version,
                 online_error=None,
                 timezone=DEFAULT_TIMEZONE if bundle is None else bundle.timezone,
@@ -269,7 +264,7 @@ class Decider:
         text = reason.strip()
         if not text or len(text) > 500:
             raise ValueError("an override needs a reason of 1 to 500 characters")
-        override = Override(supervisor=_card_name(card_text), reason=text, card=card_text)
+        override = Override(supervisor=card_name(card_text), reason=text, card=card_text)
         attempt = replace(
             request,
             direction=refused.direction,
@@ -361,57 +356,6 @@ def scan_message(
     )
 
 
-def household_label(household_id: int | None, bundle: Bundle | None = None) -> str | None:
-    """The offline label: the household's code from the bundle (``3-2-401``, printed on its
-    card), else an opaque number (``住户 #581914660``)."""
-    if household_id is None:
-        return None
-    code = None if bundle is None else bundle.household_codes.get(household_id)
-    return code or f"住户 #{household_id}"
-
-
-def _household_id(text: str, bundle: Bundle | None = None) -> int | None:
-    """The household a pass (or, with a bundle, a screen code) names; never verified."""
-    if is_screen_code(text):
-        try:
-            pass_id = parse_screen_code(text).fields.pass_id
-        except PassError:
-            return None
-        issued = None if bundle is None else bundle.passes.get(pass_id)
-        return None if issued is None else issued.household_id
-    try:
-        return parse_pass(text).fields.household_id
-    except PassError:
-        return None
-
-
-def presented_check(text: str, bundle: Bundle, now: datetime) -> PassCheck | str:
-    """What :func:`passes.decide` takes for a scanned text: a screen code checked against
-    the bundle's passes (exactly like the pass it stands for), or the pass text."""
-    if not is_screen_code(text):
-        return text
-    screen = verify_screen_code(text, bundle.keys, now)
-    issued = None if isinstance(screen, PassRejected) else bundle.passes.get(screen.pass_id)
-    return screen_pass_check(screen, issued, bundle.keys, community_id=bundle.community_id, now=now)
-
-
-def card_check(text: str, bundle: Bundle, at: datetime) -> CardCheck:
-    """A supervisor card checked offline at ``at``: a :class:`passes.VerifiedCard`, or a
-    :class:`passes.CardRejected` with its code."""
-    check = verify_supervisor_card(text, bundle.keys, community_id=bundle.community_id, now=at)
-    return card_standing(check, known=bundle.supervisor_cards, revoked=bundle.revoked_card_ids)
-
-
-def _card_name(text: str) -> str:
-    """The override's supervisor as the device knows it: the card's short number (the
-    server records the account's name)."""
-    try:
-        fields, _body, _signature = parse_supervisor_card(text)
-    except PassError:
-        return "主管卡"
-    return f"主管卡 {fields.card_id.hex()[:8].upper()}"
-
-
 def from_server(
     request: ScanRequest,
     answer: wire.ScanAnswer,
@@ -421,7 +365,7 @@ def from_server(
 ) -> Decision:
     """A server verdict as a Decision; advances the local household state if it allowed."""
     verdict = answer.verdict
-    household_id = _household_id(request.pass_text, bundle)
+    household_id = household_id_of(request.pass_text, bundle)
     state_after = None
     if verdict.allowed and bundle is not None and household_id is not None:
         state = bundle.household(household_id, local)
@@ -478,7 +422,7 @@ def decide_offline(
             rule_version=0,
             online_error=online_error,
         )
-    household_id = _household_id(request.pass_text, bundle)
+    household_id = household_id_of(request.pass_text, bundle)
     faulty = clock_fault or scanned_at < bundle.generated_at - DEFAULT_TOLERANCE
     if faulty and not unlocked:  # a bundle age below zero
         return _scanner_refusal(

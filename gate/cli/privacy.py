@@ -119,6 +119,7 @@ def purge_command(
     """Purge what is due."""
     from zoneinfo import ZoneInfo
 
+    from gate.privacy.export import SHEET_TITLES
     from gate.privacy.purge import purge
     from gate.privacy.retention import PrivacyError
 
@@ -139,7 +140,11 @@ def purge_command(
     click.echo(translate(N_("The log was closed by a signed checkpoint before the purge.")))
     for table, count in sorted(result.deleted.items()):
         click.echo(
-            translate(N_("Deleted from %(table)s: %(count)d rows"), table=table, count=count)
+            translate(
+                N_("Deleted from %(table)s: %(count)d rows"),
+                table=SHEET_TITLES.get(table, table),
+                count=count,
+            )
         )
     if out_path is not None:
         click.echo(

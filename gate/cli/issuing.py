@@ -207,9 +207,11 @@ def issue_command(
 
     chosen = (all_households, bool(codes), building is not None, grid is not None)
     if sum(chosen) != 1:
-        raise click.UsageError("choose exactly one of --all, --household, --building or --grid")
+        raise click.UsageError(
+            translate(N_("Choose exactly one of --all, --household, --building or --grid."))
+        )
     if force and reissue:
-        raise click.UsageError("--force and --reissue do not go together")
+        raise click.UsageError(translate(N_("--force and --reissue do not go together.")))
     now = _now()
     with office_job(writes=True) as job:
         session = job.session
@@ -340,7 +342,7 @@ def revoke_command(
     from gate.issuing.queries import active_passes
 
     if (code is None) == (manual_code is None):
-        raise click.UsageError("give exactly one of --household or --manual-code")
+        raise click.UsageError(translate(N_("Give exactly one of --household or --manual-code.")))
     with office_job(writes=True) as job:
         session = job.session
         community = pick_community(session, community_code)
@@ -383,7 +385,7 @@ def print_command(
     from gate.issuing.output import prepare_sheets, print_sheets
 
     if building is not None and grid is not None:
-        raise click.UsageError("give --building or --grid, not both")
+        raise click.UsageError(translate(N_("Give --building or --grid, not both.")))
     with office_job(writes=True) as job:
         community = pick_community(job.session, community_code)
         households = _households(job.session, community, building=building, grid=grid)

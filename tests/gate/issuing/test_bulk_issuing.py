@@ -374,6 +374,7 @@ def test_cli_refusals_are_chinese(office_cli: Cli) -> None:
     assert re.search(r"[\u4e00-\u9fff]{4}", unknown.output.replace("第9网格", ""))
     both = office_cli("passes", "issue", "--community", c, "--all", "--grid", "第1网格", code=2)
     assert "--grid" in both.output
+    assert "选且只选一项" in both.output
 
 
 def test_cli_closes_and_reopens_a_gate(office_cli: Cli) -> None:

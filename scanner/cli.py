@@ -256,6 +256,37 @@ def sync(server: str | None, data_dir: Path | None) -> None:
         sys.exit(1)
 
 
+@cli.command(
+    help=(
+        "Delete synced crossings scanned before a day (and the household states no other"
+        " crossing needs), then compact the journal file so the data is gone from the disk."
+        " Crossings not yet synced are never deleted: run sync first. Use it when the office"
+        " lets the data go (the community's retention after the lockdown).\n\n"
+        "Example: checkpoint-scanner purge --before 2026-12-01"
+    )
+)
+@click.option(
+    "--before",
+    required=True,
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Delete synced crossings scanned before this day (UTC midnight).",
+)
+@_data_dir_option
+def purge(before: datetime, data_dir: Path | None) -> None:
+    """Delete synced crossings before a day and compact the journal."""
+    directory = _dir(data_dir)
+    with _open_journal(directory) as journal:
+        size = journal.path.stat().st_size
+        deleted = journal.purge(before.replace(tzinfo=UTC))
+        left = journal.counts()
+        now_size = journal.path.stat().st_size
+    click.echo(
+        f"已删除已上传记录 {deleted} 条 / deleted {deleted} synced crossings;"
+        f" 未上传 {left['unsent']} 条保留 / {left['unsent']} unsent kept;"
+        f" {size} -> {now_size} bytes"
+    )
+
+
 cli.add_command(decode_command, "decode")
 
 

@@ -9,10 +9,21 @@ power cut after a green screen can never lose that crossing. Tables:
   acknowledged it) or ``dead`` (the server rejected it for good, or kept failing: see
   :meth:`Journal.note_failure`; kept and shown). ``failures`` counts server errors for this
   crossing alone; ``clock_offset_ms`` is the device's clock minus the server's when it was
-  scanned. Rows are never deleted: a trigger refuses any DELETE.
+  scanned. Only synced rows are ever deleted: a trigger refuses deleting a row that is not
+  ``sent`` (the server has every ``sent`` row; ``unsent`` and ``dead`` ones exist only here),
+  so no bug or stray statement can lose a crossing the office has not got.
 - ``households``: this device's newest view of a household's state (from its own crossings).
 - ``meta``: the cached bundle (JSON, ETag, fetch time), clock offset, the clock's high-water
   mark (raised by every crossing in the same transaction), last sync result.
+
+Compaction (:meth:`Journal.purge`, ``checkpoint-scanner purge --before DATE``): when the
+data must go (the community's retention after the lockdown), synced crossings scanned before
+a day are deleted in one transaction, with the household states no remaining row needs; then
+``VACUUM`` rewrites the file so the deleted rows are gone from the disk too (not just marked
+free), and the WAL is truncated. The delete is one durable transaction (a power cut leaves
+the rows or none of them); ``VACUUM`` is atomic in SQLite (the old file stays valid until
+it commits). ``seq`` keeps growing after a purge: the highest one ever given is kept in
+``meta`` (``seq_floor``), so a newer crossing never reuses an older one's number.
 
 Every storage failure (disk full, I/O error, a corrupt file) raises :class:`JournalFault`;
 the scan loop turns it into a fault screen, never a green one. One :class:`Journal` per
@@ -33,7 +44,9 @@ from typing import Any, Literal
 from passes import Direction, HouseholdState, Override, format_utc, parse_utc
 
 CrossingState = Literal["unsent", "sent", "dead"]
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+SEQ_FLOOR_KEY = "seq_floor"
+"""Meta key of the highest ``seq`` a purge deleted: new rows number on from above it."""
 CLOCK_MARK_KEY = "clock_mark"
 """Meta key of the newest time seen (see :mod:`scanner.clock`); raised by :meth:`Journal.record`."""
 _NO_MARK_CODES = frozenset({"clock_fault"})
@@ -64,8 +77,10 @@ CREATE TABLE IF NOT EXISTS crossings (
 );
 CREATE INDEX IF NOT EXISTS crossings_by_state ON crossings (state, seq);
 CREATE INDEX IF NOT EXISTS crossings_by_household ON crossings (household_id, seq);
-CREATE TRIGGER IF NOT EXISTS crossings_append_only BEFORE DELETE ON crossings
-BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+DROP TRIGGER IF EXISTS crossings_append_only;
+CREATE TRIGGER IF NOT EXISTS crossings_keep_unsynced BEFORE DELETE ON crossings
+WHEN OLD.state != 'sent'
+BEGIN SELECT RAISE(ABORT, 'the journal is append-only until a crossing is synced'); END;
 CREATE TABLE IF NOT EXISTS households (
     household_id INTEGER PRIMARY KEY,
     state TEXT NOT NULL,
@@ -75,6 +90,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _UPGRADES = (
     # schema 2: server errors counted per crossing (dead letter after a few), clock offsets
+    # schema 3: synced rows may be deleted (the trigger above), for purges
     ("failures", "ALTER TABLE crossings ADD COLUMN failures INTEGER NOT NULL DEFAULT 0"),
     ("clock_offset_ms", "ALTER TABLE crossings ADD COLUMN clock_offset_ms INTEGER"),
 )
@@ -207,8 +223,9 @@ class Journal:
                 "INSERT INTO crossings (id, seq, scanned_at, direction, pass_text, temperature,"
                 " operator, override, latency_ms, verdict, household_id, offline, state,"
                 " server_crossing_id, acked_at, clock_offset_ms) VALUES (?, (SELECT"
-                " COALESCE(MAX(seq), 0) + 1 FROM crossings), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-                " ?, ?, ?)",
+                " MAX(COALESCE(MAX(seq), 0), COALESCE((SELECT CAST(value AS INTEGER) FROM meta"
+                " WHERE key = 'seq_floor'), 0)) + 1 FROM crossings), ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                " ?, ?, ?, ?, ?)",
                 (
                     entry.id,
                     format_utc(entry.scanned_at),
@@ -300,6 +317,51 @@ class Journal:
                 " AND state = 'unsent'",
                 [(error, crossing_id) for crossing_id in ids],
             )
+
+    def purge(self, before: datetime) -> int:
+        """Delete the synced crossings scanned before ``before`` and the household states no
+        remaining crossing needs, then compact the file; returns the crossings deleted.
+
+        Unsent and dead crossings are never deleted (the trigger refuses it as well).
+        """
+        with self._transaction() as db:
+            top = db.execute(
+                "SELECT MAX(seq) FROM crossings WHERE state = 'sent'"
+                " AND julianday(scanned_at) < julianday(?)",
+                (format_utc(before),),
+            ).fetchone()[0]
+            if top is None:
+                return 0
+            floor = db.execute(
+                "SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?", (SEQ_FLOOR_KEY,)
+            ).fetchone()
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (SEQ_FLOOR_KEY, json.dumps(max(int(top), floor[0] if floor else 0))),
+            )
+            deleted = db.execute(
+                "DELETE FROM crossings WHERE state = 'sent'"
+                " AND julianday(scanned_at) < julianday(?)",
+                (format_utc(before),),
+            ).rowcount
+            db.execute(
+                "DELETE FROM households WHERE julianday(updated_at) < julianday(?)"
+                " AND household_id NOT IN"
+                " (SELECT household_id FROM crossings WHERE household_id IS NOT NULL)",
+                (format_utc(before),),
+            )
+        self.compact()
+        return int(deleted)
+
+    def compact(self) -> None:
+        """Rewrite the file without the space deleted rows held (``VACUUM``), then truncate
+        the WAL, so deleted data is gone from the disk and the file shrinks."""
+        try:
+            self._db.execute("VACUUM")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            raise JournalFault(f"journal compaction failed: {exc}") from exc
 
     # --- the clock's high-water mark ---------------------------------------------------------
 

@@ -77,10 +77,15 @@ def audit_trail() -> Any:
 
 
 SUBJECT_LABELS = {
+    "area": _l("Area"),
+    "building": _l("Building"),
     "community": _l("Community"),
+    "compound": _l("Compound"),
     "crossing": _l("Crossing"),
     "device": _l("Device"),
     "export": _l("Export"),
+    "gate": _l("Gate"),
+    "grid": _l("Grid"),
     "household": _l("Household"),
     "import": _l("Import"),
     "pass": _l("Pass"),

@@ -130,7 +130,7 @@ def close_gate(
         subject_type="gate",
         subject_id=gate.code,
         reason=reason,
-        details={"name": gate.name, "devices": [device.id for device in revoked]},
+        details={"gate": gate.name, "devices": [device.id for device in revoked]},
     )
     return revoked
 
@@ -150,7 +150,7 @@ def reopen_gate(session: Session, gate: Gate, *, actor: str, reason: str | None 
         subject_type="gate",
         subject_id=gate.code,
         reason=reason,
-        details={"name": gate.name},
+        details={"gate": gate.name},
     )
 
 

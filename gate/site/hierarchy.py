@@ -191,7 +191,7 @@ def _audit(
         action=action,
         community_id=community_id,
         subject_type=type(place).__tablename__.rstrip("s"),
-        subject_id=place.id,
+        subject_id=place.name,
         details=details,
     )
 
@@ -243,7 +243,8 @@ def add_place(
             row = Compound(grid=parent, name=label, code=code)
     session.add(row)
     session.flush()
-    _audit(session, community.id, row, ADD_ACTIONS[level], actor=actor, details={"name": label})
+    under = container.name
+    _audit(session, community.id, row, ADD_ACTIONS[level], actor=actor, details={"under": under})
     return row
 
 
@@ -274,7 +275,7 @@ def rename_place(session: Session, place: Place, *, name: str, actor: str) -> No
         place,
         RENAME_ACTIONS[level],
         actor=actor,
-        details={"from": previous, "to": label},
+        details={"old_name": previous, "new_name": label},
     )
 
 
@@ -298,8 +299,8 @@ def merge_buildings(session: Session, keep: Building, merged: Building, *, actor
     )
     moved = int(getattr(result, "rowcount", 0) or 0)
     details: dict[str, object] = {
-        "from": f"{merged.name} ({merged.compound.name})",
-        "to": f"{keep.name} ({keep.compound.name})",
+        "merged_building": f"{merged.name} ({merged.compound.name})",
+        "kept_building": f"{keep.name} ({keep.compound.name})",
         "households": moved,
     }
     session.delete(merged)

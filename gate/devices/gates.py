@@ -67,7 +67,7 @@ def add_gate(
         community_id=community.id,
         subject_type="gate",
         subject_id=code,
-        details={"name": name},
+        details={"gate": name},
     )
     return gate
 
@@ -96,7 +96,7 @@ def rename_gate(session: Session, gate: Gate, *, name: str, actor: str) -> None:
         community_id=gate.community_id,
         subject_type="gate",
         subject_id=gate.code,
-        details={"from": previous, "to": name},
+        details={"old_name": previous, "new_name": name},
     )
 
 

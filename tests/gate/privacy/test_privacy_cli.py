@@ -108,3 +108,11 @@ def _found(engine: Engine, needles: list[str]) -> list[str]:
                 if count and needle not in found:
                     found.append(needle)
     return [needle for needle in needles if needle in found]
+
+
+@pytest.mark.parametrize("command", ["retention", "purge", "export", "end-lockdown"])
+def test_every_privacy_command_has_help_with_an_example(command: str) -> None:
+    result = CliRunner().invoke(privacy_group, [command, "--help"])
+
+    assert result.exit_code == 0
+    assert "Example: checkpoint privacy" in result.output

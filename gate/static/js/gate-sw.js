@@ -9,37 +9,18 @@
  *   kept; without a network the kept page is served.
  * - /static/... and the manifest: from the cache when there, refreshed in the background.
  * - Everything else (scans, bundle, uploads, other pages) goes to the network untouched.
- * - The page posts {type: "keep", urls: [...]} with every file it loaded, so that modules
- *   loaded before this worker took control are kept too.
+ * - The page posts {type: "keep", urls: [...]} with every file it loaded (the first load
+ *   happens before this worker takes control), and the worker keeps them.
  */
 "use strict";
 
 var CACHE = "checkpoint-gate-v1";
 var PAGE = "/gate";
-var PRECACHE = [
-  "/static/css/app.css",
-  "/static/css/gate.css",
-  "/static/js/gate.js",
-  "/static/js/gate-journal.js",
-  "/static/js/gate-offline.js",
-  "/static/js/gate-decoder.js",
-  "/static/vendor/zxing-wasm/zxing_reader.js",
-  "/static/vendor/zxing-wasm/zxing_reader.wasm",
-  "/static/vendor/jsqr/jsQR.js",
-  "/static/js/checkpoint/bundle.js",
-  "/static/img/gate-icon.svg",
-  "/gate/manifest.webmanifest"
-];
-
+/* Nothing is fetched at install: on a slow network that would download the decoder a
+ * second time beside the page. The page sends its files once it has them all ("keep"), and
+ * the worker takes them from the HTTP cache (a revalidation, not a download). */
 self.addEventListener("install", function (event) {
-  event.waitUntil(caches.open(CACHE).then(function (cache) {
-    /* One missing file must not stop the rest from being kept. */
-    return Promise.all(PRECACHE.map(function (url) {
-      return cache.add(url).catch(function () {});
-    }));
-  }).then(function () {
-    return self.skipWaiting();
-  }));
+  event.waitUntil(self.skipWaiting());
 });
 
 self.addEventListener("activate", function (event) {

@@ -661,16 +661,19 @@
     worker.postMessage({type: "keep", urls: urls});
   }
 
-  /* Once the worker is active and every module the page needs has loaded (the decider's
-   * modules load after the page), the worker is told to keep them all. */
+  /* Once every module the page needs has loaded (the decider's modules and the decoder's
+   * WebAssembly load after the page), the worker is registered and told to keep them all. */
   function registerWorker(loaded) {
     if (!("serviceWorker" in navigator) || !window.isSecureContext) {
       return;
     }
-    navigator.serviceWorker.register(root.dataset.swUrl, {scope: "/gate"}).then(function () {
-      return Promise.all([navigator.serviceWorker.ready, loaded]);
-    }).then(function (results) {
-      var registration = results[0];
+    /* Registered once the page has everything: the first load is not slowed by the worker,
+     * and the worker then keeps what the page loaded (from the HTTP cache). */
+    loaded.then(function () {
+      return navigator.serviceWorker.register(root.dataset.swUrl, {scope: "/gate"});
+    }).then(function () {
+      return navigator.serviceWorker.ready;
+    }).then(function (registration) {
       if (registration.active) {
         keepFiles(registration.active);
       }
@@ -705,6 +708,7 @@
     });
   }
   showNetwork();
-  registerWorker(loaded);
+  var decoderReady = decoder ? decoder.ready() : Promise.resolve(null);
+  registerWorker(Promise.all([loaded, decoderReady]));
   startCamera();
 })();

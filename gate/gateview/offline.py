@@ -36,6 +36,7 @@ from gate.devices.bundle import build_bundle
 from gate.devices.queries import gate_of
 from gate.gateview.blueprint import GATE_SESSION_KEY, GateError, gateview
 from gate.services import now, services
+from gate.supervisors.operations import bundle_cards
 from gate.web.auth import GATE_ROLES, current_community_id, require_role
 from gate.web.json_body import json_body
 from gate.web.security import CONTENT_SECURITY_POLICY
@@ -94,7 +95,12 @@ def manifest() -> Response:
 @require_role(*GATE_ROLES)
 def bundle() -> Response:
     """What the page needs to decide offline; ETag / If-None-Match gives 304. Reads only."""
-    body, etag = build_bundle(db_session(), current_community_id(), now=now())
+    at, community_id, session = now(), current_community_id(), db_session()
+    # The scanner's bundle, supervisor cards included (gate/api/views.py builds it so too).
+    cards, revoked_cards = bundle_cards(session, community_id, now=at)
+    body, etag = build_bundle(
+        session, community_id, now=at, supervisor_cards=cards, revoked_card_ids=revoked_cards
+    )
     response = Response(status=304) if request.if_none_match.contains(etag) else jsonify(body)
     response.set_etag(etag)
     response.headers["Cache-Control"] = "no-cache"

@@ -96,7 +96,7 @@ def _offline_item(
     }
 
 
-def test_the_bundle_decides_as_the_scanners_with_its_etag_and_nothing_personal(
+def test_the_bundle_is_the_scanners_with_its_etag_and_nothing_personal(
     compound: Compound,
 ) -> None:
     phone = _phone(compound)
@@ -107,9 +107,8 @@ def test_the_bundle_decides_as_the_scanners_with_its_etag_and_nothing_personal(
     assert body["community"]["id"] == compound.community_id
     assert len(body["households"]) == len(compound.residents)
     assert first.headers["ETag"].strip('"') == body["content_hash"]
-    scanner = compound.client().get("/api/v1/bundle", headers=compound.headers()).get_json()
-    for part in ("community", "rules", "keys", "revoked_pass_ids", "households", "passes"):
-        assert body[part] == scanner[part], part
+    scanner = compound.client().get("/api/v1/bundle", headers=compound.headers())
+    assert scanner.get_json()["content_hash"] == body["content_hash"]  # the same bundle
     # As the scanner's: the household code (printed on the card) in its own field only.
     codes = body.pop("household_codes")
     assert codes == {str(r.household_id): r.code for r in compound.residents}

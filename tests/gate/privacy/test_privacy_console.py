@@ -100,6 +100,7 @@ def test_admin_ends_the_lockdown_and_purges_then_the_chain_verifies_from_the_che
     purged = admin.post("/privacy/purge", headers=ZH)
     after = admin.get("/privacy", headers=ZH).get_data(as_text=True)
     chain = admin.get("/log/chain", headers=ZH).get_data(as_text=True)
+    trail = admin.get("/audit", headers=ZH).get_data(as_text=True)
 
     assert "数据保存期限" in page
     assert "结束封控" in page
@@ -113,6 +114,8 @@ def test_admin_ends_the_lockdown_and_purges_then_the_chain_verifies_from_the_che
     assert "已删除" in after
     assert "自" in chain
     assert "检查点起校验通过" in chain
+    for label in ("设置数据保存期限", "封控已结束", "保存期满删除数据", "家庭成员"):
+        assert label in trail
     with transaction(compound.sessions, read_only=True) as session:
         left = session.scalar(
             select(func.count())

@@ -102,7 +102,8 @@ def retention_command(community_code: str | None, days: int | None, actor: str) 
         "with --before, only crossings scanned before that day. The log is first closed by a "
         "signed checkpoint (written to --out as well) and is verified from it afterwards.\n\n"
         "Example: checkpoint privacy purge --community xfl --out /media/usb/purge.json\n\n"
-        "Example: checkpoint privacy purge --before 2026-11-01"
+        "Example: checkpoint privacy purge --before 2026-11-01\n\n"
+        "Example (daily, from a timer): checkpoint privacy purge --if-due"
     ),
 )
 @community_option
@@ -112,9 +113,18 @@ def retention_command(community_code: str | None, days: int | None, actor: str) 
 @click.option(
     "--out", "out_path", type=click.Path(path_type=Path), help="Also write the checkpoint here."
 )
+@click.option(
+    "--if-due",
+    is_flag=True,
+    help="For a daily timer: when no purge is due yet, say so and exit 0.",
+)
 @actor_option
 def purge_command(
-    community_code: str | None, before: datetime | None, out_path: Path | None, actor: str
+    community_code: str | None,
+    before: datetime | None,
+    out_path: Path | None,
+    if_due: bool,
+    actor: str,
 ) -> None:
     """Purge what is due."""
     from zoneinfo import ZoneInfo
@@ -133,7 +143,10 @@ def purge_command(
         try:
             result = purge(job.session, community.id, key, now=now, actor=actor, before=cutoff)
         except PrivacyError as exc:
-            raise _refusal(exc) from None
+            if not (if_due and exc.code == "not_due"):
+                raise _refusal(exc) from None
+            click.echo(translate(exc.message_id))
+            return
     if out_path is not None:
         text = json.dumps(result.checkpoint, ensure_ascii=False, indent=2) + "\n"
         out_path.write_text(text, encoding="utf-8")

@@ -53,6 +53,8 @@ def test_purge_end_lockdown_and_export_through_the_cli(cli_env: Engine, tmp_path
     exported = runner.invoke(
         privacy_group, ["export", *common, "--household", code, "--out", str(export_path)]
     )
+    not_due = runner.invoke(privacy_group, ["purge", *common])
+    quiet = runner.invoke(privacy_group, ["purge", *common, "--if-due"])
     refused = runner.invoke(privacy_group, ["end-lockdown", *common, "--confirm", "别的社区"])
     ended = runner.invoke(privacy_group, ["end-lockdown", *common, "--confirm", community_name])
     retention = runner.invoke(privacy_group, ["retention", *common, "--days", "0"])
@@ -69,6 +71,10 @@ def test_purge_end_lockdown_and_export_through_the_cli(cli_env: Engine, tmp_path
     members = list(book["成员"].iter_rows(values_only=True))
     assert members[1][0] == "欧***"  # masked: the office's default
     assert len(list(book["出入记录"].iter_rows())) == 1 + 4  # days 2 and 3 are left
+    assert not_due.exit_code == 1
+    assert "尚未到删除时间" in not_due.output
+    assert quiet.exit_code == 0
+    assert "尚未到删除时间" in quiet.output
     assert refused.exit_code == 1
     assert ended.exit_code == 0, ended.output
     assert "已吊销" in ended.output or "吊销" in ended.output

@@ -59,7 +59,7 @@ SERIAL_GROUPS = {
     "tests/e2e/test_serve_setup_link.py": "one_at_a_time",
     "tests/e2e/test_browser_story.py": "one_at_a_time",  # Chromium, serve and scanner processes
     # Chromium with a fake camera, a WebAssembly decoder and offline deadlines.
-    "tests/e2e/test_phone_gate.py": "one_at_a_time",
+    "tests/e2e/test_phone_gate": "one_at_a_time",  # both phone gate story files
     "tests/js/": "one_at_a_time",  # Node and Chromium child processes, a demo site
     "tests/e2e/test_tls_serve.py": "one_at_a_time",
     "tests/e2e/test_browser_tls_gate.py": "one_at_a_time",

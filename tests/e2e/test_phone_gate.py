@@ -35,27 +35,20 @@ from browser_helpers import (
     log_in,
     require_browser,
     seed_site,
-    write_y4m,
 )
+from phone_gate_helpers import PHONE, Card, card_of_a_fresh_household, scan_once, unsent_count
 from sqlalchemy import select
 from tls_server import address_alias, tls_server
 
 from gate.accounts.models import Role
 from gate.app import create_app
-from gate.community.models import Community
 from gate.crossings.models import Crossing
 from gate.db import transaction
-from gate.households.models import Household
-from gate.issuing.cards import CardBuilder
-from gate.issuing.operations import current_pass
-from gate.issuing.printing import render_card_png
 from gate.settings import Settings
-from passes import HouseholdStatus
 
 pytestmark = pytest.mark.browser
 
 TIMEOUT_MS = 20_000
-PHONE = {"width": 360, "height": 640}
 TALL_PHONE = {"width": 390, "height": 844}
 OFFLINE_SCANS = [
     # (direction, temperature typed): the card's household went out online just before.
@@ -71,30 +64,6 @@ OFFLINE_SCANS = [
     ("out", "36.8"),  # quota
 ]
 RELOAD_AFTER = 5
-
-
-@dataclass(frozen=True)
-class Card:
-    household_code: str
-    household_id: int
-    video: Path
-
-
-def card_of_a_fresh_household(site: Site, directory: Path) -> Card:
-    """The printed card (as a fake camera's video) of a normal household not out, that has
-    not gone out today."""
-    with transaction(site.sessions) as session:
-        community = session.scalars(select(Community)).one()
-        crossed = set(session.scalars(select(Crossing.household_id).distinct()))
-        for household in session.scalars(select(Household).order_by(Household.id)):
-            record = current_pass(session, household)
-            fresh = household.id not in crossed
-            if household.status is HouseholdStatus.NORMAL and record and fresh:
-                png = render_card_png(CardBuilder(session, community).card(household, record))
-                video = directory / "card.y4m"
-                write_y4m(png, video)
-                return Card(household.code, household.id, video)
-    raise AssertionError("the demo has no household without crossings")
 
 
 def _note_script_error(message: Any, problems: list[str]) -> None:
@@ -133,30 +102,6 @@ def fits_without_scrolling(page: Any) -> None:
         assert box["x"] + box["width"] <= PHONE["width"] + 0.5, selector
     scroll = page.evaluate("document.scrollingElement.scrollHeight")
     assert scroll <= PHONE["height"], "the gate page scrolls"
-
-
-def scan_once(page: Any, direction: str, temperature: str) -> dict[str, str]:
-    """The card is in front of the camera: 下一位 if a verdict is up, direction, temperature,
-    确定; the verdict as shown."""
-    if page.locator("#verdict").is_visible():
-        page.click("#verdict-done")
-    page.locator("#prompt", has_text="请输入体温").wait_for()
-    page.click(f'.dir-button[data-direction="{direction}"]')
-    page.click('.key[data-key="clear"]')
-    for key in temperature:
-        page.click(f'.key[data-key="{key}"]')
-    page.click('.key[data-key="ok"]')
-    page.wait_for_selector("#verdict:not([hidden])")
-    return {
-        "headline": page.text_content("#verdict-headline") or "",
-        "reason": page.text_content("#verdict-reason") or "",
-        "class": page.get_attribute("#verdict", "class") or "",
-        "offline": page.get_attribute("#verdict", "data-offline") or "",
-    }
-
-
-def unsent_count(page: Any) -> int:
-    return int(page.get_attribute("#unsent", "data-count") or "-1")
 
 
 def journal(page: Any) -> list[dict[str, Any]]:

@@ -130,7 +130,7 @@ def purge_command(
     from zoneinfo import ZoneInfo
 
     from gate.privacy.export import SHEET_TITLES
-    from gate.privacy.purge import purge
+    from gate.privacy.purge import delete_import_uploads, purge
     from gate.privacy.retention import PrivacyError
 
     now = datetime.now(UTC)
@@ -147,6 +147,9 @@ def purge_command(
                 raise _refusal(exc) from None
             click.echo(translate(exc.message_id))
             return
+        if result.full:
+            uploads = delete_import_uploads(job.settings.instance_dir, community.id)
+            result.deleted["import_uploads"] = uploads
     if out_path is not None:
         text = json.dumps(result.checkpoint, ensure_ascii=False, indent=2) + "\n"
         out_path.write_text(text, encoding="utf-8")

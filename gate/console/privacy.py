@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from gate.accounts.models import Role
 from gate.crossings.export import ExportRefused, export_account
 from gate.privacy.export import SHEET_TITLES, export_household
-from gate.privacy.purge import purge
+from gate.privacy.purge import delete_import_uploads, purge
 from gate.privacy.retention import (
     PrivacyError,
     end_lockdown,
@@ -22,6 +22,7 @@ from gate.privacy.retention import (
     retention_of,
     set_retention,
 )
+from gate.services import services
 from gate.signing.operations import SigningKeyUnavailable, active_signing_key
 from gate.web.auth import OFFICE_ROLES, READ_ROLES, current_account, require_role
 from gate.web.unit_of_work import db_session, writes
@@ -93,6 +94,7 @@ def privacy_purge() -> Any:
     except PrivacyError as exc:
         return _refused(exc)
     _forget_chain_report(row.id)
+    delete_import_uploads(services().settings.instance_dir, row.id)
     flash(
         _(
             "Purged: %(crossings)d crossings and %(households)d households deleted; the log "

@@ -34,6 +34,7 @@ SHEET_TITLES = {
     "passes": "出入证",
     "crossings": "出入记录",
     "household_status_changes": "状态变更",
+    "import_uploads": "待导入的住户表文件",
 }
 """Sheet titles of the tables known today; other tables keep their table name."""
 _MEMBER_COLUMNS = ("姓名", "电话", "身份证号", "户主", "与户主关系")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, delete, select
@@ -29,6 +30,7 @@ from gate.audit.operations import record_event
 from gate.crossings.models import Crossing
 from gate.db import Base
 from gate.households.models import Household
+from gate.households.uploads import IMPORT_DIR
 from gate.privacy.retention import PrivacyError, purge_due_at, retention_of
 from gate.verification.checkpoints import LogNotIntact, record_checkpoint, write_checkpoint
 from gate.verification.models import ChainBase
@@ -168,3 +170,18 @@ def _delete_tree(
     result = session.execute(delete(table).where(where))
     count = int(getattr(result, "rowcount", 0) or 0)
     deleted[table.name] = deleted.get(table.name, 0) + count
+
+
+def delete_import_uploads(instance_dir: Path, community_id: int) -> int:
+    """Delete the community's household sheets still kept between an import's preview and
+    its confirmation (they hold full names, phones and ID numbers; see
+    :mod:`gate.households.uploads`), and their progress files. Returns the files deleted."""
+    directory = instance_dir / IMPORT_DIR
+    if not directory.is_dir():
+        return 0
+    deleted = 0
+    for path in directory.glob(f"{community_id}-*"):
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            deleted += 1
+    return deleted

@@ -40,6 +40,7 @@ def test_purge_end_lockdown_and_export_through_the_cli(cli_env: Engine, tmp_path
         head.id_number = seal_id_number(id_keys(tmp_path / "idkeys"), "350524199001011234")
         session.flush()
         code, community_code = household.code, site.community.code
+        community_id = site.community.id
         community_name = site.community.name
         sealed, name, phone = str(head.id_number), head.name, str(head.phone)
     runner = CliRunner()
@@ -58,6 +59,10 @@ def test_purge_end_lockdown_and_export_through_the_cli(cli_env: Engine, tmp_path
     refused = runner.invoke(privacy_group, ["end-lockdown", *common, "--confirm", "别的社区"])
     ended = runner.invoke(privacy_group, ["end-lockdown", *common, "--confirm", community_name])
     retention = runner.invoke(privacy_group, ["retention", *common, "--days", "0"])
+    uploads = tmp_path / "instance" / "imports"
+    uploads.mkdir(parents=True, exist_ok=True)
+    sheet = uploads / f"{community_id}-{'a' * 32}.xlsx"  # an import never confirmed
+    sheet.write_bytes(name.encode("utf-8"))
     purged = runner.invoke(privacy_group, ["purge", *common, "--out", str(tmp_path / "p.json")])
     after = runner.invoke(audit_group, ["verify", *common])
 
@@ -81,6 +86,7 @@ def test_purge_end_lockdown_and_export_through_the_cli(cli_env: Engine, tmp_path
     assert retention.exit_code == 0, retention.output
     assert purged.exit_code == 0, purged.output
     assert (tmp_path / "p.json").exists()
+    assert not sheet.exists()
     assert after.exit_code == 0, after.output
     assert "verified from checkpoint of" in after.output
     assert _found(cli_env, personal) == []

@@ -5,7 +5,8 @@ members (成员: names, phones and ID numbers masked unless the office exports u
 numbers are sealed at rest and always shown masked as "sealed"), then every table with a
 foreign key to ``households`` (passes and their phone links, crossings with temperatures,
 status history, and whatever other features add), found through the schema so that a new
-table is exported without this module changing. Every export is audited
+table is exported without this module changing; and the office's audit events about the
+household (办公室操作记录). Every export is audited
 (``privacy.export`` / ``privacy.export_unmasked``).
 """
 
@@ -20,6 +21,7 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from gate.audit.models import AuditEvent
 from gate.audit.operations import record_event
 from gate.crossings.export import neutralise
 from gate.db import Base
@@ -34,6 +36,7 @@ SHEET_TITLES = {
     "passes": "出入证",
     "crossings": "出入记录",
     "household_status_changes": "状态变更",
+    "audit_events": "办公室操作记录",
     "import_uploads": "待导入的住户表文件",
 }
 """Sheet titles of the tables known today; other tables keep their table name."""
@@ -64,6 +67,16 @@ def export_household(
     ]
     for table, column in _referring_tables():
         sheets.append(_sheet_of(session, table, column == household.id))
+    events = AuditEvent.__table__
+    sheets.append(
+        _sheet_of(
+            session,
+            events,  # type: ignore[arg-type]
+            (events.c.community_id == community_id)
+            & (events.c.subject_type == "household")
+            & (events.c.subject_id == household.code),
+        )
+    )
     counts = {title: len(rows) for title, _, rows in sheets}
     record_event(
         session,

@@ -72,7 +72,7 @@ def test_purge_end_lockdown_and_export_through_the_cli(cli_env: Engine, tmp_path
     assert "verified from checkpoint of" in verified.output
     assert exported.exit_code == 0, exported.output
     book = load_workbook(io.BytesIO(export_path.read_bytes()))
-    assert {"住户", "成员", "出入证", "出入记录"} <= set(book.sheetnames)
+    assert {"住户", "成员", "出入证", "出入记录", "办公室操作记录"} <= set(book.sheetnames)
     members = list(book["成员"].iter_rows(values_only=True))
     assert members[1][0] == "欧***"  # masked: the office's default
     assert len(list(book["出入记录"].iter_rows())) == 1 + 4  # days 2 and 3 are left

@@ -25,6 +25,7 @@
 
   var CLOCK_TOLERANCE_MS = 2 * 60 * 1000;
   var KEEP_SENT_MS = 2 * 24 * 3600 * 1000;
+  var REFRESH_MS = 5 * 60 * 1000;
   var BATCH = 100;
   var RETRY_MS = 15000;
   var CROSSING_FORMAT = "checkpoint.crossing.v1";
@@ -374,6 +375,15 @@
       tryUpload();
       refreshBundle().catch(function () {});
     });
+    /* A phone left open at the gate keeps its bundle fresh between scans. */
+    window.setInterval(function () {
+      if (navigator.onLine !== false) {
+        refreshBundle().catch(function () {});
+        if (counts.unsent) {
+          tryUpload();
+        }
+      }
+    }, REFRESH_MS);
     journal.prune(KEEP_SENT_MS).catch(function () {});
     return Promise.all([
       journal.getMeta("bundle").then(function (found) { kept = found || null; }),

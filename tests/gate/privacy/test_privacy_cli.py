@@ -16,7 +16,9 @@ from sqlalchemy import Engine, inspect, text
 from gate.cli.audit import audit_group
 from gate.cli.privacy import privacy_group
 from gate.db import session_factory, transaction
-from gate.households.id_numbers import id_keys, seal_id_number
+from gate.households.id_numbers import hash_id_number, id_keys, seal_id_number
+
+ID_NUMBER = "350524199001011234"
 
 
 @pytest.fixture
@@ -37,15 +39,18 @@ def test_purge_end_lockdown_and_export_through_the_cli(cli_env: Engine, tmp_path
         household = site.households[0]
         head = household.members[0]
         head.name, head.phone = "欧阳娜娜", "13912345678"
-        head.id_number = seal_id_number(id_keys(tmp_path / "idkeys"), "350524199001011234")
+        keys = id_keys(tmp_path / "idkeys")
+        head.id_number = seal_id_number(keys, ID_NUMBER)
+        head.id_number_hash = hash_id_number(keys, ID_NUMBER)
         session.flush()
         code, community_code = household.code, site.community.code
         community_id = site.community.id
         community_name = site.community.name
         sealed, name, phone = str(head.id_number), head.name, str(head.phone)
+        id_hash = str(head.id_number_hash)
     runner = CliRunner()
     common = ["--community", community_code]
-    personal = [name, phone, sealed]
+    personal = [name, phone, sealed, id_hash]
     assert _found(cli_env, personal) == personal  # the search does find them while they live
 
     rolling = runner.invoke(privacy_group, ["purge", *common, "--before", "2026-11-02"])
@@ -89,7 +94,7 @@ def test_purge_end_lockdown_and_export_through_the_cli(cli_env: Engine, tmp_path
     assert not sheet.exists()
     assert after.exit_code == 0, after.output
     assert "verified from checkpoint of" in after.output
-    assert _found(cli_env, personal) == []
+    assert _found(cli_env, [*personal, ID_NUMBER]) == []  # stored sealed, never in plain text
 
 
 def _found(engine: Engine, needles: list[str]) -> list[str]:

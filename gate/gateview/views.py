@@ -30,13 +30,14 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from gate.api.schemas import ApiError, parse_scan, scan_response
 from gate.crossings.browser import (
+    MAX_OVERRIDE_REASON,
     OVERRIDE_ROLES,
     OverrideNotAllowed,
     OverrideReasonMissing,
     record_browser_scan,
     supervisor_override,
 )
-from gate.crossings.operations import CrossingError, ScanRequest
+from gate.crossings.operations import CrossingError, ScanRequest, card_label
 from gate.crossings.supervisors import Supervisor
 from gate.devices.queries import gate_of, gates_of
 from gate.gateview import offline as _offline_routes  # noqa: F401  (registers its routes)
@@ -48,7 +49,7 @@ from gate.web.auth import GATE_ROLES, current_community_id, require_role
 from gate.web.i18n import is_chinese
 from gate.web.json_body import json_object
 from gate.web.unit_of_work import db_session, request_unit, writes
-from passes import Override, format_utc
+from passes import Override, format_utc, is_supervisor_card
 
 __all__ = ["gateview"]  # the blueprint, with the routes of this module and of offline.py
 
@@ -132,16 +133,18 @@ def _decide(body: dict[str, Any], pass_of: Callable[[], object]) -> Response:
     at = now()
     community_id = current_community_id()
     override = _override(body.get("override"))
+    by_card = override is not None and override.card is not None
     db = db_session()
     gate = gate_of(db, session.get(GATE_SESSION_KEY), community_id)
     if gate is None:
         raise GateError(409, "no_gate", _("Choose the gate first: reload the page."))
     scan_request = replace(_scan_request(body, pass_of(), at), override=override, client_time=False)
     context = services().contexts.get(db, community_id)
-    # The override's credential is the login of a user whose role may override.
+    # The override's credential: a supervisor card shown at the gate (checked by the crossings
+    # feature at the scan's time), else the login of a user whose role may override.
     supervisor = (
         None
-        if override is None
+        if override is None or by_card
         else Supervisor(int(current_user.id), community_id, _display_name())
     )
     try:
@@ -189,6 +192,17 @@ def _override(value: object) -> Override | None:
     if value is None:
         return None
     reason = value.get("reason") if isinstance(value, dict) else None
+    card = value.get("card") if isinstance(value, dict) else None
+    if isinstance(card, str) and is_supervisor_card(card):
+        # Anyone at the gate may hold up a supervisor's card: the card is the credential.
+        if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_OVERRIDE_REASON:
+            message = _(
+                "An override needs a reason of at most %(limit)d characters.",
+                limit=MAX_OVERRIDE_REASON,
+            )
+            raise GateError(422, "invalid_field", message)
+        holder = f"主管卡 {card_label(card) or ''}".strip()
+        return Override(supervisor=holder, reason=reason.strip(), card=card)
     try:
         return supervisor_override(_role(), _display_name(), reason)
     except OverrideNotAllowed:

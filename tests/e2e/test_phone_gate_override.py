@@ -12,6 +12,7 @@ server as rejected and shown on the page as a dead letter, never deleted from th
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,10 @@ from phone_gate_helpers import PHONE, card_of_a_fresh_household, scan_once, unse
 from sqlalchemy import select
 
 from gate.accounts.models import Role
+from gate.community.models import Community
 from gate.crossings.models import Crossing
 from gate.db import transaction
+from gate.supervisors.operations import issue_supervisor_card
 
 pytestmark = pytest.mark.browser
 
@@ -108,3 +111,68 @@ def override_offline(page: Any) -> None:
     page.wait_for_selector("#verdict.verdict-allow")
     assert page.get_attribute("#verdict", "data-offline") == "1"
     assert page.text_content("#verdict-reason") == "值班负责人放行"
+
+
+def test_a_volunteer_lets_a_refusal_through_offline_with_a_supervisors_card(
+    tmp_path: Path,
+) -> None:
+    """Offline, a volunteer's phone checks a supervisor's card against the bundle (as the
+    scanner does); the server checks it again on upload and names the holder."""
+    sync_api, chromium = require_browser()
+    site = seed_site(tmp_path)
+    card = card_of_a_fresh_household(site, tmp_path)
+    with transaction(site.sessions) as session:
+        community_id = session.scalars(select(Community.id)).one()
+        supervisor_card = issue_supervisor_card(
+            session,
+            community_id=community_id,
+            username="supervisor",
+            actor="test",
+            now=datetime.now(UTC),
+        ).text
+    with live_server(site.app) as base, sync_api.sync_playwright() as playwright:
+        browser = launch(playwright, chromium, fake_video=card.video)
+        try:
+            context = browser.new_context(locale="zh-CN", viewport=PHONE)
+            context.set_default_timeout(TIMEOUT_MS)
+            page = context.new_page()
+            problems: list[str] = []
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            log_in(page, base, "volunteer", site.passwords[Role.VOLUNTEER])
+            page.goto(f"{base}/gate")
+            page.wait_for_selector("#gate[data-kept='1'][data-offline-ready='1']")
+
+            context.set_offline(True)
+            assert scan_once(page, "out", "36.5")["headline"] == "通过"
+            assert "verdict-refuse" in scan_once(page, "out", "36.5")["class"]
+            assert page.is_hidden("#override-open")  # a volunteer has no login to override
+            assert page.is_visible("#override-hint")
+            page.evaluate("(text) => window.GatePage.codeRead(text)", supervisor_card)
+            page.wait_for_selector("#override-card:not([hidden])")
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=SCREENSHOTS / "phone-gate-360x640-card-override.png")
+            page.fill("#override-reason", "就医，已电话确认")
+            page.click("#override-form button[type=submit]")
+            page.wait_for_selector("#verdict.verdict-allow")
+            assert page.get_attribute("#verdict", "data-offline") == "1"
+
+            context.set_offline(False)
+            page.wait_for_function("() => document.querySelector('#unsent').dataset.count === '0'")
+            assert page.is_hidden("#dead-letters")
+            assert problems == []
+        finally:
+            browser.close()
+    with transaction(site.sessions) as session:
+        rows = session.scalars(
+            select(Crossing)
+            .where(Crossing.household_id == card.household_id)
+            .order_by(Crossing.scanned_at, Crossing.id)
+        ).all()
+    let_through = rows[-1]
+    assert (let_through.allowed, let_through.code, let_through.offline) == (
+        True,
+        "already_out",
+        True,
+    )
+    assert let_through.override_card_id is not None  # checked again by the server
+    assert "override_unverified" not in let_through.flags.split()

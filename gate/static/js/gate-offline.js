@@ -148,18 +148,6 @@
 
   /* ---------- deciding ---------- */
 
-  function refusal(code, ruleVersion) {
-    return {
-      allowed: false,
-      display: "refuse",
-      code: code,
-      codes: [code],
-      notes: [],
-      next_exit_at: null,
-      rule_version: ruleVersion
-    };
-  }
-
   var parsed = {kept: null, bundle: null};
 
   function readKept() {
@@ -217,6 +205,32 @@
     };
   }
 
+  /* The decider's override: a supervisor card's (checked against the bundle by the decider,
+   * again by the server on upload), else the logged-in supervisor's. */
+  function overrideOf(override) {
+    if (!override) {
+      return null;
+    }
+    if (override.card) {
+      return decider.bundle.cardOverride(override.card, override.reason);
+    }
+    return {supervisor: config.operator || "", reason: override.reason};
+  }
+
+  /* The upload's override: who, why, and the card when one was shown. */
+  function wireOverride(override) {
+    if (!override) {
+      return null;
+    }
+    var made = decider ? overrideOf(override) : {supervisor: config.operator || "",
+      reason: override.reason, card: override.card || null};
+    var wire = {supervisor: made.supervisor, reason: made.reason};
+    if (override.card) {
+      wire.supervisor_card = override.card;
+    }
+    return wire;
+  }
+
   function decide(scan) {
     var now = scan.scanned_at ? Date.parse(scan.scanned_at) : Date.now();
     return loadDecider().then(function () {
@@ -225,16 +239,13 @@
           direction: scan.direction, temperature: scan.temperature, now: new Date(now)
         });
       }
-      if (now < clockMark - CLOCK_TOLERANCE_MS) {
-        /* The clock went back behind a time this phone has already seen (the trust issue). */
-        return refusal("clock_fault", kept.json.rules ? kept.json.rules.version : 0);
-      }
       var bundle = readKept();
       return decider.bundle.decideFromBundle(bundle, scan.pass, {
         direction: scan.direction,
         temperature: scan.temperature,
         now: new Date(now),
-        override: scan.override ? {supervisor: config.operator || "", reason: scan.override} : null,
+        override: overrideOf(scan.override),
+        clockFault: now < clockMark - CLOCK_TOLERANCE_MS,
         localHousehold: localHousehold(bundle)
       }).then(function (verdict) {
         /* The household's code (printed on its card), as the online answer shows it. */
@@ -269,7 +280,7 @@
       temperature: scan.temperature,
       scanned_at: scannedAt,
       operator: config.operator || null,
-      override: scan.override ? {supervisor: config.operator || "", reason: scan.override} : null,
+      override: wireOverride(scan.override),
       latency_ms: null,
       verdict: claim(verdict)
     };

@@ -60,6 +60,8 @@
     overrideForm: document.getElementById("override-form"),
     overrideReason: document.getElementById("override-reason"),
     overrideCancel: document.getElementById("override-cancel"),
+    overrideHint: document.getElementById("override-hint"),
+    overrideCard: document.getElementById("override-card"),
     done: document.getElementById("verdict-done"),
     net: document.getElementById("net-status"),
     bundleAge: document.getElementById("bundle-age"),
@@ -73,6 +75,7 @@
     temperature: "",
     pending: null, /* {kind: "scan"|"manual", value, id} waiting for a temperature or a retry */
     last: null, /* the crossing last shown, for an override */
+    card: null, /* a supervisor card read while a refusal is shown */
     lastText: "",
     lastTextAt: 0,
     serverDownUntil: 0 /* skip the server until then after it did not answer */
@@ -203,7 +206,10 @@
     el.offlineNote.hidden = !decidedOffline;
     el.overrideBox.hidden = true;
     el.overrideForm.hidden = true;
-    el.overrideOpen.hidden = false;
+    el.overrideOpen.hidden = !canOverride;
+    el.overrideCard.hidden = true;
+    el.overrideHint.hidden = false;
+    state.card = null;
     el.verdict.hidden = false;
     state.mode = "verdict";
     playSound(kind);
@@ -229,8 +235,8 @@
     var next = answer.next_exit_local ?
       fill(strings.nextExit, "time", answer.next_exit_local) : "";
     showVerdict(kind, headline, answer.reason, answer.household_label, next, decidedOffline);
-    var overridable = kind === "refuse" && canOverride &&
-      NOT_OVERRIDABLE.indexOf(verdict.code) === -1;
+    /* A logged-in supervisor overrides by login; anyone with a supervisor's card by the card. */
+    var overridable = kind === "refuse" && NOT_OVERRIDABLE.indexOf(verdict.code) === -1;
     el.overrideBox.hidden = !overridable;
   }
 
@@ -303,7 +309,10 @@
       body.pass = pending.value;
     }
     if (override) {
-      body.override = {reason: override};
+      body.override = {reason: override.reason};
+      if (override.card) {
+        body.override.card = override.card;
+      }
     }
     return body;
   }
@@ -381,7 +390,7 @@
       pass: body.pass,
       direction: body.direction,
       temperature: body.temperature,
-      override: body.override ? body.override.reason : null
+      override: body.override || null
     };
     return offline.decide(scan).then(function (verdict) {
       /* Durable first: the verdict shows only once the crossing is in the journal. */
@@ -413,7 +422,7 @@
           id: body.id, scanned_at: scannedAt, scanned_ms: scannedMs, pass: body.pass,
           direction: body.direction,
           temperature: body.temperature,
-          override: body.override ? body.override.reason : null
+          override: body.override || null
         }, data.verdict, true).catch(function () {});
         offline.refreshBundle().catch(function () {});
       }
@@ -533,8 +542,24 @@
 
   el.overrideCancel.addEventListener("click", function () {
     el.overrideForm.hidden = true;
-    el.overrideOpen.hidden = false;
+    el.overrideOpen.hidden = !canOverride;
+    el.overrideCard.hidden = true;
+    el.overrideHint.hidden = false;
+    state.card = null;
   });
+
+  /* A supervisor card held up to the camera while a refusal is shown: the reason, then 放行. */
+  function cardShown(text) {
+    if (state.mode !== "verdict" || el.overrideBox.hidden || !state.last || state.card === text) {
+      return;
+    }
+    state.card = text;
+    el.overrideCard.hidden = false;
+    el.overrideHint.hidden = true;
+    el.overrideForm.hidden = false;
+    el.overrideOpen.hidden = true;
+    el.overrideReason.focus();
+  }
 
   el.overrideForm.addEventListener("submit", function (event) {
     event.preventDefault();
@@ -548,7 +573,7 @@
     state.direction = last.direction;
     state.temperature = last.temperature;
     var again = {kind: last.pending.kind, value: last.pending.value, id: uuid4()};
-    submit(again, reason);
+    submit(again, {reason: reason, card: state.card});
   });
 
   document.addEventListener("pointerdown", unlockAudio);
@@ -597,22 +622,34 @@
 
   var decoder = window.GateDecoder;
 
+  /* A code the camera read (the same code again within a few seconds is the same person). */
+  function codeRead(text) {
+    var now = Date.now();
+    if (!text || state.mode === "sending") {
+      return;
+    }
+    if (/^SV1:/.test(text)) {
+      cardShown(text); /* never a crossing of its own, nor the next person */
+      return;
+    }
+    var repeat = text === state.lastText && now - state.lastTextAt < SAME_CODE_PAUSE_MS;
+    state.lastTextAt = now;
+    if (repeat || !el.overrideForm.hidden) {
+      return; /* the same person, or a supervisor typing the reason of an override */
+    }
+    state.lastText = text;
+    presented("scan", text);
+  }
+
+  /* For tests that show the page a second code without a second camera. */
+  window.GatePage = {codeRead: codeRead};
+
   function scanLoop() {
     var busy = state.mode === "sending" || (state.pending && !temperatureReady()) ||
       !el.manualForm.hidden;
     var ready = el.video.readyState >= 2 && el.video.videoWidth;
     var work = busy || !ready || !decoder ? Promise.resolve(null) : decoder.decode(el.video);
-    work.then(function (text) {
-      var now = Date.now();
-      if (text && state.mode !== "sending") {
-        var repeat = text === state.lastText && now - state.lastTextAt < SAME_CODE_PAUSE_MS;
-        state.lastTextAt = now;
-        if (!repeat) {
-          state.lastText = text;
-          presented("scan", text);
-        }
-      }
-    }).catch(function () {}).then(function () {
+    work.then(codeRead).catch(function () {}).then(function () {
       window.setTimeout(scanLoop, SCAN_INTERVAL_MS);
     });
   }

@@ -6,6 +6,7 @@ installable app's service worker, manifest and page policy."""
 from __future__ import annotations
 
 import secrets
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from gate.accounts.models import Role
 from gate.accounts.operations import create_user
 from gate.crossings.models import Crossing
 from gate.db import transaction
+from gate.supervisors.operations import issue_supervisor_card
 from passes import Direction
 
 PASSWORD = "correct horse battery"
@@ -230,3 +232,61 @@ def test_the_gate_page_may_compile_its_webassembly_decoder_and_nothing_else(
         assert path in html
     login = compound.client().get("/login")
     assert "wasm" not in login.headers["Content-Security-Policy"]
+
+
+def _supervisor_card(compound: Compound) -> str:
+    """A supervisor card (its QR text) of a new supervisor of the compound's community."""
+    with transaction(compound.sessions) as session:
+        user = create_user(
+            session,
+            community_id=compound.community_id,
+            username=f"supervisor-{secrets.token_hex(4)}",
+            password=PASSWORD,
+            role=Role.SUPERVISOR,
+            actor="test",
+            display_name="王主任",
+        )
+        issued = issue_supervisor_card(
+            session,
+            community_id=compound.community_id,
+            username=user.username,
+            actor="test",
+            now=compound.clock(),
+        )
+        return issued.text
+
+
+def test_a_volunteer_lets_a_refusal_through_with_a_supervisors_card(compound: Compound) -> None:
+    """The card is the credential: a volunteer's phone may override with it, online."""
+    phone = _phone(compound)
+    card = _supervisor_card(compound)
+    out = {"pass": compound.residents[0].pass_text, "direction": "out", "temperature": NORMAL}
+    headers = {"X-CSRFToken": phone.csrf}
+    first = phone.client.post("/gate/scan", json={"id": str(uuid.uuid4()), **out}, headers=headers)
+    assert first.get_json()["verdict"]["allowed"] is True
+    again = {"id": str(uuid.uuid4()), **out}
+    refused = phone.client.post("/gate/scan", json=again, headers=headers)
+    assert refused.get_json()["verdict"]["code"] == "already_out"
+
+    without_card = {**again, "id": str(uuid.uuid4()), "override": {"reason": "就医"}}
+    assert phone.client.post("/gate/scan", json=without_card, headers=headers).status_code == 403
+    no_reason = {**again, "id": str(uuid.uuid4()), "override": {"reason": " ", "card": card}}
+    assert phone.client.post("/gate/scan", json=no_reason, headers=headers).status_code == 422
+
+    let_through = {**again, "id": str(uuid.uuid4()), "override": {"reason": "就医", "card": card}}
+    answer = phone.client.post("/gate/scan", json=let_through, headers=headers).get_json()
+    assert answer["verdict"]["allowed"] is True
+    assert "override" in answer["verdict"]["notes"]
+    with transaction(compound.sessions, read_only=True) as session:
+        row = session.scalars(select(Crossing).where(Crossing.client_id == answer["id"])).one()
+    assert row.override_supervisor.startswith("王主任（主管卡 ")  # the holder, by the card
+    assert row.override_reason == "就医"
+    assert row.override_card_id is not None
+
+    forged = card[:-6] + ("A" if card[-6] != "A" else "B") + card[-5:]
+    bad = {**again, "id": str(uuid.uuid4()), "override": {"reason": "就医", "card": forged}}
+    answer = phone.client.post("/gate/scan", json=bad, headers=headers).get_json()
+    assert answer["verdict"]["allowed"] is False
+    assert answer["verdict"]["code"] == "already_out"
+    assert answer["verdict"]["notes"] == ["override_refused", "supervisor_card_invalid"]
+    assert answer["reason"] == "主管卡无效，不能放行"

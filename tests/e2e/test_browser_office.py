@@ -211,6 +211,9 @@ def test_office_and_gate_in_chromium(site: tuple[Site, str], tmp_path: Path) -> 
             log_in(office, base, "office", built.passwords[Role.OFFICE])
             office.screenshot(path=SCREENSHOTS / "dashboard.png", full_page=True)
             assert "当前在外" in office.inner_text("main")
+            office.goto(f"{base}/rules")
+            assert "外出次数" in office.inner_text("main")  # the rules as a form, in Chinese
+            office.screenshot(path=SCREENSHOTS / "rules-form.png", full_page=True)
 
             card = office_prepares_the_building(office, base, tmp_path)
             video = tmp_path / "card.y4m"

@@ -58,8 +58,11 @@ def written_actions() -> set[str]:
                 for keyword in node.keywords:
                     if keyword.arg == "action":
                         found.update(_strings(keyword.value, names))
-            elif node.func.id == "_audit" and len(node.args) >= 4:
-                found.update(_strings(node.args[3], names))
+            elif node.func.id == "_audit":
+                # Each feature's own _audit helper takes the action among its positional
+                # arguments (its place differs): every dotted string literal there is one.
+                for argument in node.args:
+                    found.update(_strings(argument, names))
     return {action for action in found if "." in action}
 
 

@@ -101,6 +101,7 @@ class Seeded:
             "gate_id": "1",
             "level": "area",
             "place_id": "1",
+            "row_id": "1",
         }
 
 
@@ -297,7 +298,11 @@ GET_PATHS: dict[str, str] = {
     "console.log_export": "/log/export?fmt=csv",
     "console.audit_trail": "/audit",
     "console.users": "/users",
+    "console.supervisor_cards": "/supervisor-cards",
     "gateview.screen": "/gate",
+    "gateview.bundle": "/gate/bundle",
+    "gateview.manifest": "/gate/manifest.webmanifest",
+    "gateview.service_worker": "/gate/sw.js",
     "accounts.login": "/login",
     "accounts.logout": "/logout",
     "accounts.set_language": "/lang/zh_CN?next=/account",
@@ -344,7 +349,12 @@ EXPECTED: dict[str, tuple[int | str, ...]] = {
     "console.log_export":         (LOGIN, 200, 200, 200, 403, 403),
     "console.audit_trail":        (LOGIN, 200, 200, 200, 403, 403),
     "console.users":              (LOGIN, 200, 403, 403, 403, 403),
+    "console.supervisor_cards":   (LOGIN, 200, 200, 403, 403, 403),
     "gateview.screen":            (LOGIN, 200, 200, 403, 200, 200),
+    "gateview.bundle":            (LOGIN, 200, 200, 403, 200, 200),
+    # the phone gate's shell: no data in it, installable before logging in
+    "gateview.manifest":          (200,   200, 200, 200, 200, 200),
+    "gateview.service_worker":    (200,   200, 200, 200, 200, 200),
     "accounts.login":             (200,   302, 302, 302, 302, 302),
     "accounts.logout":            (302,   200, 200, 200, 200, 200),
     "accounts.set_language":      (302,   302, 302, 302, 302, 302),

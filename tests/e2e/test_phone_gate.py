@@ -66,6 +66,21 @@ OFFLINE_SCANS = [
 RELOAD_AFTER = 5
 
 
+NOT_KEPT = """async () => {
+  const base = new URL("/static/js/checkpoint/", location.origin);
+  const listing = await (await fetch(new URL("files.json", base))).json();
+  const cache = await caches.open("checkpoint-gate-v1");
+  const missing = [];
+  for (const file of listing.files) {
+    if (!(await cache.match(new URL(file, base).href))) missing.push(file);
+  }
+  for (const path of ["/gate", "/static/vendor/zxing-wasm/zxing_reader.wasm"]) {
+    if (!(await cache.match(new URL(path, location.origin).href))) missing.push(path);
+  }
+  return missing;
+}"""
+
+
 def _note_script_error(message: Any, problems: list[str]) -> None:
     # Requests that fail while offline are the point of the test, not a problem.
     if message.type == "error" and not message.text.startswith("Failed to load resource"):
@@ -265,6 +280,7 @@ def installed_app_and_twin(page: Any, site: Site, tmp_path: Path) -> Path:
     """The service worker keeps the page and its files, the bundle is kept (and refreshed
     after the online scan); the database is copied for the twin."""
     page.wait_for_selector("#gate[data-kept='1']")
+    assert page.evaluate(NOT_KEPT) == []  # every file the decider may load, not only these
     page.wait_for_function(
         "() => { const s = window.GateOffline.status(); return s.hasBundle && !s.uploading; }"
     )

@@ -688,6 +688,8 @@
 
   /* ---------- the installable app: service worker ---------- */
 
+  /* Every file the page loaded, and every file the decider may load (its files.json: some
+   * load only for a screen code or a supervisor card, or without WebCrypto Ed25519). */
   function keepFiles(worker) {
     var urls = [window.location.pathname];
     if (window.performance && performance.getEntriesByType) {
@@ -695,7 +697,17 @@
         urls.push(entry.name);
       });
     }
-    worker.postMessage({type: "keep", urls: urls});
+    var listing = new URL("files.json", new URL(root.dataset.deciderUrl, window.location.href));
+    fetch(listing.href, {credentials: "same-origin"}).then(function (response) {
+      return response.ok ? response.json() : {files: []};
+    }).catch(function () {
+      return {files: []};
+    }).then(function (found) {
+      (found.files || []).forEach(function (file) {
+        urls.push(new URL(file, listing).href);
+      });
+      worker.postMessage({type: "keep", urls: urls});
+    });
   }
 
   /* Once every module the page needs has loaded (the decider's modules and the decoder's

@@ -201,7 +201,8 @@ OFFICE_PAGES = (
 
 ALLOWED_LATIN = frozenset(
     {
-        "CSV", "Excel", "PDF", "PNG", "JSON", "English", "xlsx", "csv", "txt", "K7QM", "XPA",
+        "CSV", "Excel", "PDF", "PNG", "JSON", "English", "HTTPS", "xlsx", "csv", "txt",
+        "K7QM", "XPA",
         "admin", "office", "auditor", "supervisor", "volunteer", "demo", "test",  # usernames
         "south", "XFL", "XFL2", "A1", "G1", "G2",  # codes of the demo's gate and places
         "Asia", "Shanghai", "PM", "AM", "C",

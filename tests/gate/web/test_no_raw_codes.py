@@ -53,6 +53,7 @@ ALLOWED_LATIN = frozenset(
         "Android", "iOS", "iPhone", "WeChat", "SHA", "CA", "xlsx", "csv", "txt", "English",
         "Checkpoint", "Asia", "Shanghai", "AM", "PM", "C", "IP", "URL", "PWA", "USB",
         "admin", "office", "auditor", "supervisor", "volunteer", "demo",  # usernames
+        "checkpoint", "serve", "tls",  # a command to type, quoted as such
     }
 )  # fmt: skip
 """Latin words that are formats, units, product or platform names, or login names."""
@@ -61,6 +62,8 @@ RAW_CODES = frozenset(code.value for code in Code) | frozenset(labels.EXTRA_CODE
 RAW_ACTIONS = frozenset(labels.ACTION_LABELS)
 WORD = re.compile(r"(?<![A-Za-z0-9_./-])[A-Za-z][A-Za-z_.]*[A-Za-z](?![A-Za-z0-9_])")
 MANUAL_CODE = re.compile(r"\b[A-Z0-9]{4,5}-[A-Z0-9]{4,5}\b")
+SCRIPT_PLACEHOLDER = re.compile(r"\{\w+\}")
+"""The page script's placeholders in its texts (``{time}``), filled in before they show."""
 
 
 @dataclass(frozen=True)
@@ -172,7 +175,7 @@ def _page_paths(site: Site) -> list[str]:
 
 
 def _offences(html: str) -> list[str]:
-    text = MANUAL_CODE.sub("", visible_text(html))
+    text = SCRIPT_PLACEHOLDER.sub("", MANUAL_CODE.sub("", visible_text(html)))
     found = []
     for word in WORD.findall(text):
         if word in RAW_ACTIONS or word in RAW_CODES:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -22,18 +21,9 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po, write_po
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
-from web_helpers import log_in
+from web_helpers import demo_site, log_in
 
 from gate.accounts.models import Role
-from gate.app import create_app
-from gate.db import make_engine, transaction
-from gate.demo import build_demo
-from gate.households.models import Household
-from gate.issuing.operations import current_pass
-from gate.issuing.resident_links import issue_resident_link
-from gate.migrations import upgrade
-from gate.settings import Settings
 from gate.translations import catalog
 from passes import Code
 
@@ -149,32 +139,11 @@ class Site:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """A small demo compound (SQLite) with a resident link."""
-    directory = tmp_path_factory.mktemp("i18n-site")
-    url = f"sqlite:///{directory / 'site.sqlite3'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    settings = Settings.from_env(
-        {
-            "CHECKPOINT_ENV": "test",
-            "CHECKPOINT_INSTANCE_DIR": str(directory),
-            "CHECKPOINT_DATABASE_URL": url,
-        }
-    )
-    app = create_app({"TESTING": True}, settings=settings)
-    services = app.extensions["checkpoint"]
-    now = datetime.now(UTC)
-    with transaction(services.sessions) as session:
-        summary = build_demo(session, keys_dir=settings.keys_dir, now=now, households=12, days=1)
-        household = session.scalars(select(Household).order_by(Household.code).limit(1)).one()
-        issued = current_pass(session, household)
-        assert issued is not None
-        token = issue_resident_link(session, issued, actor="test", now=now)
-        code = household.code
+    demo = demo_site(tmp_path_factory.mktemp("i18n-site"))
     try:
-        yield Site(app, {login.role: login.password for login in summary.logins}, code, token)
+        yield Site(demo.app, demo.passwords, demo.household.code, demo.resident_token)
     finally:
-        services.engine.dispose()
+        demo.app.extensions["checkpoint"].engine.dispose()
 
 
 OFFICE_PAGES = (

@@ -20,21 +20,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from test_i18n import visible_text
-from web_helpers import log_in
+from web_helpers import DemoSite, demo_site, log_in
 
 from gate.accounts.models import Role
-from gate.app import create_app
 from gate.audit.operations import record_event
 from gate.crossings.models import Crossing
-from gate.db import make_engine, transaction
-from gate.demo import build_demo
 from gate.devices.models import Device
-from gate.households.models import Household
-from gate.issuing.operations import current_pass
-from gate.issuing.resident_links import issue_resident_link
-from gate.migrations import upgrade
-from gate.settings import Settings
 from gate.web import labels
 from passes import Code
 
@@ -81,82 +74,74 @@ class Site:
         return client
 
 
+def _every_code_and_action(session: Session, demo: DemoSite) -> dict[str, str]:
+    """A refused crossing for every reason code and an event for every audit action; the
+    device and gate they name, as URL values."""
+    household, now = demo.household, datetime.now(UTC)
+    device = session.scalars(select(Device).order_by(Device.id).limit(1)).one()
+    last = session.scalars(
+        select(Crossing)
+        .where(Crossing.gate_id == device.gate_id)
+        .order_by(Crossing.gate_seq.desc())
+    ).first()
+    seq, previous = (last.gate_seq, last.row_hash) if last else (0, "0" * 64)
+    for index, code in enumerate(sorted(RAW_CODES)):
+        row_hash = uuid.uuid4().hex * 2
+        session.add(
+            Crossing(
+                client_id=str(uuid.uuid4()),
+                community_id=household.community_id,
+                gate_id=device.gate_id,
+                device_id=device.id,
+                household_id=household.id,
+                direction="out",
+                scanned_at=now - timedelta(minutes=index + 1),
+                allowed=False,
+                code=code,
+                codes=code,
+                rule_version=1,
+                temperature_tenths=365,
+                gate_seq=seq + index + 1,
+                prev_hash=previous,
+                row_hash=row_hash,
+            )
+        )
+        previous = row_hash
+    for action in sorted(RAW_ACTIONS):
+        record_event(
+            session,
+            actor="admin",
+            action=action,
+            community_id=household.community_id,
+            details={"code": "quota", "count": 1},
+        )
+    return {"device_id": str(device.id), "gate_id": str(device.gate_id)}
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """A demo compound whose log holds every reason code and whose trail every action."""
-    directory = tmp_path_factory.mktemp("raw-codes")
-    url = f"sqlite:///{directory / 'site.sqlite3'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    settings = Settings.from_env(
-        {
-            "CHECKPOINT_ENV": "test",
-            "CHECKPOINT_INSTANCE_DIR": str(directory),
-            "CHECKPOINT_DATABASE_URL": url,
-        }
-    )
-    app = create_app({"TESTING": True}, settings=settings)
-    services = app.extensions["checkpoint"]
-    now = datetime.now(UTC)
-    with transaction(services.sessions) as session:
-        summary = build_demo(session, keys_dir=settings.keys_dir, now=now, households=12, days=1)
-        household = session.scalars(select(Household).order_by(Household.code).limit(1)).one()
-        issued = current_pass(session, household)
-        assert issued is not None
-        token = issue_resident_link(session, issued, actor="test", now=now)
-        device = session.scalars(select(Device).order_by(Device.id).limit(1)).one()
-        last = session.scalars(
-            select(Crossing)
-            .where(Crossing.gate_id == device.gate_id)
-            .order_by(Crossing.gate_seq.desc())
-        ).first()
-        seq, previous = (last.gate_seq, last.row_hash) if last else (0, "0" * 64)
-        for index, code in enumerate(sorted(RAW_CODES)):
-            row_hash = uuid.uuid4().hex * 2
-            session.add(
-                Crossing(
-                    client_id=str(uuid.uuid4()),
-                    community_id=household.community_id,
-                    gate_id=device.gate_id,
-                    device_id=device.id,
-                    household_id=household.id,
-                    direction="out",
-                    scanned_at=now - timedelta(minutes=index + 1),
-                    allowed=False,
-                    code=code,
-                    codes=code,
-                    rule_version=1,
-                    temperature_tenths=365,
-                    gate_seq=seq + index + 1,
-                    prev_hash=previous,
-                    row_hash=row_hash,
-                )
-            )
-            previous = row_hash
-        for action in sorted(RAW_ACTIONS):
-            record_event(
-                session,
-                actor="admin",
-                action=action,
-                community_id=household.community_id,
-                details={"code": "quota", "count": 1},
-            )
-        values = {
-            "code": household.code,
-            "household_code": household.code,
-            "token": token,
-            "device_id": str(device.id),
-            "gate_id": str(device.gate_id),
-            "pass_id": str(issued.id),
-            "crossing_id": "1",
-            "user_id": "1",
-            "community_id": str(household.community_id),
-        }
+    found: dict[str, str] = {}
+
+    def extra(session: Session, demo: DemoSite) -> None:
+        found.update(_every_code_and_action(session, demo))
+
+    demo = demo_site(tmp_path_factory.mktemp("raw-codes"), extra=extra)
+    household = demo.household
+    values = {
+        **found,
+        "code": household.code,
+        "household_code": household.code,
+        "token": demo.resident_token,
+        "pass_id": str(demo.issued.id),
+        "crossing_id": "1",
+        "user_id": "1",
+        "community_id": str(household.community_id),
+    }
     try:
-        yield Site(app, {login.role: login.password for login in summary.logins}, values)
+        yield Site(demo.app, demo.passwords, values)
     finally:
-        services.engine.dispose()
+        demo.app.extensions["checkpoint"].engine.dispose()
 
 
 def _page_paths(site: Site) -> list[str]:

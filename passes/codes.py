@@ -38,6 +38,8 @@ class Code(StrEnum):
     OUTSIDE_HOURS = "outside_hours"
     ALREADY_OUT = "already_out"
     QUOTA = "quota"
+    EXITS_CLOSED = "exits_closed"
+    """全封闭: the rules allow no exits at all (exempt households excepted)."""
     # Scanner policy: offline with a bundle older than its limit (degraded mode).
     STALE_BUNDLE = "stale_bundle"
     # Scanner policy: its clock is behind time it has already seen, or jumped (never decide).
@@ -118,6 +120,7 @@ _REASONS: dict[Code, tuple[str, str]] = {
     Code.OUTSIDE_HOURS: ("不在允许外出时段", "Outside exit hours"),
     Code.ALREADY_OUT: ("本户已有人外出未归", "A member of this household is already out"),
     Code.QUOTA: ("本户外出次数已用完", "Household outing quota used up"),
+    Code.EXITS_CLOSED: ("全封闭管理，暂停外出", "Full lockdown: no exits"),
     Code.STALE_BUNDLE: ("离线过久，需值班负责人放行", "Offline too long: supervisor needed"),
     Code.CLOCK_FAULT: ("设备时钟异常，请联系值班负责人", "Device clock fault: call the supervisor"),
     Code.SUPERVISOR_CARD_INVALID: (

@@ -250,6 +250,8 @@ def _health_codes(temperature: object, rules: RuleSet) -> list[Code]:
 
 def _exit_codes(household: HouseholdState, rules: RuleSet, now: datetime) -> list[Code]:
     codes: list[Code] = []
+    if rules.closed and household.status is not HouseholdStatus.EXEMPT:
+        codes.append(Code.EXITS_CLOSED)
     if household.is_quarantined(now):
         codes.append(Code.QUARANTINED)
     if not within_exit_hours(rules, now):

@@ -121,6 +121,8 @@ class RuleSet:
     exit_hours: ExitHours | None = None
     max_outside_minutes: int | None = None
     temperature: TemperatureRules = field(default_factory=TemperatureRules)
+    closed: bool = False
+    """全封闭: no household goes out (exempt ones excepted); entries stay allowed."""
 
     @property
     def zone(self) -> ZoneInfo:
@@ -153,6 +155,9 @@ class RuleSet:
                 "plausible_min_tenths": self.temperature.plausible_min_tenths,
                 "plausible_max_tenths": self.temperature.plausible_max_tenths,
             },
+            # Only when set: rules without it keep the canonical JSON (and bundle hashes)
+            # they had before the key existed.
+            **({"closed": True} if self.closed else {}),
         }
 
     def to_json(self) -> str:
@@ -206,8 +211,12 @@ def rules_from_dict(data: object) -> RuleSet:
             "exit_hours",
             "max_outside_minutes",
             "temperature",
+            "closed",
         },
     )
+    closed = obj.get("closed", False)
+    if not isinstance(closed, bool):
+        raise RuleSetError("closed", "not_boolean", "must be true or false")
     timezone = _str(obj.get("timezone", DEFAULT_TIMEZONE), "timezone")
     try:
         ZoneInfo(timezone)
@@ -227,6 +236,7 @@ def rules_from_dict(data: object) -> RuleSet:
         if obj.get("max_outside_minutes") is None
         else _int(obj["max_outside_minutes"], "max_outside_minutes", 1, 60 * 24 * 30),
         temperature=_temperature(obj.get("temperature", {})),
+        closed=closed,
     )
 
 

@@ -320,7 +320,7 @@ def rules_group() -> None:
     "set",
     help=(
         "Save new rules as the next version: a template (three-days 三天一出, two-days\n"
-        "两天一出, daily 每天一次, unlimited 不限) or a rules JSON file.\n\n"
+        "两天一出, daily 每天一次, closed 全封闭, unlimited 不限) or a rules JSON file.\n\n"
         "Example: checkpoint rules set --community xfl --template two-days"
     ),
 )

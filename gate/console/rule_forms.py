@@ -55,6 +55,7 @@ class RuleFieldsForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no typ
     )
     quota_exits = IntegerField(_l("Outings per window"), validators=[Optional()])
     quota_length = IntegerField(_l("Window length (days or hours)"), validators=[Optional()])
+    closed = BooleanField(_l("Full lockdown: no exits (exempt households excepted)"))
     max_out_at_once = IntegerField(_l("People out at once per household"), validators=[Optional()])
     exit_start = TimeField(_l("Exits allowed from"), validators=[Optional()])
     exit_end = TimeField(_l("Exits allowed until"), validators=[Optional()])
@@ -75,6 +76,7 @@ class RuleFieldsForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no typ
 
 
 RULE_FIELDS = (
+    "closed",
     "quota_kind",
     "quota_exits",
     "quota_length",
@@ -90,6 +92,7 @@ RULE_FIELDS = (
 """The fields that hold the rules (not the JSON, the reason or the dry-run window)."""
 
 FORM_FIELD_OF: dict[str, str] = {
+    "closed": "closed",
     "quota": "quota_kind",
     "quota.window": "quota_kind",
     "quota.exits": "quota_exits",
@@ -135,6 +138,7 @@ def fill_rule_fields(form: RuleFieldsForm, rules: RuleSet) -> None:
     exit_hours = rules.exit_hours
     temperature = rules.temperature
     values: dict[str, Any] = {
+        "closed": rules.closed,
         "quota_kind": NO_QUOTA if quota is None else quota.window.value,
         "quota_exits": None if quota is None else quota.exits,
         "quota_length": None if quota is None else quota.length,
@@ -203,6 +207,8 @@ def rule_fields_dict(form: RuleFieldsForm, *, timezone: str) -> dict[str, Any]:
         if text:  # absent: the rules' defaults
             temperature[name] = int(text) if text.isdigit() else text
     data["temperature"] = temperature
+    if form.closed.data:
+        data["closed"] = True
     return data
 
 

@@ -20,10 +20,10 @@ RULE_TEMPLATES: dict[str, tuple[str, RuleSet]] = {
     "three-days": ("三天一出", RuleSet(quota=_every(3))),
     "two-days": ("两天一出", RuleSet(quota=_every(2))),
     "daily": ("每天一次", RuleSet(quota=_every(1))),
+    "closed": ("全封闭（仅豁免户可外出）", RuleSet(quota=None, closed=True)),
     "unlimited": ("不限（只登记）", RuleSet(quota=None, max_out_at_once=99)),
 }
-"""Template name -> (its Chinese label, the rules). 全封闭 (no exits but exempt households)
-needs a rule kind the decision core does not have yet."""
+"""Template name -> (its Chinese label, the rules)."""
 
 
 def template_rules(name: str, timezone: str) -> RuleSet:

@@ -276,6 +276,30 @@ def add_people_out(corpus: Corpus) -> None:
             )
 
 
+def add_closed(corpus: Corpus) -> None:
+    """全封闭: no exit for any status but exempt, with every other rule as well; entries."""
+    now = at("2026-11-22T06:00:00")
+    quarantine = now + timedelta(days=3)
+    for quota in (None, Quota(exits=1, length=3)):
+        for status in HouseholdStatus:
+            state = household(
+                status=status,
+                quarantine_until=quarantine if status is HouseholdStatus.QUARANTINED else None,
+            )
+            for direction in Direction:
+                for override in (None, OVERRIDE):
+                    name = f"closed/{quota is not None}/{status.value}/{direction.value}"
+                    corpus.add_decide(
+                        f"{name}/{override is not None}",
+                        PASS,
+                        rules=RuleSet(quota=quota, closed=True),
+                        now=now,
+                        household=state,
+                        direction=direction,
+                        override=override,
+                    )
+
+
 def add_microseconds(corpus: Corpus) -> None:
     """Times with microseconds (a scanner's crossing times carry them): edges 1 µs apart."""
     us = timedelta(microseconds=1)

@@ -32,6 +32,7 @@ from corpus_keys import KEYSETS  # noqa: E402
 from corpus_parsing import add_bundle_json, add_rule_json  # noqa: E402
 from corpus_random import add_random  # noqa: E402
 from corpus_rules import (  # noqa: E402
+    add_closed,
     add_health,
     add_microseconds,
     add_people_out,
@@ -81,6 +82,7 @@ def build_corpus() -> dict[str, Any]:
     add_exit_hours(corpus)
     add_quarantine(corpus)
     add_people_out(corpus)
+    add_closed(corpus)
     add_next_exit(corpus)
     add_microseconds(corpus)
     add_bundles(corpus)

@@ -24,6 +24,7 @@ export const Code = Object.freeze({
   OUTSIDE_HOURS: "outside_hours",
   ALREADY_OUT: "already_out",
   QUOTA: "quota",
+  EXITS_CLOSED: "exits_closed",
   STALE_BUNDLE: "stale_bundle",
   CLOCK_FAULT: "clock_fault",
   SUPERVISOR_CARD_INVALID: "supervisor_card_invalid",
@@ -99,6 +100,7 @@ export const REASONS = Object.freeze({
   outside_hours: ["不在允许外出时段", "Outside exit hours"],
   already_out: ["本户已有人外出未归", "A member of this household is already out"],
   quota: ["本户外出次数已用完", "Household outing quota used up"],
+  exits_closed: ["全封闭管理，暂停外出", "Full lockdown: no exits"],
   stale_bundle: ["离线过久，需值班负责人放行", "Offline too long: supervisor needed"],
   clock_fault: ["设备时钟异常，请联系值班负责人", "Device clock fault: call the supervisor"],
   supervisor_card_invalid: [

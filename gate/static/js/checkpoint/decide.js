@@ -95,6 +95,7 @@ function healthCodes(temperature, rules) {
 
 function exitCodes(household, rules, now) {
   const codes = [];
+  if (rules.closed && household.status !== HouseholdStatus.EXEMPT) codes.push(Code.EXITS_CLOSED);
   if (isQuarantined(household, now)) codes.push(Code.QUARANTINED);
   if (!withinExitHours(rules, now)) codes.push(Code.OUTSIDE_HOURS);
   if (household.out_since.length >= rules.max_out_at_once) codes.push(Code.ALREADY_OUT);

@@ -175,7 +175,12 @@ export function rulesFromDict(data) {
     "exit_hours",
     "max_outside_minutes",
     "temperature",
+    "closed",
   ]);
+  const closed = get(obj, "closed", false);
+  if (typeof closed !== "boolean") {
+    throw new RuleSetError("closed", "not_boolean", "must be true or false");
+  }
   const timezone = str(get(obj, "timezone", DEFAULT_TIMEZONE), "timezone");
   // Intl also takes offsets ("+08:00") and any letter case, which zoneinfo does not.
   if (!/^[A-Za-z]/.test(timezone) || !isKnownZone(timezone) || !sameCase(timezone)) {
@@ -205,6 +210,7 @@ export function rulesFromDict(data) {
     exit_hours: hours,
     max_outside_minutes: maxOutside,
     temperature: temperature(get(obj, "temperature", {})),
+    closed,
   });
   PARSED.add(rules);
   return rules;
@@ -237,6 +243,7 @@ export function rulesToDict(rules) {
         : { start: rules.exit_hours.start, end: rules.exit_hours.end },
     max_outside_minutes: rules.max_outside_minutes,
     temperature: { ...rules.temperature },
+    ...(rules.closed ? { closed: true } : {}),
   };
 }
 

@@ -25,13 +25,15 @@ from test_i18n import visible_text
 from web_helpers import DemoSite, demo_site, log_in
 
 from gate.accounts.models import Role
+from gate.accounts.operations import create_user
 from gate.audit.operations import record_event
 from gate.crossings.models import Crossing
 from gate.devices.models import Device
 from gate.web import labels
 from passes import Code
 
-ROLES = (Role.ADMIN, Role.OFFICE, Role.AUDITOR, Role.SUPERVISOR, Role.VOLUNTEER)
+ROLES = tuple(Role)
+DISTRICT_PASSWORD = "district-lantern-orbit"
 SKIPPED_ENDPOINTS = frozenset({"static"})
 """Not pages."""
 SKIPPED_PATHS = re.compile(
@@ -46,6 +48,7 @@ ALLOWED_LATIN = frozenset(
         "Android", "iOS", "iPhone", "WeChat", "SHA", "CA", "xlsx", "csv", "txt", "English",
         "Checkpoint", "Asia", "Shanghai", "AM", "PM", "C", "IP", "URL", "PWA", "USB",
         "admin", "office", "auditor", "supervisor", "volunteer", "demo",  # usernames
+        "district_office", "district_auditor",  # usernames (each role's login is its name)
         "checkpoint", "serve", "tls",  # a command to type, quoted as such
     }
 )  # fmt: skip
@@ -115,6 +118,15 @@ def _every_code_and_action(session: Session, demo: DemoSite) -> dict[str, str]:
             community_id=household.community_id,
             details={"code": "quota", "count": 1},
         )
+    for role in (Role.DISTRICT_OFFICE, Role.DISTRICT_AUDITOR):
+        create_user(
+            session,
+            community_id=household.community_id,
+            username=role.value,
+            password=DISTRICT_PASSWORD,
+            role=role,
+            actor="admin",
+        )
     return {"device_id": str(device.id), "gate_id": str(device.gate_id)}
 
 
@@ -139,7 +151,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         "community_id": str(household.community_id),
     }
     try:
-        yield Site(demo.app, demo.passwords, values)
+        passwords = {**demo.passwords}
+        passwords.update(
+            dict.fromkeys((Role.DISTRICT_OFFICE, Role.DISTRICT_AUDITOR), DISTRICT_PASSWORD)
+        )
+        yield Site(demo.app, passwords, values)
     finally:
         demo.app.extensions["checkpoint"].engine.dispose()
 

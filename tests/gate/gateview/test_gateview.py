@@ -399,6 +399,7 @@ def live_gate(compound: Compound) -> Iterator[str]:
         yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
+        server.server_close()
         thread.join(timeout=5)
 
 
@@ -455,6 +456,11 @@ def test_the_page_runs_in_chromium_under_the_csp(compound: Compound, live_gate: 
             page.click("#verdict-done")
             page.wait_for_selector("#verdict", state="hidden", timeout=2000)
             assert page.text_content("#temp-display") == "--.-"
+            # The service worker keeps the page's files offline: let its requests finish
+            # before the browser goes, or their server threads die holding a file or a
+            # database connection.
+            page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+            page.wait_for_load_state("networkidle")
         finally:
             browser.close()
     assert compound.crossing_count() == 1

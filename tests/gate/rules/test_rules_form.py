@@ -360,3 +360,16 @@ def test_the_chinese_page_names_no_json_field(compound: Compound) -> None:
         text = visible(html)
         assert "外出次数" in text
         assert JSON_NAMES.findall(text) == [], JSON_NAMES.findall(text)
+
+
+def test_full_lockdown_is_a_tick_box_saved_as_the_closed_rule_and_shown_in_force(
+    compound: Compound,
+) -> None:
+    client = office(compound)
+    assert 'id="closed"' in client.get("/rules").get_data(as_text=True)
+    answer = client.post("/rules", data={**FORM, "closed": "y", "action": "save"})
+    assert answer.status_code == 302, answer.get_data(as_text=True)[:2000]
+    assert in_force(compound) == dataclasses.replace(FORM_RULES, version=2, closed=True)
+    page = client.get("/rules").get_data(as_text=True)
+    assert 'id="rules-closed-now"' in page
+    assert "暂停外出（豁免户除外）" in page

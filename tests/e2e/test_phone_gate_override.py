@@ -31,9 +31,10 @@ pytestmark = pytest.mark.browser
 
 TIMEOUT_MS = 20_000
 
-DAMAGED = """(id) => window.GateJournal.add({
+DAMAGED = """([id, other]) => window.GateJournal.add({
   id, gate_id: parseInt(document.querySelector("#gate").dataset.gateId, 10),
-  user_id: 0, household_id: null, state: "unsent", seq: 0,
+  user_id: parseInt(document.querySelector("#gate").dataset.userId, 10) + other,
+  household_id: null, state: "unsent", seq: 0,
   created: window.GateJournal.stamp(), scanned: Date.now(),
   verdict: {allowed: true, code: null, codes: [], notes: [], rule_version: 1},
   item: {format: "checkpoint.crossing.v1", id, pass: "CP1:DAMAGED", direction: "sideways",
@@ -65,8 +66,11 @@ def test_a_supervisor_overrides_offline_and_a_refused_upload_is_shown(tmp_path: 
             assert refused["offline"] == "1"
             assert "verdict-refuse" in refused["class"]
             override_offline(page)
-            damaged = str(uuid.uuid4())
-            page.evaluate(DAMAGED, damaged)
+            damaged, foreign = str(uuid.uuid4()), str(uuid.uuid4())
+            page.evaluate(DAMAGED, [damaged, 0])
+            # Left on this phone by another volunteer: it waits for them to log in again
+            # (the server would record the uploader as the one who let it through).
+            page.evaluate(DAMAGED, [foreign, 1000])
             assert unsent_count(page) in (3, 2)  # the count refreshes on the next change
 
             context.set_offline(False)
@@ -80,7 +84,14 @@ def test_a_supervisor_overrides_offline_and_a_refused_upload_is_shown(tmp_path: 
                 "() => window.GateJournal.all().then(all => all.map(e => [e.id, e.state]))"
             )
             assert dict(states)[damaged] == "dead"
-            assert sorted(state for _id, state in states) == ["dead", "sent", "sent", "sent"]
+            assert dict(states)[foreign] == "unsent"
+            assert sorted(state for _id, state in states) == [
+                "dead",
+                "sent",
+                "sent",
+                "sent",
+                "unsent",
+            ]
             assert problems == []
         finally:
             browser.close()
@@ -91,6 +102,8 @@ def test_a_supervisor_overrides_offline_and_a_refused_upload_is_shown(tmp_path: 
             .order_by(Crossing.scanned_at, Crossing.id)
         ).all()
         kept = session.scalars(select(Crossing).where(Crossing.client_id == damaged)).one()
+        never = session.scalars(select(Crossing).where(Crossing.client_id == foreign)).all()
+    assert never == []
     # Out, refused (already out), let through by the supervisor: all as decided offline.
     assert [(row.allowed, row.code, row.offline) for row in rows] == [
         (True, None, True),

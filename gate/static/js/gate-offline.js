@@ -46,9 +46,16 @@
     });
   }
 
+  /* What waits on this phone for the logged-in user (another volunteer's unsent crossings
+   * wait for them, see uploadOnce), and what the server refused (anyone's). */
   function refreshCounts() {
-    return journal.counts().then(function (found) {
-      counts = found;
+    return journal.all().then(function (entries) {
+      counts = {
+        unsent: entries.filter(function (entry) {
+          return entry.state === "unsent" && entry.user_id === config.userId;
+        }).length,
+        dead: entries.filter(function (entry) { return entry.state === "dead"; }).length,
+      };
       changed();
     }, function () {});
   }
@@ -332,7 +339,13 @@
   }
 
   function uploadOnce() {
-    return journal.unsent().then(function (entries) {
+    return journal.unsent().then(function (all) {
+      /* Only the logged-in user's own crossings: the server records the uploader as the
+       * one who let them through, so another volunteer's wait on this phone until they log
+       * in again (they stay in the journal, never lost). */
+      var entries = all.filter(function (entry) {
+        return entry.user_id === config.userId;
+      });
       if (!entries.length) {
         return false;
       }

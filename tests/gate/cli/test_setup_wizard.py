@@ -22,7 +22,7 @@ from gate.community.context import current_rules
 from gate.community.models import Community
 from gate.db import make_engine
 from gate.devices.models import Gate
-from gate.rules.templates import template_rules
+from gate.rules.templates import RULE_TEMPLATES, template_rules
 from gate.signing.models import SigningKeyRecord
 
 _register_commands()
@@ -126,7 +126,7 @@ def test_the_wizard_asks_again_on_bad_answers_and_creates_the_site_in_one_go(
     # every bad answer was refused on the spot, in Chinese, and asked again
     assert output.count("小区名称:") == 2
     assert "未知的时区 Mars/Base" in output
-    assert "请输入 1 到 4 的编号" in output
+    assert f"请输入 1 到 {len(RULE_TEMPLATES)} 的编号" in output
     assert "用户名为 2-64 个字符" in output
     assert "密码至少需要 10 个字符" in output
 

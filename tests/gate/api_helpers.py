@@ -28,6 +28,8 @@ from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
 
+from gate.accounts.models import Role
+from gate.accounts.operations import create_user
 from gate.app import create_app
 from gate.community.models import Community
 from gate.community.models import RuleSet as RuleSetRecord
@@ -364,3 +366,30 @@ def assert_chain_intact(compound: Compound) -> int:
         head = verify_chain(compound.gate_id, rows)
     assert isinstance(head, ChainHead), head
     return head.gate_seq
+
+
+def add_console_users(
+    compound: Compound, password: str, users: Sequence[tuple[str, Role, str]]
+) -> None:
+    """Office accounts ``(username, role, display name)`` in the compound's community, all
+    with ``password``; CSRF off, so console tests post forms directly."""
+    with transaction(compound.sessions) as session:
+        for username, role, name in users:
+            create_user(
+                session,
+                community_id=compound.community_id,
+                username=username,
+                password=password,
+                role=role,
+                actor="test",
+                display_name=name,
+            )
+    compound.app.config["WTF_CSRF_ENABLED"] = False
+
+
+def console_client(compound: Compound, username: str, password: str) -> FlaskClient:
+    """A test client logged in as ``username`` through the login form."""
+    client = compound.app.test_client()
+    answer = client.post("/login", data={"username": username, "password": password})
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    return client

@@ -10,13 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from api_helpers import Compound, build_compound
+from api_helpers import Compound, add_console_users, build_compound, console_client
 from flask.testing import FlaskClient
 from PIL import Image
 from sqlalchemy import Engine, select
 
 from gate.accounts.models import Role
-from gate.accounts.operations import create_user
 from gate.audit.models import AuditEvent
 from gate.db import transaction
 from gate.signing.operations import active_signing_key
@@ -30,22 +29,15 @@ PASSWORD = "correct-horse-battery"
 @pytest.fixture
 def compound(committed_engine: Engine, db_url: str, tmp_path: Path) -> Iterator[Compound]:
     built = build_compound(db_url, tmp_path, households=1)
-    with transaction(built.sessions) as session:
-        for username, role, name in (
+    add_console_users(
+        built,
+        PASSWORD,
+        [
             ("office1", Role.OFFICE, "李文员"),
             ("wang.sup", Role.SUPERVISOR, "王主任"),
             ("vol1", Role.VOLUNTEER, "赵志愿"),
-        ):
-            create_user(
-                session,
-                community_id=built.community_id,
-                username=username,
-                password=PASSWORD,
-                role=role,
-                actor="test",
-                display_name=name,
-            )
-    built.app.config["WTF_CSRF_ENABLED"] = False
+        ],
+    )
     try:
         yield built
     finally:
@@ -53,10 +45,7 @@ def compound(committed_engine: Engine, db_url: str, tmp_path: Path) -> Iterator[
 
 
 def _client(compound: Compound, username: str) -> FlaskClient:
-    client = compound.app.test_client()
-    answer = client.post("/login", data={"username": username, "password": PASSWORD})
-    assert answer.status_code == 302, answer.get_data(as_text=True)
-    return client
+    return console_client(compound, username, PASSWORD)
 
 
 def _cards(compound: Compound) -> list[SupervisorCardRecord]:

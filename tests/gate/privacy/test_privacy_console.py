@@ -8,13 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_helpers import Compound, build_compound
+from api_helpers import Compound, add_console_users, build_compound, console_client
 from flask.testing import FlaskClient
 from openpyxl import load_workbook
 from sqlalchemy import Engine, func, select
 
 from gate.accounts.models import Role
-from gate.accounts.operations import create_user
 from gate.audit.models import AuditEvent
 from gate.db import transaction
 from gate.households.models import Household
@@ -27,18 +26,9 @@ ZH = {"Accept-Language": "zh-CN"}
 @pytest.fixture
 def compound(committed_engine: Engine, db_url: str, tmp_path: Path) -> Iterator[Compound]:
     built = build_compound(db_url, tmp_path, households=2)
-    with transaction(built.sessions) as session:
-        for username, role in (("office1", Role.OFFICE), ("admin1", Role.ADMIN)):
-            create_user(
-                session,
-                community_id=built.community_id,
-                username=username,
-                password=PASSWORD,
-                role=role,
-                actor="test",
-                display_name=username,
-            )
-    built.app.config["WTF_CSRF_ENABLED"] = False
+    add_console_users(
+        built, PASSWORD, [("office1", Role.OFFICE, "office1"), ("admin1", Role.ADMIN, "admin1")]
+    )
     try:
         yield built
     finally:
@@ -46,10 +36,7 @@ def compound(committed_engine: Engine, db_url: str, tmp_path: Path) -> Iterator[
 
 
 def _client(compound: Compound, username: str) -> FlaskClient:
-    client = compound.app.test_client()
-    answer = client.post("/login", data={"username": username, "password": PASSWORD})
-    assert answer.status_code == 302, answer.get_data(as_text=True)
-    return client
+    return console_client(compound, username, PASSWORD)
 
 
 def _actions(compound: Compound) -> list[str]:

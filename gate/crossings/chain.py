@@ -55,7 +55,18 @@ HASHED_FIELDS = (
 )
 
 
-HASHED_ORDER = tuple(sorted(HASHED_FIELDS))
+OPTIONAL_HASHED_FIELDS: dict[str, object] = {
+    "people": 1,
+    "subject": None,
+    "subject_id": None,
+    "plate": None,
+    "shift_id": None,
+}
+"""Fields added after the chain was fixed, each with the value at which it is left out of the
+hashed text: rows written before they existed (and rows that leave them at that value) hash
+exactly as before, and a row that sets one has it under the hash like any other fact."""
+
+HASHED_ORDER = tuple(sorted((*HASHED_FIELDS, *OPTIONAL_HASHED_FIELDS)))
 """The hashed fields in canonical (sorted) order: the order :func:`content_hash` expects."""
 
 
@@ -67,11 +78,13 @@ def content_hash(prev_hash: str, values: Sequence[Any]) -> str:
     value (exactly ``json.dumps(..., sort_keys=True, separators=(",", ":"),
     ensure_ascii=False)`` of those values, which a test checks). Each type's encoding is
     fixed up front rather than going through ``json.dumps``: verifying millions of rows
-    is dominated by this function.
+    is dominated by this function. A field of :data:`OPTIONAL_HASHED_FIELDS` at its
+    left-out value (or None, not yet given its default) is not in the text at all.
     """
     parts = [
         prefix + _ENCODERS[type(value)](value)
-        for prefix, value in zip(_PREFIXES, values, strict=True)
+        for prefix, value, omitted in zip(_PREFIXES, values, _OMITTED_AT, strict=True)
+        if omitted is _ALWAYS or (value is not None and value != omitted)
     ]
     content = "{" + ",".join(parts) + "}"
     return hashlib.sha256((prev_hash + content).encode("utf-8")).hexdigest()
@@ -135,6 +148,8 @@ def _encode_enum(value: Enum) -> str:
 
 
 _PREFIXES = tuple(encode_basestring(name) + ":" for name in HASHED_ORDER)
+_ALWAYS = object()
+_OMITTED_AT = tuple(OPTIONAL_HASHED_FIELDS.get(name, _ALWAYS) for name in HASHED_ORDER)
 _ENCODERS: dict[type, Callable[[Any], str]] = {
     str: encode_basestring,
     int: int.__repr__,

@@ -96,6 +96,18 @@ class Crossing(Base):
     request_hash: Mapped[str | None] = mapped_column(String(64))
     """SHA-256 of the canonical request that created the crossing: a replay of its client
     id with another body is told apart from a true replay."""
+    people: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
+    """How many people crossed on this scan (per-person counting; 1 unless entered)."""
+    subject: Mapped[str | None] = mapped_column(String(16))
+    """Who crossed when not a household's pass: ``visitor`` (a visitor pass), ``walk_in`` (a
+    person without a pass, registered at the gate), ``delivery``, ``vehicle``; None for a
+    household pass. Values are owned by the feature that records them."""
+    subject_id: Mapped[int | None] = mapped_column(Integer)
+    """The row of the subject's own table (visitor, vehicle, walk-in registration)."""
+    plate: Mapped[str | None] = mapped_column(String(16))
+    """A vehicle's plate as validated at the gate (normalised, e.g. ``鲁E12345``)."""
+    shift_id: Mapped[int | None] = mapped_column(Integer)
+    """The duty shift on at the gate when the crossing was decided (the roster's row)."""
     gate_seq: Mapped[int] = mapped_column(BigInteger)
     prev_hash: Mapped[str] = mapped_column(String(64))
     row_hash: Mapped[str] = mapped_column(String(64))

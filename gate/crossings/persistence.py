@@ -220,6 +220,8 @@ def insert_crossing(
     connection = session.connection()
     row = dict.fromkeys(STORED_COLUMNS)
     row.update(values)
+    if row["people"] is None:
+        row["people"] = 1
     gate_id = cast(int, row["gate_id"])
     if head is None:
         locked = connection.execute(_LOCK_GATE, {"gate": gate_id}).first()

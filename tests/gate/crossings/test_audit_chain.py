@@ -33,7 +33,14 @@ from gate.audit.models import AuditEvent
 from gate.cli.audit import audit_group
 from gate.community.context import load_context
 from gate.community.models import Community
-from gate.crossings.chain import HASHED_FIELDS, HASHED_ORDER, content_hash, row_hash, seal
+from gate.crossings.chain import (
+    HASHED_FIELDS,
+    HASHED_ORDER,
+    OPTIONAL_HASHED_FIELDS,
+    content_hash,
+    row_hash,
+    seal,
+)
 from gate.crossings.models import Crossing
 from gate.crossings.operations import Origin, ScanRequest, record_scan
 from gate.db import session_factory, transaction
@@ -761,7 +768,9 @@ def _json_reference(prev_hash: str, values: dict) -> str:
 def test_row_hash_is_sha256_of_canonical_json(
     text: str, number: int | None, moment: datetime, flag: bool, raw: bytes
 ) -> None:
-    values = dict.fromkeys(HASHED_FIELDS) | {
+    values = dict.fromkeys(HASHED_ORDER) | {
+        "people": 1 if flag else 3,
+        "plate": text if flag else None,
         "client_id": text,
         "operator": text,
         "override_reason": text + '"\\\n\u2028',
@@ -776,7 +785,13 @@ def test_row_hash_is_sha256_of_canonical_json(
         "pass_id": raw,
         "direction": Direction.OUT if flag else Direction.IN,
     }
-    expected = _json_reference("a" * 64, values)
+    hashed = {
+        name: value
+        for name, value in values.items()
+        if name not in OPTIONAL_HASHED_FIELDS
+        or (value is not None and value != OPTIONAL_HASHED_FIELDS[name])
+    }
+    expected = _json_reference("a" * 64, hashed)
 
     assert row_hash("a" * 64, Crossing(**values)) == expected
     assert content_hash("a" * 64, [values[name] for name in HASHED_ORDER]) == expected

@@ -1,0 +1,24 @@
+"""Quarantine errands (代购/代办).
+
+Revision ID: 0013_errands
+Revises: 0012_vehicles
+Create Date: 2026-12-05 01:00:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa  # noqa: F401 - used once the revision has content
+from alembic import op  # noqa: F401 - used once the revision has content
+
+revision: str = "0013_errands"
+down_revision: str | Sequence[str] | None = "0012_vehicles"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -127,6 +127,8 @@ def build_demo(
         days=days,
     )
     _quarantine_some(rows, rng, now)
+    # Field practices: each feature adds its demo data below, one call per line
+    # (zones, visitors, vehicles, errands, roster).
     logins = _users(session, community)
     return DemoSummary(community.id, len(rows), crossings, fresh.enrolment_code, logins)
 

@@ -182,7 +182,7 @@ def decide(
             override=None,
             timezone=rules.timezone,
         )
-    codes = [*_health_codes(temperature, rules)]
+    codes = [*health_codes(temperature, rules)]
     if direction is Direction.OUT:
         codes += _exit_codes(household, rules, now)
     notes: list[Code] = []
@@ -236,7 +236,9 @@ def _is_tenths(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _health_codes(temperature: object, rules: RuleSet) -> list[Code]:
+def health_codes(temperature: object, rules: RuleSet) -> list[Code]:
+    """Step 2 for anyone crossing (household pass, visitor, walk-in): the health codes of a
+    reading, in order; empty when it passes."""
     limits = rules.temperature
     if temperature is None:
         return [Code.NO_TEMPERATURE] if limits.required else []

@@ -82,7 +82,7 @@ function isTenths(value) {
   return typeof value === "number" && Number.isInteger(value);
 }
 
-function healthCodes(temperature, rules) {
+export function healthCodes(temperature, rules) {
   const limits = rules.temperature;
   if (temperature === null || temperature === undefined)
     return limits.required ? [Code.NO_TEMPERATURE] : [];

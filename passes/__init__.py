@@ -63,6 +63,20 @@ from passes.supervisor_card import (
 )
 from passes.timefmt import format_utc, parse_utc
 from passes.verification import PassCheck, PassRejected, VerifiedPass, verify_pass
+from passes.visitor_decision import consumes, decide_visitor, decide_walk_in
+from passes.visitor_pass import (
+    VISITOR_PREFIX,
+    VerifiedVisitorPass,
+    VisitorKind,
+    VisitorPass,
+    VisitorPassCheck,
+    VisitorPassRejected,
+    is_visitor_pass,
+    parse_visitor_pass,
+    sign_visitor_pass,
+    verify_visitor_pass,
+    visitor_pass_for,
+)
 from passes.wire import WireFormatError
 
 __all__ = [
@@ -74,6 +88,7 @@ __all__ = [
     "REMEASURE_CODES",
     "SCREEN_PREFIX",
     "TEXT_LENGTH",
+    "VISITOR_PREFIX",
     "CardCheck",
     "CardRejected",
     "CardState",
@@ -103,17 +118,26 @@ __all__ = [
     "VerifiedCard",
     "VerifiedPass",
     "VerifiedScreenCode",
+    "VerifiedVisitorPass",
+    "VisitorKind",
+    "VisitorPass",
+    "VisitorPassCheck",
+    "VisitorPassRejected",
     "WindowKind",
     "WireFormatError",
     "advance",
     "card_for",
     "card_standing",
+    "consumes",
     "counted_exits",
     "decide",
+    "decide_visitor",
+    "decide_walk_in",
     "describe",
     "format_utc",
     "is_screen_code",
     "is_supervisor_card",
+    "is_visitor_pass",
     "last_day_covered",
     "new_pass_id",
     "next_exit_at",
@@ -122,6 +146,7 @@ __all__ = [
     "parse_screen_code",
     "parse_supervisor_card",
     "parse_utc",
+    "parse_visitor_pass",
     "qr_modules",
     "qr_version",
     "quota_free_at",
@@ -134,8 +159,11 @@ __all__ = [
     "screen_pass_check",
     "sign_screen_code",
     "sign_supervisor_card",
+    "sign_visitor_pass",
     "verify_pass",
     "verify_screen_code",
     "verify_supervisor_card",
+    "verify_visitor_pass",
+    "visitor_pass_for",
     "wire",
 ]

@@ -40,6 +40,12 @@ class Code(StrEnum):
     QUOTA = "quota"
     EXITS_CLOSED = "exits_closed"
     """全封闭: the rules allow no exits at all (exempt households excepted)."""
+    ZONE_SEALED_BUILDING = "zone_sealed_building"
+    """封控: the household's building is sealed (exempt households too): no exits."""
+    ZONE_SEALED_COMPOUND = "zone_sealed_compound"
+    """封控: the household's compound is sealed."""
+    ZONE_SEALED_GRID = "zone_sealed_grid"
+    """封控: the household's grid is sealed."""
     # Scanner policy: offline with a bundle older than its limit (degraded mode).
     STALE_BUNDLE = "stale_bundle"
     # Scanner policy: its clock is behind time it has already seen, or jumped (never decide).
@@ -55,6 +61,17 @@ class Code(StrEnum):
     OVERRIDE = "override"
     RETURNED_LATE = "returned_late"
     """An entry of a person out longer than the rules' ``max_outside_minutes`` (overdue)."""
+    # Outsiders (gate.visitors): people without a household pass.
+    NO_PASS = "no_pass"  # noqa: S105 - a code, not a password
+    """无证人员: a person without a pass, registered at the gate and turned back (劝返)."""
+    HANDED_OVER = "handed_over"
+    """A delivery handed over at the gate: recorded, nobody entered (a refusal to enter)."""
+    VISITOR_PASS_USED = "visitor_pass_used"  # noqa: S105 - a code, not a password
+    VISITOR_PASS_REVOKED = "visitor_pass_revoked"  # noqa: S105 - a code, not a password
+    VISITOR_PASS_EXPIRED = "visitor_pass_expired"  # noqa: S105 - a code, not a password
+    VISITOR_PASS_NOT_YET_VALID = "visitor_pass_not_yet_valid"  # noqa: S105 - a code
+    VISITOR = "visitor"
+    """Note on an allowed crossing made with a visitor pass."""
 
 
 PASS_VALIDITY_CODES = frozenset(
@@ -73,6 +90,10 @@ PASS_VALIDITY_CODES = frozenset(
         Code.UNKNOWN_HOUSEHOLD,
         Code.SCREEN_CODE_STALE,
         Code.UNKNOWN_PASS,
+        Code.VISITOR_PASS_USED,
+        Code.VISITOR_PASS_REVOKED,
+        Code.VISITOR_PASS_EXPIRED,
+        Code.VISITOR_PASS_NOT_YET_VALID,
     }
 )
 """Codes that mean the pass itself is not good; nothing about the household is known."""
@@ -121,6 +142,9 @@ _REASONS: dict[Code, tuple[str, str]] = {
     Code.ALREADY_OUT: ("本户已有人外出未归", "A member of this household is already out"),
     Code.QUOTA: ("本户外出次数已用完", "Household outing quota used up"),
     Code.EXITS_CLOSED: ("全封闭管理，暂停外出", "Full lockdown: no exits"),
+    Code.ZONE_SEALED_BUILDING: ("所在楼栋封控中，不得外出", "Building sealed: no exits"),
+    Code.ZONE_SEALED_COMPOUND: ("所在小区封控中，不得外出", "Compound sealed: no exits"),
+    Code.ZONE_SEALED_GRID: ("所在网格封控中，不得外出", "Grid sealed: no exits"),
     Code.STALE_BUNDLE: ("离线过久，需值班负责人放行", "Offline too long: supervisor needed"),
     Code.CLOCK_FAULT: ("设备时钟异常，请联系值班负责人", "Device clock fault: call the supervisor"),
     Code.SUPERVISOR_CARD_INVALID: (
@@ -146,7 +170,22 @@ _REASONS: dict[Code, tuple[str, str]] = {
     Code.ENTRY_WITHOUT_EXIT: ("无外出记录的进入", "Entry without a recorded exit"),
     Code.OVERRIDE: ("值班负责人放行", "Let through by supervisor override"),
     Code.RETURNED_LATE: ("超时返回，请提醒住户按时返回", "Came back later than allowed"),
+    Code.NO_PASS: ("无证人员，劝返", "No pass: turned back"),
+    Code.HANDED_OVER: ("物品已在出入口交接，人员未进入", "Handed over at the gate, nobody entered"),
+    Code.VISITOR_PASS_USED: (
+        "访客通行证已使用（仅限一次）",
+        "Visitor pass already used (single use)",
+    ),
+    Code.VISITOR_PASS_REVOKED: ("访客通行证已作废", "Visitor pass revoked"),
+    Code.VISITOR_PASS_EXPIRED: ("访客通行证已过期", "Visitor pass expired"),
+    Code.VISITOR_PASS_NOT_YET_VALID: ("访客通行证尚未生效", "Visitor pass not yet valid"),
+    Code.VISITOR: ("访客凭访客通行证进入", "Visitor with a visitor pass"),
 }
+
+UNTIL_CODES = frozenset(
+    {Code.QUARANTINED, Code.ZONE_SEALED_BUILDING, Code.ZONE_SEALED_COMPOUND, Code.ZONE_SEALED_GRID}
+)
+"""Refusals whose time is the last day they hold (``（至 12-14）``), not the next outing."""
 
 _NEXT_EXIT = ("，下次可外出：{when}", "; next outing allowed {when}")
 _UNTIL = ("（至 {when}）", " (until {when})")
@@ -160,6 +199,6 @@ def reason(code: Code, lang: str = "zh", *, next_exit: str | None = None) -> str
     index = 1 if lang.startswith("en") else 0
     text = _REASONS[code][index]
     if next_exit is not None:
-        template = _UNTIL if code is Code.QUARANTINED else _NEXT_EXIT
+        template = _UNTIL if code in UNTIL_CODES else _NEXT_EXIT
         text += template[index].format(when=next_exit)
     return text

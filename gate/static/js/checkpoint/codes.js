@@ -35,6 +35,13 @@ export const Code = Object.freeze({
   ENTRY_WITHOUT_EXIT: "entry_without_exit",
   OVERRIDE: "override",
   RETURNED_LATE: "returned_late",
+  NO_PASS: "no_pass",
+  HANDED_OVER: "handed_over",
+  VISITOR_PASS_USED: "visitor_pass_used",
+  VISITOR_PASS_REVOKED: "visitor_pass_revoked",
+  VISITOR_PASS_EXPIRED: "visitor_pass_expired",
+  VISITOR_PASS_NOT_YET_VALID: "visitor_pass_not_yet_valid",
+  VISITOR: "visitor",
 });
 
 /** Codes that mean the pass itself is not good; nothing about the household is known. */
@@ -54,6 +61,10 @@ export const PASS_VALIDITY_CODES = Object.freeze(
     Code.UNKNOWN_HOUSEHOLD,
     Code.SCREEN_CODE_STALE,
     Code.UNKNOWN_PASS,
+    Code.VISITOR_PASS_USED,
+    Code.VISITOR_PASS_REVOKED,
+    Code.VISITOR_PASS_EXPIRED,
+    Code.VISITOR_PASS_NOT_YET_VALID,
   ]),
 );
 
@@ -117,6 +128,13 @@ export const REASONS = Object.freeze({
   entry_without_exit: ["无外出记录的进入", "Entry without a recorded exit"],
   override: ["值班负责人放行", "Let through by supervisor override"],
   returned_late: ["超时返回，请提醒住户按时返回", "Came back later than allowed"],
+  no_pass: ["无证人员，劝返", "No pass: turned back"],
+  handed_over: ["物品已在出入口交接，人员未进入", "Handed over at the gate, nobody entered"],
+  visitor_pass_used: ["访客通行证已使用（仅限一次）", "Visitor pass already used (single use)"],
+  visitor_pass_revoked: ["访客通行证已作废", "Visitor pass revoked"],
+  visitor_pass_expired: ["访客通行证已过期", "Visitor pass expired"],
+  visitor_pass_not_yet_valid: ["访客通行证尚未生效", "Visitor pass not yet valid"],
+  visitor: ["访客凭访客通行证进入", "Visitor with a visitor pass"],
 });
 
 const NEXT_EXIT = ["，下次可外出：{when}", "; next outing allowed {when}"];

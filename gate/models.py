@@ -16,6 +16,7 @@ from gate.households.models import Household, Member
 from gate.households.status_history import HouseholdStatusChange
 from gate.issuing.models import IssuedPass, PassStatus
 from gate.privacy.models import CommunityRetention
+from gate.roster.models import DutyAssignment, DutyShift
 from gate.signing.models import SigningKeyRecord
 from gate.supervisors.models import SupervisorCardRecord
 from gate.verification.models import ChainBase
@@ -33,6 +34,8 @@ __all__ = [
     "Compound",
     "Crossing",
     "Device",
+    "DutyAssignment",
+    "DutyShift",
     "Gate",
     "Grid",
     "Household",

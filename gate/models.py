@@ -12,6 +12,7 @@ from gate.community.models import Area, Building, Community, Compound, Grid, Rul
 from gate.crossings.models import Crossing
 from gate.db import Base
 from gate.devices.models import Device, Gate
+from gate.errands.models import Errand, ErrandSquad, ErrandSquadMember
 from gate.households.models import Household, Member
 from gate.households.status_history import HouseholdStatusChange
 from gate.issuing.models import IssuedPass, PassStatus
@@ -36,6 +37,9 @@ __all__ = [
     "Device",
     "DutyAssignment",
     "DutyShift",
+    "Errand",
+    "ErrandSquad",
+    "ErrandSquadMember",
     "Gate",
     "Grid",
     "Household",

@@ -29,6 +29,7 @@ from typing import Any
 from flask import Flask
 from flask_babel import gettext
 
+from gate.errands.labels import KIND_LABELS as ERRAND_KIND_LABELS
 from gate.errors import N_
 from passes import Code, reason
 
@@ -79,6 +80,13 @@ ACTION_LABELS: dict[str, str] = {
     "device.create": N_("Scanner added"),
     "device.enroll": N_("Scanner enrolled"),
     "device.revoke": N_("Scanner revoked"),
+    "errand.accept": N_("Errand accepted"),
+    "errand.assign": N_("Errand assigned"),
+    "errand.cancel": N_("Errand cancelled"),
+    "errand.create": N_("Errand requested"),
+    "errand.deliver": N_("Errand delivered"),
+    "errand.squad_create": N_("Errand squad formed"),
+    "errand.squad_members": N_("Errand squad members changed"),
     "gate.add": N_("Gate added"),
     "gate.close": N_("Gate closed"),
     "gate.rename": N_("Gate renamed"),
@@ -133,6 +141,7 @@ ACTION_GROUP_LABELS: dict[str, str] = {
     "crossing": N_("Crossings (all)"),
     "crossings": N_("Exports (all)"),
     "device": N_("Scanners (all)"),
+    "errand": N_("Quarantine errands (all)"),
     "gate": N_("Gates (all)"),
     "household": N_("Households (all)"),
     "key": N_("Signing keys (all)"),
@@ -176,6 +185,10 @@ DETAIL_KEY_LABELS: dict[str, str] = {
     "crossings": N_("Crossings"),
     "direction": N_("Direction"),
     "enabled": N_("Enabled"),
+    "errand": N_("Errand"),
+    "kind": N_("Kind"),
+    "squad": N_("Squad"),
+    "reason": N_("Reason"),
     "fever_only": N_("Fever only"),
     "fields": N_("Changed fields"),
     "file": N_("File"),
@@ -253,6 +266,7 @@ VALUE_LABELS: dict[str, str] = {
     **HOUSEHOLD_STATUS_LABELS,
     **ROLE_LABELS,
     **DIRECTION_LABELS,
+    **ERRAND_KIND_LABELS,
 }
 """Words that audit details hold as values (statuses, roles, directions, verdicts)."""
 

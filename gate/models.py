@@ -21,6 +21,7 @@ from gate.roster.models import DutyAssignment, DutyShift
 from gate.signing.models import SigningKeyRecord
 from gate.supervisors.models import SupervisorCardRecord
 from gate.verification.models import ChainBase
+from gate.visitors.models import VisitorPassRecord, WalkIn
 
 metadata = Base.metadata
 
@@ -55,5 +56,7 @@ __all__ = [
     "SigningKeyRecord",
     "SupervisorCardRecord",
     "User",
+    "VisitorPassRecord",
+    "WalkIn",
     "metadata",
 ]

@@ -1,1 +1,2 @@
-"""People without a household pass at the gate: walk-ins turned back (劝返), deliveries handed over, and visitors the office pre-approved with a signed visitor pass."""
+"""People without a household pass at the gate: walk-ins turned back (劝返), deliveries
+handed over, and visitors the office pre-approved with a signed visitor pass."""

@@ -12,12 +12,14 @@ from passes.codes import (
     Code,
     reason,
 )
-from passes.decision import Override, Verdict, decide, describe
+from passes.decision import MAX_PEOPLE, Override, Verdict, decide, describe
 from passes.errors import PassError
 from passes.keys import KeyEntry, KeySet, KeyStatus, SigningKey, new_pass_id
+from passes.lockdown import ZoneLevel, ZoneLock, ZoneScope, sealing_lock
 from passes.pass_format import MAX_INPUT_LENGTH, PREFIX, TEXT_LENGTH, Pass, SignedPass, parse_pass
 from passes.qr import qr_modules, qr_version, render_png, render_svg
 from passes.rules import (
+    CountKind,
     ExitHours,
     Quota,
     RuleSet,
@@ -82,6 +84,7 @@ from passes.wire import WireFormatError
 __all__ = [
     "CARD_PREFIX",
     "MAX_INPUT_LENGTH",
+    "MAX_PEOPLE",
     "OVERRIDE_REFUSAL_CODES",
     "PASS_VALIDITY_CODES",
     "PREFIX",
@@ -93,6 +96,7 @@ __all__ = [
     "CardRejected",
     "CardState",
     "Code",
+    "CountKind",
     "Direction",
     "ExitHours",
     "HouseholdState",
@@ -125,6 +129,9 @@ __all__ = [
     "VisitorPassRejected",
     "WindowKind",
     "WireFormatError",
+    "ZoneLevel",
+    "ZoneLock",
+    "ZoneScope",
     "advance",
     "card_for",
     "card_standing",
@@ -157,6 +164,7 @@ __all__ = [
     "rules_from_json",
     "screen_code_for",
     "screen_pass_check",
+    "sealing_lock",
     "sign_screen_code",
     "sign_supervisor_card",
     "sign_visitor_pass",

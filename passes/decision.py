@@ -11,8 +11,11 @@ Order of evaluation (documented contract):
 2. Health: ``sensor_error`` (not an integer of tenths, or outside the plausible
    range), ``no_temperature`` (missing where required), ``fever`` (>= threshold,
    either direction).
-3. Household rules, exits only: ``quarantined``, ``outside_hours``,
-   ``already_out``, ``quota`` (not for exempt households).
+3. Household rules, exits only: ``zone_sealed_*`` (a sealed lockdown zone over the
+   household, exempt ones included: :mod:`passes.lockdown`), ``exits_closed``,
+   ``quarantined``, ``outside_hours``, ``already_out``, ``quota`` (not for exempt households).
+   When the rules count people (``count: people``) a crossing of n people needs room for n
+   more out and n more quota exits, and moves n people; otherwise a crossing is one unit.
 
 Steps 2 and 3 collect every failing code; the first is the primary code.
 Entries are allowed unless step 1 or 2 fails; an entry with nobody out is noted
@@ -30,8 +33,9 @@ from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from passes.codes import REMEASURE_CODES, Code, reason
+from passes.codes import REMEASURE_CODES, UNTIL_CODES, Code, reason
 from passes.keys import KeySet
+from passes.lockdown import SEALED_CODES, sealing_lock
 from passes.rules import RuleSet
 from passes.schedule import (
     counted_exits,
@@ -125,14 +129,17 @@ def describe(
     if code is None:
         raise ValueError("a refusal needs a code")
     when = None
-    if next_exit is not None and code is Code.QUARANTINED:
+    if next_exit is not None and code in UNTIL_CODES:
         when = last_day_covered(next_exit, RuleSet(timezone=timezone)).strftime("%m-%d")
     elif next_exit is not None and code in _TIMED_CODES:
         when = next_exit.astimezone(ZoneInfo(timezone)).strftime("%m-%d %H:%M")
     return reason(code, lang, next_exit=when)
 
 
-_TIMED_CODES = frozenset({Code.QUOTA, Code.OUTSIDE_HOURS, Code.QUARANTINED})
+_TIMED_CODES = frozenset({Code.QUOTA, Code.OUTSIDE_HOURS, *UNTIL_CODES})
+
+MAX_PEOPLE = 20
+"""Most persons one crossing may carry (a household with its children, not a crowd)."""
 
 
 def decide(
@@ -147,6 +154,7 @@ def decide(
     temperature: object,
     now: datetime,
     override: Override | None = None,
+    people: int = 1,
 ) -> Verdict:
     """Decide one crossing. Pure: everything it knows comes in as arguments.
 
@@ -155,7 +163,11 @@ def decide(
     ``temperature`` is integer tenths of a degree Celsius or None; anything else
     (floats, strings, NaN, booleans) is a sensor error and never allowed.
     ``household`` is the state of the pass's household (None if unknown).
+    ``people``: how many persons cross on this pass (1 to :data:`MAX_PEOPLE`; the volunteer
+    enters it); it counts only when the rules count people. Raises ValueError otherwise.
     """
+    if isinstance(people, bool) or not isinstance(people, int) or not 1 <= people <= MAX_PEOPLE:
+        raise ValueError(f"people must be a whole number from 1 to {MAX_PEOPLE}")
     check = (
         verify_pass(presented, keys, community_id=community_id, now=now)
         if isinstance(presented, str)
@@ -184,7 +196,7 @@ def decide(
         )
     codes = [*health_codes(temperature, rules)]
     if direction is Direction.OUT:
-        codes += _exit_codes(household, rules, now)
+        codes += _exit_codes(household, rules, now, rules.units(people))
     notes: list[Code] = []
     allowed = not codes
     if codes and override is not None and not REMEASURE_CODES.intersection(codes):
@@ -194,7 +206,7 @@ def decide(
         notes.append(Code.ENTRY_WITHOUT_EXIT)
     if allowed and direction is Direction.IN and _returns_late(household, rules, now):
         notes.append(Code.RETURNED_LATE)
-    state_after = advance(household, direction, allowed, now, rules)
+    state_after = advance(household, direction, allowed, now, rules, people)
     return Verdict(
         allowed=allowed,
         direction=direction,
@@ -202,7 +214,7 @@ def decide(
         codes=tuple(codes),
         notes=tuple(notes),
         rule_version=rules.version,
-        next_exit_at=next_exit_at(state_after, rules, now),
+        next_exit_at=next_exit_at(state_after, rules, now, people),
         household_id=household.household_id,
         pass_id=check.fields.pass_id,
         temperature_tenths=tenths,
@@ -250,21 +262,24 @@ def health_codes(temperature: object, rules: RuleSet) -> list[Code]:
     return [Code.FEVER] if temperature >= limits.fever_threshold_tenths else []
 
 
-def _exit_codes(household: HouseholdState, rules: RuleSet, now: datetime) -> list[Code]:
+def _exit_codes(household: HouseholdState, rules: RuleSet, now: datetime, units: int) -> list[Code]:
     codes: list[Code] = []
+    seal = sealing_lock(household.zones, now)
+    if seal is not None:
+        codes.append(SEALED_CODES[seal.scope])
     if rules.closed and household.status is not HouseholdStatus.EXEMPT:
         codes.append(Code.EXITS_CLOSED)
     if household.is_quarantined(now):
         codes.append(Code.QUARANTINED)
     if not within_exit_hours(rules, now):
         codes.append(Code.OUTSIDE_HOURS)
-    if len(household.out_since) >= rules.max_out_at_once:
+    if len(household.out_since) + units > rules.max_out_at_once:
         codes.append(Code.ALREADY_OUT)
     quota = rules.quota
     if (
         quota is not None
         and household.status is not HouseholdStatus.EXEMPT
-        and len(counted_exits(household, rules, now)) >= quota.exits
+        and len(counted_exits(household, rules, now)) + units > quota.exits
     ):
         codes.append(Code.QUOTA)
     return codes

@@ -10,8 +10,14 @@ JSON shape (every key optional except ``version``; defaults shown)::
       "exit_hours": {"start": "06:00", "end": "20:00"},                 // or null: any time
       "max_outside_minutes": null,                                      // overdue after this
       "temperature": {"required": true, "fever_threshold_tenths": 373,
-                      "plausible_min_tenths": 340, "plausible_max_tenths": 430}
+                      "plausible_min_tenths": 340, "plausible_max_tenths": 430},
+      "closed": false,                                                  // 全封闭
+      "count": "households"                                             // or "people"
     }
+
+``count`` says what the quota and ``max_out_at_once`` count: ``households`` (一户一次: each
+scan is one outing, whoever goes) or ``people`` (一人一次: the volunteer enters how many
+people cross, and an exit of n people uses n of the quota and puts n people out).
 
 ``window`` is ``calendar_days`` (local dates: 1 per 3 days means an exit on the 22nd
 allows the next on the 25th) or ``rolling_hours`` (the last ``length`` hours).
@@ -70,6 +76,13 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 """The zone of a rule set that names none (the office's own default is its settings')."""
 
 
+class CountKind(StrEnum):
+    """What the quota and ``max_out_at_once`` count."""
+
+    HOUSEHOLDS = "households"
+    PEOPLE = "people"
+
+
 class WindowKind(StrEnum):
     """How the outing quota's window is measured."""
 
@@ -123,6 +136,12 @@ class RuleSet:
     temperature: TemperatureRules = field(default_factory=TemperatureRules)
     closed: bool = False
     """全封闭: no household goes out (exempt ones excepted); entries stay allowed."""
+    count: CountKind = CountKind.HOUSEHOLDS
+    """一户一次 (households) or 一人一次 (people): see the module doc."""
+
+    def units(self, people: int) -> int:
+        """How many quota exits and people out a crossing of ``people`` persons makes."""
+        return people if self.count is CountKind.PEOPLE else 1
 
     @property
     def zone(self) -> ZoneInfo:
@@ -158,6 +177,7 @@ class RuleSet:
             # Only when set: rules without it keep the canonical JSON (and bundle hashes)
             # they had before the key existed.
             **({"closed": True} if self.closed else {}),
+            **({"count": self.count.value} if self.count is not CountKind.HOUSEHOLDS else {}),
         }
 
     def to_json(self) -> str:
@@ -212,6 +232,7 @@ def rules_from_dict(data: object) -> RuleSet:
             "max_outside_minutes",
             "temperature",
             "closed",
+            "count",
         },
     )
     closed = obj.get("closed", False)
@@ -237,7 +258,17 @@ def rules_from_dict(data: object) -> RuleSet:
         else _int(obj["max_outside_minutes"], "max_outside_minutes", 1, 60 * 24 * 30),
         temperature=_temperature(obj.get("temperature", {})),
         closed=closed,
+        count=_count(obj.get("count", "households")),
     )
+
+
+def _count(data: object) -> CountKind:
+    try:
+        return CountKind(_str(data, "count"))
+    except ValueError:
+        raise RuleSetError(
+            "count", "bad_choice", "must be households or people", choices="households, people"
+        ) from None
 
 
 def _quota(data: object) -> Quota | None:

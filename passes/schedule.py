@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
+from passes.lockdown import sealing_lock
 from passes.rules import RuleSet, WindowKind
 from passes.state import HouseholdState, HouseholdStatus
 
@@ -34,12 +35,17 @@ def counted_exits(state: HouseholdState, rules: RuleSet, now: datetime) -> tuple
     return tuple(t for t in state.exits if start <= t <= now)
 
 
-def quota_free_at(state: HouseholdState, rules: RuleSet, now: datetime) -> datetime:
-    """The earliest moment >= ``now`` at which one more exit fits the quota."""
+def quota_free_at(
+    state: HouseholdState, rules: RuleSet, now: datetime, units: int = 1
+) -> datetime | None:
+    """The earliest moment >= ``now`` at which ``units`` more exits fit the quota (None:
+    never, ``units`` is more than the quota allows in any window)."""
     if rules.quota is None:
         return now
+    if units > rules.quota.exits:
+        return None
     counted = sorted(counted_exits(state, rules, now))
-    surplus = len(counted) - rules.quota.exits
+    surplus = len(counted) + units - 1 - rules.quota.exits
     if surplus < 0:
         return now
     # The exit that must leave the window before one more fits.
@@ -70,19 +76,46 @@ def next_opening(rules: RuleSet, now: datetime) -> datetime:
     return opening.astimezone(UTC)
 
 
-def next_exit_at(state: HouseholdState, rules: RuleSet, now: datetime) -> datetime | None:
-    """The earliest moment >= ``now`` when an exit would pass quarantine, quota and hours.
+def next_exit_at(
+    state: HouseholdState, rules: RuleSet, now: datetime, people: int = 1
+) -> datetime | None:
+    """The earliest moment >= ``now`` when an exit of ``people`` persons would pass a sealed
+    zone, quarantine, quota and hours.
 
-    None while quarantined with no end date. Ignores people already out (that
-    depends on someone coming home, not on time).
+    None while sealed or quarantined with no end date, or when the group is larger than the
+    quota. Ignores people already out (that depends on someone coming home, not on time).
+    Each step only moves the moment later, so it is repeated until none moves it (a seal that
+    starts while the quota waits).
     """
+    if not state.zones:  # one pass, exactly as before zones existed
+        return _next_candidate(state, rules, now, rules.units(people))
     moment = now
-    if state.is_quarantined(now):
+    for _ in range(16):  # a few locks back to back at most; a bound, not a limit in practice
+        later = _next_candidate(state, rules, moment, rules.units(people))
+        if later is None or later == moment:
+            return later
+        moment = later
+    return moment
+
+
+def _next_candidate(
+    state: HouseholdState, rules: RuleSet, now: datetime, units: int
+) -> datetime | None:
+    moment = now
+    seal = sealing_lock(state.zones, moment)
+    if seal is not None:
+        if seal.ends_at is None:
+            return None
+        moment = seal.ends_at
+    if state.is_quarantined(moment):
         if state.quarantine_until is None:
             return None
         moment = state.quarantine_until
     if state.status is not HouseholdStatus.EXEMPT:
-        moment = max(moment, quota_free_at(state, rules, moment))
+        free = quota_free_at(state, rules, moment, units)
+        if free is None:
+            return None
+        moment = max(moment, free)
     return next_opening(rules, moment)
 
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from passes.lockdown import ZoneLock
 from passes.rules import RuleSet, WindowKind
 from passes.timefmt import format_utc, parse_utc
 
@@ -37,7 +38,9 @@ class HouseholdState:
     """What the rules need to know about one household, and nothing personal.
 
     ``out_since`` has one entry per member currently out (oldest first);
-    ``exits`` the allowed exits that may still count towards a quota window.
+    ``exits`` the allowed exits that may still count towards a quota window (one per person
+    when the rules count people). ``zones``: the lockdown-zone locks over the household's
+    building, compound or grid that are in force or still to come (:mod:`passes.lockdown`).
     """
 
     household_id: int
@@ -46,6 +49,7 @@ class HouseholdState:
     quarantine_until: datetime | None = None
     out_since: tuple[datetime, ...] = ()
     exits: tuple[datetime, ...] = ()
+    zones: tuple[ZoneLock, ...] = ()
 
     def is_quarantined(self, now: datetime) -> bool:
         """Quarantine ends by itself at ``quarantine_until`` (None: until lifted)."""
@@ -62,6 +66,8 @@ class HouseholdState:
             "quarantine_until": format_utc(self.quarantine_until),
             "out_since": [format_utc(t) for t in self.out_since],
             "exits": [format_utc(t) for t in self.exits],
+            # Only when set: states without locks keep the JSON (and bundle hashes) they had.
+            **({"zones": [lock.to_dict() for lock in self.zones]} if self.zones else {}),
         }
 
     @classmethod
@@ -75,26 +81,37 @@ class HouseholdState:
                 quarantine_until=parse_utc(data.get("quarantine_until")),
                 out_since=tuple(_times(data.get("out_since", ()))),
                 exits=tuple(_times(data.get("exits", ()))),
+                zones=tuple(ZoneLock.from_dict(item) for item in _list(data.get("zones", []))),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"bad household state: {exc}") from None
 
 
 def advance(
-    state: HouseholdState, direction: Direction, allowed: bool, at: datetime, rules: RuleSet
+    state: HouseholdState,
+    direction: Direction,
+    allowed: bool,
+    at: datetime,
+    rules: RuleSet,
+    people: int = 1,
 ) -> HouseholdState:
-    """The state after a crossing at ``at``. Refused crossings change nothing.
+    """The state after a crossing of ``people`` persons at ``at``. Refused crossings change
+    nothing.
 
-    An allowed exit adds a person out and a quota exit; an allowed entry brings the
-    longest-out person home (an entry with nobody out changes nothing). Exits too old
-    to count in any window are dropped so the value stays small.
+    An allowed exit adds n people out and n quota exits, an allowed entry brings the n
+    longest-out people home (fewer if fewer are out), where n is ``rules.units(people)``: 1
+    when the rules count households. Exits too old to count in any window are dropped so the
+    value stays small.
     """
     if not allowed:
         return state
+    units = rules.units(people)
     if direction is Direction.OUT:
-        exits = tuple(sorted((*prune_exits(state.exits, rules, at), at)))
-        return replace(state, out_since=tuple(sorted((*state.out_since, at))), exits=exits)
-    return replace(state, out_since=state.out_since[1:])
+        exits = tuple(sorted((*prune_exits(state.exits, rules, at), *(at,) * units)))
+        return replace(
+            state, out_since=tuple(sorted((*state.out_since, *(at,) * units))), exits=exits
+        )
+    return replace(state, out_since=state.out_since[units:])
 
 
 def prune_exits(exits: tuple[datetime, ...], rules: RuleSet, now: datetime) -> tuple[datetime, ...]:
@@ -106,6 +123,12 @@ def prune_exits(exits: tuple[datetime, ...], rules: RuleSet, now: datetime) -> t
     else:  # a day longer than the window, whatever the zone's offset
         horizon = now - timedelta(days=rules.quota.length + 1)
     return tuple(t for t in exits if t > horizon)
+
+
+def _list(items: Any) -> list[Any]:
+    if not isinstance(items, list):
+        raise TypeError("zones must be a list")
+    return items
 
 
 def _times(items: Any) -> list[datetime]:

@@ -123,8 +123,9 @@ class Corpus:
         revoked: tuple[bytes, ...] = (),
         keys: str = "main",
         community_id: int = COMMUNITY,
+        people: int = 1,
     ) -> dict[str, Any]:
-        """A case of passes.decide on a scanned text."""
+        """A case of passes.decide on a scanned text (``people`` written only when not 1)."""
         verdict = decide(
             presented,
             keys=KEYSETS[keys],
@@ -136,10 +137,12 @@ class Corpus:
             temperature=temperature,
             now=now,
             override=override,
+            people=people,
         )
         return self._case(
             group,
             "decide",
+            **({"people": people} if people != 1 else {}),
             presented=presented,
             keys=keys,
             community_id=community_id,

@@ -81,6 +81,7 @@ export async function runCase(api, corpus, tables, c) {
         temperature: number(c.temperature),
         now: c.now,
         override: c.override,
+        people: c.people ?? 1,
       });
     }
     case "bundle": {

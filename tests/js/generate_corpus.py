@@ -29,7 +29,9 @@ from corpus_builder import Corpus  # noqa: E402
 from corpus_bundle import add_bundles  # noqa: E402
 from corpus_cards import add_cards  # noqa: E402
 from corpus_keys import KEYSETS  # noqa: E402
+from corpus_lockdown import add_lockdown  # noqa: E402
 from corpus_parsing import add_bundle_json, add_rule_json  # noqa: E402
+from corpus_people import add_people  # noqa: E402
 from corpus_random import add_random  # noqa: E402
 from corpus_rules import (  # noqa: E402
     add_closed,
@@ -90,6 +92,8 @@ def build_corpus() -> dict[str, Any]:
     add_cards(corpus)
     add_bundle_json(corpus)
     add_random(corpus, RANDOM_SCENARIOS)
+    add_lockdown(corpus)
+    add_people(corpus)
     return {
         "format": FORMAT,
         "generated_by": "tests/js/generate_corpus.py",

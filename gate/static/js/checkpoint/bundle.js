@@ -159,6 +159,7 @@ function scannerRefusal(
  * - ``override``: null, {supervisor, reason}, or cardOverride(cardText, reason): a card is
  *   checked against the bundle first, and a bad one refuses with its own code
  *   (supervisor_card_invalid / _expired / _revoked);
+ * - ``people``: how many persons cross on the pass (default 1; decide's ``people``);
  * - ``maxBundleAgeMs`` (default 24 h);
  * - ``localHousehold`` (optional, async or not): (householdId, sinceMs) -> the device's own
  *   state of that household after its crossings since the bundle was generated (``sinceMs``:
@@ -180,6 +181,7 @@ export async function decideFromBundle(
     temperature = null,
     now,
     override = null,
+    people = 1,
     maxBundleAgeMs = DEFAULT_MAX_BUNDLE_AGE_MS,
     localHousehold = null,
     unlocked = false,
@@ -222,6 +224,7 @@ export async function decideFromBundle(
     temperature,
     now: formatUtc(at),
     override,
+    people,
   });
   const degraded = Math.max(at - bundle.fetched_at_us, 0) > maxBundleAgeMs * 1000;
   if (degraded && verdict.allowed && (override === null || override === undefined) && !unlocked) {

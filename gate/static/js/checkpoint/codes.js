@@ -25,6 +25,9 @@ export const Code = Object.freeze({
   ALREADY_OUT: "already_out",
   QUOTA: "quota",
   EXITS_CLOSED: "exits_closed",
+  ZONE_SEALED_BUILDING: "zone_sealed_building",
+  ZONE_SEALED_COMPOUND: "zone_sealed_compound",
+  ZONE_SEALED_GRID: "zone_sealed_grid",
   STALE_BUNDLE: "stale_bundle",
   CLOCK_FAULT: "clock_fault",
   SUPERVISOR_CARD_INVALID: "supervisor_card_invalid",
@@ -112,6 +115,9 @@ export const REASONS = Object.freeze({
   already_out: ["本户已有人外出未归", "A member of this household is already out"],
   quota: ["本户外出次数已用完", "Household outing quota used up"],
   exits_closed: ["全封闭管理，暂停外出", "Full lockdown: no exits"],
+  zone_sealed_building: ["所在楼栋封控中，不得外出", "Building sealed: no exits"],
+  zone_sealed_compound: ["所在小区封控中，不得外出", "Compound sealed: no exits"],
+  zone_sealed_grid: ["所在网格封控中，不得外出", "Grid sealed: no exits"],
   stale_bundle: ["离线过久，需值班负责人放行", "Offline too long: supervisor needed"],
   clock_fault: ["设备时钟异常，请联系值班负责人", "Device clock fault: call the supervisor"],
   supervisor_card_invalid: [
@@ -139,6 +145,13 @@ export const REASONS = Object.freeze({
 
 const NEXT_EXIT = ["，下次可外出：{when}", "; next outing allowed {when}"];
 const UNTIL = ["（至 {when}）", " (until {when})"];
+/** Refusals whose time is the last day they hold, not the next outing (passes UNTIL_CODES). */
+export const UNTIL_CODES = new Set([
+  Code.QUARANTINED,
+  Code.ZONE_SEALED_BUILDING,
+  Code.ZONE_SEALED_COMPOUND,
+  Code.ZONE_SEALED_GRID,
+]);
 
 /**
  * The one-line reason for ``code`` in ``lang`` ("zh" or "en"), as passes.reason.
@@ -150,7 +163,7 @@ export function reason(code, lang = "zh", nextExit = null) {
   if (texts === undefined) throw new RangeError(`unknown code ${code}`);
   let text = texts[index];
   if (nextExit !== null && nextExit !== undefined) {
-    const template = code === Code.QUARANTINED ? UNTIL : NEXT_EXIT;
+    const template = UNTIL_CODES.has(code) ? UNTIL : NEXT_EXIT;
     text += template[index].replace("{when}", () => nextExit);
   }
   return text;

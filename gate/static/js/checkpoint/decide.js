@@ -12,10 +12,11 @@
 // turns a 2-3 refusal into an allowed crossing (keeping its codes) except sensor_error and
 // no_temperature; step 1 refusals cannot be overridden.
 
-import { Code, REMEASURE_CODES, displayOf, reason } from "./codes.js";
+import { Code, REMEASURE_CODES, UNTIL_CODES, displayOf, reason } from "./codes.js";
 import { asKeySet } from "./keys.js";
+import { SEALED_CODES, sealingLock } from "./lockdown.js";
 import { toHex } from "./pass_format.js";
-import { asRuleSet } from "./rules.js";
+import { asRuleSet, unitsOf } from "./rules.js";
 import {
   countedExits,
   lastDayCovered,
@@ -35,7 +36,9 @@ import { DAY_US, formatUtc, toInstant } from "./timefmt.js";
 import { verifyPass } from "./verification.js";
 import { monthDay, monthDayTime } from "./zone.js";
 
-const TIMED_CODES = new Set([Code.QUOTA, Code.OUTSIDE_HOURS, Code.QUARANTINED]);
+const TIMED_CODES = new Set([Code.QUOTA, Code.OUTSIDE_HOURS, ...UNTIL_CODES]);
+/** Most persons one crossing may carry (passes.MAX_PEOPLE). */
+export const MAX_PEOPLE = 20;
 
 /**
  * The one-line reason for a verdict from its stored facts (passes.describe). ``nextExit`` is
@@ -49,7 +52,7 @@ export function describe({ allowed, code, notes, nextExit, timezone, lang = "zh"
   }
   if (code === null || code === undefined) throw new RangeError("a refusal needs a code");
   let when = null;
-  if (nextExit !== null && code === Code.QUARANTINED) {
+  if (nextExit !== null && UNTIL_CODES.has(code)) {
     when = monthDay(lastDayCovered(nextExit, { timezone }) * DAY_US);
   } else if (nextExit !== null && TIMED_CODES.has(code)) {
     when = monthDayTime(timezone, nextExit);
@@ -93,17 +96,19 @@ export function healthCodes(temperature, rules) {
   return temperature >= limits.fever_threshold_tenths ? [Code.FEVER] : [];
 }
 
-function exitCodes(household, rules, now) {
+function exitCodes(household, rules, now, units) {
   const codes = [];
+  const seal = sealingLock(household.zones, now);
+  if (seal !== null) codes.push(SEALED_CODES[seal.scope]);
   if (rules.closed && household.status !== HouseholdStatus.EXEMPT) codes.push(Code.EXITS_CLOSED);
   if (isQuarantined(household, now)) codes.push(Code.QUARANTINED);
   if (!withinExitHours(rules, now)) codes.push(Code.OUTSIDE_HOURS);
-  if (household.out_since.length >= rules.max_out_at_once) codes.push(Code.ALREADY_OUT);
+  if (household.out_since.length + units > rules.max_out_at_once) codes.push(Code.ALREADY_OUT);
   const quota = rules.quota;
   if (
     quota !== null &&
     household.status !== HouseholdStatus.EXEMPT &&
-    countedExits(household, rules, now).length >= quota.exits
+    countedExits(household, rules, now).length + units > quota.exits
   ) {
     codes.push(Code.QUOTA);
   }
@@ -171,6 +176,8 @@ function verdictJson(v) {
  * - ``now``: a JS Date, an ISO 8601 text with its zone (to the microsecond, as the wire
  *   writes times), or epoch SECONDS as a number.
  * - ``override``: null or {supervisor, reason}, both non-blank.
+ * - ``people``: how many persons cross (1 to MAX_PEOPLE, default 1); it counts only when the
+ *   rules count people (``count: "people"``).
  *
  * Returns a plain object: the wire verdict (allowed, display, code, codes, notes, reason_zh,
  * reason_en, next_exit_at, rule_version) and the rest of passes.Verdict in JSON form
@@ -189,8 +196,12 @@ export async function decide(
     temperature,
     now,
     override = null,
+    people = 1,
   },
 ) {
+  if (!Number.isInteger(people) || people < 1 || people > MAX_PEOPLE) {
+    throw new RangeError(`people must be a whole number from 1 to ${MAX_PEOPLE}`);
+  }
   const at = toInstant(now);
   const ruleSet = asRuleSet(rules);
   const state = asHousehold(household);
@@ -219,7 +230,8 @@ export async function decide(
     });
   }
   const codes = [...healthCodes(temperature, ruleSet)];
-  if (direction === Direction.OUT) codes.push(...exitCodes(state, ruleSet, at));
+  const units = unitsOf(ruleSet, people);
+  if (direction === Direction.OUT) codes.push(...exitCodes(state, ruleSet, at, units));
   const notes = [];
   let allowed = codes.length === 0;
   if (codes.length && overrideValue !== null && !codes.some((code) => REMEASURE_CODES.has(code))) {
@@ -232,7 +244,7 @@ export async function decide(
   if (allowed && direction === Direction.IN && returnsLate(state, ruleSet, at)) {
     notes.push(Code.RETURNED_LATE);
   }
-  const stateAfter = advanceAt(state, direction, allowed, at, ruleSet);
+  const stateAfter = advanceAt(state, direction, allowed, at, ruleSet, people);
   return verdictJson({
     allowed,
     direction,
@@ -240,7 +252,7 @@ export async function decide(
     codes,
     notes,
     rules: ruleSet,
-    nextExitAt: nextExitAt(stateAfter, ruleSet, at),
+    nextExitAt: nextExitAt(stateAfter, ruleSet, at, people),
     fields: check.fields,
     temperature,
     stateAfter,

@@ -165,6 +165,24 @@ function sameCase(zone) {
   return resolved === zone || resolved.toLowerCase() !== zone.toLowerCase();
 }
 
+/** What the quota and max_out_at_once count (passes.CountKind): 一户一次 or 一人一次. */
+export const CountKind = Object.freeze({ HOUSEHOLDS: "households", PEOPLE: "people" });
+
+function countKind(value) {
+  const text = str(value, "count");
+  if (!Object.values(CountKind).includes(text)) {
+    throw new RuleSetError("count", "bad_choice", "must be households or people", {
+      choices: "households, people",
+    });
+  }
+  return text;
+}
+
+/** How many quota exits and people out a crossing of ``people`` persons makes (RuleSet.units). */
+export function unitsOf(rules, people) {
+  return rules.count === CountKind.PEOPLE ? people : 1;
+}
+
 /** Validate a decoded JSON object into a rule set (passes.rules_from_dict). */
 export function rulesFromDict(data) {
   const obj = object(data, "(root)", [
@@ -176,6 +194,7 @@ export function rulesFromDict(data) {
     "max_outside_minutes",
     "temperature",
     "closed",
+    "count",
   ]);
   const closed = get(obj, "closed", false);
   if (typeof closed !== "boolean") {
@@ -211,6 +230,7 @@ export function rulesFromDict(data) {
     max_outside_minutes: maxOutside,
     temperature: temperature(get(obj, "temperature", {})),
     closed,
+    count: countKind(get(obj, "count", CountKind.HOUSEHOLDS)),
   });
   PARSED.add(rules);
   return rules;
@@ -244,6 +264,7 @@ export function rulesToDict(rules) {
     max_outside_minutes: rules.max_outside_minutes,
     temperature: { ...rules.temperature },
     ...(rules.closed ? { closed: true } : {}),
+    ...(rules.count !== CountKind.HOUSEHOLDS ? { count: rules.count } : {}),
   };
 }
 

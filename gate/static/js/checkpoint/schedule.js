@@ -2,7 +2,8 @@
 // allowed exit, overdue. Instants are microseconds (timefmt.js); local dates and wall-clock
 // hours are read in the rule set's zone (zone.js).
 
-import { exitHoursContain, WindowKind } from "./rules.js";
+import { sealingLock } from "./lockdown.js";
+import { exitHoursContain, unitsOf, WindowKind } from "./rules.js";
 import { HouseholdStatus, isQuarantined } from "./state.js";
 import {
   DAY_US,
@@ -28,11 +29,13 @@ export function countedExits(state, rules, now) {
   return state.exits.filter((t) => start <= t && t <= now);
 }
 
-/** The earliest moment >= ``now`` at which one more exit fits the quota. */
-export function quotaFreeAt(state, rules, now) {
+/** The earliest moment >= ``now`` at which ``units`` more exits fit the quota (null: never,
+ * more than the quota allows in any window). */
+export function quotaFreeAt(state, rules, now, units = 1) {
   if (rules.quota === null) return now;
+  if (units > rules.quota.exits) return null;
   const counted = [...countedExits(state, rules, now)].sort((a, b) => a - b);
-  const surplus = counted.length - rules.quota.exits;
+  const surplus = counted.length + units - 1 - rules.quota.exits;
   if (surplus < 0) return now;
   const leaving = counted[surplus];
   if (rules.quota.window === WindowKind.ROLLING_HOURS)
@@ -56,16 +59,38 @@ export function nextOpening(rules, now) {
   return wallToInstant(rules.timezone, opening);
 }
 
-/** The earliest moment >= ``now`` when an exit would pass quarantine, quota and hours; null
- * while quarantined with no end date. Ignores people already out. */
-export function nextExitAt(state, rules, now) {
+/** The earliest moment >= ``now`` when an exit of ``people`` persons would pass a sealed zone,
+ * quarantine, quota and hours; null while sealed or quarantined with no end date, or when the
+ * group is larger than the quota. Ignores people already out. Repeated until no step moves the
+ * moment (a seal that starts while the quota waits), as passes.next_exit_at. */
+export function nextExitAt(state, rules, now, people = 1) {
+  const units = unitsOf(rules, people);
+  if (state.zones.length === 0) return nextCandidate(state, rules, now, units);
   let moment = now;
-  if (isQuarantined(state, now)) {
+  for (let round = 0; round < 16; round += 1) {
+    const start = moment;
+    moment = nextCandidate(state, rules, start, units);
+    if (moment === null || moment === start) return moment;
+  }
+  return moment;
+}
+
+function nextCandidate(state, rules, now, units) {
+  let moment = now;
+  const seal = sealingLock(state.zones, moment);
+  if (seal !== null) {
+    if (seal.ends_at === null) return null;
+    moment = seal.ends_at;
+  }
+  if (isQuarantined(state, moment)) {
     if (state.quarantine_until === null) return null;
     moment = state.quarantine_until;
   }
-  if (state.status !== HouseholdStatus.EXEMPT)
-    moment = Math.max(moment, quotaFreeAt(state, rules, moment));
+  if (state.status !== HouseholdStatus.EXEMPT) {
+    const free = quotaFreeAt(state, rules, moment, units);
+    if (free === null) return null;
+    moment = Math.max(moment, free);
+  }
   return nextOpening(rules, moment);
 }
 

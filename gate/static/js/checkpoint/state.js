@@ -2,7 +2,8 @@
 // crossings advance. Times inside are microseconds since the epoch (timefmt.js); the JSON form
 // (to/from dict) is the wire's, with ISO 8601 UTC strings.
 
-import { WindowKind, asRuleSet } from "./rules.js";
+import { lockFromDict, lockToDict } from "./lockdown.js";
+import { WindowKind, asRuleSet, unitsOf } from "./rules.js";
 import { DAY_US, HOUR_US, formatUtc, parseUtc } from "./timefmt.js";
 
 export const Direction = Object.freeze({ OUT: "out", IN: "in" });
@@ -21,6 +22,7 @@ function freezeState(state) {
     ...state,
     out_since: Object.freeze([...state.out_since]),
     exits: Object.freeze([...state.exits]),
+    zones: Object.freeze([...(state.zones ?? [])]),
   });
   PARSED.add(value);
   return value;
@@ -60,7 +62,13 @@ export function householdFromDict(data) {
     quarantine_until: parseUtc(get("quarantine_until", null)),
     out_since: times(get("out_since", []), "out_since"),
     exits: times(get("exits", []), "exits"),
+    zones: zoneLocks(get("zones", [])),
   });
+}
+
+function zoneLocks(items) {
+  if (!Array.isArray(items)) throw new TypeError("bad household state: zones must be a list");
+  return items.map(lockFromDict);
 }
 
 /** ``state`` parsed: one householdFromDict made, its JSON object, or null. */
@@ -78,6 +86,7 @@ export function householdToDict(state) {
     quarantine_until: formatUtc(state.quarantine_until),
     out_since: state.out_since.map(formatUtc),
     exits: state.exits.map(formatUtc),
+    ...(state.zones.length ? { zones: state.zones.map(lockToDict) } : {}),
   };
 }
 
@@ -104,20 +113,23 @@ export function pruneExits(exits, rules, now) {
 }
 
 /**
- * The state after a crossing at ``at`` (passes.advance), ``at`` in microseconds. Refused
- * crossings change nothing; an allowed exit adds a person out and a quota exit; an allowed
- * entry brings the longest-out person home.
+ * The state after a crossing of ``people`` persons at ``at`` (passes.advance), ``at`` in
+ * microseconds. Refused crossings change nothing; an allowed exit adds n people out and n
+ * quota exits; an allowed entry brings the n longest-out people home (n = unitsOf(rules,
+ * people): 1 when the rules count households).
  */
-export function advanceAt(state, direction, allowed, at, rules) {
+export function advanceAt(state, direction, allowed, at, rules, people = 1) {
   if (!allowed) return state;
+  const units = unitsOf(rules, people);
   if (direction === Direction.OUT) {
+    const added = new Array(units).fill(at);
     return freezeState({
       ...state,
-      out_since: [...state.out_since, at].sort(byTime),
-      exits: [...pruneExits(state.exits, rules, at), at].sort(byTime),
+      out_since: [...state.out_since, ...added].sort(byTime),
+      exits: [...pruneExits(state.exits, rules, at), ...added].sort(byTime),
     });
   }
-  return freezeState({ ...state, out_since: state.out_since.slice(1) });
+  return freezeState({ ...state, out_since: state.out_since.slice(units) });
 }
 
 /**
@@ -125,11 +137,11 @@ export function advanceAt(state, direction, allowed, at, rules) {
  * an ISO 8601 text, or MILLISECONDS since the epoch (a number, as Date.now() gives), ``rules``
  * parsed or JSON. For a phone that replays its own journal onto a bundle's state.
  */
-export function advance(state, direction, allowed, at, rules) {
+export function advance(state, direction, allowed, at, rules, people = 1) {
   let us;
   if (at instanceof Date) us = at.getTime() * 1000;
   else if (typeof at === "string") us = parseUtc(at);
   else if (typeof at === "number" && Number.isFinite(at)) us = Math.round(at * 1000);
   else throw new TypeError("at must be a Date, an ISO 8601 text or milliseconds");
-  return advanceAt(asHousehold(state), direction, allowed, us, asRuleSet(rules));
+  return advanceAt(asHousehold(state), direction, allowed, us, asRuleSet(rules), people);
 }

@@ -72,6 +72,21 @@ class Code(StrEnum):
     VISITOR_PASS_NOT_YET_VALID = "visitor_pass_not_yet_valid"  # noqa: S105 - a code
     VISITOR = "visitor"
     """Note on an allowed crossing made with a visitor pass."""
+    # Vehicles (gate.vehicles): a car by its vehicle pass or by the plate typed at the gate.
+    PLATE_INVALID = "plate_invalid"
+    """The typed plate is no mainland plate (passes.plates)."""
+    PLATE_MISMATCH = "plate_mismatch"
+    """The typed plate is not the one on the vehicle pass (a card moved to another car)."""
+    VEHICLE_PASS_REQUIRED = "vehicle_pass_required"  # noqa: S105 - a code, not a password
+    """A local plate without a vehicle pass where the rule refuses it."""
+    OUTSIDE_PLATE = "outside_plate"
+    """外地车辆: a plate outside the local prefixes, refused by the rule."""
+    VEHICLE_PASS = "vehicle_pass"  # noqa: S105 - a code, not a password
+    """Note on an allowed crossing of a car with its vehicle pass."""
+    PLATE_REGISTERED = "plate_registered"
+    """Note: a car without a pass let in by the rule, its plate logged."""
+    OUTSIDE_PLATE_REGISTERED = "outside_plate_registered"
+    """Note: an outside plate let in by the rule (登记放行), its plate logged."""
 
 
 PASS_VALIDITY_CODES = frozenset(
@@ -94,6 +109,7 @@ PASS_VALIDITY_CODES = frozenset(
         Code.VISITOR_PASS_REVOKED,
         Code.VISITOR_PASS_EXPIRED,
         Code.VISITOR_PASS_NOT_YET_VALID,
+        Code.PLATE_MISMATCH,
     }
 )
 """Codes that mean the pass itself is not good; nothing about the household is known."""
@@ -180,6 +196,13 @@ _REASONS: dict[Code, tuple[str, str]] = {
     Code.VISITOR_PASS_EXPIRED: ("访客通行证已过期", "Visitor pass expired"),
     Code.VISITOR_PASS_NOT_YET_VALID: ("访客通行证尚未生效", "Visitor pass not yet valid"),
     Code.VISITOR: ("访客凭访客通行证进入", "Visitor with a visitor pass"),
+    Code.PLATE_INVALID: ("车牌号格式不正确，请核对", "Not a valid plate: check it"),
+    Code.PLATE_MISMATCH: ("车牌与车辆通行证不符", "Plate does not match the vehicle pass"),
+    Code.VEHICLE_PASS_REQUIRED: ("无车辆通行证，禁止进入", "No vehicle pass: entry refused"),
+    Code.OUTSIDE_PLATE: ("外地车辆，禁止进入", "Outside plate: entry refused"),
+    Code.VEHICLE_PASS: ("车辆凭通行证通行", "Vehicle with its vehicle pass"),
+    Code.PLATE_REGISTERED: ("车牌已登记，放行", "Plate logged, let through"),
+    Code.OUTSIDE_PLATE_REGISTERED: ("外地车辆已登记，放行", "Outside plate logged, let through"),
 }
 
 UNTIL_CODES = frozenset(

@@ -19,6 +19,13 @@ JSON shape (every key optional except ``version``; defaults shown)::
 scan is one outing, whoever goes) or ``people`` (一人一次: the volunteer enters how many
 people cross, and an exit of n people uses n of the quota and puts n people out).
 
+``vehicles`` (only when set) is the rule for cars arriving without a vehicle pass, by the plate
+the volunteer types: ``{"local_prefixes": ["鲁E"], "local": "allow", "outside": "refuse"}``.
+A plate starting with a local prefix (a province, or a province and its authority letter) is
+local: ``allow`` (let in, plate logged) or ``refuse``; any other plate is outside:
+``register`` (let in, plate logged as outside) or ``refuse`` (外地车辆禁止进入). Exits are never
+refused for a plate (see :mod:`passes.vehicle_decision`).
+
 ``window`` is ``calendar_days`` (local dates: 1 per 3 days means an exit on the 22nd
 allows the next on the 25th) or ``rolling_hours`` (the last ``length`` hours).
 """
@@ -26,6 +33,7 @@ allows the next on the 25th) or ``rolling_hours`` (the last ``length`` hours).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
@@ -35,6 +43,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from passes.codes import Code
 from passes.errors import PassError
+from passes.plates import PROVINCES
 
 RULE_PROBLEMS = frozenset(
     {
@@ -50,6 +59,8 @@ RULE_PROBLEMS = frozenset(
         "bad_clock",
         "start_equals_end",
         "fever_outside_plausible",
+        "bad_plate_prefix",  # value
+        "too_many",  # high
     }
 )
 """The stable codes of :attr:`RuleSetError.problem` (comments: their ``params``)."""
@@ -71,6 +82,10 @@ class RuleSetError(PassError):
         self.params: dict[str, str | int] = params
         self.message = message
 
+
+MAX_PLATE_PREFIXES = 40
+_PLATE_PREFIX = re.compile(f"[{PROVINCES}][A-HJ-Z]?")
+"""A local plate prefix: a province abbreviation, optionally with an authority letter."""
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 """The zone of a rule set that names none (the office's own default is its settings')."""
@@ -123,6 +138,37 @@ class TemperatureRules:
     plausible_max_tenths: int = 430
 
 
+class LocalPlates(StrEnum):
+    """What a car with a local plate and no vehicle pass may do at an entry."""
+
+    ALLOW = "allow"
+    REFUSE = "refuse"
+
+
+class OutsidePlates(StrEnum):
+    """What a car with an outside plate and no vehicle pass may do at an entry."""
+
+    REGISTER = "register"
+    REFUSE = "refuse"
+
+
+@dataclass(frozen=True)
+class VehicleRules:
+    """The rule for cars without a vehicle pass (see the module doc's ``vehicles``)."""
+
+    local_prefixes: tuple[str, ...] = ()
+    local: LocalPlates = LocalPlates.ALLOW
+    outside: OutsidePlates = OutsidePlates.REFUSE
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "local_prefixes": list(self.local_prefixes),
+            "local": self.local.value,
+            "outside": self.outside.value,
+        }
+
+
 @dataclass(frozen=True)
 class RuleSet:
     """One version of a community's rules. Every crossing records the version that decided it."""
@@ -136,6 +182,8 @@ class RuleSet:
     temperature: TemperatureRules = field(default_factory=TemperatureRules)
     closed: bool = False
     """全封闭: no household goes out (exempt ones excepted); entries stay allowed."""
+    vehicles: VehicleRules | None = None
+    """Cars without a vehicle pass, by plate (None: every typed plate is let in, logged)."""
     count: CountKind = CountKind.HOUSEHOLDS
     """一户一次 (households) or 一人一次 (people): see the module doc."""
 
@@ -177,6 +225,7 @@ class RuleSet:
             # Only when set: rules without it keep the canonical JSON (and bundle hashes)
             # they had before the key existed.
             **({"closed": True} if self.closed else {}),
+            **({"vehicles": self.vehicles.to_dict()} if self.vehicles is not None else {}),
             **({"count": self.count.value} if self.count is not CountKind.HOUSEHOLDS else {}),
         }
 
@@ -232,6 +281,7 @@ def rules_from_dict(data: object) -> RuleSet:
             "max_outside_minutes",
             "temperature",
             "closed",
+            "vehicles",
             "count",
         },
     )
@@ -258,6 +308,7 @@ def rules_from_dict(data: object) -> RuleSet:
         else _int(obj["max_outside_minutes"], "max_outside_minutes", 1, 60 * 24 * 30),
         temperature=_temperature(obj.get("temperature", {})),
         closed=closed,
+        vehicles=_vehicles(obj.get("vehicles")),
         count=_count(obj.get("count", "households")),
     )
 
@@ -269,6 +320,44 @@ def _count(data: object) -> CountKind:
         raise RuleSetError(
             "count", "bad_choice", "must be households or people", choices="households, people"
         ) from None
+
+
+def _vehicles(data: object) -> VehicleRules | None:
+    if data is None:
+        return None
+    obj = _object(data, "vehicles", {"local_prefixes", "local", "outside"})
+    prefixes = obj.get("local_prefixes", [])
+    if not isinstance(prefixes, list):
+        raise RuleSetError("vehicles.local_prefixes", "not_text", "must be a list of text")
+    if len(prefixes) > MAX_PLATE_PREFIXES:
+        raise RuleSetError(
+            "vehicles.local_prefixes", "too_many", "too many prefixes", high=MAX_PLATE_PREFIXES
+        )
+    for prefix in prefixes:
+        text = _str(prefix, "vehicles.local_prefixes")
+        if not _PLATE_PREFIX.fullmatch(text):
+            raise RuleSetError(
+                "vehicles.local_prefixes",
+                "bad_plate_prefix",
+                f"{text!r} is not a province abbreviation, optionally with its letter (鲁E)",
+                value=text,
+            )
+    try:
+        local = LocalPlates(_str(obj.get("local", "allow"), "vehicles.local"))
+    except ValueError:
+        raise RuleSetError(
+            "vehicles.local", "bad_choice", "must be allow or refuse", choices="allow, refuse"
+        ) from None
+    try:
+        outside = OutsidePlates(_str(obj.get("outside", "refuse"), "vehicles.outside"))
+    except ValueError:
+        raise RuleSetError(
+            "vehicles.outside",
+            "bad_choice",
+            "must be register or refuse",
+            choices="register, refuse",
+        ) from None
+    return VehicleRules(tuple(dict.fromkeys(prefixes)), local, outside)
 
 
 def _quota(data: object) -> Quota | None:

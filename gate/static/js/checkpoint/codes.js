@@ -45,6 +45,13 @@ export const Code = Object.freeze({
   VISITOR_PASS_EXPIRED: "visitor_pass_expired",
   VISITOR_PASS_NOT_YET_VALID: "visitor_pass_not_yet_valid",
   VISITOR: "visitor",
+  PLATE_INVALID: "plate_invalid",
+  PLATE_MISMATCH: "plate_mismatch",
+  VEHICLE_PASS_REQUIRED: "vehicle_pass_required",
+  OUTSIDE_PLATE: "outside_plate",
+  VEHICLE_PASS: "vehicle_pass",
+  PLATE_REGISTERED: "plate_registered",
+  OUTSIDE_PLATE_REGISTERED: "outside_plate_registered",
 });
 
 /** Codes that mean the pass itself is not good; nothing about the household is known. */
@@ -68,6 +75,7 @@ export const PASS_VALIDITY_CODES = Object.freeze(
     Code.VISITOR_PASS_REVOKED,
     Code.VISITOR_PASS_EXPIRED,
     Code.VISITOR_PASS_NOT_YET_VALID,
+    Code.PLATE_MISMATCH,
   ]),
 );
 
@@ -141,6 +149,13 @@ export const REASONS = Object.freeze({
   visitor_pass_expired: ["访客通行证已过期", "Visitor pass expired"],
   visitor_pass_not_yet_valid: ["访客通行证尚未生效", "Visitor pass not yet valid"],
   visitor: ["访客凭访客通行证进入", "Visitor with a visitor pass"],
+  plate_invalid: ["车牌号格式不正确，请核对", "Not a valid plate: check it"],
+  plate_mismatch: ["车牌与车辆通行证不符", "Plate does not match the vehicle pass"],
+  vehicle_pass_required: ["无车辆通行证，禁止进入", "No vehicle pass: entry refused"],
+  outside_plate: ["外地车辆，禁止进入", "Outside plate: entry refused"],
+  vehicle_pass: ["车辆凭通行证通行", "Vehicle with its vehicle pass"],
+  plate_registered: ["车牌已登记，放行", "Plate logged, let through"],
+  outside_plate_registered: ["外地车辆已登记，放行", "Outside plate logged, let through"],
 });
 
 const NEXT_EXIT = ["，下次可外出：{when}", "; next outing allowed {when}"];

@@ -20,6 +20,7 @@ from gate.privacy.models import CommunityRetention
 from gate.roster.models import DutyAssignment, DutyShift
 from gate.signing.models import SigningKeyRecord
 from gate.supervisors.models import SupervisorCardRecord
+from gate.vehicles.models import Vehicle, VehiclePassRecord
 from gate.verification.models import ChainBase
 from gate.visitors.models import VisitorPassRecord, WalkIn
 
@@ -56,6 +57,8 @@ __all__ = [
     "SigningKeyRecord",
     "SupervisorCardRecord",
     "User",
+    "Vehicle",
+    "VehiclePassRecord",
     "VisitorPassRecord",
     "WalkIn",
     "metadata",

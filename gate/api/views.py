@@ -35,9 +35,10 @@ from gate.devices.operations import DeviceError, check_in, enroll
 from gate.services import now, services
 from gate.supervisors.operations import bundle_cards
 from gate.unit_of_work import DbSession
+from gate.visitors.scans import record_visitor_scan
 from gate.web.json_body import BadJsonBody, json_body
 from gate.web.unit_of_work import db_session, request_unit, writes
-from passes import Code
+from passes import Code, is_visitor_pass
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -141,15 +142,20 @@ def scan() -> Response:
     session = db_session()
     context = services().contexts.get(session, caller.community_id)
     try:
-        recorded = record_scan(
-            session,
-            context=context,
-            origin=caller.origin,
-            request=scan_request,
-            now=at,
-            supervisor=supervisor,
-            override_refusal=refusal,
-        )
+        if is_visitor_pass(scan_request.pass_text):  # an outsider's pass: gate.visitors decides
+            recorded = record_visitor_scan(
+                session, context=context, origin=caller.origin, request=scan_request, now=at
+            )
+        else:
+            recorded = record_scan(
+                session,
+                context=context,
+                origin=caller.origin,
+                request=scan_request,
+                now=at,
+                supervisor=supervisor,
+                override_refusal=refusal,
+            )
     except CrossingError as exc:
         request_unit().commit()  # the office's crossing.id_reuse event
         raise ApiError(409, exc.code, exc.message) from None

@@ -37,19 +37,21 @@ from gate.crossings.browser import (
     record_browser_scan,
     supervisor_override,
 )
-from gate.crossings.operations import CrossingError, ScanRequest, card_label
+from gate.crossings.operations import CrossingError, Origin, ScanRequest, card_label
 from gate.crossings.supervisors import Supervisor
 from gate.devices.queries import gate_of, gates_of
 from gate.gateview import offline as _offline_routes  # noqa: F401  (registers its routes)
+from gate.gateview import walk_ins as _walk_in_routes  # noqa: F401  (registers its routes)
 from gate.gateview.blueprint import GATE_SESSION_KEY, GateError, gateview
 from gate.gateview.offline import GATE_PAGE_POLICY, offline_reasons
 from gate.issuing.manual_codes import UnknownManualCode, manual_pass_text
 from gate.services import now, services
+from gate.visitors.scans import record_visitor_scan
 from gate.web.auth import GATE_ROLES, current_community_id, require_role
 from gate.web.i18n import is_chinese
 from gate.web.json_body import json_object
 from gate.web.unit_of_work import db_session, request_unit, writes
-from passes import Override, format_utc, is_supervisor_card
+from passes import Override, format_utc, is_supervisor_card, is_visitor_pass
 
 __all__ = ["gateview"]  # the blueprint, with the routes of this module and of offline.py
 
@@ -148,15 +150,21 @@ def _decide(body: dict[str, Any], pass_of: Callable[[], object]) -> Response:
         else Supervisor(int(current_user.id), community_id, _display_name())
     )
     try:
-        recorded = record_browser_scan(
-            db,
-            context=context,
-            gate_id=gate.id,
-            user_id=int(current_user.id),
-            request=scan_request,
-            now=at,
-            supervisor=supervisor,
-        )
+        if is_visitor_pass(scan_request.pass_text):  # an outsider's pass: gate.visitors decides
+            origin = Origin(gate_id=gate.id, user_id=int(current_user.id))
+            recorded = record_visitor_scan(
+                db, context=context, origin=origin, request=scan_request, now=at
+            )
+        else:
+            recorded = record_browser_scan(
+                db,
+                context=context,
+                gate_id=gate.id,
+                user_id=int(current_user.id),
+                request=scan_request,
+                now=at,
+                supervisor=supervisor,
+            )
     except CrossingError as exc:
         request_unit().commit()  # the office's crossing.id_reuse event
         raise GateError(409, exc.code, _(exc.message_id, **exc.params)) from None

@@ -82,7 +82,8 @@ class WalkIn(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     community_id: Mapped[int] = mapped_column(U32, ForeignKey("communities.id"))
     gate_id: Mapped[int] = mapped_column(ForeignKey("gates.id"))
-    crossing_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    crossing_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    """The crossing recorded for it (set right after the crossing is stored)."""
     client_id: Mapped[str] = mapped_column(String(36), unique=True)
     kind: Mapped[str] = mapped_column(String(16))
     outcome: Mapped[Outcome] = mapped_column(text_enum(Outcome, "walk_in_outcome", length=16))

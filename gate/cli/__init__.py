@@ -21,10 +21,12 @@ def _register_commands() -> None:
     from gate.cli.audit import audit_group
     from gate.cli.crossings import crossings_group
     from gate.cli.db import db_group
+    from gate.cli.errands import errands_group
     from gate.cli.households import households_group
     from gate.cli.issuing import passes_group
     from gate.cli.links import link_command  # noqa: F401  (passes link, community rotating-codes)
     from gate.cli.privacy import privacy_group
+    from gate.cli.roster import roster_group
     from gate.cli.serving import demo_command, serve_command
     from gate.cli.setup import community_group, devices_group, gates_group, rules_group
     from gate.cli.signing import keys_group
@@ -45,7 +47,9 @@ def _register_commands() -> None:
         audit_group,
         users_group,
         supervisors_group,
+        errands_group,
         privacy_group,
+        roster_group,
         demo_command,
         serve_command,
     ):

@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -53,9 +53,12 @@ from gate.households.decision_state import household_state, state_columns
 from gate.households.validation import mask_name
 from gate.issuing.models import PassStatus
 from gate.issuing.screen_codes import check_presented
+from gate.roster.queries import shift_at
+from gate.zones.queries import household_locks
 from passes import (
     Code,
     Direction,
+    HouseholdState,
     Override,
     PassCheck,
     PassError,
@@ -114,6 +117,9 @@ class ScanRequest:
     client_time: bool = True
     """``scanned_at`` is the client's (part of the request, hashed); False when the server
     stamped it (the browser gate view), so a retried request hashes the same."""
+    people: int = 1
+    """How many persons crossed on the pass (the volunteer's count; counts when the rules
+    count people: ``passes.CountKind``)."""
 
 
 @dataclass(frozen=True)
@@ -247,7 +253,7 @@ def record_scan(
         # Signed by a key of this community, for a registered household, but never issued
         # here: only the server knows (the scanner's bundle lists revocations, not passes).
         check = PassRejected(Code.UNKNOWN_PASS, "no issued pass has this id", check.fields)
-    state = household_state(locked) if locked is not None else None
+    state = _household_state(session, locked, decided_at)
     revoked = _revoked(check, None if locked is None else locked.pass_status)
     card = None if request.override is None else request.override.card
     if offline is None and supervisor is None and card is not None:
@@ -266,9 +272,13 @@ def record_scan(
         temperature=request.temperature,
         now=decided_at,
         override=override,
+        people=request.people,
     )
     values = _crossing_values(context, origin, request, verdict, now)
     values["request_hash"] = request_hash
+    # The duty shift on at the gate when decided: online the server's now, offline the
+    # scan's own time (an upload hours later still names the shift it happened in).
+    values["shift_id"] = shift_at(session, origin.gate_id, decided_at)
     # Attributed only to a registered household of this community: a validly signed pass
     # naming a household the server does not know (minted, or a restore from an older
     # backup) is refused ``unknown_household`` and stored without one, never a 500.
@@ -294,7 +304,9 @@ def record_scan(
         if refusal is not None:
             _override_refused_event(session, context, origin, request, stored, refusal)
         return _result(stored, replay=False, label=None)
-    after = advance(state, request.direction, bool(values["allowed"]), decided_at, context.rules)
+    after = advance(
+        state, request.direction, bool(values["allowed"]), decided_at, context.rules, request.people
+    )
     new_state = StateWrite(locked.id, state_columns(after), now) if after != state else None
     head = ChainHead(origin.gate_id, locked.chain_seq, locked.chain_hash)
     stored = insert_crossing(session, values, head, new_state)
@@ -304,6 +316,15 @@ def record_scan(
         _override_refused_event(session, context, origin, request, stored, refusal)
     label = _label(locked.code, locked.head_name) if offline is None else None
     return _result(stored, replay=False, label=label)
+
+
+def _household_state(session: Session, locked: Any, at: datetime) -> HouseholdState | None:
+    """The locked household's state with the lockdown-zone locks over it at ``at`` (None
+    without a household)."""
+    if locked is None:
+        return None
+    state = household_state(locked)
+    return replace(state, zones=household_locks(session, state.household_id, at))
 
 
 def request_hash_of(origin: Origin, request: ScanRequest, offline: OfflineClaim | None) -> str:
@@ -322,6 +343,8 @@ def request_hash_of(origin: Origin, request: ScanRequest, offline: OfflineClaim 
     }
     if override is not None and override.card is not None:  # only then: older hashes hold
         canonical["supervisor_card"] = override.card
+    if request.people != 1:  # only then: older hashes hold
+        canonical["people"] = request.people
     if offline is not None:
         canonical["claim"] = {
             "allowed": offline.allowed,
@@ -716,6 +739,7 @@ def _crossing_values(
         "conflict": False,
         "rejected": False,
         "latency_ms": request.latency_ms,
+        "people": request.people,
     }
 
 

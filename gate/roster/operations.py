@@ -137,8 +137,7 @@ def _place(
         existing = _gate_shifts(session, gate.id, starts, ends)
         if any(s.starts_at == starts and s.ends_at == ends for s in existing):
             continue  # planned already: planning twice is not an error
-        clash = existing or [f for f in fresh if f[0] < ends and f[1] > starts]
-        if clash:
+        if existing or any(f[0] < ends and f[1] > starts for f in fresh):
             when = starts.astimezone(community_zone(session, gate.community_id))
             raise RosterError("overlap", gate=gate.name, when=f"{when:%m-%d %H:%M}")
         fresh.append((starts, ends))

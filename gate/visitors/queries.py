@@ -1,0 +1,89 @@
+"""Reading outsiders back: a visitor pass's state, the walk-in registrations, counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gate.devices.models import Gate
+from gate.households.fields import mask_phone
+from gate.visitors.models import VisitorPassRecord, WalkIn
+
+PASS_STATES = ("pending", "active", "used", "expired", "revoked")
+"""A visitor pass's state, as :func:`pass_state` names it (entry points translate)."""
+
+
+def pass_state(record: VisitorPassRecord, now: datetime) -> str:
+    """``revoked``, ``used`` (single use, consumed), ``expired``, ``pending`` (not yet
+    valid) or ``active``, in that order."""
+    if record.revoked_at is not None:
+        return "revoked"
+    if record.single_use and record.used_at is not None:
+        return "used"
+    if now > record.valid_until:
+        return "expired"
+    if now < record.valid_from:
+        return "pending"
+    return "active"
+
+
+@dataclass(frozen=True)
+class WalkInRow:
+    """A registration as lists show it: the phone masked, the gate by name."""
+
+    id: int
+    registered_at: datetime
+    gate_name: str
+    kind: str
+    outcome: str
+    plate: str | None
+    phone_masked: str
+    purpose: str
+    registered_by: str
+    crossing_id: int | None
+
+
+def walk_in_rows(
+    session: Session, community_id: int, *, since: datetime | None = None, limit: int = 200
+) -> list[WalkInRow]:
+    """The community's walk-ins, newest first (from ``since`` when given)."""
+    query = (
+        select(WalkIn, Gate.name)
+        .join(Gate, Gate.id == WalkIn.gate_id)
+        .where(WalkIn.community_id == community_id)
+        .order_by(WalkIn.registered_at.desc(), WalkIn.id.desc())
+        .limit(limit)
+    )
+    if since is not None:
+        query = query.where(WalkIn.registered_at >= since)
+    return [
+        WalkInRow(
+            id=row.id,
+            registered_at=row.registered_at,
+            gate_name=gate_name,
+            kind=row.kind,
+            outcome=row.outcome.value,
+            plate=row.plate,
+            phone_masked=mask_phone(row.phone),
+            purpose=row.purpose,
+            registered_by=row.registered_by,
+            crossing_id=row.crossing_id,
+        )
+        for row, gate_name in session.execute(query)
+    ]
+
+
+def walk_in_counts(session: Session, community_id: int, since: datetime) -> dict[str, int]:
+    """Walk-ins since ``since`` by outcome (``turned_back``, ``handed_over``)."""
+    rows = session.execute(
+        select(WalkIn.outcome, func.count())
+        .where(WalkIn.community_id == community_id, WalkIn.registered_at >= since)
+        .group_by(WalkIn.outcome)
+    )
+    counts = {"turned_back": 0, "handed_over": 0}
+    for outcome, count in rows:
+        counts[str(getattr(outcome, "value", outcome))] = int(count)
+    return counts

@@ -25,6 +25,7 @@ from gate.community.models import RuleSet as RuleSetRecord
 from gate.crossings.operations import Origin, ScanRequest, record_scan
 from gate.devices.models import Device, Gate
 from gate.devices.operations import create_device
+from gate.errands.demo import add_demo_errands
 from gate.households.models import Household, Member
 from gate.issuing.operations import issue_pass
 from gate.settings import DEFAULT_TIMEZONE
@@ -130,6 +131,7 @@ def build_demo(
     # Field practices: each feature adds its demo data below, one call per line
     # (zones, visitors, vehicles, errands, roster).
     logins = _users(session, community)
+    add_demo_errands(session, community.id, now=now)  # needs the demo's volunteer logins
     return DemoSummary(community.id, len(rows), crossings, fresh.enrolment_code, logins)
 
 

@@ -32,7 +32,14 @@ from gate.errands.models import (
     ErrandSquadMember,
     ErrandStatus,
 )
-from gate.errands.status import CREATE_ROLES, MANAGE_ROLES, RUNNER_ROLES, Doer, may_move
+from gate.errands.status import (
+    CREATE_ROLES,
+    MANAGE_ROLES,
+    OPEN,
+    RUNNER_ROLES,
+    Doer,
+    may_move,
+)
 from gate.errors import N_, CodedError
 from gate.households.models import Household
 from gate.households.queries import household_by_code
@@ -59,6 +66,9 @@ ERRAND_MESSAGES: dict[str, str] = {
     "one_assignee": N_("Assign the errand to a volunteer or to a squad, not both."),
     "squad_name": N_("A squad needs a name of 1 to %(max)d characters."),
     "squad_exists": N_("There is already a squad %(squad)s."),
+    "too_many_open": N_(
+        "The household already has %(max)d errands waiting: wait until one is delivered."
+    ),
 }
 """The English message id of each :class:`ErrandError` code."""
 
@@ -69,6 +79,11 @@ MOVE_WORDS = {
     "assign": N_("assigned"),
 }
 """The ``%(move)s`` of ``bad_move`` (entry points translate the params that are msgids)."""
+
+
+RESIDENT_OPEN_MAX = 5
+"""Open errands a household may have asked for from its phone at once (a link is a bearer
+secret: this bounds what a leaked or playful one can ask)."""
 
 
 class ErrandError(CodedError):
@@ -116,6 +131,16 @@ def parse_items(text: str | Sequence[str]) -> list[str]:
     return items
 
 
+def _open_count(session: Session, household_id: int) -> int:
+    return len(
+        session.scalars(
+            select(Errand.id).where(
+                Errand.household_id == household_id, Errand.status.in_(list(OPEN))
+            )
+        ).all()
+    )
+
+
 def _kind(kind: str) -> ErrandKind:
     try:
         return ErrandKind(kind)
@@ -140,6 +165,13 @@ def _runner(session: Session, community_id: int, username: str) -> User:
     ):
         raise ErrandError("no_runner", username=username)
     return user
+
+
+def runner_doer(session: Session, community_id: int, username: str) -> Doer:
+    """The account ``username`` as one who runs errands (a volunteer or supervisor of the
+    community, not disabled). Raises :class:`ErrandError` ``no_runner``."""
+    user = _runner(session, community_id, username)
+    return Doer(user.username, role=Role(user.role), user_id=user.id)
 
 
 def find_squad(session: Session, community_id: int, name: str) -> ErrandSquad:
@@ -185,6 +217,8 @@ def create_errand(
     if len(body) > TEXT_MAX:
         raise ErrandError("text_too_long", max=TEXT_MAX)
     listed = parse_items(items)
+    if by.is_resident and _open_count(session, household.id) >= RESIDENT_OPEN_MAX:
+        raise ErrandError("too_many_open", max=RESIDENT_OPEN_MAX)
     if not body and not listed and chosen_kind is not ErrandKind.RUBBISH:
         raise ErrandError("empty")
     errand = Errand(

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from gate.accounts.models import Role, User
 from gate.community.models import Area, Building, Compound, Grid
 from gate.errands.models import Errand, ErrandSquad, ErrandSquadMember, ErrandStatus
-from gate.errands.operations import squad_ids_of
+from gate.errands.operations import errand_eligible, squad_ids_of
 from gate.errands.status import OPEN, RUNNER_ROLES
 from gate.households.models import Household
 
@@ -134,6 +134,29 @@ def household_errands(session: Session, household_id: int, *, limit: int = 20) -
     )
 
 
+@dataclass(frozen=True)
+class HouseholdErrands:
+    """What the resident's page shows: the household's latest errands, and whether it may
+    ask for one now (in home quarantine)."""
+
+    household_id: int
+    may_ask: bool
+    errands: list[Errand]
+
+
+def errands_of_household(session: Session, household_id: int, *, now: datetime) -> HouseholdErrands:
+    """The household's errands for its phone page (reads only)."""
+    household = session.get(Household, household_id)
+    eligible = household is not None and errand_eligible(household, now)
+    return HouseholdErrands(household_id, eligible, household_errands(session, household_id))
+
+
+def household_code(session: Session, household_id: int) -> str:
+    """The household's code ("" if it is gone)."""
+    household = session.get(Household, household_id)
+    return "" if household is None else household.code
+
+
 def _rows(session: Session, found: object) -> list[ErrandRow]:
     results = list(found)  # type: ignore[call-overload]
     user_ids = {
@@ -144,15 +167,12 @@ def _rows(session: Session, found: object) -> list[ErrandRow]:
     }
     squad_ids = {errand.squad_id for errand, *_ in results if errand.squad_id is not None}
     names = _user_names(session, user_ids)
-    squads = (
-        dict(
-            session.execute(
-                select(ErrandSquad.id, ErrandSquad.name).where(ErrandSquad.id.in_(squad_ids))
-            ).tuples()
+    squads: dict[int, str] = {}
+    if squad_ids:
+        found_squads = session.execute(
+            select(ErrandSquad.id, ErrandSquad.name).where(ErrandSquad.id.in_(squad_ids))
         )
-        if squad_ids
-        else {}
-    )
+        squads = {row.id: row.name for row in found_squads}
     rows = []
     for errand, code, grid_id, grid_name in results:
         if errand.assignee_user_id is not None:

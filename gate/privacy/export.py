@@ -38,6 +38,7 @@ SHEET_TITLES = {
     "household_status_changes": "状态变更",
     "audit_events": "办公室操作记录",
     "import_uploads": "待导入的住户表文件",
+    "errands": "代购代办",
 }
 """Sheet titles of the tables known today; other tables keep their table name."""
 _MEMBER_COLUMNS = ("姓名", "电话", "身份证号", "户主", "与户主关系")

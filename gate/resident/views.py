@@ -97,6 +97,7 @@ def page(token: str) -> Response:
         show_seconds=SHOW_SECONDS,
         server_time=format_utc(at),
         code_valid_until=code_valid_until,
+        **errand_section(record, at, view.timezone),
     )
     response = Response(body, mimetype="text/html")
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
@@ -220,3 +221,7 @@ def status_lines(view: ResidentPage, now: datetime) -> dict[str, str]:
             end=_local(view.valid_until, tz, "%Y-%m-%d"),
         ),
     }
+
+
+# The errand routes register on this blueprint (and give the page its errand section).
+from gate.resident.errands import errand_section  # noqa: E402

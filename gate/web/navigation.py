@@ -41,6 +41,8 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem(_l("Households"), ("console.households", "console.household_list")),
     NavItem(_l("Passes"), ("console.passes", "console.passes_print")),
     NavItem(_l("Quarantine"), ("console.quarantine", "console.quarantine_list")),
+    NavItem(_l("Errands"), ("console.errands",)),
+    NavItem(_l("My errands"), ("console.my_errands",)),
     NavItem(_l("Crossing log"), ("console.log", "console.crossings", "console.crossing_log")),
     NavItem(_l("Reports"), ("console.reports", "console.report")),
     NavItem(_l("Rules"), ("console.rules", "console.rule_list")),

@@ -1,0 +1,70 @@
+"""A compound for the errand tests: households (the first in home quarantine), office,
+supervisor, auditor and two volunteer accounts, served by a real app (CSRF off)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from api_helpers import Compound, add_console_users, build_compound, console_client
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from gate.accounts.models import Role
+from gate.audit.models import AuditEvent
+from gate.db import transaction
+from gate.errands.models import Errand
+from gate.households.models import Household
+from passes.state import HouseholdStatus
+
+PASSWORD = "correct-horse-battery"
+ZH = {"Accept-Language": "zh-CN"}
+USERS = [
+    ("office1", Role.OFFICE, "王干事"),
+    ("sup1", Role.SUPERVISOR, "刘网格员"),
+    ("aud1", Role.AUDITOR, "审计员"),
+    ("vol1", Role.VOLUNTEER, "李阿姨"),
+    ("vol2", Role.VOLUNTEER, "赵师傅"),
+]
+
+
+@contextmanager
+def errand_compound(db_url: str, directory: Path) -> Iterator[Compound]:
+    """Three households; the first in home quarantine for a week; the accounts of USERS."""
+    built = build_compound(db_url, directory, households=3)
+    add_console_users(built, PASSWORD, USERS)
+    with transaction(built.sessions) as session:
+        household = session.get(Household, built.residents[0].household_id)
+        assert household is not None
+        household.status = HouseholdStatus.QUARANTINED
+        household.quarantine_until = built.clock() + timedelta(days=7)
+    try:
+        yield built
+    finally:
+        built.dispose()
+
+
+def client(compound: Compound, username: str) -> FlaskClient:
+    answer = console_client(compound, username, PASSWORD)
+    answer.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    return answer
+
+
+def errands(compound: Compound) -> list[Errand]:
+    with transaction(compound.sessions, read_only=True) as session:
+        rows = list(session.scalars(select(Errand).order_by(Errand.id)))
+        for row in rows:
+            session.expunge(row)
+        return rows
+
+
+def events(compound: Compound, prefix: str = "errand.") -> list[tuple[str, dict[str, Any]]]:
+    with transaction(compound.sessions, read_only=True) as session:
+        rows = session.scalars(
+            select(AuditEvent).where(AuditEvent.action.startswith(prefix)).order_by(AuditEvent.id)
+        )
+        return [(row.action, json.loads(row.details_json)) for row in rows]

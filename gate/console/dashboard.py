@@ -18,6 +18,7 @@ from passes import Code, reason
 from . import console
 from .charts import hourly_crossings_svg
 from .common import community, db_session, lang, now
+from .roster import roster_gaps
 
 REFRESH_SECONDS = 60
 """The overview reloads itself this often (static/js/refresh.js keeps the scroll position)."""
@@ -66,6 +67,7 @@ def dashboard() -> str:
         gates=seen.gates,
         device_badge=device_badge,
         refresh_seconds=REFRESH_SECONDS,
+        **roster_gaps(row, moment),
     )
 
 

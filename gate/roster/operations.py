@@ -23,14 +23,12 @@ from gate.audit.operations import record_event
 from gate.devices.models import Gate
 from gate.errors import N_, CodedError
 from gate.roster.models import Duty, DutyAssignment, DutyShift
-from gate.roster.queries import community_zone, day_span
+from gate.roster.queries import DUTY_ROLES, community_zone, day_span
 
 MAX_DAYS = 31
 MAX_NAME = 32
 SUPERVISOR_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
 """Who may be on a shift as its supervisor."""
-DUTY_ROLES = frozenset({Role.VOLUNTEER, Role.SUPERVISOR, Role.ADMIN, Role.OFFICE})
-"""Whose account may stand at the gate (a grid worker often has an office account)."""
 
 ROSTER_MESSAGES: dict[str, str] = {
     "bad_slots": N_(

@@ -17,11 +17,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gate.accounts.models import User
+from gate.accounts.models import Role, User
 from gate.community.models import Community
 from gate.devices.models import Gate
 from gate.roster.models import Duty, DutyAssignment, DutyShift
 from gate.settings import DEFAULT_TIMEZONE
+
+DUTY_ROLES = frozenset({Role.VOLUNTEER, Role.SUPERVISOR, Role.ADMIN, Role.OFFICE})
+"""Whose account may stand at a gate (a grid worker often has an office account)."""
 
 
 @dataclass(frozen=True)
@@ -207,3 +210,18 @@ def duty_ahead(session: Session, gate_id: int, now: datetime, hours: int = 24) -
 def week_of(day: date) -> date:
     """The Monday of ``day``'s week (a roster page shows Monday to Sunday)."""
     return day - timedelta(days=day.weekday())
+
+
+def duty_accounts(session: Session, community_id: int) -> list[User]:
+    """Accounts of the community that may stand at a gate (not disabled), by display name."""
+    return list(
+        session.scalars(
+            select(User)
+            .where(
+                User.community_id == community_id,
+                User.disabled_at.is_(None),
+                User.role.in_(DUTY_ROLES),
+            )
+            .order_by(User.display_name, User.username)
+        )
+    )

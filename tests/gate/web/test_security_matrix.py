@@ -299,6 +299,7 @@ GET_PATHS: dict[str, str] = {
     "console.audit_trail": "/audit",
     "console.users": "/users",
     "console.supervisor_cards": "/supervisor-cards",
+    "console.roster": "/roster",
     "gateview.screen": "/gate",
     "gateview.bundle": "/gate/bundle",
     "gateview.manifest": "/gate/manifest.webmanifest",
@@ -350,6 +351,7 @@ EXPECTED: dict[str, tuple[int | str, ...]] = {
     "console.audit_trail":        (LOGIN, 200, 200, 200, 403, 403),
     "console.users":              (LOGIN, 200, 403, 403, 403, 403),
     "console.supervisor_cards":   (LOGIN, 200, 200, 403, 403, 403),
+    "console.roster":             (LOGIN, 200, 200, 200, 403, 403),
     "gateview.screen":            (LOGIN, 200, 200, 403, 200, 200),
     "gateview.bundle":            (LOGIN, 200, 200, 403, 200, 200),
     # the phone gate's shell: no data in it, installable before logging in

@@ -27,6 +27,7 @@ from gate.console import (  # noqa: E402  (views register routes on the blueprin
     site,
     supervisor_cards,
     users,
+    visitors,
 )
 
 __all__ = [
@@ -45,4 +46,5 @@ __all__ = [
     "site",
     "supervisor_cards",
     "users",
+    "visitors",
 ]

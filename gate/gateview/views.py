@@ -41,10 +41,12 @@ from gate.crossings.operations import CrossingError, Origin, ScanRequest, card_l
 from gate.crossings.supervisors import Supervisor
 from gate.devices.queries import gate_of, gates_of
 from gate.gateview import offline as _offline_routes  # noqa: F401  (registers its routes)
+from gate.gateview import vehicles as _vehicle_routes  # noqa: F401  (registers its routes)
 from gate.gateview import walk_ins as _walk_in_routes  # noqa: F401  (registers its routes)
 from gate.gateview.blueprint import GATE_SESSION_KEY, GateError, gateview
 from gate.gateview.offline import GATE_PAGE_POLICY, offline_reasons
 from gate.issuing.manual_codes import UnknownManualCode, manual_pass_text
+from gate.roster.duty_line import duty_slots, slot_at
 from gate.services import now, services
 from gate.visitors.scans import record_visitor_scan
 from gate.web.auth import GATE_ROLES, current_community_id, require_role
@@ -70,8 +72,11 @@ def screen() -> str | BaseResponse:
         gate = gates[0]
         session[GATE_SESSION_KEY] = gate.id
     context = services().contexts.get(db, community_id)
+    duty = duty_slots(db, gate.id, community_id, now())
     page = render_template(
         "gateview/gate.html",
+        duty_json=[slot.to_json() for slot in duty],
+        duty_now=slot_at(duty, now()),
         gate_id=gate.id,
         gate_name=gate.name,
         community_name=context.name,
@@ -188,6 +193,7 @@ def _scan_request(body: dict[str, Any], pass_text: object, at: datetime) -> Scan
                 "temperature": body.get("temperature"),
                 "scanned_at": format_utc(at),
                 "operator": _display_name(),
+                "people": body.get("people"),
             },
             now=at,
         )

@@ -445,41 +445,32 @@ def api_client(base: str, fixture: Fixture, clients: int) -> ClientFn:
     return client
 
 
-SAME_AUTH = (
-    "SELECT devices.id, devices.gate_id, gates.community_id, devices.token_hash,"
-    " devices.revoked_at, devices.last_seen_at, devices.last_backlog"
-    " FROM devices JOIN gates ON devices.gate_id = gates.id WHERE devices.token_hash = %s"
-)
-SAME_LOCK_HOUSEHOLD_AND_GATE = (
-    "SELECT households.id, households.code, households.generation, households.status,"
-    " households.quarantine_until, households.state_json,"
-    " (SELECT members.name FROM members WHERE members.household_id = households.id"
-    "  ORDER BY members.is_head DESC, members.id LIMIT 1) AS head_name,"
-    " (SELECT passes.status FROM passes WHERE passes.pass_id = %s) AS pass_status,"
-    " (SELECT crossings.id FROM crossings WHERE crossings.client_id = %s) AS replay_of,"
-    " gates.chain_seq, gates.chain_hash"
-    " FROM households JOIN gates ON gates.community_id = households.community_id"
-    " WHERE households.id = %s AND households.community_id = %s AND gates.id = %s"
-    " FOR UPDATE OF households, gates"
-)
-SAME_INSERT = (
-    "WITH advanced_gate AS (UPDATE gates SET chain_seq = %s, chain_hash = %s WHERE gates.id = %s),"
-    " stored_state AS (UPDATE households SET out_count = %s, state_json = %s, updated_at = %s"
-    "  WHERE households.id = %s)"
-    " INSERT INTO crossings (client_id, community_id, gate_id, device_id, user_id,"
-    " household_id, pass_id, direction, scanned_at, recorded_at, temperature_tenths, allowed,"
-    " code, codes, flags, next_exit_at, rule_version, operator, override_reason,"
-    " override_supervisor, offline, conflict, conflict_code, conflict_reviewed_at,"
-    " conflict_reviewed_by, conflict_note, rejected, rejection_reason, latency_ms, gate_seq,"
-    " prev_hash, row_hash) VALUES (%s, %s, %s, %s, NULL, %s, %s, %s, %s, %s, %s, true, NULL,"
-    " '', '', NULL, 1, NULL, NULL, NULL, false, false, NULL, NULL, NULL, NULL, false, NULL,"
-    " NULL, %s, %s, %s) RETURNING crossings.id"
-)
+def api_statements() -> dict[str, tuple[str, dict[str, Any]]]:
+    """The scan path's own statements compiled for PostgreSQL (psycopg), with their fixed
+    parameters: the raw clients send this very SQL text, so the comparison stays the API's
+    even when the statements change."""
+    from gate.crossings import persistence
+    from gate.devices import operations as devices
+
+    dialect = create_engine("postgresql+psycopg://").dialect  # never connects
+    chosen = {
+        "auth": devices._AUTHENTICATE,
+        "lock": persistence._LOCK_HOUSEHOLD_AND_GATE,
+        "insert": persistence._INSERT_ADVANCING_GATE_AND_STATE,
+    }
+    compiled = {name: statement.compile(dialect=dialect) for name, statement in chosen.items()}
+    return {name: (str(done), dict(done.params)) for name, done in compiled.items()}
 
 
 def raw_client(conninfo: str, fixture: Fixture, clients: int) -> ClientFn:
-    """The API's scan transaction, statement for statement, sent by psycopg without HTTP,
-    Flask, SQLAlchemy or the decision (the values are made up, the work is the same)."""
+    """The API's scan transaction, statement for statement (the same SQL text, see
+    :func:`api_statements`), sent by psycopg without HTTP, Flask, SQLAlchemy or the decision
+    (the values are made up, the work is the same): ``BEGIN``, the device lookup, the lock of
+    household and gate with all the decision reads, the crossing's insert with the gate's and
+    the household's updates as CTEs, ``COMMIT``."""
+    from gate.crossings.persistence import STORED_COLUMNS
+
+    statements = api_statements()
     with psycopg.connect(conninfo) as connection:
         households = connection.execute(
             "SELECT p.pass_id, h.id, h.community_id FROM passes p"
@@ -493,6 +484,9 @@ def raw_client(conninfo: str, fixture: Fixture, clients: int) -> ClientFn:
         mine = households[index::clients]
         out = dict.fromkeys((row[1] for row in mine), False)
         outcome = ClientOutcome([], Counter(), {})
+        auth_sql, auth_fixed = statements["auth"]
+        lock_sql, lock_fixed = statements["lock"]
+        insert_sql, insert_fixed = statements["insert"]
         with psycopg.connect(conninfo) as connection:
             clock.start()
             while clock.running():
@@ -502,41 +496,58 @@ def raw_client(conninfo: str, fixture: Fixture, clients: int) -> ClientFn:
                 out[household] = not out[household]
                 began = time.perf_counter()
                 with connection.transaction():
-                    device = connection.execute(SAME_AUTH, (token_hash,)).fetchone()
-                    assert device is not None
-                    locked = connection.execute(
-                        SAME_LOCK_HOUSEHOLD_AND_GATE,
-                        (pass_id, client_id, household, community, gate_id),
+                    device = connection.execute(
+                        auth_sql, {**auth_fixed, "token_hash": token_hash}
                     ).fetchone()
+                    assert device is not None
+                    lock = {
+                        "pass_id": pass_id,
+                        "client_id": client_id,
+                        "household_id": household,
+                        "community_id": community,
+                        "gate": gate_id,
+                        "scanned_at": now,
+                    }
+                    locked = connection.execute(lock_sql, {**lock_fixed, **lock}).fetchone()
                     assert locked is not None
                     seq, prev_hash = locked[-2:]
                     row_hash = hashlib.sha256(f"{prev_hash}{client_id}".encode()).hexdigest()
                     state = json.dumps({"out_since": [], "exits": []}, separators=(",", ":"))
-                    connection.execute(
-                        SAME_INSERT,
-                        (
-                            seq + 1,
-                            row_hash,
-                            gate_id,
-                            int(out[household]),
-                            state,
-                            now,
-                            household,
-                            client_id,
-                            community,
-                            gate_id,
-                            device[0],
-                            household,
-                            pass_id,
-                            "out" if out[household] else "in",
-                            now,
-                            now,
-                            365,
-                            seq + 1,
-                            prev_hash,
-                            row_hash,
-                        ),
-                    ).fetchone()
+                    row: dict[str, object] = dict.fromkeys(STORED_COLUMNS)
+                    row.update(
+                        client_id=client_id,
+                        community_id=community,
+                        gate_id=gate_id,
+                        device_id=device[0],
+                        household_id=household,
+                        pass_id=pass_id,
+                        direction="out" if out[household] else "in",
+                        scanned_at=now,
+                        recorded_at=now,
+                        temperature_tenths=365,
+                        allowed=True,
+                        codes="",
+                        flags="",
+                        rule_version=1,
+                        offline=False,
+                        conflict=False,
+                        rejected=False,
+                        people=1,
+                        gate_seq=seq + 1,
+                        prev_hash=prev_hash,
+                        row_hash=row_hash,
+                    )
+                    params = {f"crossing_{name}": value for name, value in row.items()}
+                    params.update(
+                        gate=gate_id,
+                        head_seq=seq + 1,
+                        head_hash=row_hash,
+                        household=household,
+                        new_state_json=state,
+                        new_out_count=int(out[household]),
+                        state_updated_at=now,
+                    )
+                    connection.execute(insert_sql, {**insert_fixed, **params}).fetchone()
                 outcome.latencies_ms.append((time.perf_counter() - began) * 1000)
             clock.finish(outcome)
 

@@ -35,10 +35,13 @@ from gate.devices.operations import DeviceError, check_in, enroll
 from gate.services import now, services
 from gate.supervisors.operations import bundle_cards
 from gate.unit_of_work import DbSession
+from gate.vehicles.at_gate import VehicleReport, record_vehicle_crossing
+from gate.vehicles.issuing import revoked_vehicle_pass_ids
 from gate.visitors.scans import record_visitor_scan
 from gate.web.json_body import BadJsonBody, json_body
 from gate.web.unit_of_work import db_session, request_unit, writes
 from passes import Code, is_visitor_pass
+from passes.vehicle_pass import is_vehicle_pass
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -146,6 +149,21 @@ def scan() -> Response:
             recorded = record_visitor_scan(
                 session, context=context, origin=caller.origin, request=scan_request, now=at
             )
+        elif is_vehicle_pass(scan_request.pass_text):  # a car's pass: gate.vehicles decides
+            recorded = record_vehicle_crossing(
+                session,
+                context=context,
+                origin=caller.origin,
+                report=VehicleReport(
+                    client_id=scan_request.client_id,
+                    pass_text=scan_request.pass_text,
+                    plate=None,
+                    direction=scan_request.direction,
+                    scanned_at=scan_request.scanned_at,
+                    operator=scan_request.operator,
+                ),
+                now=at,
+            ).crossing
         else:
             recorded = record_scan(
                 session,
@@ -208,6 +226,7 @@ def bundle() -> Response:
         now=at,
         supervisor_cards=cards,
         revoked_card_ids=revoked_cards,
+        extra_revoked_pass_ids=revoked_vehicle_pass_ids(session, caller.community_id, now=at),
     )
     response = Response(status=304) if request.if_none_match.contains(etag) else jsonify(body)
     response.set_etag(etag)

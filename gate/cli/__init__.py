@@ -31,6 +31,7 @@ def _register_commands() -> None:
     from gate.cli.setup import community_group, devices_group, gates_group, rules_group
     from gate.cli.signing import keys_group
     from gate.cli.supervisors import supervisors_group
+    from gate.cli.vehicles import vehicles_group
     from gate.cli.visitors import visitors_group
     from gate.cli.wizard import setup_command
 
@@ -49,6 +50,7 @@ def _register_commands() -> None:
         users_group,
         supervisors_group,
         visitors_group,
+        vehicles_group,
         errands_group,
         privacy_group,
         roster_group,

@@ -35,9 +35,12 @@ def build_bundle(
     now: datetime,
     supervisor_cards: Sequence[CardState] | None = None,
     revoked_card_ids: Sequence[bytes] | None = None,
+    extra_revoked_pass_ids: Sequence[bytes] = (),
 ) -> tuple[dict[str, Any], str]:
     """The bundle body and its ETag (its content hash). Reads only.
 
+    ``extra_revoked_pass_ids``: revoked ids of the community's other signed passes (vehicle
+    passes, :func:`gate.vehicles.issuing.revoked_vehicle_pass_ids`): they join the revoked ids.
     ``supervisor_cards``/``revoked_card_ids``: the community's cards for offline overrides
     (left out of the bundle when None)."""
     context = load_context(session, community_id)
@@ -63,7 +66,7 @@ def build_bundle(
         community=wire.Community(context.community_id, context.name, context.timezone),
         rules=context.rules,
         keys=context.keys,
-        revoked_pass_ids=tuple(revoked),
+        revoked_pass_ids=tuple(sorted({*revoked, *extra_revoked_pass_ids})),
         households=tuple(household_state(row) for row in households),
         household_codes={row.id: row.code for row in households},
         passes=tuple(pass_fields(record) for record in issued),

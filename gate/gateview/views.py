@@ -41,6 +41,7 @@ from gate.crossings.operations import CrossingError, Origin, ScanRequest, card_l
 from gate.crossings.supervisors import Supervisor
 from gate.devices.queries import gate_of, gates_of
 from gate.gateview import offline as _offline_routes  # noqa: F401  (registers its routes)
+from gate.gateview import vehicles as _vehicle_routes  # noqa: F401  (registers its routes)
 from gate.gateview import walk_ins as _walk_in_routes  # noqa: F401  (registers its routes)
 from gate.gateview.blueprint import GATE_SESSION_KEY, GateError, gateview
 from gate.gateview.offline import GATE_PAGE_POLICY, offline_reasons

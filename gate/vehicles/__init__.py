@@ -1,1 +1,2 @@
-"""Vehicles: residents' cars with signed vehicle passes, plates validated at the gate, and the community's rule for outside plates."""
+"""Vehicles: residents' cars with signed vehicle passes (windscreen cards), plates checked
+at the gate, and the community's rule for outside plates."""

@@ -37,6 +37,7 @@ from gate.devices.queries import gate_of
 from gate.gateview.blueprint import GATE_SESSION_KEY, GateError, gateview
 from gate.services import now, services
 from gate.supervisors.operations import bundle_cards
+from gate.vehicles.issuing import revoked_vehicle_pass_ids
 from gate.web.auth import GATE_ROLES, current_community_id, require_role
 from gate.web.json_body import json_body
 from gate.web.security import CONTENT_SECURITY_POLICY
@@ -99,7 +100,12 @@ def bundle() -> Response:
     # The scanner's bundle, supervisor cards included (gate/api/views.py builds it so too).
     cards, revoked_cards = bundle_cards(session, community_id, now=at)
     body, etag = build_bundle(
-        session, community_id, now=at, supervisor_cards=cards, revoked_card_ids=revoked_cards
+        session,
+        community_id,
+        now=at,
+        supervisor_cards=cards,
+        revoked_card_ids=revoked_cards,
+        extra_revoked_pass_ids=revoked_vehicle_pass_ids(session, community_id, now=at),
     )
     response = Response(status=304) if request.if_none_match.contains(etag) else jsonify(body)
     response.set_etag(etag)

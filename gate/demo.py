@@ -28,6 +28,7 @@ from gate.devices.operations import create_device
 from gate.errands.demo import add_demo_errands
 from gate.households.models import Household, Member
 from gate.issuing.operations import issue_pass
+from gate.roster.demo import add_demo_roster
 from gate.settings import DEFAULT_TIMEZONE
 from gate.signing.operations import active_signing_key, create_signing_key
 from passes import Direction, HouseholdStatus, RuleSet
@@ -132,6 +133,7 @@ def build_demo(
     # (zones, visitors, vehicles, errands, roster).
     logins = _users(session, community)
     add_demo_errands(session, community.id, now=now)  # needs the demo's volunteer logins
+    add_demo_roster(session, community.id, now=now)  # a week of shifts, one gap today
     return DemoSummary(community.id, len(rows), crossings, fresh.enrolment_code, logins)
 
 

@@ -23,6 +23,7 @@ from gate.supervisors.models import SupervisorCardRecord
 from gate.vehicles.models import Vehicle, VehiclePassRecord
 from gate.verification.models import ChainBase
 from gate.visitors.models import VisitorPassRecord, WalkIn
+from gate.zones.models import ZoneLockRecord
 
 metadata = Base.metadata
 
@@ -61,5 +62,6 @@ __all__ = [
     "VehiclePassRecord",
     "VisitorPassRecord",
     "WalkIn",
+    "ZoneLockRecord",
     "metadata",
 ]

@@ -28,7 +28,9 @@ content; its ``format`` changes only with its shape.
 Optional fields added after a format's vectors were committed (:data:`SCAN_OPTIONAL`:
 ``clock_offset_ms``, the device's clock minus the server's in milliseconds, on scans and
 offline crossings) may be left out: absent reads as null, and null is written by leaving the
-field out, so every committed vector still reads and writes back unchanged.
+field out, so every committed vector still reads and writes back unchanged. ``people`` (how
+many persons crossed on the pass, 1 to :data:`passes.MAX_PEOPLE`) is optional the same way,
+except that absent reads as 1 and 1 is written by leaving it out.
 
 A scan's ``override`` object may carry the optional ``supervisor_credential``
 (``{"username", "password"}``: the account of a supervisor or admin the gate verifies before
@@ -57,7 +59,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
-from passes.decision import Override
+from passes.decision import MAX_PEOPLE, Override
 from passes.keys import KeySet
 from passes.pass_format import Pass
 from passes.rules import RuleSet, RuleSetError, rules_from_dict
@@ -132,7 +134,7 @@ _SCAN_KEYS = (
     "override",
     "latency_ms",
 )
-SCAN_OPTIONAL = ("clock_offset_ms",)
+SCAN_OPTIONAL = ("clock_offset_ms", "people")
 """Fields of a scan (and an offline crossing) that may be left out: see the module doc."""
 OVERRIDE_OPTIONAL = ("supervisor_credential", "supervisor_card")
 """Fields of a scan's ``override`` that may be left out: see the module doc."""
@@ -175,6 +177,8 @@ class Scan:
     clock_offset_ms: int | None = None
     supervisor_credential: SupervisorCredential | None = None
     """Sent inside ``override`` (only with one): see the module doc."""
+    people: int = 1
+    """How many persons crossed on the pass (optional field, see the module doc)."""
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object."""
@@ -183,20 +187,24 @@ class Scan:
     def _fields(self) -> dict[str, Any]:
         override = self.override
         credential = self.supervisor_credential
-        return {
-            "id": self.id,
-            "pass": self.pass_text,
-            "direction": self.direction.value,
-            "temperature": self.temperature,
-            "scanned_at": format_utc(self.scanned_at),
-            "operator": self.operator,
-            "override": None
-            if override is None
-            else {"supervisor": override.supervisor, "reason": override.reason}
-            | ({} if credential is None else {"supervisor_credential": credential.to_json()})
-            | ({} if override.card is None else {"supervisor_card": override.card}),
-            "latency_ms": self.latency_ms,
-        } | ({} if self.clock_offset_ms is None else {"clock_offset_ms": self.clock_offset_ms})
+        return (
+            {
+                "id": self.id,
+                "pass": self.pass_text,
+                "direction": self.direction.value,
+                "temperature": self.temperature,
+                "scanned_at": format_utc(self.scanned_at),
+                "operator": self.operator,
+                "override": None
+                if override is None
+                else {"supervisor": override.supervisor, "reason": override.reason}
+                | ({} if credential is None else {"supervisor_credential": credential.to_json()})
+                | ({} if override.card is None else {"supervisor_card": override.card}),
+                "latency_ms": self.latency_ms,
+            }
+            | ({} if self.clock_offset_ms is None else {"clock_offset_ms": self.clock_offset_ms})
+            | ({} if self.people == 1 else {"people": self.people})
+        )
 
     @classmethod
     def from_json(cls, data: object) -> Scan:
@@ -218,6 +226,7 @@ class Scan:
                 "clock_offset_ms", -MAX_CLOCK_OFFSET_MS, MAX_CLOCK_OFFSET_MS
             ),
             supervisor_credential=_credential(fields),
+            people=fields.absent_or_whole("people", 1, MAX_PEOPLE) or 1,
         )
 
 

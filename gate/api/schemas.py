@@ -96,6 +96,7 @@ def _scan_request(scan: wire.Scan, now: datetime) -> ScanRequest:
         override=scan.override,
         latency_ms=scan.latency_ms,
         clock_offset_ms=scan.clock_offset_ms,
+        people=scan.people,
     )
 
 

@@ -40,6 +40,7 @@ from gate.vehicles.issuing import revoked_vehicle_pass_ids
 from gate.visitors.scans import record_visitor_scan
 from gate.web.json_body import BadJsonBody, json_body
 from gate.web.unit_of_work import db_session, request_unit, writes
+from gate.zones.queries import bundle_locks
 from passes import Code, is_visitor_pass
 from passes.vehicle_pass import is_vehicle_pass
 
@@ -227,6 +228,7 @@ def bundle() -> Response:
         supervisor_cards=cards,
         revoked_card_ids=revoked_cards,
         extra_revoked_pass_ids=revoked_vehicle_pass_ids(session, caller.community_id, now=at),
+        zone_locks=bundle_locks(session, caller.community_id, at),
     )
     response = Response(status=304) if request.if_none_match.contains(etag) else jsonify(body)
     response.set_etag(etag)

@@ -80,6 +80,7 @@ _TIMELINE = (
         _C.id,
         _C.scanned_at,
         _C.direction,
+        _C.people,
         _C.flags,
         _C.override_supervisor,
         _C.conflict,
@@ -137,6 +138,8 @@ class Entry:
     """Flagged later by the timeline (``conflict_with_id`` only, outside the hash)."""
     reviewed: bool = False
     """The office has reviewed its conflict: kept as it is."""
+    people: int = 1
+    """Persons on the crossing (they count when the rules count people)."""
 
 
 @dataclass(frozen=True)
@@ -165,18 +168,22 @@ def replay(base: HouseholdState, entries: Iterable[Entry], rules: RuleSet) -> Re
     exits: list[tuple[datetime, int]] = []  # the same for each exit that may still count
     breaches: list[Breach] = []
     for entry in entries:
-        at = entry.scanned_at
+        at, units = entry.scanned_at, rules.units(entry.people)
         if entry.direction is Direction.OUT:
-            breach = None if entry.override else _breach(entry.id, state, out, exits, rules, at)
+            breach = (
+                None if entry.override else _breach(entry.id, state, out, exits, rules, at, units)
+            )
             if breach is not None:
                 breaches.append(breach)
-            state = advance(state, Direction.OUT, True, at, rules)
-            out = sorted((*out, (at, entry.id)))
+            state = advance(state, Direction.OUT, True, at, rules, entry.people)
+            out = sorted((*out, *[(at, entry.id)] * units))
             kept = set(prune_exits(tuple(time for time, _ in exits), rules, at))
-            exits = sorted((*(item for item in exits if item[0] in kept), (at, entry.id)))
+            exits = sorted(
+                (*(item for item in exits if item[0] in kept), *[(at, entry.id)] * units)
+            )
         else:
-            state = advance(state, Direction.IN, True, at, rules)
-            out = out[1:]
+            state = advance(state, Direction.IN, True, at, rules, entry.people)
+            out = out[units:]
     return Replay(state, tuple(breaches))
 
 
@@ -187,20 +194,26 @@ def _breach(
     exits: list[tuple[datetime, int]],
     rules: RuleSet,
     at: datetime,
+    units: int = 1,
 ) -> Breach | None:
-    """The first order-dependent rule an exit at ``at`` breaks (the core's ``already_out``
-    and ``quota`` checks of :func:`passes.decide`), with the crossing it conflicts with."""
-    if len(state.out_since) >= rules.max_out_at_once:
-        return Breach(crossing_id, Code.ALREADY_OUT, out[rules.max_out_at_once - 1][1])
+    """The first order-dependent rule an exit of ``units`` at ``at`` breaks (the core's
+    ``already_out`` and ``quota`` checks of :func:`passes.decide`), with the crossing it
+    conflicts with (None when the group alone is more than the rule allows)."""
+    if len(state.out_since) + units > rules.max_out_at_once:
+        index = rules.max_out_at_once - units
+        return Breach(
+            crossing_id, Code.ALREADY_OUT, out[index][1] if 0 <= index < len(out) else None
+        )
     quota = rules.quota
     if quota is None or state.status is HouseholdStatus.EXEMPT:
         return None
     counted = counted_exits(state, rules, at)
-    if len(counted) < quota.exits:
+    if len(counted) + units <= quota.exits:
         return None
     window = set(counted)
     in_window = [crossing for time, crossing in exits if time in window]
-    with_id = in_window[quota.exits - 1] if 0 < quota.exits <= len(in_window) else None
+    index = quota.exits - units
+    with_id = in_window[index] if 0 <= index < len(in_window) else None
     return Breach(crossing_id, Code.QUOTA, with_id)
 
 
@@ -246,6 +259,7 @@ def reevaluate(
             sealed=bool(item.conflict),
             annotated=not item.conflict and item.conflict_with_id is not None,
             reviewed=item.conflict_reviewed_at is not None,
+            people=item.people or 1,
         )
         for item in rows
     ]

@@ -13,7 +13,8 @@ of the content without the server time), so an unchanged bundle costs the scanne
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +26,7 @@ from gate.households.decision_state import household_state
 from gate.households.models import Household
 from gate.issuing.models import IssuedPass, PassStatus
 from gate.issuing.operations import pass_fields
-from passes import CardState, wire
+from passes import CardState, ZoneLock, wire
 
 
 def build_bundle(
@@ -36,13 +37,16 @@ def build_bundle(
     supervisor_cards: Sequence[CardState] | None = None,
     revoked_card_ids: Sequence[bytes] | None = None,
     extra_revoked_pass_ids: Sequence[bytes] = (),
+    zone_locks: Mapping[int, tuple[ZoneLock, ...]] | None = None,
 ) -> tuple[dict[str, Any], str]:
     """The bundle body and its ETag (its content hash). Reads only.
 
     ``extra_revoked_pass_ids``: revoked ids of the community's other signed passes (vehicle
     passes, :func:`gate.vehicles.issuing.revoked_vehicle_pass_ids`): they join the revoked ids.
     ``supervisor_cards``/``revoked_card_ids``: the community's cards for offline overrides
-    (left out of the bundle when None)."""
+    (left out of the bundle when None). ``zone_locks``: household id -> the lockdown-zone locks
+    over it (:func:`gate.zones.queries.bundle_locks`), carried in its state."""
+    locks = zone_locks or {}
     context = load_context(session, community_id)
     revoked = session.scalars(
         select(IssuedPass.pass_id)
@@ -67,7 +71,9 @@ def build_bundle(
         rules=context.rules,
         keys=context.keys,
         revoked_pass_ids=tuple(sorted({*revoked, *extra_revoked_pass_ids})),
-        households=tuple(household_state(row) for row in households),
+        households=tuple(
+            replace(household_state(row), zones=locks.get(row.id, ())) for row in households
+        ),
         household_codes={row.id: row.code for row in households},
         passes=tuple(pass_fields(record) for record in issued),
         supervisor_cards=None if supervisor_cards is None else tuple(supervisor_cards),

@@ -42,6 +42,7 @@ from gate.web.auth import GATE_ROLES, current_community_id, require_role
 from gate.web.json_body import json_body
 from gate.web.security import CONTENT_SECURITY_POLICY
 from gate.web.unit_of_work import db_session, request_unit, writes
+from gate.zones.queries import bundle_locks
 from passes import REMEASURE_CODES, Code, reason
 
 GATE_PAGE_POLICY = CONTENT_SECURITY_POLICY.replace(
@@ -106,6 +107,7 @@ def bundle() -> Response:
         supervisor_cards=cards,
         revoked_card_ids=revoked_cards,
         extra_revoked_pass_ids=revoked_vehicle_pass_ids(session, community_id, now=at),
+        zone_locks=bundle_locks(session, community_id, at),
     )
     response = Response(status=304) if request.if_none_match.contains(etag) else jsonify(body)
     response.set_etag(etag)

@@ -193,6 +193,7 @@ def _scan_request(body: dict[str, Any], pass_text: object, at: datetime) -> Scan
                 "temperature": body.get("temperature"),
                 "scanned_at": format_utc(at),
                 "operator": _display_name(),
+                "people": body.get("people"),
             },
             now=at,
         )

@@ -33,6 +33,7 @@ from gate.accounts.models import Role, User
 from gate.accounts.operations import find_user
 from gate.accounts.passwords import burn_time, verify_password
 from gate.audit.operations import record_event
+from gate.crossings.export_csv import csv_chunks, pg_csv_chunks
 from gate.crossings.log_filters import LogFilter, filtered
 from gate.crossings.models import Crossing
 from gate.devices.models import Gate
@@ -236,12 +237,12 @@ def export_crossings(
     open. ``on_progress`` gets the number of rows written every 10,000 rows and at the end.
     """
     counted = _Progress(on_progress)
-    cells = counted.wrap(_cells(session, log_filter, unmasked=unmasked))
     if fmt == "csv":
-        for chunk in _csv_chunks(cells):
+        for chunk in _fast_csv(session, log_filter, unmasked=unmasked, on_rows=counted.reached):
             out.write(chunk)
         written = counted.rows
     elif fmt == "xlsx":
+        cells = counted.wrap(_cells(session, log_filter, unmasked=unmasked))
         written = _write_xlsx(cells, out)
     else:
         raise ValueError(f"unknown export format {fmt!r}: use csv or xlsx")
@@ -258,9 +259,9 @@ def stream_export(
     workbook is built into a temporary file (memory up to 8 MiB, then disk) when this is
     called, before the first byte, and then sent in chunks.
     """
-    cells = _cells(session, log_filter, unmasked=unmasked)
     if fmt == "csv":
-        return _csv_chunks(cells)
+        return _fast_csv(session, log_filter, unmasked=unmasked)
+    cells = _cells(session, log_filter, unmasked=unmasked)
     if fmt != "xlsx":
         raise ValueError(f"unknown export format {fmt!r}: use csv or xlsx")
     spool = tempfile.SpooledTemporaryFile(max_size=_XLSX_MEMORY)  # noqa: SIM115 (closed below)
@@ -281,6 +282,36 @@ def stream_export(
     return chunks()
 
 
+def _fast_csv(
+    session: Session,
+    log_filter: LogFilter,
+    *,
+    unmasked: bool,
+    on_rows: Callable[[int], None] | None = None,
+) -> Iterator[bytes]:
+    """The CSV export (``gate.crossings.export_csv``: the cells of :func:`export_cells`,
+    made without per-row repeated work)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return pg_csv_chunks(
+            session,
+            log_filter,
+            unmasked=unmasked,
+            headers=HEADERS,
+            reasons={**OTHER_REASONS, **{code.value: reason_zh(code.value) for code in Code}},
+            directions=DIRECTION_LABELS,
+            on_rows=on_rows,
+        )
+    return csv_chunks(
+        session,
+        log_filter,
+        unmasked=unmasked,
+        headers=HEADERS,
+        reason=reason_zh,
+        directions=DIRECTION_LABELS,
+        on_rows=on_rows,
+    )
+
+
 def _cells(session: Session, log_filter: LogFilter, *, unmasked: bool) -> Iterator[list[Any]]:
     rows = session.execute(export_query(log_filter), execution_options={"yield_per": _YIELD_PER})
     return export_cells(rows, ZoneInfo(log_filter.timezone), unmasked=unmasked)
@@ -297,6 +328,13 @@ class _Progress:
             self.rows += 1
             if self.on_progress is not None and self.rows % _PROGRESS_EVERY == 0:
                 self.on_progress(self.rows)
+
+    def reached(self, rows: int) -> None:
+        """``rows`` written so far (a chunk at a time): progress at every 10,000."""
+        before, self.rows = self.rows, rows
+        step = _PROGRESS_EVERY
+        if self.on_progress is not None and rows // step > before // step:
+            self.on_progress(rows // step * step if rows % step else rows)
 
     def done(self) -> None:
         if self.on_progress is not None:

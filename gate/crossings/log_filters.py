@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from gate.crossings.models import Crossing
-from gate.crossings.queries import local_day_bounds
+from gate.crossings.queries import fever_condition, local_day_bounds
 from gate.devices.models import Gate
 from gate.households.models import Household
 from gate.households.operations import normalise_household_code
@@ -91,8 +91,7 @@ def filtered(query: Select[Any], log_filter: LogFilter) -> Select[Any]:
         household = _household_id(f.community_id, f.household_code)
         query = query.where(Crossing.household_id == household)
     if f.fever_only:
-        # "fever" is no substring of any other code (passes.codes), so LIKE is exact.
-        query = query.where(or_(Crossing.code == "fever", Crossing.codes.like("%fever%")))
+        query = query.where(fever_condition())
     if f.offline_only:
         query = query.where(Crossing.offline.is_(True))
     if f.conflict_only:

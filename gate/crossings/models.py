@@ -24,11 +24,18 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gate.db import U32, Base, BigIntPK, UTCDateTime, text_enum, utcnow
 from passes.state import Direction
+
+FEVER_PREDICATE = "code = 'fever' OR codes LIKE '%fever%'"
+"""SQL of a crossing whose verdict carries ``fever`` ("fever" is no substring of another
+code). Queries use this very text, literally, so PostgreSQL can match the partial index."""
+CONFLICT_PREDICATE = "conflict OR conflict_with_id IS NOT NULL"
+"""SQL of a conflict: flagged when stored, or later by the household timeline."""
 
 
 class Crossing(Base):
@@ -46,10 +53,36 @@ class Crossing(Base):
     __table_args__ = (
         UniqueConstraint("gate_id", "gate_seq"),
         CheckConstraint("gate_seq >= 1", name="gate_seq_positive"),
-        Index(None, "community_id", "scanned_at"),
+        # Covering on PostgreSQL: per-hour counts read the index alone (migration 0015).
+        Index(None, "community_id", "scanned_at", postgresql_include=["direction", "allowed"]),
         Index(None, "household_id", "scanned_at"),
         Index(None, "community_id", "allowed", "code"),
         Index(None, "community_id", "conflict", "scanned_at"),
+        # Partial indexes of the office's audit queries (migration 0015): a day's refusals,
+        # fever alerts, and conflicts to review are a few rows among millions.
+        Index(
+            "ix_crossings_refused",
+            "community_id",
+            "scanned_at",
+            postgresql_include=["code"],
+            postgresql_where=text("NOT allowed"),
+            sqlite_where=text("NOT allowed"),
+        ),
+        Index(
+            "ix_crossings_fever",
+            "community_id",
+            "scanned_at",
+            postgresql_where=text(FEVER_PREDICATE),
+            sqlite_where=text(FEVER_PREDICATE),
+        ),
+        Index(
+            "ix_crossings_conflicts",
+            "community_id",
+            "scanned_at",
+            "id",
+            postgresql_where=text(CONFLICT_PREDICATE),
+            sqlite_where=text(CONFLICT_PREDICATE),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)

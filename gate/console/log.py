@@ -39,6 +39,7 @@ from gate.crossings.models import Crossing
 from gate.crossings.queries import NotReviewable, conflicts, review_conflict
 from gate.devices.queries import gates_of
 from gate.paging import PagingError
+from gate.roster.queries import duty_names
 from gate.verification.log import AuditReport, verify_log
 from gate.web.auth import OFFICE_ROLES, READ_ROLES, require_role
 from gate.web.unit_of_work import request_unit, writes
@@ -108,6 +109,7 @@ def log() -> Any:
         "console/log.html",
         form=form,
         crossings=page.items,
+        shift_names=duty_names(session, [c.shift_id for c in page.items]),
         gate_codes=gate_codes,
         household_codes=household_codes,
         next_url=url_for("console.log", **args, after=page.next_token) if page.next_token else None,

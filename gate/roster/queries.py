@@ -225,3 +225,14 @@ def duty_accounts(session: Session, community_id: int) -> list[User]:
             .order_by(User.display_name, User.username)
         )
     )
+
+
+def duty_names(session: Session, shift_ids: Sequence[int | None]) -> dict[int, str]:
+    """Shift id -> who was on it (``张三、李四``), for the crossing log's rows (one query)."""
+    wanted = sorted({shift_id for shift_id in shift_ids if shift_id is not None})
+    return {
+        shift_id: "、".join(
+            person.name for person in sorted(people, key=lambda p: p.duty is Duty.SUPERVISOR)
+        )
+        for shift_id, people in _people(session, wanted).items()
+    }

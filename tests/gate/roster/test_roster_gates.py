@@ -1,6 +1,6 @@
 """Who is on duty, at the gates (SQLite and PostgreSQL): the phone gate shows the names on the
 shift on now and when it ends, carries the next shifts for its own clock, and records the shift
-on the crossings it sends; a gate with no shift says so."""
+on the crossings it sends (the crossing log names the people); a gate with no shift says so."""
 
 from __future__ import annotations
 
@@ -31,7 +31,9 @@ LINE = re.compile(r'id="duty-line"[^>]*>([^<]*)</p>', re.S)
 @pytest.fixture
 def compound(committed_engine: Engine, db_url: str, tmp_path: Path) -> Iterator[Compound]:
     built = build_compound(db_url, tmp_path, households=1)
-    add_console_users(built, PASSWORD, [("zhang.vol", Role.VOLUNTEER, "张三")])
+    add_console_users(
+        built, PASSWORD, [("zhang.vol", Role.VOLUNTEER, "张三"), ("office1", Role.OFFICE, "李文员")]
+    )
     try:
         yield built
     finally:
@@ -92,6 +94,10 @@ def test_the_phone_gate_shows_who_is_on_duty_and_records_the_shift(compound: Com
     with transaction(compound.sessions, read_only=True) as session:
         stored = session.scalar(select(Crossing.shift_id).where(Crossing.client_id == client_id))
     assert stored == morning
+    # The office's crossing log names who was on duty.
+    log = console_client(compound, "office1", PASSWORD).get("/log", headers=ZH)
+    assert f'data-shift="{morning}"' in log.get_data(as_text=True)
+    assert "张三、李四" in log.get_data(as_text=True)
 
 
 def test_a_gate_without_a_shift_now_says_so(compound: Compound) -> None:

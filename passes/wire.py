@@ -43,7 +43,8 @@ written only when present): ``household_codes`` (household id -> the code printe
 building-unit-room, e.g. ``3-2-401``: never a name, phone or ID number), ``passes`` (the
 unexpired issued passes' facts, so that an offline scanner can check a rotating screen code
 naming one), ``supervisor_cards`` (issued cards not revoked: card id, account id, valid
-until) and ``revoked_card_ids``.
+until), ``revoked_card_ids`` and ``duty`` (the shifts at the fetching scanner's gate from now
+to a day ahead: start, end, the display names of the volunteers and supervisors on them).
 
 Messages without ``format`` are the unversioned shape scanners sent before this module
 (call it v0); :func:`from_v0` reads a v0 scan, offline crossing or bundle as v1 the way the
@@ -110,6 +111,7 @@ __all__ = [
     "Community",
     "Crossing",
     "Display",
+    "DutySlot",
     "ItemError",
     "ItemResult",
     "ItemStatus",
@@ -552,9 +554,23 @@ class Community:
     timezone: str
 
 
-BUNDLE_OPTIONAL = ("household_codes", "passes", "supervisor_cards", "revoked_card_ids")
+BUNDLE_OPTIONAL = ("household_codes", "passes", "supervisor_cards", "revoked_card_ids", "duty")
 """Fields of a bundle that may be left out (see the module doc): absent reads as None."""
 MAX_HOUSEHOLD_CODE = 32
+MAX_DUTY_SLOTS = 64
+MAX_DUTY_NAMES = 16
+MAX_DUTY_NAME = 64
+
+
+@dataclass(frozen=True)
+class DutySlot:
+    """A duty shift at the scanner's gate (the bundle's optional ``duty``): when it starts and
+    ends, and the display names of the people on it (volunteers and supervisors: the office's
+    own staff, never a resident). The scanner shows the slot its clock is in."""
+
+    starts_at: datetime
+    ends_at: datetime
+    names: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -582,6 +598,7 @@ class Bundle:
     passes: tuple[Pass, ...] | None = None
     supervisor_cards: tuple[CardState, ...] | None = None
     revoked_card_ids: tuple[bytes, ...] | None = None
+    duty: tuple[DutySlot, ...] | None = None
 
     KEYS: ClassVar[tuple[str, ...]] = (
         "content_hash",
@@ -607,6 +624,7 @@ class Bundle:
         passes: tuple[Pass, ...] | None = None,
         supervisor_cards: tuple[CardState, ...] | None = None,
         revoked_card_ids: tuple[bytes, ...] | None = None,
+        duty: tuple[DutySlot, ...] | None = None,
     ) -> Bundle:
         """A bundle with its content hash (hex, 32 characters) computed."""
         draft = cls(
@@ -621,6 +639,7 @@ class Bundle:
             passes,
             supervisor_cards,
             revoked_card_ids,
+            duty,
         )
         content = draft.to_json()
         del content["content_hash"], content["generated_at"]
@@ -660,6 +679,15 @@ class Bundle:
             ]
         if self.revoked_card_ids is not None:
             data["revoked_card_ids"] = [card_id.hex() for card_id in self.revoked_card_ids]
+        if self.duty is not None:
+            data["duty"] = [
+                {
+                    "starts_at": format_utc(slot.starts_at),
+                    "ends_at": format_utc(slot.ends_at),
+                    "names": list(slot.names),
+                }
+                for slot in self.duty
+            ]
         return data
 
     @classmethod
@@ -686,6 +714,7 @@ class Bundle:
             revoked_card_ids=_ids(fields.raw("revoked_card_ids"), "revoked_card_ids")
             if fields.has("revoked_card_ids")
             else None,
+            duty=_duty(fields) if fields.has("duty") else None,
         )
 
 
@@ -749,6 +778,25 @@ def _cards(fields: Fields) -> tuple[CardState, ...]:
     )
 
 
+def _duty(fields: Fields) -> tuple[DutySlot, ...]:
+    items = fields.nested_list("duty", ("starts_at", "ends_at", "names"))
+    if len(items) > MAX_DUTY_SLOTS:
+        raise WireFormatError("duty", f"at most {MAX_DUTY_SLOTS} shifts")
+    slots = []
+    for index, item in enumerate(items):
+        name = f"duty[{index}].names"
+        names = as_list(item.raw("names"), name)
+        if len(names) > MAX_DUTY_NAMES or not all(
+            isinstance(n, str) and 0 < len(n) <= MAX_DUTY_NAME for n in names
+        ):
+            raise WireFormatError(name, f"must be at most {MAX_DUTY_NAMES} names of text")
+        slot = DutySlot(item.time("starts_at"), item.time("ends_at"), tuple(names))
+        if slot.ends_at <= slot.starts_at:
+            raise WireFormatError(f"duty[{index}].ends_at", "must be after starts_at")
+        slots.append(slot)
+    return tuple(slots)
+
+
 def _id(value: object, name: str) -> bytes:
     """Twelve bytes as 24 hex digits (a pass id, a card id)."""
     if isinstance(value, str) and len(value) == 24:
@@ -807,7 +855,8 @@ def from_v0(data: object, message: type[Scan] | type[Crossing] | type[Bundle]) -
     else ``data`` unchanged; parse the result with ``message.from_json``.
 
     v0 is what scanners sent before this module: the same fields, some optional ones left
-    out, extra fields ignored; a v0 bundle named its content hash ``version``.
+    out, extra fields ignored; a v0 bundle named its content hash ``version``. A ``people``
+    field is kept (the phone gate's online scans are v0 bodies and carry the count).
     """
     if not isinstance(data, Mapping) or "format" in data:
         return data
@@ -818,6 +867,8 @@ def from_v0(data: object, message: type[Scan] | type[Crossing] | type[Bundle]) -
         return {"format": BUNDLE_FORMAT, **known}
     upgraded = {"format": message.FORMAT, **_V0_OPTIONAL}
     upgraded |= {key: data[key] for key in _SCAN_KEYS if key in data}
+    if "people" in data:
+        upgraded["people"] = data["people"]
     if message is Crossing and "verdict" in data:
         claim = data["verdict"]
         if isinstance(claim, Mapping):

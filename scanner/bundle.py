@@ -4,7 +4,8 @@ Parsed from ``GET /api/v1/bundle`` (a :class:`passes.wire.Bundle`, ``checkpoint.
 a bundle cached before that format is read too). Its optional parts, empty when a server
 does not send them: the household codes (the offline verdict shows ``3-2-401``, what the
 card prints), the unexpired passes (a rotating screen code names one: checked offline), and
-the supervisor cards with the revoked card ids (an offline override or unlock).
+the supervisor cards with the revoked card ids (an offline override or unlock), and the duty
+shifts at the device's gate (the status strip shows who is on duty, by the device's clock).
 ``content_hash`` is the server's hash of the content (its ETag), not a format version.
 ``generated_at`` is the server's time when it built the bundle; ``fetched_at`` is this
 device's (offset-corrected) time when the fetch started; age is measured from ``fetched_at``.
@@ -69,6 +70,8 @@ class Bundle:
     supervisor_cards: Mapping[bytes, CardState] = field(default_factory=dict)
     """Issued supervisor cards that count, by card id."""
     revoked_card_ids: frozenset[bytes] = frozenset()
+    duty: tuple[wire.DutySlot, ...] = ()
+    """The duty shifts at this device's gate (who is on duty), when the server sent them."""
 
     @classmethod
     def from_dict(
@@ -96,6 +99,7 @@ class Bundle:
             passes={fields.pass_id: fields for fields in bundle.passes or ()},
             supervisor_cards={card.card_id: card for card in bundle.supervisor_cards or ()},
             revoked_card_ids=frozenset(bundle.revoked_card_ids or ()),
+            duty=bundle.duty or (),
         )
 
     def age(self, now: datetime) -> timedelta:

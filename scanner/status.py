@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from passes import format_utc
 from scanner.bundle import Bundle, load_bundle
@@ -113,14 +114,38 @@ def format_age(age: timedelta, lang: str = "zh") -> str:
 
 
 def banner_text(online: bool, bundle: Bundle | None, now: datetime, lang: str = "zh") -> str:
-    """Status strip: empty when online (the screen says 在线), else offline + bundle age."""
-    if online:
-        return ""
+    """Status strip: empty when online (the screen says 在线), else offline + bundle age;
+    then who is on duty now when the bundle has the gate's shifts (:func:`duty_text`)."""
     zh = lang == "zh"
+    duty = duty_text(bundle, now, lang)
+    if online:
+        if not duty:
+            return ""
+        return f"● 在线 · {duty}" if zh else f"● ONLINE · {duty}"
     if bundle is None:
         return "● 离线 · 无数据包" if zh else "● OFFLINE · no bundle"
     age = format_age(bundle.age(now), lang)
-    return f"● 离线 · 数据包 {age}" if zh else f"● OFFLINE · bundle {age}"
+    text = f"● 离线 · 数据包 {age}" if zh else f"● OFFLINE · bundle {age}"
+    return f"{text} · {duty}" if duty else text
+
+
+def duty_text(bundle: Bundle | None, now: datetime, lang: str = "zh") -> str:
+    """``值守：张三、李四（至 14:00）`` for the shift the device's clock is in (the end in the
+    community's zone); ``本班无人值守（至 14:00）`` for a shift with nobody; empty without one."""
+    if bundle is None:
+        return ""
+    slot = next((s for s in bundle.duty if s.starts_at <= now < s.ends_at), None)
+    if slot is None:
+        return ""
+    try:
+        until = f"{slot.ends_at.astimezone(ZoneInfo(bundle.timezone)):%H:%M}"
+    except (ZoneInfoNotFoundError, ValueError):
+        until = f"{slot.ends_at:%H:%M} UTC"
+    if lang != "zh":
+        names = ", ".join(slot.names)
+        return f"On duty: {names} (until {until})" if names else f"Nobody on duty (until {until})"
+    names = "、".join(slot.names)
+    return f"值守：{names}（至 {until}）" if names else f"本班无人值守（至 {until}）"
 
 
 def format_status(report: StatusReport, lang: str = "zh") -> str:

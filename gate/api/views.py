@@ -32,6 +32,7 @@ from gate.crossings.uploads import (
 )
 from gate.devices.bundle import build_bundle
 from gate.devices.operations import DeviceError, check_in, enroll
+from gate.roster.duty_line import bundle_duty
 from gate.services import now, services
 from gate.supervisors.operations import bundle_cards
 from gate.unit_of_work import DbSession
@@ -229,6 +230,7 @@ def bundle() -> Response:
         revoked_card_ids=revoked_cards,
         extra_revoked_pass_ids=revoked_vehicle_pass_ids(session, caller.community_id, now=at),
         zone_locks=bundle_locks(session, caller.community_id, at),
+        duty=bundle_duty(session, caller.origin.gate_id, at),
     )
     response = Response(status=304) if request.if_none_match.contains(etag) else jsonify(body)
     response.set_etag(etag)

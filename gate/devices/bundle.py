@@ -38,6 +38,7 @@ def build_bundle(
     revoked_card_ids: Sequence[bytes] | None = None,
     extra_revoked_pass_ids: Sequence[bytes] = (),
     zone_locks: Mapping[int, tuple[ZoneLock, ...]] | None = None,
+    duty: Sequence[wire.DutySlot] | None = None,
 ) -> tuple[dict[str, Any], str]:
     """The bundle body and its ETag (its content hash). Reads only.
 
@@ -45,7 +46,9 @@ def build_bundle(
     passes, :func:`gate.vehicles.issuing.revoked_vehicle_pass_ids`): they join the revoked ids.
     ``supervisor_cards``/``revoked_card_ids``: the community's cards for offline overrides
     (left out of the bundle when None). ``zone_locks``: household id -> the lockdown-zone locks
-    over it (:func:`gate.zones.queries.bundle_locks`), carried in its state."""
+    over it (:func:`gate.zones.queries.bundle_locks`), carried in its state. ``duty``: the
+    shifts at the fetching scanner's gate (:func:`gate.roster.duty_line.bundle_duty`), left
+    out when None."""
     locks = zone_locks or {}
     context = load_context(session, community_id)
     revoked = session.scalars(
@@ -78,5 +81,6 @@ def build_bundle(
         passes=tuple(pass_fields(record) for record in issued),
         supervisor_cards=None if supervisor_cards is None else tuple(supervisor_cards),
         revoked_card_ids=None if revoked_card_ids is None else tuple(revoked_card_ids),
+        duty=None if duty is None else tuple(duty),
     )
     return bundle.to_json(), bundle.content_hash

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from gate.roster.queries import community_zone, duty_ahead
+from passes import wire
 
 DUTY_HOURS = 24
 """How far ahead a gate is told its shifts."""
@@ -52,3 +53,13 @@ def duty_slots(session: Session, gate_id: int, community_id: int, now: datetime)
 def slot_at(slots: list[DutySlot], now: datetime) -> DutySlot | None:
     """The slot covering ``now`` (None: no shift)."""
     return next((slot for slot in slots if slot.starts_at <= now < slot.ends_at), None)
+
+
+def bundle_duty(session: Session, gate_id: int, now: datetime) -> tuple[wire.DutySlot, ...]:
+    """The gate's shifts from now to :data:`DUTY_HOURS` ahead, for a scanner's bundle (it
+    shows the one its clock is in, offline too). Changes only at a shift's edge or when the
+    roster changes, so the bundle's ETag stays put in between."""
+    return tuple(
+        wire.DutySlot(view.starts_at, view.ends_at, view.names)
+        for view in duty_ahead(session, gate_id, now, DUTY_HOURS)
+    )

@@ -110,3 +110,20 @@ def test_a_gate_without_a_shift_now_says_so(compound: Compound) -> None:
     assert "张三" not in line.group(1)
     with transaction(compound.sessions, read_only=True) as session:
         assert session.scalars(select(DutyShift)).all()
+
+
+def test_the_scanner_bundle_carries_its_gates_shifts_and_the_strip_reads_them(
+    compound: Compound,
+) -> None:
+    from scanner.bundle import Bundle
+    from scanner.status import banner_text
+
+    _staff(compound)
+    answer = compound.client().get("/api/v1/bundle", headers=compound.headers())
+    assert answer.status_code == 200
+    body = answer.get_json()
+    assert [slot["names"] for slot in body["duty"]] == [["张三", "李四"], []]
+    bundle = Bundle.from_dict(body, fetched_at=compound.clock())
+    assert banner_text(True, bundle, compound.clock()) == "● 在线 · 值守：张三、李四（至 14:00）"
+    # Nothing personal beyond the staff's display names.
+    assert compound.residents[0].member_names[0] not in answer.get_data(as_text=True)

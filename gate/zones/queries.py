@@ -64,6 +64,7 @@ def bundle_locks(
     only households under a lock appear)."""
     rows = session.execute(
         select(Household.id, _Z)
+        .select_from(Household)
         .join(Building, Building.id == Household.building_id)
         .join(Compound, Compound.id == Building.compound_id)
         .join(_Z, and_(_Z.community_id == Household.community_id, _covers()))

@@ -27,6 +27,7 @@ from gate.console import (  # noqa: E402  (views register routes on the blueprin
     site,
     supervisor_cards,
     users,
+    vehicles,
     visitors,
 )
 
@@ -46,5 +47,6 @@ __all__ = [
     "site",
     "supervisor_cards",
     "users",
+    "vehicles",
     "visitors",
 ]

@@ -44,3 +44,17 @@ class VehicleError(CodedError):
     """A vehicle operation was refused: a stable ``code`` and its params (nothing written)."""
 
     messages = VEHICLE_MESSAGES
+
+
+PLATE_KIND_LABELS: dict[str, str] = {
+    "ordinary": N_("Ordinary"),
+    "new_energy": N_("New energy"),
+    "police": N_("Police"),
+    "learner": N_("Learner"),
+    "trailer": N_("Trailer"),
+    "consulate": N_("Consulate"),
+    "hong_kong": N_("Hong Kong crossing"),
+    "macau": N_("Macau crossing"),
+    "embassy": N_("Embassy"),
+}
+"""The message id of each plate form (:mod:`passes.plates`), for pages."""

@@ -187,3 +187,11 @@ def vehicle_rows(
         )
     }
     return [VehicleRow(vehicle, code, in_force.get(vehicle.id)) for vehicle, code in rows]
+
+
+def vehicle_of(session: Session, community_id: int, vehicle_id: int) -> Vehicle | None:
+    """The community's car with row id ``vehicle_id`` not removed (None: none here)."""
+    vehicle = session.get(Vehicle, vehicle_id)
+    if vehicle is None or vehicle.community_id != community_id or vehicle.removed_at is not None:
+        return None
+    return vehicle

@@ -51,6 +51,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem(_l("Users"), ("console.users", "console.user_list")),
     NavItem(_l("Supervisor cards"), ("console.supervisor_cards",)),
     NavItem(_l("Visitors"), ("console.visitors",)),
+    NavItem(_l("Vehicles"), ("console.vehicles",)),
     NavItem(_l("Duty roster"), ("console.roster",)),
     NavItem(_l("Audit trail"), ("console.audit", "console.audit_trail")),
     NavItem(_l("Gate view"), ("gateview.screen", "gateview.index", "gateview.gate")),

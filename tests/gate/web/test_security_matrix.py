@@ -102,6 +102,7 @@ class Seeded:
             "level": "area",
             "place_id": "1",
             "row_id": "1",
+            "vehicle_id": "1",
             "errand_id": "1",
         }
 
@@ -300,6 +301,7 @@ GET_PATHS: dict[str, str] = {
     "console.audit_trail": "/audit",
     "console.users": "/users",
     "console.supervisor_cards": "/supervisor-cards",
+    "console.vehicles": "/vehicles",
     "console.errands": "/errands",
     "console.my_errands": "/errands/mine",
     "console.errands_export": "/errands/export.xlsx",
@@ -356,6 +358,7 @@ EXPECTED: dict[str, tuple[int | str, ...]] = {
     "console.audit_trail":        (LOGIN, 200, 200, 200, 403, 403),
     "console.users":              (LOGIN, 200, 403, 403, 403, 403),
     "console.supervisor_cards":   (LOGIN, 200, 200, 403, 403, 403),
+    "console.vehicles":           (LOGIN, 200, 200, 403, 403, 403),
     # errands: a grid worker (supervisor) asks for them too; a volunteer has only their own
     "console.errands":            (LOGIN, 200, 200, 200, 200, 403),
     "console.my_errands":         (LOGIN, 200, 403, 403, 200, 200),

@@ -19,6 +19,7 @@ from . import console
 from .charts import hourly_crossings_svg
 from .common import community, db_session, lang, now
 from .roster import roster_gaps
+from .visitors import outsiders_today
 
 REFRESH_SECONDS = 60
 """The overview reloads itself this often (static/js/refresh.js keeps the scroll position)."""
@@ -68,6 +69,7 @@ def dashboard() -> str:
         device_badge=device_badge,
         refresh_seconds=REFRESH_SECONDS,
         **roster_gaps(row, moment),
+        **outsiders_today(row, moment),
     )
 
 

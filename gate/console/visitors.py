@@ -7,8 +7,9 @@ walk-ins. Phones are masked everywhere. The work and its audit events are
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -18,6 +19,8 @@ from wtforms import BooleanField, DateTimeLocalField, IntegerField, SelectField,
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from gate.community.models import Community
+from gate.crossings.queries import local_day_bounds
 from gate.households.fields import mask_name, mask_phone
 from gate.visitors.fields import MAX_PURPOSE, VisitorError
 from gate.visitors.issuing import (
@@ -30,7 +33,7 @@ from gate.visitors.issuing import (
     visitor_pass_text,
     visitor_passes,
 )
-from gate.visitors.queries import pass_state, walk_in_rows
+from gate.visitors.queries import outsider_counts, pass_state, walk_in_rows
 from gate.web.auth import OFFICE_ROLES, current_community_id, require_role
 from gate.web.unit_of_work import db_session, writes
 from passes import render_png
@@ -227,3 +230,11 @@ def visitor_pass_revoke(row_id: int) -> Any:
         return redirect(url_for("console.visitors"))
     flash(_("Visitor pass %(number)s revoked.", number=short_id(record.pass_id)), "success")
     return redirect(url_for("console.visitors"))
+
+
+def outsiders_today(row: Community, moment: datetime) -> dict[str, Any]:
+    """The dashboard's outsiders today (visitors let in, walk-ins turned back, deliveries
+    handed over), for its template."""
+    tz = row.timezone
+    start, end = local_day_bounds(moment.astimezone(ZoneInfo(tz)).date(), tz)
+    return {"outsiders": outsider_counts(db_session(), row.id, start, end)}

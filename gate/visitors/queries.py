@@ -8,8 +8,10 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gate.crossings.models import Crossing
 from gate.devices.models import Gate
 from gate.households.fields import mask_phone
+from gate.visitors.crossing_rows import SUBJECTS
 from gate.visitors.models import VisitorPassRecord, WalkIn
 
 PASS_STATES = ("pending", "active", "used", "expired", "revoked")
@@ -87,3 +89,34 @@ def walk_in_counts(session: Session, community_id: int, since: datetime) -> dict
     for outcome, count in rows:
         counts[str(getattr(outcome, "value", outcome))] = int(count)
     return counts
+
+
+@dataclass(frozen=True)
+class OutsiderCount:
+    """Outsiders' crossings of one kind (``subject``) in a period: let in, and not."""
+
+    subject: str
+    allowed: int
+    refused: int
+
+
+def outsider_counts(
+    session: Session, community_id: int, start: datetime, end: datetime
+) -> list[OutsiderCount]:
+    """Crossings of visitors, walk-ins and deliveries from ``start`` to ``end`` (exclusive),
+    per subject in :data:`gate.visitors.crossing_rows.SUBJECTS` order; subjects without one
+    are left out."""
+    rows = session.execute(
+        select(Crossing.subject, Crossing.allowed, func.count())
+        .where(
+            Crossing.community_id == community_id,
+            Crossing.subject.in_(SUBJECTS),
+            Crossing.scanned_at >= start,
+            Crossing.scanned_at < end,
+        )
+        .group_by(Crossing.subject, Crossing.allowed)
+    )
+    table: dict[str, list[int]] = {}
+    for subject, allowed, count in rows:
+        table.setdefault(str(subject), [0, 0])[0 if allowed else 1] += int(count)
+    return [OutsiderCount(subject, *table[subject]) for subject in SUBJECTS if subject in table]

@@ -44,6 +44,26 @@ reasons for keeping an upload as rejected (``gate.crossings``)."""
 
 DIRECTION_LABELS: dict[str, str] = {"out": N_("Exit"), "in": N_("Entry")}
 
+SUBJECT_LABELS: dict[str, str] = {
+    "visitor": N_("Visitor (visitor pass)"),
+    "walk_in": N_("No pass (turned back)"),
+    "delivery": N_("Delivery (handed over)"),
+    "vehicle": N_("Vehicle"),
+}
+"""Who crossed when not a household's pass (``crossings.subject``)."""
+
+OUTSIDER_LABELS: dict[str, str] = {
+    "visitor": N_("Visitor"),
+    "delivery": N_("Delivery / courier"),
+    "turned_back": N_("Turned back"),
+    "handed_over": N_("Handed over at the gate"),
+    "medical": N_("Medical"),
+    "official": N_("Official"),
+    "png": N_("Picture"),
+    "page": N_("Page"),
+}
+"""Values of the visitors' audit details (kinds, outcomes, media)."""
+
 HOUSEHOLD_STATUS_LABELS: dict[str, str] = {
     "normal": N_("Normal"),
     "quarantined": N_("Home quarantine"),
@@ -124,6 +144,10 @@ ACTION_LABELS: dict[str, str] = {
     "supervisor_card.issue": N_("Supervisor card issued"),
     "supervisor_card.print": N_("Supervisor card printed"),
     "supervisor_card.revoke": N_("Supervisor card revoked"),
+    "visitor_pass.issue": N_("Visitor pass issued"),
+    "visitor_pass.print": N_("Visitor pass printed or sent"),
+    "visitor_pass.revoke": N_("Visitor pass revoked"),
+    "walk_in.register": N_("Person without a pass registered at the gate"),
     "site.area_add": N_("Area added"),
     "site.area_rename": N_("Area renamed"),
     "site.building_add": N_("Building added"),
@@ -160,6 +184,8 @@ ACTION_GROUP_LABELS: dict[str, str] = {
     "supervisor_card": N_("Supervisor cards (all)"),
     "site": N_("Places: areas, grids, compounds, buildings (all)"),
     "user": N_("Users (all)"),
+    "visitor_pass": N_("Visitor passes (all)"),
+    "walk_in": N_("People without a pass (all)"),
 }
 """The audit filter's prefixes (``pass`` matches every ``pass.*`` action)."""
 
@@ -270,6 +296,14 @@ DETAIL_KEY_LABELS: dict[str, str] = {
     "shifts": N_("Shifts"),
     "slots": N_("Time slots"),
     "starts_at": N_("Starts"),
+    "outcome": N_("Outcome"),
+    "plate": N_("Plate"),
+    "phone": N_("Phone"),
+    "single_use": N_("Single use"),
+    "valid_from": N_("Valid from"),
+    "valid_until": N_("Valid until"),
+    "medium": N_("Medium"),
+    "crossing_id": N_("Crossing"),
 }
 """Names of the keys audit events' details hold (unknown keys are shown as stored)."""
 
@@ -283,6 +317,7 @@ VALUE_LABELS: dict[str, str] = {
     **ROLE_LABELS,
     **DIRECTION_LABELS,
     **ERRAND_KIND_LABELS,
+    **OUTSIDER_LABELS,
 }
 """Words that audit details hold as values (statuses, roles, directions, verdicts)."""
 
@@ -310,6 +345,11 @@ def reason_label(code: object) -> str:
     from gate.web.i18n import is_chinese
 
     return reason(known, "zh" if is_chinese() else "en")
+
+
+def subject_label(subject: object) -> str:
+    """A crossing's ``subject`` (visitor, walk_in, delivery, vehicle): 访客, 无证人员 ..."""
+    return _known(SUBJECT_LABELS, subject)
 
 
 def direction_label(direction: object) -> str:
@@ -428,6 +468,7 @@ def configure_labels(app: Flask) -> None:
     app.jinja_env.filters.update(
         reason_label=reason_label,
         direction_label=direction_label,
+        subject_label=subject_label,
         status_label=status_label,
         pass_status_label=pass_status_label,
         role_label=role_label,

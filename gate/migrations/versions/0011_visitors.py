@@ -69,7 +69,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("community_id", _COMMUNITY_ID, nullable=False),
         sa.Column("gate_id", sa.Integer(), nullable=False),
-        sa.Column("crossing_id", sa.BigInteger(), nullable=False),
+        sa.Column("crossing_id", sa.BigInteger(), nullable=True),
         sa.Column("client_id", sa.String(length=36), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column(

@@ -28,7 +28,10 @@
     "bad_format", "unknown_key", "bad_signature", "key_revoked", "key_not_valid",
     "validity_too_long", "wrong_community", "not_yet_valid", "expired", "revoked",
     "superseded", "unknown_household", "unknown_pass", "screen_code_stale", "sensor_error",
-    "no_temperature", "clock_fault", "no_bundle"
+    "no_temperature", "clock_fault", "no_bundle",
+    /* People without a household pass (gate-visitors.js, visitor passes): never overridden. */
+    "no_pass", "handed_over", "visitor_pass_used", "visitor_pass_revoked",
+    "visitor_pass_expired", "visitor_pass_not_yet_valid"
   ];
 
   var strings = document.getElementById("strings").dataset;
@@ -642,7 +645,7 @@
   }
 
   /* For tests that show the page a second code without a second camera. */
-  window.GatePage = {codeRead: codeRead};
+  window.GatePage = {codeRead: codeRead, showAnswer: showAnswer, showFault: showFault};
 
   function scanLoop() {
     var busy = state.mode === "sending" || (state.pending && !temperatureReady()) ||

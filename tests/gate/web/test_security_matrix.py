@@ -302,6 +302,9 @@ GET_PATHS: dict[str, str] = {
     "console.users": "/users",
     "console.supervisor_cards": "/supervisor-cards",
     "console.vehicles": "/vehicles",
+    "console.visitors": "/visitors",
+    "console.visitor_pass": "/visitors/999999",
+    "console.visitor_pass_qr": "/visitors/999999/qr.png",
     "console.errands": "/errands",
     "console.my_errands": "/errands/mine",
     "console.errands_export": "/errands/export.xlsx",
@@ -359,6 +362,10 @@ EXPECTED: dict[str, tuple[int | str, ...]] = {
     "console.users":              (LOGIN, 200, 403, 403, 403, 403),
     "console.supervisor_cards":   (LOGIN, 200, 200, 403, 403, 403),
     "console.vehicles":           (LOGIN, 200, 200, 403, 403, 403),
+    "console.visitors":           (LOGIN, 200, 200, 403, 403, 403),
+    # no such visitor pass here: the office gets 404, every other role 403 first
+    "console.visitor_pass":       (LOGIN, 404, 404, 403, 403, 403),
+    "console.visitor_pass_qr":    (LOGIN, 404, 404, 403, 403, 403),
     # errands: a grid worker (supervisor) asks for them too; a volunteer has only their own
     "console.errands":            (LOGIN, 200, 200, 200, 200, 403),
     "console.my_errands":         (LOGIN, 200, 403, 403, 200, 200),

@@ -26,16 +26,17 @@ households (one head each), 4 gates with a scanner each, and ~5 % of households 
    console log's first keyset page for one household over 7 days (``gate.crossings.log_filters``
    filters + ``keyset_page``), the unfiltered first page, ``out_now``, ``overdue``,
    ``crossings_per_hour`` over 7 days, ``refused_by_code`` for one day, ``fever_alerts``
-   for one day; and one full CSV export of the last 30 days (``export_crossings``) into a
-   byte-counting sink: time, rows, bytes, and peak RSS growth (VmHWM reset through
-   ``/proc/self/clear_refs`` before the export).
-4. ``EXPLAIN (ANALYZE, BUFFERS)`` of the SQL behind those queries; plans that scan the
-   crossings table sequentially or sort on disk are flagged with the index that would help
-   (reported only: no migration is added).
+   for one day, the conflicts to review; and one full CSV export of the last 30 days
+   (``export_crossings``) into a byte-counting sink: time, rows, bytes, and peak RSS
+   growth (VmHWM reset through ``/proc/self/clear_refs`` before the export).
+4. ``EXPLAIN (ANALYZE, BUFFERS)`` of the very statements behind those queries (built by
+   the same functions), printed in full; plans that scan the crossings table sequentially
+   or sort on disk are flagged. The indexes are migration 0015's.
 
-Limits: none stated for these queries in the project; an office page should answer in well
-under a second (the console pages query synchronously), which is the yardstick used here
-("<= 1 s" for interactive queries, p95). The export and the verification are batch jobs.
+Limits (issue #16, at 10M crossings): every office query p95 <= 50 ms, per-hour counts for
+7 days <= 500 ms, the CSV export <= 120 s in constant memory. Exit code 1 when one is not
+met. The load ends with ``VACUUM ANALYZE`` (as autovacuum would): index-only scans need
+the visibility map.
 
 Usage::
 
@@ -78,7 +79,12 @@ HOUSEHOLD_BASE = 100_000
 DAYS = 30
 CHUNK = 1_000_000
 OVERDUE_MINUTES = 240
-INTERACTIVE_LIMIT_MS = 1000.0
+INTERACTIVE_LIMIT_MS = 50.0
+"""Issue #16: every office query p95 <= 50 ms at 10M crossings."""
+PER_HOUR_LIMIT_MS = 500.0
+"""Issue #16: per-hour counts for 7 days <= 500 ms."""
+EXPORT_LIMIT_S = 120.0
+"""Issue #16: CSV export of 10M rows <= 120 s in constant memory."""
 
 # (code, cumulative share of refusals); bad_signature rows carry no household.
 REFUSAL_CODES = (
@@ -611,6 +617,7 @@ def office_queries(engine: Engine, seeded: Seeded, scale: str, report: dict[str,
     from gate.crossings.log_filters import LogFilter
     from gate.crossings.models import Crossing
     from gate.crossings.queries import (
+        conflicts,
         crossings_per_hour,
         fever_alerts,
         local_day_bounds,
@@ -633,13 +640,15 @@ def office_queries(engine: Engine, seeded: Seeded, scale: str, report: dict[str,
     households = [HOUSEHOLD_BASE + (h * 97) % HOUSEHOLDS for h in range(runs)]
     results: dict[str, dict[str, Any]] = {}
 
-    def record(name: str, samples: list[float], detail: str, interactive: bool = True) -> None:
+    def record(
+        name: str, samples: list[float], detail: str, limit_ms: float = INTERACTIVE_LIMIT_MS
+    ) -> None:
         summary = common.summary_ms(samples)
         results[name] = {
             **summary,
             "detail": detail,
-            "limit_ms": INTERACTIVE_LIMIT_MS if interactive else None,
-            "ok": summary["p95"] <= INTERACTIVE_LIMIT_MS if interactive else None,
+            "limit_ms": limit_ms,
+            "ok": summary["p95"] <= limit_ms,
         }
         log(f"{name}: p50 {summary['median']:.1f} ms, p95 {summary['p95']:.1f} ms ({detail})")
 
@@ -686,7 +695,12 @@ def office_queries(engine: Engine, seeded: Seeded, scale: str, report: dict[str,
             240,
         )
         total = sum(h.total + h.refused for h in hours)
-        record("crossings_per_hour, 7 days", samples, f"{len(hours)} hours, {total:,} rows")
+        record(
+            "crossings_per_hour, 7 days",
+            samples,
+            f"{len(hours)} hours, {total:,} rows",
+            PER_HOUR_LIMIT_MS,
+        )
 
         def refused_day(run: int) -> list[tuple[str, int]]:
             start, end = local_day_bounds(days[run % len(days)], TZ)
@@ -700,6 +714,14 @@ def office_queries(engine: Engine, seeded: Seeded, scale: str, report: dict[str,
 
         samples, alerts = repeat(fever_day, runs, 60)
         record("fever_alerts, 1 day", samples, f"{alerts} alerts")
+
+        def open_conflicts(_run: int) -> int:
+            found = conflicts(session, COMMUNITY_ID)
+            session.expunge_all()
+            return len(found)
+
+        samples, count = repeat(open_conflicts, runs, 60)
+        record("conflicts to review (first 500)", samples, f"{count} conflicts")
 
     with transaction(sessions, read_only=True) as session:
         month_start, _ = local_day_bounds(today - timedelta(days=DAYS - 1), TZ)
@@ -733,6 +755,8 @@ def office_queries(engine: Engine, seeded: Seeded, scale: str, report: dict[str,
         "peak_rss_mib": peak / 1024,
         "peak_growth_mib": (peak - rss0) / 1024 if reset else None,
         "range": f"{month_start.isoformat()} .. {month_end.isoformat()}",
+        "limit_s": EXPORT_LIMIT_S,
+        "ok": elapsed <= EXPORT_LIMIT_S,
     }
     log(f"export: {written:,} rows, {sink.bytes / 1e6:.1f} MB in {elapsed:.1f} s")
     report["queries"] = results
@@ -743,11 +767,19 @@ def office_queries(engine: Engine, seeded: Seeded, scale: str, report: dict[str,
 
 def explain_all(engine: Engine, seeded: Seeded, report: dict[str, Any]) -> None:
     """EXPLAIN (ANALYZE, BUFFERS) of the statements behind the timed queries; flag bad plans."""
-    from gate.crossings.export import export_query
+    from gate.crossings.export import DIRECTION_LABELS, reason_zh
+    from gate.crossings.export_csv import pg_query
     from gate.crossings.log_filters import LogFilter
     from gate.crossings.models import Crossing
-    from gate.crossings.queries import local_day_bounds
+    from gate.crossings.queries import (
+        conflicts_statement,
+        fever_condition,
+        local_day_bounds,
+        per_hour_statement,
+        refused_statement,
+    )
     from gate.households.models import Household
+    from passes import Code
 
     zone = ZoneInfo(TZ)
     today = seeded.now.astimezone(zone).date()
@@ -799,32 +831,37 @@ def explain_all(engine: Engine, seeded: Seeded, report: dict[str, Any]) -> None:
             .limit(5000),
             True,
         ),
-        "refused_by_code, 1 day": (
-            select(Crossing.code, Crossing.id).where(
-                Crossing.community_id == COMMUNITY_ID,
-                Crossing.allowed.is_(False),
-                Crossing.scanned_at >= day_start,
-                Crossing.scanned_at < day_end,
-            ),
+        "crossings_per_hour, 7 days (the query itself)": (
+            per_hour_statement(COMMUNITY_ID, week_start, week_end),
             True,
         ),
+        "refused_by_code, 1 day": (refused_statement(COMMUNITY_ID, day_start, day_end), True),
         "fever_alerts, 1 day (fever filter)": (
-            select(Crossing.id).where(
+            select(Crossing.id)
+            .where(
                 Crossing.community_id == COMMUNITY_ID,
                 Crossing.scanned_at >= day_start,
                 Crossing.scanned_at < day_end,
-                (Crossing.code == "fever") | Crossing.codes.like("%fever%"),
-            ),
+                fever_condition(),
+            )
+            .order_by(Crossing.scanned_at, Crossing.id),
             True,
         ),
-        "export, 1 day (month: same plan shape)": (
-            export_query(
+        "conflicts to review": (
+            conflicts_statement(COMMUNITY_ID, reviewed=False, limit=500),
+            True,
+        ),
+        "export, 1 day (month: same plan shape; the cells made by PostgreSQL)": (
+            pg_query(
                 LogFilter(
                     community_id=COMMUNITY_ID,
                     timezone=TZ,
                     date_from=today - timedelta(days=3),
                     date_to=today - timedelta(days=3),
-                )
+                ),
+                unmasked=False,
+                reasons={code.value: reason_zh(code.value) for code in Code},
+                directions=DIRECTION_LABELS,
             ),
             True,
         ),
@@ -832,7 +869,9 @@ def explain_all(engine: Engine, seeded: Seeded, report: dict[str, Any]) -> None:
     plans: dict[str, Any] = {}
     with engine.connect() as connection:
         for name, (statement, analyze) in statements.items():
-            compiled = statement.compile(dialect=connection.dialect)
+            compiled = statement.compile(
+                dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+            )
             params = compiled.construct_params()
             processors: dict[str, Any] = dict(compiled._bind_processors)
             for key, value in list(params.items()):
@@ -854,7 +893,7 @@ def explain_all(engine: Engine, seeded: Seeded, report: dict[str, Any]) -> None:
                 notes.append(f"{removed:,} rows read and thrown away by a filter")
             timing = [line for line in lines if line.startswith("Execution Time")]
             if timing and float(timing[0].split(":")[1].split()[0]) > INTERACTIVE_LIMIT_MS:
-                notes.append("over 1 s")
+                notes.append(f"over {INTERACTIVE_LIMIT_MS:.0f} ms")
             plans[name] = {"plan": lines, "notes": notes}
     report["explain"] = plans
 
@@ -912,10 +951,14 @@ def render(report: dict[str, Any]) -> str:
             f" {export['s']:.1f} s ({export['rows_per_s']:,.0f} rows/s); peak RSS"
             f" {export['peak_rss_mib']:.1f} MiB"
             + (f" (+{growth:.1f} MiB over the {export['rss_before_mib']:.1f} before)" if growth
-               is not None else ""),
+               is not None else "")
+            + f"; limit {export['limit_s']:.0f} s: {'met' if export['ok'] else 'NOT MET'}",
         ]  # fmt: skip
     explain = report.get("explain")
     if explain:
+        lines += ["", "EXPLAIN (ANALYZE, BUFFERS):"]
+        for name, item in explain.items():
+            lines += ["", f"-- {name}", *item["plan"]]
         lines += ["", "EXPLAIN notes:"]
         for name, item in explain.items():
             top = [line.strip() for line in item["plan"] if "->" in line or line == item["plan"][0]]
@@ -981,7 +1024,8 @@ def main(argv: list[str] | None = None) -> int:
             save_partial()
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             t0 = time.perf_counter()
-            connection.execute(text("ANALYZE"))
+            # VACUUM as autovacuum would after a load: index-only scans need the visibility map.
+            connection.execute(text("VACUUM ANALYZE"))
             report["analyze_s"] = time.perf_counter() - t0
             report["table_size"] = connection.execute(
                 text(
@@ -1015,6 +1059,7 @@ def main(argv: list[str] | None = None) -> int:
         print(render(report))
     queries = report.get("queries", {})
     ok = all(row["ok"] is not False for row in queries.values())
+    ok = ok and report.get("export", {}).get("ok", True)
     ok = ok and bool(report.get("chain", {}).get("verify_ok", True))
     return 0 if ok else 1
 
@@ -1045,6 +1090,7 @@ def summary(report: dict[str, Any]) -> dict[str, str]:
         lines["CSV export, 30 days"] = (
             f"{export['rows']:,} rows in {export['s']:.1f} s, peak RSS"
             f" +{export['peak_growth_mib'] or 0:.1f} MiB"
+            f" (limit {export['limit_s']:.0f} s: {'met' if export['ok'] else 'NOT MET'})"
         )
     return lines
 

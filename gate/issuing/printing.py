@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import operator
 import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -363,15 +364,52 @@ def _pdf_qr_ops(item: _Qr, left: float, top: float) -> str:
     module = item.box * mm / (size + 2 * QUIET_ZONE_MODULES)
     x0 = left + item.x * mm + QUIET_ZONE_MODULES * module
     y_top = top - item.y * mm - QUIET_ZONE_MODULES * module
-    runs = _qr_runs(item.rows)
-    # "column row length 1 re" per run, joined from pre-made strings: a handful of
-    # allocations per symbol instead of thousands.
-    tokens = ["1 re\n"] * (len(runs) // 3 * 4)
-    for offset in range(3):
-        tokens[offset::4] = [_DECIMALS[value] for value in runs[offset::3]]
-    rects = " ".join(tokens)
-    # The matrix flips y so that rows count downwards from the symbol's top, as in `runs`.
-    return f"q {module:.4f} 0 0 {-module:.4f} {x0:.3f} {y_top:.3f} cm 0 g\n{rects}f Q"
+    # The matrix flips y so that rows count downwards from the symbol's top.
+    return (
+        f"q {module:.4f} 0 0 {-module:.4f} {x0:.3f} {y_top:.3f} cm 0 g\n"
+        f"{_pdf_qr_rects(item.rows)}f Q"
+    )
+
+
+def _pdf_qr_rects(rows: tuple[str, ...]) -> str:
+    """``x y w 1 re`` for each horizontal dark run of each row (y = row, 0 at the top).
+
+    Each row is cut into bytes of 8 modules and each byte looked up in a table of its runs'
+    operators (``_chunk_rects``), so the work per row is a few C calls, not one Python step
+    per run. A run that crosses a byte boundary becomes two abutting rectangles; all of them
+    are filled as one path, so that leaves no seam.
+    """
+    if not rows:
+        return ""
+    pad = "0" * (-len(rows[0]) % 8)
+    chunks = (len(rows[0]) + len(pad)) // 8
+    tables = _chunk_rects()[:chunks]
+    lines = []
+    for index, row in enumerate(rows):
+        packed = int(row + pad, 2).to_bytes(chunks, "big")
+        lines.append("".join(map(operator.getitem, tables, packed)).replace("Y", _DECIMALS[index]))
+    return "".join(lines)
+
+
+@lru_cache(maxsize=1)
+def _chunk_rects() -> tuple[tuple[str, ...], ...]:
+    """For byte ``k`` of a row (modules ``8k`` to ``8k + 7``, leftmost in the high bit) and
+    its value, the operators of its dark runs, with ``Y`` standing for the row number."""
+    tables = []
+    for chunk in range(_MAX_ROW_BYTES):
+        table = []
+        for value in range(256):
+            runs = _DARK_RUN.finditer(format(value, "08b"))
+            table.append(
+                "".join(
+                    f"{8 * chunk + run.start()} Y {run.end() - run.start()} 1 re\n" for run in runs
+                )
+            )
+        tables.append(tuple(table))
+    return tuple(tables)
+
+
+_MAX_ROW_BYTES = 23  # 177 modules, the widest symbol (version 40), in bytes of 8
 
 
 def _finish_sheet(canvas: Canvas, page_number: int) -> None:

@@ -31,6 +31,7 @@ from gate.issuing.operations import issue_pass
 from gate.roster.demo import add_demo_roster
 from gate.settings import DEFAULT_TIMEZONE
 from gate.signing.operations import active_signing_key, create_signing_key
+from gate.visitors.demo import add_demo_visitors
 from passes import Direction, HouseholdStatus, RuleSet
 
 SURNAMES = (
@@ -134,6 +135,7 @@ def build_demo(
     logins = _users(session, community)
     add_demo_errands(session, community.id, now=now)  # needs the demo's volunteer logins
     add_demo_roster(session, community.id, now=now)  # a week of shifts, one gap today
+    add_demo_visitors(session, community.id, now=now)  # visitor passes, walk-ins, deliveries
     return DemoSummary(community.id, len(rows), crossings, fresh.enrolment_code, logins)
 
 

@@ -34,6 +34,7 @@ def _register_commands() -> None:
     from gate.cli.vehicles import vehicles_group
     from gate.cli.visitors import visitors_group
     from gate.cli.wizard import setup_command
+    from gate.cli.zones import zones_group
 
     for command in (
         setup_command,
@@ -54,6 +55,7 @@ def _register_commands() -> None:
         errands_group,
         privacy_group,
         roster_group,
+        zones_group,
         demo_command,
         serve_command,
     ):

@@ -163,6 +163,9 @@ ACTION_LABELS: dict[str, str] = {
     "user.password": N_("Password changed"),
     "user.revoke": N_("User's access to a community taken away"),
     "user.role": N_("User role changed"),
+    "zone.end_changed": N_("Lockdown zone's end moved"),
+    "zone.lift": N_("Lockdown zone lifted"),
+    "zone.lock": N_("Lockdown zone set"),
 }
 """Every audit action written in ``gate`` (``record_event(action=...)``) and its label."""
 
@@ -186,6 +189,7 @@ ACTION_GROUP_LABELS: dict[str, str] = {
     "user": N_("Users (all)"),
     "visitor_pass": N_("Visitor passes (all)"),
     "walk_in": N_("People without a pass (all)"),
+    "zone": N_("Lockdown zones (all)"),
 }
 """The audit filter's prefixes (``pass`` matches every ``pass.*`` action)."""
 
@@ -304,6 +308,11 @@ DETAIL_KEY_LABELS: dict[str, str] = {
     "valid_until": N_("Valid until"),
     "medium": N_("Medium"),
     "crossing_id": N_("Crossing"),
+    "ends_at_before": N_("Ended before"),
+    "level": N_("Level"),
+    "lifted_at": N_("Lifted at"),
+    "place_id": N_("Place"),
+    "scope": N_("Scope"),
 }
 """Names of the keys audit events' details hold (unknown keys are shown as stored)."""
 
@@ -318,6 +327,9 @@ VALUE_LABELS: dict[str, str] = {
     **DIRECTION_LABELS,
     **ERRAND_KIND_LABELS,
     **OUTSIDER_LABELS,
+    "sealed": N_("Sealed (no exits)"),
+    "controlled": N_("Controlled (exits by the rules)"),
+    "precaution": N_("Precaution (normal)"),
 }
 """Words that audit details hold as values (statuses, roles, directions, verdicts)."""
 

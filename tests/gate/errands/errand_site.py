@@ -4,6 +4,7 @@ supervisor, auditor and two volunteer accounts, served by a real app (CSRF off).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -33,15 +34,20 @@ USERS = [
 
 
 @contextmanager
-def errand_compound(db_url: str, directory: Path) -> Iterator[Compound]:
-    """Three households; the first in home quarantine for a week; the accounts of USERS."""
+def errand_compound(
+    db_url: str, directory: Path, *, open_ended: bool = False
+) -> Iterator[Compound]:
+    """Three households; the first in home quarantine for a week of the fake clock (with
+    ``open_ended``: without an end, for the CLI, which reads the real clock); the accounts
+    of USERS."""
     built = build_compound(db_url, directory, households=3)
     add_console_users(built, PASSWORD, USERS)
     with transaction(built.sessions) as session:
         household = session.get(Household, built.residents[0].household_id)
         assert household is not None
         household.status = HouseholdStatus.QUARANTINED
-        household.quarantine_until = built.clock() + timedelta(days=7)
+        week = built.clock() + timedelta(days=7)
+        household.quarantine_until = None if open_ended else week
     try:
         yield built
     finally:
@@ -68,3 +74,18 @@ def events(compound: Compound, prefix: str = "errand.") -> list[tuple[str, dict[
             select(AuditEvent).where(AuditEvent.action.startswith(prefix)).order_by(AuditEvent.id)
         )
         return [(row.action, json.loads(row.details_json)) for row in rows]
+
+
+TRANSLATIONS = Path(__file__).resolve().parents[3] / ".i18n" / "errands.json"
+
+
+def said(text: str, english: str) -> bool:
+    """Whether ``text`` carries the message containing ``english``: in Chinese once the
+    catalogue has it (this feature's translations wait in .i18n/errands.json until merged),
+    in English before."""
+    if english in text:
+        return True
+    chinese = json.loads(TRANSLATIONS.read_text(encoding="utf-8")) if TRANSLATIONS.exists() else {}
+    wanted = [value for key, value in chinese.items() if english in key]
+    pieces = [re.split(r"%\(\w+\)[sd]", value) for value in wanted]
+    return any(max(parts, key=len).strip() in text for parts in pieces)

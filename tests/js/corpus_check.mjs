@@ -127,6 +127,23 @@ export async function runCase(api, corpus, tables, c) {
         card_id: check.fields?.card_id ?? null,
       };
     }
+    case "vehicle":
+      return api.decideVehicle(c.presented, {
+        typedPlate: c.typed,
+        keys,
+        communityId: c.community_id,
+        household: c.household,
+        revokedPassIds: c.revoked,
+        rules: tables.rules(c.rules),
+        direction: c.direction,
+        now: c.now,
+      });
+    case "plate":
+      return api.decidePlate({
+        plate: c.plate,
+        rules: tables.rules(c.rules),
+        direction: c.direction,
+      });
     case "rules": {
       try {
         return { ok: true, rules: api.rulesToDict(api.rulesFromDict(c.input)) };

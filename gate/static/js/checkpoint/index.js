@@ -43,6 +43,7 @@ export {
   parsePass,
   toHex,
 } from "./pass_format.js";
+export { PROVINCES, PlateError, normalisePlate, parsePlate, plateProblem } from "./plates.js";
 export {
   DEFAULT_TIMEZONE,
   RuleSetError,
@@ -87,3 +88,11 @@ export {
 } from "./state.js";
 export { formatUtc, parseUtc, toDate, toInstant } from "./timefmt.js";
 export { MAX_PASS_VALIDITY_US, verifyPass } from "./verification.js";
+export {
+  VEHICLE_PREFIX,
+  decidePlate,
+  decideVehicle,
+  isVehiclePass,
+  parseVehiclePass,
+  verifyVehiclePass,
+} from "./vehicle_pass.js";

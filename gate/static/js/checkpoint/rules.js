@@ -13,6 +13,7 @@
 import { Code } from "./codes.js";
 import { PassError } from "./pass_format.js";
 import { HOUR_US, MINUTE_US } from "./timefmt.js";
+import { PROVINCES } from "./plates.js";
 import { isKnownZone } from "./zone.js";
 
 const PARSED = new WeakSet();
@@ -183,6 +184,61 @@ export function unitsOf(rules, people) {
   return rules.count === CountKind.PEOPLE ? people : 1;
 }
 
+/** Cars without a vehicle pass (passes.rules.VehicleRules): local allow|refuse, outside
+ * register|refuse. */
+export const MAX_PLATE_PREFIXES = 40;
+const PLATE_PREFIX = new RegExp(`^[${PROVINCES}][A-HJ-Z]?$`, "u");
+
+function vehicleRules(data) {
+  if (data === null) return null;
+  const obj = object(data, "vehicles", ["local_prefixes", "local", "outside"]);
+  const prefixes = get(obj, "local_prefixes", []);
+  if (!Array.isArray(prefixes)) {
+    throw new RuleSetError("vehicles.local_prefixes", "not_text", "must be a list of text");
+  }
+  if (prefixes.length > MAX_PLATE_PREFIXES) {
+    throw new RuleSetError("vehicles.local_prefixes", "too_many", "too many prefixes", {
+      high: MAX_PLATE_PREFIXES,
+    });
+  }
+  for (const prefix of prefixes) {
+    const text = str(prefix, "vehicles.local_prefixes");
+    if (!PLATE_PREFIX.test(text)) {
+      throw new RuleSetError(
+        "vehicles.local_prefixes",
+        "bad_plate_prefix",
+        "is not a province abbreviation, optionally with its letter",
+        { value: text },
+      );
+    }
+  }
+  const local = str(get(obj, "local", "allow"), "vehicles.local");
+  if (local !== "allow" && local !== "refuse") {
+    throw new RuleSetError("vehicles.local", "bad_choice", "must be allow or refuse", {
+      choices: "allow, refuse",
+    });
+  }
+  const outside = str(get(obj, "outside", "refuse"), "vehicles.outside");
+  if (outside !== "register" && outside !== "refuse") {
+    throw new RuleSetError("vehicles.outside", "bad_choice", "must be register or refuse", {
+      choices: "register, refuse",
+    });
+  }
+  return Object.freeze({
+    local_prefixes: Object.freeze([...new Set(prefixes)]),
+    local,
+    outside,
+  });
+}
+
+function vehicleRulesToDict(vehicles) {
+  return {
+    local_prefixes: [...vehicles.local_prefixes],
+    local: vehicles.local,
+    outside: vehicles.outside,
+  };
+}
+
 /** Validate a decoded JSON object into a rule set (passes.rules_from_dict). */
 export function rulesFromDict(data) {
   const obj = object(data, "(root)", [
@@ -194,6 +250,7 @@ export function rulesFromDict(data) {
     "max_outside_minutes",
     "temperature",
     "closed",
+    "vehicles",
     "count",
   ]);
   const closed = get(obj, "closed", false);
@@ -230,6 +287,7 @@ export function rulesFromDict(data) {
     max_outside_minutes: maxOutside,
     temperature: temperature(get(obj, "temperature", {})),
     closed,
+    vehicles: vehicleRules(get(obj, "vehicles", null)),
     count: countKind(get(obj, "count", CountKind.HOUSEHOLDS)),
   });
   PARSED.add(rules);
@@ -264,6 +322,7 @@ export function rulesToDict(rules) {
     max_outside_minutes: rules.max_outside_minutes,
     temperature: { ...rules.temperature },
     ...(rules.closed ? { closed: true } : {}),
+    ...(rules.vehicles ? { vehicles: vehicleRulesToDict(rules.vehicles) } : {}),
     ...(rules.count !== CountKind.HOUSEHOLDS ? { count: rules.count } : {}),
   };
 }

@@ -29,6 +29,7 @@ from gate.console import (  # noqa: E402  (views register routes on the blueprin
     users,
     vehicles,
     visitors,
+    zones,
 )
 
 __all__ = [
@@ -49,4 +50,5 @@ __all__ = [
     "users",
     "vehicles",
     "visitors",
+    "zones",
 ]

@@ -53,6 +53,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem(_l("Visitors"), ("console.visitors",)),
     NavItem(_l("Vehicles"), ("console.vehicles",)),
     NavItem(_l("Duty roster"), ("console.roster",)),
+    NavItem(_l("Lockdown zones"), ("console.zones",)),
     NavItem(_l("Audit trail"), ("console.audit", "console.audit_trail")),
     NavItem(_l("Gate view"), ("gateview.screen", "gateview.index", "gateview.gate")),
 )

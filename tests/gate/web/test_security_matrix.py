@@ -309,6 +309,7 @@ GET_PATHS: dict[str, str] = {
     "console.my_errands": "/errands/mine",
     "console.errands_export": "/errands/export.xlsx",
     "console.roster": "/roster",
+    "console.zones": "/zones",
     "gateview.screen": "/gate",
     "gateview.bundle": "/gate/bundle",
     "gateview.manifest": "/gate/manifest.webmanifest",
@@ -371,6 +372,7 @@ EXPECTED: dict[str, tuple[int | str, ...]] = {
     "console.my_errands":         (LOGIN, 200, 403, 403, 200, 200),
     "console.errands_export":     (LOGIN, 200, 200, 200, 200, 403),
     "console.roster":             (LOGIN, 200, 200, 200, 403, 403),
+    "console.zones":              (LOGIN, 200, 200, 403, 403, 403),
     "gateview.screen":            (LOGIN, 200, 200, 403, 200, 200),
     "gateview.bundle":            (LOGIN, 200, 200, 403, 200, 200),
     # the phone gate's shell: no data in it, installable before logging in

@@ -507,6 +507,7 @@ def raw_client(conninfo: str, fixture: Fixture, clients: int) -> ClientFn:
                         "community_id": community,
                         "gate": gate_id,
                         "scanned_at": now,
+                        "decided_at": now,
                     }
                     locked = connection.execute(lock_sql, {**lock_fixed, **lock}).fetchone()
                     assert locked is not None

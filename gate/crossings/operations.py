@@ -234,6 +234,7 @@ def record_scan(
             client_id=request.client_id,
             gate_id=origin.gate_id,
             scanned_at=request.scanned_at,
+            decided_at=decided_at,
         )
     replay_of = (
         locked.replay_of if locked is not None else crossing_id_of(session, request.client_id)
@@ -278,7 +279,9 @@ def record_scan(
     values["request_hash"] = request_hash
     # The duty shift on at the gate when decided: online the server's now, offline the
     # scan's own time (an upload hours later still names the shift it happened in).
-    values["shift_id"] = shift_at(session, origin.gate_id, decided_at)
+    values["shift_id"] = (
+        locked.shift_id if locked is not None else shift_at(session, origin.gate_id, decided_at)
+    )
     # Attributed only to a registered household of this community: a validly signed pass
     # naming a household the server does not know (minted, or a restore from an older
     # backup) is refused ``unknown_household`` and stored without one, never a 500.
@@ -311,7 +314,14 @@ def record_scan(
     head = ChainHead(origin.gate_id, locked.chain_seq, locked.chain_hash)
     stored = insert_crossing(session, values, head, new_state)
     # Late or offline: replay the household's timeline in scan order.
-    settle_timeline(session, context.rules, stored, later=bool(locked.later))
+    settle_timeline(  # the household as locked, its state as now stored: not read again
+        session,
+        context.rules,
+        stored,
+        later=bool(locked.later),
+        household=locked,
+        state_json=str(locked.state_json if new_state is None else new_state.columns["state_json"]),
+    )
     if refusal is not None:
         _override_refused_event(session, context, origin, request, stored, refusal)
     label = _label(locked.code, locked.head_name) if offline is None else None
@@ -324,6 +334,8 @@ def _household_state(session: Session, locked: Any, at: datetime) -> HouseholdSt
     if locked is None:
         return None
     state = household_state(locked)
+    if not locked.zoned:  # the lock statement's check: no sealed lock covers it at ``at``
+        return state
     return replace(state, zones=household_locks(session, state.household_id, at))
 
 

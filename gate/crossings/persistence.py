@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from gate.community.models import Building, Compound
 from gate.crossings.chain import HASHED_ORDER, ChainHead, content_hash
 from gate.crossings.models import Crossing
 from gate.db import UTCDateTime
@@ -39,6 +40,10 @@ from gate.devices.models import Gate
 from gate.households.models import Household, Member
 from gate.households.operations import HEAD_FIRST
 from gate.issuing.models import IssuedPass
+from gate.roster.models import DutyShift
+from gate.zones.models import ZoneLockRecord
+from gate.zones.queries import _covers as zone_covers
+from gate.zones.queries import _deciding as zone_deciding
 
 _HOUSEHOLDS_TABLE = cast(Table, Household.__table__)
 _HOUSEHOLDS = _HOUSEHOLDS_TABLE.c
@@ -55,6 +60,31 @@ HEAD_NAME = select(Member.name).order_by(*HEAD_FIRST).limit(1)
 ``Member.household_id`` condition."""
 
 _CROSSING_BY_CLIENT_ID = select(_CROSSINGS.id).where(_CROSSINGS.client_id == bindparam("client_id"))
+_DECIDED_AT = bindparam("decided_at", type_=UTCDateTime())
+# The duty shift on at the gate when decided (``gate.roster.queries.shift_at``'s answer: a
+# gate's shifts never overlap) and whether a sealed zone lock covers the household then
+# (``gate.zones.queries.household_locks`` is read only when one does): part of the scan's one
+# read, since two more queries a scan cost ~40 % of the server's CPU (bench/scan_api.py).
+_SHIFT_ON = (
+    select(DutyShift.id)
+    .where(
+        DutyShift.gate_id == _GATES.id,
+        DutyShift.starts_at <= _DECIDED_AT,
+        DutyShift.ends_at > _DECIDED_AT,
+    )
+    .order_by(DutyShift.starts_at.desc())
+    .limit(1)
+)
+_ZONED = exists(
+    select(ZoneLockRecord.id)
+    .select_from(Building.__table__.join(Compound.__table__, Compound.id == Building.compound_id))
+    .where(
+        Building.id == _HOUSEHOLDS.building_id,
+        ZoneLockRecord.community_id == _HOUSEHOLDS.community_id,
+        zone_deciding(cast(datetime, _DECIDED_AT)),
+        zone_covers(),
+    )
+)
 _LOCK_HOUSEHOLD_AND_GATE = (
     select(
         _HOUSEHOLDS.id,
@@ -80,6 +110,8 @@ _LOCK_HOUSEHOLD_AND_GATE = (
                 _CROSSINGS.scanned_at > bindparam("scanned_at", type_=UTCDateTime()),
             )
         ).label("later"),
+        _SHIFT_ON.scalar_subquery().label("shift_id"),
+        _ZONED.label("zoned"),
         _GATES.chain_seq,
         _GATES.chain_hash,
     )
@@ -162,12 +194,14 @@ def lock_household_and_gate(
     client_id: str,
     gate_id: int,
     scanned_at: datetime,
+    decided_at: datetime | None = None,
 ) -> Row[*tuple[Any, ...]] | None:
     """A scan's one read: the household (of ``community_id``) and gate ``gate_id``'s chain
     head, both locked (households first, as everywhere), with all else the decision needs:
     ``head_name``, ``pass_status`` (None: no such pass), ``replay_of`` (the id of a crossing
-    already stored under ``client_id``), ``chain_seq``/``chain_hash``. None when there is no
-    such household in the community.
+    already stored under ``client_id``), ``chain_seq``/``chain_hash``, and at ``decided_at``
+    (default ``scanned_at``) the gate's duty ``shift_id`` and ``zoned`` (a sealed zone lock
+    covers the household). None when there is no such household in the community.
 
     The chain head is read from the locked gate row itself, so a scan that waited for the
     lock sees the head the previous holder wrote. The locks are no-ops on SQLite, whose
@@ -180,6 +214,7 @@ def lock_household_and_gate(
         "client_id": client_id,
         "gate": gate_id,
         "scanned_at": scanned_at,
+        "decided_at": scanned_at if decided_at is None else decided_at,
     }
     return session.connection().execute(_LOCK_HOUSEHOLD_AND_GATE, params).first()
 

@@ -145,7 +145,7 @@ def _enter(page: Any) -> dict[str, str]:
         page.click(f'.key[data-key="{key}"]')
     try:
         page.wait_for_selector("#verdict:not([hidden])", timeout=3000)
-    except Exception:  # noqa: BLE001 - the camera did not present it again: press 确定
+    except Exception:  # the camera did not present it again: press 确定
         page.click('.key[data-key="ok"]')
         page.wait_for_selector("#verdict:not([hidden])")
     return {

@@ -8,8 +8,9 @@ A frame is turned to gray and shrunk to at most ``max_side`` pixels. Then:
 2. If it read nothing and located nothing, a cheap look for finder patterns
    (:mod:`scanner.decoding.locate`, ~1-2 ms) decides whether the frame may hold a code at
    all. Most gate frames hold none: they end here, after a few milliseconds.
-3. Otherwise the primary's variant plan runs (sharpening, upscaling, other binarizers),
-   cheapest and most productive first, until one step finds a code.
+3. Otherwise the primary's variant plan runs (a rectified redraw of a tilted or bent code
+   (:mod:`scanner.decoding.rectify`), sharpening, upscaling, other binarizers), cheapest
+   and most productive first, until one step finds a code.
 4. The fallback libraries (OpenCV's WeChat reader, zbar) are slow and heavy-tailed (single
    calls of hundreds of milliseconds were measured). On the frame path of a scanner
    (``fallbacks="background"``) they never run: a code-like frame the primary could not
@@ -45,6 +46,7 @@ from scanner.decoding import preprocess
 from scanner.decoding.backends import BACKEND_NAMES, Backend, ZxingBackend, load_backend
 from scanner.decoding.locate import finder_like
 from scanner.decoding.preprocess import Gray
+from scanner.decoding.rectify import rectified
 
 DEFAULT_BUDGET_MS = 40.0
 
@@ -56,6 +58,7 @@ Fallbacks = Literal["background", "inline", "off"]
 _ZXING_STEPS: tuple[tuple[str, str], ...] = (
     ("original", "local"),
     ("original", "histogram"),
+    ("rectified", "local"),
     ("full_resolution", "local"),
     ("sharpen", "local"),
     ("upscale", "local"),
@@ -84,6 +87,10 @@ measured on a 2-core x86 machine over the photo sets (``bench/decoder.py --costs
 Fixed, so the plan for an image never depends on what the decoder saw before."""
 PLANNED_OVERHEAD_MS = 0.5
 """Planned cost of preparing a variant and of calling into a library, per step."""
+PLANNED_VARIANT_MS_PER_MPX = {"rectified": 30.0}
+"""Planned cost of making a variant that is not cheap, ms per megapixel of the frame (the
+rectified redraw: a contour search, template matches and a resample, ~8-12 ms of CPU at
+640x480 on a loaded 2-core machine; its library call reads a small clean image)."""
 
 
 @dataclass(frozen=True)
@@ -236,10 +243,16 @@ class Decoder:
         if self._clock() >= deadline:
             run.skipped = True
             return ()
+        # A costly variant is planned before it is made: making it is most of its cost.
+        making = PLANNED_VARIANT_MS_PER_MPX.get(step.variant, 0.0) * variants.frame_mpx
+        if run.planned_ms + making + PLANNED_OVERHEAD_MS > self.config.budget_ms:
+            run.skipped = True
+            return ()
         gray = variants.get(step.variant)
         if gray is None:
+            run.planned_ms += making
             return ()
-        cost = _planned_ms(step, gray)
+        cost = making + _planned_ms(step, gray)
         if run.planned_ms + cost > self.config.budget_ms:
             run.skipped = True
             return ()
@@ -345,9 +358,16 @@ class _VariantCache:
         self._frame = frame
         self._made: dict[str, Gray | None] = {}
 
+    @property
+    def frame_mpx(self) -> float:
+        """The frame's size in megapixels (what a variant's planned cost scales with)."""
+        return self._frame.size / 1e6
+
     def get(self, name: str) -> Gray | None:
         if name not in self._made:
-            if name == "full_resolution":
+            if name == "rectified":
+                self._made[name] = rectified(self._frame)
+            elif name == "full_resolution":
                 shrunk = self._full.shape != self._frame.shape
                 self._made[name] = self._full if shrunk else None
             else:

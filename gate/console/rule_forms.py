@@ -53,6 +53,14 @@ class RuleFieldsForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no typ
         ],
         default="calendar_days",
     )
+    count = SelectField(
+        _l("Counted per"),
+        choices=[
+            SelectChoice("households", _l("Households: each scan is one outing")),
+            SelectChoice("people", _l("People: the volunteer enters how many go")),
+        ],
+        default="households",
+    )
     quota_exits = IntegerField(_l("Outings per window"), validators=[Optional()])
     quota_length = IntegerField(_l("Window length (days or hours)"), validators=[Optional()])
     closed = BooleanField(_l("Full lockdown: no exits (exempt households excepted)"))
@@ -78,6 +86,7 @@ class RuleFieldsForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no typ
 RULE_FIELDS = (
     "closed",
     "quota_kind",
+    "count",
     "quota_exits",
     "quota_length",
     "max_out_at_once",
@@ -93,6 +102,7 @@ RULE_FIELDS = (
 
 FORM_FIELD_OF: dict[str, str] = {
     "closed": "closed",
+    "count": "count",
     "quota": "quota_kind",
     "quota.window": "quota_kind",
     "quota.exits": "quota_exits",
@@ -139,6 +149,7 @@ def fill_rule_fields(form: RuleFieldsForm, rules: RuleSet) -> None:
     temperature = rules.temperature
     values: dict[str, Any] = {
         "closed": rules.closed,
+        "count": rules.count.value,
         "quota_kind": NO_QUOTA if quota is None else quota.window.value,
         "quota_exits": None if quota is None else quota.exits,
         "quota_length": None if quota is None else quota.length,
@@ -209,6 +220,8 @@ def rule_fields_dict(form: RuleFieldsForm, *, timezone: str) -> dict[str, Any]:
     data["temperature"] = temperature
     if form.closed.data:
         data["closed"] = True
+    if form.count.data != "households":  # only then: the JSON keeps its shape
+        data["count"] = form.count.data
     return data
 
 

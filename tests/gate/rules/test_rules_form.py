@@ -24,7 +24,7 @@ from gate.community.models import Community
 from gate.community.models import RuleSet as RuleSetRecord
 from gate.db import transaction
 from gate.rules.templates import RULE_TEMPLATES, matching_template
-from passes import Direction, ExitHours, Quota, RuleSet, TemperatureRules
+from passes import CountKind, Direction, ExitHours, Quota, RuleSet, TemperatureRules
 from passes.rules import WindowKind
 
 PASSWORD = "form-rules-pass-42"
@@ -373,3 +373,16 @@ def test_full_lockdown_is_a_tick_box_saved_as_the_closed_rule_and_shown_in_force
     page = client.get("/rules").get_data(as_text=True)
     assert 'id="rules-closed-now"' in page
     assert "暂停外出（豁免户除外）" in page
+
+
+def test_counting_people_is_a_choice_saved_as_the_count_rule_and_filled_back(
+    compound: Compound,
+) -> None:
+    client = office(compound)
+    answer = client.post("/rules", data={**FORM, "count": "people", "action": "save"})
+    assert answer.status_code == 302, answer.get_data(as_text=True)[:2000]
+    assert in_force(compound) == dataclasses.replace(FORM_RULES, version=2, count=CountKind.PEOPLE)
+    assert fields(client.get("/rules").get_data(as_text=True))["count"] == "people"
+    refused = client.post("/rules", data={**FORM, "count": "persons", "action": "save"})
+    assert refused.status_code == 400
+    assert in_force(compound).version == 2

@@ -138,6 +138,24 @@ export async function runCase(api, corpus, tables, c) {
         direction: c.direction,
         now: c.now,
       });
+    case "visitor":
+      return api.decideVisitor(c.presented, {
+        keys,
+        communityId: c.community_id,
+        usedPassIds: c.used,
+        revokedPassIds: c.revoked,
+        rules: tables.rules(c.rules),
+        direction: c.direction,
+        temperature: number(c.temperature),
+        now: c.now,
+      });
+    case "walk_in":
+      return api.decideWalkIn({
+        handedOver: c.handed_over,
+        rules: tables.rules(c.rules),
+        direction: c.direction,
+        temperature: number(c.temperature),
+      });
     case "plate":
       return api.decidePlate({
         plate: c.plate,

@@ -44,6 +44,7 @@ from corpus_rules import (  # noqa: E402
 from corpus_screen import add_screen_codes  # noqa: E402
 from corpus_validity import add_pass_validity  # noqa: E402
 from corpus_vehicles import add_vehicles  # noqa: E402
+from corpus_visitors import add_visitors  # noqa: E402
 from corpus_zones import add_calendar_edges, add_exit_hours, add_next_exit  # noqa: E402
 
 from passes import Code, reason  # noqa: E402
@@ -96,6 +97,7 @@ def build_corpus() -> dict[str, Any]:
     add_lockdown(corpus)
     add_people(corpus)
     add_vehicles(corpus)
+    add_visitors(corpus)
     return {
         "format": FORMAT,
         "generated_by": "tests/js/generate_corpus.py",

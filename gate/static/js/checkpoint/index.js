@@ -96,3 +96,11 @@ export {
   parseVehiclePass,
   verifyVehiclePass,
 } from "./vehicle_pass.js";
+export {
+  VISITOR_PREFIX,
+  decideVisitor,
+  decideWalkIn,
+  isVisitorPass,
+  parseVisitorPass,
+  verifyVisitorPass,
+} from "./visitor_pass.js";

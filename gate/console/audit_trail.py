@@ -84,6 +84,8 @@ SUBJECT_LABELS = {
     "crossing": _l("Crossing"),
     "device": _l("Device"),
     "duty_shift": _l("Duty shift"),
+    "errand": _l("Errand"),
+    "errand_squad": _l("Squad"),
     "export": _l("Export"),
     "gate": _l("Gate"),
     "grid": _l("Grid"),

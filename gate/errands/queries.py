@@ -32,6 +32,8 @@ class ErrandRow:
     assignee: str
     """The volunteer's display name, or the squad's name; "" when not assigned."""
     accepted_by: str
+    assignee_key: str = ""
+    """``u:<username>`` or ``s:<squad name>`` (what the assignment forms post); "" if none."""
 
     @property
     def item_list(self) -> list[str]:
@@ -166,7 +168,7 @@ def _rows(session: Session, found: object) -> list[ErrandRow]:
         if user_id is not None
     }
     squad_ids = {errand.squad_id for errand, *_ in results if errand.squad_id is not None}
-    names = _user_names(session, user_ids)
+    names, usernames = _user_names(session, user_ids)
     squads: dict[int, str] = {}
     if squad_ids:
         found_squads = session.execute(
@@ -175,24 +177,29 @@ def _rows(session: Session, found: object) -> list[ErrandRow]:
         squads = {row.id: row.name for row in found_squads}
     rows = []
     for errand, code, grid_id, grid_name in results:
+        key = ""
         if errand.assignee_user_id is not None:
             assignee = names.get(errand.assignee_user_id, "")
+            key = "u:" + usernames.get(errand.assignee_user_id, "")
         elif errand.squad_id is not None:
             assignee = squads.get(errand.squad_id, "")
+            key = "s:" + assignee
         else:
             assignee = ""
         accepted = names.get(errand.accepted_by_user_id, "") if errand.accepted_by_user_id else ""
-        rows.append(ErrandRow(errand, code, grid_id, grid_name, assignee, accepted))
+        rows.append(ErrandRow(errand, code, grid_id, grid_name, assignee, accepted, key))
     return rows
 
 
-def _user_names(session: Session, user_ids: set[int]) -> dict[int, str]:
+def _user_names(session: Session, user_ids: set[int]) -> tuple[dict[int, str], dict[int, str]]:
+    """Display names and usernames of ``user_ids``."""
     if not user_ids:
-        return {}
+        return {}, {}
     rows = session.execute(
         select(User.id, User.display_name, User.username).where(User.id.in_(user_ids))
-    )
-    return {user_id: display or username for user_id, display, username in rows}
+    ).all()
+    names = {user_id: display or username for user_id, display, username in rows}
+    return names, {user_id: username for user_id, _display, username in rows}
 
 
 def runners(session: Session, community_id: int) -> list[User]:

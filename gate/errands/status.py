@@ -47,7 +47,9 @@ class Doer:
         return self.role is None
 
 
-RESIDENT = Doer("resident")
+RESIDENT = Doer("住户")
+"""The resident through the phone link: recorded as 住户 (the household) in the errand and
+the audit trail (there is no account to name)."""
 
 
 def may_move(move: str, status: ErrandStatus) -> bool:

@@ -60,7 +60,7 @@
     }
     item.appendChild(element("small", "", when));
     if (errand.may_cancel) {
-      var button = element("button", "", data.cancelText);
+      var button = element("button", "errand-withdraw", data.cancelText);
       button.type = "button";
       button.addEventListener("click", function () {
         send(cancelUrl(errand.id), new FormData());

@@ -57,7 +57,7 @@ def test_a_quarantined_household_asks_from_its_pass_page_and_sees_the_status(
     (errand,) = errands(compound)
     assert (errand.source.value, errand.created_by, errand.items) == (
         "resident",
-        "resident",
+        "住户",
         "青菜\n鸡蛋",
     )
     listed = browser.get(f"/p/{token}/errands", headers=JSON).get_json()

@@ -1,0 +1,34 @@
+"""The demo has 7号楼 sealed for a week (its four households refused at the gate with the last
+day in the reason), the second compound controlled and an ended precaution period; every other
+household decides as before (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gate.demo import build_demo
+from gate.households.models import Household
+from gate.zones.demo import SEALED_HOUSEHOLDS
+from gate.zones.queries import household_locks, list_locks
+from passes import ZoneScope, sealing_lock
+
+NOW = datetime(2026, 12, 5, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+
+
+def test_the_demo_seals_building_7_and_nothing_else(db_session: Session, tmp_path: Path) -> None:
+    summary = build_demo(db_session, keys_dir=tmp_path, now=NOW, households=6, days=1)
+    rows = list_locks(db_session, summary.community_id, now=NOW, current_only=False)
+    assert [(row.level.value, row.scope.value, row.state(NOW)) for row in rows] == [
+        ("precaution", "grid", "ended"),
+        ("controlled", "compound", "in_force"),
+        ("sealed", "building", "in_force"),
+    ]
+    for household in db_session.scalars(select(Household)):
+        locks = household_locks(db_session, household.id, NOW)
+        assert bool(locks) is (household.id in {item[0] for item in SEALED_HOUSEHOLDS})
+        seal = sealing_lock(locks, NOW)
+        assert seal is None or seal.scope is ZoneScope.BUILDING

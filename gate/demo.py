@@ -31,6 +31,7 @@ from gate.issuing.operations import issue_pass
 from gate.roster.demo import add_demo_roster
 from gate.settings import DEFAULT_TIMEZONE
 from gate.signing.operations import active_signing_key, create_signing_key
+from gate.vehicles.demo import add_demo_vehicles
 from gate.visitors.demo import add_demo_visitors
 from gate.zones.demo import add_demo_zones
 from passes import Direction, HouseholdStatus, RuleSet
@@ -137,6 +138,7 @@ def build_demo(
     add_demo_errands(session, community.id, now=now)  # needs the demo's volunteer logins
     add_demo_roster(session, community.id, now=now)  # a week of shifts, one gap today
     add_demo_visitors(session, community.id, now=now)  # visitor passes, walk-ins, deliveries
+    add_demo_vehicles(session, community.id, now=now)  # cars, their passes, an outside plate
     add_demo_zones(session, community.id, now=now)  # 7号楼 sealed, a compound controlled
     return DemoSummary(community.id, len(rows), crossings, fresh.enrolment_code, logins)
 

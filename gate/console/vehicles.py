@@ -36,7 +36,7 @@ class VehicleForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no type h
 
     household = StringField(_l("Household code"), validators=[DataRequired(), Length(max=32)])
     plate = StringField(_l("Plate number"), validators=[DataRequired(), Length(max=32)])
-    note = StringField(_l("Note"), validators=[Length(max=64)])
+    note = StringField(_l("Description of the car"), validators=[Length(max=64)])
     days = IntegerField(
         _l("Valid for (days)"),
         default=DEFAULT_VALID_DAYS,

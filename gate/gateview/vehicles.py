@@ -22,12 +22,13 @@ from gate.devices.queries import gate_of
 from gate.gateview.blueprint import GATE_SESSION_KEY, GateError, gateview
 from gate.services import now, services
 from gate.vehicles.at_gate import VehicleReport, record_vehicle_crossing
-from gate.vehicles.errors import VehicleError
+from gate.vehicles.errors import PLATE_MESSAGES, VehicleError
 from gate.web.auth import GATE_ROLES, current_community_id, require_role
 from gate.web.i18n import is_chinese
 from gate.web.json_body import json_object
 from gate.web.unit_of_work import db_session, request_unit, writes
 from passes import Direction
+from passes.plates import PROVINCES
 
 
 @gateview.post("/vehicle")
@@ -99,3 +100,12 @@ def _report(body: dict[str, Any], at: Any) -> VehicleReport:
         scanned_at=at,
         operator=str(name)[:64],
     )
+
+
+@gateview.context_processor
+def _plate_keypad() -> dict[str, Any]:
+    """What the car panel's template needs: the province picker and the plate messages."""
+    return {
+        "provinces": PROVINCES + "使",
+        "plate_problems": {code: _(message) for code, message in PLATE_MESSAGES.items()},
+    }

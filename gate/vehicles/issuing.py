@@ -216,7 +216,7 @@ def windscreen_file(session: Session, record: VehiclePassRecord, *, pdf: bool, a
         community_id=record.community_id,
         subject_type="vehicle_pass",
         subject_id=short_id(record.pass_id),
-        details={"plate": record.plate, "format": "pdf" if pdf else "png"},
+        details={"plate": record.plate},
     )
     session.flush()
     return data

@@ -90,7 +90,7 @@ def _add(
         community_id=household.community_id,
         subject_type="vehicle",
         subject_id=plate.text,
-        details={"household": household.code, "kind": plate.kind},
+        details={"household": household.code},
     )
     return vehicle
 

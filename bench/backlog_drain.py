@@ -523,7 +523,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
             f"[{label}] generated in {generated.seconds:.1f} s ({generated.rate:.0f}/s);"
             f" starting gunicorn ({args.workers} workers) and draining ..."
         )
-        process, base = start_gunicorn(url, instance, args.workers, args.threads)
+        process, base = start_gunicorn(url, instance, args.workers, args.threads, None)
         try:
             wait_ready(base, site.token, process)
             drained = drain(

@@ -314,7 +314,14 @@ def record_scan(
     head = ChainHead(origin.gate_id, locked.chain_seq, locked.chain_hash)
     stored = insert_crossing(session, values, head, new_state)
     # Late or offline: replay the household's timeline in scan order.
-    settle_timeline(session, context.rules, stored, later=bool(locked.later))
+    settle_timeline(  # the household as locked, its state as now stored: not read again
+        session,
+        context.rules,
+        stored,
+        later=bool(locked.later),
+        household=locked,
+        state_json=str(locked.state_json if new_state is None else new_state.columns["state_json"]),
+    )
     if refusal is not None:
         _override_refused_event(session, context, origin, request, stored, refusal)
     label = _label(locked.code, locked.head_name) if offline is None else None

@@ -37,8 +37,10 @@ uploaded late) updates it, with another event, unless the office has reviewed it
 
 from __future__ import annotations
 
+import bisect
 import json
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
@@ -51,7 +53,7 @@ from gate.audit.operations import record_event
 from gate.crossings.chain import HASHED_ORDER, content_hash
 from gate.crossings.models import Crossing
 from gate.devices.models import Gate
-from gate.households.decision_state import household_state, state_columns
+from gate.households.decision_state import HouseholdColumns, household_state, state_columns
 from gate.households.models import Household
 from passes import Code, Direction, HouseholdState, HouseholdStatus, RuleSet, advance
 from passes.schedule import counted_exits
@@ -89,6 +91,26 @@ _TIMELINE = (
     )
     .where(_COUNTED)
     .order_by(_C.scanned_at, _C.id)
+)
+_TIMELINES = (
+    select(
+        _C.household_id,
+        _C.id,
+        _C.scanned_at,
+        _C.direction,
+        _C.flags,
+        _C.override_supervisor,
+        _C.conflict,
+        _C.conflict_with_id,
+        _C.conflict_reviewed_at,
+        _C.people,
+    )
+    .where(
+        _C.household_id.in_(bindparam("households", expanding=True)),
+        _C.allowed == true(),
+        _C.rejected == false(),
+    )
+    .order_by(_C.household_id, _C.scanned_at, _C.id)
 )
 _HOUSEHOLD = select(
     _H.id, _H.community_id, _H.generation, _H.status, _H.quarantine_until, _H.state_json
@@ -218,7 +240,13 @@ def _breach(
 
 
 def settle(
-    session: Session, rules: RuleSet, stored: MutableMapping[str, Any], *, later: bool
+    session: Session,
+    rules: RuleSet,
+    stored: MutableMapping[str, Any],
+    *,
+    later: bool,
+    household: HouseholdColumns | None = None,
+    state_json: str | None = None,
 ) -> None:
     """Call right after a crossing is stored (``stored``: its values as inserted, ``id``
     included; updated in place with the timeline's verdict).
@@ -227,13 +255,19 @@ def settle(
     crossing dated before one already stored for its household; else does nothing.
     ``later``: whether such a later crossing exists (the scan's locking read tells, see
     ``gate.crossings.persistence.lock_household_and_gate``: no second query per scan).
+    ``household``: the household's row as the scan locked it, and ``state_json`` its state
+    as stored now (after the scan's own write): given both, the household is not read again.
     """
     household_id = stored.get("household_id")
     if household_id is None or stored["rejected"] or not stored["allowed"]:
         return
+    cache = _cache(session)
+    if cache is not None:
+        cache.add(household_id, stored)
     if not stored["offline"] and not later:
         return  # in scan order already: the server decided it with everything before it
-    reevaluate(session, rules, household_id, stored=stored)
+    known = None if household is None or state_json is None else (household, state_json)
+    reevaluate(session, rules, household_id, stored=stored, household=known)
 
 
 def reevaluate(
@@ -242,13 +276,30 @@ def reevaluate(
     household_id: int,
     *,
     stored: MutableMapping[str, Any] | None = None,
+    household: tuple[HouseholdColumns, str] | None = None,
 ) -> Replay:
     """Replay household ``household_id``'s timeline: store its derived state and flag every
     breach not yet flagged (writes in the caller's transaction, which holds the household's
-    lock). ``stored``: the crossing just inserted in this transaction, re-sealed in place."""
+    lock). ``stored``: the crossing just inserted in this transaction, re-sealed in place.
+    ``household``: its row (status, generation, quarantine) and its stored ``state_json``,
+    when the caller has them. The timeline comes from the transaction's
+    :class:`TimelineCache` when one holds the household (an upload chunk), else is read."""
     connection = session.connection()
-    row = connection.execute(_HOUSEHOLD, {"household": household_id}).one()
-    rows = connection.execute(_TIMELINE, {"household": household_id}).all()
+    if household is None:
+        row: Any = connection.execute(_HOUSEHOLD, {"household": household_id}).one()
+        base, stored_state, community_id = household_state(row), row.state_json, row.community_id
+    else:
+        base, stored_state = household_state(household[0]), household[1]
+        community_id = None if stored is None else stored["community_id"]
+        if community_id is None:  # pragma: no cover - callers with a row also store one
+            raise ValueError("a household row without a stored crossing")
+    cache = _cache(session)
+    timeline = None if cache is None else cache.timelines.get(household_id)
+    rows: Sequence[Any] = (
+        timeline
+        if timeline is not None
+        else connection.execute(_TIMELINE, {"household": household_id}).all()
+    )
     entries = [
         Entry(
             id=item.id,
@@ -263,9 +314,9 @@ def reevaluate(
         )
         for item in rows
     ]
-    outcome = replay(household_state(row), entries, rules)
+    outcome = replay(base, entries, rules)
     columns = state_columns(outcome.state)
-    if columns["state_json"] != row.state_json:
+    if columns["state_json"] != stored_state:
         connection.execute(_STORE_STATE, {"household": household_id, **columns})
     new_id = None if stored is None else stored["id"]
     breaches = {breach.crossing_id: breach for breach in outcome.breaches}
@@ -279,11 +330,13 @@ def reevaluate(
             continue
         code, with_id = (None, None) if breach is None else (breach.code.value, breach.with_id)
         connection.execute(_ANNOTATE, {"crossing": entry.id, "with_id": with_id})
+        if timeline is not None:
+            _row_of(timeline, entry.id).conflict_with_id = with_id
         record_event(
             session,
             actor=ACTOR,
             action=TIMELINE_ACTION,
-            community_id=row.community_id,
+            community_id=community_id,
             subject_type="crossing",
             subject_id=entry.id,
             details={"conflict_code": code, "conflict_with_id": with_id},
@@ -291,7 +344,112 @@ def reevaluate(
     if stored is not None:
         mine = next((b for b in outcome.breaches if b.crossing_id == new_id), None)
         _reseal(session, stored, mine)
+        if timeline is not None:
+            kept = _row_of(timeline, stored["id"])
+            kept.conflict, kept.conflict_with_id = stored["conflict"], stored["conflict_with_id"]
     return outcome
+
+
+TIMELINE_CACHE = "gate.crossings.timeline.cache"
+"""The key of a transaction's :class:`TimelineCache` in ``Session.info``."""
+
+
+@dataclass
+class TimelineRow:
+    """One counted crossing of a cached timeline: the columns the replay reads, kept in
+    step with what this transaction writes."""
+
+    id: int
+    scanned_at: datetime
+    direction: str
+    flags: str | None
+    override_supervisor: str | None
+    conflict: bool
+    conflict_with_id: int | None
+    conflict_reviewed_at: datetime | None
+    people: int | None = 1
+
+
+class TimelineCache:
+    """The timelines of households locked for a batch of uploads, read in one query.
+
+    Valid only inside the transaction that locks those households and only while every
+    counted crossing of theirs stored in it goes through :func:`settle` (which adds it) or
+    is reported to :meth:`stored` (which forgets a household it did not see). Discard it
+    with the transaction (:func:`cached_timelines` does).
+    """
+
+    def __init__(self, timelines: dict[int, list[TimelineRow]]) -> None:
+        self.timelines = timelines
+
+    @classmethod
+    def load(cls, session: Session, household_ids: Iterable[int]) -> TimelineCache:
+        ids = sorted(set(household_ids))
+        timelines: dict[int, list[TimelineRow]] = {household: [] for household in ids}
+        if ids:
+            rows = session.connection().execute(_TIMELINES, {"households": ids})
+            for household_id, *columns in rows:
+                timelines[household_id].append(TimelineRow(*columns))
+        return cls(timelines)
+
+    def add(self, household_id: int, stored: Mapping[str, Any]) -> None:
+        """A counted crossing just stored (its values as inserted)."""
+        timeline = self.timelines.get(household_id)
+        if timeline is None or any(row.id == stored["id"] for row in timeline):
+            return
+        row = TimelineRow(
+            id=stored["id"],
+            scanned_at=stored["scanned_at"],
+            direction=Direction(stored["direction"]).value,
+            flags=stored["flags"],
+            override_supervisor=stored["override_supervisor"],
+            conflict=bool(stored["conflict"]),
+            conflict_with_id=stored.get("conflict_with_id"),
+            conflict_reviewed_at=None,
+            people=stored.get("people"),
+        )
+        keys = [(item.scanned_at, item.id) for item in timeline]
+        timeline.insert(bisect.bisect(keys, (row.scanned_at, row.id)), row)
+
+    def stored(self, household_id: int | None, crossing_id: int, *, counted: bool) -> None:
+        """Any crossing stored in the transaction: a counted one that :func:`settle` did
+        not add makes the cache forget its household (read again when replayed)."""
+        timeline = None if household_id is None else self.timelines.get(household_id)
+        if timeline is None or not counted:
+            return
+        if not any(row.id == crossing_id for row in timeline):
+            del self.timelines[household_id]  # type: ignore[arg-type]
+
+
+@contextmanager
+def cached_timelines(session: Session, household_ids: Iterable[int]) -> Iterator[TimelineCache]:
+    """A :class:`TimelineCache` of ``household_ids`` for the block (one query), used by
+    :func:`settle` and :func:`reevaluate` in ``session`` until the block ends."""
+    cache = TimelineCache.load(session, household_ids)
+    session.info[TIMELINE_CACHE] = cache
+    try:
+        yield cache
+    finally:
+        session.info.pop(TIMELINE_CACHE, None)
+
+
+def note_stored(
+    session: Session, household_id: int | None, crossing_id: int, *, counted: bool
+) -> None:
+    """Tell the transaction's :class:`TimelineCache` (if any) of a crossing just stored;
+    ``counted``: allowed and not rejected."""
+    cache = _cache(session)
+    if cache is not None:
+        cache.stored(household_id, crossing_id, counted=counted)
+
+
+def _cache(session: Session) -> TimelineCache | None:
+    cache = session.info.get(TIMELINE_CACHE)
+    return cache if isinstance(cache, TimelineCache) else None
+
+
+def _row_of(timeline: list[TimelineRow], crossing_id: int) -> TimelineRow:
+    return next(row for row in timeline if row.id == crossing_id)
 
 
 def _annotations(session: Session, crossing_ids: list[int]) -> dict[int, tuple[str, int | None]]:

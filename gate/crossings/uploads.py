@@ -17,7 +17,9 @@ the gate, so neither can hold what the other waits for. A chunk that cannot name
 households up front (screen codes), or that runs into a concurrent upload of the same
 client id or a lost connection, is stored item by item instead, each in a transaction of
 its own. A chunk holds its gate for its duration: :data:`CHUNK` bounds how long an online
-scan at the same gate may wait (about 0.1 s).
+scan at the same gate may wait (about 0.1 s). The timelines of a chunk's households are
+read once for the chunk (``gate.crossings.timeline.cached_timelines``), not once per
+offline crossing.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from gate.crossings.operations import (
 )
 from gate.crossings.persistence import crossing_id_of, lock_households
 from gate.crossings.supervisors import Supervisor, card_supervisor
+from gate.crossings.timeline import cached_timelines, note_stored
 from gate.devices.operations import note_scanned
 from gate.unit_of_work import UnitOfWork, is_retryable
 from passes import Code, PassError, is_screen_code, parse_pass
@@ -196,9 +199,11 @@ def _store_chunk(
     if all(item.prelockable for item in chunk):
         try:
             session = unit.session
-            household_ids = (item.household_id for item in chunk)
-            lock_households(session, uploader.community_id, filter(None, household_ids))
-            results = [item.store(session) for item in chunk]
+            household_ids = [item.household_id for item in chunk if item.household_id]
+            lock_households(session, uploader.community_id, household_ids)
+            # Locked for the chunk: their timelines are read once, not once per crossing.
+            with cached_timelines(session, household_ids):
+                results = [item.store(session) for item in chunk]
             _note_clock(session, uploader, results, now)
             unit.commit()
             return results
@@ -287,6 +292,8 @@ def _ready(uploader: Uploader, item: Upload, now: datetime, backwards: bool = Fa
             return _refused(request.client_id, exc)
         if recorded.replay:
             return _result(recorded, request.client_id, "duplicate")
+        counted = recorded.allowed and not recorded.rejected
+        note_stored(session, recorded.household_id, recorded.crossing_id, counted=counted)
         return replace(
             _result(recorded, request.client_id, "stored"),
             clock_backwards=backwards,

@@ -104,6 +104,8 @@ class Seeded:
             "row_id": "1",
             "vehicle_id": "1",
             "errand_id": "1",
+            "shift_id": "1",
+            "assignment_id": "1",
         }
 
 

@@ -34,6 +34,8 @@ from passes.state import Direction
 FEVER_PREDICATE = "code = 'fever' OR codes LIKE '%fever%'"
 """SQL of a crossing whose verdict carries ``fever`` ("fever" is no substring of another
 code). Queries use this very text, literally, so PostgreSQL can match the partial index."""
+FEVER_COLUMNS = ("id", "gate_id", "household_id", "direction", "temperature_tenths", "allowed")
+"""What a fever alert shows besides the time: covered by the fever index on PostgreSQL."""
 CONFLICT_PREDICATE = "conflict OR conflict_with_id IS NOT NULL"
 """SQL of a conflict: flagged when stored, or later by the household timeline."""
 
@@ -72,6 +74,7 @@ class Crossing(Base):
             "ix_crossings_fever",
             "community_id",
             "scanned_at",
+            postgresql_include=[*FEVER_COLUMNS],
             postgresql_where=text(FEVER_PREDICATE),
             sqlite_where=text(FEVER_PREDICATE),
         ),

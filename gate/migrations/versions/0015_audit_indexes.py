@@ -4,7 +4,8 @@
   PostgreSQL (``INCLUDE``): per-hour counts read the index alone (index-only scan).
 - Partial indexes: ``ix_crossings_refused`` (``NOT allowed``, covering ``code`` on
   PostgreSQL: a day's refusals by code), ``ix_crossings_fever`` (verdicts carrying
-  ``fever``) and ``ix_crossings_conflicts`` (conflicts to review, in scan order). Their
+  ``fever``, covering what an alert shows on PostgreSQL) and ``ix_crossings_conflicts``
+  (conflicts to review, in scan order). Their
   predicates are ``gate.crossings.models.FEVER_PREDICATE`` / ``CONFLICT_PREDICATE``, the
   very text the queries use, so PostgreSQL proves a query's filter implies the index's.
 
@@ -25,6 +26,7 @@ depends_on: str | Sequence[str] | None = None
 
 # Copied, not imported: a migration keeps the text it was written with.
 _FEVER = "code = 'fever' OR codes LIKE '%fever%'"
+_FEVER_SHOWS = ("id", "gate_id", "household_id", "direction", "temperature_tenths", "allowed")
 _CONFLICT = "conflict OR conflict_with_id IS NOT NULL"
 _BY_TIME = "ix_crossings_community_id_scanned_at"
 
@@ -49,6 +51,14 @@ def upgrade() -> None:
         "ix_crossings_fever",
         "crossings",
         ["community_id", "scanned_at"],
+        postgresql_include=[
+            "id",
+            "gate_id",
+            "household_id",
+            "direction",
+            "temperature_tenths",
+            "allowed",
+        ],
         postgresql_where=sa.text(_FEVER),
         sqlite_where=sa.text(_FEVER),
     )

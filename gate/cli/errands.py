@@ -73,7 +73,7 @@ def _runner(session: DbSession, community_id: int, username: str) -> Doer:
 @errands_group.command(
     "add",
     help=(
-        "登记一条代购代办需求（只限居家隔离户）；可同时指派给志愿者（--user）或小分队（--squad）。\n\n\b\n"
+        "登记一条代购代办需求（只限居家隔离户或封控区住户）；可同时指派给志愿者（--user）或小分队（--squad）。\n\n\b\n"
         "类别：groceries 买菜/生活物资，medicine 买药，rubbish 垃圾清运，other 其他。\n"
         "示例：checkpoint errands add --household 3-2-401 --kind groceries "
         "--items 大米,鸡蛋,青菜 --squad 党员先锋队A组"

@@ -1,11 +1,12 @@
 """Quarantine errands (代购 / 代办) and the squads that run them.
 
-An :class:`Errand` is one request for a household in home quarantine: groceries, medicine,
-rubbish pickup or something else, with a bounded free text and a short list of items. It is
-assigned to one volunteer account or to an :class:`ErrandSquad` (a named group of volunteers,
-e.g. 党员先锋队 A 组), and moves ``new -> accepted -> delivered``; ``new`` or ``accepted`` may
-be ``cancelled``. Rows are kept when done (the office's record); the privacy purge deletes
-them with their household (the foreign key to ``households`` is how it finds them).
+An :class:`Errand` is one request of a household in home quarantine (or under a sealed
+lockdown zone, 封控区): groceries, medicine, rubbish pickup or something else, with a bounded
+free text and a short list of items. It is assigned to one volunteer account or to an
+:class:`ErrandSquad` (a named group of volunteers, e.g. 党员先锋队 A 组), and moves
+``new -> accepted -> delivered``; ``new`` or ``accepted`` may be ``cancelled``. Rows are
+kept when done (the office's record); the privacy purge deletes them with their household
+(the foreign key to ``households`` is how it finds them).
 """
 
 from __future__ import annotations

@@ -43,13 +43,14 @@ from gate.errands.status import (
 from gate.errors import N_, CodedError
 from gate.households.models import Household
 from gate.households.queries import household_by_code
+from gate.zones.queries import household_locks
 from passes.state import HouseholdStatus
 
 ERRAND_MESSAGES: dict[str, str] = {
     "no_household": N_("There is no household %(household)s in this community."),
     "not_quarantined": N_(
-        "Household %(household)s is not in home quarantine: errands are only for "
-        "quarantined households."
+        "Household %(household)s is not in home quarantine nor in a sealed lockdown zone: "
+        "errands are only for households that may not go out."
     ),
     "bad_kind": N_("Choose what is needed: groceries, medicine, rubbish or other."),
     "empty": N_("Say what is needed: a text or at least one item."),
@@ -106,12 +107,15 @@ def _audit(session: Session, errand: Errand, action: str, by: Doer, **details: A
     )
 
 
-def errand_eligible(household: Household, now: datetime) -> bool:
+def errand_eligible(session: Session, household: Household, now: datetime) -> bool:
     """Whether ``household`` may have errands at ``now``: in home quarantine that has not
-    ended (no end date, or an end after ``now``)."""
-    if household.status != HouseholdStatus.QUARANTINED:
-        return False
-    return household.quarantine_until is None or household.quarantine_until > now
+    ended (no end date, or an end after ``now``), or under a sealed lockdown zone (封控) in
+    force at ``now`` over its building, compound or grid."""
+    if household.status == HouseholdStatus.QUARANTINED and (
+        household.quarantine_until is None or household.quarantine_until > now
+    ):
+        return True
+    return any(lock.in_force(now) for lock in household_locks(session, household.id, now))
 
 
 def parse_items(text: str | Sequence[str]) -> list[str]:
@@ -210,7 +214,7 @@ def create_errand(
     household = household_by_code(session, community_id, household_code.strip())
     if household is None:
         raise ErrandError("no_household", household=household_code)
-    if not errand_eligible(household, now):
+    if not errand_eligible(session, household, now):
         raise ErrandError("not_quarantined", household=household.code)
     chosen_kind = _kind(kind)
     body = " ".join(text.split())

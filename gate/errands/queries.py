@@ -149,7 +149,7 @@ class HouseholdErrands:
 def errands_of_household(session: Session, household_id: int, *, now: datetime) -> HouseholdErrands:
     """The household's errands for its phone page (reads only)."""
     household = session.get(Household, household_id)
-    eligible = household is not None and errand_eligible(household, now)
+    eligible = household is not None and errand_eligible(session, household, now)
     return HouseholdErrands(household_id, eligible, household_errands(session, household_id))
 
 

@@ -28,6 +28,7 @@ from gate.errands.operations import (
 )
 from gate.errands.queries import ErrandFilter, list_errands, my_errands
 from gate.errands.status import RESIDENT, Doer
+from gate.households.models import Household
 
 OFFICE = Doer("office1", role=Role.OFFICE)
 
@@ -116,6 +117,41 @@ def test_only_a_quarantined_household_can_have_errands(
     assert refused.value.code == expected
     assert errands(compound) == []
     assert events(compound) == []
+
+
+def test_a_household_under_a_sealed_zone_may_have_errands_while_the_seal_holds(
+    compound: Compound,
+) -> None:
+    from gate.zones.operations import lock_zone
+    from passes import ZoneLevel, ZoneScope
+
+    with transaction(compound.sessions) as session:
+        household = session.get(Household, compound.residents[1].household_id)
+        assert household is not None
+        building_id = household.building_id
+    with pytest.raises(ErrandError):
+        _create(compound, resident=1)
+    for level, hours in ((ZoneLevel.CONTROLLED, 0), (ZoneLevel.SEALED, 24)):
+        with transaction(compound.sessions) as session:
+            lock_zone(
+                session,
+                community_id=compound.community_id,
+                level=level,
+                scope=ZoneScope.BUILDING,
+                place_id=building_id,
+                starts_at=compound.clock() + timedelta(hours=hours),
+                ends_at=compound.clock() + timedelta(days=3),
+                reason="楼栋封控",
+                actor="office1",
+            )
+    with pytest.raises(ErrandError) as not_yet:  # 管控 is not enough; the seal starts tomorrow
+        _create(compound, resident=1)
+    assert not_yet.value.code == "not_quarantined"
+    compound.clock.advance(hours=25)
+    assert _create(compound, resident=1) > 0
+    compound.clock.advance(days=3)
+    with pytest.raises(ErrandError):
+        _create(compound, resident=1)
 
 
 def test_a_quarantine_that_has_ended_allows_no_new_errand(compound: Compound) -> None:

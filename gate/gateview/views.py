@@ -53,7 +53,7 @@ from gate.web.auth import GATE_ROLES, current_community_id, require_role
 from gate.web.i18n import is_chinese
 from gate.web.json_body import json_object
 from gate.web.unit_of_work import db_session, request_unit, writes
-from passes import Override, format_utc, is_supervisor_card, is_visitor_pass
+from passes import CountKind, Override, format_utc, is_supervisor_card, is_visitor_pass
 
 __all__ = ["gateview"]  # the blueprint, with the routes of this module and of offline.py
 
@@ -82,6 +82,7 @@ def screen() -> str | BaseResponse:
         community_name=context.name,
         timezone=context.timezone,
         temperature_required=context.rules.temperature.required,
+        count_people=context.rules.count is CountKind.PEOPLE,
         can_override=_role() in OVERRIDE_ROLES,
         operator=_display_name(),
         user_id=int(current_user.id),

@@ -204,7 +204,7 @@
         mine.forEach(function (entry) {
           state = decider.state.advance(
             state, entry.item.direction, !!entry.verdict.allowed,
-            Date.parse(entry.item.scanned_at), bundle.rules
+            Date.parse(entry.item.scanned_at), bundle.rules, entry.item.people || 1
           );
         });
         return state;
@@ -250,6 +250,7 @@
       return decider.bundle.decideFromBundle(bundle, scan.pass, {
         direction: scan.direction,
         temperature: scan.temperature,
+        people: scan.people || 1,
         now: new Date(now),
         override: overrideOf(scan.override),
         clockFault: now < clockMark - CLOCK_TOLERANCE_MS,
@@ -291,6 +292,9 @@
       latency_ms: null,
       verdict: claim(verdict)
     };
+    if (scan.people && scan.people !== 1) {
+      item.people = scan.people; /* absent means one (passes.wire) */
+    }
     if (kept && typeof kept.clockOffsetMs === "number") {
       item.clock_offset_ms = Math.round(kept.clockOffsetMs);
     }

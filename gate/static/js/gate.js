@@ -228,6 +228,9 @@
       state.temperature = "";
       showTemperature();
       setPrompt(strings.showPass);
+      if (window.GatePeople) {
+        window.GatePeople.reset(); /* the next person: one again */
+      }
     }
   }
 
@@ -306,6 +309,10 @@
       direction: state.direction,
       temperature: tenths === undefined ? null : tenths
     };
+    var people = window.GatePeople ? window.GatePeople.count() : 1;
+    if (people !== 1) {
+      body.people = people; /* counted when the rules count people (gate-people.js) */
+    }
     if (pending.kind === "manual") {
       body.code = pending.value;
     } else {
@@ -393,6 +400,7 @@
       pass: body.pass,
       direction: body.direction,
       temperature: body.temperature,
+      people: body.people || 1,
       override: body.override || null
     };
     return offline.decide(scan).then(function (verdict) {
@@ -425,6 +433,7 @@
           id: body.id, scanned_at: scannedAt, scanned_ms: scannedMs, pass: body.pass,
           direction: body.direction,
           temperature: body.temperature,
+          people: body.people || 1,
           override: body.override || null
         }, data.verdict, true).catch(function () {});
         offline.refreshBundle().catch(function () {});

@@ -74,6 +74,27 @@ class RuleFieldsForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no typ
     temperature_required = BooleanField(_l("Temperature must be taken at the gate"))
     plausible_min_tenths = HiddenField()
     plausible_max_tenths = HiddenField()
+    vehicles_on = BooleanField(_l("Decide cars without a vehicle pass by their plate"))
+    vehicle_prefixes = StringField(
+        _l("Local plate prefixes (e.g. 鲁E 鲁B, or 鲁 for the whole province)"),
+        validators=[Length(max=200)],
+    )
+    vehicle_local = SelectField(
+        _l("Local plate without a vehicle pass"),
+        choices=[
+            SelectChoice("allow", _l("Let in, plate logged")),
+            SelectChoice("refuse", _l("Refuse: a vehicle pass is needed")),
+        ],
+        default="allow",
+    )
+    vehicle_outside = SelectField(
+        _l("Outside plate without a vehicle pass"),
+        choices=[
+            SelectChoice("refuse", _l("Refuse (外地车辆禁止进入)")),
+            SelectChoice("register", _l("Register and let in, plate logged")),
+        ],
+        default="refuse",
+    )
     rules_json = TextAreaField(_l("Rules (JSON)"))
     reason = StringField(_l("Reason for the change"), validators=[Length(max=500)])
     days = IntegerField(
@@ -97,11 +118,19 @@ RULE_FIELDS = (
     "temperature_required",
     "plausible_min_tenths",
     "plausible_max_tenths",
+    "vehicles_on",
+    "vehicle_prefixes",
+    "vehicle_local",
+    "vehicle_outside",
 )
 """The fields that hold the rules (not the JSON, the reason or the dry-run window)."""
 
 FORM_FIELD_OF: dict[str, str] = {
     "closed": "closed",
+    "vehicles": "vehicles_on",
+    "vehicles.local_prefixes": "vehicle_prefixes",
+    "vehicles.local": "vehicle_local",
+    "vehicles.outside": "vehicle_outside",
     "count": "count",
     "quota": "quota_kind",
     "quota.window": "quota_kind",
@@ -161,6 +190,10 @@ def fill_rule_fields(form: RuleFieldsForm, rules: RuleSet) -> None:
         "temperature_required": temperature.required,
         "plausible_min_tenths": str(temperature.plausible_min_tenths),
         "plausible_max_tenths": str(temperature.plausible_max_tenths),
+        "vehicles_on": rules.vehicles is not None,
+        "vehicle_prefixes": " ".join(rules.vehicles.local_prefixes) if rules.vehicles else "",
+        "vehicle_local": rules.vehicles.local.value if rules.vehicles else "allow",
+        "vehicle_outside": rules.vehicles.outside.value if rules.vehicles else "refuse",
     }
     for name, value in values.items():
         field = form[name]
@@ -220,6 +253,12 @@ def rule_fields_dict(form: RuleFieldsForm, *, timezone: str) -> dict[str, Any]:
     data["temperature"] = temperature
     if form.closed.data:
         data["closed"] = True
+    if form.vehicles_on.data:  # the rule for cars without a pass (passes.rules.VehicleRules)
+        data["vehicles"] = {
+            "local_prefixes": _prefixes(form.vehicle_prefixes.data),
+            "local": form.vehicle_local.data,
+            "outside": form.vehicle_outside.data,
+        }
     if form.count.data != "households":  # only then: the JSON keeps its shape
         data["count"] = form.count.data
     return data
@@ -230,6 +269,11 @@ def _need(value: Any, field: str) -> Any:
     if value is None:
         raise FieldProblem(field, "required")
     return value
+
+
+def _prefixes(text: str | None) -> list[str]:
+    """Local plate prefixes as typed: separated by spaces or commas (full-width too)."""
+    return (text or "").replace("，", " ").replace(",", " ").replace("、", " ").split()
 
 
 def _tenths(value: Decimal) -> int:

@@ -3,9 +3,10 @@
 GET answers the household's latest errands as JSON (``resident-errands.js`` refreshes the
 page's list with it: the page itself is cached for a day). POST asks for one (only while
 the household is in home quarantine); ``/p/<token>/errands/<id>/cancel`` withdraws one still
-waiting. The link's secret token in the path is the credential, as for the rest of the page:
-there is no login and no cookie session, so these two POSTs are exempt from the session's
-CSRF token (a forged cross-site request would have to know the token already).
+waiting. The link's secret token in the path is the credential, as for the rest of the page;
+the two POSTs carry the browser session's CSRF token as every form does. The cached page's
+token may belong to a session the phone has since dropped, so the JSON answer hands a fresh
+one and the script sends that (``X-CSRFToken`` and the form field).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Response, abort, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_wtf.csrf import generate_csrf
 
 from gate.errands.labels import KIND_LABELS, STATUS_LABELS, error_text
 from gate.errands.models import Errand, ErrandKind
@@ -26,7 +28,6 @@ from gate.issuing.models import IssuedPass
 from gate.issuing.resident_links import find_linked_pass
 from gate.services import now
 from gate.web.auth import wants_json
-from gate.web.security import csrf
 from gate.web.unit_of_work import db_session, writes
 
 from .views import resident
@@ -81,7 +82,13 @@ def errands(token: str) -> Response:
     """The household's errands and whether it may ask for one (JSON, never cached)."""
     record = _linked(token)
     section = errand_section(record, now(), _timezone(record))
-    return jsonify({"may_ask": section["errand_may_ask"], "errands": section["errand_items"]})
+    return jsonify(
+        {
+            "may_ask": section["errand_may_ask"],
+            "errands": section["errand_items"],
+            "csrf_token": generate_csrf(),
+        }
+    )
 
 
 def _answer(token: str, message: str, *, status: int, ok: bool) -> Any:
@@ -138,7 +145,3 @@ def withdraw_errand(token: str, errand_id: int) -> Any:
     except ErrandError as exc:
         return _answer(token, error_text(exc, _), status=409, ok=False)
     return _answer(token, _("Your request was withdrawn."), status=200, ok=True)
-
-
-csrf.exempt(ask_errand)
-csrf.exempt(withdraw_errand)

@@ -2,7 +2,9 @@
  *
  * The page is cached for a day, so its list may be old: when online, the list is redrawn
  * from /p/<token>/errands (JSON), and the form and the withdraw buttons are sent with fetch
- * (the page stays; the list is redrawn). Without this script the forms post as they are.
+ * (the page stays; the list is redrawn). The cached page's CSRF token may belong to a session
+ * the phone has dropped: the JSON answer carries a fresh one, sent with every POST. Without
+ * this script the forms post as they are.
  */
 (function () {
   "use strict";
@@ -15,6 +17,7 @@
   var form = document.getElementById("errand-ask");
   var message = document.getElementById("errand-message");
   var data = section.dataset;
+  var csrfToken = "";
 
   function say(text) {
     if (message) {
@@ -85,29 +88,43 @@
   }
 
   function refresh() {
-    return fetch(data.url, {credentials: "omit", cache: "no-store", headers: {Accept: "application/json"}})
+    return fetch(data.url, {credentials: "same-origin", cache: "no-store", headers: {Accept: "application/json"}})
       .then(function (response) {
         return response.ok ? response.json() : null;
       })
       .then(function (answer) {
         if (answer) {
+          csrfToken = answer.csrf_token || csrfToken;
           draw(answer);
         }
       })
       .catch(function () { /* offline: keep the cached list */ });
   }
 
-  function send(url, body) {
+  function post(url, body) {
+    body.set("csrf_token", csrfToken);
     return fetch(url, {
       method: "POST",
       body: body,
-      credentials: "omit",
+      credentials: "same-origin",
       cache: "no-store",
-      headers: {Accept: "application/json"}
-    })
+      headers: {Accept: "application/json", "X-CSRFToken": csrfToken}
+    });
+  }
+
+  function send(url, body) {
+    /* A token first (the page may be older than the phone's session), then the request. */
+    var ready = csrfToken ? Promise.resolve() : refresh();
+    return ready
+      .then(function () {
+        return post(url, body);
+      })
       .then(function (response) {
         return response.json().then(function (answer) {
-          say(answer.message || "");
+          say(answer.message || (answer.error && answer.error.message) || "");
+          if (response.status === 400) {
+            csrfToken = ""; /* a token the server no longer knows: fetch a new one next time */
+          }
           if (response.ok && form && url === form.action) {
             form.reset();
           }

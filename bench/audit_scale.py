@@ -65,7 +65,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import common
-from sqlalchemy import Engine, Select, create_engine, or_, select, text
+from sqlalchemy import Engine, Select, create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -803,32 +803,6 @@ def explain_all(engine: Engine, seeded: Seeded, report: dict[str, Any]) -> None:
             select(Household).where(
                 Household.community_id == COMMUNITY_ID, Household.out_count > 0
             ),
-            True,
-        ),
-        "crossings_per_hour batch": (
-            select(Crossing.scanned_at, Crossing.id, Crossing.direction, Crossing.allowed)
-            .where(
-                Crossing.community_id == COMMUNITY_ID,
-                Crossing.scanned_at >= week_start,
-                Crossing.scanned_at < week_end,
-            )
-            .order_by(Crossing.scanned_at, Crossing.id)
-            .limit(5000),
-            True,
-        ),
-        "crossings_per_hour batch near the week's end (keyset OR)": (
-            select(Crossing.scanned_at, Crossing.id, Crossing.direction, Crossing.allowed)
-            .where(
-                Crossing.community_id == COMMUNITY_ID,
-                Crossing.scanned_at >= week_start,
-                Crossing.scanned_at < week_end,
-                or_(
-                    Crossing.scanned_at > week_end - timedelta(hours=12),
-                    (Crossing.scanned_at == week_end - timedelta(hours=12)) & (Crossing.id > 0),
-                ),
-            )
-            .order_by(Crossing.scanned_at, Crossing.id)
-            .limit(5000),
             True,
         ),
         "crossings_per_hour, 7 days (the query itself)": (

@@ -41,6 +41,7 @@ from gate.households.models import Household, Member
 from gate.households.operations import HEAD_FIRST
 from gate.issuing.models import IssuedPass
 from gate.roster.models import DutyShift
+from gate.roster.queries import shift_at
 from gate.zones.models import ZoneLockRecord
 from gate.zones.queries import _covers as zone_covers
 from gate.zones.queries import _deciding as zone_deciding
@@ -249,8 +250,9 @@ def insert_crossing(
     household's new ``state``; return the stored row's values (``id`` included).
 
     ``values``: the crossing's columns but the chain's (``gate_seq``, ``prev_hash``,
-    ``row_hash``, computed here); missing columns are stored empty. ``head``: the gate's
-    chain head, already locked by this transaction; None to lock and read it here.
+    ``row_hash``, computed here); missing columns are stored empty, but an absent
+    ``shift_id`` is the gate's duty shift at ``scanned_at`` (one lookup). ``head``: the
+    gate's chain head, already locked by this transaction; None to lock and read it here.
     """
     connection = session.connection()
     row = dict.fromkeys(STORED_COLUMNS)
@@ -258,6 +260,8 @@ def insert_crossing(
     if row["people"] is None:
         row["people"] = 1
     gate_id = cast(int, row["gate_id"])
+    if "shift_id" not in values:  # recorded outside record_scan (visitors, vehicles, walk-ins)
+        row["shift_id"] = shift_at(session, gate_id, cast(datetime, row["scanned_at"]))
     if head is None:
         locked = connection.execute(_LOCK_GATE, {"gate": gate_id}).first()
         if locked is None:

@@ -20,7 +20,13 @@ from gate.roster.models import DutyShift
 from gate.roster.operations import parse_slots, plan_shifts
 from passes import Direction
 
-CLAIM: dict[str, object] = {"allowed": True, "code": None, "codes": [], "notes": [], "rule_version": 1}
+CLAIM: dict[str, object] = {
+    "allowed": True,
+    "code": None,
+    "codes": [],
+    "notes": [],
+    "rule_version": 1,
+}
 
 
 @pytest.fixture

@@ -127,3 +127,18 @@ def test_the_scanner_bundle_carries_its_gates_shifts_and_the_strip_reads_them(
     assert banner_text(True, bundle, compound.clock()) == "● 在线 · 值守：张三、李四（至 14:00）"
     # Nothing personal beyond the staff's display names.
     assert compound.residents[0].member_names[0] not in answer.get_data(as_text=True)
+
+
+def test_a_walk_in_registered_at_the_phone_gate_records_the_shift_too(compound: Compound) -> None:
+    morning = _staff(compound)
+    client = console_client(compound, "zhang.vol", PASSWORD)
+    client.get("/gate", headers=ZH)  # the gate is chosen (the compound has one)
+    client_id = str(uuid.uuid4())
+    answer = client.post(
+        "/gate/walk-in",
+        json={"id": client_id, "kind": "visitor", "purpose": "找人", "temperature": NORMAL},
+    )
+    assert answer.status_code == 200, answer.get_json()
+    with transaction(compound.sessions, read_only=True) as session:
+        stored = session.scalar(select(Crossing.shift_id).where(Crossing.client_id == client_id))
+    assert stored == morning

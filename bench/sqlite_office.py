@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
             median, p95, p99 = _percentiles(paced)
             verdict = "meets" if p95 <= 100 else "misses"
             print(paced.line(), flush=True)
-            print(paced.cpu_line(), flush=True)
+            print(paced.cpu_line() + " (the server's CPU includes the office's requests)")
             print(
                 f"    scan latency from the schedule: median {median:.1f} ms, p95 {p95:.1f} ms"
                 f" ({verdict} p95 <= 100 ms), p99 {p99:.1f} ms",

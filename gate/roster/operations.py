@@ -104,14 +104,15 @@ def parse_slots(text: str) -> list[Slot]:
 
 
 def find_roster_gate(session: Session, community_id: int, code_or_id: str | int) -> Gate:
-    """A gate of the community by its code (CLI) or id (pages). Raises ``no_such_gate``."""
+    """A gate of the community by its code (CLI) or id (pages; a code wins when a gate's code
+    is all digits). Raises ``no_such_gate``."""
     query = select(Gate).where(Gate.community_id == community_id)
-    if isinstance(code_or_id, int) or str(code_or_id).isdigit():
-        gate = session.scalar(query.where(Gate.id == int(code_or_id)))
-    else:
-        gate = session.scalar(query.where(Gate.code == str(code_or_id).strip().lower()))
+    text = str(code_or_id).strip()
+    gate = session.scalar(query.where(Gate.code == text.lower()))
+    if gate is None and text.isdigit():
+        gate = session.scalar(query.where(Gate.id == int(text)))
     if gate is None:
-        raise RosterError("no_such_gate", gate=str(code_or_id))
+        raise RosterError("no_such_gate", gate=text)
     return gate
 
 

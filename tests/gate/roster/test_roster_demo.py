@@ -21,7 +21,7 @@ def test_the_demo_has_a_staffed_week_with_one_gap_tonight(
 ) -> None:
     summary = build_demo(db_session, keys_dir=tmp_path, now=NOW, households=6, days=1)
     assert db_session.scalar(select(func.count()).select_from(DutyShift)) == 21
-    assert db_session.scalar(select(func.count()).select_from(DutyAssignment)) > 30
+    assert (db_session.scalar(select(func.count()).select_from(DutyAssignment)) or 0) > 30
     gaps = uncovered_today(db_session, summary.community_id, NOW)
     assert [(gap.gap, gap.starts_at) for gap in gaps] == [
         ("nobody", datetime(2026, 12, 5, 14, 0, tzinfo=UTC))  # 22:00 in Shanghai

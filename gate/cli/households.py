@@ -129,6 +129,7 @@ def import_command(
     from gate.households.importing import apply_import, plan_import
     from gate.households.spreadsheet import SheetError, read_rows
     from gate.households.validation import validate_rows
+    from gate.vehicles.registry import plate_importer
 
     zh = lang == "zh"
     # Parse and validate before touching the database: the write lock is held only to write.
@@ -162,6 +163,7 @@ def import_command(
                     skip_bad=skip_bad,
                     source=path.name,
                     on_progress=writing,
+                    on_plates=plate_importer(actor=actor, now=_utcnow()),
                 )
     for error in result.errors:
         click.echo(_row_line(error, zh=zh))

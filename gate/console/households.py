@@ -50,6 +50,7 @@ from gate.issuing.resident_links import (
     revoke_household_links,
 )
 from gate.services import services
+from gate.vehicles.registry import plate_importer
 from gate.web.auth import OFFICE_ROLES, current_account, current_community_id, require_role
 from gate.web.i18n import is_chinese
 from gate.web.unit_of_work import request_unit, writes
@@ -525,6 +526,7 @@ def households_import_confirm() -> Any:
             actor=actor(),
             skip_bad=skip_bad,
             source=filename,
+            on_plates=plate_importer(actor=actor(), now=now()),
         )
         start_job(_uploads().directory, current_community_id(), stored.token, work, source=filename)
         return redirect(url_for("console.households_import_job", token=stored.token), 303)

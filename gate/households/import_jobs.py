@@ -28,7 +28,7 @@ from typing import Literal
 from sqlalchemy.orm import Session, sessionmaker
 
 from gate.community.models import Community
-from gate.households.importing import ImportResult, apply_import
+from gate.households.importing import ImportResult, PlateHook, apply_import
 from gate.households.spreadsheet import SheetError, read_rows
 from gate.households.validation import validate_rows
 from gate.settings import PRIVATE_FILE_MODE
@@ -153,6 +153,7 @@ def import_file_work(
     actor: str,
     skip_bad: bool,
     source: str,
+    on_plates: PlateHook | None = None,
 ) -> Callable[[Report], ImportResult]:
     """The job of importing the stored sheet ``path``: read and check it, then import it in
     one unit of work of its own (committed when it succeeds), reporting as it goes."""
@@ -181,6 +182,7 @@ def import_file_work(
                 skip_bad=skip_bad,
                 source=source,
                 on_progress=lambda done: report("importing", done, total),
+                on_plates=on_plates,
             )
 
     return work

@@ -56,6 +56,7 @@ from sqlalchemy.orm import Session
 
 from gate.audit.operations import record_event
 from gate.community.models import Building, Community
+from gate.errors import CodedError
 from gate.households.id_numbers import hash_id_number, seal_id_number
 from gate.households.models import Household, Member
 from gate.households.operations import head_of, households_by_code, quarantine_end
@@ -83,6 +84,11 @@ __all__ = [
 
 _ID_LOW, _ID_HIGH = 10_000, 2**31  # random ids: a pass reveals neither order nor count
 _FLUSH_EVERY = 200
+
+PlateHook = Callable[[Session, Household, tuple[str, ...]], object]
+"""Registers a household's 车牌号 plates as its cars (the caller passes
+:func:`gate.vehicles.registry.add_household_plates`'s adapter: households cannot import
+vehicles); raises a :class:`~gate.errors.CodedError` to refuse the row."""
 IMPORT_STATUS_REASON = "导入时登记"
 
 
@@ -135,8 +141,12 @@ def apply_import(
     skip_bad: bool = False,
     source: str | None = None,
     on_progress: Callable[[int], None] | None = None,
+    on_plates: PlateHook | None = None,
 ) -> ImportResult:
     """Import ``plan`` all or nothing (or only its good rows with ``skip_bad``); flushes.
+
+    ``on_plates(session, household, plates)`` registers the 车牌号 column's plates of each
+    imported household (a refusal is an error on its head's row).
 
     ``on_progress(rows_done)`` is called every few hundred rows. ``source`` (a file name) is
     recorded in the audit event.
@@ -144,6 +154,7 @@ def apply_import(
     savepoint = session.begin_nested()
     try:
         importer = _Importer(session, community, id_key, actor=actor, on_progress=on_progress)
+        importer.on_plates = on_plates
         result = importer.run(plan)
         if result.errors and not skip_bad:
             savepoint.rollback()
@@ -224,6 +235,7 @@ class _Importer:
         self.result = ImportResult()
         self.places = PlaceFinder(session, community, planning=planning)
         self.new_households: list[Household] = []
+        self.on_plates: PlateHook | None = None
 
     def run(self, plan: ImportPlan) -> ImportResult:
         result = self.result
@@ -250,11 +262,32 @@ class _Importer:
                     self.on_progress(done)
         self._extra_members(plan.extra_members, existing)
         self._flush_new()
+        self._register_plates(plan.valid)
         if self.on_progress is not None:
             self.on_progress(len(plan.valid))
         result.new_places = self.places.new_places
         result.errors.sort(key=lambda e: e.row)
         return result
+
+    def _register_plates(self, rows: list[HouseholdRow]) -> None:
+        """Hand each written household's plates to ``on_plates`` (not when planning)."""
+        with_plates = [row for row in rows if row.plates]
+        if self.planning or self.on_plates is None or not with_plates:
+            return
+        bad = {error.row for error in self.result.errors}
+        found = households_by_code(
+            self.session, self.community, [row.household_code for row in with_plates]
+        )
+        for row in with_plates:
+            household = found.get(row.household_code)
+            if household is None or row.row in bad:
+                continue
+            try:
+                self.on_plates(self.session, household, row.plates)
+            except CodedError as exc:
+                self.result.errors.append(
+                    RowError(row.row, "plates", exc.code, exc.message_id, dict(exc.params))
+                )
 
     def _count(self, action: _Action) -> None:
         if action == "create":

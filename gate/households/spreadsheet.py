@@ -101,6 +101,9 @@ COLUMNS: tuple[Column, ...] = (
            "居家隔离户必填，如 2026-11-30（也可写 2026/11/30 或 2026年11月30日）",
            ("隔离截止日期", "隔离至", "quarantine until"), 12),
     Column("note", "备注", False, "备注，可空", ("remarks", "remark"), 24),
+    Column("plates", "车牌号", False,
+           "本户车辆的车牌，可空；多辆用顿号分开，如 鲁E12345、鲁ED12345（新能源）",
+           ("车牌", "车牌号码", "机动车号牌", "plate", "plates"), 18),
 )  # fmt: skip
 
 HOUSEHOLD_KEYS = (
@@ -117,20 +120,20 @@ EXAMPLE_ROWS: tuple[dict[str, str], ...] = (
         "compound": "幸福小区", "building": "3", "unit": "2", "room": "401",
         "head_name": "张三", "relation": "户主", "phone": "13800138000",
         "id_number": "11010519491231002X", "members": "3", "status": "正常",
-        "quarantine_until": "", "note": "示例行，导入前请删除",
+        "quarantine_until": "", "note": "示例行，导入前请删除", "plates": "鲁E12345、鲁ED12345",
     },
     {
         "household_code": "示例-3-2-401", "area": "", "grid": "", "compound": "",
         "building": "", "unit": "", "room": "", "head_name": "王芳", "relation": "配偶",
         "phone": "13900139000", "id_number": "", "members": "", "status": "",
-        "quarantine_until": "", "note": "示例行：同一户的成员，户的信息可不再填写",
+        "quarantine_until": "", "note": "示例行：同一户的成员，户的信息可不再填写", "plates": "",
     },
     {
         "household_code": "示例-3-2-402", "area": "一片区", "grid": "第3网格",
         "compound": "幸福小区", "building": "3", "unit": "2", "room": "402",
         "head_name": "李四", "relation": "", "phone": "0595-12345678", "id_number": "",
         "members": "2", "status": "居家隔离", "quarantine_until": "2026-11-30",
-        "note": "示例行，导入前请删除",
+        "note": "示例行，导入前请删除", "plates": "",
     },
 )  # fmt: skip
 

@@ -65,6 +65,7 @@ from gate.households.spreadsheet import (
     SheetWarning,
     clean_text,
 )
+from passes.plates import PlateError, parse_plate
 from passes.state import HouseholdStatus
 
 __all__ = [
@@ -136,6 +137,7 @@ class HouseholdRow:
     compound: str | None = None
     head_phone: str | None = field(default=None, repr=False)  # the head's own, if given
     others: tuple[PersonRow, ...] = field(default=(), repr=False)
+    plates: tuple[str, ...] = ()  # the 车牌号 column of its rows, normalised (gate.vehicles)
 
     @property
     def rows(self) -> tuple[int, ...]:
@@ -228,6 +230,10 @@ _ID_MESSAGES = {
 
 ROW_MESSAGES = {
     "missing_field": N_("Required: it must not be empty."),
+    "bad_plate": N_(
+        "Not a plate number: %(plate)s (a plate is like 鲁E12345, new-energy 鲁ED12345; "
+        "separate several with 、)."
+    ),
     "example_row": N_("This is the template's example row: delete it before importing."),
     "too_long": N_("Too long: at most %(limit)d characters."),
     "excel_phone": N_(
@@ -303,6 +309,7 @@ class _Line:
     until: dt.date | None
     note: str | None
     errors: list[RowError]
+    plates: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -367,7 +374,20 @@ class _RowChecker:
             until=until,
             note=text["note"] or None,
             errors=self.errors,
+            plates=self._plates(),
         )
+
+    def _plates(self) -> tuple[str, ...]:
+        """The 车牌号 column: plates separated by 、 , ; or /, normalised (passes.plates)."""
+        found: list[str] = []
+        for text in re.split(r"[、，,；;/\n]+", self.text["plates"]):
+            if not text:
+                continue
+            try:
+                found.append(parse_plate(text).text)
+            except PlateError:
+                self.fail("plates", "bad_plate", plate=text[:20])
+        return tuple(dict.fromkeys(found))
 
     def _lengths(self, values: dict[str, str]) -> None:
         for key, limit in _MAX_LENGTH.items():
@@ -514,6 +534,7 @@ def _household_of(group: _Group) -> HouseholdRow | None:
         status=head.status,
         quarantine_until=head.until,
         note="；".join(dict.fromkeys(notes))[: _MAX_LENGTH["note"]] or None,
+        plates=tuple(dict.fromkeys(plate for line in group.lines for plate in line.plates)),
         others=tuple(_person(line) for line in members if line.ok),
     )
 

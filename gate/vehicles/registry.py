@@ -9,6 +9,7 @@ Audited: ``vehicle.add``, ``vehicle.remove``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -195,3 +196,15 @@ def vehicle_of(session: Session, community_id: int, vehicle_id: int) -> Vehicle 
     if vehicle is None or vehicle.community_id != community_id or vehicle.removed_at is not None:
         return None
     return vehicle
+
+
+def plate_importer(
+    *, actor: str, now: datetime
+) -> Callable[[Session, Household, tuple[str, ...]], object]:
+    """The household import's ``on_plates`` hook: the 车牌号 column's plates become the
+    household's cars (:func:`add_household_plates`; ``plate_taken`` refuses the row)."""
+
+    def register(session: Session, household: Household, plates: tuple[str, ...]) -> object:
+        return add_household_plates(session, household, list(plates), actor=actor, now=now)
+
+    return register

@@ -97,3 +97,39 @@ def test_check_prints_the_normal_form_or_why_not(office: Office) -> None:
     assert office("vehicles", "check", "使 014578").output.strip() == "使014578\t使馆"
     assert office("vehicles", "check", "鲁E12345D").output.strip() == "鲁E12345D\t新能源"
     office("vehicles", "check", "港A12345", code=1)
+
+
+def _sheet(path: Path, rows: list[list[str]]) -> Path:
+    header = ["户编号", "楼栋", "房号", "户主姓名", "联系电话", "车牌号"]
+    path.write_text("\n".join(",".join(row) for row in [header, *rows]) + "\n", "utf-8-sig")
+    return path
+
+
+def test_the_import_takes_the_plate_column(office: Office, tmp_path: Path) -> None:
+    sheet = _sheet(
+        tmp_path / "住户.csv",
+        [
+            ["5-1-101", "5", "101", "赵一", "13800000001", "鲁e 12345、鲁ED54321"],
+            ["5-1-102", "5", "102", "钱二", "13800000002", ""],
+        ],
+    )
+    office("households", "import", str(sheet))
+    listing = office("vehicles", "list").output
+    assert "鲁E12345\t普通\t5-1-101" in listing
+    assert "鲁ED54321\t新能源\t5-1-101" in listing
+    office("households", "import", str(sheet))  # the same sheet again: nothing doubles
+    assert office.count(Vehicle) == 2
+
+
+def test_a_bad_or_taken_plate_refuses_its_row_and_nothing_is_imported(
+    office: Office, tmp_path: Path
+) -> None:
+    bad = _sheet(tmp_path / "bad.csv", [["5-1-101", "5", "101", "赵一", "13800000001", "鲁E1"]])
+    result = office("households", "import", str(bad), code=1)
+    assert "鲁E1" in result.output
+    office("vehicles", "add", "--household", "1-2-301", "--plate", "鲁E12345")
+    taken = _sheet(
+        tmp_path / "taken.csv", [["5-1-101", "5", "101", "赵一", "13800000001", "鲁E12345"]]
+    )
+    office("households", "import", str(taken), code=1)
+    assert office.count(Vehicle) == 1

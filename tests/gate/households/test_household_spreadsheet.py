@@ -167,15 +167,26 @@ def test_missing_required_columns_are_all_named() -> None:
 
 
 def test_unknown_columns_are_ignored_and_reported() -> None:
-    data = csv_bytes([[*REQUIRED, "车牌号"], ["1", "1", "101", "a", "13800138000", "闽C12345"]])
+    data = csv_bytes([[*REQUIRED, "车型"], ["1", "1", "101", "a", "13800138000", "轿车"]])
 
     with read_rows(data, "a.csv") as rows:
         (warning,) = rows.warnings
         (_, values) = next(rows)
 
     assert warning.code == "unknown_column"
-    assert "车牌号" in warning.message
-    assert "车牌号" not in values.values()
+    assert "车型" in warning.message
+    assert "轿车" not in values.values()
+
+
+def test_the_plate_column_is_read_now() -> None:
+    """车牌号 was dropped with a warning before vehicles (issue #15): now it is a column."""
+    data = csv_bytes([[*REQUIRED, "车牌号"], ["1", "1", "101", "a", "13800138000", "闽C12345"]])
+
+    with read_rows(data, "a.csv") as rows:
+        assert rows.warnings == []
+        (_, values) = next(rows)
+
+    assert values["plates"] == "闽C12345"
 
 
 def test_same_column_twice_is_an_error() -> None:

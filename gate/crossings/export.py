@@ -66,8 +66,9 @@ HEADERS = (
     "规则版本",
     "流水号",
     "哈希",
+    "人数",
 )
-_WIDTHS = (20, 10, 10, 6, 8, 12, 10, 7, 7, 24, 16, 6, 6, 8, 12, 10, 20, 9, 9, 66)
+_WIDTHS = (20, 10, 10, 6, 8, 12, 10, 7, 7, 24, 16, 6, 6, 8, 12, 10, 20, 9, 9, 66, 6)
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _YIELD_PER = 2000
 _PROGRESS_EVERY = 10_000
@@ -142,6 +143,7 @@ def export_query(log_filter: LogFilter) -> Select[Any]:
             Crossing.rule_version,
             Crossing.gate_seq,
             Crossing.row_hash,
+            Crossing.people,
         )
         .join(Gate, Gate.id == Crossing.gate_id)
         .outerjoin(Household, Household.id == Crossing.household_id)
@@ -365,6 +367,7 @@ def export_cells(rows: Any, zone: ZoneInfo, *, unmasked: bool) -> Iterator[list[
         rule_version,
         gate_seq,
         row_hash,
+        people,
     ) in rows:
         yield [
             scanned_at.astimezone(zone).replace(tzinfo=None),
@@ -387,6 +390,7 @@ def export_cells(rows: Any, zone: ZoneInfo, *, unmasked: bool) -> Iterator[list[
             rule_version,
             gate_seq,
             row_hash,
+            people or 1,  # persons on the pass (rows from before the column: one)
         ]
 
 

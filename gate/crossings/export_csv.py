@@ -69,6 +69,7 @@ _COLUMNS = (
     Crossing.rule_version,
     Crossing.gate_seq,
     Crossing.row_hash,
+    Crossing.people,
 )
 
 
@@ -232,6 +233,7 @@ def csv_chunks(
             rule_version,
             gate_seq,
             row_hash,
+            people,
         ) in partition:
             gate_name, gate_code = labels.gate(gate_id)
             direction_label, direction_code = labels.directions[direction]
@@ -259,6 +261,7 @@ def csv_chunks(
                     _number(rule_version),
                     _number(gate_seq),
                     _text(row_hash),
+                    _number(people or 1),
                 )
             )
         writer.writerows(lines)
@@ -349,6 +352,7 @@ def pg_query(
             Crossing.rule_version,
             Crossing.gate_seq,
             _neutral(Crossing.row_hash),
+            func.coalesce(Crossing.people, 1),
         )
         .join(Gate, Gate.id == Crossing.gate_id)
         .outerjoin(Household, Household.id == Crossing.household_id)

@@ -120,7 +120,11 @@ def test_csv_has_a_bom_chinese_headers_local_times_and_masked_names(
         select(Crossing).where(Crossing.household_id == day_site.households[0].id)
     )
     assert crossing is not None
-    assert allowed[HEADERS.index("流水号") :] == [str(crossing.gate_seq), crossing.row_hash]
+    assert allowed[HEADERS.index("流水号") : HEADERS.index("哈希") + 1] == [
+        str(crossing.gate_seq),
+        crossing.row_hash,
+    ]
+    assert allowed[HEADERS.index("人数")] == "1"
 
 
 def test_unmasked_export_shows_the_full_name(db_session: Session, day_site: Site) -> None:

@@ -4,6 +4,8 @@ stores and the quota counts; an offline crossing uploaded with its count is stor
 
 from __future__ import annotations
 
+import csv
+import io
 import secrets
 import uuid
 from collections.abc import Iterator
@@ -11,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_helpers import NORMAL, Compound, build_compound, local
+from api_helpers import NORMAL, Compound, add_console_users, build_compound, console_client, local
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, select
 from web_helpers import CSRF_META, log_in
@@ -121,3 +123,14 @@ def test_an_offline_crossing_keeps_its_count(counting: Compound) -> None:
     with transaction(counting.sessions, read_only=True) as session:
         row = session.scalars(select(Crossing)).one()
         assert (row.people, row.conflict, row.conflict_code) == (3, True, "quota")
+
+
+def test_the_log_and_the_export_show_the_count(counting: Compound) -> None:
+    client, csrf, _html = _gate(counting)
+    _scan(client, csrf, counting.residents[0].pass_text, people=2)
+    add_console_users(counting, PASSWORD, [("office1", Role.OFFICE, "李文员")])
+    office = console_client(counting, "office1", PASSWORD)
+    assert 'data-people="2"' in office.get("/log").get_data(as_text=True)
+    exported = office.get("/log/export", query_string={"fmt": "csv"}).get_data(as_text=True)
+    rows = list(csv.reader(io.StringIO(exported.lstrip("\ufeff"))))
+    assert rows[1][rows[0].index("人数")] == "2"

@@ -266,8 +266,15 @@ def _assignee_details(session: Session, errand: Errand) -> dict[str, str]:
 
 
 def errand_of(session: Session, community_id: int, errand_id: int) -> Errand:
-    """The community's errand ``errand_id``. Raises :class:`ErrandError` ``no_errand``."""
-    errand = session.get(Errand, errand_id)
+    """The community's errand ``errand_id``, its row locked until the transaction ends (two
+    volunteers of a squad pressing 接单 at once: the second sees it taken). Raises
+    :class:`ErrandError` ``no_errand``."""
+    errand = session.scalar(
+        select(Errand)
+        .where(Errand.id == errand_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     if errand is None or errand.community_id != community_id:
         raise ErrandError("no_errand", errand=errand_id)
     return errand

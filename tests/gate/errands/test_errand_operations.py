@@ -3,6 +3,7 @@ the quarantine-only rule, bounds on the text, squads, and one audit event per mo
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -334,3 +335,38 @@ def test_the_list_filters_by_grid_status_day_and_household(compound: Compound) -
         assert ids(grid_id=grid_id) == [second, first]
         assert ids(grid_id=grid_id + 1000) == []
         assert ids(household_code=compound.residents[1].code) == []
+
+
+def test_two_squad_members_accepting_at_once_one_wins_and_the_other_is_told(
+    compound: Compound,
+) -> None:
+    with transaction(compound.sessions) as session:
+        create_squad(
+            session,
+            community_id=compound.community_id,
+            name="代购小分队",
+            members=["vol1", "vol2"],
+            actor="office1",
+        )
+    errand_id = _create(compound, squad="代购小分队")
+    doers = [_runner(compound, "vol1"), _runner(compound, "vol2")]
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def accept(by: Doer) -> None:
+        start.wait()
+        try:
+            _move(compound, "accept", errand_id, by)
+            outcomes.append("accepted")
+        except ErrandError as exc:
+            outcomes.append(exc.code)
+
+    threads = [threading.Thread(target=accept, args=(doer,)) for doer in doers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["accepted", "bad_move"]
+    (row,) = errands(compound)
+    assert row.accepted_by_user_id in {doer.user_id for doer in doers}
+    assert [action for action, _ in events(compound)].count("errand.accept") == 1

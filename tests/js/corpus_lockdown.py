@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from corpus_builder import Corpus
+from corpus_bundle import _bundle  # the corpus' one bundle builder
+from corpus_keys import ACTIVE, make_pass
 from corpus_rules import OVERRIDE, PASS, household, local
 
 from passes import (
+    CountKind,
     Direction,
     ExitHours,
+    HouseholdState,
     HouseholdStatus,
     Quota,
     RuleSet,
@@ -134,3 +138,64 @@ def add_lockdown(corpus: Corpus) -> None:
                 direction=direction,
                 temperature=temperature,
             )
+
+
+def add_lockdown_bundles(corpus: Corpus) -> None:
+    """An offline gate with a bundle whose household states carry zone locks (a building sealed
+    now, a compound sealed from an hour on, a grid controlled) and rules counting people: the
+    locks come from the bundle even when the device's own newer state is merged in."""
+    generated = local("Asia/Shanghai", "2026-12-05T08:00:00")
+    ends = local("Asia/Shanghai", "2026-12-08T00:00:00")
+    issued, until = local("Asia/Shanghai", "2026-11-01T00:00:00"), ends + timedelta(days=30)
+    made = {
+        hid: make_pass(
+            ACTIVE,
+            pass_id=bytes([0xD0, hid % 256]) + bytes(10),
+            household_id=hid,
+            issued_at=issued,
+            valid_until=until,
+        )
+        for hid in (4101, 4102, 4103)
+    }
+    states = (
+        household_state(4101, (_lock(ZoneLevel.SEALED, ZoneScope.BUILDING, generated, ends),)),
+        household_state(
+            4102,
+            (_lock(ZoneLevel.SEALED, ZoneScope.COMPOUND, generated + timedelta(hours=1), None),),
+        ),
+        household_state(4103, (_lock(ZoneLevel.CONTROLLED, ZoneScope.GRID, generated, None),)),
+    )
+    rules = RuleSet(version=7, quota=Quota(exits=3, length=1), count=CountKind.PEOPLE)
+    corpus.bundles["lockdown"] = _bundle(
+        generated,
+        rules,
+        states,
+        (),
+        tuple(fields for fields, _ in made.values()),
+        {4101: "7-1-101"},
+    )
+    for hid, (_, text) in made.items():
+        for minutes in (5, 65, 60 * 24 * 3):
+            for direction in Direction:
+                for override in (None, OVERRIDE):
+                    corpus.add_bundle_case(
+                        f"bundle/lockdown/{hid}/{minutes}m/{direction.value}/"
+                        f"{override is not None}",
+                        "lockdown",
+                        text,
+                        now=generated + timedelta(minutes=minutes),
+                        direction=direction,
+                        override=override,
+                    )
+        mine = HouseholdState(household_id=hid, out_since=(generated,), exits=(generated,))
+        corpus.add_bundle_case(
+            f"bundle/lockdown/{hid}/local",
+            "lockdown",
+            text,
+            now=generated + timedelta(minutes=90),
+            local=mine,
+        )
+
+
+def household_state(household_id: int, zones: tuple[ZoneLock, ...]) -> HouseholdState:
+    return HouseholdState(household_id=household_id, zones=zones)

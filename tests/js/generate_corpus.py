@@ -29,7 +29,7 @@ from corpus_builder import Corpus  # noqa: E402
 from corpus_bundle import add_bundles  # noqa: E402
 from corpus_cards import add_cards  # noqa: E402
 from corpus_keys import KEYSETS  # noqa: E402
-from corpus_lockdown import add_lockdown  # noqa: E402
+from corpus_lockdown import add_lockdown, add_lockdown_bundles  # noqa: E402
 from corpus_parsing import add_bundle_json, add_rule_json  # noqa: E402
 from corpus_people import add_people  # noqa: E402
 from corpus_random import add_random  # noqa: E402
@@ -95,6 +95,7 @@ def build_corpus() -> dict[str, Any]:
     add_bundle_json(corpus)
     add_random(corpus, RANDOM_SCENARIOS)
     add_lockdown(corpus)
+    add_lockdown_bundles(corpus)
     add_people(corpus)
     add_vehicles(corpus)
     add_visitors(corpus)

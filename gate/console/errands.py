@@ -23,6 +23,7 @@ from gate.errands.operations import (
     create_errand,
     create_squad,
     deliver_errand,
+    set_squad_members,
 )
 from gate.errands.queries import ErrandFilter, grids, list_errands, my_errands, runners, squads
 from gate.errands.status import Doer
@@ -209,6 +210,26 @@ def errand_squad_create() -> Any:
         _refused(exc)
         return _list_page(status=409)
     flash(_("Squad %(squad)s formed.", squad=squad.name), "success")
+    return redirect(url_for("console.errands") + "#squads")
+
+
+@console.post("/errands/squads/members", endpoint="errand_squad_members")
+@require_role(*MANAGE_ROLES)
+@writes
+def errand_squad_members() -> Any:
+    """Change who is in a squad (the ticked accounts)."""
+    try:
+        squad = set_squad_members(
+            db_session(),
+            community_id=current_community_id(),
+            name=request.form.get("name", ""),
+            members=request.form.getlist("members"),
+            actor=actor(),
+        )
+    except ErrandError as exc:
+        _refused(exc)
+        return _list_page(status=409)
+    flash(_("Members of %(squad)s changed.", squad=squad.name), "success")
     return redirect(url_for("console.errands") + "#squads")
 
 

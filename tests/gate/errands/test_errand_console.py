@@ -166,3 +166,32 @@ def test_roles(compound: Compound) -> None:
     )
     assert volunteer.post(f"/errands/{errand.id}/accept").status_code == 302
     assert errands(compound)[0].status is ErrandStatus.ACCEPTED
+
+
+def test_the_office_changes_a_squads_members(compound: Compound) -> None:
+    office = client(compound, "office1")
+    assert (
+        office.post("/errands/squads", data={"name": "代购小分队", "members": ["vol1"]}).status_code
+        == 302
+    )
+    changed = office.post(
+        "/errands/squads/members", data={"name": "代购小分队", "members": ["vol2", "sup1"]}
+    )
+    assert changed.status_code == 302
+    html = _text(office.get("/errands"))
+    squad_line = html.split("<strong>代购小分队</strong>")[1].split("<details")[0]
+    assert "赵师傅" in squad_line
+    assert "刘网格员" in squad_line
+    assert "李阿姨" not in squad_line
+    unknown = office.post("/errands/squads/members", data={"name": "没有", "members": ["vol1"]})
+    assert unknown.status_code == 409
+    assert (
+        client(compound, "sup1")
+        .post("/errands/squads/members", data={"name": "代购小分队", "members": []})
+        .status_code
+        == 403
+    )
+    assert [action for action, _ in events(compound)] == [
+        "errand.squad_create",
+        "errand.squad_members",
+    ]

@@ -98,6 +98,9 @@ class ScanRequest:
     operator: str | None = None
     override: Override | None = None
     crossing_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    people: int = 1
+    """How many persons cross on the pass (the volunteer's + / - keys; counts when the rules
+    count people)."""
 
 
 @dataclass(frozen=True)
@@ -353,6 +356,7 @@ def scan_message(
         override=request.override,
         latency_ms=None,
         clock_offset_ms=clock_offset_ms,
+        people=request.people,
     )
 
 
@@ -370,7 +374,9 @@ def from_server(
     if verdict.allowed and bundle is not None and household_id is not None:
         state = bundle.household(household_id, local)
         if state is not None:
-            state_after = advance(state, request.direction, True, scanned_at, bundle.rules)
+            state_after = advance(
+                state, request.direction, True, scanned_at, bundle.rules, request.people
+            )
     code, codes = verdict.code, verdict.codes
     refused_override = [note for note in verdict.notes if note in OVERRIDE_REFUSAL_CODES]
     if refused_override and not verdict.allowed:  # the override's own code is what is shown
@@ -461,6 +467,7 @@ def decide_offline(
         temperature=request.temperature,
         now=scanned_at,
         override=request.override,
+        people=request.people,
     )
     degraded = bundle.age(scanned_at) > max_bundle_age
     if degraded and verdict.allowed and request.override is None and not unlocked:

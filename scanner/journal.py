@@ -44,7 +44,7 @@ from typing import Any, Literal
 from passes import Direction, HouseholdState, Override, format_utc, parse_utc
 
 CrossingState = Literal["unsent", "sent", "dead"]
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SEQ_FLOOR_KEY = "seq_floor"
 """Meta key of the highest ``seq`` a purge deleted: new rows number on from above it."""
 CLOCK_MARK_KEY = "clock_mark"
@@ -73,7 +73,8 @@ CREATE TABLE IF NOT EXISTS crossings (
     attempts INTEGER NOT NULL DEFAULT 0,
     acked_at TEXT,
     failures INTEGER NOT NULL DEFAULT 0,
-    clock_offset_ms INTEGER
+    clock_offset_ms INTEGER,
+    people INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS crossings_by_state ON crossings (state, seq);
 CREATE INDEX IF NOT EXISTS crossings_by_household ON crossings (household_id, seq);
@@ -93,6 +94,8 @@ _UPGRADES = (
     # schema 3: synced rows may be deleted (the trigger above), for purges
     ("failures", "ALTER TABLE crossings ADD COLUMN failures INTEGER NOT NULL DEFAULT 0"),
     ("clock_offset_ms", "ALTER TABLE crossings ADD COLUMN clock_offset_ms INTEGER"),
+    # schema 4: how many persons crossed on the pass (per-person counting)
+    ("people", "ALTER TABLE crossings ADD COLUMN people INTEGER NOT NULL DEFAULT 1"),
 )
 
 
@@ -121,6 +124,7 @@ class CrossingEntry:
     state: CrossingState = "unsent"
     server_crossing_id: int | None = None
     clock_offset_ms: int | None = None
+    people: int = 1
 
 
 @dataclass(frozen=True)
@@ -222,10 +226,10 @@ class Journal:
             db.execute(
                 "INSERT INTO crossings (id, seq, scanned_at, direction, pass_text, temperature,"
                 " operator, override, latency_ms, verdict, household_id, offline, state,"
-                " server_crossing_id, acked_at, clock_offset_ms) VALUES (?, (SELECT"
+                " server_crossing_id, acked_at, clock_offset_ms, people) VALUES (?, (SELECT"
                 " MAX(COALESCE(MAX(seq), 0), COALESCE((SELECT CAST(value AS INTEGER) FROM meta"
                 " WHERE key = 'seq_floor'), 0)) + 1 FROM crossings), ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-                " ?, ?, ?, ?, ?)",
+                " ?, ?, ?, ?, ?, ?)",
                 (
                     entry.id,
                     format_utc(entry.scanned_at),
@@ -242,6 +246,7 @@ class Journal:
                     entry.server_crossing_id,
                     acked,
                     entry.clock_offset_ms,
+                    entry.people,
                 ),
             )
             if entry.verdict.get("code") not in _NO_MARK_CODES:
@@ -422,7 +427,7 @@ class Journal:
 _SELECT = (
     "SELECT id, pass_text, direction, temperature, scanned_at, verdict, offline, household_id,"
     " operator, override, latency_ms, state, server_crossing_id, seq, attempts, error,"
-    " conflict_code, acked_at, failures, clock_offset_ms FROM crossings"
+    " conflict_code, acked_at, failures, clock_offset_ms, people FROM crossings"
 )
 
 
@@ -445,5 +450,6 @@ def _row(item: tuple[Any, ...]) -> JournalRow:
         state=item[11],
         server_crossing_id=item[12],
         clock_offset_ms=item[19],
+        people=item[20],
     )
     return JournalRow(entry, item[13], item[14], item[15], item[16], parse_utc(item[17]), item[18])

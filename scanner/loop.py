@@ -49,6 +49,7 @@ from scanner.loop_parts import (
     FrameDecoder,
     LoopConfig,
     LoopEvent,
+    PeopleCounter,
     Phase,
     ReasonPicker,
     Recording,
@@ -119,6 +120,7 @@ class ScanLoop:
         self._sounder = sounder
         self._clock = clock
         self.direction = direction or DirectionChooser()
+        self.people = PeopleCounter()
         self.config = config or LoopConfig()
         self._banner = banner or (lambda: "")
         self._debounce: Debouncer[Decision] = Debouncer(
@@ -221,7 +223,9 @@ class ScanLoop:
         """Outside a prompt: person keys choose the direction; wedge codes are scans."""
         self._collect_keys()
         while self._keys:
-            if self.direction.key(self._keys.popleft().name) and self.phase is Phase.IDLE:
+            name = self._keys.popleft().name
+            changed = self.direction.key(name) | self.people.key(name)
+            if changed and self.phase is Phase.IDLE:
                 self._show_idle()
         while self._typed:
             code = self._typed.popleft()
@@ -248,6 +252,7 @@ class ScanLoop:
         self._refused = None
         self.phase = Phase.CODE_SEEN
         direction = self.direction.take()
+        people = self.people.take()
         self.phase = Phase.TEMPERATURE
         reading = self._temperature()
         self.phase = Phase.DECIDING
@@ -256,6 +261,7 @@ class ScanLoop:
             direction=direction,
             temperature=reading.tenths if isinstance(reading, ReadingOk) else None,
             operator=self.config.operator,
+            people=people,
         )
         decision = self._decider.decide(request)
         latency_ms = max(int((self._clock() - captured_at) * 1000), 0)
@@ -423,6 +429,8 @@ class ScanLoop:
         if self.direction.keyed:
             word = {"out": "出", "in": "进"}[self.direction.next.value]
             banner = f"{banner} · {word} {self.direction.next.value.upper()}".strip(" ·")
+        if self.people.count > 1:  # a group: the volunteer pressed +
+            banner = f"{banner} · {self.people.count}人".strip(" ·")
         self._display.show(
             Screen(kind="idle", lang=self.config.lang, online=self._decider.online, banner=banner)
         )

@@ -11,7 +11,7 @@ from enum import Enum
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
-from passes import Direction, HouseholdState, Override
+from passes import MAX_PEOPLE, Direction, HouseholdState, Override
 from scanner.clock import CLOCK_FAULT
 from scanner.deciding import STALE_BUNDLE, Decision, ScanRequest
 from scanner.display import Lang, Screen
@@ -132,6 +132,32 @@ class DirectionChooser:
         return direction
 
 
+_MORE_KEYS = frozenset({"+", "plus", "KP_Add", "equal", "="})
+_FEWER_KEYS = frozenset({"-", "minus", "KP_Subtract"})
+
+
+@dataclass
+class PeopleCounter:
+    """How many persons the next scan is for: 1 unless the volunteer pressed + (or -); back to
+    1 once a scan took it."""
+
+    count: int = 1
+
+    def key(self, name: str) -> bool:
+        """Apply a key press; whether it changed the count (1 to ``passes.MAX_PEOPLE``)."""
+        before = self.count
+        if name in _MORE_KEYS:
+            self.count = min(self.count + 1, MAX_PEOPLE)
+        elif name in _FEWER_KEYS:
+            self.count = max(self.count - 1, 1)
+        return self.count != before
+
+    def take(self) -> int:
+        """The count for this scan; the next one starts at 1 again."""
+        count, self.count = self.count, 1
+        return count
+
+
 @dataclass(frozen=True)
 class LoopConfig:
     """Timing and presentation (seconds)."""
@@ -170,6 +196,7 @@ def entry_for(request: ScanRequest, decision: Decision, latency_ms: int | None) 
         state="unsent" if decision.offline else "sent",
         server_crossing_id=decision.server_crossing_id,
         clock_offset_ms=decision.clock_offset_ms,
+        people=request.people,
     )
 
 

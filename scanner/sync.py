@@ -98,6 +98,7 @@ def upload_item(row: JournalRow) -> wire.Crossing:
             override=entry.override,
             latency_ms=entry.latency_ms,
             clock_offset_ms=entry.clock_offset_ms,
+            people=entry.people,
         ),
         verdict=wire.Claim(
             allowed=bool(verdict.get("allowed")),

@@ -9,7 +9,7 @@ import click
 
 from gate.cli.support import actor_option, community_option, office_job, pick_community, translate
 from gate.errors import N_
-from gate.zones.labels import LEVEL_ZH, SCOPE_ZH, STATE_ZH, level_of
+from gate.zones.labels import LEVEL_ZH, SCOPE_ZH, STATE_ZH, last_day, level_of
 from gate.zones.operations import ZoneError, lift_zone, lock_zone, set_zone_end
 from gate.zones.queries import find_place, list_locks
 from passes import ZoneScope
@@ -158,7 +158,7 @@ def lock_command(
             )
         except ZoneError as exc:
             raise _refused(exc) from None
-        lock_id, until_text = record.id, _local(record.ends_at, zone)
+        lock_id, until_text = record.id, last_day(record.ends_at, zone)
     click.echo(
         translate(
             N_("Zone lock %(lock)d: %(place)s is %(level)s until %(until)s."),
@@ -192,7 +192,7 @@ def list_command(community_code: str | None, show_all: bool) -> None:
     if not rows:
         click.echo(translate(N_("No zone locks.")))
         return
-    click.echo("\t".join(("编号", "级别", "范围", "地点", "开始", "结束", "状态", "住户数")))
+    click.echo("\t".join(("编号", "级别", "范围", "地点", "开始", "最后一天", "状态", "住户数")))
     for row in rows:
         click.echo(
             "\t".join(
@@ -202,7 +202,7 @@ def list_command(community_code: str | None, show_all: bool) -> None:
                     SCOPE_ZH[row.scope],
                     row.place,
                     _local(row.starts_at, zone),
-                    _local(row.ends_at, zone) if row.ends_at else "直到解除",
+                    last_day(row.ends_at, zone) or "直到解除",
                     STATE_ZH[row.state(now)],
                     str(row.households),
                 )

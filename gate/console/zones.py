@@ -17,6 +17,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from gate.web.auth import OFFICE_ROLES, current_community_id, require_role
 from gate.web.unit_of_work import db_session, writes
+from gate.zones.labels import last_day
 from gate.zones.operations import ZoneError, lift_zone, lock_zone, set_zone_end
 from gate.zones.queries import list_locks, place_names
 from passes import ZoneLevel, ZoneScope
@@ -88,6 +89,7 @@ def _page(form: ZoneLockForm, *, status: int = 200) -> Any:
         level_labels=LEVEL_LABELS,
         scope_labels=SCOPE_LABELS,
         state_labels=STATE_LABELS,
+        last_day=lambda ends_at: last_day(ends_at, zone(community())),
     )
     return html, status
 

@@ -120,6 +120,9 @@ def build_demo(
         session, gate=gate, name="南门扫码机 (演示记录)", actor=DEMO_ACTOR, now=now
     ).device
     fresh = create_device(session, gate=gate, name="南门扫码机", actor=DEMO_ACTOR, now=now)
+    logins = _users(session, community)
+    # The shifts come before the simulated week, so its crossings record who was on duty.
+    add_demo_roster(session, community.id, now=now)  # a week of shifts, one gap today
     on_progress("simulating a week of crossings")
     crossings = _simulate_week(
         session,
@@ -134,9 +137,7 @@ def build_demo(
     _quarantine_some(rows, rng, now)
     # Field practices: each feature adds its demo data below, one call per line
     # (zones, visitors, vehicles, errands, roster).
-    logins = _users(session, community)
     add_demo_errands(session, community.id, now=now)  # needs the demo's volunteer logins
-    add_demo_roster(session, community.id, now=now)  # a week of shifts, one gap today
     add_demo_visitors(session, community.id, now=now)  # visitor passes, walk-ins, deliveries
     add_demo_vehicles(session, community.id, now=now)  # cars, their passes, an outside plate
     add_demo_zones(session, community.id, now=now)  # 7号楼 sealed, a compound controlled

@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gate.crossings.models import Crossing
 from gate.demo import build_demo
 from gate.roster.models import DutyAssignment, DutyShift
 from gate.roster.queries import on_duty, uncovered_today
@@ -32,3 +33,14 @@ def test_the_demo_has_a_staffed_week_with_one_gap_tonight(
     assert view is not None
     assert view.names
     assert on_duty(db_session, gate_id, NOW + timedelta(hours=13)) is not None
+
+
+def test_the_demos_simulated_crossings_name_their_shift(
+    db_session: Session, tmp_path: Path
+) -> None:
+    build_demo(db_session, keys_dir=tmp_path, now=NOW, households=20, days=2)
+    scanned = select(func.count()).select_from(Crossing).where(Crossing.subject.is_(None))
+    with_shift = db_session.scalar(scanned.where(Crossing.shift_id.is_not(None))) or 0
+    assert with_shift > 0  # the shifts exist before the week is simulated
+    covered = select(DutyShift.id).where(DutyShift.id == Crossing.shift_id).exists()
+    assert db_session.scalar(scanned.where(Crossing.shift_id.is_not(None), ~covered)) == 0

@@ -1,10 +1,11 @@
-"""Errands: asking for one, assigning it, accepting, delivering, cancelling; squads.
+"""Errands: asking for one, assigning it, accepting, delivering, cancelling.
 
 Operations flush, never commit, and record their own audit event (subject: the household,
 so the household's data export lists them): ``errand.create``, ``errand.assign``,
-``errand.accept``, ``errand.deliver``, ``errand.cancel``, ``errand.squad_create``,
-``errand.squad_members``. Who may do what is :mod:`gate.errands.status`'s rule; a refusal is
-an :class:`ErrandError` with a stable code.
+``errand.accept``, ``errand.deliver``, ``errand.cancel``. Who may do what is
+:mod:`gate.errands.status`'s rule; a refusal is an :class:`ErrandError` with a stable code.
+Squads are :mod:`gate.errands.squads`' (re-exported here, with the errors, for the entry
+points).
 """
 
 from __future__ import annotations
@@ -13,24 +14,30 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gate.accounts.models import Role, User
-from gate.accounts.operations import find_user
+from gate.accounts.models import User
 from gate.audit.operations import record_event
+from gate.errands.errors import ERRAND_MESSAGES, MOVE_WORDS, ErrandError
 from gate.errands.models import (
     ITEM_MAX,
     ITEMS_MAX,
     NOTE_MAX,
-    SQUAD_NAME_MAX,
     TEXT_MAX,
     Errand,
     ErrandKind,
     ErrandSource,
     ErrandSquad,
-    ErrandSquadMember,
     ErrandStatus,
+)
+from gate.errands.squads import (
+    create_squad,
+    find_squad,
+    runner_account,
+    runner_doer,
+    set_squad_members,
+    squad_ids_of,
 )
 from gate.errands.status import (
     CREATE_ROLES,
@@ -40,57 +47,35 @@ from gate.errands.status import (
     Doer,
     may_move,
 )
-from gate.errors import N_, CodedError
 from gate.households.models import Household
 from gate.households.queries import household_by_code
 from gate.zones.queries import household_locks
 from passes.state import HouseholdStatus
 
-ERRAND_MESSAGES: dict[str, str] = {
-    "no_household": N_("There is no household %(household)s in this community."),
-    "not_quarantined": N_(
-        "Household %(household)s is not in home quarantine nor in a sealed lockdown zone: "
-        "errands are only for households that may not go out."
-    ),
-    "bad_kind": N_("Choose what is needed: groceries, medicine, rubbish or other."),
-    "empty": N_("Say what is needed: a text or at least one item."),
-    "text_too_long": N_("The request is too long: at most %(max)d characters."),
-    "too_many_items": N_("Too many items: at most %(max)d."),
-    "item_too_long": N_("An item is too long: at most %(max)d characters each."),
-    "note_too_long": N_("The note is too long: at most %(max)d characters."),
-    "reason_required": N_("Cancelling an errand needs a reason."),
-    "no_errand": N_("There is no errand %(errand)s in this community."),
-    "bad_move": N_("Errand %(errand)s is %(status)s: it cannot be %(move)s now."),
-    "not_allowed": N_("You may not do this with errand %(errand)s."),
-    "no_runner": N_("There is no volunteer or supervisor account %(username)s in this community."),
-    "no_squad": N_("There is no squad %(squad)s in this community."),
-    "one_assignee": N_("Assign the errand to a volunteer or to a squad, not both."),
-    "squad_name": N_("A squad needs a name of 1 to %(max)d characters."),
-    "squad_exists": N_("There is already a squad %(squad)s."),
-    "too_many_open": N_(
-        "The household already has %(max)d errands waiting: wait until one is delivered."
-    ),
-}
-"""The English message id of each :class:`ErrandError` code."""
-
-MOVE_WORDS = {
-    "accept": N_("accepted"),
-    "deliver": N_("marked delivered"),
-    "cancel": N_("cancelled"),
-    "assign": N_("assigned"),
-}
-"""The ``%(move)s`` of ``bad_move`` (entry points translate the params that are msgids)."""
-
+__all__ = [
+    "ERRAND_MESSAGES",
+    "MOVE_WORDS",
+    "RESIDENT_OPEN_MAX",
+    "ErrandError",
+    "accept_errand",
+    "assign_errand",
+    "cancel_errand",
+    "create_errand",
+    "create_squad",
+    "deliver_errand",
+    "errand_eligible",
+    "errand_of",
+    "find_squad",
+    "is_runner_of",
+    "parse_items",
+    "runner_doer",
+    "set_squad_members",
+    "squad_ids_of",
+]
 
 RESIDENT_OPEN_MAX = 5
 """Open errands a household may have asked for from its phone at once (a link is a bearer
 secret: this bounds what a leaked or playful one can ask)."""
-
-
-class ErrandError(CodedError):
-    """A refused errand operation: a stable ``code`` and its params."""
-
-    messages = ERRAND_MESSAGES
 
 
 def _audit(session: Session, errand: Errand, action: str, by: Doer, **details: Any) -> None:
@@ -159,37 +144,6 @@ def _note(note: str | None) -> str | None:
     return text or None
 
 
-def _runner(session: Session, community_id: int, username: str) -> User:
-    user = find_user(session, username.strip())
-    if (
-        user is None
-        or user.community_id != community_id
-        or user.disabled_at is not None
-        or Role(user.role) not in RUNNER_ROLES
-    ):
-        raise ErrandError("no_runner", username=username)
-    return user
-
-
-def runner_doer(session: Session, community_id: int, username: str) -> Doer:
-    """The account ``username`` as one who runs errands (a volunteer or supervisor of the
-    community, not disabled). Raises :class:`ErrandError` ``no_runner``."""
-    user = _runner(session, community_id, username)
-    return Doer(user.username, role=Role(user.role), user_id=user.id)
-
-
-def find_squad(session: Session, community_id: int, name: str) -> ErrandSquad:
-    """The community's squad called ``name``. Raises :class:`ErrandError` ``no_squad``."""
-    squad = session.scalar(
-        select(ErrandSquad).where(
-            ErrandSquad.community_id == community_id, ErrandSquad.name == name.strip()
-        )
-    )
-    if squad is None:
-        raise ErrandError("no_squad", squad=name)
-    return squad
-
-
 def create_errand(
     session: Session,
     *,
@@ -251,7 +205,9 @@ def _set_assignee(
     assignee, squad = (assignee or "").strip() or None, (squad or "").strip() or None
     if assignee and squad:
         raise ErrandError("one_assignee")
-    errand.assignee_user_id = _runner(session, community_id, assignee).id if assignee else None
+    errand.assignee_user_id = (
+        runner_account(session, community_id, assignee).id if assignee else None
+    )
     errand.squad_id = find_squad(session, community_id, squad).id if squad else None
 
 
@@ -285,15 +241,6 @@ def _check_move(errand: Errand, move: str) -> None:
         raise ErrandError(
             "bad_move", errand=errand.id, status=errand.status.value, move=MOVE_WORDS[move]
         )
-
-
-def squad_ids_of(session: Session, user_id: int) -> set[int]:
-    """The squads the account ``user_id`` is in."""
-    return set(
-        session.scalars(
-            select(ErrandSquadMember.squad_id).where(ErrandSquadMember.user_id == user_id)
-        )
-    )
 
 
 def is_runner_of(session: Session, errand: Errand, by: Doer) -> bool:
@@ -418,60 +365,3 @@ def cancel_errand(
     _audit(session, errand, "errand.cancel", by, reason=record_reason)
     session.flush()
     return errand
-
-
-def create_squad(
-    session: Session, *, community_id: int, name: str, members: Sequence[str], actor: str
-) -> ErrandSquad:
-    """A new squad ``name`` with the volunteer accounts ``members`` (usernames).
-    Audited as ``errand.squad_create``."""
-    clean = " ".join(name.split())
-    if not 1 <= len(clean) <= SQUAD_NAME_MAX:
-        raise ErrandError("squad_name", max=SQUAD_NAME_MAX)
-    exists = session.scalar(
-        select(ErrandSquad.id).where(
-            ErrandSquad.community_id == community_id, ErrandSquad.name == clean
-        )
-    )
-    if exists is not None:
-        raise ErrandError("squad_exists", squad=clean)
-    users = [_runner(session, community_id, username) for username in members if username.strip()]
-    squad = ErrandSquad(community_id=community_id, name=clean, created_by=actor[:64])
-    session.add(squad)
-    session.flush()
-    for user in {user.id: user for user in users}.values():
-        session.add(ErrandSquadMember(squad_id=squad.id, user_id=user.id))
-    session.flush()
-    record_event(
-        session,
-        actor=actor[:64],
-        action="errand.squad_create",
-        community_id=community_id,
-        subject_type="errand_squad",
-        subject_id=clean,
-        details={"members": sorted(user.username for user in users)},
-    )
-    return squad
-
-
-def set_squad_members(
-    session: Session, *, community_id: int, name: str, members: Sequence[str], actor: str
-) -> ErrandSquad:
-    """Replace the members of squad ``name`` with ``members`` (usernames).
-    Audited as ``errand.squad_members``."""
-    squad = find_squad(session, community_id, name)
-    users = [_runner(session, community_id, username) for username in members if username.strip()]
-    session.execute(delete(ErrandSquadMember).where(ErrandSquadMember.squad_id == squad.id))
-    for user in {user.id: user for user in users}.values():
-        session.add(ErrandSquadMember(squad_id=squad.id, user_id=user.id))
-    session.flush()
-    record_event(
-        session,
-        actor=actor[:64],
-        action="errand.squad_members",
-        community_id=community_id,
-        subject_type="errand_squad",
-        subject_id=squad.name,
-        details={"members": sorted(user.username for user in users)},
-    )
-    return squad

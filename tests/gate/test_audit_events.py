@@ -25,6 +25,7 @@ from gate.audit.models import AuditEvent
 from gate.cli.accounts import users_group
 from gate.cli.crossings import crossings_group
 from gate.cli.db import db_group
+from gate.cli.errands import errands_group
 from gate.cli.households import households_group
 from gate.cli.issuing import passes_group
 from gate.cli.signing import keys_group
@@ -46,6 +47,7 @@ def root() -> None:
 
 for _group in (db_group, keys_group, households_group, passes_group, users_group, crossings_group):
     root.add_command(_group)
+root.add_command(errands_group)
 
 
 @dataclass
@@ -284,6 +286,16 @@ ACTIONS = [
         lambda both: both.client.get(
             "/log/export", query_string={"fmt": "csv", "from": "2020-01-01", "to": "2099-12-31"}
         ).get_data(),
+    ),
+    Action(
+        "errand.squad_create",
+        _cli("errands", "squads", "--name", "党员先锋队A组"),
+        _post("/errands/squads", {"name": "党员先锋队B组"}),
+    ),
+    Action(
+        "errand.export",
+        _cli("errands", "export", "--out", "{dir}/errands.xlsx"),
+        lambda both: both.client.get("/errands/export.xlsx").get_data(),
     ),
 ]
 

@@ -33,7 +33,7 @@ from gate.web.security import cacheable
 from gate.web.unit_of_work import db_session
 from passes import RuleSet, format_utc, last_day_covered, render_png
 
-resident = Blueprint("resident", __name__)
+resident: Blueprint = Blueprint("resident", __name__)
 
 PAGE_MAX_AGE = 86_400
 """How long a phone may show the page from its cache (the QR inside stays valid longer)."""

@@ -55,7 +55,7 @@ def errand_compound(
 
 
 def client(compound: Compound, username: str) -> FlaskClient:
-    answer = console_client(compound, username, PASSWORD)
+    answer: FlaskClient = console_client(compound, username, PASSWORD)
     answer.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
     return answer
 

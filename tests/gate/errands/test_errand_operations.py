@@ -179,7 +179,7 @@ def test_bad_requests_are_refused_with_their_code_and_write_nothing(
     compound: Compound, fields: dict[str, str], expected: str
 ) -> None:
     with pytest.raises(ErrandError) as refused:
-        _create(compound, **fields)
+        _create(compound, OFFICE, 0, **fields)
     assert refused.value.code == expected
     assert errands(compound) == []
 

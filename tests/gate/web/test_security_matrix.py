@@ -106,6 +106,7 @@ class Seeded:
             "errand_id": "1",
             "shift_id": "1",
             "assignment_id": "1",
+            "lock_id": "1",
         }
 
 

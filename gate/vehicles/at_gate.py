@@ -7,6 +7,11 @@ attributed and no household state changes (the people in the car cross on their 
 passes). Online the server's records judge the pass: one never issued here is refused
 ``unknown_pass``, one revoked by the scan time ``revoked``. Idempotent on the client's UUID
 like every crossing; a typed plate that is no plate is refused before anything is written.
+
+Offline (a gate's upload, :func:`record_vehicle_upload`): the crossing is stored as the gate
+decided it (``offline``), judged again at its scan time against the server's records; where
+the gate let in a car the server refuses (a pass revoked or never issued) it is kept and
+flagged a conflict with the server's code (it happened: nothing is rejected).
 """
 
 from __future__ import annotations
@@ -20,7 +25,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gate.community.context import CommunityContext
-from gate.crossings.operations import Origin, ScanResult, find_bound
+from gate.crossings.operations import (
+    OfflineClaim,
+    Origin,
+    ScanRequest,
+    ScanResult,
+    find_bound,
+    request_hash_of,
+)
 from gate.crossings.persistence import crossing_id_of, insert_crossing
 from gate.households.decision_state import household_state
 from gate.households.models import Household
@@ -28,7 +40,12 @@ from gate.vehicles.models import VehiclePassRecord
 from gate.vehicles.registry import checked_plate, vehicle_by_plate
 from passes import Code, Direction, Verdict
 from passes.vehicle_decision import VehicleDecision, decide_plate, decide_vehicle
-from passes.vehicle_pass import VehiclePassRejected, VerifiedVehiclePass, verify_vehicle_pass
+from passes.vehicle_pass import (
+    VehiclePassRejected,
+    VerifiedVehiclePass,
+    is_vehicle_pass,
+    verify_vehicle_pass,
+)
 
 SUBJECT_VEHICLE = "vehicle"
 
@@ -62,15 +79,24 @@ def record_vehicle_crossing(
     origin: Origin,
     report: VehicleReport,
     now: datetime,
+    offline: OfflineClaim | None = None,
+    request_hash: str | None = None,
+    clock_offset_ms: int | None = None,
 ) -> VehicleCrossing:
     """Decide and record one car crossing at the server's ``now`` (in the caller's
     transaction). Raises :class:`gate.vehicles.errors.VehicleError` for a typed plate that
     is no plate, or when neither a pass nor a plate came (nothing written), and
-    :class:`gate.crossings.operations.CrossingError` ``id_reuse``."""
+    :class:`gate.crossings.operations.CrossingError` ``id_reuse``. ``offline``: the verdict
+    a gate reached offline, stored as the gate's (see the module doc); ``request_hash``:
+    the hash its client id is bound to (the upload's), else the report's own;
+    ``clock_offset_ms``: the offline gate's clock offset, kept when it fits."""
     typed = None if report.plate in (None, "") else checked_plate(report.plate).text
     if report.pass_text is None and typed is None:
         checked_plate("")  # raises plate_empty: a car needs a pass or a plate
-    request_hash = _request_hash(origin, report, typed)
+    if request_hash is None:
+        request_hash = _request_hash(origin, report, typed)
+    # Offline, the server's records are read as they stood when the car crossed.
+    decided_at = now if offline is None else report.scanned_at
     if crossing_id_of(session, report.client_id) is not None:
         bound = find_bound(
             session,
@@ -82,7 +108,9 @@ def record_vehicle_crossing(
         )
         return VehicleCrossing(bound, None, typed)
     if report.pass_text is not None:
-        decision, vehicle_id, household_code = _decide_pass(session, context, report, typed, now)
+        decision, vehicle_id, household_code = _decide_pass(
+            session, context, report, typed, decided_at
+        )
     else:
         assert typed is not None
         decision = decide_plate(plate=typed, rules=context.rules, direction=report.direction)
@@ -90,6 +118,11 @@ def record_vehicle_crossing(
         vehicle_id = None if registered is None else registered.id
         household_code = None
     values = _values(context, origin, report, decision, vehicle_id, request_hash, now)
+    if offline is not None:
+        values |= _offline_values(offline, decision.verdict)
+        values["clock_offset_ms"] = (
+            clock_offset_ms if clock_offset_ms is not None and clock_offset_ms in _INT32 else None
+        )
     stored = insert_crossing(session, values, None, None)
     label = " ".join(part for part in (decision.plate, household_code) if part) or None
     if decision.outside and household_code is None:
@@ -177,6 +210,60 @@ def _values(
         "subject_id": vehicle_id,
         "plate": decision.plate,
     }
+
+
+def record_vehicle_upload(
+    session: Session,
+    context: CommunityContext,
+    origin: Origin,
+    request: ScanRequest,
+    claim: OfflineClaim,
+    now: datetime,
+) -> ScanResult | None:
+    """An uploaded offline crossing made with a vehicle pass, stored (see the module doc);
+    None when its pass is not a vehicle pass (another hook, or the household path, stores
+    it). The hook :class:`gate.crossings.uploads.Uploader` calls (``outsiders``)."""
+    if not is_vehicle_pass(request.pass_text):
+        return None
+    report = VehicleReport(
+        client_id=request.client_id,
+        pass_text=request.pass_text,
+        plate=None,
+        direction=request.direction,
+        scanned_at=request.scanned_at,
+        operator=request.operator,
+    )
+    stored = record_vehicle_crossing(
+        session,
+        context=context,
+        origin=origin,
+        report=report,
+        now=now,
+        offline=claim,
+        request_hash=request_hash_of(origin, request, claim),
+        clock_offset_ms=request.clock_offset_ms,
+    )
+    return stored.crossing
+
+
+def _offline_values(claim: OfflineClaim, server: Verdict) -> dict[str, object]:
+    """The gate's verdict over the server's; a conflict where the gate let in a car the
+    server refuses."""
+    values: dict[str, object] = {
+        "offline": True,
+        "allowed": claim.allowed,
+        "code": claim.code,
+        "codes": " ".join(claim.codes),
+        "flags": " ".join(claim.notes),
+        "rule_version": claim.rule_version,
+    }
+    if claim.allowed and not server.allowed:
+        values["conflict"] = True
+        values["conflict_code"] = server.code.value if server.code else None
+    return values
+
+
+_INT32 = range(-(2**31), 2**31)
 
 
 def _result(row: dict[str, object]) -> ScanResult:

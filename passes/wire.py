@@ -44,7 +44,9 @@ building-unit-room, e.g. ``3-2-401``: never a name, phone or ID number), ``passe
 unexpired issued passes' facts, so that an offline scanner can check a rotating screen code
 naming one), ``supervisor_cards`` (issued cards not revoked: card id, account id, valid
 until), ``revoked_card_ids`` and ``duty`` (the shifts at the fetching scanner's gate from now
-to a day ahead: start, end, the display names of the volunteers and supervisors on them).
+to a day ahead: start, end, the display names of the volunteers and supervisors on them),
+``used_visitor_pass_ids`` (single-use visitor passes already consumed: opaque ids only, so an
+offline gate refuses a second entry; revoked visitor passes join ``revoked_pass_ids``).
 
 Messages without ``format`` are the unversioned shape scanners sent before this module
 (call it v0); :func:`from_v0` reads a v0 scan, offline crossing or bundle as v1 the way the
@@ -554,7 +556,14 @@ class Community:
     timezone: str
 
 
-BUNDLE_OPTIONAL = ("household_codes", "passes", "supervisor_cards", "revoked_card_ids", "duty")
+BUNDLE_OPTIONAL = (
+    "household_codes",
+    "passes",
+    "supervisor_cards",
+    "revoked_card_ids",
+    "duty",
+    "used_visitor_pass_ids",
+)
 """Fields of a bundle that may be left out (see the module doc): absent reads as None."""
 MAX_HOUSEHOLD_CODE = 32
 MAX_DUTY_SLOTS = 64
@@ -599,6 +608,7 @@ class Bundle:
     supervisor_cards: tuple[CardState, ...] | None = None
     revoked_card_ids: tuple[bytes, ...] | None = None
     duty: tuple[DutySlot, ...] | None = None
+    used_visitor_pass_ids: tuple[bytes, ...] | None = None
 
     KEYS: ClassVar[tuple[str, ...]] = (
         "content_hash",
@@ -625,6 +635,7 @@ class Bundle:
         supervisor_cards: tuple[CardState, ...] | None = None,
         revoked_card_ids: tuple[bytes, ...] | None = None,
         duty: tuple[DutySlot, ...] | None = None,
+        used_visitor_pass_ids: tuple[bytes, ...] | None = None,
     ) -> Bundle:
         """A bundle with its content hash (hex, 32 characters) computed."""
         draft = cls(
@@ -640,6 +651,7 @@ class Bundle:
             supervisor_cards,
             revoked_card_ids,
             duty,
+            used_visitor_pass_ids,
         )
         content = draft.to_json()
         del content["content_hash"], content["generated_at"]
@@ -688,6 +700,8 @@ class Bundle:
                 }
                 for slot in self.duty
             ]
+        if self.used_visitor_pass_ids is not None:
+            data["used_visitor_pass_ids"] = [each.hex() for each in self.used_visitor_pass_ids]
         return data
 
     @classmethod
@@ -715,6 +729,9 @@ class Bundle:
             if fields.has("revoked_card_ids")
             else None,
             duty=_duty(fields) if fields.has("duty") else None,
+            used_visitor_pass_ids=_ids(fields.raw("used_visitor_pass_ids"), "used_visitor_pass_ids")
+            if fields.has("used_visitor_pass_ids")
+            else None,
         )
 
 

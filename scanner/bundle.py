@@ -72,6 +72,8 @@ class Bundle:
     revoked_card_ids: frozenset[bytes] = frozenset()
     duty: tuple[wire.DutySlot, ...] = ()
     """The duty shifts at this device's gate (who is on duty), when the server sent them."""
+    used_visitor_pass_ids: frozenset[bytes] = frozenset()
+    """Single-use visitor passes the server knows consumed (a second entry is refused)."""
 
     @classmethod
     def from_dict(
@@ -100,6 +102,7 @@ class Bundle:
             supervisor_cards={card.card_id: card for card in bundle.supervisor_cards or ()},
             revoked_card_ids=frozenset(bundle.revoked_card_ids or ()),
             duty=bundle.duty or (),
+            used_visitor_pass_ids=frozenset(bundle.used_visitor_pass_ids or ()),
         )
 
     def age(self, now: datetime) -> timedelta:

@@ -43,7 +43,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from passes import (
     OVERRIDE_REFUSAL_CODES,
@@ -53,13 +53,18 @@ from passes import (
     HouseholdState,
     Override,
     Verdict,
+    VerifiedVisitorPass,
     advance,
     decide,
+    decide_visitor,
     is_supervisor_card,
+    is_visitor_pass,
     reason,
+    verify_visitor_pass,
     wire,
 )
 from passes.rules import DEFAULT_TIMEZONE
+from passes.vehicle_pass import is_vehicle_pass
 from scanner.api_client import ApiError
 from scanner.bundle import Bundle, LocalStates
 from scanner.clock import CLOCK_FAULT, CLOCK_FAULT_REASONS, DEFAULT_TOLERANCE, ClockGuard
@@ -70,6 +75,7 @@ from scanner.offline_checks import (
     household_label,
     presented_check,
 )
+from scanner.vehicles import vehicle_verdict
 
 STALE_BUNDLE = str(Code.STALE_BUNDLE)
 """Offline data older than the limit; only a supervisor may let through (``Code.STALE_BUNDLE``)."""
@@ -456,19 +462,26 @@ def decide_offline(
                 bundle=bundle,
             )
     household = None if household_id is None else bundle.household(household_id, local)
-    verdict = decide(
-        presented_check(request.pass_text, bundle, scanned_at),
-        keys=bundle.keys,
-        community_id=bundle.community_id,
-        household=household,
-        revoked_pass_ids=bundle.revoked_pass_ids,
-        rules=bundle.rules,
-        direction=request.direction,
-        temperature=request.temperature,
-        now=scanned_at,
-        override=request.override,
-        people=request.people,
-    )
+    if is_visitor_pass(request.pass_text):  # an outsider's pass: no household, no state
+        verdict = _visitor_verdict(request, bundle, local, scanned_at)
+    elif is_vehicle_pass(request.pass_text):  # a car: its household read, not moved
+        verdict = vehicle_verdict(
+            request.pass_text, bundle, local, direction=request.direction, scanned_at=scanned_at
+        )
+    else:
+        verdict = decide(
+            presented_check(request.pass_text, bundle, scanned_at),
+            keys=bundle.keys,
+            community_id=bundle.community_id,
+            household=household,
+            revoked_pass_ids=bundle.revoked_pass_ids,
+            rules=bundle.rules,
+            direction=request.direction,
+            temperature=request.temperature,
+            now=scanned_at,
+            override=request.override,
+            people=request.people,
+        )
     degraded = bundle.age(scanned_at) > max_bundle_age
     if degraded and verdict.allowed and request.override is None and not unlocked:
         return _scanner_refusal(
@@ -487,6 +500,40 @@ def decide_offline(
         notes = decided.notes if "override" in decided.notes else (*decided.notes, "override")
         decided = replace(decided, notes=(*notes, CLOCK_FAULT))
     return decided
+
+
+@runtime_checkable
+class LocalVisitorUses(Protocol):
+    """The journal's answer to: did this device already let someone in with this pass?"""
+
+    def entered_with(self, pass_text: str) -> bool: ...
+
+
+def _visitor_verdict(
+    request: ScanRequest, bundle: Bundle, local: LocalStates | None, scanned_at: datetime
+) -> Verdict:
+    """A visitor pass decided offline: the bundle's used and revoked ids, plus an entry this
+    device made with the same pass (its journal; perhaps not yet uploaded)."""
+    check = verify_visitor_pass(request.pass_text, bundle.keys, community_id=bundle.community_id)
+    used = bundle.used_visitor_pass_ids
+    if (
+        isinstance(check, VerifiedVisitorPass)
+        and check.fields.single_use
+        and isinstance(local, LocalVisitorUses)
+        and local.entered_with(request.pass_text)
+    ):
+        used = used | {check.fields.pass_id}
+    return decide_visitor(
+        check,
+        keys=bundle.keys,
+        community_id=bundle.community_id,
+        used_pass_ids=used,
+        revoked_pass_ids=bundle.revoked_pass_ids,
+        rules=bundle.rules,
+        direction=request.direction,
+        temperature=request.temperature,
+        now=scanned_at,
+    )
 
 
 def _from_verdict(

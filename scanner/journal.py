@@ -403,6 +403,14 @@ class Journal:
         found = self._query("SELECT state FROM households WHERE household_id = ?", (household_id,))
         return HouseholdState.from_dict(json.loads(found[0][0])) if found else None
 
+    def entered_with(self, pass_text: str) -> bool:
+        """Whether this device let someone in with exactly ``pass_text`` (a single-use visitor
+        pass it consumed itself, perhaps not yet known to the server's bundle)."""
+        rows = self._query(
+            "SELECT verdict FROM crossings WHERE pass_text = ? AND direction = 'in'", (pass_text,)
+        )
+        return any(json.loads(row[0]).get("allowed") is True for row in rows)
+
     # --- meta --------------------------------------------------------------------------------
 
     def set_meta(self, **values: object) -> None:

@@ -28,6 +28,7 @@ from gate.crossings.uploads import (
     Upload,
     UploadedScan,
     Uploader,
+    outsiders_of,
     store_batch,
 )
 from gate.devices.bundle import build_bundle
@@ -36,9 +37,10 @@ from gate.roster.duty_line import bundle_duty
 from gate.services import now, services
 from gate.supervisors.operations import bundle_cards
 from gate.unit_of_work import DbSession
-from gate.vehicles.at_gate import VehicleReport, record_vehicle_crossing
+from gate.vehicles.at_gate import VehicleReport, record_vehicle_crossing, record_vehicle_upload
 from gate.vehicles.issuing import revoked_vehicle_pass_ids
-from gate.visitors.scans import record_visitor_scan
+from gate.visitors.queries import bundle_visitor_ids
+from gate.visitors.scans import record_visitor_scan, record_visitor_upload
 from gate.web.json_body import BadJsonBody, json_body
 from gate.web.unit_of_work import db_session, request_unit, writes
 from gate.zones.queries import bundle_locks
@@ -207,6 +209,7 @@ def upload_batch() -> Response:
         services().contexts,
         enrolled_at=caller.enrolled_at,
         latest_scanned_at=caller.latest_scanned_at,
+        outsiders=outsiders_of(record_visitor_upload, record_vehicle_upload),
     )
     results = store_batch(unit, uploader, items, now=at)
     return jsonify(batch_response(results))
@@ -222,13 +225,18 @@ def bundle() -> Response:
     caller = request_unit().write_first(lambda session: _caller(at, session))
     session = db_session()
     cards, revoked_cards = bundle_cards(session, caller.community_id, now=at)
+    visitor_ids = bundle_visitor_ids(session, caller.community_id, now=at)
     body, etag = build_bundle(
         session,
         caller.community_id,
         now=at,
         supervisor_cards=cards,
         revoked_card_ids=revoked_cards,
-        extra_revoked_pass_ids=revoked_vehicle_pass_ids(session, caller.community_id, now=at),
+        extra_revoked_pass_ids=(
+            *revoked_vehicle_pass_ids(session, caller.community_id, now=at),
+            *visitor_ids.revoked,
+        ),
+        used_visitor_pass_ids=visitor_ids.used,
         zone_locks=bundle_locks(session, caller.community_id, at),
         duty=bundle_duty(session, caller.origin.gate_id, at),
     )

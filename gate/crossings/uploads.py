@@ -70,6 +70,33 @@ UNNAMED_UPLOADS = uuid.UUID("5d0c3c1e-7a44-4f4e-9a55-0b3f1c2d9e61")
 """Namespace of the ids given to uploaded items that carry no usable UUID of their own."""
 
 UploadStatus = Literal["stored", "duplicate", "rejected"]
+OutsiderUpload = Callable[
+    [Session, CommunityContext, Origin, ScanRequest, OfflineClaim, datetime], ScanResult | None
+]
+"""Stores an offline crossing made with an outsider's pass (a visitor pass), or answers None
+when the pass is not one (:func:`gate.visitors.scans.record_visitor_upload`): the entry
+point hands it over, as crossings may not import the features above them."""
+
+
+def outsiders_of(*hooks: OutsiderUpload) -> OutsiderUpload:
+    """One hook asking each of ``hooks`` in turn (each knows its own pass prefix: visitor,
+    vehicle): the first answer that is not None, else None (a household's pass)."""
+
+    def first(
+        session: Session,
+        context: CommunityContext,
+        origin: Origin,
+        request: ScanRequest,
+        claim: OfflineClaim,
+        now: datetime,
+    ) -> ScanResult | None:
+        for hook in hooks:
+            stored = hook(session, context, origin, request, claim, now)
+            if stored is not None:
+                return stored
+        return None
+
+    return first
 
 
 @dataclass(frozen=True)
@@ -129,6 +156,8 @@ class Uploader:
     enrolled_at: datetime | None = None
     latest_scanned_at: datetime | None = None
     """The device's clock high-water mark before this upload (see ``note_scanned``)."""
+    outsiders: OutsiderUpload | None = None
+    """Where outsiders' passes are stored (None: every item is a household's)."""
 
 
 @dataclass(frozen=True)
@@ -273,6 +302,20 @@ def _ready(uploader: Uploader, item: Upload, now: datetime, backwards: bool = Fa
 
     def store(session: Session) -> UploadResult:
         context = uploader.contexts.get(session, uploader.community_id)
+        if uploader.outsiders is not None:
+            try:
+                outsider = uploader.outsiders(
+                    session, context, uploader.origin, request, claim, now
+                )
+            except CrossingError as exc:  # id_reuse
+                return _refused(request.client_id, exc)
+            if outsider is not None:
+                counted = outsider.allowed and not outsider.rejected  # the timeline cache's
+                note_stored(session, outsider.household_id, outsider.crossing_id, counted=counted)
+                status: UploadStatus = "duplicate" if outsider.replay else "stored"
+                return replace(
+                    _result(outsider, request.client_id, status), scanned_at=outsider.scanned_at
+                )
         supervisor, refusal = _card_at_scan_time(session, context, request)
         if refusal is not None and claim.allowed:
             return _override_not_accepted(session, uploader, item, refusal, now)

@@ -39,6 +39,7 @@ def build_bundle(
     extra_revoked_pass_ids: Sequence[bytes] = (),
     zone_locks: Mapping[int, tuple[ZoneLock, ...]] | None = None,
     duty: Sequence[wire.DutySlot] | None = None,
+    used_visitor_pass_ids: Sequence[bytes] | None = None,
 ) -> tuple[dict[str, Any], str]:
     """The bundle body and its ETag (its content hash). Reads only.
 
@@ -48,7 +49,8 @@ def build_bundle(
     (left out of the bundle when None). ``zone_locks``: household id -> the lockdown-zone locks
     over it (:func:`gate.zones.queries.bundle_locks`), carried in its state. ``duty``: the
     shifts at the fetching scanner's gate (:func:`gate.roster.duty_line.bundle_duty`), left
-    out when None."""
+    out when None. ``used_visitor_pass_ids``: the consumed single-use visitor passes
+    (:func:`gate.visitors.queries.bundle_visitor_ids`), left out when None."""
     locks = zone_locks or {}
     context = load_context(session, community_id)
     revoked = session.scalars(
@@ -82,5 +84,8 @@ def build_bundle(
         supervisor_cards=None if supervisor_cards is None else tuple(supervisor_cards),
         revoked_card_ids=None if revoked_card_ids is None else tuple(revoked_card_ids),
         duty=None if duty is None else tuple(duty),
+        used_visitor_pass_ids=None
+        if used_visitor_pass_ids is None
+        else tuple(sorted(used_visitor_pass_ids)),
     )
     return bundle.to_json(), bundle.content_hash

@@ -31,13 +31,23 @@ from gate.api.schemas import (
     parse_batch_item,
 )
 from gate.crossings.operations import Origin
-from gate.crossings.uploads import UnreadableUpload, Upload, UploadedScan, Uploader, store_batch
+from gate.crossings.uploads import (
+    UnreadableUpload,
+    Upload,
+    UploadedScan,
+    Uploader,
+    outsiders_of,
+    store_batch,
+)
 from gate.devices.bundle import build_bundle
 from gate.devices.queries import gate_of
 from gate.gateview.blueprint import GATE_SESSION_KEY, GateError, gateview
 from gate.services import now, services
 from gate.supervisors.operations import bundle_cards
+from gate.vehicles.at_gate import record_vehicle_upload
 from gate.vehicles.issuing import revoked_vehicle_pass_ids
+from gate.visitors.queries import bundle_visitor_ids
+from gate.visitors.scans import record_visitor_upload
 from gate.web.auth import GATE_ROLES, current_community_id, require_role
 from gate.web.json_body import json_body
 from gate.web.security import CONTENT_SECURITY_POLICY
@@ -100,13 +110,18 @@ def bundle() -> Response:
     at, community_id, session = now(), current_community_id(), db_session()
     # The scanner's bundle, supervisor cards included (gate/api/views.py builds it so too).
     cards, revoked_cards = bundle_cards(session, community_id, now=at)
+    visitor_ids = bundle_visitor_ids(session, community_id, now=at)
     body, etag = build_bundle(
         session,
         community_id,
         now=at,
         supervisor_cards=cards,
         revoked_card_ids=revoked_cards,
-        extra_revoked_pass_ids=revoked_vehicle_pass_ids(session, community_id, now=at),
+        extra_revoked_pass_ids=(
+            *revoked_vehicle_pass_ids(session, community_id, now=at),
+            *visitor_ids.revoked,
+        ),
+        used_visitor_pass_ids=visitor_ids.used,
         zone_locks=bundle_locks(session, community_id, at),
     )
     response = Response(status=304) if request.if_none_match.contains(etag) else jsonify(body)
@@ -133,7 +148,10 @@ def upload_batch() -> tuple[Response, int] | Response:
     except ApiError as exc:
         return jsonify(exc.to_json()), exc.status
     uploader = Uploader(
-        Origin(gate_id=gate.id, user_id=int(current_user.id)), community_id, services().contexts
+        Origin(gate_id=gate.id, user_id=int(current_user.id)),
+        community_id,
+        services().contexts,
+        outsiders=outsiders_of(record_visitor_upload, record_vehicle_upload),
     )
     results = store_batch(request_unit(), uploader, items, now=at)
     return jsonify(batch_response(results))

@@ -120,3 +120,35 @@ def outsider_counts(
     for subject, allowed, count in rows:
         table.setdefault(str(subject), [0, 0])[0 if allowed else 1] += int(count)
     return [OutsiderCount(subject, *table[subject]) for subject in SUBJECTS if subject in table]
+
+
+@dataclass(frozen=True)
+class BundleVisitorIds:
+    """What an offline gate needs of the community's visitor passes: opaque ids only."""
+
+    revoked: tuple[bytes, ...]
+    """Revoked, not yet expired: they join the bundle's revoked pass ids."""
+    used: tuple[bytes, ...]
+    """Single-use passes consumed, not yet expired: the bundle's ``used_visitor_pass_ids``."""
+
+
+def bundle_visitor_ids(session: Session, community_id: int, *, now: datetime) -> BundleVisitorIds:
+    """The ids of the community's revoked and used visitor passes still within their window
+    (an expired pass is refused by its own date), each sorted. Reads only."""
+    rows = session.execute(
+        select(
+            VisitorPassRecord.pass_id,
+            VisitorPassRecord.revoked_at,
+            VisitorPassRecord.single_use,
+            VisitorPassRecord.used_at,
+        )
+        .where(
+            VisitorPassRecord.community_id == community_id,
+            VisitorPassRecord.valid_until >= now,
+        )
+        .order_by(VisitorPassRecord.pass_id)
+    ).all()
+    return BundleVisitorIds(
+        revoked=tuple(row.pass_id for row in rows if row.revoked_at is not None),
+        used=tuple(row.pass_id for row in rows if row.single_use and row.used_at is not None),
+    )

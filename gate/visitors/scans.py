@@ -5,6 +5,12 @@ transactions begin IMMEDIATE), so of two gates scanning one single-use pass at o
 one entry is allowed; the allowed entry marks it used in the same transaction. A validly
 signed visitor pass with no row here (never issued: a key misused) is refused
 ``unknown_pass``. Idempotent on the client's UUID like every crossing.
+
+Offline (a gate's upload, :func:`record_visitor_upload`): the crossing is stored as the gate
+decided it, judged at its scan time against the server's record; uploads are judged in the
+order they arrive, so when two gates each let a single-use pass in offline, the one uploaded
+second is kept and flagged a conflict ``visitor_pass_used`` (it happened: nothing is
+rejected). The first allowed entry uploaded marks the pass used at its scan time.
 """
 
 from __future__ import annotations
@@ -15,7 +21,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gate.community.context import CommunityContext
-from gate.crossings.operations import Origin, ScanRequest, ScanResult, find_bound, request_hash_of
+from gate.crossings.operations import (
+    OfflineClaim,
+    Origin,
+    ScanRequest,
+    ScanResult,
+    find_bound,
+    request_hash_of,
+)
 from gate.crossings.persistence import crossing_id_of, insert_crossing
 from gate.households.fields import mask_name
 from gate.visitors.crossing_rows import SUBJECT_VISITOR, outsider_values, scan_result
@@ -23,10 +36,12 @@ from gate.visitors.issuing import short_id
 from gate.visitors.models import VisitorPassRecord
 from passes import (
     Code,
+    Verdict,
     VerifiedVisitorPass,
     VisitorPassRejected,
     consumes,
     decide_visitor,
+    is_visitor_pass,
     verify_visitor_pass,
 )
 
@@ -38,12 +53,15 @@ def record_visitor_scan(
     origin: Origin,
     request: ScanRequest,
     now: datetime,
+    offline: OfflineClaim | None = None,
 ) -> ScanResult:
     """Decide and record one crossing with a visitor pass at the server's ``now`` (writes in
     the caller's transaction). The answer's label is the visitor's masked name and the
     pass's short number. Raises :class:`gate.crossings.operations.CrossingError`
-    ``id_reuse`` as :func:`gate.crossings.operations.record_scan` does."""
-    request_hash = request_hash_of(origin, request, None)
+    ``id_reuse`` as :func:`gate.crossings.operations.record_scan` does. ``offline``: the
+    verdict a gate reached offline (see the module doc)."""
+    request_hash = request_hash_of(origin, request, offline)
+    decided_at = now if offline is None else request.scanned_at
     if crossing_id_of(session, request.client_id) is not None:
         return find_bound(
             session,
@@ -51,6 +69,7 @@ def record_visitor_scan(
             origin=origin,
             client_id=request.client_id,
             request_hash=request_hash,
+            labelled=offline is None,
             now=now,
         )
     check = verify_visitor_pass(request.pass_text, context.keys, community_id=context.community_id)
@@ -70,7 +89,7 @@ def record_visitor_scan(
     if record is not None:
         if record.used_at is not None:
             used = frozenset({record.pass_id})
-        if record.revoked_at is not None and record.revoked_at <= now:
+        if record.revoked_at is not None and record.revoked_at <= decided_at:
             revoked = frozenset({record.pass_id})
     verdict = decide_visitor(
         check,
@@ -81,7 +100,7 @@ def record_visitor_scan(
         rules=context.rules,
         direction=request.direction,
         temperature=request.temperature,
-        now=now,
+        now=decided_at,
     )
     values = outsider_values(
         context=context,
@@ -97,10 +116,54 @@ def record_visitor_scan(
         request_hash=request_hash,
     )
     values["latency_ms"] = request.latency_ms
+    if offline is not None:
+        values |= _offline_values(offline, verdict, request.clock_offset_ms)
     stored = insert_crossing(session, values, None, None)
-    if record is not None and consumes(verdict, check):
-        record.used_at = now
+    takes = consumes(verdict, check) and (offline is None or offline.allowed)
+    if record is not None and takes:
+        record.used_at = decided_at
         record.used_crossing_id = int(str(stored["id"]))
         session.flush()
     label = None if record is None else f"{mask_name(record.name)} {short_id(record.pass_id)}"
     return scan_result(stored, replay=False, label=label)
+
+
+def record_visitor_upload(
+    session: Session,
+    context: CommunityContext,
+    origin: Origin,
+    request: ScanRequest,
+    claim: OfflineClaim,
+    now: datetime,
+) -> ScanResult | None:
+    """An uploaded offline crossing made with a visitor pass, stored (see the module doc);
+    None when its pass is not a visitor pass (the caller stores it as a household's). The
+    hook :class:`gate.crossings.uploads.Uploader` calls (``outsiders``)."""
+    if not is_visitor_pass(request.pass_text):
+        return None
+    return record_visitor_scan(
+        session, context=context, origin=origin, request=request, now=now, offline=claim
+    )
+
+
+def _offline_values(
+    claim: OfflineClaim, server: Verdict, offset_ms: int | None
+) -> dict[str, object]:
+    """The gate's verdict over the server's; a conflict where the gate let in what the server
+    refuses (a single-use pass already used at another gate, a revoked one)."""
+    values: dict[str, object] = {
+        "offline": True,
+        "clock_offset_ms": offset_ms if offset_ms is not None and offset_ms in _INT32 else None,
+        "allowed": claim.allowed,
+        "code": claim.code,
+        "codes": " ".join(claim.codes),
+        "flags": " ".join(claim.notes),
+        "rule_version": claim.rule_version,
+    }
+    if claim.allowed and not server.allowed:
+        values["conflict"] = True
+        values["conflict_code"] = server.code.value if server.code else None
+    return values
+
+
+_INT32 = range(-(2**31), 2**31)

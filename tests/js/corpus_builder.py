@@ -73,6 +73,11 @@ class _LocalStates:
     """The device's own state of one household (what the journal would give)."""
 
     state: HouseholdState | None
+    entered: tuple[str, ...] = ()
+    """Pass texts this device let someone in with (its journal: a single-use visitor pass)."""
+
+    def entered_with(self, pass_text: str) -> bool:
+        return pass_text in self.entered
 
     def local_household(self, household_id: int, *, since: datetime) -> HouseholdState | None:
         del since
@@ -267,8 +272,10 @@ class Corpus:
         local: HouseholdState | None = None,
         unlocked: bool = False,
         clock_fault: bool = False,
+        entered: tuple[str, ...] = (),
     ) -> dict[str, Any]:
-        """A case of the scanner's offline decision (scanner.deciding.decide_offline)."""
+        """A case of the scanner's offline decision (scanner.deciding.decide_offline).
+        ``entered``: texts the device let someone in with (its own visitor pass uses)."""
         bundle = None
         if bundle_name is not None:
             data = self.bundles[bundle_name]
@@ -283,7 +290,7 @@ class Corpus:
         decision = decide_offline(
             request,
             bundle,
-            local=_LocalStates(local),
+            local=_LocalStates(local, entered),
             scanned_at=now,
             max_bundle_age=max_bundle_age,
             **flags,
@@ -302,6 +309,7 @@ class Corpus:
             local=None if local is None else local.to_dict(),
             unlocked=unlocked,
             clock_fault=clock_fault,
+            **({"entered": list(entered)} if entered else {}),
             expected=decision_json(decision),
         )
 

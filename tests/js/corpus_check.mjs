@@ -100,6 +100,7 @@ export async function runCase(api, corpus, tables, c) {
         localHousehold: c.local === null ? null : () => c.local,
         unlocked: c.unlocked ?? false,
         clockFault: c.clock_fault ?? false,
+        localVisitorUse: (text) => (c.entered ?? []).includes(text),
       });
     }
     case "unlock": {

@@ -1,6 +1,7 @@
 """Corpus cases: outsiders (passes.visitor_decision): visitor passes (VP1) in both directions,
 their window, single use, revocation, keys and shape; temperatures; walk-ins turned back and
-deliveries handed over."""
+deliveries handed over; and visitor passes decided offline with a bundle (its used and revoked
+ids, the device's own earlier entry, a stale bundle, a clock fault)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import struct
 from datetime import datetime, timedelta
 
 from corpus_builder import Corpus
+from corpus_bundle import OVERRIDE
 from corpus_keys import (
     ACTIVE,
     COMMUNITY,
     IMPOSTOR,
+    KEYS,
     KEYSETS,
     OTHER_COMMUNITY,
     PERIOD,
@@ -34,6 +37,7 @@ from passes import (
     sign_visitor_pass,
     verify_visitor_pass,
     visitor_pass_for,
+    wire,
 )
 from passes.base45 import b45encode
 from passes.visitor_decision import consumes
@@ -57,10 +61,11 @@ def _text(
     valid_until: datetime = UNTIL,
     single_use: bool = True,
     kind: VisitorKind = VisitorKind.VISITOR,
+    pass_id: bytes = PASS_ID,
 ) -> str:
     fields = visitor_pass_for(
         key_id=key.entry.key_id,
-        pass_id=PASS_ID,
+        pass_id=pass_id,
         community_id=community_id,
         valid_from=valid_from,
         valid_until=valid_until,
@@ -162,6 +167,7 @@ def add_visitors(corpus: Corpus) -> None:
         for direction in Direction:
             _visitor(corpus, name, text, direction=direction)
     _add_walk_ins(corpus)
+    _add_bundle_cases(corpus)
 
 
 def _add_walk_ins(corpus: Corpus) -> None:
@@ -184,3 +190,74 @@ def _add_walk_ins(corpus: Corpus) -> None:
                         temperature=temperature,
                         expected=verdict_json(verdict),
                     )
+
+
+USED_ID = bytes.fromhex("5f" * 12)
+REVOKED_ID = bytes.fromhex("60" * 12)
+MANY_ID = bytes.fromhex("61" * 12)
+
+
+def _add_bundle_cases(corpus: Corpus) -> None:
+    """The offline decision of a visitor pass with a bundle (scanner.deciding.decide_offline):
+    the bundle's used and revoked visitor ids, an entry this device made itself (its journal),
+    exits never refused for them, a stale bundle, a clock before the bundle's."""
+    generated = NOW - timedelta(hours=1)
+    corpus.bundles["visitors"] = wire.Bundle.build(
+        generated_at=generated,
+        community=wire.Community(id=COMMUNITY, name="阳光小区", timezone=DEFAULT.timezone),
+        rules=DEFAULT,
+        keys=KEYS,
+        revoked_pass_ids=(REVOKED_ID,),
+        households=(),
+        used_visitor_pass_ids=(USED_ID,),
+    ).to_json()
+    texts = {
+        "single": _text(),
+        "used": _text(pass_id=USED_ID),
+        "revoked": _text(pass_id=REVOKED_ID),
+        "many": _text(pass_id=MANY_ID, single_use=False),
+        "two-days": _text(pass_id=MANY_ID, valid_until=NOW + timedelta(days=2)),
+        "many-used-id": _text(pass_id=USED_ID, single_use=False),
+        "expired": _text(valid_from=START - timedelta(days=2), valid_until=START),
+        "other-community": _text(community_id=OTHER_COMMUNITY),
+        "impostor": _text(IMPOSTOR),
+    }
+    moments = {
+        "now": NOW,
+        "stale": generated + timedelta(hours=24, milliseconds=1),
+        "before-bundle": generated - timedelta(minutes=3),
+    }
+    for (name, text), (when, now), direction in (
+        (item, moment, direction)
+        for item in texts.items()
+        for moment in moments.items()
+        for direction in Direction
+    ):
+        for mine, entered in (("none", ()), ("self", (text,)), ("other", (texts["many"],))):
+            corpus.add_bundle_case(
+                f"visitors/bundle/{name}/{when}/{direction.value}/entered-{mine}",
+                "visitors",
+                text,
+                now=now,
+                direction=direction,
+                entered=entered,
+            )
+    for temperature in (None, 380, 500):
+        corpus.add_bundle_case(
+            f"visitors/bundle/temperature-{temperature}",
+            "visitors",
+            texts["single"],
+            now=NOW,
+            direction=Direction.IN,
+            temperature=temperature,
+        )
+    for name in ("single", "used"):  # an override does not lift a visitor pass's refusal
+        corpus.add_bundle_case(
+            f"visitors/bundle/{name}/override",
+            "visitors",
+            texts[name],
+            now=NOW,
+            direction=Direction.IN,
+            override=OVERRIDE,
+            entered=(texts[name],),
+        )

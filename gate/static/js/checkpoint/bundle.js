@@ -10,6 +10,8 @@
 //   (the bundle's, with who is out and the counted exits taken from the device's own newer
 //   crossings when ``localHousehold`` knows them); a rotating screen code is checked against
 //   the bundle's active passes and decided as the pass it stands for;
+// - a visitor pass (VP1) is decided by decideVisitor with the bundle's used and revoked ids,
+//   plus an entry this device made with the same pass (``localVisitorUse``);
 // - degraded mode: a bundle fetched more than ``maxBundleAgeMs`` (24 h) ago turns an allowed
 //   verdict into ``stale_bundle`` unless a supervisor override is given or the device is
 //   unlocked (then it is allowed, noted stale_bundle and override).
@@ -24,6 +26,8 @@ import { isScreenCode, parseScreenCode, screenPassCheck, verifyScreenCode } from
 import { asHousehold, mergeHousehold } from "./state.js";
 import { cardStanding, parseSupervisorCard, verifySupervisorCard } from "./supervisor_card.js";
 import { HOUR_US, MINUTE_US, formatUtc, toInstant } from "./timefmt.js";
+import { decideVisitor, isVisitorPass, verifyVisitorPass } from "./visitor_pass.js";
+import { decideVehicle, isVehiclePass, verifyVehiclePass } from "./vehicle_pass.js";
 
 export { BUNDLE_FORMAT, BundleError, readBundle } from "./bundle_read.js";
 
@@ -150,6 +154,51 @@ function scannerRefusal(
   };
 }
 
+/** A visitor pass decided offline (scanner.deciding._visitor_verdict): the bundle's used and
+ * revoked ids, plus an entry this device made with the same pass. */
+async function visitorVerdict(bundle, text, { direction, temperature, at, localVisitorUse }) {
+  const communityId = bundle.community.id;
+  const check = await verifyVisitorPass(text, bundle.keys, { communityId });
+  const used = new Set(bundle.used_visitor_pass_ids ?? []);
+  if (check.kind === "verified" && check.fields.single_use && localVisitorUse) {
+    if (await localVisitorUse(text)) used.add(check.fields.pass_id);
+  }
+  const { consumes: _consumes, ...verdict } = await decideVisitor(check, {
+    keys: bundle.keys,
+    communityId,
+    usedPassIds: used,
+    revokedPassIds: bundle.revoked_pass_ids,
+    rules: bundle.rules,
+    direction,
+    temperature,
+    now: formatUtc(at),
+  });
+  return verdict;
+}
+
+/** A car's vehicle pass decided offline (scanner.vehicles.vehicle_verdict): its household's
+ * state read for quarantine and 全封闭, never moved (state_after null); a typed plate must be
+ * the pass's. The verdict carries the car's ``plate``. */
+async function vehicleVerdict(bundle, text, { direction, at, localHousehold, typedPlate }) {
+  const communityId = bundle.community.id;
+  const check = await verifyVehiclePass(text, bundle.keys, { communityId, now: at });
+  const household =
+    check.kind === "verified"
+      ? await householdState(bundle, check.fields.household_id, localHousehold)
+      : null;
+  const { outside: _outside, ...verdict } = await decideVehicle(check, {
+    typedPlate,
+    keys: bundle.keys,
+    communityId,
+    household,
+    revokedPassIds: bundle.revoked_pass_ids,
+    rules: bundle.rules,
+    direction,
+    now: formatUtc(at),
+  });
+  return { ...verdict, state_after: null };
+}
+
 /**
  * Decide a scanned ``text`` offline with ``bundle`` (readBundle's result), as the Python scanner
  * does (scanner.deciding.decide_offline; module doc). Options:
@@ -167,6 +216,9 @@ function scannerRefusal(
  *   or null;
  * - ``unlocked``: a supervisor card unlocked the device (unlockWithCard): a stale bundle or a
  *   clock fault no longer refuses, the crossing is noted instead;
+ * - ``localVisitorUse`` (optional, async or not): (text) -> whether this device already let
+ *   someone in with exactly this visitor pass (its journal): a single-use one is then used;
+ * - ``typedPlate``: the plate typed with a car's vehicle pass (VH1), or null;
  * - ``clockFault``: the device's own clock check failed (a clock behind the newest time it
  *   has seen); refused clock_fault unless unlocked.
  *
@@ -186,6 +238,8 @@ export async function decideFromBundle(
     localHousehold = null,
     unlocked = false,
     clockFault = false,
+    localVisitorUse = null,
+    typedPlate = null,
   },
 ) {
   const at = toInstant(now);
@@ -214,18 +268,22 @@ export async function decideFromBundle(
   }
   const household =
     householdId === null ? null : await householdState(bundle, householdId, localHousehold);
-  const verdict = await decide(await presentedCheck(text, bundle, at), {
-    keys: bundle.keys,
-    communityId: bundle.community.id,
-    household,
-    revokedPassIds: bundle.revoked_pass_ids,
-    rules: bundle.rules,
-    direction,
-    temperature,
-    now: formatUtc(at),
-    override,
-    people,
-  });
+  const verdict = isVisitorPass(text)
+    ? await visitorVerdict(bundle, text, { direction, temperature, at, localVisitorUse })
+    : isVehiclePass(text)
+      ? await vehicleVerdict(bundle, text, { direction, at, localHousehold, typedPlate })
+      : await decide(await presentedCheck(text, bundle, at), {
+          keys: bundle.keys,
+          communityId: bundle.community.id,
+          household,
+          revokedPassIds: bundle.revoked_pass_ids,
+          rules: bundle.rules,
+          direction,
+          temperature,
+          now: formatUtc(at),
+          override,
+          people,
+        });
   const degraded = Math.max(at - bundle.fetched_at_us, 0) > maxBundleAgeMs * 1000;
   if (degraded && verdict.allowed && (override === null || override === undefined) && !unlocked) {
     return refusal(Code.STALE_BUNDLE, { householdId: verdict.household_id, degraded: true });

@@ -18,7 +18,13 @@ const BUNDLE_KEYS = [
   "revoked_pass_ids",
   "households",
 ];
-const BUNDLE_OPTIONAL = ["household_codes", "passes", "supervisor_cards", "revoked_card_ids"];
+const BUNDLE_OPTIONAL = [
+  "household_codes",
+  "passes",
+  "supervisor_cards",
+  "revoked_card_ids",
+  "used_visitor_pass_ids",
+];
 const PASS_KEYS = ["pass_id", "household_id", "key_id", "generation", "issued_at", "valid_until"];
 const CARD_KEYS = ["card_id", "account_id", "valid_until"];
 
@@ -178,7 +184,8 @@ function supervisorCards(value) {
  * revoked_pass_ids (Set of hex), households (Map id -> state),
  * household_codes (Map id -> "3-2-401") | null, passes (Map hex pass id -> facts) | null,
  * supervisor_cards (Map hex card id -> {card_id, account_id, valid_until}) | null,
- * revoked_card_ids (Set of hex) | null, raw (the JSON)}.
+ * revoked_card_ids (Set of hex) | null, used_visitor_pass_ids (Set of hex: single-use visitor
+ * passes already consumed) | null, raw (the JSON)}.
  */
 export function readBundle(json, { fetchedAt = null } = {}) {
   const data = typeof json === "string" ? JSON.parse(json) : json;
@@ -222,6 +229,13 @@ export function readBundle(json, { fetchedAt = null } = {}) {
     revoked_card_ids: has("revoked_card_ids")
       ? new Set(
           list(data.revoked_card_ids, "revoked_card_ids").map((id) => id12(id, "revoked_card_ids")),
+        )
+      : null,
+    used_visitor_pass_ids: has("used_visitor_pass_ids")
+      ? new Set(
+          list(data.used_visitor_pass_ids, "used_visitor_pass_ids").map((id) =>
+            id12(id, "used_visitor_pass_ids"),
+          ),
         )
       : null,
     raw: data,

@@ -9,7 +9,7 @@
  *   refreshBundle()    GET the bundle with If-None-Match; keeps it (IndexedDB) with the time
  *                      it was last confirmed
  *   decide(scan)       the offline verdict for scan {id, pass, direction, temperature,
- *                      override} from decideFromBundle (no_bundle, clock_fault before the
+ *                      override, plate (a car's, typed with its VH1 pass)} from decideFromBundle (no_bundle, clock_fault before the
  *                      bundle's time, stale_bundle after 24 h, else passes.decide's rules),
  *                      with the household's state advanced by every journaled crossing the
  *                      bundle does not count yet; and clock_fault when the phone's clock is
@@ -212,6 +212,17 @@
     };
   }
 
+  /* Whether this phone already let someone in with exactly this visitor pass (its journal,
+   * online answers too): a single-use one is then used up, whatever the bundle says. */
+  function localVisitorUse(text) {
+    return journal.all().then(function (entries) {
+      return entries.some(function (entry) {
+        return entry.item.pass === text && entry.item.direction === "in" &&
+          !!entry.verdict.allowed;
+      });
+    });
+  }
+
   /* The decider's override: a supervisor card's (checked against the bundle by the decider,
    * again by the server on upload), else the logged-in supervisor's. */
   function overrideOf(override) {
@@ -251,10 +262,12 @@
         direction: scan.direction,
         temperature: scan.temperature,
         people: scan.people || 1,
+        typedPlate: scan.plate || null, /* a car's typed plate, checked against its pass */
         now: new Date(now),
         override: overrideOf(scan.override),
         clockFault: now < clockMark - CLOCK_TOLERANCE_MS,
-        localHousehold: localHousehold(bundle)
+        localHousehold: localHousehold(bundle),
+        localVisitorUse: localVisitorUse
       }).then(function (verdict) {
         /* The household's code (printed on its card), as the online answer shows it. */
         var codes = bundle.household_codes;

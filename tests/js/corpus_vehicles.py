@@ -12,6 +12,7 @@ from corpus_builder import Corpus
 from corpus_keys import (
     ACTIVE,
     COMMUNITY,
+    KEYS,
     KEYSETS,
     OTHER_COMMUNITY,
     PERIOD,
@@ -22,7 +23,15 @@ from corpus_keys import (
 )
 from corpus_render import verdict_json
 
-from passes import Direction, HouseholdState, HouseholdStatus, RuleSet, SigningKey, format_utc
+from passes import (
+    Direction,
+    HouseholdState,
+    HouseholdStatus,
+    RuleSet,
+    SigningKey,
+    format_utc,
+    wire,
+)
 from passes.base45 import b45encode
 from passes.rules import LocalPlates, OutsidePlates, RuleSetError, VehicleRules, rules_from_dict
 from passes.vehicle_decision import VehicleDecision, decide_plate, decide_vehicle
@@ -178,6 +187,64 @@ def add_vehicles(corpus: Corpus) -> None:
              direction=Direction.OUT)  # fmt: skip
     _add_plates(corpus)
     _add_rule_json(corpus)
+    _add_bundle_cases(corpus)
+
+
+REVOKED_ID = bytes.fromhex("7d" * 12)
+
+
+def _add_bundle_cases(corpus: Corpus) -> None:
+    """A vehicle pass decided offline with a bundle (scanner.deciding.decide_offline): its
+    keys and revoked ids, the state of the pass's household (quarantine on the way out,
+    全封闭), no state moved; a stale bundle, a clock before the bundle's. The scanner types no
+    plate, so these cases carry none."""
+    generated = NOW - timedelta(hours=1)
+    quarantined = HouseholdState(
+        HOUSEHOLD, status=HouseholdStatus.QUARANTINED, quarantine_until=NOW + timedelta(days=3)
+    )
+    for name, rules, state in (
+        ("vehicles", LOCAL_ONLY, HouseholdState(HOUSEHOLD)),
+        ("vehicles-quarantined", LOCAL_ONLY, quarantined),
+        ("vehicles-closed", CLOSED, HouseholdState(HOUSEHOLD)),
+    ):
+        corpus.bundles[name] = wire.Bundle.build(
+            generated_at=generated,
+            community=wire.Community(id=COMMUNITY, name="阳光小区", timezone=rules.timezone),
+            rules=rules,
+            keys=KEYS,
+            revoked_pass_ids=(REVOKED_ID,),
+            households=(state,),
+            household_codes={HOUSEHOLD: "3-2-401"},
+        ).to_json()
+    texts = {
+        "good": _text(),
+        "revoked": _text(pass_id=REVOKED_ID),
+        "other-household": _text(household_id=HOUSEHOLD + 1),
+        "other-community": _text(community_id=OTHER_COMMUNITY),
+        "expired": _text(valid_for=timedelta(days=30)),
+        "unknown-key": _text(UNLISTED),
+    }
+    moments = {
+        "now": NOW,
+        "stale": generated + timedelta(hours=24, milliseconds=1),
+        "before-bundle": generated - timedelta(minutes=3),
+    }
+    for bundle_name in ("vehicles", "vehicles-quarantined", "vehicles-closed"):
+        for (name, text), (when, now), direction in (
+            (item, moment, direction)
+            for item in texts.items()
+            for moment in moments.items()
+            for direction in Direction
+        ):
+            corpus.add_bundle_case(
+                f"vehicles/bundle/{bundle_name}/{name}/{when}/{direction.value}",
+                bundle_name,
+                text,
+                now=now,
+                fetched_at=generated,
+                direction=direction,
+                temperature=None,
+            )
 
 
 PLATES = (

@@ -10,8 +10,10 @@ from flask_babel import lazy_gettext as _l
 from wtforms import SelectField
 from wtforms.validators import Optional
 
+from gate.accounts.operations import community_user
 from gate.audit.queries import AuditFilter, audit_trail_page
 from gate.crossings.queries import local_day_bounds
+from gate.devices.queries import device_of
 from gate.paging import DEFAULT_PAGE_SIZE, PagingError
 from gate.web.auth import READ_ROLES, require_role
 from gate.web.labels import action_choices, action_label, audit_details
@@ -52,10 +54,11 @@ def audit_trail() -> Any:
         )
     except PagingError:
         return render_template("console/error.html", message=_("Bad page link.")), 400
+    actors = _ActorNames(row.id)
     events = [
         {
             "created_at": e.created_at,
-            "actor": e.actor,
+            "actor": actors.label(e.actor),
             "action": e.action,
             "action_label": action_label(e.action),
             "subject": " ".join(x for x in (_subject(e.subject_type), e.subject_id) if x),
@@ -99,6 +102,32 @@ SUBJECT_LABELS = {
     "user": _l("User"),
 }
 """What an event's ``subject_type`` is called in the UI (unknown types are shown as stored)."""
+
+
+class _ActorNames:
+    """How an event's actor reads: ``user:5`` as the account's name, ``device:3`` as the
+    scanner's; anything else (a name, ``demo``, ``cli``) as stored. Looked up once a page."""
+
+    def __init__(self, community_id: int) -> None:
+        self._community_id = community_id
+        self._known: dict[str, str] = {}
+
+    def label(self, actor: str) -> str:
+        if actor not in self._known:
+            self._known[actor] = self._look_up(actor)
+        return self._known[actor]
+
+    def _look_up(self, actor: str) -> str:
+        kind, _colon, number = actor.partition(":")
+        if not number.isdigit():
+            return actor
+        if kind == "user":
+            user = community_user(db_session(), self._community_id, int(number))
+            return user.username if user else _("Account %(id)s", id=number)
+        if kind == "device":
+            device = device_of(db_session(), int(number), self._community_id)
+            return device.name if device else _("Scanner %(id)s", id=number)
+        return actor
 
 
 def _subject(subject_type: str | None) -> str:

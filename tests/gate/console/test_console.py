@@ -26,6 +26,7 @@ from sqlalchemy import Engine, func, select
 from gate.accounts.models import Role, User
 from gate.accounts.operations import create_user
 from gate.audit.models import AuditEvent
+from gate.audit.operations import record_event
 from gate.community.models import Community
 from gate.community.models import RuleSet as RuleSetRecord
 from gate.crossings.models import Crossing
@@ -624,3 +625,22 @@ def test_audit_trail_filters_by_actor_and_action(console: Console) -> None:
     none = auditor.get("/audit", query_string={"action": "pass"}).get_data(as_text=True)
     assert 'data-action="household.exempt"' not in none  # the rows' actions (the select lists all)
     assert 'data-action="pass.issue"' in none
+
+
+def test_audit_trail_names_accounts_and_scanners_not_their_ids(console: Console) -> None:
+    community_id = console.compound.community_id
+    with transaction(console.sessions()) as session:
+        office = session.scalar(select(User).where(User.username == "a-office"))
+        device = session.get(Device, console.compound.device_id)
+        assert office is not None
+        assert device is not None
+        for actor in (f"user:{office.id}", f"device:{device.id}", "user:999999"):
+            record_event(session, actor=actor, action="walk_in.register", community_id=community_id)
+        device_name = device.name
+    html = console.client("auditor").get("/audit").get_data(as_text=True)
+    cells = html.split("<tbody>")[1]
+    assert "user:" not in cells
+    assert "device:" not in cells
+    assert "a-office" in cells
+    assert device_name in cells
+    assert "账号 999999" in cells

@@ -2,7 +2,8 @@
 
 Body (JSON): ``id`` (the client's UUID), ``kind`` (visitor, delivery, medical, official,
 other), ``outcome`` (``turned_back``, or ``handed_over`` for a delivery), optional ``plate``,
-``phone``, ``purpose``, ``direction`` (default ``in``) and ``temperature`` (tenths).
+``phone``, ``purpose``, ``direction`` (default ``in``) and ``temperature`` (tenths), and
+``registered_at`` (UTC, ISO 8601) for one the phone registered offline and sends now.
 Answer: the scan answer's shape (the crossing, refused ``no_pass`` or ``handed_over``) plus
 ``reason`` in the page's language and ``walk_in`` (the registration, phone masked). Bad
 input: 422 with the Chinese message, nothing written.
@@ -29,7 +30,7 @@ from gate.web.auth import GATE_ROLES, current_community_id, require_role
 from gate.web.i18n import is_chinese
 from gate.web.json_body import json_object
 from gate.web.unit_of_work import db_session, request_unit, writes
-from passes import Direction
+from passes import Direction, parse_utc
 
 
 @gateview.post("/walk-in")
@@ -89,6 +90,7 @@ def _report(body: dict[str, Any]) -> WalkInReport:
     try:
         uuid.UUID(str(client_id))
         direction = Direction(str(body.get("direction") or "in"))
+        registered_at = parse_utc(body.get("registered_at"))  # set: made offline
     except ValueError:
         message = _("The registration could not be read: reload the page and try again.")
         raise GateError(422, "invalid_field", message) from None
@@ -104,4 +106,5 @@ def _report(body: dict[str, Any]) -> WalkInReport:
         direction=direction,
         temperature=temperature,
         operator=str(name)[:64],
+        registered_at=registered_at,
     )

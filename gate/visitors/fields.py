@@ -38,6 +38,10 @@ VISITOR_MESSAGES: dict[str, str] = {
     "key_not_registered": N_("Signing key %(key_id)d is not registered."),
     "bad_outcome": N_("Only a delivery can be handed over at the gate."),
     "no_gate": N_("There is no gate %(gate)s in this community."),
+    "bad_registered_at": N_(
+        "The phone's clock puts this registration outside the last %(days)d days or in the"
+        " future: check the phone's date and time."
+    ),
     **SIGNING_MESSAGES,
 }
 """The English message id of each :class:`VisitorError` code."""

@@ -6,6 +6,11 @@ One registration writes a :class:`WalkIn` row and its crossing (``subject`` ``wa
 Idempotent on the client's UUID like every crossing: a replay of the same registration
 returns it; the same id with another body is refused ``id_reuse``.
 
+A registration the phone gate made offline carries ``registered_at`` (the phone's time): it
+is stored at that time and its crossing marked offline, once the phone is back online; a time
+in the future (beyond :data:`CLOCK_TOLERANCE`) or older than :data:`OFFLINE_HORIZON` is
+refused ``bad_registered_at`` (a phone whose clock is wrong).
+
 Audited: ``walk_in.register`` (kind, outcome, masked phone; never the whole number).
 """
 
@@ -14,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,7 +43,12 @@ from gate.visitors.fields import (
     checked_purpose,
 )
 from gate.visitors.models import Outcome, WalkIn
-from passes import Direction, VisitorKind, decide_walk_in
+from passes import Direction, VisitorKind, decide_walk_in, format_utc
+
+CLOCK_TOLERANCE = timedelta(minutes=5)
+"""How far after the server's time an offline registration may be dated."""
+OFFLINE_HORIZON = timedelta(days=7)
+"""How long a phone may keep a registration made offline before it is refused."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,8 @@ class WalkInReport:
     direction: Direction = Direction.IN
     temperature: object = None
     operator: str | None = None
+    registered_at: datetime | None = None
+    """Made offline: when the phone registered it (UTC); None: now, online."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +99,7 @@ def register_walk_in(
     plate = checked_plate(report.plate)
     phone = checked_phone(report.phone)
     purpose = checked_purpose(report.purpose, required=False)
+    at = _registered_at(report, now)
     request_hash = _request_hash(origin, report, kind, outcome, plate, phone, purpose)
     if crossing_id_of(session, report.client_id) is not None:
         crossing = find_bound(
@@ -117,7 +130,7 @@ def register_walk_in(
         plate=plate,
         phone=phone,
         purpose=purpose,
-        registered_at=now,
+        registered_at=at,
         registered_by=(report.operator or "")[:64],
         user_id=origin.user_id,
     )
@@ -128,7 +141,7 @@ def register_walk_in(
         origin=origin,
         client_id=report.client_id,
         verdict=verdict,
-        scanned_at=now,
+        scanned_at=at,
         now=now,
         operator=report.operator,
         subject=SUBJECT_DELIVERY if handed_over else SUBJECT_WALK_IN,
@@ -136,6 +149,7 @@ def register_walk_in(
         plate=plate,
         request_hash=request_hash,
     )
+    values["offline"] = report.registered_at is not None
     stored = insert_crossing(session, values, None, None)
     walk_in.crossing_id = int(str(stored["id"]))
     record_event(
@@ -178,5 +192,17 @@ def _request_hash(
         "direction": report.direction.value,
         "temperature": report.temperature,
     }
+    if report.registered_at is not None:  # only then: older hashes hold
+        canonical["registered_at"] = format_utc(report.registered_at)
     text = json.dumps(canonical, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _registered_at(report: WalkInReport, now: datetime) -> datetime:
+    """When the registration happened: ``now``, or the phone's time of an offline one."""
+    at = report.registered_at
+    if at is None:
+        return now
+    if not now - OFFLINE_HORIZON <= at <= now + CLOCK_TOLERANCE:
+        raise VisitorError("bad_registered_at", days=OFFLINE_HORIZON.days)
+    return at

@@ -4,8 +4,15 @@
  * or, for a delivery, 门口交接 (handed over at the gate, nobody enters). Posted as JSON to
  * /gate/walk-in with the CSRF header; the server records the registration and its refused
  * crossing (codes no_pass / handed_over) and the answer is shown on the page's verdict screen
- * (window.GatePage.showAnswer, from gate.js). Registration needs the server: offline the panel
- * says so and nothing is recorded. A retry after no answer keeps its id (the server replays).
+ * (window.GatePage.showAnswer, from gate.js). A retry after no answer keeps its id (the server
+ * replays).
+ *
+ * Offline (no network, or no answer): the registration is kept in the phone's journal
+ * (window.GateJournal, state "walk_in", with the phone's time) and the refusal is shown as an
+ * offline verdict; when the network is back (the online event, the page's next load, every
+ * 30 s) each kept one is posted with its ``registered_at`` and the same id, then marked sent
+ * (pruned with the sent crossings after two days). One the server refuses (a phone clock far
+ * off) is kept as "walk_in_refused". The phone number is only ever shown masked.
  */
 (function () {
   "use strict";
@@ -78,12 +85,85 @@
     reset();
   }
 
-  function send(outcome) {
-    if (state.sending) {
+  var journal = window.GateJournal;
+  var flushing = false;
+
+  function utcNow() {
+    return new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+  }
+
+  /* Keep a registration made offline in the journal, then show its refusal (offline). */
+  function keepOffline(fields) {
+    if (!journal) {
+      state.sending = false;
+      showError(data.offline);
       return;
     }
-    if (navigator.onLine === false) {
-      showError(data.offline);
+    var code = fields.outcome === "handed_over" ? "handed_over" : "no_pass";
+    var verdict = {allowed: false, code: code, codes: [code], notes: [], household_id: null};
+    var now = Date.now();
+    var entry = {
+      id: fields.id,
+      household_id: null,
+      item: Object.assign({pass: null, registered_at: utcNow()}, fields),
+      verdict: verdict,
+      state: "walk_in",
+      created: journal.stamp(),
+      scanned: now
+    };
+    journal.add(entry).then(function () {
+      state.sending = false;
+      close();
+      var page = window.GatePage;
+      page.showAnswer(page.offlineAnswer({id: fields.id}, verdict), true);
+    }, function () {
+      state.sending = false;
+      showError(data.error);
+    });
+  }
+
+  /* Post the registrations kept offline, oldest first, each with its phone time and id. */
+  function flush() {
+    if (!journal || flushing || navigator.onLine === false) {
+      return Promise.resolve();
+    }
+    flushing = true;
+    return journal.all().then(function (entries) {
+      var kept = entries.filter(function (entry) { return entry.state === "walk_in"; });
+      return kept.reduce(function (chain, entry) {
+        return chain.then(function () { return post(entry.item); }).then(function (result) {
+          if (result.status === 200 || result.status === 422 || result.status === 409) {
+            var settled = result.status === 200 ? "sent" : "walk_in_refused";
+            var error = result.answer && result.answer.error ? result.answer.error.code : null;
+            return journal.add(Object.assign({}, entry, {
+              state: settled, settled: journal.stamp(), error: error
+            }));
+          }
+          throw new Error("not now"); /* the rest waits for the next try */
+        });
+      }, Promise.resolve());
+    }).catch(function () {}).then(function () {
+      flushing = false;
+    });
+  }
+
+  function post(fields) {
+    return fetch(data.url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "X-CSRFToken": csrfToken()},
+      body: JSON.stringify(fields)
+    }).then(function (response) {
+      return response.json().catch(function () {
+        return null;
+      }).then(function (answer) {
+        return {status: response.status, answer: answer};
+      });
+    });
+  }
+
+  function send(outcome) {
+    if (state.sending) {
       return;
     }
     var fields = {
@@ -102,30 +182,27 @@
     fields.id = state.id;
     state.sending = true;
     showError("");
-    fetch(data.url, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "X-CSRFToken": csrfToken()},
-      body: JSON.stringify(fields)
-    }).then(function (response) {
-      return response.json().catch(function () {
-        return null;
-      }).then(function (answer) {
-        return {status: response.status, answer: answer};
-      });
-    }).then(function (result) {
+    if (navigator.onLine === false) {
+      keepOffline(fields);
+      return;
+    }
+    post(fields).then(function (result) {
       state.sending = false;
       var answer = result.answer;
       if (result.status === 200 && answer && answer.verdict) {
         close();
         window.GatePage.showAnswer(answer, false);
+        flush(); /* the network is back: what was kept offline goes too */
+        return;
+      }
+      if (result.status >= 500) {
+        keepOffline(fields); /* the server cannot store it now: kept, sent later */
         return;
       }
       var error = answer && answer.error ? answer.error.message : "";
       showError(error || data.error);
     }, function () {
-      state.sending = false;
-      showError(data.offline);
+      keepOffline(fields); /* no answer: kept with its id, sent when the network is back */
     });
   }
 
@@ -149,4 +226,8 @@
   el.handOver.addEventListener("click", function () {
     send("handed_over");
   });
+  window.addEventListener("online", flush);
+  window.setInterval(flush, 30000);
+  flush();
+  window.GateWalkIns = {flush: flush};
 })();

@@ -7,8 +7,14 @@
  * the typed plate (they must agree); a pass scanned with the panel closed is sent alone
  * (window.GateVehicles.passRead, called by gate.js for VH1 codes). The server decides
  * (passes.vehicle_decision) and logs the car; the answer shows on the verdict screen
- * (window.GatePage.showAnswer). Cars need the server: offline the panel says so and nothing
- * is recorded. A retry after no answer keeps its id (the server replays).
+ * (window.GatePage.showAnswer). A retry after no answer keeps its id (the server replays).
+ *
+ * Offline (no network, or no answer), a car with its vehicle pass is decided on the phone from
+ * the bundle (window.GateOffline.decide: the JS port of passes.vehicle_decision, the typed
+ * plate checked against the pass) and journaled before its verdict shows; the journal
+ * uploads it later with the pass, and the server stores it as a car (subject 'vehicle', its
+ * plate). A plate typed alone needs the server's register: offline the panel says so and
+ * nothing is recorded.
  */
 import { parsePlate, plateProblem } from "./checkpoint/plates.js";
 
@@ -93,19 +99,54 @@ if (root && form && open) {
     reset();
   };
 
-  const send = (fields) => {
-    if (state.sending) return;
-    if (navigator.onLine === false) {
+  /* The car decided here from the bundle and journaled (durable first), then shown. */
+  const decideHere = (fields) => {
+    const gate = window.GateOffline;
+    if (!gate || fields.pass === null) {
+      state.sending = false;
       form.hidden = false;
-      say(data.offline);
+      say(fields.pass === null ? data.offlinePlate : data.offline);
       return;
     }
+    const scan = {
+      id: state.id,
+      pass: fields.pass,
+      plate: fields.plate,
+      direction: fields.direction,
+      temperature: null,
+      scanned_at: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"),
+    };
+    gate
+      .decide(scan)
+      .then((verdict) =>
+        gate.record(scan, verdict, false).then(() => {
+          state.sending = false;
+          close();
+          const answer = window.GatePage.offlineAnswer(scan, verdict);
+          const label = [verdict.plate, verdict.household_label].filter(Boolean).join(" ");
+          window.GatePage.showAnswer({ ...answer, household_label: label }, true);
+          gate.tryUpload();
+        }),
+      )
+      .catch(() => {
+        state.sending = false; /* the same id again on 查验 */
+        form.hidden = false;
+        say(data.offlineFailed);
+      });
+  };
+
+  const send = (fields) => {
+    if (state.sending) return;
     const key = JSON.stringify(fields);
     if (state.id === null || key !== state.body) {
       state.id = uuid4(); /* the same car again after no answer keeps its id */
       state.body = key;
     }
     state.sending = true;
+    if (navigator.onLine === false) {
+      decideHere(fields);
+      return;
+    }
     fetch(data.url, {
       method: "POST",
       credentials: "same-origin",
@@ -129,11 +170,7 @@ if (root && form && open) {
           form.hidden = false;
           say((answer && answer.error && answer.error.message) || data.error);
         },
-        () => {
-          state.sending = false;
-          form.hidden = false;
-          say(data.offline);
-        },
+        () => decideHere(fields) /* no answer: the network is down */,
       );
   };
 

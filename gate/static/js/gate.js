@@ -658,7 +658,8 @@
   }
 
   /* For tests that show the page a second code without a second camera. */
-  window.GatePage = {codeRead: codeRead, showAnswer: showAnswer, showFault: showFault};
+  window.GatePage = {codeRead: codeRead, showAnswer: showAnswer, showFault: showFault,
+    offlineAnswer: offlineAnswer};
 
   function scanLoop() {
     var busy = state.mode === "sending" || (state.pending && !temperatureReady()) ||

@@ -1,6 +1,7 @@
 """The demo compound's cars: the vehicle rule (闽C plates local, outside plates refused), a few
 residents' cars with their passes, and a day's cars at the first gate, one outside plate
-turned away (外地车辆，禁止进入) in the log."""
+turned away (外地车辆，禁止进入) in the log, one let out while the gate was offline (decided
+from its bundle, uploaded half an hour later: 离线)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from gate.accounts.operations import find_user
 from gate.community.context import load_context
 from gate.community.models import Community, RuleSet
-from gate.crossings.operations import Origin
+from gate.crossings.operations import OfflineClaim, Origin
 from gate.devices.models import Gate
 from gate.households.models import Household
 from gate.vehicles.at_gate import VehicleReport, record_vehicle_crossing
@@ -32,8 +33,9 @@ DEMO_CARS = (
 
 
 def add_demo_vehicles(session: Session, community_id: int, *, now: datetime) -> None:
-    """The demo's vehicle rule, three registered cars with passes, and five car crossings at
-    the first gate (two passes, a local plate typed, an outside plate refused, one leaving)."""
+    """The demo's vehicle rule, three registered cars with passes, and six car crossings at
+    the first gate (two passes, a local plate typed, an outside plate refused, one leaving,
+    one leaving while the gate was offline)."""
     community = session.get(Community, community_id)
     record = session.scalar(
         select(RuleSet).where(
@@ -105,3 +107,21 @@ def add_demo_vehicles(session: Session, community_id: int, *, now: datetime) -> 
             ),
             now=at,
         )
+    # A car let out while the gate's network was down: decided on the phone from its bundle,
+    # uploaded half an hour later (stored as the gate decided it, marked offline).
+    offline_at = now - timedelta(minutes=90)
+    record_vehicle_crossing(
+        session,
+        context=context,
+        origin=origin,
+        report=VehicleReport(
+            client_id=f"00000000-0000-4000-8000-{0xCA7000 + len(cars):012x}",
+            pass_text=texts[min(1, len(texts) - 1)],
+            plate=None,
+            direction=Direction.OUT,
+            scanned_at=offline_at,
+            operator="志愿者",
+        ),
+        now=offline_at + timedelta(minutes=30),
+        offline=OfflineClaim(True, None, (), ("vehicle_pass",), context.rules.version),
+    )

@@ -28,7 +28,9 @@ def test_the_demo_has_cars_their_rule_and_an_outside_plate_refused(
     assert len(rows) == 3
     assert all(row.pass_in_force is not None for row in rows)
     cars = db_session.scalars(select(Crossing).where(Crossing.subject == "vehicle")).all()
-    assert len(cars) == 5
+    assert len(cars) == 6
+    (offline,) = [car for car in cars if car.offline]
+    assert (offline.allowed, offline.conflict, offline.plate) == (True, False, "闽CD23456")
     refused = {(car.plate, car.code) for car in cars if not car.allowed}
     assert ("京A12345", "outside_plate") in refused
     assert any(car.allowed and car.flags == "vehicle_pass" for car in cars)

@@ -47,7 +47,7 @@ OUTCOME_LABELS = {"turned_back": "劝返", "handed_over": "门口交接"}
     "visitors",
     help=(
         "访客与无证人员：办公室预先审批访客，发放签名的访客通行证（二维码，可打印、可发送），\n"
-        "出入口联网扫码判定（一次性或限时）；出入口登记的无证人员（劝返）与快递交接。\n\n\b\n"
+        "出入口扫码判定（一次性或限时，离线可验）；出入口登记的无证人员（劝返）与快递交接。\n\n\b\n"
         "发放：checkpoint visitors issue --name 王五 --purpose 探望老人 --out 访客证.png\n"
         "查看：checkpoint visitors list\n"
         "作废：checkpoint visitors revoke --number 1A2B3C4D --reason 取消来访\n"

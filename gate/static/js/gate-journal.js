@@ -18,6 +18,8 @@
  *
  * An entry: {id (client UUID), gate_id, user_id, item (the checkpoint.crossing.v1 upload
  * item), shown (what the page showed), state: "unsent" | "sent" | "dead", error, created}.
+ * A 无证人员 registration made offline (gate-visitors.js) is kept here too, state "walk_in"
+ * until posted ("sent"), or "walk_in_refused"; its item has no pass.
  * Unsent and rejected entries are never deleted; sent ones are pruned after two days.
  */
 (function () {

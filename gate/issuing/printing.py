@@ -225,8 +225,9 @@ def render_card_sheets_pdf(
     Cards are pulled lazily, at most one ahead of the sheet being drawn, and each finished
     sheet is deflated at once, on a helper thread (about 14 KB kept per sheet). reportlab
     assembles the file in memory at save(), so the peak is roughly 3x the output size: about
-    10 MB for 2,000 cards, a 17 MB file for 10,000 (measured: 55 MiB above start-up). ``on_progress`` is called after each sheet with the running count
-    of cards drawn. ``font_path`` overrides font discovery (``FileNotFoundError`` if missing).
+    10 MB for 2,000 cards, a 17 MB file for 10,000 (measured: 55 MiB above start-up).
+    ``on_progress`` is called after each sheet with the running count of cards drawn.
+    ``font_path`` overrides font discovery (``FileNotFoundError`` if missing).
     An empty ``cards`` raises ``ValueError`` and writes nothing.
     """
     card_iter = iter(cards)

@@ -31,19 +31,14 @@ from gate.crossings.uploads import (
     outsiders_of,
     store_batch,
 )
-from gate.devices.bundle import build_bundle
 from gate.devices.operations import DeviceError, check_in, enroll
-from gate.roster.duty_line import bundle_duty
 from gate.services import now, services
-from gate.supervisors.operations import bundle_cards
 from gate.unit_of_work import DbSession
 from gate.vehicles.at_gate import VehicleReport, record_vehicle_crossing, record_vehicle_upload
-from gate.vehicles.issuing import revoked_vehicle_pass_ids
-from gate.visitors.queries import bundle_visitor_ids
 from gate.visitors.scans import record_visitor_scan, record_visitor_upload
+from gate.web.bundles import bundle_response, gate_bundle
 from gate.web.json_body import BadJsonBody, json_body
 from gate.web.unit_of_work import db_session, request_unit, writes
-from gate.zones.queries import bundle_locks
 from passes import Code, is_visitor_pass
 from passes.vehicle_pass import is_vehicle_pass
 
@@ -223,27 +218,8 @@ def bundle() -> Response:
     # The request is read-only, but the device's check-in (last seen, reported backlog) is
     # a write: a short transaction of its own, committed before the bundle is read.
     caller = request_unit().write_first(lambda session: _caller(at, session))
-    session = db_session()
-    cards, revoked_cards = bundle_cards(session, caller.community_id, now=at)
-    visitor_ids = bundle_visitor_ids(session, caller.community_id, now=at)
-    body, etag = build_bundle(
-        session,
-        caller.community_id,
-        now=at,
-        supervisor_cards=cards,
-        revoked_card_ids=revoked_cards,
-        extra_revoked_pass_ids=(
-            *revoked_vehicle_pass_ids(session, caller.community_id, now=at),
-            *visitor_ids.revoked,
-        ),
-        used_visitor_pass_ids=visitor_ids.used,
-        zone_locks=bundle_locks(session, caller.community_id, at),
-        duty=bundle_duty(session, caller.origin.gate_id, at),
-    )
-    response = Response(status=304) if request.if_none_match.contains(etag) else jsonify(body)
-    response.set_etag(etag)
-    response.headers["Cache-Control"] = "no-cache"
-    return response
+    body, etag = gate_bundle(db_session(), caller.community_id, caller.origin.gate_id, at)
+    return bundle_response(body, etag)
 
 
 def _supervisor(username: str, password: str) -> Supervisor | None:

@@ -39,20 +39,16 @@ from gate.crossings.uploads import (
     outsiders_of,
     store_batch,
 )
-from gate.devices.bundle import build_bundle
 from gate.devices.queries import gate_of
 from gate.gateview.blueprint import GATE_SESSION_KEY, GateError, gateview
 from gate.services import now, services
-from gate.supervisors.operations import bundle_cards
 from gate.vehicles.at_gate import record_vehicle_upload
-from gate.vehicles.issuing import revoked_vehicle_pass_ids
-from gate.visitors.queries import bundle_visitor_ids
 from gate.visitors.scans import record_visitor_upload
 from gate.web.auth import GATE_ROLES, current_community_id, require_role
+from gate.web.bundles import bundle_response, gate_bundle
 from gate.web.json_body import json_body
 from gate.web.security import CONTENT_SECURITY_POLICY
 from gate.web.unit_of_work import db_session, request_unit, writes
-from gate.zones.queries import bundle_locks
 from passes import REMEASURE_CODES, Code, reason
 
 GATE_PAGE_POLICY = CONTENT_SECURITY_POLICY.replace(
@@ -107,27 +103,10 @@ def manifest() -> Response:
 @require_role(*GATE_ROLES)
 def bundle() -> Response:
     """What the page needs to decide offline; ETag / If-None-Match gives 304. Reads only."""
-    at, community_id, session = now(), current_community_id(), db_session()
-    # The scanner's bundle, supervisor cards included (gate/api/views.py builds it so too).
-    cards, revoked_cards = bundle_cards(session, community_id, now=at)
-    visitor_ids = bundle_visitor_ids(session, community_id, now=at)
-    body, etag = build_bundle(
-        session,
-        community_id,
-        now=at,
-        supervisor_cards=cards,
-        revoked_card_ids=revoked_cards,
-        extra_revoked_pass_ids=(
-            *revoked_vehicle_pass_ids(session, community_id, now=at),
-            *visitor_ids.revoked,
-        ),
-        used_visitor_pass_ids=visitor_ids.used,
-        zone_locks=bundle_locks(session, community_id, at),
-    )
-    response = Response(status=304) if request.if_none_match.contains(etag) else jsonify(body)
-    response.set_etag(etag)
-    response.headers["Cache-Control"] = "no-cache"
-    return response
+    at, community_id = now(), current_community_id()
+    # The scanner's bundle for the gate this page is at (the same content hash).
+    gate_id = session.get(GATE_SESSION_KEY)
+    return bundle_response(*gate_bundle(db_session(), community_id, gate_id, at))
 
 
 @gateview.post("/crossings/batch")

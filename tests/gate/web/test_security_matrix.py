@@ -625,7 +625,6 @@ def test_no_get_request_changes_any_table(
     assert audit_after[: len(audit_before)] == audit_before
     added = audit_after[len(audit_before) :]
     assert sorted(action for _id, action in added) == sorted(
-        ["crossings.export"] * exports + ["pass.card"] * cards
-        + ["errand.export"] * errand_exports
+        ["crossings.export"] * exports + ["pass.card"] * cards + ["errand.export"] * errand_exports
     )
     assert (exports, cards) == (2, 1)

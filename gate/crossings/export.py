@@ -33,7 +33,7 @@ from gate.accounts.models import Role, User
 from gate.accounts.operations import find_user
 from gate.accounts.passwords import burn_time, verify_password
 from gate.audit.operations import record_event
-from gate.crossings.export_csv import csv_chunks, pg_csv_chunks
+from gate.crossings.export_csv import csv_chunks, pg_csv_chunks, subject_zh
 from gate.crossings.log_filters import LogFilter, filtered
 from gate.crossings.models import Crossing
 from gate.devices.models import Gate
@@ -67,8 +67,10 @@ HEADERS = (
     "流水号",
     "哈希",
     "人数",
+    "类别",
+    "车牌",
 )
-_WIDTHS = (20, 10, 10, 6, 8, 12, 10, 7, 7, 24, 16, 6, 6, 8, 12, 10, 20, 9, 9, 66, 6)
+_WIDTHS = (20, 10, 10, 6, 8, 12, 10, 7, 7, 24, 16, 6, 6, 8, 12, 10, 20, 9, 9, 66, 6, 10, 10)
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _YIELD_PER = 2000
 _PROGRESS_EVERY = 10_000
@@ -144,6 +146,8 @@ def export_query(log_filter: LogFilter) -> Select[Any]:
             Crossing.gate_seq,
             Crossing.row_hash,
             Crossing.people,
+            Crossing.subject,
+            Crossing.plate,
         )
         .join(Gate, Gate.id == Crossing.gate_id)
         .outerjoin(Household, Household.id == Crossing.household_id)
@@ -368,6 +372,8 @@ def export_cells(rows: Any, zone: ZoneInfo, *, unmasked: bool) -> Iterator[list[
         gate_seq,
         row_hash,
         people,
+        subject,
+        plate,
     ) in rows:
         yield [
             scanned_at.astimezone(zone).replace(tzinfo=None),
@@ -391,6 +397,8 @@ def export_cells(rows: Any, zone: ZoneInfo, *, unmasked: bool) -> Iterator[list[
             gate_seq,
             row_hash,
             people or 1,  # persons on the pass (rows from before the column: one)
+            subject_zh(subject),
+            plate or "",
         ]
 
 

@@ -52,6 +52,22 @@ ROWS_PER_CHUNK = 500
 YIELD_PER = 5000
 """Rows fetched from the server-side cursor at a time."""
 
+SUBJECT_LABELS = {
+    "visitor": "访客",
+    "walk_in": "无证人员",
+    "delivery": "快递外卖",
+    "vehicle": "车辆",
+}
+"""The 类别 column: who crossed when not a household's pass (``Crossing.subject``); a
+household's own crossing reads 住户, an unknown subject as stored."""
+HOUSEHOLD_LABEL = "住户"
+
+
+def subject_zh(subject: str | None) -> str:
+    """The 类别 cell of a crossing's ``subject``."""
+    return HOUSEHOLD_LABEL if not subject else SUBJECT_LABELS.get(subject, subject)
+
+
 _COLUMNS = (
     type_coerce(Crossing.scanned_at, DateTime()),  # naive UTC, no per-row conversion
     Crossing.gate_id,
@@ -70,6 +86,8 @@ _COLUMNS = (
     Crossing.gate_seq,
     Crossing.row_hash,
     Crossing.people,
+    Crossing.subject,
+    Crossing.plate,
 )
 
 
@@ -234,6 +252,8 @@ def csv_chunks(
             gate_seq,
             row_hash,
             people,
+            subject,
+            plate,
         ) in partition:
             gate_name, gate_code = labels.gate(gate_id)
             direction_label, direction_code = labels.directions[direction]
@@ -262,6 +282,8 @@ def csv_chunks(
                     _number(gate_seq),
                     _text(row_hash),
                     _number(people or 1),
+                    _text(subject_zh(subject)),
+                    _text(plate),
                 )
             )
         writer.writerows(lines)
@@ -353,6 +375,14 @@ def pg_query(
             Crossing.gate_seq,
             _neutral(Crossing.row_hash),
             func.coalesce(Crossing.people, 1),
+            _neutral(
+                case(
+                    *((Crossing.subject == key, label) for key, label in SUBJECT_LABELS.items()),
+                    (Crossing.subject.is_(None), HOUSEHOLD_LABEL),
+                    else_=Crossing.subject,
+                )
+            ),
+            _neutral(_blank(Crossing.plate)),
         )
         .join(Gate, Gate.id == Crossing.gate_id)
         .outerjoin(Household, Household.id == Crossing.household_id)

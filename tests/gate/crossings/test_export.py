@@ -387,3 +387,24 @@ def test_every_stored_code_has_a_chinese_reason_in_the_export() -> None:
         assert not any("a" <= ch.lower() <= "z" for ch in text), (code, text)
     assert reason_zh(None) == ""
     assert reason_zh("not_a_code") == "not_a_code"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_outsiders_and_cars_are_told_apart_from_households(
+    db_session: Session, day_site: Site, fmt: Format
+) -> None:
+    first = db_session.scalars(select(Crossing).order_by(Crossing.scanned_at)).first()
+    assert first is not None
+    first.subject, first.plate = "vehicle", "闽C12345"
+    db_session.flush()
+
+    data = run_export(db_session, day_site, fmt)
+
+    if fmt == "csv":
+        rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    else:
+        sheet = load_workbook(io.BytesIO(data)).active
+        assert sheet is not None
+        rows = [["" if v is None else str(v) for v in r] for r in sheet.iter_rows(values_only=True)]
+    kinds = [(row[HEADERS.index("类别")], row[HEADERS.index("车牌")]) for row in rows[1:]]
+    assert kinds == [("车辆", "闽C12345"), ("住户", ""), ("住户", "")]

@@ -71,6 +71,11 @@ RULE_MESSAGES: dict[str, str] = {
     "fever_outside_plausible": N_(
         "Field %(field)s must be above plausible_min_tenths and at most plausible_max_tenths."
     ),
+    "too_many": N_("Field %(field)s may list at most %(high)d entries."),
+    "bad_plate_prefix": N_(
+        "Field %(field)s: %(value)s is not a province abbreviation, optionally with its letter"
+        " (鲁 or 鲁E)."
+    ),
 }
 """The message id of each :class:`~passes.RuleSetError` problem code (``passes`` stays
 free of gettext: the page words the code)."""

@@ -20,6 +20,7 @@ from gate.audit.models import AuditEvent
 from gate.db import transaction
 from gate.errands.models import Errand
 from gate.households.models import Household
+from gate.translations.catalog import _read_po, po_path
 from passes.state import HouseholdStatus
 
 PASSWORD = "correct-horse-battery"
@@ -76,16 +77,18 @@ def events(compound: Compound, prefix: str = "errand.") -> list[tuple[str, dict[
         return [(row.action, json.loads(row.details_json)) for row in rows]
 
 
-TRANSLATIONS = Path(__file__).resolve().parents[3] / ".i18n" / "errands.json"
 
 
 def said(text: str, english: str) -> bool:
-    """Whether ``text`` carries the message containing ``english``: in Chinese once the
-    catalogue has it (this feature's translations wait in .i18n/errands.json until merged),
-    in English before."""
+    """Whether ``text`` carries the message whose id contains ``english``, in English or as
+    the Chinese catalogue words it."""
     if english in text:
         return True
-    chinese = json.loads(TRANSLATIONS.read_text(encoding="utf-8")) if TRANSLATIONS.exists() else {}
-    wanted = [value for key, value in chinese.items() if english in key]
+    catalogue = _read_po(po_path("zh_Hans_CN"), "zh_Hans_CN")
+    wanted = [
+        message.string
+        for message in catalogue
+        if isinstance(message.id, str) and english in message.id and message.string
+    ]
     pieces = [re.split(r"%\(\w+\)[sd]", value) for value in wanted]
     return any(max(parts, key=len).strip() in text for parts in pieces)

@@ -77,8 +77,6 @@ def events(compound: Compound, prefix: str = "errand.") -> list[tuple[str, dict[
         return [(row.action, json.loads(row.details_json)) for row in rows]
 
 
-
-
 def said(text: str, english: str) -> bool:
     """Whether ``text`` carries the message whose id contains ``english``, in English or as
     the Chinese catalogue words it."""

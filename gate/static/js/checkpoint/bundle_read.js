@@ -23,8 +23,13 @@ const BUNDLE_OPTIONAL = [
   "passes",
   "supervisor_cards",
   "revoked_card_ids",
+  "duty",
   "used_visitor_pass_ids",
 ];
+const DUTY_KEYS = ["starts_at", "ends_at", "names"];
+const MAX_DUTY_SLOTS = 64;
+const MAX_DUTY_NAMES = 16;
+const MAX_DUTY_NAME = 64;
 const PASS_KEYS = ["pass_id", "household_id", "key_id", "generation", "issued_at", "valid_until"];
 const CARD_KEYS = ["card_id", "account_id", "valid_until"];
 
@@ -173,6 +178,29 @@ function supervisorCards(value) {
   return cards;
 }
 
+/** The bundle's duty shifts at the fetching gate, read as passes.wire._duty reads them:
+ * [{starts_at, ends_at (Dates), names}], frozen. */
+function dutySlots(value) {
+  const items = list(value, "duty").map((item, index) =>
+    exactly(item, `duty[${index}]`, DUTY_KEYS),
+  );
+  if (items.length > MAX_DUTY_SLOTS) throw new BundleError("duty", `at most ${MAX_DUTY_SLOTS} shifts`);
+  return Object.freeze(
+    items.map((item, index) => {
+      const name = `duty[${index}].names`;
+      const names = list(item.names, name);
+      const good = (n) => typeof n === "string" && n.length > 0 && [...n].length <= MAX_DUTY_NAME;
+      if (names.length > MAX_DUTY_NAMES || !names.every(good)) {
+        throw new BundleError(name, `must be at most ${MAX_DUTY_NAMES} names of text`);
+      }
+      const startsAt = time(item.starts_at, `duty[${index}].starts_at`);
+      const endsAt = time(item.ends_at, `duty[${index}].ends_at`);
+      if (endsAt <= startsAt) throw new BundleError(`duty[${index}].ends_at`, "must be after starts_at");
+      return Object.freeze({ starts_at: toDate(startsAt), ends_at: toDate(endsAt), names });
+    }),
+  );
+}
+
 /**
  * Read the bundle JSON (an object, or its text) as strictly as passes.wire.Bundle.from_json;
  * throws BundleError naming the bad field. ``fetchedAt`` (a Date, an ISO 8601 text or epoch
@@ -185,7 +213,8 @@ function supervisorCards(value) {
  * household_codes (Map id -> "3-2-401") | null, passes (Map hex pass id -> facts) | null,
  * supervisor_cards (Map hex card id -> {card_id, account_id, valid_until}) | null,
  * revoked_card_ids (Set of hex) | null, used_visitor_pass_ids (Set of hex: single-use visitor
- * passes already consumed) | null, raw (the JSON)}.
+ * passes already consumed) | null, duty (the gate's shifts: [{starts_at, ends_at, names}]) | null,
+ * raw (the JSON)}.
  */
 export function readBundle(json, { fetchedAt = null } = {}) {
   const data = typeof json === "string" ? JSON.parse(json) : json;
@@ -231,6 +260,7 @@ export function readBundle(json, { fetchedAt = null } = {}) {
           list(data.revoked_card_ids, "revoked_card_ids").map((id) => id12(id, "revoked_card_ids")),
         )
       : null,
+    duty: has("duty") ? dutySlots(data.duty) : null,
     used_visitor_pass_ids: has("used_visitor_pass_ids")
       ? new Set(
           list(data.used_visitor_pass_ids, "used_visitor_pass_ids").map((id) =>

@@ -423,12 +423,16 @@ def pg_csv_chunks(
     with driver.cursor(name="crossings_export") as cursor:  # type: ignore[union-attr]
         cursor.itersize = YIELD_PER
         cursor.execute(str(compiled), params)
-        while lines := cursor.fetchmany(ROWS_PER_CHUNK):
-            writer.writerows(lines)
-            written += len(lines)
-            yield _take(buffer)
-            if on_rows is not None:
-                on_rows(written)
+        while True:
+            lines = cursor.fetchmany(ROWS_PER_CHUNK)
+            if lines:
+                writer.writerows(lines)
+                written += len(lines)
+                yield _take(buffer)
+                if on_rows is not None:
+                    on_rows(written)
+            if len(lines) < ROWS_PER_CHUNK:
+                break  # a short batch is the last: no round trip to learn that nothing is left
     tail = _take(buffer)
     if tail:
         yield tail

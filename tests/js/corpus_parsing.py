@@ -238,6 +238,25 @@ def _mutations(good: dict[str, Any]) -> list[tuple[str, Any]]:
         ),
     )
     change("revoked-cards-short", lambda d: d.update(revoked_card_ids=["cd" * 11]))
+    slot = {
+        "starts_at": "2026-11-22T06:00:00Z",
+        "ends_at": "2026-11-22T14:00:00Z",
+        "names": ["张三"],
+    }
+    later = {"starts_at": "2026-11-22T14:00:00Z", "ends_at": "2026-11-22T22:00:00Z", "names": []}
+    change("duty", lambda d: d.update(duty=[slot, later]))
+    change("duty-null", lambda d: d.update(duty=None))
+    change("duty-not-list", lambda d: d.update(duty={}))
+    change("duty-extra", lambda d: d.update(duty=[slot | {"gate": 1}]))
+    change(
+        "duty-missing-names", lambda d: d.update(duty=[{k: slot[k] for k in slot if k != "names"}])
+    )
+    change("duty-backwards", lambda d: d.update(duty=[slot | {"ends_at": slot["starts_at"]}]))
+    change("duty-bad-time", lambda d: d.update(duty=[slot | {"starts_at": "yesterday"}]))
+    change("duty-name-empty", lambda d: d.update(duty=[slot | {"names": [""]}]))
+    change("duty-names-many", lambda d: d.update(duty=[slot | {"names": ["甲"] * 17}]))
+    change("duty-name-long", lambda d: d.update(duty=[slot | {"names": ["甲" * 65]}]))
+    change("duty-too-many", lambda d: d.update(duty=[later] * 65))
     out.append(("not-object", [good]))
     return out
 

@@ -25,10 +25,14 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from passes.base45 import ALPHABET, Base45Error, b45decode, b45encode
 from passes.codes import Code
 from passes.errors import PassError
+
+if TYPE_CHECKING:  # keys imports this module
+    from passes.keys import SigningKey
 
 VERSION = 1
 PREFIX = "CP1:"
@@ -180,6 +184,15 @@ def open_envelope(
     if body[0] != version:
         raise PassError(Code.BAD_FORMAT, "unknown_version")
     return body, signature
+
+
+def seal_envelope(key: SigningKey, key_id: int, body: bytes, *, context: bytes, prefix: str) -> str:
+    """The signed QR text of ``body`` (the inverse of :func:`open_envelope`): ``prefix`` +
+    Base45 of the body and ``key``'s signature over ``context + body``. ``key_id`` is the
+    id the body names: it MUST be ``key``'s (``ValueError`` otherwise)."""
+    if key_id != key.entry.key_id:
+        raise ValueError(f"{prefix} key_id does not match the signing key")
+    return prefix + b45encode(body + key.private_key.sign(context + body))
 
 
 def _check_range(name: str, value: int, maximum: int) -> None:

@@ -32,11 +32,10 @@ import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from passes.base45 import b45encode
 from passes.codes import Code
 from passes.errors import PassError
 from passes.keys import KeyEntry, KeySet, KeyStatus, SigningKey
-from passes.pass_format import Pass, open_envelope
+from passes.pass_format import Pass, open_envelope, seal_envelope
 from passes.verification import PassCheck, PassRejected, VerifiedPass
 
 SCREEN_VERSION = 1
@@ -150,11 +149,9 @@ def screen_code_for(
 
 def sign_screen_code(key: SigningKey, fields: ScreenCode) -> str:
     """The text of ``fields`` signed with ``key`` (``fields.key_id`` MUST be the key's id)."""
-    if fields.key_id != key.entry.key_id:
-        raise ValueError("screen code key_id does not match the signing key")
-    body = fields.body()
-    signature = key.private_key.sign(SCREEN_SIGNING_CONTEXT + body)
-    return SCREEN_PREFIX + b45encode(body + signature)
+    return seal_envelope(
+        key, fields.key_id, fields.body(), context=SCREEN_SIGNING_CONTEXT, prefix=SCREEN_PREFIX
+    )
 
 
 def parse_screen_code(text: object) -> SignedScreenCode:

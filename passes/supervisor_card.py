@@ -34,11 +34,10 @@ from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from passes.base45 import b45encode
 from passes.codes import Code
 from passes.errors import PassError
 from passes.keys import KeyEntry, KeySet, KeyStatus, SigningKey
-from passes.pass_format import open_envelope
+from passes.pass_format import open_envelope, seal_envelope
 
 CARD_VERSION = 1
 CARD_PREFIX = "SV1:"
@@ -149,11 +148,9 @@ def is_supervisor_card(text: object) -> bool:
 
 def sign_supervisor_card(key: SigningKey, fields: SupervisorCard) -> str:
     """The text of ``fields`` signed with ``key`` (``fields.key_id`` MUST be the key's id)."""
-    if fields.key_id != key.entry.key_id:
-        raise ValueError("card key_id does not match the signing key")
-    body = fields.body()
-    signature = key.private_key.sign(CARD_SIGNING_CONTEXT + body)
-    return CARD_PREFIX + b45encode(body + signature)
+    return seal_envelope(
+        key, fields.key_id, fields.body(), context=CARD_SIGNING_CONTEXT, prefix=CARD_PREFIX
+    )
 
 
 def card_for(

@@ -35,11 +35,10 @@ import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from passes.base45 import b45encode
 from passes.codes import Code
 from passes.errors import PassError
 from passes.keys import KeyEntry, KeySet, KeyStatus, SigningKey
-from passes.pass_format import open_envelope
+from passes.pass_format import open_envelope, seal_envelope
 from passes.plates import PlateError, parse_plate
 
 VEHICLE_VERSION = 1
@@ -164,11 +163,9 @@ def vehicle_pass_for(
 
 def sign_vehicle_pass(key: SigningKey, fields: VehiclePass) -> str:
     """The text of ``fields`` signed with ``key`` (``fields.key_id`` MUST be the key's id)."""
-    if fields.key_id != key.entry.key_id:
-        raise ValueError("vehicle pass key_id does not match the signing key")
-    body = fields.body()
-    signature = key.private_key.sign(VEHICLE_SIGNING_CONTEXT + body)
-    return VEHICLE_PREFIX + b45encode(body + signature)
+    return seal_envelope(
+        key, fields.key_id, fields.body(), context=VEHICLE_SIGNING_CONTEXT, prefix=VEHICLE_PREFIX
+    )
 
 
 def parse_vehicle_pass(text: object) -> tuple[VehiclePass, bytes, bytes]:

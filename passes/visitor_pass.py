@@ -34,11 +34,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 
-from passes.base45 import b45encode
 from passes.codes import Code
 from passes.errors import PassError
 from passes.keys import KeyEntry, KeySet, KeyStatus, SigningKey
-from passes.pass_format import open_envelope
+from passes.pass_format import open_envelope, seal_envelope
 
 VISITOR_VERSION = 1
 VISITOR_PREFIX = "VP1:"
@@ -180,11 +179,9 @@ def visitor_pass_for(
 
 def sign_visitor_pass(key: SigningKey, fields: VisitorPass) -> str:
     """The text of ``fields`` signed with ``key`` (``fields.key_id`` MUST be the key's id)."""
-    if fields.key_id != key.entry.key_id:
-        raise ValueError("visitor pass key_id does not match the signing key")
-    body = fields.body()
-    signature = key.private_key.sign(VISITOR_SIGNING_CONTEXT + body)
-    return VISITOR_PREFIX + b45encode(body + signature)
+    return seal_envelope(
+        key, fields.key_id, fields.body(), context=VISITOR_SIGNING_CONTEXT, prefix=VISITOR_PREFIX
+    )
 
 
 def parse_visitor_pass(text: object) -> tuple[VisitorPass, bytes, bytes]:

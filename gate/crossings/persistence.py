@@ -43,8 +43,8 @@ from gate.issuing.models import IssuedPass
 from gate.roster.models import DutyShift
 from gate.roster.queries import shift_at
 from gate.zones.models import ZoneLockRecord
-from gate.zones.queries import _covers as zone_covers
-from gate.zones.queries import _deciding as zone_deciding
+from gate.zones.queries import covers as zone_covers
+from gate.zones.queries import deciding as zone_deciding
 
 _HOUSEHOLDS_TABLE = cast(Table, Household.__table__)
 _HOUSEHOLDS = _HOUSEHOLDS_TABLE.c

@@ -23,7 +23,8 @@ from passes import ZoneLevel, ZoneLock, ZoneScope
 _Z = ZoneLockRecord
 
 
-def _deciding(at: datetime) -> ColumnElement[bool]:
+def deciding(at: datetime) -> ColumnElement[bool]:
+    """The lock is a seal that still holds at ``at`` (not ended, not lifted)."""
     return and_(
         _Z.level == ZoneLevel.SEALED,
         or_(_Z.ends_at.is_(None), _Z.ends_at > at),
@@ -31,7 +32,7 @@ def _deciding(at: datetime) -> ColumnElement[bool]:
     )
 
 
-def _covers() -> ColumnElement[bool]:
+def covers() -> ColumnElement[bool]:
     """The lock covers the household (joined with its building and compound)."""
     return or_(
         and_(_Z.scope == ZoneScope.BUILDING, _Z.building_id == Building.id),
@@ -51,7 +52,7 @@ def household_locks(session: Session, household_id: int, at: datetime) -> tuple[
         .join(Household, Household.community_id == _Z.community_id)
         .join(Building, Building.id == Household.building_id)
         .join(Compound, Compound.id == Building.compound_id)
-        .where(Household.id == household_id, _deciding(at), _covers())
+        .where(Household.id == household_id, deciding(at), covers())
         .order_by(_Z.id)
     )
     return tuple(_as_lock(record) for record in records)
@@ -67,8 +68,8 @@ def bundle_locks(
         .select_from(Household)
         .join(Building, Building.id == Household.building_id)
         .join(Compound, Compound.id == Building.compound_id)
-        .join(_Z, and_(_Z.community_id == Household.community_id, _covers()))
-        .where(Household.community_id == community_id, _deciding(at))
+        .join(_Z, and_(_Z.community_id == Household.community_id, covers()))
+        .where(Household.community_id == community_id, deciding(at))
         .order_by(Household.id, _Z.id)
     )
     found: dict[int, list[ZoneLock]] = defaultdict(list)

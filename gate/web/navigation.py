@@ -35,28 +35,69 @@ class NavLink:
     active: bool
 
 
-NAV_ITEMS: tuple[NavItem, ...] = (
-    NavItem(_l("District"), ("console.district",)),
-    NavItem(_l("Overview"), ("console.dashboard",)),
-    NavItem(_l("Households"), ("console.households", "console.household_list")),
-    NavItem(_l("Passes"), ("console.passes", "console.passes_print")),
-    NavItem(_l("Quarantine"), ("console.quarantine", "console.quarantine_list")),
-    NavItem(_l("Errands"), ("console.errands",)),
-    NavItem(_l("My errands"), ("console.my_errands",)),
-    NavItem(_l("Crossing log"), ("console.log", "console.crossings", "console.crossing_log")),
-    NavItem(_l("Reports"), ("console.reports", "console.report")),
-    NavItem(_l("Rules"), ("console.rules", "console.rule_list")),
-    NavItem(_l("Site"), ("console.site",)),
-    NavItem(_l("Devices"), ("console.devices", "console.device_list")),
-    NavItem(_l("Users"), ("console.users", "console.user_list")),
-    NavItem(_l("Supervisor cards"), ("console.supervisor_cards",)),
-    NavItem(_l("Visitors"), ("console.visitors",)),
-    NavItem(_l("Vehicles"), ("console.vehicles",)),
-    NavItem(_l("Duty roster"), ("console.roster",)),
-    NavItem(_l("Lockdown zones"), ("console.zones",)),
-    NavItem(_l("Audit trail"), ("console.audit", "console.audit_trail")),
-    NavItem(_l("Gate view"), ("gateview.screen", "gateview.index", "gateview.gate")),
+@dataclass(frozen=True)
+class NavGroup:
+    """Pages that belong to one kind of work, shown together between dividers (so twenty
+    links read as four short rows, not one long one)."""
+
+    label: LazyString
+    items: tuple[NavItem, ...]
+
+
+@dataclass(frozen=True)
+class NavSection:
+    """A group as the template renders it: its label (for screen readers) and its links."""
+
+    label: str
+    links: list[NavLink]
+
+
+NAV_GROUPS: tuple[NavGroup, ...] = (
+    NavGroup(
+        _l("Daily work"),
+        (
+            NavItem(_l("District"), ("console.district",)),
+            NavItem(_l("Overview"), ("console.dashboard",)),
+            NavItem(
+                _l("Crossing log"), ("console.log", "console.crossings", "console.crossing_log")
+            ),
+            NavItem(_l("Reports"), ("console.reports", "console.report")),
+            NavItem(_l("Gate view"), ("gateview.screen", "gateview.index", "gateview.gate")),
+        ),
+    ),
+    NavGroup(
+        _l("Residents"),
+        (
+            NavItem(_l("Households"), ("console.households", "console.household_list")),
+            NavItem(_l("Passes"), ("console.passes", "console.passes_print")),
+            NavItem(_l("Quarantine"), ("console.quarantine", "console.quarantine_list")),
+            NavItem(_l("Errands"), ("console.errands",)),
+            NavItem(_l("My errands"), ("console.my_errands",)),
+            NavItem(_l("Visitors"), ("console.visitors",)),
+            NavItem(_l("Vehicles"), ("console.vehicles",)),
+        ),
+    ),
+    NavGroup(
+        _l("Gate duty"),
+        (
+            NavItem(_l("Duty roster"), ("console.roster",)),
+            NavItem(_l("Lockdown zones"), ("console.zones",)),
+            NavItem(_l("Devices"), ("console.devices", "console.device_list")),
+            NavItem(_l("Supervisor cards"), ("console.supervisor_cards",)),
+        ),
+    ),
+    NavGroup(
+        _l("Settings"),
+        (
+            NavItem(_l("Rules"), ("console.rules", "console.rule_list")),
+            NavItem(_l("Site"), ("console.site",)),
+            NavItem(_l("Users"), ("console.users", "console.user_list")),
+            NavItem(_l("Audit trail"), ("console.audit", "console.audit_trail")),
+        ),
+    ),
 )
+NAV_ITEMS: tuple[NavItem, ...] = tuple(item for group in NAV_GROUPS for item in group.items)
+"""Every link in menu order."""
 
 
 DISTRICT_ENDPOINTS = frozenset({"console.district"})
@@ -64,26 +105,37 @@ DISTRICT_ENDPOINTS = frozenset({"console.district"})
 
 
 def configure_navigation(app: Flask) -> None:
-    """Expose ``nav_items()`` to templates."""
+    """Expose ``nav_items()`` and ``nav_sections()`` to templates."""
     app.jinja_env.globals["nav_items"] = nav_items
+    app.jinja_env.globals["nav_sections"] = nav_sections
 
 
 def nav_items() -> list[NavLink]:
     """The links the logged-in user may follow, in menu order (none when anonymous)."""
+    return [link for section in nav_sections() for link in section.links]
+
+
+def nav_sections() -> list[NavSection]:
+    """The menu's groups with the links the logged-in user may follow; groups left empty
+    are left out (none when anonymous)."""
     account = current_account()
     if account is None:
         return []
-    links: list[NavLink] = []
-    for item in NAV_ITEMS:
-        if item.endpoints[0] in DISTRICT_ENDPOINTS and not account.is_district:
-            continue
-        endpoint = next((e for e in item.endpoints if may_open(account, e)), None)
-        if endpoint is None:
-            continue
-        links.append(
-            NavLink(str(item.label), url_for(endpoint), active=request.endpoint == endpoint)
-        )
-    return links
+    sections = []
+    for group in NAV_GROUPS:
+        links = [link for item in group.items if (link := _link(account, item)) is not None]
+        if links:
+            sections.append(NavSection(str(group.label), links))
+    return sections
+
+
+def _link(account: Account, item: NavItem) -> NavLink | None:
+    if item.endpoints[0] in DISTRICT_ENDPOINTS and not account.is_district:
+        return None
+    endpoint = next((e for e in item.endpoints if may_open(account, e)), None)
+    if endpoint is None:
+        return None
+    return NavLink(str(item.label), url_for(endpoint), active=request.endpoint == endpoint)
 
 
 def _takes_no_arguments(endpoint: str) -> bool:

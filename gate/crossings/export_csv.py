@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
+from psycopg import ClientCursor
 from sqlalchemy import (
     DateTime,
     Select,
@@ -312,8 +313,9 @@ def _neutral(value: Any) -> Any:
     return case((formula, literal("'").op("||")(value)), else_=value)
 
 
-def _blank(value: Any) -> Any:
-    return func.coalesce(value, literal(""))
+def _cell(value: Any) -> Any:
+    """An empty text cell as NULL: COPY writes NULL bare, and quotes an empty string."""
+    return func.nullif(value, literal(""))
 
 
 def _masked(name: Any) -> Any:
@@ -352,37 +354,43 @@ def pg_query(
     query = (
         select(
             func.to_char(local, "YYYY-MM-DD HH24:MI:SS"),
-            _neutral(func.coalesce(func.nullif(Gate.name, ""), Gate.code)),
-            _neutral(Gate.code),
+            _cell(_neutral(func.coalesce(func.nullif(Gate.name, ""), Gate.code))),
+            _cell(_neutral(Gate.code)),
             case(
                 (direction == Direction.OUT.value, directions[Direction.OUT]),
                 else_=directions[Direction.IN],
             ),
             direction,
-            _neutral(_blank(Household.code)),
-            _neutral(_blank(head)),
-            case((tenths.is_(None), ""), else_=func.to_char(tenths / 10.0, "FM9999990.0")),
+            _cell(_neutral(Household.code)),
+            _cell(_neutral(head)),
+            func.to_char(tenths / 10.0, "FM9999990.0"),
             case((Crossing.allowed, "通过"), else_="禁止"),
-            _neutral(func.coalesce(labels.c.label, Crossing.code, "")),
-            _neutral(_blank(Crossing.code)),
+            _cell(_neutral(func.coalesce(labels.c.label, Crossing.code))),
+            _cell(_neutral(Crossing.code)),
             case((Crossing.offline, "是"), else_="否"),
             case((Crossing.conflict, "是"), else_="否"),
             case((func.coalesce(late, false()), "是"), else_="否"),
-            _neutral(_blank(Crossing.operator)),
-            _neutral(_blank(Crossing.override_supervisor)),
-            _neutral(_blank(Crossing.override_reason)),
+            _cell(_neutral(Crossing.operator)),
+            _cell(_neutral(Crossing.override_supervisor)),
+            _cell(_neutral(Crossing.override_reason)),
             Crossing.rule_version,
             Crossing.gate_seq,
-            _neutral(Crossing.row_hash),
+            _cell(_neutral(Crossing.row_hash)),
             func.coalesce(Crossing.people, 1),
-            _neutral(
-                case(
-                    *((Crossing.subject == key, label) for key, label in SUBJECT_LABELS.items()),
-                    (Crossing.subject.is_(None), HOUSEHOLD_LABEL),
-                    else_=Crossing.subject,
+            _cell(
+                _neutral(
+                    case(
+                        *(
+                            (Crossing.subject == key, label)
+                            for key, label in SUBJECT_LABELS.items()
+                        ),
+                        # subject_zh: an empty subject is a household's too.
+                        (func.coalesce(Crossing.subject, "") == "", HOUSEHOLD_LABEL),
+                        else_=Crossing.subject,
+                    )
                 )
             ),
-            _neutral(_blank(Crossing.plate)),
+            _cell(_neutral(Crossing.plate)),
         )
         .join(Gate, Gate.id == Crossing.gate_id)
         .outerjoin(Household, Household.id == Crossing.household_id)
@@ -402,8 +410,16 @@ def pg_csv_chunks(
     directions: Mapping[Direction, str],
     on_rows: Callable[[int], None] | None = None,
 ) -> Iterator[bytes]:
-    """:func:`csv_chunks` on PostgreSQL, the cells made by the server (:func:`pg_query`)
-    and read with a server-side cursor of the driver itself: Python only writes the CSV."""
+    """:func:`csv_chunks` on PostgreSQL: the server makes the cells (:func:`pg_query`) and
+    the CSV itself (``COPY (...) TO STDOUT WITH (FORMAT csv)``); Python only writes the BOM
+    and the header and turns the server's ``\\n`` line ends into the ``\\r\\n`` of
+    :mod:`csv`.
+
+    Byte for byte :func:`csv_chunks`: both quote exactly the cells holding a comma, a quote,
+    ``\\r`` or ``\\n`` and double the quotes; empty cells are sent as NULL (COPY quotes an
+    empty string, :mod:`csv` does not). A client encoding other than UTF-8 falls back to
+    reading the cells with a server-side cursor and writing them with :mod:`csv`.
+    """
     statement = pg_query(log_filter, unmasked=unmasked, reasons=reasons, directions=directions)
     connection = session.connection()
     compiled = statement.compile(
@@ -419,10 +435,58 @@ def pg_csv_chunks(
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow(headers)
+    if driver.info.encoding != "utf-8":  # type: ignore[union-attr]
+        yield from _pg_cursor_chunks(driver, str(compiled), params, buffer, writer, on_rows)
+        return
+    head = _take(buffer)
+    # COPY takes no bound parameters: a client-side cursor merges them (psycopg's quoting).
+    copy_sql = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)"
     written = 0
-    with driver.cursor(name="crossings_export") as cursor:  # type: ignore[union-attr]
+    lines: list[Any] = []
+    with ClientCursor(driver) as cursor, cursor.copy(copy_sql, params) as copy:  # type: ignore[arg-type]
+        read = copy.read
+        while line := read():  # one row per read
+            lines.append(line)
+            if len(lines) == ROWS_PER_CHUNK:
+                written += len(lines)
+                yield head + _crlf(lines)
+                head = b""
+                lines = []
+                if on_rows is not None:
+                    on_rows(written)
+    # The copy is over before the last chunk goes out: a short export reads everything
+    # before its first yield (a same-thread request may close the unit of work meanwhile).
+    if lines:
+        written += len(lines)
+        yield head + _crlf(lines)
+        if on_rows is not None:
+            on_rows(written)
+    elif head:
+        yield head
+
+
+def _crlf(lines: list[Any]) -> bytes:
+    """COPY's rows (each ending in ``\\n``) with :mod:`csv`'s ``\\r\\n`` line ends; a line
+    break inside a quoted cell stays as it is, as :mod:`csv` writes it."""
+    data = b"".join(lines)
+    if data.count(b"\n") == len(lines):  # no line break inside a cell: each is a row's end
+        return data.replace(b"\n", b"\r\n")
+    return b"".join(bytes(line)[:-1] + b"\r\n" for line in lines)
+
+
+def _pg_cursor_chunks(
+    driver: Any,
+    sql: str,
+    params: Mapping[str, Any],
+    buffer: io.StringIO,
+    writer: Any,
+    on_rows: Callable[[int], None] | None,
+) -> Iterator[bytes]:
+    """The cells of :func:`pg_query` read with a server-side cursor, written by :mod:`csv`."""
+    written = 0
+    with driver.cursor(name="crossings_export") as cursor:
         cursor.itersize = YIELD_PER
-        cursor.execute(str(compiled), params)
+        cursor.execute(sql, params)
         while True:
             lines = cursor.fetchmany(ROWS_PER_CHUNK)
             if lines:

@@ -14,11 +14,13 @@ from gate.paging import DEFAULT_PAGE_SIZE, Page, keyset_page
 
 @dataclass(frozen=True)
 class AuditFilter:
-    """Which events to show. ``action``: a full name (``household.exempt``) matches exactly, a
-    bare prefix (``household``) every action under it. ``start``/``end``: ``[start, end)``
-    in aware UTC (the caller turns local days into instants)."""
+    """Which events to show. ``actors``: the stored forms of one actor, any of which matches
+    (``user:5`` and ``wang`` are both the account wang; empty: anyone). ``action``: a full
+    name (``household.exempt``) matches exactly, a bare prefix (``household``) every action
+    under it. ``start``/``end``: ``[start, end)`` in aware UTC (the caller turns local days
+    into instants)."""
 
-    actor: str | None = None
+    actors: tuple[str, ...] = ()
     action: str | None = None
     start: datetime | None = None
     end: datetime | None = None
@@ -37,8 +39,8 @@ def audit_trail_page(
     Raises :class:`gate.paging.PagingError` for a token this module did not hand out.
     """
     query = select(AuditEvent).where(AuditEvent.community_id == community_id)
-    if wanted.actor:
-        query = query.where(AuditEvent.actor == wanted.actor)
+    if wanted.actors:
+        query = query.where(AuditEvent.actor.in_(wanted.actors))
     if wanted.action:
         query = query.where(
             AuditEvent.action == wanted.action

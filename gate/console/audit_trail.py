@@ -10,10 +10,10 @@ from flask_babel import lazy_gettext as _l
 from wtforms import SelectField
 from wtforms.validators import Optional
 
-from gate.accounts.operations import community_user
+from gate.accounts.operations import community_user, community_users, normalize_username
 from gate.audit.queries import AuditFilter, audit_trail_page
 from gate.crossings.queries import local_day_bounds
-from gate.devices.queries import device_of
+from gate.devices.queries import device_of, gates_with_devices
 from gate.paging import DEFAULT_PAGE_SIZE, PagingError
 from gate.web.auth import READ_ROLES, require_role
 from gate.web.labels import action_choices, action_label, audit_details
@@ -39,7 +39,7 @@ def audit_trail() -> Any:
     form.validate()
     row = community()
     wanted = AuditFilter(
-        actor=(form.actor.data or "").strip() or None,
+        actors=actor_forms(row.id, (form.actor.data or "").strip()),
         action=None if form.action.errors else (form.action.data or "").strip() or None,
         start=local_day_bounds(form.date_from.data, row.timezone)[0]
         if form.date_from.data and not form.date_from.errors
@@ -102,6 +102,23 @@ SUBJECT_LABELS = {
     "user": _l("User"),
 }
 """What an event's ``subject_type`` is called in the UI (unknown types are shown as stored)."""
+
+
+def actor_forms(community_id: int, typed: str) -> tuple[str, ...]:
+    """Every form an actor the clerk typed may be stored under: the text itself, and for an
+    account of this community by that username ``user:<id>`` and the username, for a
+    scanner by that name ``device:<id>`` (the page shows names, so names must find them).
+    Empty when nothing was typed."""
+    if not typed:
+        return ()
+    forms = [typed]
+    username = normalize_username(typed)
+    for user in community_users(db_session(), community_id):
+        if user.username == username:
+            forms += [f"user:{user.id}", user.username]
+    for gate in gates_with_devices(db_session(), community_id):
+        forms += [f"device:{device.id}" for device in gate.devices if device.name == typed]
+    return tuple(dict.fromkeys(forms))
 
 
 class _ActorNames:

@@ -644,3 +644,35 @@ def test_audit_trail_names_accounts_and_scanners_not_their_ids(console: Console)
     assert "a-office" in cells
     assert device_name in cells
     assert "账号 999999" in cells
+
+
+def test_audit_trail_finds_an_actor_by_the_name_it_shows(console: Console) -> None:
+    community_id = console.compound.community_id
+    with transaction(console.sessions()) as session:
+        office = session.scalar(select(User).where(User.username == "a-office"))
+        device = session.get(Device, console.compound.device_id)
+        assert office is not None
+        assert device is not None
+        record_event(
+            session, actor=f"user:{office.id}", action="errand.accept", community_id=community_id
+        )
+        record_event(
+            session,
+            actor=f"device:{device.id}",
+            action="walk_in.register",
+            community_id=community_id,
+        )
+        device_name = device.name
+    auditor = console.client("auditor")
+
+    def rows(actor: str) -> str:
+        html = auditor.get("/audit", query_string={"actor": actor}).get_data(as_text=True)
+        return html.split("<tbody>")[1].split("</tbody>")[0]
+
+    by_account = rows(" A-Office ")  # typed as a clerk would: case and spaces don't matter
+    assert 'data-action="errand.accept"' in by_account
+    assert 'data-action="walk_in.register"' not in by_account
+    by_scanner = rows(device_name)
+    assert 'data-action="walk_in.register"' in by_scanner
+    assert 'data-action="errand.accept"' not in by_scanner
+    assert "data-action=" not in rows("nobody-by-this-name")

@@ -24,7 +24,7 @@ from gate.errands.operations import (
     runner_doer,
     set_squad_members,
 )
-from gate.errands.queries import ErrandFilter, ErrandRow, list_errands, my_errands, squads
+from gate.errands.queries import ErrandFilter, ErrandRow, grids, list_errands, my_errands, squads
 from gate.errands.status import Doer
 from gate.errors import N_
 from gate.unit_of_work import DbSession
@@ -39,7 +39,7 @@ STATUSES = [status.value for status in ErrandStatus]
         "居家隔离户的代购代办：买菜、买药、垃圾清运等需求，指派给志愿者或小分队（如党员先锋队），\n"
         "状态为 待接单、已接单、已送达、已取消。\n\n\b\n"
         "登记需求：checkpoint errands add --household 3-2-401 --kind medicine --items 降压药\n"
-        "查看：checkpoint errands list --grid 1 --status new\n"
+        "查看：checkpoint errands list --grid 第一网格 --status new\n"
         "指派：checkpoint errands assign 12 --squad 党员先锋队A组\n"
         "接单：checkpoint errands accept 12 --user li.vol\n"
         "送达：checkpoint errands deliver 12 --user li.vol --note 已放门口\n"
@@ -61,6 +61,24 @@ def _refused(exc: ErrandError) -> click.ClickException:
 def _office(actor: str) -> Doer:
     # The CLI is run by the office on its server: it acts with the office's rights.
     return Doer(actor, role=Role.OFFICE)
+
+
+def _grid_id(session: DbSession, community_id: int, typed: str | None) -> int | None:
+    """The id of the community's grid named ``typed`` (or numbered so, as before); None for
+    no filter. An unknown grid is refused with the grids there are."""
+    if typed is None or not typed.strip():
+        return None
+    known = grids(session, community_id)
+    wanted = typed.strip()
+    by_name = [grid.id for grid in known if grid.name == wanted]
+    by_id = [grid.id for grid in known if str(grid.id) == wanted]
+    if by_name or by_id:
+        return (by_name or by_id)[0]
+    names = "、".join(grid.name for grid in known) or "—"
+    raise click.BadParameter(
+        translate(N_("No grid %(grid)s here. Grids: %(names)s"), grid=typed, names=names),
+        param_hint="--grid",
+    )
 
 
 def _runner(session: DbSession, community_id: int, username: str) -> Doer:
@@ -155,7 +173,7 @@ def _line(row: ErrandRow, timezone: str) -> str:
     ),
 )
 @community_option
-@click.option("--grid", "grid_id", type=int, help="网格编号（id）。")
+@click.option("--grid", "grid", help="网格名称（如 第一网格）或编号。")
 @click.option("--user", "username", help="志愿者账号：指派给他、他所在小分队或由他接单的。")
 @click.option("--squad", help="小分队名称。")
 @click.option("--status", type=click.Choice(STATUSES), help="状态。")
@@ -164,7 +182,7 @@ def _line(row: ErrandRow, timezone: str) -> str:
 @click.option("--mine", is_flag=True, help="与 --user 一起：只列他现在要做的（志愿者的任务单）。")
 def list_command(
     community_code: str | None,
-    grid_id: int | None,
+    grid: str | None,
     username: str | None,
     squad: str | None,
     status: str | None,
@@ -175,6 +193,7 @@ def list_command(
     """List errands."""
     with office_job(writes=False) as job:
         community = pick_community(job.session, community_code)
+        grid_id = _grid_id(job.session, community.id, grid)
         user_id = _runner(job.session, community.id, username).user_id if username else None
         try:
             squad_id = find_squad(job.session, community.id, squad).id if squad else None
@@ -304,7 +323,7 @@ for _command in (_assign, _accept, _deliver, _cancel):
 )
 @community_option
 @click.option("--status", type=click.Choice(STATUSES), help="状态。")
-@click.option("--grid", "grid_id", type=int, help="网格编号（id）。")
+@click.option("--grid", "grid", help="网格名称（如 第一网格）或编号。")
 @click.option(
     "--out",
     "out_path",
@@ -314,11 +333,12 @@ for _command in (_assign, _accept, _deliver, _cancel):
 )
 @actor_option
 def export_command(
-    community_code: str | None, status: str | None, grid_id: int | None, out_path: Path, actor: str
+    community_code: str | None, status: str | None, grid: str | None, out_path: Path, actor: str
 ) -> None:
     """Export errands."""
     with office_job(writes=True) as job:
         community = pick_community(job.session, community_code)
+        grid_id = _grid_id(job.session, community.id, grid)
         where = ErrandFilter(grid_id=grid_id, status=ErrandStatus(status) if status else None)
         rows = list_errands(
             job.session, community.id, where, timezone=community.timezone, limit=None

@@ -16,7 +16,9 @@ from openpyxl import load_workbook
 from sqlalchemy import Engine
 
 from gate.cli.errands import errands_group
+from gate.db import transaction
 from gate.errands.models import ErrandStatus
+from gate.errands.queries import grids
 
 
 @pytest.fixture
@@ -139,3 +141,29 @@ def test_every_command_has_chinese_help_with_an_example(command: str) -> None:
     assert answer.exit_code == 0
     assert "checkpoint errands" in answer.output
     assert any("\u4e00" <= char <= "\u9fff" for char in answer.output.split("Options")[0])
+
+
+def test_the_grid_filter_takes_the_grid_by_name(compound: Compound, tmp_path: Path) -> None:
+    code = compound.residents[0].code
+    added = _run(compound, "add", "--household", code, "--kind", "medicine", "--text", "降压药")
+    assert added.exit_code == 0, added.output
+    with transaction(compound.sessions, read_only=True) as session:
+        grid = grids(session, compound.community_id)[0]
+        name, number = grid.name, str(grid.id)
+    by_name = _run(compound, "list", "--grid", name)
+    assert by_name.exit_code == 0, by_name.output
+    assert code in by_name.output
+    assert _run(compound, "list", "--grid", number).output == by_name.output  # ids still work
+    unknown = _run(compound, "list", "--grid", "第九十九网格")
+    assert unknown.exit_code == 2
+    assert "第九十九网格" in unknown.output
+    assert name in unknown.output  # the grids there are
+    out = tmp_path / "网格.xlsx"
+    assert _run(compound, "export", "--grid", name, "--out", str(out)).exit_code == 0
+    assert (
+        _run(
+            compound, "export", "--grid", "第九十九网格", "--out", str(tmp_path / "x.xlsx")
+        ).exit_code
+        == 2
+    )
+    assert not (tmp_path / "x.xlsx").exists()

@@ -65,6 +65,7 @@ from pathlib import Path
 from typing import Any
 
 import common
+import proc_cpu
 from scan_api import start_gunicorn, stop, wait_ready
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Engine
@@ -337,18 +338,31 @@ class Drained:
     dead: int
     failed_rounds: list[str]
     batch_ms: dict[str, float]
+    cpu_s: dict[str, float] = field(default_factory=dict)
+    """CPU seconds per group over the drain (``server``: gunicorn; ``client``: this
+    process, the uploader; ``database``: the bench database's PostgreSQL backends;
+    ``db background``: the PostgreSQL server's own processes, shared with others)."""
 
 
 def drain(
-    journal_path: Path, base: str, token: str, *, total: int, batch: int, label: str
+    journal_path: Path,
+    base: str,
+    token: str,
+    *,
+    total: int,
+    batch: int,
+    label: str,
+    groups: Mapping[str, Any] | None = None,
 ) -> Drained:
-    """Upload until nothing is unsent (a failed round is retried after a pause)."""
+    """Upload until nothing is unsent (a failed round is retried after a pause); measure the
+    CPU of ``groups`` (``proc_cpu`` members by name) and of this process meanwhile."""
     totals: Counter[str] = Counter()
     failures: list[str] = []
     rounds = 0
     with Journal(journal_path) as journal, ApiClient(base, token, timeout_s=120.0) as client:
         timed = TimedClient(client, total, label)
         uploader = Uploader(timed, journal, batch_size=batch)
+        before, client_before = proc_cpu.snapshot(), proc_cpu.self_cpu_s()
         began = time.perf_counter()
         timed.started = began
         while journal.counts()["unsent"]:
@@ -362,6 +376,9 @@ def drain(
                 failures.append(str(report.error))
                 time.sleep(1.0)
         seconds = time.perf_counter() - began
+        after, client_after = proc_cpu.snapshot(), proc_cpu.self_cpu_s()
+    cpu = {name: proc_cpu.spent(before, after, member) for name, member in (groups or {}).items()}
+    cpu["client"] = client_after - client_before
     return Drained(
         seconds=seconds,
         rows_per_s=total / seconds if seconds else 0.0,
@@ -373,6 +390,7 @@ def drain(
         dead=totals["dead"],
         failed_rounds=failures,
         batch_ms={k: round(v, 1) for k, v in common.summary_ms(timed.batch_ms).items()},
+        cpu_s={name: round(value, 2) for name, value in cpu.items()},
     )
 
 
@@ -460,6 +478,11 @@ def verify(url: str, journal_path: Path, site: Site, *, crossings: int) -> Verif
 # --- one backend --------------------------------------------------------------------------------
 
 
+def database_name(url: str) -> str | None:
+    """The PostgreSQL database of ``url`` (None for SQLite)."""
+    return None if url.startswith("sqlite") else normalize_url(url).database
+
+
 @contextmanager
 def database(backend: str, instance: Path, admin_url: str) -> Iterator[str]:
     """A SQLite file in ``instance``, or a new PostgreSQL database dropped afterwards."""
@@ -526,6 +549,12 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         process, base = start_gunicorn(url, instance, args.workers, args.threads, None)
         try:
             wait_ready(base, site.token, process)
+            server = proc_cpu.tree(process.pid, proc_cpu.snapshot())
+            groups: dict[str, Any] = {"server": proc_cpu.in_pids(server)}
+            name = database_name(url)
+            if name:
+                groups["database"] = proc_cpu.postgres_backend_of(name)
+                groups["db background"] = proc_cpu.postgres_background
             drained = drain(
                 journal_path,
                 base,
@@ -533,6 +562,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
                 total=args.crossings,
                 batch=args.batch,
                 label=label,
+                groups=groups,
             )
         finally:
             stop(process)
@@ -584,6 +614,13 @@ def text_report(result: dict[str, Any]) -> str:
         f" chain {'verifies' if v['chain_ok'] else 'BROKEN'}"
         f" ({v['chain_rows_checked']:,} rows, verify took {v['seconds']:.1f} s)",
     ]
+    if d["cpu_s"]:
+        per_row = {k: v * 1000 / max(result["crossings"], 1) for k, v in d["cpu_s"].items()}
+        lines.append(
+            "  CPU per row     "
+            + ", ".join(f"{k} {v:.2f} ms" for k, v in per_row.items())
+            + f" (seconds: {d['cpu_s']})"
+        )
     if d["failed_rounds"]:
         lines.append(f"  failed rounds: {d['failed_rounds'][:5]}")
     if v["chain_problems"]:

@@ -43,7 +43,7 @@ from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequenc
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, and_, bindparam, false, select, true, update
 from sqlalchemy.orm import Session
@@ -316,8 +316,12 @@ def reevaluate(
     ]
     outcome = replay(base, entries, rules)
     columns = state_columns(outcome.state)
+    deferred = None if cache is None else cache.deferred
     if columns["state_json"] != stored_state:
-        connection.execute(_STORE_STATE, {"household": household_id, **columns})
+        if deferred is not None:
+            deferred.store_state(household_id, columns)
+        else:
+            connection.execute(_STORE_STATE, {"household": household_id, **columns})
     new_id = None if stored is None else stored["id"]
     breaches = {breach.crossing_id: breach for breach in outcome.breaches}
     annotated = _annotations(session, [e.id for e in entries if e.annotated and e.id != new_id])
@@ -329,7 +333,7 @@ def reevaluate(
         if found == annotated.get(entry.id):
             continue
         code, with_id = (None, None) if breach is None else (breach.code.value, breach.with_id)
-        connection.execute(_ANNOTATE, {"crossing": entry.id, "with_id": with_id})
+        _annotate(session, deferred, entry.id, with_id)
         if timeline is not None:
             _row_of(timeline, entry.id).conflict_with_id = with_id
         record_event(
@@ -343,11 +347,23 @@ def reevaluate(
         )
     if stored is not None:
         mine = next((b for b in outcome.breaches if b.crossing_id == new_id), None)
-        _reseal(session, stored, mine)
+        _reseal(session, stored, mine, written=deferred is None or new_id not in deferred.rows)
         if timeline is not None:
             kept = _row_of(timeline, stored["id"])
             kept.conflict, kept.conflict_with_id = stored["conflict"], stored["conflict_with_id"]
     return outcome
+
+
+def _annotate(
+    session: Session, deferred: Deferred | None, crossing_id: int, with_id: int | None
+) -> None:
+    """Set a crossing's ``conflict_with_id`` unless it was flagged when stored; in memory
+    when it is a held-back row (``deferred``) not yet written."""
+    pending = None if deferred is None else deferred.rows.get(crossing_id)
+    if pending is None:
+        session.connection().execute(_ANNOTATE, {"crossing": crossing_id, "with_id": with_id})
+    elif not pending["conflict"]:  # _ANNOTATE's own condition
+        pending["conflict_with_id"] = with_id
 
 
 TIMELINE_CACHE = "gate.crossings.timeline.cache"
@@ -370,6 +386,18 @@ class TimelineRow:
     people: int | None = 1
 
 
+class Deferred(Protocol):
+    """A batch's writes held back until it writes them all at once
+    (``gate.crossings.upload_chunk``): its crossings not yet inserted, by id, and where a
+    household's replayed state goes. The replay reads and changes them in memory exactly as
+    it would have changed the rows (annotation, re-seal, state)."""
+
+    @property
+    def rows(self) -> Mapping[int, MutableMapping[str, Any]]: ...
+
+    def store_state(self, household_id: int, columns: Mapping[str, object]) -> None: ...
+
+
 class TimelineCache:
     """The timelines of households locked for a batch of uploads, read in one query.
 
@@ -379,8 +407,11 @@ class TimelineCache:
     with the transaction (:func:`cached_timelines` does).
     """
 
-    def __init__(self, timelines: dict[int, list[TimelineRow]]) -> None:
+    def __init__(
+        self, timelines: dict[int, list[TimelineRow]], deferred: Deferred | None = None
+    ) -> None:
         self.timelines = timelines
+        self.deferred = deferred
 
     @classmethod
     def load(cls, session: Session, household_ids: Iterable[int]) -> TimelineCache:
@@ -422,10 +453,14 @@ class TimelineCache:
 
 
 @contextmanager
-def cached_timelines(session: Session, household_ids: Iterable[int]) -> Iterator[TimelineCache]:
+def cached_timelines(
+    session: Session, household_ids: Iterable[int], deferred: Deferred | None = None
+) -> Iterator[TimelineCache]:
     """A :class:`TimelineCache` of ``household_ids`` for the block (one query), used by
-    :func:`settle` and :func:`reevaluate` in ``session`` until the block ends."""
+    :func:`settle` and :func:`reevaluate` in ``session`` until the block ends; with
+    ``deferred``, their writes of its rows and of household states go there."""
     cache = TimelineCache.load(session, household_ids)
+    cache.deferred = deferred
     session.info[TIMELINE_CACHE] = cache
     try:
         yield cache
@@ -475,12 +510,19 @@ def _annotations(session: Session, crossing_ids: list[int]) -> dict[int, tuple[s
     return latest
 
 
-def _reseal(session: Session, stored: MutableMapping[str, Any], breach: Breach | None) -> None:
+def _reseal(
+    session: Session,
+    stored: MutableMapping[str, Any],
+    breach: Breach | None,
+    *,
+    written: bool = True,
+) -> None:
     """Give the crossing just stored the timeline's verdict on the order-dependent rules.
 
     Its own other conflicts (fever, quarantine, ...) stand. Its hashed fields change only
     while it is still its gate's chain head in this transaction: the row and the head are
-    re-hashed together, as if it had been inserted so."""
+    re-hashed together, as if it had been inserted so. ``written`` False: the row is not in
+    the database yet (:class:`Deferred`): only ``stored`` changes, and its writer hashes it."""
     conflict, code, with_id = stored["conflict"], stored["conflict_code"], None
     order_codes = {item.value for item in ORDER_CODES}
     if breach is not None and (not conflict or code in order_codes):
@@ -492,6 +534,9 @@ def _reseal(session: Session, stored: MutableMapping[str, Any], breach: Breach |
         stored["conflict_code"],
         stored.get("conflict_with_id"),
     ):
+        return
+    if not written:
+        stored.update(conflict=conflict, conflict_code=code, conflict_with_id=with_id)
         return
     values = {**stored, "conflict": conflict, "conflict_code": code}
     new_hash = content_hash(values["prev_hash"], [values[name] for name in HASHED_ORDER])

@@ -52,6 +52,7 @@ from gate.crossings.operations import (
 from gate.crossings.persistence import crossing_id_of, lock_households
 from gate.crossings.supervisors import Supervisor, card_supervisor
 from gate.crossings.timeline import cached_timelines, note_stored
+from gate.crossings.upload_chunk import OfflineItem, store_offline_chunk
 from gate.devices.operations import note_scanned
 from gate.unit_of_work import UnitOfWork, is_retryable
 from passes import Code, PassError, is_screen_code, parse_pass
@@ -171,6 +172,9 @@ class _Item:
     prelockable: bool
     client_id: str | None
     failed: Callable[[Session, Exception], UploadResult]
+    offline: OfflineItem | None = None
+    """The item as the set-based chunk path takes it, when it may be of its common case
+    (``gate.crossings.upload_chunk``)."""
 
 
 def store_batch(
@@ -228,11 +232,13 @@ def _store_chunk(
     if all(item.prelockable for item in chunk):
         try:
             session = unit.session
-            household_ids = [item.household_id for item in chunk if item.household_id]
-            lock_households(session, uploader.community_id, household_ids)
-            # Locked for the chunk: their timelines are read once, not once per crossing.
-            with cached_timelines(session, household_ids):
-                results = [item.store(session) for item in chunk]
+            results = _store_set_based(session, uploader, chunk, now)
+            if results is None:
+                household_ids = [item.household_id for item in chunk if item.household_id]
+                lock_households(session, uploader.community_id, household_ids)
+                # Locked for the chunk: their timelines are read once, not once per crossing.
+                with cached_timelines(session, household_ids):
+                    results = [item.store(session) for item in chunk]
             _note_clock(session, uploader, results, now)
             unit.commit()
             return results
@@ -246,6 +252,26 @@ def _store_chunk(
     _note_clock(unit.session, uploader, results, now)
     unit.commit()
     return results
+
+
+def _store_set_based(
+    session: Session, uploader: Uploader, chunk: list[_Item], now: datetime
+) -> list[UploadResult] | None:
+    """The chunk stored at once when all of it is the common case (``upload_chunk``);
+    None, nothing written, when it is not."""
+    offline = [item.offline for item in chunk if item.offline is not None]
+    if len(offline) != len(chunk):
+        return None
+    context = uploader.contexts.get(session, uploader.community_id)
+    recorded = store_offline_chunk(
+        session, context=context, origin=uploader.origin, items=offline, now=now
+    )
+    if recorded is None:
+        return None
+    return [
+        replace(_result(stored, stored.client_id, "stored"), scanned_at=stored.scanned_at)
+        for stored in recorded
+    ]
 
 
 def _store_alone(unit: UnitOfWork, item: _Item) -> UploadResult:
@@ -349,7 +375,10 @@ def _ready(uploader: Uploader, item: Upload, now: datetime, backwards: bool = Fa
         household_id: int | None = parse_pass(request.pass_text).fields.household_id
     except PassError:
         household_id = None  # refused before any household is locked
-    return _Item(store, household_id, True, request.client_id, failed)
+    offline = None
+    if household_id is not None and request.override is None and not backwards:
+        offline = OfflineItem(request, claim, household_id)  # a household's pass: no outsider
+    return _Item(store, household_id, True, request.client_id, failed, offline)
 
 
 def _card_at_scan_time(

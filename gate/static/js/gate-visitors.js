@@ -11,7 +11,9 @@
  * (window.GateJournal, state "walk_in", with the phone's time) and the refusal is shown as an
  * offline verdict; when the network is back (the online event, the page's next load, every
  * 30 s) each kept one is posted with its ``registered_at`` and the same id, then marked sent
- * (pruned with the sent crossings after two days). One the server refuses (a phone clock far
+ * (pruned with the sent crossings after two days). Like the journal's crossings, a kept one
+ * belongs to the volunteer logged in when it was made (``user_id``): it is sent only while
+ * that volunteer is logged in again, so the server records it under the one who stood there. One the server refuses (a phone clock far
  * off) is kept as "walk_in_refused". The phone number is only ever shown masked.
  */
 (function () {
@@ -24,6 +26,7 @@
     return;
   }
   var data = form.dataset;
+  var userId = parseInt(root.dataset.userId, 10);
   var el = {
     plate: document.getElementById("walkin-plate"),
     phone: document.getElementById("walkin-phone"),
@@ -104,6 +107,7 @@
     var now = Date.now();
     var entry = {
       id: fields.id,
+      user_id: userId,
       household_id: null,
       item: Object.assign({pass: null, registered_at: utcNow()}, fields),
       verdict: verdict,
@@ -129,7 +133,11 @@
     }
     flushing = true;
     return journal.all().then(function (entries) {
-      var kept = entries.filter(function (entry) { return entry.state === "walk_in"; });
+      var kept = entries.filter(function (entry) {
+        /* Another volunteer's waits for them (older entries without an owner: anyone's). */
+        var owner = entry.user_id === undefined ? userId : entry.user_id;
+        return entry.state === "walk_in" && owner === userId;
+      });
       return kept.reduce(function (chain, entry) {
         return chain.then(function () { return post(entry.item); }).then(function (result) {
           if (result.status === 200 || result.status === 422 || result.status === 409) {

@@ -147,3 +147,35 @@ class Crossing(Base):
     gate_seq: Mapped[int] = mapped_column(BigInteger)
     prev_hash: Mapped[str] = mapped_column(String(64))
     row_hash: Mapped[str] = mapped_column(String(64))
+
+
+class CrossingQuarterCount(Base):
+    """Crossings rolled up per community, UTC quarter hour, direction and verdict: the
+    per-hour counts of the office without scanning millions of rows
+    (``gate.crossings.quarter_counts``).
+
+    ``quarter`` is the UTC quarter hour's number (epoch seconds // 900): every zone's offset is
+    a multiple of 15 minutes, so a quarter lies in one local hour. Holds the crossings with
+    ``id <= CrossingRollup.last_crossing_id``; the purge subtracts what it deletes of them.
+    A derived cache: no foreign key, rebuilt by rolling up from an empty table.
+    """
+
+    __tablename__ = "crossing_quarter_counts"
+
+    community_id: Mapped[int] = mapped_column(U32, primary_key=True)
+    quarter: Mapped[int] = mapped_column(Integer, primary_key=True)
+    direction: Mapped[str] = mapped_column(String(8), primary_key=True)
+    allowed: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    crossings: Mapped[int] = mapped_column(BigInteger)
+
+
+class CrossingRollup(Base):
+    """The watermark of :class:`CrossingQuarterCount`: the crossings with ``id`` up to
+    ``last_crossing_id`` are counted there, the others are counted live. One row
+    (``id`` 1); none means nothing is rolled up yet."""
+
+    __tablename__ = "crossing_rollup"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    last_crossing_id: Mapped[int] = mapped_column(BigInteger)
+    rolled_at: Mapped[datetime] = mapped_column(UTCDateTime)

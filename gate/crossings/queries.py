@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from gate.audit.operations import record_event
 from gate.crossings.models import Crossing
+from gate.crossings.quarter_counts import quarter_counts
 from gate.devices.models import Gate
 from gate.households.decision_state import household_state
 from gate.households.models import Household
@@ -170,25 +171,19 @@ def crossings_per_hour(
     """Allowed exits and entries, and refusals, per local hour in ``[start, end)``; every hour
     of the range is listed, empty ones with zeros.
 
-    The database counts per UTC quarter hour (every real zone's offset is a multiple of 15
-    minutes, so a quarter hour never straddles a local hour); Python then folds the at most
-    4 x hours groups into local hours with zoneinfo, which gets DST and half-hour offsets
-    right. SQLite and PostgreSQL share no function converting to an IANA zone, but both
-    count epoch seconds.
+    The counts are per UTC quarter hour (every real zone's offset is a multiple of 15
+    minutes, so a quarter hour never straddles a local hour), pre-counted up to the
+    roll-up's watermark and counted live above it (``gate.crossings.quarter_counts``);
+    Python then folds the at most 4 x hours groups into local hours with zoneinfo, which
+    gets DST and half-hour offsets right.
     """
     zone = ZoneInfo(tz)
     buckets: dict[datetime, list[int]] = {key: [0, 0, 0] for key in _hours(start, end, zone)}
-    dialect = session.get_bind().dialect.name
-    rows = session.execute(per_hour_statement(community_id, start, end, dialect=dialect))
-    for quarter, direction, allowed, count in rows:
-        if isinstance(quarter, datetime):  # PostgreSQL: the quarter's naive UTC start
-            moment = quarter.replace(tzinfo=UTC)
-        else:
-            moment = datetime.fromtimestamp(int(quarter) * _QUARTER, UTC)
+    for moment, direction, allowed, count in quarter_counts(session, community_id, start, end):
         counts = buckets[_hour_key(moment, zone)]
         if not allowed:
             counts[2] += count
-        elif direction is Direction.OUT:
+        elif direction == Direction.OUT.value:
             counts[0] += count
         else:
             counts[1] += count
@@ -201,8 +196,9 @@ _QUARTER = 900
 def per_hour_statement(
     community_id: int, start: datetime, end: datetime, *, dialect: str = "postgresql"
 ) -> Select[Any]:
-    """The SQL of :func:`crossings_per_hour`: counts per UTC quarter hour, direction and
-    verdict (PostgreSQL: an index-only scan of ``ix_crossings_community_id_scanned_at``)."""
+    """Counts per UTC quarter hour, direction and verdict straight from the log: what
+    :func:`crossings_per_hour` counted before the roll-up, still the reference of its tests
+    and benchmarks (PostgreSQL: an index-only scan of ``ix_crossings_community_id_scanned_at``)."""
     quarter = _quarter_hour(dialect)
     return (
         select(quarter, Crossing.direction, Crossing.allowed, func.count())

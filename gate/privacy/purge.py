@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from gate.audit.operations import record_event
 from gate.crossings.models import Crossing
+from gate.crossings.quarter_counts import subtract_deleted
 from gate.db import Base
 from gate.households.models import Household
 from gate.households.uploads import IMPORT_DIR
@@ -132,9 +133,9 @@ def _cut_chain(session: Session, gate_id: int, cut: int, now: datetime, checkpoi
     )
     if cut_hash is None:  # the checkpoint just verified this row: it cannot be missing
         raise PrivacyError("log_broken")
-    result = session.execute(
-        delete(Crossing).where(Crossing.gate_id == gate_id, Crossing.gate_seq <= cut)
-    )
+    doomed = (Crossing.gate_id == gate_id) & (Crossing.gate_seq <= cut)
+    subtract_deleted(session, doomed)  # the per-hour counts lose them in this transaction
+    result = session.execute(delete(Crossing).where(doomed))
     if base is None:
         base = ChainBase(gate_id=gate_id)
         session.add(base)

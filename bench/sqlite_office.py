@@ -31,9 +31,12 @@ import argparse
 import functools
 import http.client
 import json
+import os
 import random
 import re
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -46,15 +49,16 @@ from pathlib import Path
 import httpx
 import proc_cpu
 from scan_api import (
+    DEPLOY_CONFIG,
     ClientOutcome,
     Clock,
     Fixture,
     Measured,
     api_client,
+    free_port,
     machine,
     run_clients,
     set_up,
-    start_gunicorn,
     stop,
     wait_ready,
 )
@@ -116,12 +120,17 @@ def paced_client(base: str, fixture: Fixture, clients: int, rate: float) -> Call
         direction = {card: fixture.directions[card] for card in mine}
         outcome = ClientOutcome([], Counter(), {})
         connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        oversleep_ms: list[float] = []  # how late this process woke for a send it slept for
+        behind = 0  # sends due before the previous answer came (the server's lateness)
         clock.start()
         due = time.perf_counter() + interval * index / clients  # spread the scanners
         while clock.running():
             pause = due - time.perf_counter()
             if pause > 0:
                 time.sleep(pause)
+                oversleep_ms.append((time.perf_counter() - due) * 1000)
+            else:
+                behind += 1
             card = rng.choice(mine)
             body = {
                 "id": str(uuid.uuid4()),
@@ -141,10 +150,66 @@ def paced_client(base: str, fixture: Fixture, clients: int, rate: float) -> Call
             else:
                 outcome.errors[answer.status] += 1
         outcome.extra.update(direction)
+        outcome.extra[f"{GENERATOR}{index}"] = json.dumps([oversleep_ms, behind])
         clock.finish(outcome)
         connection.close()
 
     return client
+
+
+GENERATOR = "generator:"
+"""Prefix of the ``extra`` keys where a paced client leaves its own lateness."""
+LATE_WAKE_MS = 5.0
+"""A send woken later than this after its due time counts against the load generator."""
+
+
+def generator_line(result: Measured, rate: float) -> tuple[str, bool]:
+    """Whether the load generator kept up: the rate it sent, how late its processes woke for
+    sends they slept for (their own CPU starvation), and how many sends were due before the
+    previous answer came (the server's lateness, counted in the latencies)."""
+    oversleep: list[float] = []
+    behind = 0
+    for key, value in result.extra.items():
+        if key.startswith(GENERATOR):
+            late, late_sends = json.loads(value)
+            oversleep += late
+            behind += late_sends
+    oversleep.sort()
+    sent = (len(oversleep) + behind) / result.seconds
+    p95 = oversleep[min(len(oversleep) - 1, int(0.95 * len(oversleep)))] if oversleep else 0.0
+    kept_up = p95 <= LATE_WAKE_MS and sent >= 0.95 * rate
+    verdict = "kept up" if kept_up else "did NOT keep up: the figures understate the server"
+    why = "" if sent >= 0.95 * rate else " (sends waited for slow answers)" if behind else ""
+    return (
+        f"    load generator {verdict}: asked {rate:g}/s, sent {sent:.1f}/s{why}; its wake-up"
+        f" lateness p95 {p95:.1f} ms (limit {LATE_WAKE_MS:g}); {behind} sends due before the"
+        " previous answer",
+        kept_up,
+    )
+
+
+def start_server(
+    url: str, instance: Path, workers: int, threads: int, variant: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    """gunicorn with the deployment's configuration on ``bench/sqlite_variant_wsgi.py``
+    (``variant`` applied in each worker), no worker recycling, on a free port."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "CHECKPOINT_DATABASE_URL": url,
+        "CHECKPOINT_ENV": "test",
+        "CHECKPOINT_INSTANCE_DIR": str(instance),
+        "CHECKPOINT_BENCH_VARIANT": variant,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": str(workers),
+        "GUNICORN_THREADS": str(threads),
+        "GUNICORN_MAX_REQUESTS": "0",
+        "GUNICORN_LOGLEVEL": "warning",
+    }
+    command = [sys.executable, "-m", "gunicorn", "--config", str(DEPLOY_CONFIG)]
+    command += ["--pythonpath", str(Path(__file__).resolve().parent), "sqlite_variant_wsgi:app"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    return process, f"http://127.0.0.1:{port}"
 
 
 class Office(threading.Thread):
@@ -222,9 +287,20 @@ def _percentiles(result: Measured) -> tuple[float, float, float]:
     return statistics.median(ms), pick(0.95), pick(0.99)
 
 
+def _directions(extra: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in extra.items() if not k.startswith(GENERATOR)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", default="1,2,3,4", help="gunicorn worker counts [1,2,3,4]")
+    parser.add_argument(
+        "--variants",
+        default="busy-handler,queue",
+        help="server variants, each with every worker count (bench/sqlite_variant_wsgi.py):"
+        " busy-handler (before the writer queue), queue (as deployed); a /switch=SECONDS"
+        " suffix sets the thread switch interval [busy-handler,queue]",
+    )
     parser.add_argument("--threads", type=int, default=4, help="threads per worker [4]")
     parser.add_argument("--seconds", type=float, default=10.0, help="per measurement [10]")
     parser.add_argument("--clients", type=int, default=8, help="scanners [8]")
@@ -249,8 +325,14 @@ def main(argv: list[str] | None = None) -> int:
         url = f"sqlite:///{instance / 'bench.sqlite3'}"
         fixture = set_up(url, instance, households=args.households, devices=args.clients)
         add_clerk(url, 350322)
-        for workers in [int(w) for w in args.workers.split(",")]:
-            process, base = start_gunicorn(url, instance, workers, args.threads, None)
+        runs = [
+            (variant, int(w))
+            for w in args.workers.split(",")
+            for variant in args.variants.split(",")  # variants side by side per worker count
+        ]
+        for variant, workers in runs:
+            tag = f"{variant}, {workers} w"
+            process, base = start_server(url, instance, workers, args.threads, variant)
             try:
                 wait_ready(base, fixture.tokens[0], process)
                 groups = {
@@ -261,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
                     clients=args.clients,
                     processes=args.client_processes,
                     seconds=args.seconds,
-                    label=f"SQLite peak, {workers} worker(s)",
+                    label=f"peak, {tag}",
                     groups=groups,
                 )
                 fixture.directions.update(peak.extra)
@@ -277,17 +359,18 @@ def main(argv: list[str] | None = None) -> int:
                     clients=args.clients,
                     processes=args.client_processes,
                     seconds=args.seconds,
-                    label=f"SQLite {args.rate:g}/s + office, {workers} w",
+                    label=f"{args.rate:g}/s + office, {tag}",
                     groups=groups,
                 )
                 stop_office.set()
                 for clerk in clerks:
                     clerk.join(timeout=180)
-                fixture.directions.update(paced.extra)
+                fixture.directions.update(_directions(paced.extra))
             finally:
                 stop(process)
             median, p95, p99 = _percentiles(paced)
             verdict = "meets" if p95 <= 100 else "misses"
+            generator, kept_up = generator_line(paced, args.rate)
             print(paced.line(), flush=True)
             print(paced.cpu_line() + " (the server's CPU includes the office's requests)")
             print(
@@ -295,16 +378,25 @@ def main(argv: list[str] | None = None) -> int:
                 f" ({verdict} p95 <= 100 ms), p99 {p99:.1f} ms",
                 flush=True,
             )
+            print(generator, flush=True)
             for action in ("log page", "export", "import"):
                 timings = [t for clerk in clerks for t in clerk.timings[action]]
                 print(f"    office {_summary(action, timings)}")
             failures = sum((clerk.failures for clerk in clerks), Counter[str]())
             if failures:
                 print(f"    office failures: {dict(failures)}")
-            rows.append((workers, peak.rate, paced.rate, p95, verdict))
-    print("\nworkers  peak scans/s  paced scans/s  p95 under office (ms)")
-    for workers, peak_rate, paced_rate, p95, verdict in rows:
-        print(f"{workers:>7}  {peak_rate:12.0f}  {paced_rate:13.0f}  {p95:10.1f} ({verdict})")
+            rows.append((tag, peak, paced, median, p95, p99, verdict, kept_up))
+    print(f"\nload average at the end {os.getloadavg()[0]:.2f}")
+    print(
+        f"{'variant, workers':<28} {'peak/s':>7} {'CPU ms/scan':>11}  {'paced/s':>7}"
+        f" {'p50':>7} {'p95':>7} {'p99':>7} {'load':>5}  generator"
+    )
+    for tag, peak, paced, median, p95, p99, verdict, kept_up in rows:
+        print(
+            f"{tag:<28} {peak.rate:7.0f} {peak.per_scan_ms():11.2f}  {paced.rate:7.1f}"
+            f" {median:7.1f} {p95:7.1f} {p99:7.1f} {paced.load:5.1f}"
+            f"  {'kept up' if kept_up else 'BEHIND'} ({verdict} p95 <= 100 ms)"
+        )
     return 0
 
 

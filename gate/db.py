@@ -10,8 +10,12 @@ flush, never commit.
 from __future__ import annotations
 
 import enum
+import fcntl
 import os
+import sqlite3
+import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -138,9 +142,12 @@ def make_engine(
 
     - ``journal_mode=WAL``: readers (office pages) never block the writer (scan API).
     - ``synchronous=FULL``: a crossing is acknowledged to the gate only after its transaction
-      commits, and the gate shows green on that acknowledgement. With WAL, NORMAL may lose the
-      last commits on power loss; FULL fsyncs the WAL on every commit so it does not. The cost
-      (one fsync per commit) is small at one compound's rate of crossings.
+      commits, and the gate shows green on that acknowledgement; the log is an audit record.
+      With WAL, NORMAL survives a crash of the process but may lose the last commits on power
+      loss (or a kernel crash): the gate would have let people through that the log no longer
+      shows. FULL fsyncs the WAL on every commit so it does not. The cost is small: about
+      0.35 ms of wall time a commit on the bench machine's disk, against 2.5-3 ms of CPU a scan
+      (bench/sqlite_office.py); it is not where the scan latency came from (the lock queue was).
     - ``foreign_keys=ON``: SQLite ignores foreign keys otherwise.
     - ``busy_timeout=5000``: wait for the write lock instead of failing at once.
     - Transactions start with ``BEGIN IMMEDIATE`` (the driver's own implicit BEGIN is disabled):
@@ -149,6 +156,14 @@ def make_engine(
       SAVEPOINTs and transactional DDL behave as documented. Long read-only work (exports) opts
       out with ``transaction(sessions, read_only=True)`` (a DEFERRED begin) so it does not hold
       the write lock while the gate is scanning.
+    - Before ``BEGIN IMMEDIATE`` a writer takes its turn in :class:`SQLiteWriters` (arrival
+      order in the process, an ``flock`` between processes) instead of polling in SQLite's busy
+      handler, whose sleeps grow to 100 ms and let newcomers overtake a waiting scan.
+    - WAL checkpoints stay automatic (PASSIVE, every 1000 pages, run by the connection that
+      commits past it: 8-16 ms once every ~150 scans, during which that writer keeps its turn;
+      measured, and too small beside the target to move elsewhere). A read transaction (an
+      export being downloaded) keeps the checkpoint from passing its snapshot until it ends;
+      writers are not held up, the WAL only grows meanwhile.
 
     PostgreSQL: a pooled connection that sat idle for ``idle_ping_seconds`` is pinged before
     use and replaced if the server dropped it (a restart overnight costs a reconnect, not a
@@ -195,9 +210,11 @@ def is_lost_connection(error: BaseException) -> bool:
 
 def _make_sqlite_engine(url: URL, *, echo: bool) -> Engine:
     database = url.database
+    connect_args: dict[str, Any] = {}
     if database and database != ":memory:" and not database.startswith("file:"):
         _private_database_file(Path(database))
-    engine = create_engine(url, echo=echo)
+        connect_args["factory"] = _WriterConnection
+    engine = create_engine(url, echo=echo, connect_args=connect_args)
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine
@@ -218,6 +235,172 @@ def _private_database_file(path: Path) -> None:
             pass
 
 
+SQLITE_BUSY_TIMEOUT_MS = 5000
+"""How long a SQLite writer waits for the write lock: first in :class:`SQLiteWriters`' queue,
+then (for a writer outside it: a CLI job, a migration) in SQLite's busy handler."""
+
+
+class SQLiteWriters:
+    """The queue of this process's writers to one SQLite file, and the file lock that passes
+    the write lock between processes (``<database>-writer``, beside the WAL).
+
+    Why: a writer that finds the write lock taken waits in SQLite's busy handler, which polls
+    with sleeps growing to 100 ms; newcomers take the lock between two polls, so under load a
+    waiting scan starves for seconds while the lock is free most of the time. Here a writing
+    transaction first takes its turn: in arrival order among the threads of this process (each
+    waiter blocks on its own lock and the previous holder hands the turn over), then an
+    ``flock`` on the side file (the kernel wakes a blocked process as soon as it is released;
+    only the thread whose turn it is asks for it, so at most one per process waits there).
+    ``BEGIN IMMEDIATE`` then finds the lock free. The turn ends with the transaction's
+    ``COMMIT`` or ``ROLLBACK`` (or the connection's close). A process that dies holding the
+    ``flock`` drops it with its descriptor.
+
+    Writers outside the queue (another program, a CLI job through the same engine setup does
+    queue) are still serialised by SQLite itself. A writer that waited
+    :data:`SQLITE_BUSY_TIMEOUT_MS` for its turn goes on to ``BEGIN IMMEDIATE`` without it (and
+    fails there as before when the lock stays taken), so a leak cannot wedge the server.
+    """
+
+    def __init__(self, database: Path) -> None:
+        self._lock_path = database.with_name(database.name + "-writer")
+        self._mutex = threading.Lock()
+        self._held = False
+        self._waiting: deque[threading.Lock] = deque()
+        self._fd: int | None = None
+        self._held_fd: int | None = None
+
+    @classmethod
+    def of(cls, database: Path) -> SQLiteWriters:
+        """The queue for ``database`` in this process (one per file: all engines share it;
+        a forked child gets its own, with its own descriptor for the ``flock``)."""
+        key = (os.getpid(), str(database.resolve()))
+        with _WRITERS_LOCK:
+            writers = _WRITERS.get(key)
+            if writers is None:
+                writers = _WRITERS[key] = cls(database.resolve())
+            return writers
+
+    def acquire(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for this writer's turn; False when it did not come."""
+        deadline = time.monotonic() + timeout
+        if not self._take_turn(timeout):
+            return False
+        try:
+            self._held_fd = self._lock_file(deadline)
+        except BaseException:
+            self._pass_turn()
+            raise
+        if self._held_fd is None:
+            self._pass_turn()
+            return False
+        return True
+
+    def release(self) -> None:
+        """End the turn taken by :meth:`acquire`."""
+        fd, self._held_fd = self._held_fd, None
+        try:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                if fd != self._fd:
+                    os.close(fd)
+        finally:
+            self._pass_turn()
+
+    def _take_turn(self, timeout: float) -> bool:
+        with self._mutex:
+            if not self._held and not self._waiting:
+                self._held = True
+                return True
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiting.append(turn)
+        if turn.acquire(timeout=timeout):
+            return True
+        with self._mutex:
+            if turn in self._waiting:
+                self._waiting.remove(turn)
+                return False
+        return True  # handed over between the timeout and the mutex: the turn is ours
+
+    def _pass_turn(self) -> None:
+        with self._mutex:
+            if self._waiting:
+                self._waiting.popleft().release()  # the next writer's turn; _held stays True
+            else:
+                self._held = False
+
+    def _open(self) -> int:
+        return os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+    def _lock_file(self, deadline: float) -> int | None:
+        """The descriptor now holding the ``flock``, or None at the deadline."""
+        if self._fd is None:
+            self._fd = self._open()
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return self._fd
+        except BlockingIOError:
+            pass
+        # Another process writes. A blocking flock wakes the moment the lock is released but
+        # has no timeout, so a helper thread waits, on a descriptor of its own (a late helper
+        # then contends like any other process), and gives the lock back if we stopped waiting.
+        arbiter = threading.Lock()
+        state = {"waiting": True, "got": False}
+        got = threading.Event()
+
+        def wait_for_it(fd: int) -> None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            with arbiter:
+                if state["waiting"]:
+                    state["got"] = True
+                    got.set()
+                    return
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+        fd = self._open()
+        threading.Thread(target=wait_for_it, args=(fd,), daemon=True).start()
+        got.wait(max(0.0, deadline - time.monotonic()))
+        with arbiter:
+            state["waiting"] = False
+            return fd if state["got"] else None
+
+
+_WRITERS: dict[tuple[int, str], SQLiteWriters] = {}
+_WRITERS_LOCK = threading.Lock()
+
+
+class _WriterConnection(sqlite3.Connection):
+    """A sqlite3 connection that ends its writer's turn (:class:`SQLiteWriters`) when its
+    transaction ends."""
+
+    checkpoint_writers: SQLiteWriters | None = None
+    checkpoint_has_turn = False
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.checkpoint_end_turn()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.checkpoint_end_turn()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.checkpoint_end_turn()
+
+    def checkpoint_end_turn(self) -> None:
+        if self.checkpoint_has_turn and self.checkpoint_writers is not None:
+            self.checkpoint_has_turn = False
+            self.checkpoint_writers.release()
+
+
 def _sqlite_on_connect(dbapi_connection: Any, connection_record: ConnectionPoolEntry) -> None:
     # Take transaction control away from the sqlite3 module; _sqlite_on_begin emits BEGIN.
     dbapi_connection.isolation_level = None
@@ -226,7 +409,10 @@ def _sqlite_on_connect(dbapi_connection: Any, connection_record: ConnectionPoolE
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        if isinstance(dbapi_connection, _WriterConnection):
+            database = cursor.execute("PRAGMA database_list").fetchone()[2]
+            dbapi_connection.checkpoint_writers = SQLiteWriters.of(Path(database))
     finally:
         cursor.close()
 
@@ -242,7 +428,21 @@ def _sqlite_on_begin(connection: Connection) -> None:
     mode = options.get(SQLITE_BEGIN_OPTION, "IMMEDIATE")
     if mode not in ("IMMEDIATE", "DEFERRED"):
         raise ValueError(f"{SQLITE_BEGIN_OPTION} must be IMMEDIATE or DEFERRED, not {mode!r}")
-    connection.exec_driver_sql(f"BEGIN {mode}")
+    dbapi_connection = connection.connection.dbapi_connection
+    if (
+        mode == "IMMEDIATE"
+        and isinstance(dbapi_connection, _WriterConnection)
+        and dbapi_connection.checkpoint_writers is not None
+        and not dbapi_connection.checkpoint_has_turn
+    ):
+        writers = dbapi_connection.checkpoint_writers
+        dbapi_connection.checkpoint_has_turn = writers.acquire(SQLITE_BUSY_TIMEOUT_MS / 1000)
+    try:
+        connection.exec_driver_sql(f"BEGIN {mode}")
+    except BaseException:
+        if isinstance(dbapi_connection, _WriterConnection):
+            dbapi_connection.checkpoint_end_turn()
+        raise
 
 
 def session_factory(engine: Engine | Connection) -> sessionmaker[Session]:

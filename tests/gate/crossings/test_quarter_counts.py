@@ -6,6 +6,7 @@ that do not start or end on a quarter hour; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import random
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import delete, func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy.orm import Session, sessionmaker
 from test_audit_chain import Site, make_site
 
 from gate.crossings import quarter_counts
@@ -181,3 +182,49 @@ def test_rollup_command_counts_and_says_so(db_session: Session) -> None:
     result = CliRunner().invoke(crossings_group, ["rollup", "--help"])
     assert result.exit_code == 0
     assert "Example: checkpoint crossings rollup" in result.output
+
+
+def test_rollup_waits_for_a_crossing_still_being_written_below_the_highest_id(
+    committed_engine: Engine, db_backend: str
+) -> None:
+    """PostgreSQL: a crossing with a lower id may commit after one with a higher id. The
+    roll-up does not move past it while its transaction runs (it gives up after its wait,
+    changing nothing), and counts it once it has committed."""
+    if db_backend != "postgresql":
+        pytest.skip("SQLite has one writer at a time: the roll-up holds the write lock")
+    sessions = sessionmaker(bind=committed_engine, expire_on_commit=False)
+    with sessions() as setup:
+        sites = [make_site(setup, gates=2, households=2)]
+        setup.commit()
+        community = sites[0].community.id
+    slow, fast = sessions(), sessions()
+    try:
+        Log(slow, sites, seed=1).add(3, T, 1)  # lower ids, not committed yet
+        other = Log(fast, sites, seed=2)
+        other.seq = {gate.id: 100 for gate in sites[0].gates}  # no clash with the slow gate_seqs
+        other.add(4, T, 1)
+        fast.commit()
+
+        with sessions() as roller:
+            busy = roll_up(roller, T + timedelta(days=2), wait_s=0.2)
+            roller.commit()
+        assert busy.writers_busy
+        assert busy.mark_after == busy.mark_before == 0
+
+        timer = threading.Timer(0.3, slow.commit)
+        timer.start()
+        with sessions() as roller:
+            done = roll_up(roller, T + timedelta(days=2), wait_s=10)
+            roller.commit()
+        timer.join()
+        assert not done.writers_busy
+        assert done.crossings == 7  # the slow ones too, though committed after the roll-up began
+        with sessions() as reader:
+            assert _rolled_total(reader) == 7
+            start, end = T, T + timedelta(days=1)
+            assert crossings_per_hour(reader, community, start, end, "Asia/Kolkata") == _plain(
+                reader, community, start, end, "Asia/Kolkata"
+            )
+    finally:
+        slow.close()
+        fast.close()

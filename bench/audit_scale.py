@@ -565,6 +565,59 @@ def time_verify(engine: Engine, seeded: Seeded, report: dict[str, Any]) -> None:
     }
 
 
+# --- the per-hour counts' roll-up ---------------------------------------------------------------
+
+
+def time_rollup(engine: Engine, seeded: Seeded, report: dict[str, Any]) -> None:
+    """Per-hour counts over 7 days with the whole log live (no roll-up yet: what the query
+    costs right after migration 0016), then the first roll-up of the whole log (time, rows/s,
+    CPU of this process and of its PostgreSQL backend), then a second roll-up with nothing
+    new. The office queries after it read the rolled-up counts."""
+    import proc_cpu
+
+    from gate.crossings.quarter_counts import roll_up
+    from gate.crossings.queries import crossings_per_hour, local_day_bounds
+    from gate.db import session_factory, transaction
+
+    sessions = session_factory(engine)
+    today = seeded.now.astimezone(ZoneInfo(TZ)).date()
+    week_start, _ = local_day_bounds(today - timedelta(days=7), TZ)
+    week_end, _ = local_day_bounds(today, TZ)
+    result: dict[str, Any] = {}
+    with transaction(sessions, read_only=True) as session:
+        t0 = time.perf_counter()
+        crossings_per_hour(session, COMMUNITY_ID, week_start, week_end, TZ)
+        result["per_hour_all_live_ms"] = (time.perf_counter() - t0) * 1000
+    database = engine.url.database or ""
+    with transaction(sessions) as session:
+        before = proc_cpu.snapshot()
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        rolled = roll_up(session, datetime.now(UTC))
+        session.flush()
+        result["first_s"] = time.perf_counter() - t0
+        result["first_client_cpu_s"] = time.process_time() - cpu0
+        result["first_backend_cpu_s"] = proc_cpu.spent(
+            before, proc_cpu.snapshot(), proc_cpu.postgres_backend_of(database)
+        )
+    result["rows"] = rolled.crossings
+    result["rows_per_s"] = rolled.crossings / result["first_s"] if result["first_s"] else 0.0
+    with sessions() as session, session.begin():
+        result["quarter_rows"] = session.execute(
+            text("SELECT count(*) FROM crossing_quarter_counts")
+        ).scalar()
+    with transaction(sessions) as session:
+        t0 = time.perf_counter()
+        again = roll_up(session, datetime.now(UTC))
+        result["again_ms"] = (time.perf_counter() - t0) * 1000
+        result["again_rows"] = again.crossings
+    log(
+        f"roll-up: {rolled.crossings:,} crossings into {result['quarter_rows']:,} quarter counts"
+        f" in {result['first_s']:.1f} s (backend CPU {result['first_backend_cpu_s']:.1f} s);"
+        f" per-hour 7 days before it (all live): {result['per_hour_all_live_ms']:.0f} ms"
+    )
+    report["rollup"] = result
+
+
 # --- the office queries -------------------------------------------------------------------------
 
 
@@ -613,6 +666,8 @@ def log_query(household_id: int | None, start: datetime, end: datetime) -> Selec
 
 
 def office_queries(engine: Engine, seeded: Seeded, scale: str, report: dict[str, Any]) -> None:
+    import proc_cpu
+
     from gate.crossings.export import export_crossings
     from gate.crossings.log_filters import LogFilter
     from gate.crossings.models import Crossing
@@ -730,6 +785,7 @@ def office_queries(engine: Engine, seeded: Seeded, scale: str, report: dict[str,
         out = io.BufferedWriter(sink, buffer_size=1 << 16)
         reset = _reset_peak_rss()
         rss0 = _status_kib("VmRSS")
+        procs0, cpu0 = proc_cpu.snapshot(), time.process_time()
         t0 = time.perf_counter()
         written = export_crossings(
             session,
@@ -745,8 +801,14 @@ def office_queries(engine: Engine, seeded: Seeded, scale: str, report: dict[str,
         )
         out.flush()
         elapsed = time.perf_counter() - t0
+        client_cpu = time.process_time() - cpu0
+        backend_cpu = proc_cpu.spent(
+            procs0, proc_cpu.snapshot(), proc_cpu.postgres_backend_of(engine.url.database or "")
+        )
         peak = _status_kib("VmHWM")
     report["export"] = {
+        "client_cpu_s": client_cpu,
+        "backend_cpu_s": backend_cpu,
         "rows": written,
         "bytes": sink.bytes,
         "s": elapsed,
@@ -758,7 +820,10 @@ def office_queries(engine: Engine, seeded: Seeded, scale: str, report: dict[str,
         "limit_s": EXPORT_LIMIT_S,
         "ok": elapsed <= EXPORT_LIMIT_S,
     }
-    log(f"export: {written:,} rows, {sink.bytes / 1e6:.1f} MB in {elapsed:.1f} s")
+    log(
+        f"export: {written:,} rows, {sink.bytes / 1e6:.1f} MB in {elapsed:.1f} s"
+        f" (CPU: this process {client_cpu:.1f} s, its PostgreSQL backend {backend_cpu:.1f} s)"
+    )
     report["queries"] = results
 
 
@@ -771,6 +836,7 @@ def explain_all(engine: Engine, seeded: Seeded, report: dict[str, Any]) -> None:
     from gate.crossings.export_csv import pg_query
     from gate.crossings.log_filters import LogFilter
     from gate.crossings.models import Crossing
+    from gate.crossings.quarter_counts import _counts_statement, watermark
     from gate.crossings.queries import (
         conflicts_statement,
         fever_condition,
@@ -786,6 +852,9 @@ def explain_all(engine: Engine, seeded: Seeded, report: dict[str, Any]) -> None:
     week_start, _ = local_day_bounds(today - timedelta(days=7), TZ)
     week_end, _ = local_day_bounds(today, TZ)
     day_start, day_end = local_day_bounds(today - timedelta(days=3), TZ)
+    session_for_dialect = Session(engine)
+    mark = watermark(session_for_dialect)
+    session_for_dialect.close()
     statements: dict[str, tuple[Any, bool]] = {
         "log: household, 7 days": (
             log_query(HOUSEHOLD_BASE + 97, week_start, week_end)
@@ -807,6 +876,10 @@ def explain_all(engine: Engine, seeded: Seeded, report: dict[str, Any]) -> None:
         ),
         "crossings_per_hour, 7 days (the query itself)": (
             per_hour_statement(COMMUNITY_ID, week_start, week_end),
+            True,
+        ),
+        "crossings_per_hour, 7 days (rolled-up counts + live tail + watermark)": (
+            _counts_statement(session_for_dialect, COMMUNITY_ID, week_start, week_end, mark),
             True,
         ),
         "refused_by_code, 1 day": (refused_statement(COMMUNITY_ID, day_start, day_end), True),
@@ -927,7 +1000,24 @@ def render(report: dict[str, Any]) -> str:
             + (f" (+{growth:.1f} MiB over the {export['rss_before_mib']:.1f} before)" if growth
                is not None else "")
             + f"; limit {export['limit_s']:.0f} s: {'met' if export['ok'] else 'NOT MET'}",
+            f"  CPU: this process {export['client_cpu_s']:.1f} s"
+            f" ({export['client_cpu_s'] / max(export['rows'], 1) * 1e6:.2f} us/row), its"
+            f" PostgreSQL backend {export['backend_cpu_s']:.1f} s"
+            f" ({export['backend_cpu_s'] / max(export['rows'], 1) * 1e6:.2f} us/row;"
+            " parallel workers not counted)",
         ]  # fmt: skip
+    rollup = report.get("rollup")
+    if rollup:
+        lines += [
+            "",
+            f"per-hour roll-up: first {rollup['rows']:,} crossings into"
+            f" {rollup['quarter_rows']:,} quarter counts in {rollup['first_s']:.1f} s"
+            f" ({rollup['rows_per_s']:,.0f} rows/s; CPU: backend"
+            f" {rollup['first_backend_cpu_s']:.1f} s, this process"
+            f" {rollup['first_client_cpu_s']:.2f} s); again with nothing new"
+            f" {rollup['again_ms']:.1f} ms; per-hour 7 days before any roll-up (all live)"
+            f" {rollup['per_hour_all_live_ms']:.0f} ms",
+        ]
     explain = report.get("explain")
     if explain:
         lines += ["", "EXPLAIN (ANALYZE, BUFFERS):"]
@@ -1011,6 +1101,8 @@ def main(argv: list[str] | None = None) -> int:
             time_verify(engine, seeded, report)
             log(f"verify_log: {report['chain']['verify_rows_per_s']:,.0f} rows/s")
             save_partial()
+        time_rollup(engine, seeded, report)
+        save_partial()
         office_queries(engine, seeded, args.scale, report)
         save_partial()
         explain_all(engine, seeded, report)
@@ -1058,6 +1150,12 @@ def summary(report: dict[str, Any]) -> dict[str, str]:
         lines[name] = (
             f"p50 {row['median']:.1f} ms, p95 {row['p95']:.1f} ms over {row['n']} runs"
             f" (limit p95 <= {row['limit_ms']:.0f} ms: {result}); {row['detail']}"
+        )
+    if "rollup" in report:
+        rollup = report["rollup"]
+        lines["per-hour roll-up (first, whole log)"] = (
+            f"{rollup['rows']:,} rows in {rollup['first_s']:.1f} s; per-hour 7 days before it"
+            f" {rollup['per_hour_all_live_ms']:.0f} ms"
         )
     if "export" in report:
         export = report["export"]

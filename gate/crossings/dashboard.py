@@ -6,15 +6,18 @@ Read-only; the console's dashboard renders it. Days are the community's local da
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, selectinload
 
 from gate.community.context import current_rules
 from gate.community.models import Community
+from gate.crossings.quarter_counts import behind, roll_up
 from gate.crossings.queries import (
     FeverAlert,
     HourCount,
@@ -28,6 +31,9 @@ from gate.crossings.queries import (
     refused_by_code,
 )
 from gate.devices.models import Device, Gate
+from gate.unit_of_work import unit_of
+
+_log = logging.getLogger(__name__)
 
 CHART_DAYS = 7
 
@@ -74,8 +80,36 @@ class Overview:
     gates: list[Gate]
 
 
+LAZY_ROLLUP_AFTER = 20_000
+"""Crossings above the per-hour counts' watermark past which the overview rolls them up."""
+LAZY_ROLLUP_BATCH = 1_000_000
+"""At most this many ids rolled up by one overview (a first catch-up is spread over views)."""
+
+
+def catch_up_counts(session: Session, now: datetime) -> None:
+    """Roll up the per-hour counts when more than :data:`LAZY_ROLLUP_AFTER` crossings wait
+    above the watermark (``checkpoint crossings rollup`` on a timer keeps it near), in a
+    short write committed first (``UnitOfWork.write_first``).
+
+    Only on PostgreSQL and in a read-only unit of work: on SQLite the write lock would delay
+    the scans. A failure (a busy lock, a writer that did not end in time) is logged and
+    changes nothing: the counts are exact anyway, only slower to read.
+    """
+    unit = unit_of(session)
+    if unit is None or unit.writes or session.get_bind().dialect.name != "postgresql":
+        return
+    if behind(session) <= LAZY_ROLLUP_AFTER:
+        return
+    try:
+        unit.write_first(lambda writing: roll_up(writing, now, wait_s=0.2, limit=LAZY_ROLLUP_BATCH))
+    except DBAPIError:
+        _log.warning("per-hour counts: roll-up on the overview failed", exc_info=True)
+
+
 def overview(session: Session, community: Community, now: datetime) -> Overview:
-    """Everything the overview page shows for ``community`` at ``now`` (aware UTC)."""
+    """Everything the overview page shows for ``community`` at ``now`` (aware UTC); first
+    rolls up the per-hour counts if far behind (:func:`catch_up_counts`)."""
+    catch_up_counts(session, now)
     tz = community.timezone
     today = now.astimezone(ZoneInfo(tz)).date()
     day_start, day_end = local_day_bounds(today, tz)

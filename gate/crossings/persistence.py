@@ -13,14 +13,19 @@ data-modifying CTEs (one round trip instead of three); SQLite runs the three sta
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import weakref
+from collections import namedtuple
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
+    Connection,
+    Dialect,
     Row,
     RowMapping,
+    Select,
     Table,
     bindparam,
     exists,
@@ -31,6 +36,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
 from gate.community.models import Building, Compound
 from gate.crossings.chain import HASHED_ORDER, ChainHead, content_hash
@@ -217,7 +223,8 @@ def lock_household_and_gate(
         "scanned_at": scanned_at,
         "decided_at": scanned_at if decided_at is None else decided_at,
     }
-    return session.connection().execute(_LOCK_HOUSEHOLD_AND_GATE, params).first()
+    # A Core row, or on psycopg a named tuple of the same values (read by attribute alike).
+    return cast("Row[*tuple[Any, ...]] | None", _LOCK_ON_DRIVER.first(session.connection(), params))
 
 
 def known_household(session: Session, household_id: int, community_id: int) -> int | None:
@@ -273,10 +280,11 @@ def insert_crossing(
     params = {_PARAM_PREFIX + name: value for name, value in row.items()}
     gate = {"gate": gate_id, "head_seq": row["gate_seq"], "head_hash": row["row_hash"]}
     if connection.dialect.name == "postgresql":
-        statement, params = _INSERT_ADVANCING_GATE, {**params, **gate}
+        statement, params = _INSERT_ADVANCING_GATE_ON_DRIVER, {**params, **gate}
         if state is not None:
-            statement, params = _INSERT_ADVANCING_GATE_AND_STATE, {**params, **_state(state)}
-        crossing_id = connection.execute(statement, params).scalar_one()
+            statement = _INSERT_ADVANCING_GATE_AND_STATE_ON_DRIVER
+            params = {**params, **_state(state)}
+        crossing_id = statement.first(connection, params).id
     else:
         primary_key = connection.execute(_INSERT, params).inserted_primary_key
         if primary_key is None:
@@ -317,3 +325,108 @@ def lock_households(session: Session, community_id: int, household_ids: Iterable
     if ids:
         params = {"community_id": community_id, "household_ids": ids}
         session.connection().execute(_LOCK_HOUSEHOLDS, params).all()
+
+
+# --- the online scan's statements on psycopg's own cursor -----------------------------------
+
+
+@dataclass(frozen=True)
+class _DriverForm:
+    """A Core statement as compiled once for one PostgreSQL dialect, with what SQLAlchemy
+    would do around it: the fixed parameters' values, the bind processors and the result
+    columns' processors (types such as :class:`UTCDateTime` and enums convert the same)."""
+
+    sql: str
+    fixed: dict[str, Any]
+    required: frozenset[str]
+    binds: tuple[tuple[str, Callable[[Any], Any]], ...]
+    results: tuple[Callable[[Any], Any] | None, ...]
+    row: Callable[..., Any]
+
+
+class _OnDriver:
+    """A scan-path statement sent as a psycopg prepared statement on the session's own
+    connection (its transaction), skipping SQLAlchemy's per-execution work (~0.1 ms a
+    statement on the scan's hot path: bench/scan_api.py). The SQL is the Core statement's
+    own compiled text, so the statement above stays the one source of truth; errors are
+    SQLAlchemy's (wrapped, a lost connection invalidated) as with ``Connection.execute``.
+
+    Anything but PostgreSQL on psycopg, and an engine with event listeners or echo (the
+    tests' statement logs), runs the plain ``Connection.execute``."""
+
+    def __init__(self, statement: Select[Any] | ReturningInsert[Any]) -> None:
+        self.statement = statement
+        self._forms: weakref.WeakKeyDictionary[Dialect, _DriverForm]
+        self._forms = weakref.WeakKeyDictionary()
+
+    def first(self, connection: Connection, params: dict[str, Any]) -> Any:
+        """The first row (attribute access by column name, as a Core row), or None."""
+        form = self._form(connection)
+        if form is None:
+            return connection.execute(self.statement, params).first()
+        raw = self._run(connection, form, params)
+        if raw is None:
+            return None
+        return form.row(
+            *[
+                value if process is None else process(value)
+                for value, process in zip(raw, form.results, strict=True)
+            ]
+        )
+
+    def _form(self, connection: Connection) -> _DriverForm | None:
+        dialect = connection.dialect
+        if (
+            dialect.driver != "psycopg"
+            or connection._has_events  # listeners must see every statement
+            or connection.engine._has_events
+            or connection._echo
+        ):
+            return None
+        form = self._forms.get(dialect)
+        if form is None:
+            form = self._forms[dialect] = _driver_form(self.statement, dialect)
+        return form
+
+    @staticmethod
+    def _run(connection: Connection, form: _DriverForm, params: dict[str, Any]) -> Any:
+        missing = form.required.difference(params)
+        if missing:
+            raise ValueError(f"no value for the parameters {sorted(missing)}")
+        values = {**form.fixed, **params}
+        for name, process in form.binds:
+            values[name] = process(values[name])
+        driver = connection.connection.driver_connection
+        try:
+            return driver.execute(form.sql, values, prepare=True).fetchone()  # type: ignore[union-attr]
+        except Exception as exc:  # what Connection.execute does with a DBAPI error
+            connection._handle_dbapi_exception(exc, form.sql, values, None, None)
+
+
+def _driver_form(statement: Select[Any] | ReturningInsert[Any], dialect: Dialect) -> _DriverForm:
+    compiled = statement.compile(dialect=dialect)
+    if compiled.escaped_bind_names or dialect.paramstyle != "pyformat":  # pragma: no cover
+        raise RuntimeError("the scan path's statements need plain named parameters")
+    names = compiled.construct_params(_check=False)
+    required = frozenset(name for name in names if compiled.binds[name].required)
+    # One processor per parameter here (a sequence only for tuple-valued parameters).
+    processors = cast("dict[str, Callable[[Any], Any]]", compiled._bind_processors)
+    fixed = {  # the statement's constants, converted once
+        name: processors[name](value) if name in processors else value
+        for name, value in names.items()
+        if name not in required
+    }
+    columns = compiled._result_columns  # (keyname, name, objects, type)
+    return _DriverForm(
+        sql=str(compiled),
+        fixed=fixed,
+        required=required,
+        binds=tuple((name, processors[name]) for name in sorted(required & processors.keys())),
+        results=tuple(column.type._cached_result_processor(dialect, None) for column in columns),
+        row=namedtuple("DriverRow", [column.keyname for column in columns]),
+    )
+
+
+_LOCK_ON_DRIVER = _OnDriver(_LOCK_HOUSEHOLD_AND_GATE)
+_INSERT_ADVANCING_GATE_ON_DRIVER = _OnDriver(_INSERT_ADVANCING_GATE)
+_INSERT_ADVANCING_GATE_AND_STATE_ON_DRIVER = _OnDriver(_INSERT_ADVANCING_GATE_AND_STATE)

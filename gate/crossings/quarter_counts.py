@@ -118,9 +118,16 @@ def watermark(session: Session) -> int:
     return int(mark or 0)
 
 
-def roll_up(session: Session, now: datetime, *, wait_s: float = WAIT_FOR_WRITERS_S) -> RollupResult:
-    """Count the crossings above the watermark into their quarters and move it. Flushes,
-    never commits: run it in a writing unit of work (on SQLite it holds the write lock).
+def roll_up(
+    session: Session,
+    now: datetime,
+    *,
+    wait_s: float = WAIT_FOR_WRITERS_S,
+    limit: int | None = None,
+) -> RollupResult:
+    """Count the crossings above the watermark into their quarters and move it (at most
+    ``limit`` ids further, if given). Flushes, never commits: run it in a writing unit of
+    work (on SQLite it holds the write lock).
 
     On PostgreSQL a crossing with an id below the highest may still be uncommitted: the
     roll-up reads the highest id, then waits until every transaction then writing the
@@ -132,6 +139,8 @@ def roll_up(session: Session, now: datetime, *, wait_s: float = WAIT_FOR_WRITERS
     lock(session)
     before = watermark(session)
     highest = int(session.scalar(select(func.max(Crossing.id))) or 0)
+    if limit is not None:
+        highest = min(highest, before + limit)
     if highest <= before:
         return RollupResult(before, before, 0)
     if dialect == "postgresql" and not _writers_done(session, wait_s):
@@ -149,6 +158,11 @@ def roll_up(session: Session, now: datetime, *, wait_s: float = WAIT_FOR_WRITERS
     _set_watermark(session, highest, now)
     session.flush()
     return RollupResult(before, highest, int(added or 0))
+
+
+def behind(session: Session) -> int:
+    """How many ids lie above the watermark (crossings counted live, gaps included)."""
+    return max(int(session.scalar(select(func.max(Crossing.id))) or 0) - watermark(session), 0)
 
 
 def _set_watermark(session: Session, mark: int, now: datetime) -> None:

@@ -17,9 +17,15 @@ warning at construction, never a crash at the gate.
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
+
+from scanner.decoding.crop import Quad
 from scanner.decoding.preprocess import Gray
+
+if TYPE_CHECKING:
+    import zxingcpp
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +75,12 @@ class ZxingBackend:
         )
         return [barcode.text for barcode in found if barcode.valid]
 
-    def read_located(self, gray: Gray) -> tuple[list[str], bool]:
-        """The texts read, and whether a code was located that could not be read (a
-        checksum or format error: damaged, blurred, glare)."""
+    def read_located(self, gray: Gray) -> tuple[list[str], list[Quad]]:
+        """The texts read, and where codes were located that could not be read (a checksum
+        or format error: damaged, blurred, glare): a QR code's four corners, in ``gray``'s
+        pixels; an empty list when none was. Another symbology's failed candidate (or one
+        without a usable position) counts as located with a zero quad: the frame is
+        code-like, but there is no spot to look at again."""
         found = self._zxing.read_barcodes(
             gray,
             formats=self._formats,
@@ -83,7 +92,19 @@ class ZxingBackend:
             return_errors=True,
         )
         texts = [barcode.text for barcode in found if barcode.valid]
-        return texts, any(not barcode.valid for barcode in found)
+        return texts, [self._quad(barcode) for barcode in found if not barcode.valid]
+
+    def _quad(self, barcode: zxingcpp.Barcode) -> Quad:
+        if barcode.format != self._zxing.BarcodeFormat.QRCode:
+            return np.zeros((4, 2))
+        position = barcode.position
+        corners = (
+            position.top_left,
+            position.top_right,
+            position.bottom_right,
+            position.bottom_left,
+        )
+        return np.array([[point.x, point.y] for point in corners], dtype=np.float64)
 
 
 class WeChatBackend:

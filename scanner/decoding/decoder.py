@@ -44,6 +44,7 @@ import numpy.typing as npt
 
 from scanner.decoding import preprocess
 from scanner.decoding.backends import BACKEND_NAMES, Backend, ZxingBackend, load_backend
+from scanner.decoding.crop import CROP_SIDE_PX, Quad, largest, located_crop, source_box
 from scanner.decoding.locate import finder_like
 from scanner.decoding.preprocess import Gray
 from scanner.decoding.rectify import rectified
@@ -54,9 +55,15 @@ Fallbacks = Literal["background", "inline", "off"]
 
 # (variant, zxing binarizer or "" for other backends), per backend, cheapest and most
 # productive first. "full_resolution" only exists when the frame was shrunk; it comes early
-# because a small code in a large photo is the likeliest thing shrinking lost.
+# because a small code in a large photo is the likeliest thing shrinking lost. The "located"
+# variants only exist when the first read located a code it could not read: a small crop
+# around it (:mod:`scanner.decoding.crop`), a millisecond or two a read, so they come first.
 _ZXING_STEPS: tuple[tuple[str, str], ...] = (
     ("original", "local"),
+    ("located", "local"),
+    ("located_sharpen", "local"),
+    ("located_threshold", "local"),
+    ("located_clahe", "local"),
     ("original", "histogram"),
     ("rectified", "local"),
     ("full_resolution", "local"),
@@ -81,16 +88,30 @@ _ZBAR_STEPS: tuple[tuple[str, str], ...] = (
 )
 _STEPS = {"zxing": _ZXING_STEPS, "wechat": _WECHAT_STEPS, "zbar": _ZBAR_STEPS}
 
-PLANNED_MS_PER_MPX = {"zxing": 8.0, "wechat": 60.0, "zbar": 25.0}
-"""Planned cost of one call, ms per megapixel, by backend: about the 75th percentile
-measured on a 2-core x86 machine over the photo sets (``bench/decoder.py --costs``).
-Fixed, so the plan for an image never depends on what the decoder saw before."""
+PLANNED_MS_PER_MPX = {"zxing": 5.0, "wechat": 60.0, "zbar": 25.0}
+"""Planned cost of one call, ms per megapixel, by backend. zxing: CPU time per read over
+every frame-path read of the BoofCV and ZXing photos (438 reads, 2-core x86): p75 2.7,
+p95 4.8 (frames over 0.5 MP: p95 3.0, the longest read 6.4 ms); the others: about the 75th
+percentile. Fixed, so the plan for an image never depends on what the decoder saw before."""
 PLANNED_OVERHEAD_MS = 0.5
 """Planned cost of preparing a variant and of calling into a library, per step."""
-PLANNED_VARIANT_MS_PER_MPX = {"rectified": 30.0}
-"""Planned cost of making a variant that is not cheap, ms per megapixel of the frame (the
-rectified redraw: a contour search, template matches and a resample, ~8-12 ms of CPU at
-640x480 on a loaded 2-core machine; its library call reads a small clean image)."""
+PLANNED_VARIANT_MS_PER_MPX = {
+    "rectified": 30.0,
+    "adaptive_threshold": 12.0,
+    "clahe": 4.5,
+    "flatten_light": 4.0,
+    "sharpen": 3.5,
+    "located": 3.0,
+    "located_threshold": 12.0,
+    "located_clahe": 4.5,
+    "located_sharpen": 3.5,
+}
+"""Planned cost of making a variant, ms per megapixel of what it is made from (the frame;
+for "located", the crop's area in the full-resolution frame; for "located_*", the crop), at
+about the 95th percentile of the CPU time measured over the photo sets. The rectified
+redraw (a contour search, template matches and a resample) is ~8-12 ms of CPU at 640x480 on
+a loaded 2-core machine; its library call reads a small clean image. Variants not listed
+cost well under a millisecond."""
 
 
 @dataclass(frozen=True)
@@ -213,6 +234,7 @@ class Decoder:
         run.planned_ms = _planned_ms(first, frame)
         if texts:
             return self._result(texts, first, run)
+        variants.located = largest(located)
         # The look serves camera frames. A frame larger than max_side is a still photo
         # (shrinking may have lost a small code's finder patterns): it gets the whole plan.
         shrunk = full.shape != frame.shape
@@ -244,7 +266,7 @@ class Decoder:
             run.skipped = True
             return ()
         # A costly variant is planned before it is made: making it is most of its cost.
-        making = PLANNED_VARIANT_MS_PER_MPX.get(step.variant, 0.0) * variants.frame_mpx
+        making = variants.making_ms(step.variant)
         if run.planned_ms + making + PLANNED_OVERHEAD_MS > self.config.budget_ms:
             run.skipped = True
             return ()
@@ -288,12 +310,14 @@ class Decoder:
         )
 
 
-def _read_first(step: _Step, frame: Gray) -> tuple[tuple[str, ...], bool]:
-    """The first step's texts, and whether it located a code it could not read."""
+def _read_first(step: _Step, frame: Gray) -> tuple[tuple[str, ...], list[Quad]]:
+    """The first step's texts, and where it located codes it could not read."""
     if isinstance(step.backend, ZxingBackend) and step.variant == "original":
         texts, located = step.backend.read_located(frame)
+        if isinstance(located, bool):  # a stand-in that only says whether (tests' fakes)
+            located = [np.zeros((4, 2))] if located else []
         return tuple(dict.fromkeys(texts)), located
-    return tuple(dict.fromkeys(step.backend.read(frame))), False
+    return tuple(dict.fromkeys(step.backend.read(frame))), []
 
 
 def _planned_ms(step: _Step, gray: Gray) -> float:
@@ -350,6 +374,13 @@ class _FallbackLane:
                     break
 
 
+_CROP_VARIANTS = {
+    "located_sharpen": preprocess.sharpen,
+    "located_threshold": preprocess.adaptive_threshold,
+    "located_clahe": preprocess.clahe,
+}
+
+
 class _VariantCache:
     """Computes each image variant of one frame at most once, on first use."""
 
@@ -357,16 +388,36 @@ class _VariantCache:
         self._full = full
         self._frame = frame
         self._made: dict[str, Gray | None] = {}
+        self.located: Quad | None = None
+        """Where the first read located a code it could not read (frame coordinates)."""
 
-    @property
-    def frame_mpx(self) -> float:
-        """The frame's size in megapixels (what a variant's planned cost scales with)."""
-        return self._frame.size / 1e6
+    def making_ms(self, name: str) -> float:
+        """The planned cost of making variant ``name`` now (0 once made: made only once)."""
+        if name in self._made:
+            return 0.0
+        rate = PLANNED_VARIANT_MS_PER_MPX.get(name, 0.0)
+        if name == "located":
+            box = (
+                None if self.located is None else source_box(self._full, self._frame, self.located)
+            )
+            return 0.0 if box is None else rate * (box[2] - box[0]) * (box[3] - box[1]) / 1e6
+        if name.startswith("located_"):
+            crop_mpx = CROP_SIDE_PX * CROP_SIDE_PX / 1e6
+            return self.making_ms("located") + rate * crop_mpx
+        return rate * self._frame.size / 1e6
 
     def get(self, name: str) -> Gray | None:
         if name not in self._made:
             if name == "rectified":
                 self._made[name] = rectified(self._frame)
+            elif name == "located":
+                spot = self.located
+                self._made[name] = (
+                    None if spot is None else located_crop(self._full, self._frame, spot)
+                )
+            elif name.startswith("located_"):
+                crop = self.get("located")
+                self._made[name] = None if crop is None else _CROP_VARIANTS[name](crop)
             elif name == "full_resolution":
                 shrunk = self._full.shape != self._frame.shape
                 self._made[name] = self._full if shrunk else None

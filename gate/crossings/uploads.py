@@ -20,6 +20,11 @@ its own. A chunk holds its gate for its duration: :data:`CHUNK` bounds how long 
 scan at the same gate may wait (about 0.1 s). The timelines of a chunk's households are
 read once for the chunk (``gate.crossings.timeline.cached_timelines``), not once per
 offline crossing.
+
+The common case, a run of offline crossings with household passes, goes set-based first
+(:mod:`gate.crossings.upload_chunk`), :data:`SET_CHUNK` items a transaction: a handful of
+statements for the chunk instead of two round trips per item, the same rows stored. A run
+that is not all of that case (or that fails) is stored as above, :data:`CHUNK` at a time.
 """
 
 from __future__ import annotations
@@ -60,7 +65,10 @@ from passes import Code, PassError, is_screen_code, parse_pass
 logger = logging.getLogger(__name__)
 
 CHUNK = 100
-"""Items stored per transaction."""
+"""Items stored per transaction, item by item."""
+SET_CHUNK = 250
+"""Items stored per transaction set-based (``gate.crossings.upload_chunk``: about 0.3 ms
+each, where item by item takes about 2 ms)."""
 BACKWARDS_TOLERANCE = timedelta(minutes=2)
 """How far behind its device's latest crossing an uploaded one may be dated before the
 device's clock is taken to have gone back (a journal uploads in the order it was written)."""
@@ -187,8 +195,13 @@ def store_batch(
         for item, backwards in zip(items, _behind_the_mark(uploader, items, now), strict=True)
     ]
     results: list[UploadResult] = []
-    for start in range(0, len(ready), CHUNK):
-        results += _store_chunk(unit, uploader, ready[start : start + CHUNK], now)
+    start = 0
+    while start < len(ready):
+        stored = _store_set_chunk(unit, uploader, ready[start : start + SET_CHUNK], now)
+        if stored is None:
+            stored = _store_chunk(unit, uploader, ready[start : start + CHUNK], now)
+        results += stored
+        start += len(stored)
     return results
 
 
@@ -232,13 +245,11 @@ def _store_chunk(
     if all(item.prelockable for item in chunk):
         try:
             session = unit.session
-            results = _store_set_based(session, uploader, chunk, now)
-            if results is None:
-                household_ids = [item.household_id for item in chunk if item.household_id]
-                lock_households(session, uploader.community_id, household_ids)
-                # Locked for the chunk: their timelines are read once, not once per crossing.
-                with cached_timelines(session, household_ids):
-                    results = [item.store(session) for item in chunk]
+            household_ids = [item.household_id for item in chunk if item.household_id]
+            lock_households(session, uploader.community_id, household_ids)
+            # Locked for the chunk: their timelines are read once, not once per crossing.
+            with cached_timelines(session, household_ids):
+                results = [item.store(session) for item in chunk]
             _note_clock(session, uploader, results, now)
             unit.commit()
             return results
@@ -254,24 +265,34 @@ def _store_chunk(
     return results
 
 
-def _store_set_based(
-    session: Session, uploader: Uploader, chunk: list[_Item], now: datetime
+def _store_set_chunk(
+    unit: UnitOfWork, uploader: Uploader, chunk: list[_Item], now: datetime
 ) -> list[UploadResult] | None:
-    """The chunk stored at once when all of it is the common case (``upload_chunk``);
-    None, nothing written, when it is not."""
+    """The chunk stored at once and committed when all of it is the common case
+    (``upload_chunk``); None, nothing stored, when it is not (or storing it failed: the
+    item path then stores it and answers any error)."""
     offline = [item.offline for item in chunk if item.offline is not None]
     if len(offline) != len(chunk):
         return None
-    context = uploader.contexts.get(session, uploader.community_id)
-    recorded = store_offline_chunk(
-        session, context=context, origin=uploader.origin, items=offline, now=now
-    )
-    if recorded is None:
+    try:
+        session = unit.session
+        context = uploader.contexts.get(session, uploader.community_id)
+        recorded = store_offline_chunk(
+            session, context=context, origin=uploader.origin, items=offline, now=now
+        )
+        if recorded is None:  # nothing written; what it locked stays locked until the commit
+            return None
+        results = [
+            replace(_result(stored, stored.client_id, "stored"), scanned_at=stored.scanned_at)
+            for stored in recorded
+        ]
+        _note_clock(session, uploader, results, now)
+        unit.commit()
+    except Exception as exc:  # a concurrent upload of the same ids, a lost connection, ...
+        logger.info("upload chunk stored by the item path after %r", exc)
+        unit.reset()
         return None
-    return [
-        replace(_result(stored, stored.client_id, "stored"), scanned_at=stored.scanned_at)
-        for stored in recorded
-    ]
+    return results
 
 
 def _store_alone(unit: UnitOfWork, item: _Item) -> UploadResult:

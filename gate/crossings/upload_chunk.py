@@ -193,6 +193,13 @@ def _verified(context: CommunityContext, items: Sequence[OfflineItem]) -> list[V
     return checks
 
 
+def household_named(community_id: int, text: str) -> int | None:
+    """The household a pass text names when this process verified it before (its fields
+    read again would say the same), else None: then ``parse_pass`` tells."""
+    cached = _VERIFIED.get((community_id, text))
+    return None if cached is None else cached.fields.household_id
+
+
 def _verify(context: CommunityContext, text: str, at: datetime) -> VerifiedPass | None:
     """``verify_pass(text, ...)`` at ``at`` when it is a :class:`VerifiedPass`, else None.
 

@@ -57,7 +57,7 @@ from gate.crossings.operations import (
 from gate.crossings.persistence import crossing_id_of, lock_households
 from gate.crossings.supervisors import Supervisor, card_supervisor
 from gate.crossings.timeline import cached_timelines, note_stored
-from gate.crossings.upload_chunk import OfflineItem, store_offline_chunk
+from gate.crossings.upload_chunk import OfflineItem, household_named, store_offline_chunk
 from gate.devices.operations import note_scanned
 from gate.unit_of_work import UnitOfWork, is_retryable
 from passes import Code, PassError, is_screen_code, parse_pass
@@ -392,10 +392,12 @@ def _ready(uploader: Uploader, item: Upload, now: datetime, backwards: bool = Fa
 
     if is_screen_code(request.pass_text):
         return _Item(store, None, False, request.client_id, failed)
-    try:
-        household_id: int | None = parse_pass(request.pass_text).fields.household_id
-    except PassError:
-        household_id = None  # refused before any household is locked
+    household_id = household_named(uploader.community_id, request.pass_text)
+    if household_id is None:
+        try:
+            household_id = parse_pass(request.pass_text).fields.household_id
+        except PassError:
+            household_id = None  # refused before any household is locked
     offline = None
     if household_id is not None and request.override is None and not backwards:
         offline = OfflineItem(request, claim, household_id)  # a household's pass: no outsider

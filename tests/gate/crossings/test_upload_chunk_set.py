@@ -321,3 +321,40 @@ def test_a_remembered_pass_verifies_as_verify_pass_does(db_session: Session) -> 
     assert upload_chunk._verify(revoked, text, T) is None
     plain = verify_pass(text, revoked.keys, community_id=context.community_id, now=T)
     assert isinstance(plain, PassRejected)
+
+
+def test_a_sealed_building_decides_alike(db_session: Session) -> None:
+    from gate.zones.models import ZoneLockRecord
+    from passes import ZoneLevel, ZoneScope
+
+    site, origin = _site(db_session)
+    for household, starts, ends in [(1, 15, 42), (2, -60, 10)]:  # the second ended before
+        db_session.add(
+            ZoneLockRecord(
+                community_id=site.community.id,
+                level=ZoneLevel.SEALED,
+                scope=ZoneScope.BUILDING,
+                building_id=site.households[household].building_id,
+                starts_at=T + timedelta(minutes=starts),
+                ends_at=T + timedelta(minutes=ends),
+                created_by="test",
+            )
+        )
+    db_session.flush()
+    items = [
+        OfflineItem(
+            _request(site, household, direction, minutes), ALLOWED, site.households[household].id
+        )
+        for household, direction, minutes in [
+            (1, OUT, 25),
+            (2, OUT, 26),
+            (1, IN, 35),
+            (1, OUT, 41),
+            (2, IN, 50),
+            (1, IN, 55),
+            (1, OUT, 60),
+        ]
+    ]
+    _both(db_session, site, origin, items)
+    found = _stored(db_session, site, 0)
+    assert any(row["conflict_code"] == "zone_sealed_building" for row in found["rows"])

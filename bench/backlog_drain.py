@@ -25,6 +25,10 @@ For each backend (a PostgreSQL database the bench creates and drops; and/or a SQ
 3. Drain (timed): ``gunicorn gate.wsgi:app`` (``--workers``, gthread) on that database and
    ``scanner.sync.Uploader`` with ``scanner.api_client.ApiClient`` in batches of ``--batch``
    (500) until the journal has nothing unsent. Failed rounds are retried after a short pause.
+   The CPU each process group spent over the drain is read from ``/proc`` (``proc_cpu``) and
+   printed per row: ``server`` (gunicorn), ``database`` (this database's PostgreSQL backends),
+   ``db background`` (the PostgreSQL server's own processes, shared with anything else on
+   it) and ``client`` (this process: the journal and the uploader).
 4. Verification (exactly once): the server holds exactly N crossings from that device, no
    client id twice, exactly the journal's ids, none rejected, in the journal's order along the
    gate's chain; every journal row is ``sent``; ``gate.verification.log.verify_log`` verifies the
@@ -81,7 +85,7 @@ from gate.issuing.operations import issue_pass
 from gate.migrations import upgrade
 from gate.signing.operations import active_signing_key, create_signing_key
 from gate.verification.log import verify_log
-from passes import Direction
+from passes import Direction, wire
 from scanner.api_client import MAX_BATCH, ApiClient, BatchResult, BundleAnswer
 from scanner.bundle import save_bundle
 from scanner.deciding import DecidingConfig, ScanRequest, decide_offline
@@ -305,7 +309,7 @@ class TimedClient:
         self.started = time.perf_counter()
         self._last_report = self.started
 
-    def upload_batch(self, crossings: Sequence[Mapping[str, Any]]) -> list[BatchResult]:
+    def upload_batch(self, crossings: Sequence[wire.Crossing]) -> list[BatchResult]:
         began = time.perf_counter()
         results = self._inner.upload_batch(crossings)
         finished = time.perf_counter()

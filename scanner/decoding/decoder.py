@@ -64,9 +64,12 @@ _ZXING_STEPS: tuple[tuple[str, str], ...] = (
     ("located_sharpen", "local"),
     ("located_threshold", "local"),
     ("located_clahe", "local"),
+    ("brighten", "local"),
     ("original", "histogram"),
     ("rectified", "local"),
     ("full_resolution", "local"),
+    ("half_resolution", "local"),
+    ("half_resolution_brighten", "local"),
     ("sharpen", "local"),
     ("upscale", "local"),
     ("adaptive_threshold", "local"),
@@ -105,6 +108,8 @@ PLANNED_VARIANT_MS_PER_MPX = {
     "located_threshold": 12.0,
     "located_clahe": 4.5,
     "located_sharpen": 3.5,
+    "brighten": 0.5,
+    "half_resolution_brighten": 0.5,
 }
 """Planned cost of making a variant, ms per megapixel of what it is made from (the frame;
 for "located", the crop's area in the full-resolution frame; for "located_*", the crop), at
@@ -225,8 +230,8 @@ class Decoder:
         run = _Run(started=self._clock())
         deadline = run.started + self.config.budget_ms / 1000
         full = preprocess.to_gray(image)
-        frame = preprocess.limit_size(full, self.config.max_side)
-        variants = _VariantCache(full, frame)
+        frame, halved = preprocess.shrink(full, self.config.max_side)
+        variants = _VariantCache(full, frame, halved)
 
         first = self._steps[0]
         texts, located = _read_first(first, frame)
@@ -238,7 +243,7 @@ class Decoder:
         # The look serves camera frames. A frame larger than max_side is a still photo
         # (shrinking may have lost a small code's finder patterns): it gets the whole plan.
         shrunk = full.shape != frame.shape
-        if not located and not shrunk and not finder_like(frame):
+        if not located and not shrunk and not _looks_code_like(variants, frame):
             return self._late_or_nothing(run, code_like=False)
         for step in self._steps[1:]:
             found = self._try(step, variants, run, deadline)
@@ -308,6 +313,15 @@ class Decoder:
             steps=run.steps,
             late=late,
         )
+
+
+def _looks_code_like(variants: _VariantCache, frame: Gray) -> bool:
+    """The cheap look for finder patterns; in a dark frame on its brightened copy (the look's
+    threshold offset would take a dim code's finder patterns for flat grey)."""
+    if finder_like(frame):
+        return True
+    brightened = variants.get("brighten")
+    return brightened is not None and finder_like(brightened) > 0
 
 
 def _read_first(step: _Step, frame: Gray) -> tuple[tuple[str, ...], list[Quad]]:
@@ -384,9 +398,10 @@ _CROP_VARIANTS = {
 class _VariantCache:
     """Computes each image variant of one frame at most once, on first use."""
 
-    def __init__(self, full: Gray, frame: Gray) -> None:
+    def __init__(self, full: Gray, frame: Gray, halved: Gray | None = None) -> None:
         self._full = full
         self._frame = frame
+        self._halved = halved
         self._made: dict[str, Gray | None] = {}
         self.located: Quad | None = None
         """Where the first read located a code it could not read (frame coordinates)."""
@@ -404,6 +419,8 @@ class _VariantCache:
         if name.startswith("located_"):
             crop_mpx = CROP_SIDE_PX * CROP_SIDE_PX / 1e6
             return self.making_ms("located") + rate * crop_mpx
+        if name.startswith("half_resolution"):
+            return 0.0 if self._halved is None else rate * self._halved.size / 1e6
         return rate * self._frame.size / 1e6
 
     def get(self, name: str) -> Gray | None:
@@ -418,6 +435,11 @@ class _VariantCache:
             elif name.startswith("located_"):
                 crop = self.get("located")
                 self._made[name] = None if crop is None else _CROP_VARIANTS[name](crop)
+            elif name == "half_resolution":
+                self._made[name] = self._halved
+            elif name == "half_resolution_brighten":
+                halved = self._halved
+                self._made[name] = None if halved is None else preprocess.brighten(halved)
             elif name == "full_resolution":
                 shrunk = self._full.shape != self._frame.shape
                 self._made[name] = self._full if shrunk else None

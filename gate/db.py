@@ -141,13 +141,21 @@ def make_engine(
     it holds personal data; SQLite gives the WAL the file's own mode):
 
     - ``journal_mode=WAL``: readers (office pages) never block the writer (scan API).
-    - ``synchronous=FULL``: a crossing is acknowledged to the gate only after its transaction
-      commits, and the gate shows green on that acknowledgement; the log is an audit record.
-      With WAL, NORMAL survives a crash of the process but may lose the last commits on power
-      loss (or a kernel crash): the gate would have let people through that the log no longer
-      shows. FULL fsyncs the WAL on every commit so it does not. The cost is small: about
-      0.35 ms of wall time a commit on the bench machine's disk, against 2.5-3 ms of CPU a scan
-      (bench/sqlite_office.py); it is not where the scan latency came from (the lock queue was).
+    - Durable commits: a crossing is acknowledged to the gate only after its transaction
+      commits, and the gate shows green on that acknowledgement; the log is an audit record,
+      so a commit that returned must survive power loss, not only a crash of the process.
+      SQLite's ``synchronous=FULL`` gives that by syncing the WAL inside ``COMMIT``, with the
+      write lock held: every other writer waited for each fsync (0.25 ms on an idle disk,
+      3-8 ms on a busy one: most of a scan's time under the lock). So the connection runs
+      ``synchronous=NORMAL`` (``COMMIT`` writes the WAL frames without syncing them) and
+      :class:`_WriterConnection` syncs the WAL file itself after a writing ``COMMIT``, once the
+      write turn has passed on, before ``commit()`` returns: as durable as FULL for every
+      acknowledged transaction (the WAL is replayed in order, so a sync also covers the commits
+      before it; SQLite's checkpoints still sync the WAL first and the database after), and
+      concurrent syncs overlap. Another connection may read a commit before its sync ends;
+      what it then writes is synced after it, so it is never durable without it.
+      tests/faults/test_gate_power_cut.py cuts the power under four writing threads and finds
+      every acknowledged row. If WAL cannot be enabled, FULL.
     - ``foreign_keys=ON``: SQLite ignores foreign keys otherwise.
     - ``busy_timeout=5000``: wait for the write lock instead of failing at once.
     - Transactions start with ``BEGIN IMMEDIATE`` (the driver's own implicit BEGIN is disabled):
@@ -159,11 +167,11 @@ def make_engine(
     - Before ``BEGIN IMMEDIATE`` a writer takes its turn in :class:`SQLiteWriters` (arrival
       order in the process, an ``flock`` between processes) instead of polling in SQLite's busy
       handler, whose sleeps grow to 100 ms and let newcomers overtake a waiting scan.
-    - WAL checkpoints stay automatic (PASSIVE, every 1000 pages, run by the connection that
-      commits past it: 8-16 ms once every ~150 scans, during which that writer keeps its turn;
-      measured, and too small beside the target to move elsewhere). A read transaction (an
-      export being downloaded) keeps the checkpoint from passing its snapshot until it ends;
-      writers are not held up, the WAL only grows meanwhile.
+    - WAL checkpoints: PASSIVE, run every :data:`SQLITE_CHECKPOINT_EVERY` writing commits of
+      a process by the committing connection after its turn (SQLite's own at 1000 WAL pages
+      runs inside ``COMMIT``, within the turn: 5-15 ms). A read transaction (an export being
+      downloaded) keeps a checkpoint from passing its snapshot until it ends; writers are not
+      held up, the WAL only grows meanwhile.
 
     PostgreSQL: a pooled connection that sat idle for ``idle_ping_seconds`` is pinged before
     use and replaced if the server dropped it (a restart overnight costs a reconnect, not a
@@ -240,6 +248,11 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 then (for a writer outside it: a CLI job, a migration) in SQLite's busy handler."""
 
 
+SQLITE_CHECKPOINT_EVERY = 50
+"""Writing commits of a process between two of its own WAL checkpoints (a scan writes ~13
+pages: SQLite's automatic checkpoint at 1000 pages then rarely comes first)."""
+
+
 class SQLiteWriters:
     """The queue of this process's writers to one SQLite file, and the file lock that passes
     the write lock between processes (``<database>-writer``, beside the WAL).
@@ -268,6 +281,7 @@ class SQLiteWriters:
         self._waiting: deque[threading.Lock] = deque()
         self._fd: int | None = None
         self._held_fd: int | None = None
+        self._commits = 0
 
     @classmethod
     def of(cls, database: Path) -> SQLiteWriters:
@@ -305,6 +319,17 @@ class SQLiteWriters:
                     os.close(fd)
         finally:
             self._pass_turn()
+
+    def checkpoint_due(self) -> bool:
+        """True once every :data:`SQLITE_CHECKPOINT_EVERY` writing commits of this process:
+        the committing connection then runs a PASSIVE checkpoint, its turn already passed on
+        (SQLite's own, every 1000 WAL pages, runs inside ``COMMIT``, so within the turn)."""
+        with self._mutex:
+            self._commits += 1
+            if self._commits < SQLITE_CHECKPOINT_EVERY:
+                return False
+            self._commits = 0
+            return True
 
     def _take_turn(self, timeout: float) -> bool:
         with self._mutex:
@@ -371,19 +396,37 @@ _WRITERS_LOCK = threading.Lock()
 
 
 class _WriterConnection(sqlite3.Connection):
-    """A sqlite3 connection that ends its writer's turn (:class:`SQLiteWriters`) when its
-    transaction ends."""
+    """A sqlite3 connection to a database file that ends its writer's turn
+    (:class:`SQLiteWriters`) when its transaction ends, then makes a writing transaction
+    durable itself: SQLite writes the WAL frames at ``COMMIT`` (``synchronous=NORMAL``) and
+    :meth:`commit` syncs the WAL after the turn has passed on, before it returns."""
 
     checkpoint_writers: SQLiteWriters | None = None
     checkpoint_has_turn = False
+    checkpoint_immediate = False
+    """The open transaction began IMMEDIATE (a writing one)."""
+    checkpoint_wal: str | None = None
+    """The WAL to sync after a writing commit; None: SQLite syncs it itself (FULL)."""
+    checkpoint_synced_changes = 0
 
     def commit(self) -> None:
+        wrote = self.checkpoint_immediate or self.total_changes != self.checkpoint_synced_changes
+        self.checkpoint_immediate = False
         try:
             super().commit()
         finally:
             self.checkpoint_end_turn()
+        if wrote and self.checkpoint_wal is not None:
+            _sync_file(self.checkpoint_wal)  # acknowledged only once on disk
+            self.checkpoint_synced_changes = self.total_changes
+            if self.checkpoint_writers is not None and self.checkpoint_writers.checkpoint_due():
+                # Off the write turn: other writers commit meanwhile. PASSIVE never waits; one
+                # that fails is upkeep, not the committed work's failure: the next one catches up.
+                with suppress(sqlite3.Error):
+                    self.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
 
     def rollback(self) -> None:
+        self.checkpoint_immediate = False
         try:
             super().rollback()
         finally:
@@ -401,18 +444,32 @@ class _WriterConnection(sqlite3.Connection):
             self.checkpoint_writers.release()
 
 
+def _sync_file(path: str) -> None:
+    """fdatasync ``path`` (its data and the size that reads it back)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
+
+
 def _sqlite_on_connect(dbapi_connection: Any, connection_record: ConnectionPoolEntry) -> None:
     # Take transaction control away from the sqlite3 module; _sqlite_on_begin emits BEGIN.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
+        journal_mode = cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        if isinstance(dbapi_connection, _WriterConnection):
-            database = cursor.execute("PRAGMA database_list").fetchone()[2]
+        database = cursor.execute("PRAGMA database_list").fetchone()[2]
+        if isinstance(dbapi_connection, _WriterConnection) and database:
             dbapi_connection.checkpoint_writers = SQLiteWriters.of(Path(database))
+            if str(journal_mode).lower() == "wal":
+                # Durable all the same: commit() syncs the WAL, after the write turn.
+                cursor.execute("PRAGMA synchronous=NORMAL")
+                dbapi_connection.checkpoint_wal = database + "-wal"
+                return
+        cursor.execute("PRAGMA synchronous=FULL")
     finally:
         cursor.close()
 
@@ -443,6 +500,8 @@ def _sqlite_on_begin(connection: Connection) -> None:
         if isinstance(dbapi_connection, _WriterConnection):
             dbapi_connection.checkpoint_end_turn()
         raise
+    if isinstance(dbapi_connection, _WriterConnection):
+        dbapi_connection.checkpoint_immediate = mode == "IMMEDIATE"
 
 
 def session_factory(engine: Engine | Connection) -> sessionmaker[Session]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from browser_helpers import Site, write_y4m
+from browser_helpers import Site, log_in, write_y4m
 from sqlalchemy import select
 
 from gate.community.models import Community
@@ -20,6 +20,39 @@ from gate.issuing.printing import render_card_png
 from passes import HouseholdStatus
 
 PHONE = {"width": 360, "height": 640}
+TIMEOUT_MS = 20_000
+READY = "() => { const s = window.GateOffline.status(); return s.hasBundle && !s.uploading; }"
+"""The phone gate has its bundle kept and is not uploading: ready to go offline."""
+
+
+@dataclass
+class Phone:
+    """A phone's browser context at the gate page, and the page's script errors."""
+
+    context: Any
+    page: Any
+    problems: list[str]
+
+    def reopen(self) -> Any:
+        """A new page in the same phone (its journal and kept files stay), watched as the
+        first was."""
+        self.page = self.context.new_page()
+        self.page.on("pageerror", lambda error: self.problems.append(str(error)))
+        return self.page
+
+
+def open_phone(browser: Any, base: str, username: str, password: str) -> Phone:
+    """A phone (360x640, Chinese) logged in as ``username`` at the gate page, its files and
+    bundle kept for offline use."""
+    context = browser.new_context(locale="zh-CN", viewport=PHONE)
+    context.set_default_timeout(TIMEOUT_MS)
+    phone = Phone(context, None, [])
+    page = phone.reopen()
+    log_in(page, base, username, password)
+    page.goto(f"{base}/gate")
+    page.wait_for_selector("#gate[data-kept='1']")
+    page.wait_for_function(READY)
+    return phone
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from browser_helpers import (
     seed_site,
     write_y4m,
 )
-from phone_gate_helpers import PHONE
+from phone_gate_helpers import open_phone
 from sqlalchemy import select
 
 from gate.accounts.models import Role
@@ -38,7 +38,6 @@ pytestmark = pytest.mark.browser
 
 TIMEOUT_MS = 20_000
 PURPOSE = "离线时送到的外卖"
-READY = "() => { const s = window.GateOffline.status(); return s.hasBundle && !s.uploading; }"
 
 
 def test_a_visitor_let_in_at_two_offline_phones_is_a_conflict_after_upload(
@@ -131,17 +130,9 @@ def test_a_visitor_let_in_at_two_offline_phones_is_a_conflict_after_upload(
 
 
 def _phone(browser: Any, base: str, site: Any) -> tuple[Any, Any, list[str]]:
-    """A phone at the gate, its files and bundle kept for offline use."""
-    context = browser.new_context(locale="zh-CN", viewport=PHONE)
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    log_in(page, base, "volunteer", site.passwords[Role.VOLUNTEER])
-    page.goto(f"{base}/gate")
-    page.wait_for_selector("#gate[data-kept='1']")
-    page.wait_for_function(READY)
-    return context, page, problems
+    """A volunteer's phone at the gate, its files and bundle kept for offline use."""
+    phone = open_phone(browser, base, "volunteer", site.passwords[Role.VOLUNTEER])
+    return phone.context, phone.page, phone.problems
 
 
 def _wait_walk_in(site: Any) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from browser_helpers import launch, live_server, log_in, require_browser, seed_site
-from phone_gate_helpers import PHONE
+from phone_gate_helpers import READY, open_phone
 from sqlalchemy import select
 
 from gate.accounts.models import Role, User
@@ -19,9 +19,7 @@ from gate.visitors.models import WalkIn
 
 pytestmark = pytest.mark.browser
 
-TIMEOUT_MS = 20_000
 PURPOSE = "离线登记的快递"
-READY = "() => { const s = window.GateOffline.status(); return s.hasBundle && !s.uploading; }"
 
 
 def _walk_in(site: object) -> WalkIn | None:
@@ -43,16 +41,8 @@ def test_an_offline_walk_in_is_sent_only_under_the_volunteer_who_made_it(tmp_pat
     with live_server(site.app) as base, sync_api.sync_playwright() as playwright:
         browser = launch(playwright, chromium)
         try:
-            context = browser.new_context(locale="zh-CN", viewport=PHONE)
-            context.set_default_timeout(TIMEOUT_MS)
-            page = context.new_page()
-            problems: list[str] = []
-            page.on("pageerror", lambda error: problems.append(str(error)))
-            log_in(page, base, "volunteer", site.passwords[Role.VOLUNTEER])
-            page.goto(f"{base}/gate")
-            page.wait_for_selector("#gate[data-kept='1']")
-            page.wait_for_function(READY)
-
+            phone = open_phone(browser, base, "volunteer", site.passwords[Role.VOLUNTEER])
+            context, page = phone.context, phone.page
             context.set_offline(True)
             page.click("#walkin-open")
             page.click('.walkin-kind[data-kind="delivery"]')
@@ -64,8 +54,7 @@ def test_an_offline_walk_in_is_sent_only_under_the_volunteer_who_made_it(tmp_pat
 
             context.set_offline(False)
             context.clear_cookies()
-            page = context.new_page()
-            page.on("pageerror", lambda error: problems.append(str(error)))
+            page = phone.reopen()
             log_in(page, base, "supervisor", site.passwords[Role.SUPERVISOR])
             page.goto(f"{base}/gate")
             page.wait_for_selector("#gate[data-kept='1']")
@@ -84,6 +73,6 @@ def test_an_offline_walk_in_is_sent_only_under_the_volunteer_who_made_it(tmp_pat
             else:
                 raise AssertionError("the volunteer's kept walk-in was not sent")
             assert stored.user_id == _user_id(site, "volunteer")
-            assert problems == []
+            assert phone.problems == []
         finally:
             browser.close()

@@ -19,7 +19,7 @@ behind its device's clock, of a registered household with an issued pass, under 
 that is new and unique in the chunk, at a gate of the community. Anything else makes
 :func:`store_offline_chunk` answer None before it writes anything, and the caller stores
 the chunk item by item (``gate.crossings.uploads``). The results are those of the item path,
-row for row (``tests/crossings/test_upload_chunk_set.py`` compares them column by column).
+row for row (``tests/gate/crossings/test_upload_chunk_set.py`` compares them column by column).
 """
 
 from __future__ import annotations

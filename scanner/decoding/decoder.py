@@ -54,27 +54,29 @@ DEFAULT_BUDGET_MS = 40.0
 Fallbacks = Literal["background", "inline", "off"]
 
 # (variant, zxing binarizer or "" for other backends), per backend, cheapest and most
-# productive first. "full_resolution" only exists when the frame was shrunk; it comes early
-# because a small code in a large photo is the likeliest thing shrinking lost. The "located"
+# productive first (the order measured best over the BoofCV and ZXing photos). The "located"
 # variants only exist when the first read located a code it could not read: a small crop
 # around it (:mod:`scanner.decoding.crop`), a millisecond or two a read, so they come first.
+# "brighten" only exists for a dark frame. "full_resolution" and "half_resolution" only exist
+# when the frame was shrunk (a small code in a large photo is the likeliest thing shrinking
+# lost); the full one rarely fits the budget, the halving made on the way down often does.
 _ZXING_STEPS: tuple[tuple[str, str], ...] = (
     ("original", "local"),
     ("located", "local"),
+    ("located_clahe", "local"),
     ("located_sharpen", "local"),
     ("located_threshold", "local"),
-    ("located_clahe", "local"),
     ("brighten", "local"),
     ("original", "histogram"),
-    ("rectified", "local"),
     ("full_resolution", "local"),
     ("half_resolution", "local"),
     ("half_resolution_brighten", "local"),
+    ("clahe", "local"),
+    ("rectified", "local"),
     ("sharpen", "local"),
     ("upscale", "local"),
     ("adaptive_threshold", "local"),
     ("denoise", "histogram"),
-    ("clahe", "local"),
     ("flatten_light", "local"),
     ("sharpen", "histogram"),
     ("upscale", "histogram"),

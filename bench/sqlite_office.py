@@ -1,8 +1,10 @@
 """The embedded (SQLite) mode under load: scans per second with 1-4 gunicorn workers, and the
-scan latency at a paced rate while the office works (issue #16 item 5).
+scan latency at a paced rate while the office works (issue #16 item 5), for each server variant
+side by side in one run (``--variants``, see ``bench/sqlite_variant_wsgi.py``: ``before`` the
+writer turns and the WAL synced after them, ``queue``, ``deployed``).
 
-For each worker count it starts gunicorn on ``gate.wsgi:app`` with ``deploy/gunicorn.conf.py``
-against one SQLite file (WAL, synchronous=FULL, as deployed) and measures:
+For each worker count and variant it starts gunicorn with ``deploy/gunicorn.conf.py`` against
+one SQLite file (WAL; durable commits) and measures:
 
 1. the **peak**: ``--clients`` scanners (one device each, keep-alive) posting scans as fast as
    answers come, with the machine CPU per scan (server, clients) from ``/proc``;
@@ -12,7 +14,9 @@ against one SQLite file (WAL, synchronous=FULL, as deployed) and measures:
    the office's heavy reads: the crossing log (the first page and ``--pages`` keyset pages
    after it), the log's CSV export (read to the end), and the household import preview of a
    ``--sheet-rows``-row CSV sheet. It prints the scan p50/p95/p99 (target: p95 <= 100 ms at
-   100 scans/s) and each office action's median and p95.
+   100 scans/s), each office action's median and p95, whether the load generator kept up
+   (the rate it sent; how late its own processes woke for a send: a loaded machine starves
+   them too), and how long writers waited for their turn and held it.
 
 Each scan's latency is measured from its scheduled send time, so a scanner held up by a slow
 answer counts the wait (no coordinated omission). The households are exempt from the quota, so
@@ -21,8 +25,8 @@ grows during the run (the export reads it all).
 
 Usage::
 
-    python bench/sqlite_office.py                          # workers 1,2,3,4; 100 scans/s
-    python bench/sqlite_office.py --workers 1,2 --seconds 10 --rate 100 --office 2
+    python bench/sqlite_office.py                  # workers 1,2,3,4 x before,deployed; 100/s
+    python bench/sqlite_office.py --workers 1,2 --variants before,queue,deployed --seconds 10
 """
 
 from __future__ import annotations
@@ -188,14 +192,40 @@ def generator_line(result: Measured, rate: float) -> tuple[str, bool]:
     )
 
 
+def turns_line(turns_file: Path, began: float, ended: float) -> str | None:
+    """The write turns taken between ``began`` and ``ended`` (``time.time()``): how long each
+    waited for its turn and held it (``CHECKPOINT_BENCH_TURNS``; not in ``before``)."""
+    if not turns_file.exists():
+        return None
+    waited, held = [], []
+    for line in turns_file.read_text(encoding="utf-8").splitlines():
+        for asked, wait_ms, hold_ms in json.loads(line):
+            if began <= asked <= ended:
+                waited.append(wait_ms)
+                held.append(hold_ms)
+    if not held:
+        return None
+
+    def spread(values: list[float]) -> str:
+        values = sorted(values)
+        p95, p99 = (values[min(len(values) - 1, int(f * len(values)))] for f in (0.95, 0.99))
+        return f"median {statistics.median(values):.1f}, p95 {p95:.1f}, p99 {p99:.1f} ms"
+
+    return (
+        f"    write turns (scans and the office's writes): {len(held)}; waited {spread(waited)};"
+        f" held {spread(held)}; busy {sum(held) / 1000 / (ended - began):.0%} of the time"
+    )
+
+
 def start_server(
-    url: str, instance: Path, workers: int, threads: int, variant: str
+    url: str, instance: Path, workers: int, threads: int, variant: str, turns_file: Path
 ) -> tuple[subprocess.Popen[bytes], str]:
     """gunicorn with the deployment's configuration on ``bench/sqlite_variant_wsgi.py``
     (``variant`` applied in each worker), no worker recycling, on a free port."""
     port = free_port()
     env = {
         **os.environ,
+        "CHECKPOINT_BENCH_TURNS": str(turns_file),
         "CHECKPOINT_DATABASE_URL": url,
         "CHECKPOINT_ENV": "test",
         "CHECKPOINT_INSTANCE_DIR": str(instance),
@@ -296,10 +326,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", default="1,2,3,4", help="gunicorn worker counts [1,2,3,4]")
     parser.add_argument(
         "--variants",
-        default="busy-handler,queue",
+        default="before,deployed",
         help="server variants, each with every worker count (bench/sqlite_variant_wsgi.py):"
-        " busy-handler (before the writer queue), queue (as deployed); a /switch=SECONDS"
-        " suffix sets the thread switch interval [busy-handler,queue]",
+        " before (SQLite's busy handler, WAL synced inside COMMIT), queue (writer turns, WAL"
+        " synced inside COMMIT), deployed (turns, WAL synced after the turn); a"
+        " /switch=SECONDS suffix sets the thread switch interval [before,deployed]",
     )
     parser.add_argument("--threads", type=int, default=4, help="threads per worker [4]")
     parser.add_argument("--seconds", type=float, default=10.0, help="per measurement [10]")
@@ -313,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(machine())
     print(
-        f"SQLite (WAL, synchronous=FULL); {args.clients} scanners in {args.client_processes}"
+        f"SQLite (WAL); {args.clients} scanners in {args.client_processes}"
         f" processes; {args.seconds:g} s per measurement; gthread x {args.threads} threads;"
         f" paced {args.rate:g} scans/s with {args.office} clerk(s) looping over the log"
         f" (1 + {args.pages} pages), the CSV export and a {args.sheet_rows}-row import preview"
@@ -332,7 +363,8 @@ def main(argv: list[str] | None = None) -> int:
         ]
         for variant, workers in runs:
             tag = f"{variant}, {workers} w"
-            process, base = start_server(url, instance, workers, args.threads, variant)
+            turns_file = instance / f"turns-{len(rows)}.jsonl"
+            process, base = start_server(url, instance, workers, args.threads, variant, turns_file)
             try:
                 wait_ready(base, fixture.tokens[0], process)
                 groups = {
@@ -354,6 +386,7 @@ def main(argv: list[str] | None = None) -> int:
                 for clerk in clerks:
                     clerk.start()
                 time.sleep(1.0)  # the clerks are logged in and busy before the scans start
+                paced_began = time.time()
                 paced = run_clients(
                     paced_client(base, fixture, args.clients, args.rate),
                     clients=args.clients,
@@ -362,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
                     label=f"{args.rate:g}/s + office, {tag}",
                     groups=groups,
                 )
+                paced_ended = time.time()
                 stop_office.set()
                 for clerk in clerks:
                     clerk.join(timeout=180)
@@ -379,6 +413,9 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             print(generator, flush=True)
+            turns = turns_line(turns_file, paced_began, paced_ended)
+            if turns:
+                print(turns)
             for action in ("log page", "export", "import"):
                 timings = [t for clerk in clerks for t in clerk.timings[action]]
                 print(f"    office {_summary(action, timings)}")

@@ -9,11 +9,13 @@ and are documented in ``deploy/checkpoint.env.example``. Command-line options wi
 Sizing: every worker has its own SQLAlchemy engine and PostgreSQL pool (``preload_app`` is
 off, so no connection is ever shared across a fork). One worker holds up to 5 + 10 pooled
 connections, so keep ``workers x app servers x 15`` below PostgreSQL's ``max_connections``
-(or put PgBouncer in between). On SQLite (one compound) SQLite's lock serialises the writes
-whatever the worker count, but keep several workers all the same: an office export or import
-preview holds its worker's GIL, and scans in that worker wait behind it (bench/sqlite_office.py,
-2 busy cores, 30 scans/s with a clerk looping: scan p95 1.1 s with 2 workers, 0.12 s with 4;
-peak 80 scans/s with 1 worker, 160 with 4).
+(or put PgBouncer in between). On SQLite (one compound; also when CHECKPOINT_DATABASE_URL is
+unset) the default is one worker: the writes are serialised whatever the worker count, and in
+one process writers take their turns in a queue of threads (gate.db.SQLiteWriters) instead of
+across processes, with one set of caches (bench/sqlite_office.py, 2 cores shared with other
+work, load 7: peak 262 scans/s with 1 worker, 171 with 2, 155 with 4; at 100 scans/s with a
+clerk looping over log pages, exports and import previews, scan p95 98 ms with 1 worker,
+0.35-0.66 s with 2 or 4).
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ def _int_env(name: str, default: int, *, low: int = 1, high: int = 10_000) -> in
 
 
 def _default_workers() -> int:
+    url = os.environ.get("CHECKPOINT_DATABASE_URL", "").strip()
+    if not url or url.startswith("sqlite"):
+        return 1  # SQLite: see the module docstring
     return min(2 * multiprocessing.cpu_count() + 1, MAX_DEFAULT_WORKERS)
 
 

@@ -11,11 +11,13 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
+import gate.db
 from gate.db import SQLiteWriters, make_engine, session_factory, transaction
 
 
@@ -212,3 +214,51 @@ def test_concurrent_read_then_write_transactions_lose_no_update(engine: Engine) 
     assert not errors
     with transaction(sessions, read_only=True) as session:
         assert session.execute(text("SELECT n FROM counter")).scalar_one() == 150
+
+
+def test_a_writing_commit_syncs_the_wal_after_its_turn_and_a_reading_one_does_not(
+    engine: Engine, database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writers = SQLiteWriters.of(database)
+    synced: list[tuple[str, bool]] = []
+
+    def sync(path: str) -> None:
+        synced.append((path, _free(writers)))
+
+    monkeypatch.setattr(gate.db, "_sync_file", sync)
+    sessions = session_factory(engine)
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    with transaction(sessions) as session:
+        session.execute(text("UPDATE counter SET n = n + 1"))
+    assert synced == [(f"{database.resolve()}-wal", True)]  # synced once the turn was free
+
+    with transaction(sessions, read_only=True) as session:
+        session.execute(text("SELECT n FROM counter")).scalar_one()
+    assert len(synced) == 1
+
+
+def test_a_process_checkpoints_every_so_many_writing_commits(
+    engine: Engine, database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gate.db, "SQLITE_CHECKPOINT_EVERY", 5)
+    checkpoints: list[bool] = []
+    execute = sqlite3.Connection.execute
+
+    def spy(self: sqlite3.Connection, sql: str, *args: Any) -> sqlite3.Cursor:
+        if "wal_checkpoint" in sql:
+            checkpoints.append(_free(SQLiteWriters.of(database)))
+        return execute(self, sql, *args)
+
+    monkeypatch.setattr(gate.db._WriterConnection, "execute", spy, raising=False)
+    SQLiteWriters.of(database)._commits = 0  # the fixture's schema commit counted too
+    sessions = session_factory(engine)
+    for _ in range(4):
+        with transaction(sessions) as session:
+            session.execute(text("UPDATE counter SET n = n + 1"))
+        with transaction(sessions, read_only=True) as session:  # not counted
+            session.execute(text("SELECT n FROM counter")).scalar_one()
+    assert checkpoints == []
+    with transaction(sessions) as session:
+        session.execute(text("UPDATE counter SET n = n + 1"))  # the fifth
+    assert checkpoints == [True]  # run once, off the turn

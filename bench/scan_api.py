@@ -41,6 +41,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import atexit
 import hashlib
 import http.client
 import json
@@ -49,6 +50,7 @@ import os
 import platform
 import random
 import secrets
+import shutil
 import socket
 import statistics
 import subprocess
@@ -170,10 +172,18 @@ DEPLOY_CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "gunicorn.co
 
 
 def start_gunicorn(
-    url: str, instance: Path, workers: int, threads: int, worker_class: str | None
+    url: str,
+    instance: Path,
+    workers: int,
+    threads: int,
+    worker_class: str | None,
+    server: str = "gunicorn",
 ) -> tuple[subprocess.Popen[bytes], str]:
     """gunicorn with the deployment's configuration, ``workers`` workers on a free port (no
-    worker recycling: a worker exiting inside a window would take its CPU time with it)."""
+    worker recycling: a worker exiting inside a window would take its CPU time with it);
+    ``server="granian"``: granian's WSGI server instead (``threads`` blocking threads a
+    worker, its access log on), for an A/B; ``"gunicorn@REV"``: the server and app of git
+    revision REV (exported once; same schema assumed), for a before/after in one run."""
     port = free_port()
     env = {
         **os.environ,
@@ -186,13 +196,42 @@ def start_gunicorn(
         "GUNICORN_MAX_REQUESTS": "0",
         "GUNICORN_LOGLEVEL": "warning",
     }
-    command = [sys.executable, "-m", "gunicorn", "--config", str(DEPLOY_CONFIG)]
-    if worker_class:
-        command += ["--worker-class", worker_class]
+    config, cwd = DEPLOY_CONFIG, None
+    if server.startswith("gunicorn@"):
+        cwd = exported(server.removeprefix("gunicorn@"))
+        config = cwd / "deploy" / "gunicorn.conf.py"
+        env["PYTHONPATH"] = os.pathsep.join([str(cwd), env.get("PYTHONPATH", "")])
+    if server == "granian":  # an A/B candidate (pip install granian), not what is deployed
+        command = [
+            *(sys.executable, "-m", "granian", "--interface", "wsgi", "--no-ws"),
+            *("--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)),
+            *("--blocking-threads", str(threads), "--access-log", "--log-level", "warning"),
+        ]
+    else:
+        command = [sys.executable, "-m", "gunicorn", "--config", str(config)]
+        if worker_class:
+            command += ["--worker-class", worker_class]
     command.append("gate.wsgi:app")
     # The access log is written as deployed (one line a request), to nowhere.
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, cwd=cwd)
     return process, f"http://127.0.0.1:{port}"
+
+
+_EXPORTS: dict[str, Path] = {}
+
+
+def exported(revision: str) -> Path:
+    """The tree of git ``revision`` of this repository, exported to a temporary folder."""
+    if revision not in _EXPORTS:
+        target = Path(tempfile.mkdtemp(prefix="checkpoint-bench-rev-"))
+        atexit.register(shutil.rmtree, target, ignore_errors=True)
+        root = Path(__file__).resolve().parent.parent
+        archive = subprocess.run(
+            ["git", "-C", str(root), "archive", revision], check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+        _EXPORTS[revision] = target
+    return _EXPORTS[revision]
 
 
 def wait_ready(base: str, token: str, process: subprocess.Popen[bytes]) -> None:
@@ -645,6 +684,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--profile", type=Path, default=None, help="py-spy stacks into DIR")
     parser.add_argument(
+        "--servers",
+        default="gunicorn",
+        help="servers to measure in turn, for an A/B: gunicorn (deployed), granian, and"
+        " gunicorn@REV (the code of git revision REV: before/after in one run) [gunicorn]",
+    )
+    parser.add_argument(
         "--postgres",
         default=os.environ.get("CHECKPOINT_TEST_POSTGRES") or DEFAULT_POSTGRES,
         help="admin URL of the PostgreSQL server (a bench database is created there)",
@@ -659,7 +704,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
-    api: dict[int, Measured] = {}
+    servers = args.servers.split(",")
+    api: dict[tuple[str, int], Measured] = {}
     raw: Measured | None = None
     for backend in args.backends.split(","):
         with tempfile.TemporaryDirectory(prefix="checkpoint-bench-") as directory:
@@ -685,23 +731,23 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 print(f"\n[{backend}] setting up ...", flush=True)
                 fixture = set_up(url, instance, households=args.households, devices=args.clients)
-                for workers in worker_counts:
+                for workers, server_name in [(w, s) for w in worker_counts for s in servers]:
                     process, base = start_gunicorn(
-                        url, instance, workers, args.threads, args.worker_class
+                        url, instance, workers, args.threads, args.worker_class, server_name
                     )
                     spy = None
                     try:
                         wait_ready(base, fixture.tokens[0], process)
                         server = proc_cpu.tree(process.pid, proc_cpu.snapshot())
                         if args.profile:
-                            stacks = args.profile / f"api-{backend}-{workers}w.txt"
+                            stacks = args.profile / f"api-{backend}-{server_name}-{workers}w.txt"
                             spy = py_spy(process.pid, args.seconds, stacks)
                         result = run_clients(
                             api_client(base, fixture, args.clients),
                             clients=args.clients,
                             processes=args.client_processes,
                             seconds=args.seconds,
-                            label=f"API {backend}, {workers} worker(s)",
+                            label=f"API {backend}, {server_name}, {workers} worker(s)",
                             groups={"server": proc_cpu.in_pids(server), **database},
                         )
                     finally:
@@ -711,9 +757,9 @@ def main(argv: list[str] | None = None) -> int:
                     print(result.cpu_line(), flush=True)
                     if spy is not None:
                         spy.wait(timeout=60)
-                        print_profile(args.profile / f"api-{backend}-{workers}w.txt")
+                        print_profile(args.profile / f"api-{backend}-{server_name}-{workers}w.txt")
                     if backend == "postgresql":
-                        api[workers] = result
+                        api[server_name, workers] = result
                 if backend == "postgresql" and not args.no_raw:
                     plain = make_url(url).set(drivername="postgresql")
                     conninfo = plain.render_as_string(hide_password=False)
@@ -754,11 +800,12 @@ def main(argv: list[str] | None = None) -> int:
             f" clients {raw.per_scan_ms('clients'):.2f}); target: the API's <= 2x = "
             f"{2 * raw_ms:.2f} ms"
         )
-        for workers, result in api.items():
+        for (server_name, workers), result in api.items():
             ratio = result.per_scan_ms() / raw_ms
             verdict = "meets" if ratio <= 2 else "misses"
             print(
-                f"API, {workers} worker(s): {result.per_scan_ms():.2f} ms = {ratio:.2f}x raw"
+                f"API, {server_name}, {workers} worker(s): {result.per_scan_ms():.2f} ms"
+                f" = {ratio:.2f}x raw"
                 f" ({verdict} the 2x target); server {result.per_scan_ms('server'):.2f},"
                 f" database {result.database_ms():.2f},"
                 f" clients {result.per_scan_ms('clients'):.2f};"

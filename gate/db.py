@@ -15,12 +15,14 @@ import os
 import sqlite3
 import threading
 import time
-from collections import deque
-from collections.abc import Iterator
+import weakref
+from collections import deque, namedtuple
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -30,6 +32,7 @@ from sqlalchemy import (
     Enum,
     Integer,
     MetaData,
+    Select,
     create_engine,
     event,
 )
@@ -37,6 +40,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql.dml import ReturningInsert
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -530,3 +534,104 @@ def transaction(sessions: sessionmaker[Session], *, read_only: bool = False) -> 
         if read_only:
             session.connection(execution_options={SQLITE_BEGIN_OPTION: "DEFERRED"})
         yield session
+
+
+# --- hot-path statements on psycopg's own cursor ------------------------------------------
+
+
+@dataclass(frozen=True)
+class _DriverForm:
+    """A Core statement as compiled once for one PostgreSQL dialect, with what SQLAlchemy
+    would do around it: the constants' values, the bind processors and the result columns'
+    processors (types such as :class:`UTCDateTime` and enums convert the same)."""
+
+    sql: str
+    fixed: dict[str, Any]
+    required: frozenset[str]
+    binds: tuple[tuple[str, Callable[[Any], Any]], ...]
+    results: tuple[Callable[[Any], Any] | None, ...]
+    row: Callable[..., Any]
+
+
+class DriverStatement:
+    """A hot-path statement (a scan's device check, locking read and insert) sent as a
+    psycopg prepared statement on the session's own connection (its transaction), skipping
+    SQLAlchemy's per-execution work (bench/scan_api.py). The SQL is the Core statement's own
+    compiled text, so the statement stays the one source of truth; errors are SQLAlchemy's
+    (wrapped, a lost connection invalidated) as with ``Connection.execute``.
+
+    Anything but psycopg, and an engine with event listeners or echo (the tests' statement
+    logs), runs the plain ``Connection.execute``."""
+
+    def __init__(self, statement: Select[Any] | ReturningInsert[Any]) -> None:
+        self.statement = statement
+        self._forms: weakref.WeakKeyDictionary[Dialect, _DriverForm]
+        self._forms = weakref.WeakKeyDictionary()
+
+    def first(self, connection: Connection, params: dict[str, Any]) -> Any:
+        """The first row (attribute access by column name, as a Core row), or None."""
+        form = self.form(connection)
+        if form is None:
+            return connection.execute(self.statement, params).first()
+        raw = self._run(connection, form, params)
+        if raw is None:
+            return None
+        return form.row(
+            *[
+                value if process is None else process(value)
+                for value, process in zip(raw, form.results, strict=True)
+            ]
+        )
+
+    def form(self, connection: Connection) -> _DriverForm | None:
+        """The compiled form for ``connection``; None where the plain path runs."""
+        dialect = connection.dialect
+        if (
+            dialect.driver != "psycopg"
+            or connection._has_events  # listeners must see every statement
+            or connection.engine._has_events
+            or connection._echo
+        ):
+            return None
+        form = self._forms.get(dialect)
+        if form is None:
+            form = self._forms[dialect] = _driver_form(self.statement, dialect)
+        return form
+
+    @staticmethod
+    def _run(connection: Connection, form: _DriverForm, params: dict[str, Any]) -> Any:
+        missing = form.required.difference(params)
+        if missing:
+            raise ValueError(f"no value for the parameters {sorted(missing)}")
+        values = {**form.fixed, **params}
+        for name, process in form.binds:
+            values[name] = process(values[name])
+        driver = connection.connection.driver_connection
+        try:
+            return driver.execute(form.sql, values, prepare=True).fetchone()  # type: ignore[union-attr]
+        except Exception as exc:  # what Connection.execute does with a DBAPI error
+            connection._handle_dbapi_exception(exc, form.sql, values, None, None)
+
+
+def _driver_form(statement: Select[Any] | ReturningInsert[Any], dialect: Dialect) -> _DriverForm:
+    compiled = statement.compile(dialect=dialect)
+    if compiled.escaped_bind_names or dialect.paramstyle != "pyformat":  # pragma: no cover
+        raise RuntimeError("hot-path statements need plain named parameters")
+    names = compiled.construct_params(_check=False)
+    required = frozenset(name for name in names if compiled.binds[name].required)
+    # One processor per parameter here (a sequence only for tuple-valued parameters).
+    processors = cast("dict[str, Callable[[Any], Any]]", compiled._bind_processors)
+    fixed = {  # the statement's constants, converted once
+        name: processors[name](value) if name in processors else value
+        for name, value in names.items()
+        if name not in required
+    }
+    columns = compiled._result_columns  # (keyname, name, objects, type)
+    return _DriverForm(
+        sql=str(compiled),
+        fixed=fixed,
+        required=required,
+        binds=tuple((name, processors[name]) for name in sorted(required & processors.keys())),
+        results=tuple(column.type._cached_result_processor(dialect, None) for column in columns),
+        row=namedtuple("DriverRow", [column.keyname for column in columns]),
+    )

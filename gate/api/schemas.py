@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 MAX_BATCH = wire.MAX_BATCH
 MAX_CLOCK_SKEW = timedelta(days=400)
+_KNOWN_CODES = frozenset(code.value for code in Code)
+"""Every code the core names (a stored code outside it is shown as it is)."""
 
 
 class ApiError(Exception):
@@ -155,7 +157,7 @@ class StoredVerdict(Protocol):
 
 
 def _verdict(crossing: StoredVerdict, timezone: str) -> wire.Verdict:
-    known = {code.value for code in Code}
+    known = _KNOWN_CODES
     notes = tuple(Code(n) for n in crossing.flags.split() if n in known)
     code = Code(crossing.code) if crossing.code is not None and crossing.code in known else None
     refused_override = [note for note in notes if note in OVERRIDE_REFUSAL_CODES]

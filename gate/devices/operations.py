@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from gate.audit.operations import record_event
-from gate.db import UTCDateTime
+from gate.db import DriverStatement, UTCDateTime
 from gate.devices.models import Device, Gate
 
 ENROLMENT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -130,6 +130,7 @@ _AUTHENTICATE = (
     .join_from(Device.__table__, Gate.__table__, _DEVICES.gate_id == _GATES.id)
     .where(_DEVICES.token_hash == bindparam("token_hash"))
 )
+_AUTHENTICATE_ON_DRIVER = DriverStatement(_AUTHENTICATE)  # every scan: no SQLAlchemy overhead
 
 
 def authenticate(session: Session, token: str) -> DeviceIdentity:
@@ -141,7 +142,7 @@ def authenticate(session: Session, token: str) -> DeviceIdentity:
     if not token:
         raise DeviceError("bad_token", "missing device token")
     digest = _digest(token)
-    row = session.connection().execute(_AUTHENTICATE, {"token_hash": digest}).first()
+    row = _AUTHENTICATE_ON_DRIVER.first(session.connection(), {"token_hash": digest})
     if row is None or not hmac.compare_digest(row.token_hash or "", digest):
         raise DeviceError("bad_token", "unknown device token: enrol the scanner again")
     if row.revoked_at is not None:

@@ -1,8 +1,9 @@
-"""The online scan's statements sent on psycopg's own cursor (``gate.crossings.persistence``'s
-driver path): the same rows as SQLAlchemy's ``Connection.execute``, and the same errors (a
-client id taken by a concurrent scan is SQLAlchemy's ``IntegrityError``, which the scan API
-retries; a connection lost under the statement is invalidated, so the retry gets a new one).
-SQLite, and an engine with event listeners, keep the plain path: checked on both backends."""
+"""The scan's statements sent on psycopg's own cursor (``gate.db.DriverStatement``: the
+device check, the locking read and the insert): the same rows as SQLAlchemy's
+``Connection.execute``, and the same errors (a client id taken by a concurrent scan is
+SQLAlchemy's ``IntegrityError``, which the scan API retries; a connection lost under the
+statement is invalidated, so the retry gets a new one). SQLite, and an engine with event
+listeners, keep the plain path: checked on both backends."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from api_helpers import Compound, assert_chain_intact, build_compound, verdict_o
 
 from gate.crossings import persistence
 from gate.crossings.chain import ChainHead
-from gate.db import make_engine, transaction
+from gate.db import DriverStatement, make_engine, transaction
 from passes import parse_pass
 
 
@@ -51,7 +52,7 @@ def _lock_params(compound: Compound, resident: int = 0) -> dict[str, Any]:
 
 
 def _plain(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(persistence._OnDriver, "_form", lambda self, connection: None)
+    monkeypatch.setattr(DriverStatement, "form", lambda self, connection: None)
 
 
 def test_the_locking_read_gives_the_plain_paths_row(
@@ -59,7 +60,7 @@ def test_the_locking_read_gives_the_plain_paths_row(
 ) -> None:
     params = _lock_params(compound)
     with transaction(compound.sessions) as session:
-        on_driver = persistence._LOCK_ON_DRIVER._form(session.connection()) is not None
+        on_driver = persistence._LOCK_ON_DRIVER.form(session.connection()) is not None
         driver = persistence.lock_household_and_gate(session, **params)
     assert on_driver is (db_backend == "postgresql")
     with monkeypatch.context() as patched:

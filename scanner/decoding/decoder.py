@@ -47,7 +47,7 @@ from scanner.decoding.backends import BACKEND_NAMES, Backend, ZxingBackend, load
 from scanner.decoding.crop import CROP_SIDE_PX, Quad, largest, located_crop, source_box
 from scanner.decoding.locate import finder_like
 from scanner.decoding.preprocess import Gray
-from scanner.decoding.rectify import rectified
+from scanner.decoding.rectify import rectified, rectified_within
 
 DEFAULT_BUDGET_MS = 40.0
 
@@ -101,7 +101,6 @@ percentile. Fixed, so the plan for an image never depends on what the decoder sa
 PLANNED_OVERHEAD_MS = 0.5
 """Planned cost of preparing a variant and of calling into a library, per step."""
 PLANNED_VARIANT_MS_PER_MPX = {
-    "rectified": 30.0,
     "adaptive_threshold": 12.0,
     "clahe": 4.5,
     "flatten_light": 4.0,
@@ -115,10 +114,11 @@ PLANNED_VARIANT_MS_PER_MPX = {
 }
 """Planned cost of making a variant, ms per megapixel of what it is made from (the frame;
 for "located", the crop's area in the full-resolution frame; for "located_*", the crop), at
-about the 95th percentile of the CPU time measured over the photo sets. The rectified
-redraw (a contour search, template matches and a resample) is ~8-12 ms of CPU at 640x480 on
-a loaded 2-core machine; its library call reads a small clean image. Variants not listed
-cost well under a millisecond."""
+about the 95th percentile of the CPU time measured over the photo sets. Variants not listed
+cost well under a millisecond; the rectified redraw plans its own parts
+(:func:`scanner.decoding.rectify.rectified_within`)."""
+_PLANNED_REDRAWN_READ_MS = 2.0
+"""Room kept for reading the rectified redraw (a clean image of at most 700x700 px)."""
 
 
 @dataclass(frozen=True)
@@ -272,6 +272,13 @@ class Decoder:
         if self._clock() >= deadline:
             run.skipped = True
             return ()
+        if step.variant == "rectified" and not variants.made("rectified"):
+            # The redraw plans its own parts (finder search, each candidate grid) within
+            # what is left, keeping room for reading its small image.
+            room = self.config.budget_ms - run.planned_ms - _PLANNED_REDRAWN_READ_MS
+            planned, complete = variants.rectify(room)
+            run.planned_ms += planned
+            run.skipped = run.skipped or not complete
         # A costly variant is planned before it is made: making it is most of its cost.
         making = variants.making_ms(step.variant)
         if run.planned_ms + making + PLANNED_OVERHEAD_MS > self.config.budget_ms:
@@ -408,6 +415,15 @@ class _VariantCache:
         self.located: Quad | None = None
         """Where the first read located a code it could not read (frame coordinates)."""
 
+    def made(self, name: str) -> bool:
+        return name in self._made
+
+    def rectify(self, plan_ms: float) -> tuple[float, bool]:
+        """Make the rectified redraw within ``plan_ms`` planned: its planned cost, and
+        whether every candidate grid was tried."""
+        self._made["rectified"], planned, complete = rectified_within(self._frame, plan_ms)
+        return planned, complete
+
     def making_ms(self, name: str) -> float:
         """The planned cost of making variant ``name`` now (0 once made: made only once)."""
         if name in self._made:
@@ -428,7 +444,7 @@ class _VariantCache:
     def get(self, name: str) -> Gray | None:
         if name not in self._made:
             if name == "rectified":
-                self._made[name] = rectified(self._frame)
+                self._made[name] = rectified(self._frame)  # the lane: no plan
             elif name == "located":
                 spot = self.located
                 self._made[name] = (

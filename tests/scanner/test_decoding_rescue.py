@@ -4,6 +4,8 @@ resolution; each within the planned budget, nothing on an empty frame."""
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 import pytest
@@ -17,7 +19,7 @@ from decoding_synth import (
     render_gray,
 )
 
-from scanner.decoding import Decoder, DecoderConfig, preprocess
+from scanner.decoding import Decoder, DecoderConfig, preprocess, rectify
 from scanner.decoding.crop import CROP_SIDE_PX, largest, located_crop
 
 FRAME_PATH = DecoderConfig(budget_ms=40, fallbacks="off")
@@ -168,3 +170,29 @@ def test_every_step_fits_the_planned_budget_and_the_answer_repeats() -> None:
     assert first.exhausted
     assert first.steps == 1
     assert (again.texts, again.variant, again.steps) == (first.texts, first.variant, first.steps)
+
+
+def test_the_rectified_redraw_tries_only_the_grids_its_plan_has_room_for() -> None:
+    rng = np.random.default_rng(3)
+    text = pass_like_text(rng)
+    frame = _gray(
+        frame_with_code(text, rng, Placement(side_px=380, angle_deg=10, perspective=0.45))
+    )
+
+    nothing = rectify.rectified_within(frame, rectify.PLANNED_FINDERS_MS - 0.1)
+    finders_only = rectify.rectified_within(frame, rectify.PLANNED_FINDERS_MS + 0.1)
+    unlimited = rectify.rectified_within(frame, math.inf)
+
+    assert nothing == (None, 0.0, False)
+    assert finders_only[0] is None
+    assert finders_only[1:] == (rectify.PLANNED_FINDERS_MS, False)
+    redrawn, planned, complete = unlimited
+    assert redrawn is not None
+    assert complete
+    assert planned >= rectify.PLANNED_FINDERS_MS + rectify.planned_fit_ms(21)
+    assert _zxing_texts(redrawn) == [text]
+    # Given exactly what it planned, it does the same.
+    again = rectify.rectified_within(frame, planned)
+    assert again[1:] == (planned, True)
+    assert again[0] is not None
+    assert np.array_equal(again[0], redrawn)

@@ -36,6 +36,8 @@ Usage::
     python bench/scan_api.py                               # workers 1,2,4; 10 s each
     python bench/scan_api.py --workers 2 --seconds 5 --backends postgresql
     CHECKPOINT_TEST_POSTGRES=postgresql://postgres@127.0.0.1/postgres python bench/scan_api.py
+    # before/after in one run: the server and app of a git revision beside this tree's
+    python bench/scan_api.py --backends postgresql --servers gunicorn@9320994,gunicorn
 """
 
 from __future__ import annotations

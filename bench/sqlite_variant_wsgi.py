@@ -2,12 +2,13 @@
 worker (gunicorn imports this module after the fork), from ``CHECKPOINT_BENCH_VARIANT``:
 
 - ``before``: the server before this bench's changes: a writer waits for SQLite's write lock
-  in SQLite's own busy handler (``gate.db.SQLiteWriters`` never gives a turn) and SQLite syncs
-  the WAL inside ``COMMIT`` (``synchronous=FULL``), holding the write lock meanwhile;
-- ``queue``: writers take turns (``SQLiteWriters``), SQLite still syncs inside ``COMMIT``;
-- ``deployed``: as deployed: turns, and the WAL synced after the turn has passed on;
-- a ``/switch=SECONDS`` suffix sets the interpreter's thread switch interval
-  (``sys.setswitchinterval``) instead of the deployed one.
+  in SQLite's own busy handler (``gate.db.SQLiteWriters`` never gives a turn), SQLite syncs
+  the WAL inside ``COMMIT`` (``synchronous=FULL``), holding the write lock meanwhile, and the
+  interpreter's thread switch interval is Python's 5 ms;
+- ``queue``: writers take turns (``SQLiteWriters``); the rest as ``before``;
+- ``deployed``: as deployed: turns, the WAL synced after the turn, and the switch interval of
+  ``deploy/gunicorn.conf.py``'s ``post_fork`` (0.5 ms on SQLite);
+- a ``/switch=SECONDS`` suffix sets the switch interval (``sys.setswitchinterval``).
 
 With ``CHECKPOINT_BENCH_TURNS=FILE`` (variants with turns) each worker appends to FILE, when it
 exits, one JSON line: for each writing transaction, when it asked for its turn (``time.time()``)
@@ -49,6 +50,8 @@ if _base in ("before", "queue"):
     gate.db._sqlite_on_connect = _sync_in_commit
 if _switch:
     sys.setswitchinterval(float(_switch))
+elif _base != "deployed":
+    sys.setswitchinterval(0.005)  # Python's default, as before post_fork set it
 
 _turns_file = os.environ.get("CHECKPOINT_BENCH_TURNS")
 if _turns_file and _base != "before":

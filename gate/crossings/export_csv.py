@@ -27,9 +27,9 @@ from sqlalchemy import (
     String,
     case,
     column,
-    false,
     func,
     literal,
+    literal_column,
     select,
     type_coerce,
     values,
@@ -335,41 +335,75 @@ def pg_query(
     directions: Mapping[Direction, str],
 ) -> Select[Any]:
     """The export's rows with every cell already text, as :func:`csv_chunks` writes them
-    (PostgreSQL: its time zones are the same IANA zones zoneinfo reads). ``reasons``: the
-    Chinese reason of every known code (any other code is shown as stored)."""
+    (PostgreSQL: its time zones are the same IANA zones zoneinfo reads), an empty cell as
+    NULL. ``reasons``: the Chinese reason of every known code (any other code is shown as
+    stored).
+
+    Per-row work is what only a row has: the cells of a gate, a household (its head's name
+    masked) and a code are made once each, in small derived tables the rows join; the local
+    time is the UTC time plus the zone's offset, which changes only at the transitions
+    found in the exported days (:func:`_local_time`).
+    """
     heads = (
         select(Member.household_id, Member.name)
         .ext(distinct_on(Member.household_id))
         .order_by(Member.household_id, *HEAD_FIRST)
         .subquery("heads")
     )
-    labels = values(column("code", String()), column("label", String()), name="reasons").data(
-        sorted(reasons.items())
+    head = heads.c.name if unmasked else _masked(heads.c.name)
+    households = (
+        select(
+            Household.id,
+            _cell(_neutral(Household.code)).label("code"),
+            _cell(_neutral(head)).label("head"),
+        )
+        .outerjoin(heads, heads.c.household_id == Household.id)
+        .subquery("household_cells")
     )
-    local = func.timezone(log_filter.timezone, func.timezone("UTC", Crossing.scanned_at))
+    gates = select(
+        Gate.id,
+        _cell(_neutral(func.coalesce(func.nullif(Gate.name, ""), Gate.code))).label("name"),
+        _cell(_neutral(Gate.code)).label("code"),
+    ).subquery("gate_cells")
+    codes = values(
+        column("code", String()),
+        column("label", String()),
+        column("code_text", String()),
+        name="code_cells",
+    ).data(
+        [
+            (code, _text(label) or None, _text(code) or None)
+            for code, label in sorted(reasons.items())
+        ]
+    )
+    known = codes.c.code.is_not(None)  # a code of ``reasons``; any other is shown as stored
     direction = type_coerce(Crossing.direction, String())
     tenths = Crossing.temperature_tenths
-    head = heads.c.name if unmasked else _masked(heads.c.name)
-    late = Crossing.flags.regexp_match(r"(^|\s)" + Code.RETURNED_LATE.value + r"(\s|$)")
+    late = Code.RETURNED_LATE.value
     query = (
         select(
-            func.to_char(local, "YYYY-MM-DD HH24:MI:SS"),
-            _cell(_neutral(func.coalesce(func.nullif(Gate.name, ""), Gate.code))),
-            _cell(_neutral(Gate.code)),
+            func.to_char(_local_time(log_filter), "YYYY-MM-DD HH24:MI:SS"),
+            gates.c.name,
+            gates.c.code,
             case(
                 (direction == Direction.OUT.value, directions[Direction.OUT]),
                 else_=directions[Direction.IN],
             ),
             direction,
-            _cell(_neutral(Household.code)),
-            _cell(_neutral(head)),
-            func.to_char(tenths / 10.0, "FM9999990.0"),
+            households.c.code,
+            households.c.head,  # NULL without a household, as mask_name(None) is ""
+            _tenths_text(tenths),
             case((Crossing.allowed, "通过"), else_="禁止"),
-            _cell(_neutral(func.coalesce(labels.c.label, Crossing.code))),
-            _cell(_neutral(Crossing.code)),
+            case((known, codes.c.label), else_=_cell(_neutral(Crossing.code))),
+            case((known, codes.c.code_text), else_=_cell(_neutral(Crossing.code))),
             case((Crossing.offline, "是"), else_="否"),
             case((Crossing.conflict, "是"), else_="否"),
-            case((func.coalesce(late, false()), "是"), else_="否"),
+            case(
+                # The regular expression only where the code occurs at all (rarely).
+                (func.strpos(Crossing.flags, late) == 0, "否"),
+                (Crossing.flags.regexp_match(r"(^|\s)" + late + r"(\s|$)"), "是"),
+                else_="否",
+            ),
             _cell(_neutral(Crossing.operator)),
             _cell(_neutral(Crossing.override_supervisor)),
             _cell(_neutral(Crossing.override_reason)),
@@ -377,27 +411,83 @@ def pg_query(
             Crossing.gate_seq,
             _cell(_neutral(Crossing.row_hash)),
             func.coalesce(Crossing.people, 1),
-            _cell(
-                _neutral(
-                    case(
-                        *(
-                            (Crossing.subject == key, label)
-                            for key, label in SUBJECT_LABELS.items()
-                        ),
-                        # subject_zh: an empty subject is a household's too.
-                        (func.coalesce(Crossing.subject, "") == "", HOUSEHOLD_LABEL),
-                        else_=Crossing.subject,
-                    )
-                )
+            case(
+                *((Crossing.subject == key, label) for key, label in SUBJECT_LABELS.items()),
+                # subject_zh: an empty subject is a household's too.
+                (func.coalesce(Crossing.subject, "") == "", HOUSEHOLD_LABEL),
+                else_=_neutral(Crossing.subject),
             ),
             _cell(_neutral(Crossing.plate)),
         )
-        .join(Gate, Gate.id == Crossing.gate_id)
-        .outerjoin(Household, Household.id == Crossing.household_id)
-        .outerjoin(heads, heads.c.household_id == Crossing.household_id)
-        .outerjoin(labels, labels.c.code == Crossing.code)
+        .join(gates, gates.c.id == Crossing.gate_id)
+        .outerjoin(households, households.c.id == Crossing.household_id)
+        .outerjoin(codes, codes.c.code == Crossing.code)
     )
     return filtered(query, log_filter).order_by(Crossing.scanned_at, Crossing.id)
+
+
+def _tenths_text(tenths: Any) -> Any:
+    """SQL of ``f"{tenths / 10:.1f}"`` in integers (no numeric division, no ``to_char``)."""
+    size = func.abs(tenths)
+    text_ = (size // 10).cast(String()).op("||")(".").op("||")((size % 10).cast(String()))
+    return case((tenths < 0, literal("-").op("||")(text_)), else_=text_)
+
+
+_HOUR = timedelta(hours=1)
+
+
+def _local_time(log_filter: LogFilter) -> Any:
+    """SQL of ``scanned_at`` (naive UTC) as the naive local time in the filter's zone.
+
+    With both days of the filter given: ``scanned_at`` plus the zone's offset, a ``CASE``
+    over the offset's changes within those days (found hour by hour, then to the second;
+    no zone changes its offset twice within an hour). Otherwise PostgreSQL's ``timezone``.
+    """
+    zone = ZoneInfo(log_filter.timezone)
+    if log_filter.date_from is None or log_filter.date_to is None:
+        return func.timezone(log_filter.timezone, func.timezone("UTC", Crossing.scanned_at))
+    start = datetime.combine(log_filter.date_from, datetime.min.time(), zone).astimezone(UTC)
+    end = datetime.combine(
+        log_filter.date_to + timedelta(days=1), datetime.min.time(), zone
+    ).astimezone(UTC)
+    changes: list[tuple[datetime, timedelta]] = []
+    offset = _offset(zone, start)
+    at = start
+    while at < end:
+        step = min(at + _HOUR, end)
+        if _offset(zone, step) != offset:
+            low, high = int(at.timestamp()), int(step.timestamp())  # offset(low) is the old
+            while high - low > 1:
+                middle = (low + high) // 2
+                if _offset(zone, datetime.fromtimestamp(middle, UTC)) == offset:
+                    low = middle
+                else:
+                    high = middle
+            changed = datetime.fromtimestamp(high, UTC)
+            changes.append((changed, offset))
+            offset = _offset(zone, changed)
+        at = step
+    if not changes:
+        return Crossing.scanned_at + _interval(offset)
+    return Crossing.scanned_at + case(
+        *(
+            (Crossing.scanned_at < _timestamp(changed), _interval(before))
+            for changed, before in changes
+        ),
+        else_=_interval(offset),
+    )
+
+
+def _offset(zone: ZoneInfo, moment: datetime) -> timedelta:
+    return moment.astimezone(zone).utcoffset() or timedelta(0)
+
+
+def _interval(offset: timedelta) -> Any:
+    return literal_column(f"INTERVAL '{int(offset.total_seconds())} seconds'")
+
+
+def _timestamp(moment: datetime) -> Any:
+    return literal_column(f"TIMESTAMP '{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S}'")
 
 
 def pg_csv_chunks(

@@ -9,6 +9,7 @@ import random
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -176,12 +177,31 @@ def test_a_rollup_that_moved_meanwhile_is_read_again(
     assert real(db_session) > 0
 
 
-def test_rollup_command_counts_and_says_so(db_session: Session) -> None:
+def test_rollup_command_counts_and_says_so(
+    committed_engine: Engine, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from gate.cli.crossings import crossings_group
 
-    result = CliRunner().invoke(crossings_group, ["rollup", "--help"])
-    assert result.exit_code == 0
-    assert "Example: checkpoint crossings rollup" in result.output
+    monkeypatch.setenv("CHECKPOINT_DATABASE_URL", db_url)
+    monkeypatch.setenv("CHECKPOINT_ENV", "test")
+    monkeypatch.setenv("CHECKPOINT_INSTANCE_DIR", str(tmp_path / "instance"))
+    sessions = sessionmaker(bind=committed_engine, expire_on_commit=False)
+    with sessions() as setup:
+        site = make_site(setup, gates=1, households=2)
+        Log(setup, [site], seed=4).add(30, T, 1)
+        setup.commit()
+    runner = CliRunner()
+
+    first = runner.invoke(crossings_group, ["rollup"])
+    again = runner.invoke(crossings_group, ["rollup"])
+    helped = runner.invoke(crossings_group, ["rollup", "--help"])
+
+    assert first.exit_code == 0, first.output
+    assert "rolled up 30 crossings" in first.output
+    assert "rolled up 0 crossings" in again.output
+    assert "Example: checkpoint crossings rollup" in helped.output
+    with sessions() as reader:
+        assert _rolled_total(reader) == 30
 
 
 def test_rollup_waits_for_a_crossing_still_being_written_below_the_highest_id(

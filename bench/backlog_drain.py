@@ -69,8 +69,9 @@ from pathlib import Path
 from typing import Any
 
 import common
+import httpx
 import proc_cpu
-from scan_api import start_gunicorn, stop, wait_ready
+from scan_api import start_gunicorn, stop
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Engine
 
@@ -396,6 +397,26 @@ def drain(
         batch_ms={k: round(v, 1) for k, v in common.summary_ms(timed.batch_ms).items()},
         cpu_s={name: round(value, 2) for name, value in cpu.items()},
     )
+
+
+def wait_ready(base: str, token: str, process: Any, *, within_s: float = 600.0) -> None:
+    """Until the server answers the device's bundle: with 25,000 households (100,000
+    crossings) building it takes seconds, longer than ``scan_api.wait_ready``'s request
+    timeout on a busy machine."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"gunicorn exited with {process.returncode}")
+        try:
+            answer = httpx.get(
+                f"{base}/api/v1/bundle", headers={"Authorization": f"Bearer {token}"}, timeout=120
+            )
+            if answer.status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"gunicorn did not answer within {within_s:.0f} s")
 
 
 # --- verification -------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -69,9 +69,18 @@ class RollupResult:
     writers_busy: bool = False
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_QUARTER = timedelta(seconds=QUARTER_S)
+
+
 def quarter_of(moment: datetime) -> int:
-    """The number of the UTC quarter hour holding ``moment`` (aware)."""
-    return int(moment.timestamp()) // QUARTER_S
+    """The number of the UTC quarter hour holding ``moment`` (aware; exact, no floats)."""
+    return (moment - _EPOCH) // _QUARTER
+
+
+def _first_whole_quarter(moment: datetime) -> int:
+    """The number of the first quarter hour starting at or after ``moment``."""
+    return -((_EPOCH - moment) // _QUARTER)
 
 
 def quarter_start(quarter: int) -> datetime:
@@ -257,8 +266,7 @@ def _counts_statement(
     session: Session, community_id: int, start: datetime, end: datetime, mark: int
 ) -> Any:
     dialect = session.get_bind().dialect.name
-    first = -(-int(start.timestamp()) // QUARTER_S)
-    last = int(end.timestamp()) // QUARTER_S
+    first, last = _first_whole_quarter(start), quarter_of(end)
     whole_from, whole_to = (
         (quarter_start(first), quarter_start(last)) if first < last else (end, end)
     )

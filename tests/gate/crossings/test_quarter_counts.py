@@ -152,6 +152,16 @@ def test_rolled_up_counts_are_the_plain_counts_through_late_uploads_and_deletion
     _assert_exact(db_session, sites, rng)
 
     roll_up(db_session, now)
+    # A range starting within a second that holds crossings: the quarter is not whole.
+    at = T + timedelta(hours=5)  # on a quarter hour, crossings at that very second
+    Log(db_session, sites[:1], seed=7).add(3, at, 1 / 86400)
+    roll_up(db_session, now)
+    community = sites[0].community.id
+    for start in (at, at + timedelta(microseconds=500_000), at - timedelta(microseconds=1)):
+        end = start + timedelta(hours=3)
+        assert crossings_per_hour(db_session, community, start, end, "UTC") == _plain(
+            db_session, community, start, end, "UTC"
+        )
     remaining = db_session.scalar(select(func.count()).select_from(Crossing))
     assert _rolled_total(db_session) == remaining
     assert db_session.scalar(select(func.count()).where(CrossingQuarterCount.crossings <= 0)) == 0

@@ -22,14 +22,20 @@ households (one head each), 4 gates with a scanner each, and ~5 % of households 
    community, built in Python batches with ``gate.crossings.chain.seal`` on ``Crossing``
    objects and loaded with COPY; the gate row gets the head. ``verify_log`` on it is timed
    (rows per second): it must report the chain intact.
-3. ``ANALYZE``, then the office queries, each repeated (p50/p95 over the runs): the
+3. ``VACUUM ANALYZE``, then the per-hour counts' roll-up (``gate.crossings.quarter_counts``,
+   migration 0016): per-hour
+   counts over 7 days timed once with the whole log live (as right after the migration),
+   then the first ``roll_up`` of the whole log (time, rows/s, backend CPU) and a second one
+   with nothing new; ``crossings_per_hour`` below then reads the rolled-up counts.
+4. The office queries, each repeated (p50/p95 over the runs): the
    console log's first keyset page for one household over 7 days (``gate.crossings.log_filters``
    filters + ``keyset_page``), the unfiltered first page, ``out_now``, ``overdue``,
    ``crossings_per_hour`` over 7 days, ``refused_by_code`` for one day, ``fever_alerts``
    for one day, the conflicts to review; and one full CSV export of the last 30 days
    (``export_crossings``) into a byte-counting sink: time, rows, bytes, and peak RSS
-   growth (VmHWM reset through ``/proc/self/clear_refs`` before the export).
-4. ``EXPLAIN (ANALYZE, BUFFERS)`` of the very statements behind those queries (built by
+   growth (VmHWM reset through ``/proc/self/clear_refs`` before the export), and the CPU
+   of this process and of its PostgreSQL backend (parallel workers not counted).
+5. ``EXPLAIN (ANALYZE, BUFFERS)`` of the very statements behind those queries (built by
    the same functions), printed in full; plans that scan the crossings table sequentially
    or sort on disk are flagged. The indexes are migration 0015's.
 

@@ -23,13 +23,13 @@ households (one head each), 4 gates with a scanner each, and ~5 % of households 
    objects and loaded with COPY; the gate row gets the head. ``verify_log`` on it is timed
    (rows per second): it must report the chain intact.
 3. ``VACUUM ANALYZE``, then the per-hour counts' roll-up (``gate.crossings.quarter_counts``,
-   migration 0016): per-hour
-   counts over 7 days timed once with the whole log live (as right after the migration),
-   then the first ``roll_up`` of the whole log (time, rows/s, backend CPU) and a second one
-   with nothing new; ``crossings_per_hour`` below then reads the rolled-up counts.
-4. The office queries, each repeated (p50/p95 over the runs): the
-   console log's first keyset page for one household over 7 days (``gate.crossings.log_filters``
-   filters + ``keyset_page``), the unfiltered first page, ``out_now``, ``overdue``,
+   migration 0016): per-hour counts over 7 days timed once with the whole log live (as
+   right after the migration), then the first ``roll_up`` of the whole log (time, rows/s,
+   backend CPU) and a second one with nothing new; ``crossings_per_hour`` below then reads
+   the rolled-up counts.
+4. The office queries, each repeated (p50/p95 over the runs): the console log's first
+   keyset page for one household over 7 days (``gate.crossings.log_filters`` filters +
+   ``keyset_page``), the unfiltered first page, ``out_now``, ``overdue``,
    ``crossings_per_hour`` over 7 days, ``refused_by_code`` for one day, ``fever_alerts``
    for one day, the conflicts to review; and one full CSV export of the last 30 days
    (``export_crossings``) into a byte-counting sink: time, rows, bytes, and peak RSS

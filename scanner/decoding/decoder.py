@@ -66,6 +66,7 @@ _ZXING_STEPS: tuple[tuple[str, str], ...] = (
     ("located_clahe", "local"),
     ("located_sharpen", "local"),
     ("located_threshold", "local"),
+    ("located_rectified", "local"),
     ("brighten", "local"),
     ("original", "histogram"),
     ("full_resolution", "local"),
@@ -117,6 +118,10 @@ for "located", the crop's area in the full-resolution frame; for "located_*", th
 about the 95th percentile of the CPU time measured over the photo sets. Variants not listed
 cost well under a millisecond; the rectified redraw plans its own parts
 (:func:`scanner.decoding.rectify.rectified_within`)."""
+_REDRAWN = {"rectified": "original", "located_rectified": "located_clahe"}
+"""Rectified redraws (:mod:`scanner.decoding.rectify`) and the variant each is drawn from:
+the frame, or the equalised crop of a code located but not read (its finder patterns are
+large there, and equalised they survive glare)."""
 _PLANNED_REDRAWN_READ_MS = 2.0
 """Room kept for reading the rectified redraw (a clean image of at most 700x700 px)."""
 
@@ -272,11 +277,14 @@ class Decoder:
         if self._clock() >= deadline:
             run.skipped = True
             return ()
-        if step.variant == "rectified" and not variants.made("rectified"):
+        if step.variant in _REDRAWN and not variants.made(step.variant):
             # The redraw plans its own parts (finder search, each candidate grid) within
-            # what is left, keeping room for reading its small image.
+            # what is left, keeping room for reading its small image; what it is drawn from
+            # is planned first.
+            source = _REDRAWN[step.variant]
+            run.planned_ms += variants.making_ms(source)
             room = self.config.budget_ms - run.planned_ms - _PLANNED_REDRAWN_READ_MS
-            planned, complete = variants.rectify(room)
+            planned, complete = variants.rectify(step.variant, room)
             run.planned_ms += planned
             run.skipped = run.skipped or not complete
         # A costly variant is planned before it is made: making it is most of its cost.
@@ -418,10 +426,14 @@ class _VariantCache:
     def made(self, name: str) -> bool:
         return name in self._made
 
-    def rectify(self, plan_ms: float) -> tuple[float, bool]:
-        """Make the rectified redraw within ``plan_ms`` planned: its planned cost, and
-        whether every candidate grid was tried."""
-        self._made["rectified"], planned, complete = rectified_within(self._frame, plan_ms)
+    def rectify(self, name: str, plan_ms: float) -> tuple[float, bool]:
+        """Make redraw ``name`` (a key of ``_REDRAWN``) within ``plan_ms`` planned: its
+        planned cost, and whether every candidate grid was tried."""
+        source = self.get(_REDRAWN[name])
+        if source is None:
+            self._made[name] = None
+            return 0.0, True
+        self._made[name], planned, complete = rectified_within(source, plan_ms)
         return planned, complete
 
     def making_ms(self, name: str) -> float:
@@ -443,8 +455,11 @@ class _VariantCache:
 
     def get(self, name: str) -> Gray | None:
         if name not in self._made:
-            if name == "rectified":
-                self._made[name] = rectified(self._frame)  # the lane: no plan
+            if name == "original":
+                self._made[name] = self._frame
+            elif name in _REDRAWN:
+                source = self.get(_REDRAWN[name])  # the lane: no plan
+                self._made[name] = None if source is None else rectified(source)
             elif name == "located":
                 spot = self.located
                 self._made[name] = (

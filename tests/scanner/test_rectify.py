@@ -58,7 +58,8 @@ def test_a_pass_on_a_bent_card_is_read_where_zxing_reads_nothing(seed: int) -> N
     result = Decoder(GENEROUS).decode(frame)
 
     assert result.texts == (text,)
-    assert result.variant == "rectified"
+    # Redrawn from the whole frame, or from the equalised crop of the code zxing located.
+    assert result.variant in ("rectified", "located_rectified")
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

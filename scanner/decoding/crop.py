@@ -5,9 +5,10 @@ over some modules, damage, blur, a code that shrinking the frame left a pixel or
 module). Reading that spot again costs little when only the spot is read: it is cut from the
 full-resolution frame (when the frame was shrunk, the modules lost to shrinking are back),
 with a margin for the quiet zone, and brought to ``CROP_SIDE_PX``. Variants of the crop
-(sharpened, locally thresholded, equalised) then cost a millisecond or two each instead of
-tens on the whole frame: a glare blob or a shadow spans a large part of a small crop, so a
-local threshold there separates modules from paper where the whole frame's could not.
+(equalised, sharpened, locally thresholded, a rectified redraw of the equalised one) then
+cost a millisecond or a few each instead of tens on the whole frame: a glare blob or a
+shadow spans a large part of a small crop, so a local threshold there separates modules
+from paper where the whole frame's could not, and the code's finder patterns are large.
 
 Pure functions of the pixels.
 """

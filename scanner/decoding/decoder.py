@@ -6,11 +6,15 @@ A frame is turned to gray and shrunk to at most ``max_side`` pixels. Then:
 1. The primary backend (zxing-cpp) reads the frame once. It also reports codes it located
    but could not read.
 2. If it read nothing and located nothing, a cheap look for finder patterns
-   (:mod:`scanner.decoding.locate`, ~1-2 ms) decides whether the frame may hold a code at
-   all. Most gate frames hold none: they end here, after a few milliseconds.
-3. Otherwise the primary's variant plan runs (a rectified redraw of a tilted or bent code
-   (:mod:`scanner.decoding.rectify`), sharpening, upscaling, other binarizers), cheapest
-   and most productive first, until one step finds a code.
+   (:mod:`scanner.decoding.locate`, ~1-2 ms; in a dark frame also on its brightened copy)
+   decides whether the frame may hold a code at all. Most gate frames hold none: they end
+   here, after a few milliseconds.
+3. Otherwise the primary's variant plan runs, cheapest and most productive first, until
+   one step finds a code: a crop of the code it located from the full-resolution frame
+   (:mod:`scanner.decoding.crop`: plain, equalised, sharpened, thresholded, redrawn), a
+   dark frame brightened, the other binarizer, the frame at full or half resolution, a
+   rectified redraw of a tilted or bent code (:mod:`scanner.decoding.rectify`), local
+   equalisation, sharpening, upscaling.
 4. The fallback libraries (OpenCV's WeChat reader, zbar) are slow and heavy-tailed (single
    calls of hundreds of milliseconds were measured). On the frame path of a scanner
    (``fallbacks="background"``) they never run: a code-like frame the primary could not
@@ -18,15 +22,17 @@ A frame is turned to gray and shrunk to at most ``max_side`` pixels. Then:
    reads is returned by a later :meth:`Decoder.decode` call, marked ``late``. For stills
    (``fallbacks="inline"``: the decode command, tests) they run in the call.
 
-The time budget is planned, not learned: each step's cost is estimated from a fixed table
-(ms per megapixel per backend, measured by ``bench/decoder.py``) and a step runs only if
+The time budget is planned, not learned: each step's cost is estimated from fixed tables
+(ms per megapixel per backend and per costly variant; the redraws by their parts; CPU time
+measured over the photo sets with ``bench/decoder.py``) and a step runs only if
 the planned total stays within ``budget_ms``, so the same image always gets the same steps
 and the same answer. The clock is a safety valve only: no step starts after the budget is
 spent (on a machine overloaded beyond the table's figures a frame is cut short, and
 ``exhausted`` says so). The first step always runs: it is bounded by ``max_side``.
 
-The plan comes from measuring which steps add decodes (ZXing blackbox photos and synthetic
-degraded passes; ``bench/decoder.py`` reproduces the photo figures).
+The plan comes from measuring which steps add decodes (ZXing blackbox photos, BoofCV's QR
+benchmark photos and synthetic degraded passes; ``bench/decoder.py`` reproduces the photo
+figures, ``--only plan`` without the machine's load).
 """
 
 from __future__ import annotations

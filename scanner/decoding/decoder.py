@@ -77,7 +77,6 @@ _ZXING_STEPS: tuple[tuple[str, str], ...] = (
     ("original", "histogram"),
     ("full_resolution", "local"),
     ("half_resolution", "local"),
-    ("half_resolution_brighten", "local"),
     ("rectified", "local"),
     ("clahe", "local"),
     ("sharpen", "local"),
@@ -117,7 +116,7 @@ PLANNED_VARIANT_MS_PER_MPX = {
     "located_clahe": 4.5,
     "located_sharpen": 3.5,
     "brighten": 0.5,
-    "half_resolution_brighten": 0.5,
+    "half_resolution": 0.5,
 }
 """Planned cost of making a variant, ms per megapixel of what it is made from (the frame;
 for "located", the crop's area in the full-resolution frame; for "located_*", the crop), at
@@ -453,6 +452,8 @@ class _VariantCache:
             )
             return 0.0 if box is None else rate * (box[2] - box[0]) * (box[3] - box[1]) / 1e6
         if name.startswith("located_"):
+            if self.located is None or source_box(self._full, self._frame, self.located) is None:
+                return 0.0  # no crop: nothing to make
             crop_mpx = CROP_SIDE_PX * CROP_SIDE_PX / 1e6
             return self.making_ms("located") + rate * crop_mpx
         if name.startswith("half_resolution"):
@@ -475,10 +476,10 @@ class _VariantCache:
                 crop = self.get("located")
                 self._made[name] = None if crop is None else _CROP_VARIANTS[name](crop)
             elif name == "half_resolution":
-                self._made[name] = self._halved
-            elif name == "half_resolution_brighten":
+                # Brightened when dark: one read where two would not fit the budget.
                 halved = self._halved
-                self._made[name] = None if halved is None else preprocess.brighten(halved)
+                lifted = None if halved is None else preprocess.brighten(halved)
+                self._made[name] = halved if lifted is None else lifted
             elif name == "full_resolution":
                 shrunk = self._full.shape != self._frame.shape
                 self._made[name] = self._full if shrunk else None

@@ -234,11 +234,12 @@ def _make_sqlite_engine(url: URL, *, echo: bool) -> Engine:
 
 def _private_database_file(path: Path) -> None:
     """Create ``path`` (and a missing parent, 0700) as an empty 0600 file before SQLite does,
-    or tighten an existing one and its ``-wal``/``-shm`` files to 0600."""
+    or tighten an existing one and its ``-wal``/``-shm``/``-writer`` files to 0600."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+    for suffix in ("", "-wal", "-shm", "-writer"):  # -writer: SQLiteWriters' lock file
+        file = path.with_name(path.name + suffix)
         try:
             mode = file.stat().st_mode & 0o777
             if mode & 0o077:

@@ -64,6 +64,10 @@ _PASS_STATUSES = select(IssuedPass.pass_id, IssuedPass.status).where(
 _CROSSINGS_BY_CLIENT_IDS = select(_CROSSINGS.client_id).where(
     _CROSSINGS.client_id.in_(bindparam("client_ids", expanding=True))
 )
+_CROSSINGS_BY_CLIENT_IDS_PG = text(
+    "SELECT crossings.client_id FROM unnest(CAST(:client_ids AS VARCHAR[])) AS asked(client_id)"
+    " JOIN crossings ON crossings.client_id = asked.client_id"
+)
 _SHIFTS_BETWEEN = (
     select(DutyShift.id, DutyShift.starts_at, DutyShift.ends_at)
     .where(
@@ -131,7 +135,14 @@ def read_chunk(
         else None
     )
     statuses = connection.execute(_PASS_STATUSES, {"pass_ids": sorted(set(pass_ids))})
-    known = connection.execute(_CROSSINGS_BY_CLIENT_IDS, {"client_ids": sorted(set(client_ids))})
+    ids = sorted(set(client_ids))
+    if connection.dialect.name == "postgresql":
+        # One index probe per id, whatever the table's statistics say: the IN list's plan
+        # turned into a scan of the whole table as it grew (0.5 ms of database CPU a row
+        # at 40,000 crossings, most of the drain's).
+        known = connection.execute(_CROSSINGS_BY_CLIENT_IDS_PG, {"client_ids": ids})
+    else:
+        known = connection.execute(_CROSSINGS_BY_CLIENT_IDS, {"client_ids": ids})
     shifts = connection.execute(_SHIFTS_BETWEEN, {"gate": gate_id, "first": first, "last": last})
     return ChunkRead(
         households=households,

@@ -159,12 +159,16 @@ def test_huge_noisy_frame_is_abandoned_close_to_the_budget() -> None:
     noise = np.random.default_rng(0).integers(0, 256, size=(3000, 4000, 3), dtype=np.uint8)
     decoder = Decoder(DecoderConfig(budget_ms=20))
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     result = decoder.decode(noise)
     elapsed_ms = (time.perf_counter() - started) * 1000
+    cpu_ms = (time.process_time() - cpu_started) * 1000
 
     assert result.texts == ()
-    assert elapsed_ms < 20 + 200  # loose: a guard against stalls, not a benchmark
+    # Loose guards against a step that ignores the budget, not a benchmark: CPU time, as the
+    # wall clock of a loaded CI machine (tests in parallel on 2 cores) says little.
+    assert cpu_ms < 20 + 200
+    assert elapsed_ms < 2_000
 
 
 def test_no_step_starts_after_the_budget_is_spent(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,7 +15,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Row, bindparam, func, insert, select, text, update
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Connection,
+    Dialect,
+    Row,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from gate.crossings.chain import ChainHead
@@ -35,21 +47,36 @@ from gate.db import UTCDateTime
 from gate.issuing.models import IssuedPass
 from gate.roster.models import DutyShift
 
+_CHUNK_HOUSEHOLD_COLUMNS = (
+    _HOUSEHOLDS.id,
+    _HOUSEHOLDS.generation,
+    _HOUSEHOLDS.status,
+    _HOUSEHOLDS.quarantine_until,
+    _HOUSEHOLDS.state_json,
+    # A sealed lock that still holds at the chunk's earliest scan covers it: only then can
+    # one decide an exit of the chunk, and ``household_locks`` is read for its items.
+    _ZONED.label("zoned"),
+)
 _LOCK_CHUNK_HOUSEHOLDS = (
-    select(
-        _HOUSEHOLDS.id,
-        _HOUSEHOLDS.generation,
-        _HOUSEHOLDS.status,
-        _HOUSEHOLDS.quarantine_until,
-        _HOUSEHOLDS.state_json,
-        # A sealed lock that still holds at the chunk's earliest scan covers it: only then can
-        # one decide an exit of the chunk, and ``household_locks`` is read for its items.
-        _ZONED.label("zoned"),
-    )
+    select(*_CHUNK_HOUSEHOLD_COLUMNS)
     .where(
         _HOUSEHOLDS.community_id == bindparam("community_id"),
         _HOUSEHOLDS.id.in_(bindparam("household_ids", expanding=True)),
     )
+    .order_by(_HOUSEHOLDS.id)
+    .with_for_update(of=_HOUSEHOLDS_TABLE)
+)
+_ASKED = (
+    func.unnest(bindparam("household_ids", type_=ARRAY(BigInteger())))
+    .table_valued("id")
+    .render_derived(name="asked")
+)
+_LOCK_CHUNK_HOUSEHOLDS_PG = (
+    # One index probe per household, whatever the statistics say (an IN list's plan may
+    # scan the whole table: see the client ids below), locked in id order all the same.
+    select(*_CHUNK_HOUSEHOLD_COLUMNS)
+    .select_from(_ASKED.join(_HOUSEHOLDS_TABLE, _HOUSEHOLDS.id == _ASKED.c.id))
+    .where(_HOUSEHOLDS.community_id == bindparam("community_id"))
     .order_by(_HOUSEHOLDS.id)
     .with_for_update(of=_HOUSEHOLDS_TABLE)
 )
@@ -118,9 +145,10 @@ def read_chunk(
     not two round trips per item (:func:`lock_household_and_gate`, :func:`insert_crossing`).
     ``first``/``last``: the chunk's earliest and latest scan."""
     connection = session.connection()
+    postgresql = connection.dialect.name == "postgresql"
     households = list(
         connection.execute(
-            _LOCK_CHUNK_HOUSEHOLDS,
+            _LOCK_CHUNK_HOUSEHOLDS_PG if postgresql else _LOCK_CHUNK_HOUSEHOLDS,
             {
                 "community_id": community_id,
                 "household_ids": sorted(set(household_ids)),
@@ -136,7 +164,7 @@ def read_chunk(
     )
     statuses = connection.execute(_PASS_STATUSES, {"pass_ids": sorted(set(pass_ids))})
     ids = sorted(set(client_ids))
-    if connection.dialect.name == "postgresql":
+    if postgresql:
         # One index probe per id, whatever the table's statistics say: the IN list's plan
         # turned into a scan of the whole table as it grew (0.5 ms of database CPU a row
         # at 40,000 crossings, most of the drain's).

@@ -45,7 +45,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, and_, bindparam, false, select, true, update
+from sqlalchemy import ARRAY, BigInteger, Table, and_, bindparam, false, func, select, true, update
 from sqlalchemy.orm import Session
 
 from gate.audit.models import AuditEvent
@@ -92,24 +92,38 @@ _TIMELINE = (
     .where(_COUNTED)
     .order_by(_C.scanned_at, _C.id)
 )
+_TIMELINE_COLUMNS = (
+    _C.household_id,
+    _C.id,
+    _C.scanned_at,
+    _C.direction,
+    _C.flags,
+    _C.override_supervisor,
+    _C.conflict,
+    _C.conflict_with_id,
+    _C.conflict_reviewed_at,
+    _C.people,
+)
 _TIMELINES = (
-    select(
-        _C.household_id,
-        _C.id,
-        _C.scanned_at,
-        _C.direction,
-        _C.flags,
-        _C.override_supervisor,
-        _C.conflict,
-        _C.conflict_with_id,
-        _C.conflict_reviewed_at,
-        _C.people,
-    )
+    select(*_TIMELINE_COLUMNS)
     .where(
         _C.household_id.in_(bindparam("households", expanding=True)),
         _C.allowed == true(),
         _C.rejected == false(),
     )
+    .order_by(_C.household_id, _C.scanned_at, _C.id)
+)
+_ASKED = (
+    func.unnest(bindparam("households", type_=ARRAY(BigInteger())))
+    .table_valued("household_id")
+    .render_derived(name="asked")
+)
+_TIMELINES_PG = (
+    # One index range per household whatever the statistics say (an IN list's plan may scan
+    # the whole table as it grows).
+    select(*_TIMELINE_COLUMNS)
+    .select_from(_ASKED.join(_CROSSINGS_TABLE, _C.household_id == _ASKED.c.household_id))
+    .where(_C.allowed == true(), _C.rejected == false())
     .order_by(_C.household_id, _C.scanned_at, _C.id)
 )
 _HOUSEHOLD = select(
@@ -418,7 +432,10 @@ class TimelineCache:
         ids = sorted(set(household_ids))
         timelines: dict[int, list[TimelineRow]] = {household: [] for household in ids}
         if ids:
-            rows = session.connection().execute(_TIMELINES, {"households": ids})
+            connection = session.connection()
+            postgresql = connection.dialect.name == "postgresql"
+            statement = _TIMELINES_PG if postgresql else _TIMELINES
+            rows = connection.execute(statement, {"households": ids})
             for household_id, *columns in rows:
                 timelines[household_id].append(TimelineRow(*columns))
         return cls(timelines)

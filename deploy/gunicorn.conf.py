@@ -10,12 +10,13 @@ Sizing: every worker has its own SQLAlchemy engine and PostgreSQL pool (``preloa
 off, so no connection is ever shared across a fork). One worker holds up to 5 + 10 pooled
 connections, so keep ``workers x app servers x 15`` below PostgreSQL's ``max_connections``
 (or put PgBouncer in between). On SQLite (one compound; also when CHECKPOINT_DATABASE_URL is
-unset) the default is one worker: the writes are serialised whatever the worker count, and in
-one process writers take their turns in a queue of threads (gate.db.SQLiteWriters) instead of
-across processes, with one set of caches (bench/sqlite_office.py, 2 cores shared with other
-work, load 7: peak 262 scans/s with 1 worker, 171 with 2, 155 with 4; at 100 scans/s with a
-clerk looping over log pages, exports and import previews, scan p95 98 ms with 1 worker,
-0.35-0.66 s with 2 or 4).
+unset) the default is two workers: the writes are serialised whatever the worker count
+(writers take turns: gate.db.SQLiteWriters), and the office's exports and import previews
+hold their worker's GIL, so the scans in the other worker do not wait behind them. More
+workers only add handoffs between processes and CPU (bench/sqlite_office.py, 2 cores shared,
+load 4, 100 scans/s with a clerk looping over log pages, exports and import previews: scan
+p95 23-28 ms with 2 workers, 48-69 ms with 1; peak 236-255 scans/s at 4.1-4.3 ms of CPU a
+scan with 2, 334-343 at 3.1-3.3 ms with 1, 155 with 4 under heavier load).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def _on_sqlite() -> bool:
 
 def _default_workers() -> int:
     if _on_sqlite():
-        return 1  # see the module docstring
+        return 2  # see the module docstring
     return min(2 * multiprocessing.cpu_count() + 1, MAX_DEFAULT_WORKERS)
 
 
@@ -57,7 +58,7 @@ SQLITE_SWITCH_INTERVAL_S = 0.0005
 
 
 def post_fork(server: Any, worker: Any) -> None:
-    """On SQLite the one worker also runs the office's exports and import previews: a thread
+    """On SQLite a worker also runs the office's exports and import previews: a thread
     busy in Python keeps the GIL for the interpreter's switch interval (5 ms) each time a scan
     thread wants it back, and a scan wants it back after each query, fsync and socket read, so
     it took 12-17 ms instead of 1.8 beside such a thread (and held the write turn meanwhile).

@@ -88,6 +88,10 @@ _LOCK_GATE_OF = (
 _PASS_STATUSES = select(IssuedPass.pass_id, IssuedPass.status).where(
     IssuedPass.pass_id.in_(bindparam("pass_ids", expanding=True))
 )
+_PASS_STATUSES_PG = text(
+    "SELECT passes.pass_id, passes.status FROM unnest(CAST(:pass_ids AS BYTEA[]))"
+    " AS asked(pass_id) JOIN passes ON passes.pass_id = asked.pass_id"
+).columns(IssuedPass.pass_id, IssuedPass.status)  # the status read as a PassStatus
 _CROSSINGS_BY_CLIENT_IDS = select(_CROSSINGS.client_id).where(
     _CROSSINGS.client_id.in_(bindparam("client_ids", expanding=True))
 )
@@ -162,7 +166,9 @@ def read_chunk(
         if locked is not None and locked.community_id == community_id
         else None
     )
-    statuses = connection.execute(_PASS_STATUSES, {"pass_ids": sorted(set(pass_ids))})
+    statuses = connection.execute(
+        _PASS_STATUSES_PG if postgresql else _PASS_STATUSES, {"pass_ids": sorted(set(pass_ids))}
+    )
     ids = sorted(set(client_ids))
     if postgresql:
         # One index probe per id, whatever the table's statistics say: the IN list's plan

@@ -7,6 +7,7 @@ has one writer anyway). A district runs the same app with ``deploy/gunicorn.conf
 from __future__ import annotations
 
 import socket
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +37,14 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return self.application
 
 
+SQLITE_SWITCH_INTERVAL_S = 0.0005
+"""The interpreter's thread switch interval in a server on SQLite (Python's default: 5 ms)."""
+
+
+def _short_switch_interval(server: object, worker: object) -> None:
+    sys.setswitchinterval(SQLITE_SWITCH_INTERVAL_S)
+
+
 def run_server(app: Flask, host: str, port: int, *, tls: TlsPaths | None = None) -> None:
     """Serve ``app`` until interrupted; with ``tls`` (the server certificate's files), HTTPS
     and plain HTTP on the one port (:mod:`gate.tls.sockets`: plain HTTP reaches only the CA
@@ -47,6 +56,10 @@ def run_server(app: Flask, host: str, port: int, *, tls: TlsPaths | None = None)
         "accesslog": None,
         "timeout": 30,
     }
+    if app.extensions["checkpoint"].settings.database_url.startswith("sqlite"):
+        # As deploy/gunicorn.conf.py's post_fork: the office's threads in this one worker
+        # give the GIL back to a scan thread (holding SQLite's write turn) within 0.5 ms.
+        options["post_fork"] = _short_switch_interval
     if tls is not None:
         from gate.tls.sockets import PlainHttpGuard, gunicorn_ssl_context, server_context
 

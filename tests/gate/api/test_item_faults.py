@@ -21,6 +21,7 @@ import pytest
 from api_helpers import Compound, assert_chain_intact, build_compound, scan_body
 from sqlalchemy import Engine, select
 
+import gate.crossings.upload_chunk as upload_chunk
 import gate.crossings.uploads as uploads
 from gate.crossings.models import Crossing
 from gate.db import transaction
@@ -163,7 +164,7 @@ def test_an_item_that_fails_unexpectedly_is_its_own_error_and_the_rest_are_store
             raise RuntimeError("boom")
         return record_scan(*args, **kwargs)
 
-    with mock.patch.object(uploads, "record_scan", failing):
+    with item_path(), mock.patch.object(uploads, "record_scan", failing):
         response = compound.upload(compound.client(), items)
     assert response.status_code == 200, response.get_json()
     results = response.get_json()["results"]
@@ -193,12 +194,43 @@ def test_a_chunk_is_never_half_committed_before_a_failure(compound: Compound) ->
             raise ValueError("boom")
         return record_scan(*args, **kwargs)
 
-    with mock.patch.object(uploads, "record_scan", failing):
+    with item_path(), mock.patch.object(uploads, "record_scan", failing):
         results = compound.upload(compound.client(), items).get_json()["results"]
     assert [r["status"] for r in results] == ["stored"] * 3 + ["rejected"]
     assert compound.crossing_count() == 4
     assert assert_chain_intact(compound) == 4
     assert len({uuid.UUID(r["id"]) for r in results}) == 4
+
+
+def test_a_set_chunk_that_fails_after_writing_is_rolled_back_and_stored_item_by_item(
+    compound: Compound,
+) -> None:
+    """The set-based chunk fails after its INSERT: nothing of it stays, and the item path
+    stores every item exactly once, the chain intact."""
+    residents = compound.residents
+    items = [offline_item(compound, r.pass_text, minutes=9 - n) for n, r in enumerate(residents)]
+    insert_chunk = upload_chunk.insert_chunk
+    failed: list[bool] = []
+
+    def insert_then_fail(*args: Any, **kwargs: Any) -> Any:
+        insert_chunk(*args, **kwargs)
+        failed.append(True)
+        raise RuntimeError("lost after the insert")
+
+    with mock.patch.object(upload_chunk, "insert_chunk", insert_then_fail):
+        results = compound.upload(compound.client(), items).get_json()["results"]
+    assert failed == [True]
+    assert [r["status"] for r in results] == ["stored"] * len(items)
+    assert compound.crossing_count() == len(items)
+    assert assert_chain_intact(compound) == len(items)
+    again = compound.upload(compound.client(), items).get_json()["results"]
+    assert [r["status"] for r in again] == ["duplicate"] * len(items)
+
+
+def item_path() -> Any:
+    """Uploads stored item by item: the set-based chunk declines (the faults above are
+    injected into the item path's record_scan)."""
+    return mock.patch.object(uploads, "store_offline_chunk", return_value=None)
 
 
 def household_state_json(compound: Compound, household_id: int) -> object:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import fcntl
+import logging
 import os
 import sqlite3
 import threading
@@ -566,7 +567,7 @@ class DriverStatement:
 
     def __init__(self, statement: Select[Any] | ReturningInsert[Any]) -> None:
         self.statement = statement
-        self._forms: weakref.WeakKeyDictionary[Dialect, _DriverForm]
+        self._forms: weakref.WeakKeyDictionary[Dialect, _DriverForm | None]
         self._forms = weakref.WeakKeyDictionary()
 
     def first(self, connection: Connection, params: dict[str, Any]) -> Any:
@@ -587,17 +588,24 @@ class DriverStatement:
     def form(self, connection: Connection) -> _DriverForm | None:
         """The compiled form for ``connection``; None where the plain path runs."""
         dialect = connection.dialect
+        # SQLAlchemy's private attributes (pinned below 2.2 in pyproject.toml); read with a
+        # default that picks the plain path should a release rename them.
         if (
             dialect.driver != "psycopg"
-            or connection._has_events  # listeners must see every statement
-            or connection.engine._has_events
-            or connection._echo
+            or getattr(connection, "_has_events", True)  # listeners must see every statement
+            or getattr(connection.engine, "_has_events", True)
+            or getattr(connection, "_echo", True)
         ):
             return None
-        form = self._forms.get(dialect)
-        if form is None:
-            form = self._forms[dialect] = _driver_form(self.statement, dialect)
-        return form
+        if dialect not in self._forms:
+            try:
+                self._forms[dialect] = _driver_form(self.statement, dialect)
+            except (AttributeError, KeyError, TypeError):  # a compiler this code does not know
+                logging.getLogger(__name__).warning(
+                    "hot-path statement left to Connection.execute", exc_info=True
+                )
+                self._forms[dialect] = None
+        return self._forms[dialect]
 
     @staticmethod
     def _run(connection: Connection, form: _DriverForm, params: dict[str, Any]) -> Any:

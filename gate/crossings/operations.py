@@ -289,7 +289,7 @@ def record_scan(
         locked.id if locked is not None else _registered(session, check, context.community_id)
     )
     if offline is not None:
-        values.update(_offline_values(offline, verdict, request.clock_offset_ms))
+        values.update(offline_values(offline, verdict, request.clock_offset_ms))
         _flag(values, CLOCK_BACKWARDS, clock_backwards)
         unverified = request.override is not None and override is request.override
         _flag(values, OVERRIDE_UNVERIFIED, unverified)
@@ -755,11 +755,12 @@ def _crossing_values(
     }
 
 
-def _offline_values(
+def offline_values(
     claim: OfflineClaim, server: Verdict, request_offset: int | None
 ) -> dict[str, object]:
-    """The scanner's verdict over the server's; a conflict where the scanner allowed what
-    the server refuses."""
+    """An offline crossing's columns: the gate's verdict over the server's, a conflict where
+    the gate let in what the server refuses, and the gate's clock offset as stored. One for
+    every kind of crossing (households, visitors, cars)."""
     values: dict[str, object] = {
         "offline": True,
         "clock_offset_ms": _offset(request_offset),

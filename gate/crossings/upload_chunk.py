@@ -46,9 +46,9 @@ from gate.crossings.operations import (
     ScanRequest,
     ScanResult,
     _crossing_values,
-    _offline_values,
     _result,
     _revoked,
+    offline_values,
     request_hash_of,
 )
 from gate.crossings.persistence import STORED_COLUMNS
@@ -255,7 +255,7 @@ def _decided(
     values["request_hash"] = request_hash_of(origin, request, claim)
     values["shift_id"] = shift_of(read.shifts, at)
     values["household_id"] = household.id
-    values.update(_offline_values(claim, verdict, request.clock_offset_ms))
+    values.update(offline_values(claim, verdict, request.clock_offset_ms))
     allowed = bool(values["allowed"])
     after = advance(state, request.direction, allowed, at, context.rules, request.people)
     if after != state:

@@ -31,6 +31,7 @@ from gate.crossings.operations import (
     ScanRequest,
     ScanResult,
     find_bound,
+    offline_values,
     request_hash_of,
 )
 from gate.crossings.persistence import crossing_id_of, insert_crossing
@@ -119,10 +120,7 @@ def record_vehicle_crossing(
         household_code = None
     values = _values(context, origin, report, decision, vehicle_id, request_hash, now)
     if offline is not None:
-        values |= _offline_values(offline, decision.verdict)
-        values["clock_offset_ms"] = (
-            clock_offset_ms if clock_offset_ms is not None and clock_offset_ms in _INT32 else None
-        )
+        values |= offline_values(offline, decision.verdict, clock_offset_ms)
     stored = insert_crossing(session, values, None, None)
     label = " ".join(part for part in (decision.plate, household_code) if part) or None
     if decision.outside and household_code is None:
@@ -244,26 +242,6 @@ def record_vehicle_upload(
         clock_offset_ms=request.clock_offset_ms,
     )
     return stored.crossing
-
-
-def _offline_values(claim: OfflineClaim, server: Verdict) -> dict[str, object]:
-    """The gate's verdict over the server's; a conflict where the gate let in a car the
-    server refuses."""
-    values: dict[str, object] = {
-        "offline": True,
-        "allowed": claim.allowed,
-        "code": claim.code,
-        "codes": " ".join(claim.codes),
-        "flags": " ".join(claim.notes),
-        "rule_version": claim.rule_version,
-    }
-    if claim.allowed and not server.allowed:
-        values["conflict"] = True
-        values["conflict_code"] = server.code.value if server.code else None
-    return values
-
-
-_INT32 = range(-(2**31), 2**31)
 
 
 def _result(row: dict[str, object]) -> ScanResult:

@@ -27,6 +27,7 @@ from gate.crossings.operations import (
     ScanRequest,
     ScanResult,
     find_bound,
+    offline_values,
     request_hash_of,
 )
 from gate.crossings.persistence import crossing_id_of, insert_crossing
@@ -36,7 +37,6 @@ from gate.visitors.issuing import short_id
 from gate.visitors.models import VisitorPassRecord
 from passes import (
     Code,
-    Verdict,
     VerifiedVisitorPass,
     VisitorPassRejected,
     consumes,
@@ -117,7 +117,7 @@ def record_visitor_scan(
     )
     values["latency_ms"] = request.latency_ms
     if offline is not None:
-        values |= _offline_values(offline, verdict, request.clock_offset_ms)
+        values |= offline_values(offline, verdict, request.clock_offset_ms)
     stored = insert_crossing(session, values, None, None)
     takes = consumes(verdict, check) and (offline is None or offline.allowed)
     if record is not None and takes:
@@ -144,26 +144,3 @@ def record_visitor_upload(
     return record_visitor_scan(
         session, context=context, origin=origin, request=request, now=now, offline=claim
     )
-
-
-def _offline_values(
-    claim: OfflineClaim, server: Verdict, offset_ms: int | None
-) -> dict[str, object]:
-    """The gate's verdict over the server's; a conflict where the gate let in what the server
-    refuses (a single-use pass already used at another gate, a revoked one)."""
-    values: dict[str, object] = {
-        "offline": True,
-        "clock_offset_ms": offset_ms if offset_ms is not None and offset_ms in _INT32 else None,
-        "allowed": claim.allowed,
-        "code": claim.code,
-        "codes": " ".join(claim.codes),
-        "flags": " ".join(claim.notes),
-        "rule_version": claim.rule_version,
-    }
-    if claim.allowed and not server.allowed:
-        values["conflict"] = True
-        values["conflict_code"] = server.code.value if server.code else None
-    return values
-
-
-_INT32 = range(-(2**31), 2**31)

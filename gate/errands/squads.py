@@ -75,22 +75,18 @@ def create_squad(
     )
     if exists is not None:
         raise ErrandError("squad_exists", squad=clean)
-    users = [
-        runner_account(session, community_id, username) for username in members if username.strip()
-    ]
+    users = _runners(session, community_id, members)
     squad = ErrandSquad(community_id=community_id, name=clean, created_by=actor[:64])
     session.add(squad)
     session.flush()
-    for user in {user.id: user for user in users}.values():
-        session.add(ErrandSquadMember(squad_id=squad.id, user_id=user.id))
-    session.flush()
+    _seat(session, squad, users)
     record_event(
         session,
         actor=actor[:64],
         action="errand.squad_create",
         community_id=community_id,
         subject_type="errand_squad",
-        subject_id=clean,
+        subject_id=squad.name,
         details={"members": sorted(user.username for user in users)},
     )
     return squad
@@ -102,13 +98,9 @@ def set_squad_members(
     """Replace the members of squad ``name`` with ``members`` (usernames).
     Audited as ``errand.squad_members``."""
     squad = find_squad(session, community_id, name)
-    users = [
-        runner_account(session, community_id, username) for username in members if username.strip()
-    ]
+    users = _runners(session, community_id, members)
     session.execute(delete(ErrandSquadMember).where(ErrandSquadMember.squad_id == squad.id))
-    for user in {user.id: user for user in users}.values():
-        session.add(ErrandSquadMember(squad_id=squad.id, user_id=user.id))
-    session.flush()
+    _seat(session, squad, users)
     record_event(
         session,
         actor=actor[:64],
@@ -119,3 +111,16 @@ def set_squad_members(
         details={"members": sorted(user.username for user in users)},
     )
     return squad
+
+
+def _runners(session: Session, community_id: int, members: Sequence[str]) -> list[User]:
+    """The volunteer accounts named by ``members`` (blank names skipped; raises for one that
+    may not run errands)."""
+    return [runner_account(session, community_id, name) for name in members if name.strip()]
+
+
+def _seat(session: Session, squad: ErrandSquad, users: Sequence[User]) -> None:
+    """Make ``users`` (each once) members of ``squad``."""
+    for user in {user.id: user for user in users}.values():
+        session.add(ErrandSquadMember(squad_id=squad.id, user_id=user.id))
+    session.flush()

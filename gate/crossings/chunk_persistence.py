@@ -32,39 +32,39 @@ from sqlalchemy.orm import Session
 
 from gate.crossings.chain import ChainHead
 from gate.crossings.persistence import (
-    _ADVANCE_GATE,
-    _CROSSINGS,
-    _CROSSINGS_TABLE,
-    _GATES,
-    _HOUSEHOLDS,
-    _HOUSEHOLDS_TABLE,
-    _STORE_STATE,
-    _ZONED,
+    ADVANCE_GATE,
+    CROSSINGS,
+    CROSSINGS_TABLE,
+    GATES,
+    HOUSEHOLDS,
+    HOUSEHOLDS_TABLE,
+    STORE_STATE,
+    ZONED,
     StateWrite,
-    _state,
+    state_params,
 )
 from gate.db import UTCDateTime
 from gate.issuing.models import IssuedPass
 from gate.roster.models import DutyShift
 
 _CHUNK_HOUSEHOLD_COLUMNS = (
-    _HOUSEHOLDS.id,
-    _HOUSEHOLDS.generation,
-    _HOUSEHOLDS.status,
-    _HOUSEHOLDS.quarantine_until,
-    _HOUSEHOLDS.state_json,
+    HOUSEHOLDS.id,
+    HOUSEHOLDS.generation,
+    HOUSEHOLDS.status,
+    HOUSEHOLDS.quarantine_until,
+    HOUSEHOLDS.state_json,
     # A sealed lock that still holds at the chunk's earliest scan covers it: only then can
     # one decide an exit of the chunk, and ``household_locks`` is read for its items.
-    _ZONED.label("zoned"),
+    ZONED.label("zoned"),
 )
 _LOCK_CHUNK_HOUSEHOLDS = (
     select(*_CHUNK_HOUSEHOLD_COLUMNS)
     .where(
-        _HOUSEHOLDS.community_id == bindparam("community_id"),
-        _HOUSEHOLDS.id.in_(bindparam("household_ids", expanding=True)),
+        HOUSEHOLDS.community_id == bindparam("community_id"),
+        HOUSEHOLDS.id.in_(bindparam("household_ids", expanding=True)),
     )
-    .order_by(_HOUSEHOLDS.id)
-    .with_for_update(of=_HOUSEHOLDS_TABLE)
+    .order_by(HOUSEHOLDS.id)
+    .with_for_update(of=HOUSEHOLDS_TABLE)
 )
 _ASKED = (
     func.unnest(bindparam("household_ids", type_=ARRAY(BigInteger())))
@@ -75,14 +75,14 @@ _LOCK_CHUNK_HOUSEHOLDS_PG = (
     # One index probe per household, whatever the statistics say (an IN list's plan may
     # scan the whole table: see the client ids below), locked in id order all the same.
     select(*_CHUNK_HOUSEHOLD_COLUMNS)
-    .select_from(_ASKED.join(_HOUSEHOLDS_TABLE, _HOUSEHOLDS.id == _ASKED.c.id))
-    .where(_HOUSEHOLDS.community_id == bindparam("community_id"))
-    .order_by(_HOUSEHOLDS.id)
-    .with_for_update(of=_HOUSEHOLDS_TABLE)
+    .select_from(_ASKED.join(HOUSEHOLDS_TABLE, HOUSEHOLDS.id == _ASKED.c.id))
+    .where(HOUSEHOLDS.community_id == bindparam("community_id"))
+    .order_by(HOUSEHOLDS.id)
+    .with_for_update(of=HOUSEHOLDS_TABLE)
 )
 _LOCK_GATE_OF = (
-    select(_GATES.community_id, _GATES.chain_seq, _GATES.chain_hash)
-    .where(_GATES.id == bindparam("gate"))
+    select(GATES.community_id, GATES.chain_seq, GATES.chain_hash)
+    .where(GATES.id == bindparam("gate"))
     .with_for_update()
 )
 _PASS_STATUSES = select(IssuedPass.pass_id, IssuedPass.status).where(
@@ -92,8 +92,8 @@ _PASS_STATUSES_PG = text(
     "SELECT passes.pass_id, passes.status FROM unnest(CAST(:pass_ids AS BYTEA[]))"
     " AS asked(pass_id) JOIN passes ON passes.pass_id = asked.pass_id"
 ).columns(IssuedPass.pass_id, IssuedPass.status)  # the status read as a PassStatus
-_CROSSINGS_BY_CLIENT_IDS = select(_CROSSINGS.client_id).where(
-    _CROSSINGS.client_id.in_(bindparam("client_ids", expanding=True))
+_CROSSINGS_BY_CLIENT_IDS = select(CROSSINGS.client_id).where(
+    CROSSINGS.client_id.in_(bindparam("client_ids", expanding=True))
 )
 _CROSSINGS_BY_CLIENT_IDS_PG = text(
     "SELECT crossings.client_id FROM unnest(CAST(:client_ids AS VARCHAR[])) AS asked(client_id)"
@@ -108,10 +108,10 @@ _SHIFTS_BETWEEN = (
     )
     .order_by(DutyShift.starts_at)
 )
-_INSERT_ROWS = insert(_CROSSINGS_TABLE)
+_INSERT_ROWS = insert(CROSSINGS_TABLE)
 _STORE_STATE_KEEPING_TIME = (
-    update(_HOUSEHOLDS_TABLE)
-    .where(_HOUSEHOLDS.id == bindparam("household"))
+    update(HOUSEHOLDS_TABLE)
+    .where(HOUSEHOLDS.id == bindparam("household"))
     .values(state_json=bindparam("new_state_json"), out_count=bindparam("new_out_count"))
 )
 
@@ -215,7 +215,7 @@ def new_crossing_ids(session: Session, count: int) -> list[int]:
             {"count": count},
         )
         return sorted(int(value) for (value,) in rows)
-    largest = connection.scalar(select(func.max(_CROSSINGS.id))) or 0
+    largest = connection.scalar(select(func.max(CROSSINGS.id))) or 0
     return list(range(int(largest) + 1, int(largest) + 1 + count))
 
 
@@ -237,11 +237,11 @@ def insert_chunk(
     else:
         connection.execute(_INSERT_ROWS, rows)
     connection.execute(
-        _ADVANCE_GATE,
+        ADVANCE_GATE,
         {"gate": head.gate_id, "head_seq": head.gate_seq, "head_hash": head.row_hash},
     )
     stamped = [
-        {**_state(StateWrite(household_id, columns, at))}
+        {**state_params(StateWrite(household_id, columns, at))}
         for household_id, (columns, at) in sorted(states.items())
         if at is not None
     ]
@@ -255,7 +255,7 @@ def insert_chunk(
         if at is None
     ]
     if stamped:
-        connection.execute(_STORE_STATE, stamped)
+        connection.execute(STORE_STATE, stamped)
     if kept:
         connection.execute(_STORE_STATE_KEEPING_TIME, kept)
 
@@ -275,14 +275,14 @@ _UNNEST_FORMS: dict[str, _UnnestForm] = {}
 def _unnest_form(dialect: Dialect) -> _UnnestForm:
     form = _UNNEST_FORMS.get(dialect.name)
     if form is None:
-        columns = list(_CROSSINGS_TABLE.columns)
+        columns = list(CROSSINGS_TABLE.columns)
         names = ", ".join(column.name for column in columns)
         arrays = ", ".join(
             f"%({column.key})s::{column.type.compile(dialect=dialect)}[]" for column in columns
         )
         form = _UNNEST_FORMS[dialect.name] = _UnnestForm(
             # Names and types from the table definition, values as parameters: no input in it.
-            sql=f"INSERT INTO {_CROSSINGS_TABLE.name} ({names}) SELECT * FROM unnest({arrays})",  # noqa: S608
+            sql=f"INSERT INTO {CROSSINGS_TABLE.name} ({names}) SELECT * FROM unnest({arrays})",  # noqa: S608
             binds=tuple(
                 (column.key, column.type._cached_bind_processor(dialect)) for column in columns
             ),

@@ -255,7 +255,7 @@ def record_scan(
         # here: only the server knows (the scanner's bundle lists revocations, not passes).
         check = PassRejected(Code.UNKNOWN_PASS, "no issued pass has this id", check.fields)
     state = _household_state(session, locked, decided_at)
-    revoked = _revoked(check, None if locked is None else locked.pass_status)
+    revoked = revoked_of(check, None if locked is None else locked.pass_status)
     card = None if request.override is None else request.override.card
     if offline is None and supervisor is None and card is not None:
         found = card_supervisor(session, context=context, text=card, at=now)
@@ -275,7 +275,7 @@ def record_scan(
         override=override,
         people=request.people,
     )
-    values = _crossing_values(context, origin, request, verdict, now)
+    values = crossing_values(context, origin, request, verdict, now)
     values["request_hash"] = request_hash
     # The duty shift on at the gate when decided: online the server's now, offline the
     # scan's own time (an upload hours later still names the shift it happened in).
@@ -306,7 +306,7 @@ def record_scan(
         stored = insert_crossing(session, values, None, None)
         if refusal is not None:
             _override_refused_event(session, context, origin, request, stored, refusal)
-        return _result(stored, replay=False, label=None)
+        return stored_result(stored, replay=False, label=None)
     after = advance(
         state, request.direction, bool(values["allowed"]), decided_at, context.rules, request.people
     )
@@ -325,7 +325,7 @@ def record_scan(
     if refusal is not None:
         _override_refused_event(session, context, origin, request, stored, refusal)
     label = _label(locked.code, locked.head_name) if offline is None else None
-    return _result(stored, replay=False, label=label)
+    return stored_result(stored, replay=False, label=label)
 
 
 def _household_state(session: Session, locked: Any, at: datetime) -> HouseholdState | None:
@@ -412,7 +412,7 @@ def find_bound(
         label = None
         if labelled and row["household_code"] is not None:
             label = _label(row["household_code"], row["head_name"])
-        return _result(row, replay=True, label=label)
+        return stored_result(row, replay=True, label=label)
     details: dict[str, object] = {
         "client_id": client_id,
         "device_id": origin.device_id,
@@ -623,7 +623,7 @@ def record_rejected_scan(
         "clock_offset_ms": _offset(request.clock_offset_ms),
         "request_hash": request_hash,
     }
-    return _result(insert_crossing(session, values, None, None), replay=False, label=None)
+    return stored_result(insert_crossing(session, values, None, None), replay=False, label=None)
 
 
 def record_rejected_upload(
@@ -662,7 +662,7 @@ def record_rejected_upload(
         "rejection_reason": f"{reason}: {raw[:500]}",
         "request_hash": request_hash,
     }
-    return _result(insert_crossing(session, values, None, None), replay=False, label=None)
+    return stored_result(insert_crossing(session, values, None, None), replay=False, label=None)
 
 
 def _label(code: str, head_name: str | None) -> str:
@@ -670,7 +670,8 @@ def _label(code: str, head_name: str | None) -> str:
     return f"{code} {mask_name(head_name)}" if head_name else code
 
 
-def _result(row: Mapping[Any, Any], *, replay: bool, label: str | None) -> ScanResult:
+def stored_result(row: Mapping[Any, Any], *, replay: bool, label: str | None) -> ScanResult:
+    """The answer for a stored crossing ``row`` (also the upload chunk's)."""
     return ScanResult(
         crossing_id=row["id"],
         client_id=row["client_id"],
@@ -709,7 +710,7 @@ def _offset(offset_ms: int | None) -> int | None:
     return max(INT_RANGE.start, min(INT_RANGE.stop - 1, offset_ms))
 
 
-def _revoked(check: PassCheck, pass_status: PassStatus | None) -> frozenset[bytes]:
+def revoked_of(check: PassCheck, pass_status: PassStatus | None) -> frozenset[bytes]:
     """The revoked pass ids ``decide`` needs: ``check``'s own if its stored status (None:
     not found) is revoked."""
     if isinstance(check, VerifiedPass) and pass_status == PassStatus.REVOKED:
@@ -717,13 +718,15 @@ def _revoked(check: PassCheck, pass_status: PassStatus | None) -> frozenset[byte
     return frozenset()
 
 
-def _crossing_values(
+def crossing_values(
     context: CommunityContext,
     origin: Origin,
     request: ScanRequest,
     verdict: Verdict,
     now: datetime,
 ) -> dict[str, object]:
+    """A decided crossing's columns (all but the chain's, the household, the shift and the
+    offline claim's), as the scan path and the upload chunk store them."""
     temperature = verdict.temperature_tenths
     override = verdict.override
     return {

@@ -46,21 +46,23 @@ from gate.zones.models import ZoneLockRecord
 from gate.zones.queries import covers as zone_covers
 from gate.zones.queries import deciding as zone_deciding
 
-_HOUSEHOLDS_TABLE = cast(Table, Household.__table__)
-_HOUSEHOLDS = _HOUSEHOLDS_TABLE.c
-_CROSSINGS_TABLE = cast(Table, Crossing.__table__)
-_CROSSINGS = _CROSSINGS_TABLE.c
+# The tables and statement pieces below are shared with the upload chunk's set-based
+# statements (gate.crossings.chunk_persistence), so both paths store the same columns.
+HOUSEHOLDS_TABLE = cast(Table, Household.__table__)
+HOUSEHOLDS = HOUSEHOLDS_TABLE.c
+CROSSINGS_TABLE = cast(Table, Crossing.__table__)
+CROSSINGS = CROSSINGS_TABLE.c
 _GATES_TABLE = cast(Table, Gate.__table__)
-_GATES = _GATES_TABLE.c
+GATES = _GATES_TABLE.c
 
-STORED_COLUMNS = tuple(column.key for column in _CROSSINGS_TABLE.columns if column.key != "id")
+STORED_COLUMNS = tuple(column.key for column in CROSSINGS_TABLE.columns if column.key != "id")
 """Every column a new crossing is inserted with (all of them but the generated id)."""
 
 HEAD_NAME = select(Member.name).order_by(*HEAD_FIRST).limit(1)
 """The household head's name (the first member when none is marked head); add the
 ``Member.household_id`` condition."""
 
-_CROSSING_BY_CLIENT_ID = select(_CROSSINGS.id).where(_CROSSINGS.client_id == bindparam("client_id"))
+_CROSSING_BY_CLIENT_ID = select(CROSSINGS.id).where(CROSSINGS.client_id == bindparam("client_id"))
 _DECIDED_AT = bindparam("decided_at", type_=UTCDateTime())
 # The duty shift on at the gate when decided (``gate.roster.queries.shift_at``'s answer: a
 # gate's shifts never overlap) and whether a sealed zone lock covers the household then
@@ -69,32 +71,32 @@ _DECIDED_AT = bindparam("decided_at", type_=UTCDateTime())
 _SHIFT_ON = (
     select(DutyShift.id)
     .where(
-        DutyShift.gate_id == _GATES.id,
+        DutyShift.gate_id == GATES.id,
         DutyShift.starts_at <= _DECIDED_AT,
         DutyShift.ends_at > _DECIDED_AT,
     )
     .order_by(DutyShift.starts_at.desc())
     .limit(1)
 )
-_ZONED = exists(
+ZONED = exists(
     select(ZoneLockRecord.id)
     .select_from(Building.__table__.join(Compound.__table__, Compound.id == Building.compound_id))
     .where(
-        Building.id == _HOUSEHOLDS.building_id,
-        ZoneLockRecord.community_id == _HOUSEHOLDS.community_id,
+        Building.id == HOUSEHOLDS.building_id,
+        ZoneLockRecord.community_id == HOUSEHOLDS.community_id,
         zone_deciding(cast(datetime, _DECIDED_AT)),
         zone_covers(),
     )
 )
 _LOCK_HOUSEHOLD_AND_GATE = (
     select(
-        _HOUSEHOLDS.id,
-        _HOUSEHOLDS.code,
-        _HOUSEHOLDS.generation,
-        _HOUSEHOLDS.status,
-        _HOUSEHOLDS.quarantine_until,
-        _HOUSEHOLDS.state_json,
-        HEAD_NAME.where(Member.household_id == _HOUSEHOLDS.id).scalar_subquery().label("head_name"),
+        HOUSEHOLDS.id,
+        HOUSEHOLDS.code,
+        HOUSEHOLDS.generation,
+        HOUSEHOLDS.status,
+        HOUSEHOLDS.quarantine_until,
+        HOUSEHOLDS.state_json,
+        HEAD_NAME.where(Member.household_id == HOUSEHOLDS.id).scalar_subquery().label("head_name"),
         select(IssuedPass.status)
         .where(IssuedPass.pass_id == bindparam("pass_id"))
         .scalar_subquery()
@@ -104,58 +106,54 @@ _LOCK_HOUSEHOLD_AND_GATE = (
         # then must the household timeline be replayed after the insert (read here, in the
         # scan's one read, not by a second query).
         exists(
-            select(_CROSSINGS.id).where(
-                _CROSSINGS.household_id == _HOUSEHOLDS.id,
-                _CROSSINGS.allowed == true(),
-                _CROSSINGS.rejected == false(),
-                _CROSSINGS.scanned_at > bindparam("scanned_at", type_=UTCDateTime()),
+            select(CROSSINGS.id).where(
+                CROSSINGS.household_id == HOUSEHOLDS.id,
+                CROSSINGS.allowed == true(),
+                CROSSINGS.rejected == false(),
+                CROSSINGS.scanned_at > bindparam("scanned_at", type_=UTCDateTime()),
             )
         ).label("later"),
         _SHIFT_ON.scalar_subquery().label("shift_id"),
-        _ZONED.label("zoned"),
-        _GATES.chain_seq,
-        _GATES.chain_hash,
+        ZONED.label("zoned"),
+        GATES.chain_seq,
+        GATES.chain_hash,
     )
-    .select_from(
-        _HOUSEHOLDS_TABLE.join(_GATES_TABLE, _GATES.community_id == _HOUSEHOLDS.community_id)
-    )
+    .select_from(HOUSEHOLDS_TABLE.join(_GATES_TABLE, GATES.community_id == HOUSEHOLDS.community_id))
     .where(
-        _HOUSEHOLDS.id == bindparam("household_id"),
-        _HOUSEHOLDS.community_id == bindparam("community_id"),
-        _GATES.id == bindparam("gate"),
+        HOUSEHOLDS.id == bindparam("household_id"),
+        HOUSEHOLDS.community_id == bindparam("community_id"),
+        GATES.id == bindparam("gate"),
     )
-    .with_for_update(of=[_HOUSEHOLDS_TABLE, _GATES_TABLE])
+    .with_for_update(of=[HOUSEHOLDS_TABLE, _GATES_TABLE])
 )
-_HOUSEHOLD_IN_COMMUNITY = select(_HOUSEHOLDS.id).where(
-    _HOUSEHOLDS.id == bindparam("household_id"),
-    _HOUSEHOLDS.community_id == bindparam("community_id"),
+_HOUSEHOLD_IN_COMMUNITY = select(HOUSEHOLDS.id).where(
+    HOUSEHOLDS.id == bindparam("household_id"),
+    HOUSEHOLDS.community_id == bindparam("community_id"),
 )
 _LOCK_GATE = (
-    select(_GATES.chain_seq, _GATES.chain_hash)
-    .where(_GATES.id == bindparam("gate"))
-    .with_for_update()
+    select(GATES.chain_seq, GATES.chain_hash).where(GATES.id == bindparam("gate")).with_for_update()
 )
 _STORED = (
     select(
-        _CROSSINGS_TABLE,
-        _HOUSEHOLDS.code.label("household_code"),
-        HEAD_NAME.where(Member.household_id == _CROSSINGS.household_id)
+        CROSSINGS_TABLE,
+        HOUSEHOLDS.code.label("household_code"),
+        HEAD_NAME.where(Member.household_id == CROSSINGS.household_id)
         .scalar_subquery()
         .label("head_name"),
     )
     .select_from(
-        _CROSSINGS_TABLE.outerjoin(_HOUSEHOLDS_TABLE, _HOUSEHOLDS.id == _CROSSINGS.household_id)
+        CROSSINGS_TABLE.outerjoin(HOUSEHOLDS_TABLE, HOUSEHOLDS.id == CROSSINGS.household_id)
     )
-    .where(_CROSSINGS.client_id == bindparam("client_id"))
+    .where(CROSSINGS.client_id == bindparam("client_id"))
 )
-_ADVANCE_GATE = (
+ADVANCE_GATE = (
     update(_GATES_TABLE)
-    .where(_GATES.id == bindparam("gate"))
+    .where(GATES.id == bindparam("gate"))
     .values(chain_seq=bindparam("head_seq"), chain_hash=bindparam("head_hash"))
 )
-_STORE_STATE = (
-    update(_HOUSEHOLDS_TABLE)
-    .where(_HOUSEHOLDS.id == bindparam("household"))
+STORE_STATE = (
+    update(HOUSEHOLDS_TABLE)
+    .where(HOUSEHOLDS.id == bindparam("household"))
     .values(
         state_json=bindparam("new_state_json"),
         out_count=bindparam("new_out_count"),
@@ -163,18 +161,16 @@ _STORE_STATE = (
     )
 )
 _PARAM_PREFIX = "crossing_"
-_INSERT = insert(_CROSSINGS_TABLE).values(
+_INSERT = insert(CROSSINGS_TABLE).values(
     # Every value an explicit, prefixed parameter: on PostgreSQL the updates ride along as
     # CTEs, and a parameter named like a column would also become a SET value of theirs.
     {
-        name: bindparam(_PARAM_PREFIX + name, type_=_CROSSINGS_TABLE.c[name].type)
+        name: bindparam(_PARAM_PREFIX + name, type_=CROSSINGS_TABLE.c[name].type)
         for name in STORED_COLUMNS
     }
 )
-_INSERT_ADVANCING_GATE = _INSERT.add_cte(_ADVANCE_GATE.cte("advanced_gate")).returning(
-    _CROSSINGS.id
-)
-_INSERT_ADVANCING_GATE_AND_STATE = _INSERT_ADVANCING_GATE.add_cte(_STORE_STATE.cte("stored_state"))
+_INSERT_ADVANCING_GATE = _INSERT.add_cte(ADVANCE_GATE.cte("advanced_gate")).returning(CROSSINGS.id)
+_INSERT_ADVANCING_GATE_AND_STATE = _INSERT_ADVANCING_GATE.add_cte(STORE_STATE.cte("stored_state"))
 # On psycopg the scan's locking read and insert skip SQLAlchemy's per-execution work.
 _LOCK_ON_DRIVER = DriverStatement(_LOCK_HOUSEHOLD_AND_GATE)
 _INSERT_ADVANCING_GATE_ON_DRIVER = DriverStatement(_INSERT_ADVANCING_GATE)
@@ -281,21 +277,22 @@ def insert_crossing(
         statement, params = _INSERT_ADVANCING_GATE_ON_DRIVER, {**params, **gate}
         if state is not None:
             statement = _INSERT_ADVANCING_GATE_AND_STATE_ON_DRIVER
-            params = {**params, **_state(state)}
+            params = {**params, **state_params(state)}
         crossing_id = statement.first(connection, params).id
     else:
         primary_key = connection.execute(_INSERT, params).inserted_primary_key
         if primary_key is None:
             raise RuntimeError("the database returned no id for the inserted crossing")
         crossing_id = primary_key[0]
-        connection.execute(_ADVANCE_GATE, gate)
+        connection.execute(ADVANCE_GATE, gate)
         if state is not None:
-            connection.execute(_STORE_STATE, _state(state))
+            connection.execute(STORE_STATE, state_params(state))
     row["id"] = crossing_id
     return row
 
 
-def _state(state: StateWrite) -> dict[str, object]:
+def state_params(state: StateWrite) -> dict[str, object]:
+    """The bind parameters of :data:`STORE_STATE` for ``state``."""
     return {
         "household": state.household_id,
         "new_state_json": state.columns["state_json"],
@@ -305,12 +302,12 @@ def _state(state: StateWrite) -> dict[str, object]:
 
 
 _LOCK_HOUSEHOLDS = (
-    select(_HOUSEHOLDS.id)
+    select(HOUSEHOLDS.id)
     .where(
-        _HOUSEHOLDS.community_id == bindparam("community_id"),
-        _HOUSEHOLDS.id.in_(bindparam("household_ids", expanding=True)),
+        HOUSEHOLDS.community_id == bindparam("community_id"),
+        HOUSEHOLDS.id.in_(bindparam("household_ids", expanding=True)),
     )
-    .order_by(_HOUSEHOLDS.id)
+    .order_by(HOUSEHOLDS.id)
     .with_for_update()
 )
 

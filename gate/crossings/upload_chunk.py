@@ -45,11 +45,11 @@ from gate.crossings.operations import (
     Origin,
     ScanRequest,
     ScanResult,
-    _crossing_values,
-    _result,
-    _revoked,
+    crossing_values,
     offline_values,
     request_hash_of,
+    revoked_of,
+    stored_result,
 )
 from gate.crossings.persistence import STORED_COLUMNS
 from gate.crossings.timeline import cached_timelines, note_stored, settle
@@ -172,7 +172,7 @@ def store_offline_chunk(
         if household.columns is not None
     }
     insert_chunk(session, rows, head, states)
-    return [_result(row, replay=False, label=None) for row in rows]
+    return [stored_result(row, replay=False, label=None) for row in rows]
 
 
 VERIFIED_CACHE = 50_000
@@ -243,7 +243,7 @@ def _decided(
         keys=context.keys,
         community_id=context.community_id,
         household=state,
-        revoked_pass_ids=_revoked(check, read.pass_statuses[check.fields.pass_id]),
+        revoked_pass_ids=revoked_of(check, read.pass_statuses[check.fields.pass_id]),
         rules=context.rules,
         direction=request.direction,
         temperature=request.temperature,
@@ -251,7 +251,7 @@ def _decided(
         override=None,
         people=request.people,
     )
-    values = _crossing_values(context, origin, request, verdict, now)
+    values = crossing_values(context, origin, request, verdict, now)
     values["request_hash"] = request_hash_of(origin, request, claim)
     values["shift_id"] = shift_of(read.shifts, at)
     values["household_id"] = household.id

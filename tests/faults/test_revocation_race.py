@@ -212,7 +212,7 @@ def test_the_race_check_catches_a_gate_that_misses_revocations(
     same race and the same check do find allowed scans begun after the revocation."""
     import gate.crossings.operations as operations
 
-    monkeypatch.setattr(operations, "_revoked", lambda _check, _status: frozenset())
+    monkeypatch.setattr(operations, "revoked_of", lambda _check, _status: frozenset())
     db, targets, origin, community_id = race
     scans, revoked = _race(session_factory(db), targets[0], origin, community_id, random.Random())
     assert [scan for scan in scans if scan.began > revoked and scan.allowed]

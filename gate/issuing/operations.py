@@ -26,6 +26,7 @@ from gate.signing.operations import (
     load_private_key,
 )
 from passes import Pass, SigningKey, new_pass_id
+from passes.timefmt import format_utc
 from passes.verification import MAX_PASS_VALIDITY
 
 DEFAULT_VALID_DAYS = 30
@@ -38,6 +39,10 @@ ISSUING_MESSAGES: dict[str, str] = {
     "reason_required": N_("A revocation needs a reason."),
     "key_not_registered": N_("Signing key %(key_id)d is not registered."),
     "nothing_to_print": N_("No household there has a valid pass; issue passes first."),
+    "key_not_valid_then": N_(
+        "Signing key %(key_id)d may not sign a pass issued at %(issued_at)s: it may sign from"
+        " %(not_before)s until %(not_after)s. Check this server's clock."
+    ),
     **SIGNING_MESSAGES,
 }
 """The English message id of each :class:`IssuingError` code (parameters: its ``params``).
@@ -104,9 +109,19 @@ def issue_pass(
         key = key or active_signing_key(session, household.community_id)
     except SigningKeyUnavailable as exc:
         raise IssuingError.from_key_error(exc) from None
+    issued_at = now.replace(microsecond=0)
+    if not key.entry.covers(issued_at):
+        # Every gate would refuse such a card (issued outside its key's period): refuse to
+        # print it rather than hand a resident a pass that never works.
+        raise IssuingError(
+            "key_not_valid_then",
+            key_id=key.entry.key_id,
+            issued_at=format_utc(issued_at) or "-",
+            not_before=format_utc(key.entry.not_before) or "-",
+            not_after=format_utc(key.entry.not_after) or "-",
+        )
     if reissue and supersede:
         supersede_passes(session, [household])
-    issued_at = now.replace(microsecond=0)
     fields = Pass(
         key_id=key.entry.key_id,
         pass_id=new_pass_id(),

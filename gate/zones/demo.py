@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from gate.community.models import Area, Building, Community, Compound, Grid
 from gate.households.models import Household, Member
 from gate.issuing.operations import issue_pass
+from gate.signing.operations import active_signing_key
 from gate.zones.operations import lock_zone
 from passes import ZoneLevel, ZoneScope
 
@@ -45,6 +46,11 @@ def add_demo_zones(session: Session, community_id: int, *, now: datetime) -> int
         return 0
     zone = ZoneInfo(community.timezone)
     today = now.astimezone(zone).date()
+    # Issued three days ago like a card in use, but never before the demo's key may sign.
+    may_sign_from = active_signing_key(session, community_id).entry.not_before
+    issued_at = now - timedelta(days=3)
+    if may_sign_from is not None:
+        issued_at = max(issued_at, may_sign_from)
     building = Building(compound=compounds[1], name="7号楼", code="7")
     session.add(building)
     session.flush()
@@ -61,7 +67,7 @@ def add_demo_zones(session: Session, community_id: int, *, now: datetime) -> int
         row.members.append(Member(name=head, is_head=True))
         session.add(row)
         session.flush()
-        issue_pass(session, row, actor=DEMO_ACTOR, now=now - timedelta(days=3))
+        issue_pass(session, row, actor=DEMO_ACTOR, now=issued_at)
 
     def midnight(days: int) -> datetime:
         return datetime.combine(today + timedelta(days=days), time(0), tzinfo=zone).astimezone(UTC)

@@ -18,7 +18,7 @@ from gate.households.decision_state import household_state
 from gate.households.models import Household
 from gate.issuing.cards import CardBuilder, address_line, local_validity, usable_passes
 from gate.issuing.models import IssuedPass, PassStatus
-from gate.issuing.operations import issue_pass, revoke_pass
+from gate.issuing.operations import IssuingError, issue_pass, revoke_pass
 from gate.issuing.printing import render_card_sheets_pdf
 from gate.signing.operations import create_signing_key
 from passes import Code, Direction, decide
@@ -69,6 +69,27 @@ def test_reissue_makes_the_old_card_superseded(db_session: Session, household: H
     db_session.refresh(old.record)
     assert old.record.status is PassStatus.SUPERSEDED
     assert new.record.generation == old.record.generation + 1
+
+
+@pytest.mark.usefixtures("signing")
+def test_no_pass_is_issued_before_its_key_may_sign(
+    db_session: Session, household: Household
+) -> None:
+    # A server clock set back past the key's start would print a card every gate refuses.
+    before_the_key = NOW - dt.timedelta(days=2)
+
+    with pytest.raises(IssuingError) as refused:
+        issue_pass(db_session, household, actor="clerk", now=before_the_key, reissue=True)
+
+    assert refused.value.code == "key_not_valid_then"
+    assert refused.value.params == {
+        "key_id": 1,
+        "issued_at": "2026-11-18T02:30:00Z",
+        "not_before": "2026-11-19T02:30:00Z",
+        "not_after": "-",
+    }
+    assert db_session.scalars(select(IssuedPass)).all() == []
+    assert household.generation == 1  # nothing superseded either
 
 
 @pytest.mark.usefixtures("signing")

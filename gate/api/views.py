@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -21,7 +22,14 @@ from gate.api.schemas import (
     parse_online_scan,
     scan_response,
 )
-from gate.crossings.operations import CrossingError, Origin, record_scan
+from gate.community.context import CommunityContext
+from gate.crossings.operations import (
+    CrossingError,
+    Origin,
+    ScanRequest,
+    ScanResult,
+    record_scan,
+)
 from gate.crossings.supervisors import Supervisor, check_supervisor
 from gate.crossings.uploads import (
     UnreadableUpload,
@@ -84,11 +92,23 @@ class Caller:
 def _caller(at: datetime, session: DbSession | None = None) -> Caller:
     """The calling device, authenticated (see ``check_in``) in the request's unit of work,
     or in ``session``."""
-    header = request.headers.get("Authorization", "")
+    return check_in_caller(
+        session or db_session(),
+        at,
+        authorization=request.headers.get("Authorization", ""),
+        backlog=request.headers.get("X-Checkpoint-Backlog", ""),
+    )
+
+
+def check_in_caller(
+    session: DbSession, at: datetime, *, authorization: str, backlog: str
+) -> Caller:
+    """The device of a call's ``Authorization`` and ``X-Checkpoint-Backlog`` headers ("" when
+    absent), checked in (``check_in``); raises :class:`ApiError` 401."""
+    header = authorization
     token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
-    backlog = _backlog(request.headers.get("X-Checkpoint-Backlog", ""))
     try:
-        device = check_in(session or db_session(), token, now=at, backlog=backlog)
+        device = check_in(session, token, now=at, backlog=_backlog(backlog))
     except DeviceError as exc:
         raise ApiError(401, exc.code, exc.message) from None
     origin = Origin(gate_id=device.gate_id, device_id=device.device_id)
@@ -144,45 +164,71 @@ def scan() -> Response:
     session = db_session()
     context = services().contexts.get(session, caller.community_id)
     try:
-        if is_visitor_pass(scan_request.pass_text):  # an outsider's pass: gate.visitors decides
-            recorded = record_visitor_scan(
-                session, context=context, origin=caller.origin, request=scan_request, now=at
-            )
-        elif is_vehicle_pass(scan_request.pass_text):  # a car's pass: gate.vehicles decides
-            recorded = record_vehicle_crossing(
-                session,
-                context=context,
-                origin=caller.origin,
-                report=VehicleReport(
-                    client_id=scan_request.client_id,
-                    pass_text=scan_request.pass_text,
-                    plate=None,
-                    direction=scan_request.direction,
-                    scanned_at=scan_request.scanned_at,
-                    operator=scan_request.operator,
-                ),
-                now=at,
-            ).crossing
-        else:
-            recorded = record_scan(
-                session,
-                context=context,
-                origin=caller.origin,
-                request=scan_request,
-                now=at,
-                supervisor=supervisor,
-                override_refusal=refusal,
-            )
+        recorded = record_online(
+            session,
+            context=context,
+            origin=caller.origin,
+            scan_request=scan_request,
+            at=at,
+            supervisor=supervisor,
+            refusal=refusal,
+        )
     except CrossingError as exc:
         request_unit().commit()  # the office's crossing.id_reuse event
         raise ApiError(409, exc.code, exc.message) from None
-    return jsonify(
-        scan_response(
-            recorded,
-            replay=recorded.replay,
-            household_label=recorded.household_label,
-            timezone=context.timezone,
+    return jsonify(scan_answer(recorded, context.timezone))
+
+
+def record_online(
+    session: DbSession,
+    *,
+    context: CommunityContext,
+    origin: Origin,
+    scan_request: ScanRequest,
+    at: datetime,
+    supervisor: Supervisor | None = None,
+    refusal: Code | None = None,
+) -> ScanResult:
+    """Decide and record one online scan by the kind of its pass (a household's, a
+    visitor's, a car's); raises :class:`CrossingError` (``id_reuse``). Shared by
+    :func:`scan` and its fast path (:mod:`gate.api.fast_scan`)."""
+    if is_visitor_pass(scan_request.pass_text):  # an outsider's pass: gate.visitors decides
+        return record_visitor_scan(
+            session, context=context, origin=origin, request=scan_request, now=at
         )
+    if is_vehicle_pass(scan_request.pass_text):  # a car's pass: gate.vehicles decides
+        return record_vehicle_crossing(
+            session,
+            context=context,
+            origin=origin,
+            report=VehicleReport(
+                client_id=scan_request.client_id,
+                pass_text=scan_request.pass_text,
+                plate=None,
+                direction=scan_request.direction,
+                scanned_at=scan_request.scanned_at,
+                operator=scan_request.operator,
+            ),
+            now=at,
+        ).crossing
+    return record_scan(
+        session,
+        context=context,
+        origin=origin,
+        request=scan_request,
+        now=at,
+        supervisor=supervisor,
+        override_refusal=refusal,
+    )
+
+
+def scan_answer(recorded: ScanResult, timezone: str) -> dict[str, Any]:
+    """The JSON answer to a recorded online scan (a replay's too)."""
+    return scan_response(
+        recorded,
+        replay=recorded.replay,
+        household_label=recorded.household_label,
+        timezone=timezone,
     )
 
 

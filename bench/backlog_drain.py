@@ -87,7 +87,7 @@ from gate.migrations import upgrade
 from gate.signing.operations import active_signing_key, create_signing_key
 from gate.verification.log import verify_log
 from passes import Direction, wire
-from scanner.api_client import MAX_BATCH, ApiClient, BatchResult, BundleAnswer
+from scanner.api_client import MAX_BATCH, ApiClient, BatchResult, BundleAnswer, PreparedBatch
 from scanner.bundle import save_bundle
 from scanner.deciding import DecidingConfig, ScanRequest, decide_offline
 from scanner.journal import Journal
@@ -297,6 +297,11 @@ def generate(
 # --- the drain ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Counted(PreparedBatch):
+    count: int = 0
+
+
 class TimedClient:
     """The real API client, timing each batch and reporting progress on stderr."""
 
@@ -306,16 +311,29 @@ class TimedClient:
         self._label = label
         self._every_s = every_s
         self.batch_ms: list[float] = []
+        self.between_ms = 0.0
+        """Time with no batch at the server, between an answer and the next request."""
+        self._answered: float | None = None
         self.rows = 0
         self.started = time.perf_counter()
         self._last_report = self.started
 
     def upload_batch(self, crossings: Sequence[wire.Crossing]) -> list[BatchResult]:
+        return self.send_batch(self.prepare_batch(crossings))
+
+    def prepare_batch(self, crossings: Sequence[wire.Crossing]) -> PreparedBatch:
+        prepared = self._inner.prepare_batch(crossings)
+        return _Counted(prepared.body, prepared.headers, len(crossings))
+
+    def send_batch(self, prepared: PreparedBatch) -> list[BatchResult]:
+        """The request alone (the uploader prepares the next batch meanwhile)."""
         began = time.perf_counter()
-        results = self._inner.upload_batch(crossings)
-        finished = time.perf_counter()
+        if self._answered is not None:
+            self.between_ms += (began - self._answered) * 1000
+        results = self._inner.send_batch(prepared)
+        finished = self._answered = time.perf_counter()
         self.batch_ms.append((finished - began) * 1000)
-        self.rows += len(crossings)
+        self.rows += prepared.count if isinstance(prepared, _Counted) else len(results)
         if finished - self._last_report >= self._every_s:
             self._last_report = finished
             elapsed = finished - self.started
@@ -343,6 +361,8 @@ class Drained:
     dead: int
     failed_rounds: list[str]
     batch_ms: dict[str, float]
+    between_batches_s: float
+    """Time the server had no batch of this drain (the client's turn)."""
     cpu_s: dict[str, float] = field(default_factory=dict)
     """CPU seconds per group over the drain (``server``: gunicorn; ``client``: this
     process, the uploader; ``database``: the bench database's PostgreSQL backends;
@@ -395,6 +415,7 @@ def drain(
         dead=totals["dead"],
         failed_rounds=failures,
         batch_ms={k: round(v, 1) for k, v in common.summary_ms(timed.batch_ms).items()},
+        between_batches_s=round(timed.between_ms / 1000, 2),
         cpu_s={name: round(value, 2) for name, value in cpu.items()},
     )
 
@@ -627,7 +648,8 @@ def text_report(result: dict[str, Any]) -> str:
         f"  drain           {d['seconds']:8.1f} s   {d['rows_per_s']:8.0f} rows/s"
         f"   ({d['batches']} batches, {d['rounds']} round(s), batch median"
         f" {d['batch_ms']['median']:.0f} ms, p95 {d['batch_ms']['p95']:.0f} ms,"
-        f" max {d['batch_ms']['max']:.0f} ms; failed rounds {len(d['failed_rounds'])})",
+        f" max {d['batch_ms']['max']:.0f} ms; between batches {d['between_batches_s']:.1f} s;"
+        f" failed rounds {len(d['failed_rounds'])})",
         f"  acknowledged    stored {d['acknowledged_stored']:,}, duplicate"
         f" {d['acknowledged_duplicate']:,}, dead {d['dead']:,}",
         f"  exactly once    {verdict}: server rows for device {v['server_rows_for_device']:,},"

@@ -14,6 +14,7 @@ The transport is injectable (``httpx.MockTransport`` in tests), so nothing here 
 
 from __future__ import annotations
 
+import json as jsonlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -73,6 +74,15 @@ class BundleAnswer:
     etag: str | None
 
 
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A batch upload ready to send (:meth:`ApiClient.prepare_batch`): the JSON body, already
+    encoded, and the headers read when it was prepared (the backlog count among them)."""
+
+    body: bytes
+    headers: Mapping[str, str]
+
+
 class ApiClient:
     """Client over ``httpx.Client``. ``backlog`` reports the unsent count for every request.
 
@@ -122,10 +132,29 @@ class ApiClient:
 
     def upload_batch(self, crossings: Sequence[wire.Crossing]) -> list[wire.ItemResult]:
         """Upload at most :data:`MAX_BATCH` offline crossings; one result per item."""
+        return self.send_batch(self.prepare_batch(crossings))
+
+    def prepare_batch(self, crossings: Sequence[wire.Crossing]) -> PreparedBatch:
+        """:meth:`upload_batch`'s first half: the body encoded and the headers read, in the
+        calling thread (the backlog callback may read the journal, which belongs to it)."""
         if len(crossings) > MAX_BATCH:
             raise ValueError(f"at most {MAX_BATCH} crossings per batch")
         batch = wire.Batch(tuple(crossings))
-        body = self._json("POST", "/crossings/batch", json=batch.to_json())
+        # As httpx encodes ``json=``: compact, UTF-8.
+        body = jsonlib.dumps(
+            batch.to_json(), ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        ).encode("utf-8")
+        headers = self._headers({"Content-Type": "application/json"}, auth=True)
+        return PreparedBatch(body, headers)
+
+    def send_batch(self, prepared: PreparedBatch) -> list[wire.ItemResult]:
+        """:meth:`upload_batch`'s second half: POST a prepared batch and read the answer. It
+        touches nothing of the caller's but this client: another thread may run it while
+        the caller prepares the next batch (one request at a time)."""
+        response = self._send(
+            "POST", "/crossings/batch", content=prepared.body, ready_headers=prepared.headers
+        )
+        body = _body(response)
         try:
             return list(wire.BatchResult.from_json(body).results)
         except WireFormatError as exc:
@@ -150,16 +179,16 @@ class ApiClient:
         path: str,
         *,
         json: object = None,
+        content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
+        ready_headers: Mapping[str, str] | None = None,
         auth: bool = True,
         timeout: httpx.Timeout | None = None,
     ) -> httpx.Response:
-        all_headers = dict(headers or {})
-        if auth and self._token:
-            all_headers["Authorization"] = f"Bearer {self._token}"
-        if self._backlog is not None:
-            all_headers[BACKLOG_HEADER] = str(self._backlog())
+        all_headers = ready_headers if ready_headers is not None else self._headers(headers, auth)
         extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+        if content is not None:
+            extra["content"] = content
         try:
             response = self._http.request(
                 method, API + path, json=json, headers=all_headers, **extra
@@ -172,6 +201,14 @@ class ApiClient:
         if 400 <= response.status_code < 500:
             raise _refused(response)
         return response
+
+    def _headers(self, headers: Mapping[str, str] | None, auth: bool) -> dict[str, str]:
+        all_headers = dict(headers or {})
+        if auth and self._token:
+            all_headers["Authorization"] = f"Bearer {self._token}"
+        if self._backlog is not None:
+            all_headers[BACKLOG_HEADER] = str(self._backlog())
+        return all_headers
 
     def _note_date(self, response: httpx.Response) -> None:
         text = response.headers.get("Date")

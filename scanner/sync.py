@@ -6,7 +6,10 @@ Upload contract (:meth:`Uploader.upload_pending`):
   server stores a chunk of 100 per transaction, several hundred items/s per device, so a
   batch answers well within the client timeout and holds the gate's lock briefly; the
   server accepts up to 500); a batch is sent only after the previous one was answered, so
-  the server sees this gate's order.
+  the server sees this gate's order. While one batch is with the server, the next is read
+  from the journal and encoded (:meth:`ApiClient.prepare_batch`), and the answered one is
+  acknowledged after the next has gone: the device's work overlaps the server's instead of
+  adding to it (the request itself runs in a helper thread that touches no journal).
 - A crossing becomes ``sent`` only on the server's acknowledgement (``stored`` or
   ``duplicate``); ``rejected`` moves it to ``dead`` with the server's reason (kept, listed by
   ``status``). Crossings missing from an answer stay unsent.
@@ -35,12 +38,20 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from passes import wire
-from scanner.api_client import MAX_BATCH, ApiError, BundleAnswer, Refused, ServerError
+from scanner.api_client import (
+    MAX_BATCH,
+    ApiError,
+    BundleAnswer,
+    PreparedBatch,
+    Refused,
+    ServerError,
+)
 from scanner.bundle import BUNDLE_KEY, BundleError, save_bundle
 from scanner.clock import observe_server_time
 from scanner.journal import Ack, Journal, JournalFault, JournalRow
@@ -60,6 +71,10 @@ class SyncClient(Protocol):
     """The part of the API client the uploader and refresher use."""
 
     def upload_batch(self, crossings: Sequence[wire.Crossing]) -> list[wire.ItemResult]: ...
+
+    def prepare_batch(self, crossings: Sequence[wire.Crossing]) -> PreparedBatch: ...
+
+    def send_batch(self, prepared: PreparedBatch) -> list[wire.ItemResult]: ...
 
     def fetch_bundle(self, etag: str | None = None) -> BundleAnswer: ...
 
@@ -119,6 +134,21 @@ def _ack(result: wire.ItemResult) -> Ack:
     return Ack(str(result.id), "sent", result.crossing_id, result.conflict_code)
 
 
+class _Ahead:
+    """The next batch, prepared: sent once, on the first :meth:`send`."""
+
+    def __init__(
+        self, sender: ThreadPoolExecutor, client: SyncClient, prepared: PreparedBatch | None
+    ) -> None:
+        self._sender, self._client, self._prepared = sender, client, prepared
+        self._flight: Future[list[wire.ItemResult]] | None = None
+
+    def send(self) -> Future[list[wire.ItemResult]] | None:
+        if self._flight is None and self._prepared is not None:
+            self._flight = self._sender.submit(self._client.send_batch, self._prepared)
+        return self._flight
+
+
 class Uploader:
     """Drains the journal's unsent crossings to the server (see module docstring)."""
 
@@ -145,18 +175,25 @@ class Uploader:
         error: str | None = None
         self._answered, self._probed, self._errors_in_a_row = False, False, 0
         self._suspects = []
-        after_seq = 0  # ids the server skipped stay unsent for the next round
-        while rows := self._journal.rows("unsent", after_seq=after_seq, limit=self._batch_size):
-            try:
-                self._send(rows, totals)
-            except ApiError as exc:
-                error = f"{type(exc).__name__}: {exc}"
-                suspects = {crossing_id for crossing_id, _ in self._suspects}
-                self._journal.note_attempt(
-                    [r.entry.id for r in rows if r.entry.id not in suspects], error
-                )
-                break
-            after_seq = rows[-1].seq
+        # ids the server skipped stay unsent for the next round
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload") as sender:
+            rows = self._unsent(after_seq=0)
+            flight = self._dispatch(sender, rows)
+            while rows:
+                # Read and encode the next batch while this one is with the server; it is
+                # sent once this one is answered, before this one is acknowledged.
+                following = self._unsent(after_seq=rows[-1].seq)
+                ahead = _Ahead(sender, self._client, self._prepare(following))
+                try:
+                    self._send(rows, totals, flight, answered=ahead.send)
+                except ApiError as exc:
+                    error = f"{type(exc).__name__}: {exc}"
+                    suspects = {crossing_id for crossing_id, _ in self._suspects}
+                    self._journal.note_attempt(
+                        [r.entry.id for r in rows if r.entry.id not in suspects], error
+                    )
+                    break
+                rows, flight = following, ahead.send()  # sent already unless it was split
         failing = self._blame(totals)
         if failing and error is None:
             error = f"{failing} crossing(s) failing alone: {self._suspects[0][1]}"
@@ -207,9 +244,34 @@ class Uploader:
             rtt = getattr(self._client, "server_date_rtt_s", None) or 0.0
             note_server_time(self._journal, server_at, self._now(), rtt_s=float(rtt), whole_s=True)
 
-    def _send(self, rows: list[JournalRow], totals: dict[str, int]) -> None:
+    def _unsent(self, *, after_seq: int) -> list[JournalRow]:
+        return self._journal.rows("unsent", after_seq=after_seq, limit=self._batch_size)
+
+    def _prepare(self, rows: list[JournalRow]) -> PreparedBatch | None:
+        return self._client.prepare_batch([upload_item(row) for row in rows]) if rows else None
+
+    def _dispatch(
+        self, sender: ThreadPoolExecutor, rows: list[JournalRow]
+    ) -> Future[list[wire.ItemResult]] | None:
+        prepared = self._prepare(rows)
+        return None if prepared is None else sender.submit(self._client.send_batch, prepared)
+
+    def _send(
+        self,
+        rows: list[JournalRow],
+        totals: dict[str, int],
+        flight: Future[list[wire.ItemResult]] | None = None,
+        *,
+        answered: Callable[[], object] | None = None,
+    ) -> None:
+        """Upload ``rows`` (or await ``flight``, their upload under way) and acknowledge the
+        answers; a refused or failed batch is split (see the module doc). ``answered`` runs
+        once the whole batch is answered, before its acknowledgement is written."""
         try:
-            results = self._client.upload_batch([upload_item(row) for row in rows])
+            if flight is not None:
+                results = flight.result()
+            else:
+                results = self._client.upload_batch([upload_item(row) for row in rows])
         except Refused as exc:
             if exc.unauthorized or exc.status == 403:
                 raise
@@ -239,6 +301,8 @@ class Uploader:
             self._send(rows[middle:], totals)
             return
         self._answered, self._errors_in_a_row = True, 0
+        if answered is not None:
+            answered()
         ours = {row.entry.id for row in rows}
         acks = [_ack(result) for result in results if result.id in ours]
         self._journal.acknowledge(acks, at=self._now())

@@ -2,9 +2,9 @@
 
 A chunk of offline crossings is read and written in a handful of statements instead of two
 round trips per item: its households locked (in id order, as every writer locks them) and
-read in one statement, then its gate; one multi-row INSERT of its crossings, one update of
-the gate's chain head, one per changed household. The scan path's statements and their
-pieces (the zone-lock check, the state and head updates) are
+read in one statement, then its gate; one multi-row INSERT of its crossings (a COPY on
+PostgreSQL), one update of the gate's chain head, one per changed household. The scan path's
+statements and their pieces (the zone-lock check, the state and head updates) are
 :mod:`gate.crossings.persistence`'s, reused so that both paths store the same columns.
 """
 
@@ -226,14 +226,15 @@ def insert_chunk(
     states: Mapping[int, tuple[Mapping[str, object], datetime | None]],
 ) -> None:
     """Write an upload chunk at once: its crossings (complete rows, ``id`` and chain columns
-    included, in chain order; one multi-row INSERT), the gate's new chain ``head``, and each
-    changed household's state (``(columns, at)``: ``at`` None when the last write of it was
-    the timeline's, which leaves ``updated_at`` to the column's own update default)."""
+    included, in chain order; one multi-row INSERT, a COPY on PostgreSQL), the gate's new
+    chain ``head``, and each changed household's state (``(columns, at)``: ``at`` None when
+    the last write of it was the timeline's, which leaves ``updated_at`` to the column's own
+    update default)."""
     if not rows:
         return
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        _insert_unnest(connection, rows)
+        _insert_copy(connection, rows)
     else:
         connection.execute(_INSERT_ROWS, rows)
     connection.execute(
@@ -261,28 +262,25 @@ def insert_chunk(
 
 
 @dataclass(frozen=True)
-class _UnnestForm:
-    """The chunk's INSERT on PostgreSQL: one fixed statement taking one array per column."""
+class _CopyForm:
+    """The chunk's rows on PostgreSQL: one ``COPY ... FROM STDIN`` of every column."""
 
     sql: str
     binds: tuple[tuple[str, Callable[[Any], Any] | None], ...]
     """Each column's key and its type's bind processor (``UTCDateTime``, enums), in order."""
 
 
-_UNNEST_FORMS: dict[str, _UnnestForm] = {}
+_COPY_FORMS: dict[str, _CopyForm] = {}
 
 
-def _unnest_form(dialect: Dialect) -> _UnnestForm:
-    form = _UNNEST_FORMS.get(dialect.name)
+def _copy_form(dialect: Dialect) -> _CopyForm:
+    form = _COPY_FORMS.get(dialect.name)
     if form is None:
         columns = list(CROSSINGS_TABLE.columns)
         names = ", ".join(column.name for column in columns)
-        arrays = ", ".join(
-            f"%({column.key})s::{column.type.compile(dialect=dialect)}[]" for column in columns
-        )
-        form = _UNNEST_FORMS[dialect.name] = _UnnestForm(
-            # Names and types from the table definition, values as parameters: no input in it.
-            sql=f"INSERT INTO {CROSSINGS_TABLE.name} ({names}) SELECT * FROM unnest({arrays})",  # noqa: S608
+        form = _COPY_FORMS[dialect.name] = _CopyForm(
+            # Names from the table definition, values streamed: no input in it.
+            sql=f"COPY {CROSSINGS_TABLE.name} ({names}) FROM STDIN",
             binds=tuple(
                 (column.key, column.type._cached_bind_processor(dialect)) for column in columns
             ),
@@ -290,12 +288,19 @@ def _unnest_form(dialect: Dialect) -> _UnnestForm:
     return form
 
 
-def _insert_unnest(connection: Connection, rows: list[dict[str, object]]) -> None:
-    """Insert complete crossing rows in one statement of one array per column (a fixed
-    text: parsed and planned once, unlike a VALUES list as long as the chunk)."""
-    form = _unnest_form(connection.dialect)
-    params: dict[str, list[Any]] = {}
-    for key, processor in form.binds:
-        values = [row[key] for row in rows]
-        params[key] = values if processor is None else [processor(value) for value in values]
-    connection.exec_driver_sql(form.sql, params)
+def _insert_copy(connection: Connection, rows: list[dict[str, object]]) -> None:
+    """Insert complete crossing rows with one COPY in this transaction (psycopg formats each
+    row in C: a fifth of the client CPU of an INSERT of one array per column, whose arrays
+    psycopg builds value by value in Python; the database's work is smaller too). Values
+    go through the column types' bind processors as an INSERT's would."""
+    form = _copy_form(connection.dialect)
+    driver = connection.connection.driver_connection
+    assert driver is not None  # an open connection in a transaction
+    with driver.cursor() as cursor, cursor.copy(form.sql) as copy:
+        for row in rows:
+            copy.write_row(
+                [
+                    row[key] if processor is None else processor(row[key])
+                    for key, processor in form.binds
+                ]
+            )

@@ -10,8 +10,9 @@ with the same code as :func:`gate.crossings.operations.record_scan` (``passes.de
 ``passes.advance``, the same column values), each household's state carried forward from
 item to item; the timeline is replayed per item as :func:`gate.crossings.timeline.settle`
 does, its writes held back (:class:`gate.crossings.timeline.Deferred`); the chain hashes are
-computed in order; then one multi-row INSERT, one update of the gate's head and one update
-per changed household (:func:`gate.crossings.chunk_persistence.insert_chunk`).
+computed in order; then one multi-row INSERT (a COPY on PostgreSQL), one update of the
+gate's head and one update per changed household
+(:func:`gate.crossings.chunk_persistence.insert_chunk`).
 
 Only the common case: every item an uploaded crossing with a household pass (no screen code)
 whose signature and validity hold at its scan time, no override, not implausibly dated nor

@@ -24,7 +24,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+from datetime import timedelta
 from typing import Any
+
+from gunicorn.glogging import Logger
 
 MAX_DEFAULT_WORKERS = 12
 
@@ -110,7 +113,34 @@ loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 # No personal data: no client address, no user agent, no referrer and no query string (a
 # resident's link token travels in the query). %(U)s is the path without the query string.
 # Fields: time, method, path, status, duration in ms, response bytes.
-access_log_format = "%(t)s %(m)s %(U)s %(s)s %(M)sms %(b)s"
+ACCESS_LOG_FORMAT = "%(t)s %(m)s %(U)s %(s)s %(M)sms %(b)s"
+access_log_format = ACCESS_LOG_FORMAT
+
+
+class AccessLogger(Logger):
+    """gunicorn's logger, whose access line is built from the six atoms of ACCESS_LOG_FORMAT
+    instead of all of them: gunicorn's own ``atoms`` copies every request header, response
+    header and environ variable into a dict for each line: 30 -> 7 us a line, about 1.5% of
+    a scan's server CPU. Another format (``--access-logformat``) gets them all."""
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: timedelta) -> dict[str, Any]:
+        if self.cfg.access_log_format != ACCESS_LOG_FORMAT:
+            return dict(super().atoms(resp, req, environ, request_time))
+        status = resp.status
+        if isinstance(status, str):
+            status = status.split(None, 1)[0]
+        sent = getattr(resp, "sent", None)
+        return {  # as gunicorn.glogging.Logger.atoms computes each
+            "t": self.now(),
+            "m": environ.get("REQUEST_METHOD"),
+            "U": environ.get("PATH_INFO"),
+            "s": status,
+            "M": request_time.seconds * 1000 + int(request_time.microseconds / 1000),
+            "b": str(sent) if sent is not None else "-",
+        }
+
+
+logger_class = AccessLogger
 proc_name = "checkpoint-gate"
 # gunicorn >= 27 opens a control socket under $HOME; the service user has no writable home
 # (ProtectSystem=strict) and nothing uses it. Older versions ignore the unknown name.

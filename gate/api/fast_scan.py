@@ -77,7 +77,11 @@ class FastScans:
             or "HTTP_TRANSFER_ENCODING" in environ
         ):
             return None
-        data = environ["wsgi.input"].read(int(length))
+        try:
+            data = environ["wsgi.input"].read(int(length))
+        except Exception as exc:  # a client gone mid-body: Flask meets the same error
+            environ["wsgi.input"] = _Failing(exc)
+            return None
         environ["wsgi.input"] = io.BytesIO(data)  # for Flask, should it answer
         if len(data) != int(length):
             return None
@@ -127,6 +131,20 @@ class FastScans:
         except CrossingError:  # id_reuse: the view commits the office's event and answers 409
             return None
         return (self._dumps(scan_answer(recorded, context.timezone)) + "\n").encode()
+
+
+class _Failing(io.RawIOBase):
+    """An input stream whose every read raises the error the real one raised."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self._error = error
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, _buffer: Any) -> int:
+        raise self._error
 
 
 def _flask_dumps(app: Flask) -> Callable[[Any], str]:

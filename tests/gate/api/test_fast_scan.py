@@ -10,6 +10,7 @@ with a spy on the Flask side. On SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import uuid
@@ -21,7 +22,7 @@ import pytest
 from api_helpers import Compound, assert_chain_intact, build_compound, scan_body
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
-from werkzeug.test import Client, TestResponse
+from werkzeug.test import Client, EnvironBuilder, TestResponse, run_wsgi_app
 
 import gate.api.fast_scan as fast_scan
 from gate.api.fast_scan import FastScans, install
@@ -273,3 +274,32 @@ def test_sixteen_scanners_racing_through_the_fast_path_get_one_outing(
         assert assert_chain_intact(compound) == 2 + 1 + 15
     finally:
         compound.dispose()
+
+
+class _Dropped(io.RawIOBase):
+    """A request body whose client went away: every read fails."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, _buffer: Any) -> int:
+        raise OSError("client went away")
+
+
+def test_a_body_that_fails_to_arrive_meets_flasks_handling(
+    paths: Paths, compound: Compound
+) -> None:
+    def post(app: Any) -> tuple[str, list[tuple[str, str]], bytes]:
+        builder = EnvironBuilder(path=SCANS, method="POST", data=b"{}", headers=compound.headers())
+        builder.content_type = "application/json"
+        environ = builder.get_environ()
+        environ["CONTENT_LENGTH"] = "300"
+        environ["wsgi.input"] = _Dropped()
+        body, status, headers = run_wsgi_app(app, environ, buffered=True)
+        return status, list(headers.items()), b"".join(body)
+
+    flask = post(compound.app)
+    fast = post(paths.fast.application)
+    assert flask[0] == "400 BAD REQUEST"  # werkzeug: the client disconnected
+    assert fast == flask
+    assert paths.to_flask == [SCANS]

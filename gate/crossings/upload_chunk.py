@@ -56,7 +56,7 @@ from gate.crossings.persistence import STORED_COLUMNS
 from gate.crossings.timeline import cached_timelines, note_stored, settle
 from gate.households.decision_state import household_state, state_columns
 from gate.zones.queries import household_locks
-from passes import VerifiedPass, advance, decide, verify_pass
+from passes import HouseholdState, VerifiedPass, advance, decide, verify_pass
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,24 @@ class _Household:
     """The state's columns as last written by the chunk (None: unchanged)."""
     written_at: datetime | None = None
     """The last write was a crossing's (stamped ``now``), not the replay's (None)."""
+    parsed: tuple[str, HouseholdState] | None = None
+    """``household_state`` of this row when its ``state_json`` was the one kept here."""
+
+    def state(self) -> HouseholdState:
+        """``household_state(self)``, read again only when ``state_json`` changed otherwise
+        than by :meth:`advanced` (the timeline's replay rewrites it)."""
+        if self.parsed is None or self.parsed[0] != self.state_json:
+            self.parsed = (self.state_json, household_state(self))
+        return self.parsed[1]
+
+    def advanced(self, after: HouseholdState, now: datetime) -> None:
+        """Store ``after`` as a crossing at ``now`` stores it; what ``household_state`` reads
+        back from its columns is ``after`` itself (the row's own fields, the times in full,
+        the zones read apart), so it is kept instead of parsed again."""
+        self.columns = state_columns(after)
+        self.state_json = str(self.columns["state_json"])
+        self.written_at = now
+        self.parsed = (self.state_json, replace(after, zones=()) if after.zones else after)
 
 
 class _Pending:
@@ -236,7 +254,7 @@ def _decided(
     insert, chain columns and id aside."""
     request, claim = item.request, item.claim
     at = request.scanned_at
-    state = household_state(household)
+    state = household.state()
     if household.zoned:  # a lock may hold at ``at``: read as record_scan reads them
         state = replace(state, zones=household_locks(session, household.id, at))
     verdict = decide(
@@ -260,9 +278,7 @@ def _decided(
     allowed = bool(values["allowed"])
     after = advance(state, request.direction, allowed, at, context.rules, request.people)
     if after != state:
-        household.columns = state_columns(after)
-        household.state_json = str(household.columns["state_json"])
-        household.written_at = now
+        household.advanced(after, now)
     row: dict[str, object] = dict.fromkeys(STORED_COLUMNS)
     row.update(values)
     if row["people"] is None:

@@ -283,7 +283,14 @@ def _store_set_chunk(
         if recorded is None:  # nothing written; what it locked stays locked until the commit
             return None
         results = [
-            replace(_result(stored, stored.client_id, "stored"), scanned_at=stored.scanned_at)
+            UploadResult(
+                client_id=stored.client_id,
+                status="stored",
+                crossing_id=stored.crossing_id,
+                conflict=stored.conflict,
+                conflict_code=stored.conflict_code,
+                scanned_at=stored.scanned_at,
+            )
             for stored in recorded
         ]
         _note_clock(session, uploader, results, now)

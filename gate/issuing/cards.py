@@ -39,9 +39,17 @@ def address_line(household: Household) -> str:
 
 def local_validity(record: IssuedPass, timezone: str) -> tuple[dt.date, dt.date]:
     """First and last local dates to print for ``record`` (see the module docstring)."""
+    return validity_dates(record.issued_at, record.valid_until, timezone)
+
+
+def validity_dates(
+    issued_at: dt.datetime, valid_until: dt.datetime, timezone: str
+) -> tuple[dt.date, dt.date]:
+    """The first local date and the last local date valid all day: what the card prints, and
+    what every page shown to a resident says, so the card and the phone never disagree."""
     zone = ZoneInfo(timezone)
-    first = record.issued_at.astimezone(zone).date()
-    last = (record.valid_until - dt.timedelta(days=1)).astimezone(zone).date()
+    first = issued_at.astimezone(zone).date()
+    last = (valid_until - dt.timedelta(days=1)).astimezone(zone).date()
     return first, max(first, last)
 
 

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, url_for
 from flask_babel import gettext as _
 
+from gate.issuing.cards import validity_dates
 from gate.issuing.models import IssuedPass
 from gate.issuing.operations import IssuingError, pass_text
 from gate.issuing.resident_links import ResidentPage, find_linked_pass, resident_page
@@ -209,17 +210,14 @@ def status_lines(view: ResidentPage, now: datetime) -> dict[str, str]:
         next_exit = _local(state.next_exit_at, tz, "%m-%d %H:%M")
     if state.waits_for_return:
         next_exit += " · " + _("after the member who is out comes home")
+    first, last = validity_dates(view.issued_at, view.valid_until, tz)  # as the card prints
     return {
         "status": headline,
         "status_kind": state.kind,
         "next_exit": next_exit,
         "exempt": _("Not limited by the outing quota") if state.exempt else "",
         "as_of": _local(now, tz, "%m-%d %H:%M"),
-        "valid": _(
-            "Valid %(start)s to %(end)s",
-            start=_local(view.issued_at, tz, "%Y-%m-%d"),
-            end=_local(view.valid_until, tz, "%Y-%m-%d"),
-        ),
+        "valid": _("Valid %(start)s to %(end)s", start=first.isoformat(), end=last.isoformat()),
     }
 
 

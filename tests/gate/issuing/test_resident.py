@@ -21,6 +21,7 @@ from gate.community.models import Community
 from gate.db import transaction
 from gate.households.decision_state import household_state
 from gate.households.models import Household
+from gate.issuing.cards import local_validity
 from gate.issuing.models import IssuedPass
 from gate.issuing.operations import current_pass, issue_pass, revoke_pass
 from gate.issuing.resident_links import (
@@ -81,7 +82,15 @@ def test_the_link_page_shows_the_pass_qr_label_status_and_validity(compound: Com
     assert f"{resident.code} {masked}" in html
     assert "status-home" in html
     assert "2026-11-22" in html  # issued (one hour before the clock's start), local date
-    assert "2026-12-22" in html  # valid until: 30 days later
+    # Valid 30 days: the last day valid all day, as the printed card says (not 12-22, the
+    # day it ends in the afternoon).
+    with transaction(compound.sessions, read_only=True) as session:
+        record = current_pass(session, session.get_one(Household, resident.household_id))
+        assert record is not None
+        card = local_validity(record, "Asia/Shanghai")
+    assert [day.isoformat() for day in card] == ["2026-11-22", "2026-12-21"]
+    assert "2026-12-21" in html
+    assert "2026-12-22" not in html
 
 
 def test_the_page_holds_no_personal_data_beyond_the_masked_label(compound: Compound) -> None:

@@ -184,7 +184,9 @@ def start_gunicorn(
     """gunicorn with the deployment's configuration, ``workers`` workers on a free port (no
     worker recycling: a worker exiting inside a window would take its CPU time with it);
     ``server="granian"``: granian's WSGI server instead (``threads`` blocking threads a
-    worker, its access log on), for an A/B; ``"gunicorn@REV"``: the server and app of git
+    worker, its access log on), for an A/B; ``"uwsgi"``: uWSGI (``pip install pyuwsgi``;
+    ``--http11-socket`` keep-alive, ``workers`` processes x ``threads`` threads, a request log
+    line like gunicorn's), an A/B too; ``"gunicorn@REV"``: the server and app of git
     revision REV (exported once; same schema assumed), for a before/after in one run."""
     port = free_port()
     env = {
@@ -208,6 +210,14 @@ def start_gunicorn(
             *(sys.executable, "-m", "granian", "--interface", "wsgi", "--no-ws"),
             *("--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)),
             *("--blocking-threads", str(threads), "--access-log", "--log-level", "warning"),
+        ]
+    elif server == "uwsgi":  # an A/B candidate (pip install pyuwsgi), not what is deployed
+        command = [
+            str(Path(sys.executable).parent / "uwsgi"),
+            *("--http11-socket", f"127.0.0.1:{port}", "--master", "--lazy-apps"),
+            *("--processes", str(workers), "--threads", str(threads), "--die-on-term"),
+            *("--log-format", "[%(ltime)] %(method) %(uri) %(status) %(msecs)ms %(size)"),
+            *("--logto", os.devnull, "--module"),
         ]
     else:
         command = [sys.executable, "-m", "gunicorn", "--config", str(config)]
@@ -688,7 +698,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--servers",
         default="gunicorn",
-        help="servers to measure in turn, for an A/B: gunicorn (deployed), granian, and"
+        help="servers to measure in turn, for an A/B: gunicorn (deployed), granian, uwsgi, and"
         " gunicorn@REV (the code of git revision REV: before/after in one run) [gunicorn]",
     )
     parser.add_argument(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
 
@@ -44,6 +44,8 @@ def _page(form: DeviceForm, *, created: dict[str, Any] | None = None, status: in
         created=created,
         now=now(),
         device_badge=device_badge,
+        gate_url=url_for("gateview.screen", _external=True),
+        request_is_secure=request.is_secure,
     )
     return html, status
 

@@ -42,6 +42,13 @@ def _authority() -> x509.Certificate | None:
     return load_authority_certificate(tls_paths(services().settings.instance_dir))
 
 
+@trust.app_context_processor
+def _local_ca() -> dict[str, object]:
+    """``local_ca_ready()`` for any page: ``checkpoint serve --tls`` made a local authority that
+    a phone can trust at /ca (the office's device page says so, or says what is missing)."""
+    return {"local_ca_ready": lambda: _authority() is not None}
+
+
 @trust.get("/ca")
 def ca_page() -> Response:
     """The page a phone opens first: download, check, trust."""

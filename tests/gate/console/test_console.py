@@ -14,6 +14,8 @@ import json
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from ipaddress import ip_address
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,7 @@ from gate.db import transaction
 from gate.devices.models import Device
 from gate.households.models import Household
 from gate.issuing.models import IssuedPass, PassStatus
+from gate.tls.certificates import prepare_tls, tls_paths
 from passes import Direction, HouseholdStatus
 
 PASSWORD = "correct-horse-battery"
@@ -582,6 +585,29 @@ def test_device_creation_shows_the_code_once_and_revoke_works(console: Console) 
         device = session.get(Device, console.compound.device_id)
         assert device is not None
         assert device.revoked_at is not None
+
+
+def test_the_devices_page_says_how_a_phone_becomes_a_gate(console: Console) -> None:
+    client = console.client("office")
+
+    def state() -> str:
+        html = client.get("/devices").get_data(as_text=True)
+        assert "/gate" in html.split('id="phone-gates"')[1]  # the address to open on a phone
+        return html.split('id="phone-https" data-state="')[1].split('"')[0]
+
+    assert state() == "none"  # no HTTPS yet: says who must do what, no link to a 404
+    paths = tls_paths(console.compound.settings.instance_dir)
+    prepare_tls(
+        paths.directory,
+        ca_label="幸福里",
+        names=["localhost"],
+        addresses=[ip_address("192.168.31.20")],
+        now=datetime.now(UTC),
+    )
+    assert state() == "local_ca"  # the link to /ca, where a phone trusts this server
+    over_https = {"wsgi.url_scheme": "https"}  # as ProxyFix sets it behind nginx with a certificate
+    secure = client.get("/devices", environ_overrides=over_https).get_data(as_text=True)
+    assert 'data-state="secure"' in secure
 
 
 def test_users_create_disable_and_change_role(console: Console) -> None:

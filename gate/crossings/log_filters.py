@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from gate.crossings.models import Crossing
@@ -85,7 +85,7 @@ def filtered(query: Select[Any], log_filter: LogFilter) -> Select[Any]:
     if f.verdict is not None:
         query = query.where(Crossing.allowed.is_(f.verdict == "allowed"))
     if f.code:
-        query = query.where(Crossing.code == f.code)
+        query = query.where(code_condition(f.code))
     if f.household_code:
         # An unknown household matches nothing (NULL = id is never true), not everything.
         household = _household_id(f.community_id, f.household_code)
@@ -100,6 +100,18 @@ def filtered(query: Select[Any], log_filter: LogFilter) -> Select[Any]:
         # Flags are space-separated codes and no other code contains "returned_late".
         query = query.where(Crossing.flags.like(f"%{Code.RETURNED_LATE.value}%"))
     return query
+
+
+def code_condition(code: str) -> ColumnElement[bool]:
+    """Crossings whose verdict carries ``code``. An override is stored with the refusal it let
+    through as its code (``quota``) and ``override`` among its flags, so ``override`` finds
+    those; every other code is the verdict's primary one."""
+    if code != Code.OVERRIDE.value:
+        return Crossing.code == code
+    # Flags are space-separated codes; other flags start with "override" too
+    # (override_refused, override_unverified), so only the whole word counts.
+    padded = literal(" ") + Crossing.flags + literal(" ")
+    return or_(Crossing.code == code, padded.like(f"% {code} %"))
 
 
 def _household_id(community_id: int, code: str) -> Any:

@@ -122,3 +122,26 @@ def test_the_log_shows_a_refusal_and_an_allowed_crossing_as_before(office: Offic
     assert 'data-code="override_unauthorized"' in refused or 'data-code="fever"' in refused
     assert "值班负责人放行" not in refused
     assert 'data-code="override"' in overridden
+
+
+# --- 2. the household page's recent crossings read as the log does --------------------------------
+
+
+def test_the_household_page_shows_reasons_in_words(office: Office) -> None:
+    _overrides(office)
+    client = office.client()
+    overridden = office.compound.residents[0].code
+    html = client.get(f"/households/{overridden}").get_data(as_text=True)
+    section = html.split("最近出入记录", 1)[1]
+    rows = _rows(section)
+    assert len(rows) == 1
+    assert "值班负责人放行" in rows[0]
+    assert "data-override-reason" in rows[0]
+    assert "送医就诊" in rows[0]
+    assert ">fever<" not in rows[0]
+    refused = office.compound.residents[1].code
+    page = client.get(f"/households/{refused}").get_data(as_text=True)
+    rows = _rows(page.split("最近出入记录")[1])
+    assert len(rows) == 1
+    text = re.sub(r"<[^>]+>", " ", rows[0])
+    assert not re.search(r"\b(fever|override_unauthorized|quota)\b", text), text

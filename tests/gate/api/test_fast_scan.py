@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -303,3 +306,18 @@ def test_a_body_that_fails_to_arrive_meets_flasks_handling(
     assert flask[0] == "400 BAD REQUEST"  # werkzeug: the client disconnected
     assert fast == flask
     assert paths.to_flask == [SCANS]
+
+
+def test_the_deployed_app_puts_the_fast_path_in_front(tmp_path: Path) -> None:
+    """``gunicorn gate.wsgi:app`` (deploy/) serves scans through :class:`FastScans`."""
+    env = {
+        **os.environ,
+        "CHECKPOINT_DATABASE_URL": f"sqlite:///{tmp_path / 'gate.sqlite3'}",
+        "CHECKPOINT_ENV": "test",
+        "CHECKPOINT_INSTANCE_DIR": str(tmp_path / "instance"),
+    }
+    probe = "import gate.wsgi as w; print(type(w.app.wsgi_app).__name__)"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["FastScans"]

@@ -189,6 +189,18 @@ def passes_issue() -> Any:
         flash(_(exc.message_id, **exc.params), "error")
         result = run.result
     flash(_summary(label, result, reissue=reissue), "success")
+    out = sum(1 for household in households if household.out_count > 0)
+    if reissue and result.reissued and out:
+        # Their old cards are dead while they are outside: the gate refuses them on return.
+        flash(
+            _(
+                "%(count)d of these households are out now: their old cards will be refused"
+                " when they come back. Tell them to collect the new card at the office, or ask"
+                " the supervisor on duty to let them in.",
+                count=out,
+            ),
+            "warning",
+        )
     place_args = {}
     if form.scope.data in ("building", "grid"):
         place_args[form.scope.data] = getattr(form, form.scope.data).data

@@ -249,6 +249,33 @@ def test_reissuing_a_building_kills_its_older_cards_and_quarantine_does_not_skip
     assert old_card.get_json()["verdict"]["code"] == "superseded"
 
 
+def test_reissuing_while_residents_are_out_warns_that_their_old_cards_will_be_refused(
+    office: Office,
+) -> None:
+    client = office.client()
+    resident = office.compound.residents[1]
+    went_out = office.compound.scan(office.compound.client(), resident.pass_text, "out")
+    assert went_out.get_json()["verdict"]["allowed"] is True
+    value = _option_value(client.get("/passes/print").get_data(as_text=True), "building", "7号楼")
+    client.post(
+        "/passes/issue",
+        data={
+            "issue-scope": "building",
+            "issue-building": value,
+            "issue-mode": "reissue",
+            "issue-valid_days": 30,
+        },
+    )
+    page = client.get("/passes/print").get_data(as_text=True)
+    assert '<p class="flash flash-warning">其中 1 户此刻在外：他们回来时旧证会被拒绝。' in page
+    # Issuing only to households without a pass kills no card: no warning.
+    client.post(
+        "/passes/issue",
+        data={"issue-scope": "all", "issue-mode": "issue", "issue-valid_days": 30},
+    )
+    assert "flash-warning" not in client.get("/passes/print").get_data(as_text=True)
+
+
 def test_a_bad_choice_is_refused_and_issues_nothing(office: Office) -> None:
     client = office.client()
     before = office.count()

@@ -199,6 +199,32 @@ def set_password(session: Session, user: User, password: str, *, actor: str) -> 
     _audit(session, user, actor, "user.password")
 
 
+def check_new_password(password: str, *, username: str) -> None:
+    """Raise :class:`AccountError` (the password policy's code) unless ``password`` may be
+    ``username``'s new password. No database, no hashing: a form checks it before hashing."""
+    _check_password(password, normalize_username(username))
+
+
+def change_own_password(session: Session, check: LoginCheck, new_hash: str) -> User | None:
+    """Give the user that :func:`check_login` read (and whose current password
+    :func:`verify_login` accepted) the password hashed as ``new_hash``, and end their
+    sessions. Audited as ``user.password`` with the user as the actor.
+
+    ``new_hash`` is made by the caller outside any transaction (argon2 must not hold
+    SQLite's write lock) from a password that passed :func:`check_new_password`. Returns
+    None, changing nothing, when the user's password or state changed since the check
+    (another change won the race, or the user was disabled).
+    """
+    user = session.get(User, check.user_id) if check.user_id is not None else None
+    if user is None or user.password_hash != check.password_hash or user.disabled_at is not None:
+        return None
+    user.password_hash = new_hash
+    end_sessions(user)
+    session.flush()
+    _audit(session, user, user.username, "user.password")
+    return user
+
+
 def set_role(session: Session, user: User, role: Role, *, actor: str) -> None:
     """Give the user ``role`` and end their sessions. Audited as ``user.role``."""
     previous = user.role

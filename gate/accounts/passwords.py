@@ -7,6 +7,7 @@ There is no default password anywhere: every password is typed by a person or ge
 
 from __future__ import annotations
 
+import secrets
 import string
 import threading
 from functools import cache
@@ -120,6 +121,11 @@ def common_passwords() -> frozenset[str]:
     return frozenset(
         line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
     )
+
+
+def generate_password() -> str:
+    """A new random password for a person to be told once (a new user, a forgotten one)."""
+    return secrets.token_urlsafe(12)
 
 
 def hash_password(password: str, hasher: PasswordHasher = HASHER) -> str:

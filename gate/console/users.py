@@ -1,5 +1,6 @@
 """``/users`` (admin only): the community's users and the accounts granted access to it;
-create users (initial password shown once), disable, change role, give an existing account
+create users (initial password shown once), set a new password for a user who forgot
+theirs (generated, shown once), disable, change role, give an existing account
 (of another community: a district's) a role here, or take it away.
 
 The work is :mod:`gate.accounts.operations`' and :mod:`gate.accounts.memberships`'
@@ -9,7 +10,6 @@ which ends the user's sessions).
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
@@ -20,7 +20,14 @@ from wtforms.fields.choices import SelectChoice
 
 from gate.accounts.memberships import Member, community_member, community_members, grant, revoke
 from gate.accounts.models import Role
-from gate.accounts.operations import AccountError, create_user, disable_user, find_user
+from gate.accounts.operations import (
+    AccountError,
+    create_user,
+    disable_user,
+    find_user,
+    set_password,
+)
+from gate.accounts.passwords import generate_password
 from gate.web.auth import current_community_id, require_role
 from gate.web.unit_of_work import db_session, writes
 
@@ -52,7 +59,13 @@ def _member_or_404(user_id: int) -> Member:
     return member
 
 
-def _page(form: UserForm, *, created: dict[str, str] | None = None, status: int = 200) -> Any:
+def _page(
+    form: UserForm,
+    *,
+    created: dict[str, str] | None = None,
+    reset: dict[str, str] | None = None,
+    status: int = 200,
+) -> Any:
     html = render_template(
         "console/users.html",
         members=community_members(db_session(), current_community_id()),
@@ -60,6 +73,7 @@ def _page(form: UserForm, *, created: dict[str, str] | None = None, status: int 
         role_form=_with_roles(RoleForm(formdata=None)),
         grant_form=_with_roles(RoleForm(formdata=None)),
         created=created,
+        reset=reset,
         me=current_user.id,
     )
     return html, status
@@ -80,7 +94,7 @@ def user_create() -> Any:
     form = _with_roles(UserForm())
     if not form.validate_on_submit():
         return _page(form, status=400)
-    password = form.password.data or secrets.token_urlsafe(12)
+    password = form.password.data or generate_password()
     try:
         user = create_user(
             db_session(),
@@ -116,6 +130,32 @@ def user_disable(user_id: int) -> Any:
     else:
         disable_user(db_session(), member.user, actor=actor(), now=now())
         flash(_("User disabled."), "success")
+    return redirect(url_for("console.users"))
+
+
+@console.post("/users/<int:user_id>/password", endpoint="user_password")
+@require_role(Role.ADMIN)
+@writes
+def user_password(user_id: int) -> Any:
+    """Give a user of this community who forgot their password a new, generated one,
+    shown once on the answer (``set_password``, as ``checkpoint users set-password``: audited,
+    the user's sessions end). One's own password is changed on ``/account``; a granted
+    account's by its own community."""
+    member = _member_or_404(user_id)
+    if member.user.id == current_user.id:
+        flash(_("Change your own password on the My account page."), "error")
+    elif not member.home:
+        flash(
+            _("This account belongs to another community: its administrator sets its password."),
+            "error",
+        )
+    elif member.user.disabled_at is not None:
+        flash(_("This user is disabled."), "error")
+    else:
+        password = generate_password()
+        set_password(db_session(), member.user, password, actor=actor())
+        reset = {"username": member.user.username, "password": password}
+        return _page(_with_roles(UserForm(formdata=None)), reset=reset)
     return redirect(url_for("console.users"))
 
 

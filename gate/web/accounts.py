@@ -21,18 +21,22 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from gate.accounts.firstrun import has_account
-from gate.accounts.forms import LoginForm
+from gate.accounts.forms import LoginForm, PasswordChangeForm
 from gate.accounts.memberships import DISTRICT_ROLES
 from gate.accounts.models import Role
 from gate.accounts.operations import (
+    AccountError,
     LoginPolicy,
     LoginResult,
+    change_own_password,
     check_login,
+    check_new_password,
     log_out,
     record_login,
     user_and_community,
     verify_login,
 )
+from gate.accounts.passwords import MIN_LENGTH, hash_password
 from gate.services import services
 from gate.web.auth import (
     Account,
@@ -70,8 +74,7 @@ def login() -> BaseResponse | tuple[str, int] | str:
     if not form.validate_on_submit():
         first_run = not has_account(db_session())
         return render_template("accounts/login.html", form=form, error=None, first_run=first_run)
-    settings = services().settings
-    policy = LoginPolicy(settings.login_max_failures, settings.login_window_seconds)
+    policy = _login_policy()
     password = form.password.data or ""
     now = services().clock()
     unit = request_unit()
@@ -96,6 +99,11 @@ def login() -> BaseResponse | tuple[str, int] | str:
         return render_template("accounts/login.html", form=form, error=message), status
     account = start_session(*found)
     return redirect(safe_next(form.next.data) or landing_url(account))
+
+
+def _login_policy() -> LoginPolicy:
+    settings = services().settings
+    return LoginPolicy(settings.login_max_failures, settings.login_window_seconds)
 
 
 def _refusal_message(result: LoginResult) -> tuple[str, int]:
@@ -147,8 +155,83 @@ def set_language(code: str) -> BaseResponse:
 @accounts.get("/account")
 @require_role()
 def home() -> str:
-    """Who is logged in, and the pages they may open (the start page until others exist)."""
-    return render_template("accounts/home.html")
+    """Who is logged in, the pages they may open, and the form to change one's password."""
+    return _account_page(PasswordChangeForm(formdata=None), 200)[0]
+
+
+@accounts.post("/account/password", endpoint="change_password")
+@require_role()
+def change_password() -> BaseResponse | tuple[str, int]:
+    """Change one's own password: the current one, then the new one twice (the policy of
+    new passwords). Every error is shown at once; the password fields are never refilled.
+
+    The current password is checked like a login (the work of ``check_login``,
+    ``verify_login`` and ``record_login``): a wrong one is recorded as a failed login and
+    counts towards the same throttle, so this form guesses no faster than the login page.
+    As in the login, argon2 runs with no transaction open and the change is a short
+    committed write. The user's other sessions end; this browser stays logged in.
+    """
+    account = current_account()
+    if account is None:  # require_role let nobody anonymous in
+        abort(401)
+    form = PasswordChangeForm()
+    valid = form.validate_on_submit()
+    new_password = form.new_password.data or ""
+    if new_password and not form.new_password.errors:
+        try:
+            check_new_password(new_password, username=account.username)
+        except AccountError as exc:
+            form.new_password.errors = [_(exc.message_id, **exc.params)]
+            valid = False
+    if form.current_password.errors or not form.current_password.data:
+        return _account_page(form, 400)
+    now = services().clock()
+    policy = _login_policy()
+    unit = request_unit()
+    check = check_login(
+        unit.session,
+        username=account.username,
+        remote_addr=request.remote_addr,
+        now=now,
+        policy=policy,
+    )
+    unit.commit()  # a read-only unit: ends the read transaction before hashing
+    if check.wait_seconds:
+        message, status = _refusal_message(LoginResult(None, "throttled", check.wait_seconds))
+        form.current_password.errors = [message]
+        return _account_page(form, status)
+    verdict = verify_login(check, form.current_password.data or "")
+    if verdict.outcome != "ok":
+        unit.write_first(
+            lambda session: record_login(session, check, verdict, now=now, policy=policy)
+        )
+        form.current_password.errors = [_("This is not your current password.")]
+        return _account_page(form, 400)
+    if not valid:
+        return _account_page(form, 400)
+    new_hash = hash_password(new_password)
+    user = unit.write_first(lambda session: change_own_password(session, check, new_hash))
+    found = None if user is None else user_and_community(db_session(), user.id)
+    if found is None:
+        form.current_password.errors = [_("This is not your current password.")]
+        return _account_page(form, 409)
+    renewed = start_session(*found)
+    choose_community(renewed, account.community_id)  # keep working where the user was
+    flash(
+        _(
+            "Your password is changed. Wherever else you were logged in, "
+            "you must log in again with the new password."
+        ),
+        "success",
+    )
+    return redirect(url_for("accounts.home"))
+
+
+def _account_page(form: PasswordChangeForm, status: int) -> tuple[str, int]:
+    for field in (form.current_password, form.new_password, form.new_password_again):
+        field.data = ""
+    page = render_template("accounts/home.html", password_form=form, min_password_length=MIN_LENGTH)
+    return page, status
 
 
 @accounts.post("/community", endpoint="switch_community")

@@ -11,6 +11,7 @@ from wtforms import SelectField
 from wtforms.validators import Optional
 
 from gate.accounts.operations import community_user, community_users, normalize_username
+from gate.audit.masking import mask_manual_code
 from gate.audit.queries import AuditFilter, audit_trail_page
 from gate.crossings.queries import local_day_bounds
 from gate.devices.queries import device_of, gates_with_devices
@@ -54,16 +55,20 @@ def audit_trail() -> Any:
         )
     except PagingError:
         return render_template("console/error.html", message=_("Bad page link.")), 400
-    actors = _ActorNames(row.id)
+    names = _Names(row.id, row.code, row.name)
     events = [
         {
             "created_at": e.created_at,
-            "actor": actors.label(e.actor),
+            "actor": names.actor(e.actor),
             "action": e.action,
             "action_label": action_label(e.action),
-            "subject": " ".join(x for x in (_subject(e.subject_type), e.subject_id) if x),
+            "subject": " ".join(
+                x
+                for x in (_subject(e.subject_type), names.subject(e.subject_type, e.subject_id))
+                if x
+            ),
             "reason": e.reason or "",
-            "details": audit_details(e.details_json),
+            "details": audit_details(e.details_json, subject_type=e.subject_type),
         }
         for e in page.items
     ]
@@ -99,7 +104,13 @@ SUBJECT_LABELS = {
     "roster": _l("Duty roster"),
     "rule_set": _l("Rules"),
     "signing_key": _l("Signing key"),
+    "supervisor_card": _l("Supervisor card"),
     "user": _l("User"),
+    "vehicle": _l("Vehicle"),
+    "vehicle_pass": _l("Vehicle pass"),
+    "visitor_pass": _l("Visitor pass"),
+    "walk_in": _l("Walk-in"),
+    "zone_lock": _l("Zone lock"),
 }
 """What an event's ``subject_type`` is called in the UI (unknown types are shown as stored)."""
 
@@ -114,37 +125,70 @@ def actor_forms(community_id: int, typed: str) -> tuple[str, ...]:
     forms = [typed]
     username = normalize_username(typed)
     for user in community_users(db_session(), community_id):
-        if user.username == username:
-            forms += [f"user:{user.id}", user.username]
+        if username in (user.username, normalize_username(user.display_name or "")):
+            forms += [f"user:{user.id}", user.username, f"setup:{user.username}"]
     for gate in gates_with_devices(db_session(), community_id):
         forms += [f"device:{device.id}" for device in gate.devices if device.name == typed]
     return tuple(dict.fromkeys(forms))
 
 
-class _ActorNames:
-    """How an event's actor reads: ``user:5`` as the account's name, ``device:3`` as the
-    scanner's; anything else (a name, ``demo``, ``cli``) as stored. Looked up once a page."""
+class _Names:
+    """How an event's actor and subject read, looked up once a page: an account (``user:5``,
+    its username, ``setup:<username>``) by the person's name as the crossing log shows
+    people; a scanner (``device:3``, a device subject) by its name; this community by its
+    name; a pass (whose subject is its manual code, a credential) masked. Anything else
+    (``demo``, ``cli``) as stored."""
 
-    def __init__(self, community_id: int) -> None:
+    def __init__(self, community_id: int, community_code: str, community_name: str) -> None:
         self._community_id = community_id
-        self._known: dict[str, str] = {}
+        self._community = {str(community_id), community_code}
+        self._community_name = community_name
+        self._people: dict[str, str] | None = None
+        self._devices: dict[int, str] = {}
 
-    def label(self, actor: str) -> str:
-        if actor not in self._known:
-            self._known[actor] = self._look_up(actor)
-        return self._known[actor]
+    def actor(self, actor: str) -> str:
+        kind, _colon, rest = actor.partition(":")
+        if kind == "user" and rest.isdigit():
+            return self._person_by_id(int(rest))
+        if kind == "device" and rest.isdigit():
+            return self._device(int(rest))
+        if kind == "setup" and rest:
+            return self.people().get(rest, rest)
+        return self.people().get(actor, actor)
 
-    def _look_up(self, actor: str) -> str:
-        kind, _colon, number = actor.partition(":")
-        if not number.isdigit():
-            return actor
-        if kind == "user":
-            user = community_user(db_session(), self._community_id, int(number))
-            return user.username if user else _("Account %(id)s", id=number)
-        if kind == "device":
-            device = device_of(db_session(), int(number), self._community_id)
-            return device.name if device else _("Scanner %(id)s", id=number)
-        return actor
+    def subject(self, subject_type: str | None, subject_id: str | None) -> str:
+        if not subject_id:
+            return ""
+        if subject_type == "pass":
+            return mask_manual_code(subject_id)
+        if subject_type == "community" and subject_id in self._community:
+            return self._community_name
+        if subject_type == "device" and subject_id.isdigit():
+            return self._device(int(subject_id))
+        if subject_type == "user":
+            return self.people().get(subject_id, subject_id)
+        return subject_id
+
+    def people(self) -> dict[str, str]:
+        """The community's accounts: username -> the name shown (the username if none)."""
+        if self._people is None:
+            self._people = {
+                user.username: (user.display_name or "").strip() or user.username
+                for user in community_users(db_session(), self._community_id)
+            }
+        return self._people
+
+    def _person_by_id(self, user_id: int) -> str:
+        user = community_user(db_session(), self._community_id, user_id)
+        if user is None:
+            return str(_("Account %(id)s", id=user_id))
+        return self.people().get(user.username, user.username)
+
+    def _device(self, device_id: int) -> str:
+        if device_id not in self._devices:
+            device = device_of(db_session(), device_id, self._community_id)
+            self._devices[device_id] = device.name if device else _("Scanner %(id)s", id=device_id)
+        return self._devices[device_id]
 
 
 def _subject(subject_type: str | None) -> str:

@@ -23,12 +23,15 @@ Registered as Jinja filters by :func:`configure_labels` (called from
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from flask import Flask
 from flask_babel import gettext
 
+from gate.audit.masking import mask_manual_code
 from gate.errands.labels import KIND_LABELS as ERRAND_KIND_LABELS
 from gate.errors import N_
 from passes import Code, reason
@@ -257,6 +260,7 @@ DETAIL_KEY_LABELS: dict[str, str] = {
     "merged_building": N_("Merged building (removed)"),
     "masked": N_("Names masked"),
     "name": N_("Name"),
+    "username": N_("Username"),
     "new_name": N_("New name"),
     "new_places": N_("New places"),
     "note": N_("Note"),
@@ -344,6 +348,10 @@ _CODE_KEYS = frozenset({"code", "conflict_code", "refusal"})
 _SUMMARISED_KEYS = frozenset({"rules", "crossings"})
 """Keys whose value is too long to read in a table: shown as a count or "…"."""
 _YES, _NO = N_("yes"), N_("no")
+_SECRET_KEYS = frozenset({"manual_code"})
+"""Keys whose value lets its reader through a gate (a pass's 人工核验码): never shown whole."""
+_AWARE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)$")
+"""An instant as ``datetime.isoformat()`` writes an aware one (``...+00:00``)."""
 
 
 def _known(table: Mapping[str, str], code: object) -> str:
@@ -428,11 +436,23 @@ def chain_problem_label(problem: object) -> str:
     return _known(CHAIN_PROBLEM_LABELS, problem)
 
 
-def audit_details(details_json: str | None, *, limit: int = 300) -> str:
+NAME_KEY_LABELS: dict[str, str] = {
+    "community": N_("Community name"),
+    "device": N_("Device name"),
+    "gate": N_("Gate name"),
+}
+"""The details' ``name`` of an event about a thing (its ``subject_type``): a device's name is
+no person's 姓名. Other events' ``name`` (a roster's or a visitor's, masked) is a person's."""
+
+
+def audit_details(
+    details_json: str | None, *, limit: int = 300, subject_type: str | None = None
+) -> str:
     """An audit event's JSON details as readable ``key: value`` text in the request's language
     (``{"rows": 12, "masked": true}`` -> ``行数：12；姓名已打码：是``). Empty values are left
-    out, nested objects flattened, long lists counted. Text that is not JSON is shown as
-    stored."""
+    out, nested objects flattened, long lists counted; times (ISO with an offset) in the
+    request's zone; manual codes masked (:func:`gate.audit.masking.mask_manual_code`). Text
+    that is not JSON is shown as stored."""
     try:
         data = json.loads(details_json or "{}")
     except ValueError:
@@ -444,12 +464,17 @@ def audit_details(details_json: str | None, *, limit: int = 300) -> str:
     chinese = is_chinese()
     separator, joiner = ("：", "；") if chinese else (": ", "; ")
     parts = [
-        f"{detail_key_label(key)}{separator}{_value(key, value, chinese)}"
+        f"{_key_label(key, subject_type)}{separator}{_value(key, value, chinese)}"
         for key, value in data.items()
         if value not in (None, "", [], {})
     ]
     text = joiner.join(parts)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _key_label(key: str, subject_type: str | None) -> str:
+    msgid = NAME_KEY_LABELS.get(subject_type or "") if key == "name" else None
+    return detail_key_label(key) if msgid is None else str(gettext(msgid))
 
 
 def detail_key_label(key: str) -> str:
@@ -476,10 +501,23 @@ def _value(key: str, value: Any, chinese: bool) -> str:
             for item in value
         )
     text = str(value)
+    if key in _SECRET_KEYS:
+        return mask_manual_code(text)
     if key in _CODE_KEYS:
         return reason_label(text)
+    if _AWARE_TIME.match(text):
+        return _local_time(text)
     msgid = VALUE_LABELS.get(text)
     return text if msgid is None else str(gettext(msgid))
+
+
+def _local_time(text: str) -> str:
+    from gate.web.formatting import localtime
+
+    try:
+        return localtime(datetime.fromisoformat(text))
+    except ValueError:
+        return text
 
 
 def configure_labels(app: Flask) -> None:

@@ -145,3 +145,120 @@ def test_the_household_page_shows_reasons_in_words(office: Office) -> None:
     assert len(rows) == 1
     text = re.sub(r"<[^>]+>", " ", rows[0])
     assert not re.search(r"\b(fever|override_unauthorized|quota)\b", text), text
+
+
+# --- 3. the audit trail reads in Chinese, and never shows a manual code ---------------------------
+
+
+def _record(office: Office, **event: Any) -> None:
+    from gate.audit.operations import record_event
+    from gate.db import transaction
+
+    with transaction(office.compound.sessions) as session:
+        record_event(session, community_id=office.compound.community_id, **event)
+
+
+def _audit_rows(client: FlaskClient, **query: str) -> list[str]:
+    answer = client.get("/audit", query_string=query)
+    assert answer.status_code == 200
+    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)) for row in _rows(answer.text)]
+
+
+@pytest.mark.parametrize("username", ["o-office", "o-auditor"])
+def test_audit_details_mask_manual_codes_for_every_role(office: Office, username: str) -> None:
+    household = office.compound.residents[0].code
+    _record(
+        office,
+        actor="o-office",
+        action="pass.issue",
+        subject_type="household",
+        subject_id=household,
+        details={"batch": 1, "valid_days": 30, "manual_code": "7R7Z-72Y6"},
+    )
+    _record(
+        office,
+        actor="o-office",
+        action="pass.revoke",
+        subject_type="pass",
+        subject_id="ANKR-VRUT",
+        reason="丢失",
+    )
+    html = office.client(username).get("/audit").text
+    for secret in ("7R7Z-72Y6", "7R7Z", "72Y6", "ANKR-VRUT", "ANKR", "VRUT"):
+        assert secret not in html
+    assert "****-**Y6" in html
+    assert "****-**UT" in html
+
+
+def test_audit_rows_read_as_labels_names_and_local_times(office: Office) -> None:
+    compound = office.compound
+    _record(
+        office,
+        actor="setup:o-office",
+        action="community.create",
+        subject_type="community",
+        subject_id=compound.community_id,
+        details={"name": "测试街道幸福里小区", "at": "2026-12-05T06:39:38.143121+00:00"},
+    )
+    _record(
+        office,
+        actor="o-office",
+        action="device.create",
+        subject_type="device",
+        subject_id=compound.device_id,
+        details={"gate": "south", "name": "南门手机1"},
+    )
+    _record(
+        office,
+        actor="o-office",
+        action="supervisor_card.issue",
+        subject_type="supervisor_card",
+        subject_id="B4197559",
+        details={"username": "o-super"},
+    )
+    _record(
+        office,
+        actor="o-office",
+        action="user.create",
+        subject_type="user",
+        subject_id="o-auditor",
+        details={"role": "auditor"},
+    )
+    rows = _audit_rows(office.client("o-auditor"))
+    user, card, device, community = rows[:4]
+    assert "user.create" not in user
+    assert "用户 审计员甲" in user
+    assert "李文员" in user  # the actor by name, not o-office
+    assert "supervisor_card" not in card
+    assert "主管卡 B4197559" in card
+    assert "username" not in card
+    assert "用户名：o-super" in card
+    assert "device.create" not in device
+    assert "设备名称：南门手机1" in device
+    assert "姓名" not in device
+    assert "社区 测试街道幸福里小区" in community
+    assert "社区名称：测试街道幸福里小区" in community
+    assert "时间：2026-12-05 14:39" in community
+    assert "+00:00" not in community
+    assert "李文员" in community  # setup:o-office
+    # The actor filter finds a person by the name shown.
+    assert len(_audit_rows(office.client(), actor="李文员")) == 4
+
+
+def test_every_subject_type_written_in_gate_has_a_label() -> None:
+    import ast
+
+    from gate.console.audit_trail import SUBJECT_LABELS
+
+    written: set[str] = set()
+    for path in Path("gate").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.keyword)
+                and node.arg == "subject_type"
+                and isinstance(node.value, ast.Constant)
+                and isinstance(node.value.value, str)
+            ):
+                written.add(node.value.value)
+    assert written
+    assert written - set(SUBJECT_LABELS) == set()

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from api_helpers import (
@@ -262,3 +263,35 @@ def test_every_subject_type_written_in_gate_has_a_label() -> None:
                 written.add(node.value.value)
     assert written
     assert written - set(SUBJECT_LABELS) == set()
+
+
+# --- 4. no dead ends ------------------------------------------------------------------------------
+
+
+def test_a_forbidden_page_sends_each_role_to_a_page_it_may_open(office: Office) -> None:
+    for username in ("o-vol", "o-super", "o-auditor"):
+        client = office.client(username)
+        forbidden = client.get("/users")
+        assert forbidden.status_code == 403
+        home = re.search(r'<a class="button" href="([^"]+)">首页</a>', forbidden.text)
+        assert home is not None
+        assert home.group(1) == "/start"
+        landing = client.get(home.group(1))
+        assert landing.status_code == 302
+        assert client.get(landing.headers["Location"]).status_code == 200, username
+    volunteer = office.client("o-vol")
+    assert volunteer.get("/").status_code == 403  # why "/" was a dead end for gate staff
+    assert volunteer.get("/no-such-page").status_code == 404
+    assert 'href="/start"' in volunteer.get("/no-such-page").text
+
+
+def test_the_log_links_households_only_for_roles_that_may_open_them(office: Office) -> None:
+    _overrides(office)
+    code = office.compound.residents[0].code
+    link = f'href="/households/{quote(code)}"'
+    assert link in office.client("o-office").get("/log").text
+    auditor = office.client("o-auditor")
+    html = auditor.get("/log").text
+    assert link not in html
+    assert code in html
+    assert auditor.get(f"/households/{code}").status_code == 403

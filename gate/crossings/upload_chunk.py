@@ -63,11 +63,12 @@ from passes import HouseholdState, VerifiedPass, advance, decide, verify_pass
 class OfflineItem:
     """An item of the common case, as far as can be told before reading the database: an
     offline crossing with a household pass naming ``household_id``, without an override,
-    plausibly dated and not behind its device's clock."""
+    plausibly dated and not behind its device's clock. ``household_id`` None: the one its
+    pass names, read when the pass is verified (not parsed once more before that)."""
 
     request: ScanRequest
     claim: OfflineClaim
-    household_id: int
+    household_id: int | None
 
 
 @dataclass
@@ -133,6 +134,7 @@ def store_offline_chunk(
     checks = _verified(context, items)
     if checks is None:
         return None
+    household_ids = [check.fields.household_id for check in checks]
     client_ids = [item.request.client_id for item in items]
     if len(set(client_ids)) != len(client_ids):
         return None  # the second is a replay of the first: the item path answers it
@@ -141,7 +143,7 @@ def store_offline_chunk(
         session,
         community_id=context.community_id,
         gate_id=origin.gate_id,
-        household_ids=[item.household_id for item in items],
+        household_ids=household_ids,
         pass_ids=[check.fields.pass_id for check in checks],
         client_ids=client_ids,
         first=min(times),
@@ -151,7 +153,7 @@ def store_offline_chunk(
     if (
         read.gate is None
         or read.known_client_ids
-        or any(item.household_id not in households for item in items)
+        or any(household_id not in households for household_id in household_ids)
         or any(check.fields.pass_id not in read.pass_statuses for check in checks)
     ):
         return None
@@ -160,8 +162,10 @@ def store_offline_chunk(
     head = read.gate
     rows: list[dict[str, object]] = []
     with cached_timelines(session, households, deferred=pending):
-        for item, check, crossing_id in zip(items, checks, ids, strict=True):
-            household = households[item.household_id]
+        for item, check, household_id, crossing_id in zip(
+            items, checks, household_ids, ids, strict=True
+        ):
+            household = households[household_id]
             stored = _decided(session, context, origin, item, check, household, read, now)
             seq = head.gate_seq + 1
             stored["id"] = crossing_id
@@ -206,7 +210,9 @@ def _verified(context: CommunityContext, items: Sequence[OfflineItem]) -> list[V
     checks: list[VerifiedPass] = []
     for item in items:
         check = _verify(context, item.request.pass_text, item.request.scanned_at)
-        if check is None or check.fields.household_id != item.household_id:
+        if check is None:
+            return None
+        if item.household_id is not None and check.fields.household_id != item.household_id:
             return None
         checks.append(check)
     return checks

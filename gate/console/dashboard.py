@@ -12,6 +12,7 @@ from markupsafe import Markup
 
 from gate.crossings.dashboard import CHART_DAYS, device_state, overview
 from gate.devices.models import Device
+from gate.roster.queries import community_zone, day_span, shifts_between
 from gate.web.auth import READ_ROLES, require_role
 from passes import Code, reason
 
@@ -68,9 +69,19 @@ def dashboard() -> str:
         gates=seen.gates,
         device_badge=device_badge,
         refresh_seconds=REFRESH_SECONDS,
+        shifts_today=shifts_today(row.id, moment),
         **roster_gaps(row, moment),
         **outsiders_today(row, moment),
     )
+
+
+def shifts_today(community_id: int, moment: datetime) -> int:
+    """How many shifts are planned on the community's local day of ``moment`` (none planned
+    is not "every shift has its people")."""
+    session = db_session()
+    zone = community_zone(session, community_id)
+    start, end = day_span(moment.astimezone(zone).date(), zone)
+    return len(shifts_between(session, community_id, start, end))
 
 
 def _reason(code: str) -> str:

@@ -295,3 +295,14 @@ def test_the_log_links_households_only_for_roles_that_may_open_them(office: Offi
     assert link not in html
     assert code in html
     assert auditor.get(f"/households/{code}").status_code == 403
+
+
+# --- 5. the dashboard with no shift planned -------------------------------------------------------
+
+
+def test_the_dashboard_says_no_shifts_are_planned_instead_of_all_covered(office: Office) -> None:
+    html = office.client().get("/").text
+    section = html.split('id="roster-gaps"', 1)[1].split("</section>", 1)[0]
+    assert 'id="no-shifts-today"' in section
+    assert "今天的班次都已排满" not in section
+    assert re.search(r'href="/roster\?week=\d{4}-\d{2}-\d{2}"', section)

@@ -35,6 +35,7 @@ from gate.accounts.passwords import (
     PasswordPolicyError,
     burn_time,
     check_policy,
+    generated_spelling,
     hash_password,
     needs_rehash,
     verify_password,
@@ -320,15 +321,25 @@ def check_login(
 def verify_login(check: LoginCheck, password: str) -> LoginVerdict:
     """Check ``password`` against what :func:`check_login` read: argon2, no database.
 
-    An unknown user costs the time of one verification too. A right password whose hash was
+    A generated password (``k7mx-3hqa-vw9e-p2rt-u8nd``) is accepted typed without its
+    dashes, with spaces, or in capitals: a ``password`` that spells one another way is
+    verified as typed and, failing that, in the generated form
+    (:func:`~gate.accounts.passwords.generated_spelling`: one more candidate, so a guess is
+    worth at most two, and a password a person chose is only ever matched exactly). An
+    unknown user costs the time of the same verifications too. A right password whose hash was
     made with older parameters comes back with its new hash (made here, outside any
     transaction).
     """
+    spelled = generated_spelling(password)
     if check.password_hash is None:
         burn_time(password)
+        if spelled is not None:
+            burn_time(spelled)
         return LoginVerdict("bad_credentials")
     if not verify_password(check.password_hash, password):
-        return LoginVerdict("bad_credentials")
+        if spelled is None or not verify_password(check.password_hash, spelled):
+            return LoginVerdict("bad_credentials")
+        password = spelled
     if check.disabled:
         return LoginVerdict("disabled")
     new_hash = hash_password(password) if needs_rehash(check.password_hash) else None

@@ -7,7 +7,6 @@ with ``--generate-password``. Every change is audited.
 
 from __future__ import annotations
 
-import secrets
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from gate.accounts.models import Role
+from gate.accounts.passwords import generate_password as new_password
 from gate.cli.firstrun import setup_link_command
 from gate.cli.support import (
     actor_option,
@@ -49,7 +49,7 @@ def users_group() -> None:
 users_group.add_command(setup_link_command)
 
 
-def _read_password(from_stdin: bool, generate: bool) -> tuple[str, bool]:
+def _read_password(from_stdin: bool, generate: bool, username: str = "") -> tuple[str, bool]:
     """The new password and whether it was generated (then it must be shown)."""
     if from_stdin and generate:
         raise click.UsageError(
@@ -57,7 +57,7 @@ def _read_password(from_stdin: bool, generate: bool) -> tuple[str, bool]:
             "（use either --password-stdin or --generate-password）"
         )
     if generate:
-        return secrets.token_urlsafe(12), True
+        return new_password(username), True
     if from_stdin:
         line = sys.stdin.readline().rstrip("\r\n")
         if not line:
@@ -97,7 +97,7 @@ def _create(
 ) -> None:
     from gate.accounts.operations import AccountError, create_user
 
-    password, generated = _read_password(password_stdin, generate_password)
+    password, generated = _read_password(password_stdin, generate_password, username)
     with office_job(writes=True) as job:
         session = job.session
         community = pick_community(session, community_code)
@@ -254,7 +254,7 @@ def set_password_command(
     """Set a password."""
     from gate.accounts.operations import AccountError, find_user, set_password
 
-    password, generated = _read_password(password_stdin, generate_password)
+    password, generated = _read_password(password_stdin, generate_password, username)
     with office_job(writes=True) as job:
         session = job.session
         user = find_user(session, username)

@@ -94,7 +94,7 @@ def user_create() -> Any:
     form = _with_roles(UserForm())
     if not form.validate_on_submit():
         return _page(form, status=400)
-    password = form.password.data or generate_password()
+    password = form.password.data or generate_password((form.username.data or "").strip().lower())
     try:
         user = create_user(
             db_session(),
@@ -152,7 +152,7 @@ def user_password(user_id: int) -> Any:
     elif member.user.disabled_at is not None:
         flash(_("This user is disabled."), "error")
     else:
-        password = generate_password()
+        password = generate_password(member.user.username)
         set_password(db_session(), member.user, password, actor=actor())
         reset = {"username": member.user.username, "password": password}
         return _page(_with_roles(UserForm(formdata=None)), reset=reset)

@@ -7,7 +7,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileAllowed, FileField, FileRequired
+from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     DateField,
@@ -19,11 +19,18 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from gate.accounts.models import Role
 from gate.issuing.operations import DEFAULT_VALID_DAYS
 from gate.rules.dryrun import DEFAULT_DAYS, MAX_DAYS
+from gate.web.validators import (
+    DataRequired,
+    FileRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+)
 from passes import Code, reason
 
 STATUS_ACTIONS = ("quarantine", "exempt", "normal")
@@ -82,12 +89,12 @@ class HouseholdForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no type
 
 
 class ImportUploadForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no type hints
-    """Upload a household sheet for a preview."""
+    """Upload a household sheet for a preview. Its type is the sheet reader's to judge
+    (``gate.households.spreadsheet``): it names what to do with an old .xls or WPS file
+    (save as .xlsx) or another type, in the UI language (Flask-WTF's ``FileAllowed`` answered
+    in English)."""
 
-    sheet = FileField(
-        _l("Household sheet (.xlsx or .csv)"),
-        validators=[FileRequired(), FileAllowed(["xlsx", "xlsm", "csv", "txt"])],
-    )
+    sheet = FileField(_l("Household sheet (.xlsx or .csv)"), validators=[FileRequired()])
 
 
 class ImportConfirmForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no type hints

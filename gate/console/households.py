@@ -35,7 +35,13 @@ from gate.households.models import Household
 from gate.households.operations import HouseholdError, change_status, head_of
 from gate.households.queries import HouseholdSearch, place_filters, search_households
 from gate.households.relations import RELATION_MESSAGES
-from gate.households.spreadsheet import COLUMNS, SheetError, SheetWarning, read_rows
+from gate.households.spreadsheet import (
+    COLUMNS,
+    SheetError,
+    SheetWarning,
+    check_sheet_name,
+    read_rows,
+)
 from gate.households.template import write_template
 from gate.households.uploads import UploadStore
 from gate.households.validation import ImportPlan, RowError, mask_name, mask_phone, validate_rows
@@ -483,6 +489,11 @@ def households_import() -> Any:
         return _render_import(400 if form.is_submitted() else 200, form=form)
     upload = form.sheet.data
     filename = Path(upload.filename or "upload.xlsx").name
+    try:
+        check_sheet_name(filename)  # an .xls or .docx is answered before it is stored
+    except SheetError as exc:
+        form.sheet.errors = [_import_message(exc)]
+        return _render_import(400, form=form)
     row = community()
     stored = _uploads().save(row.id, upload, filename)
     try:

@@ -24,10 +24,10 @@ from wtforms import (
     TimeField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length, NumberRange, Optional
 
 from gate.errors import N_
 from gate.rules.dryrun import DEFAULT_DAYS, MAX_DAYS
+from gate.web.validators import Length, NumberRange, Optional
 from passes import RuleSet
 
 NO_QUOTA = "none"

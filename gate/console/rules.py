@@ -16,7 +16,6 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from wtforms.validators import DataRequired
 
 from gate.accounts.models import Role
 from gate.community.context import current_rules
@@ -34,6 +33,7 @@ from gate.rules.templates import (
 from gate.services import services
 from gate.web.auth import OFFICE_ROLES, require_role
 from gate.web.unit_of_work import request_unit, writes
+from gate.web.validators import DataRequired
 from passes import Code, RuleSet, RuleSetError, reason, rules_from_dict, rules_from_json
 
 from . import console

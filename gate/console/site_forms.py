@@ -7,9 +7,9 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from gate.issuing.operations import DEFAULT_VALID_DAYS, MAX_VALID_DAYS
+from gate.web.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 
 class PlaceForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no type hints

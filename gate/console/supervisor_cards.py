@@ -11,7 +11,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField
-from wtforms.validators import DataRequired, NumberRange
 
 from gate.supervisors.operations import (
     DEFAULT_VALID_DAYS,
@@ -26,6 +25,7 @@ from gate.supervisors.operations import (
 )
 from gate.web.auth import OFFICE_ROLES, current_community_id, require_role
 from gate.web.unit_of_work import db_session, writes
+from gate.web.validators import DataRequired, NumberRange
 from passes.supervisor_card import MAX_CARD_VALIDITY
 
 from . import console

@@ -11,7 +11,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, StringField
-from wtforms.validators import DataRequired, Length, NumberRange
 
 from gate.vehicles.errors import PLATE_KIND_LABELS, VehicleError
 from gate.vehicles.issuing import (
@@ -24,6 +23,7 @@ from gate.vehicles.issuing import (
 from gate.vehicles.registry import add_vehicle, remove_vehicle, vehicle_of, vehicle_rows
 from gate.web.auth import OFFICE_ROLES, current_community_id, require_role
 from gate.web.unit_of_work import db_session, writes
+from gate.web.validators import DataRequired, Length, NumberRange
 from passes.vehicle_pass import MAX_VEHICLE_VALIDITY
 
 from . import console

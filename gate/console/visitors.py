@@ -17,7 +17,6 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateTimeLocalField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from gate.community.models import Community
 from gate.crossings.queries import local_day_bounds
@@ -36,6 +35,7 @@ from gate.visitors.issuing import (
 from gate.visitors.queries import outsider_counts, pass_state, walk_in_rows
 from gate.web.auth import OFFICE_ROLES, current_community_id, require_role
 from gate.web.unit_of_work import db_session, writes
+from gate.web.validators import DataRequired, Length, NumberRange, Optional
 from passes import render_png
 
 from . import console

@@ -13,10 +13,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
 
 from gate.web.auth import OFFICE_ROLES, current_community_id, require_role
 from gate.web.unit_of_work import db_session, writes
+from gate.web.validators import DataRequired, Length, Optional
 from gate.zones.labels import last_day
 from gate.zones.operations import ZoneError, lift_zone, lock_zone, set_zone_end
 from gate.zones.queries import list_locks, place_names

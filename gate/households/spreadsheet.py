@@ -299,16 +299,12 @@ def read_rows(
     required columns. ``on_progress(rows_read)`` is called every few hundred rows and once at the
     end, with the number of sheet rows read below the header (blank rows included).
     """
-    suffix = os.path.splitext(filename)[1].lower()
+    suffix = check_sheet_name(filename)
     meta = _Meta()
     if suffix in {".xlsx", ".xlsm"}:
         raw = _xlsx_cells(path_or_bytes, meta)
-    elif suffix in {".csv", ".txt"}:
-        raw = _csv_cells(path_or_bytes, meta)
-    elif suffix in {".xls", ".et", ".wps"}:
-        raise SheetError("unsupported_format", message="unsupported_old_format")
     else:
-        raise SheetError("unsupported_format", suffix=suffix or filename)
+        raw = _csv_cells(path_or_bytes, meta)
     try:
         header_row, header = _find_header(raw)
         columns, index, sheet_warnings = _map_header(header, header_row)
@@ -339,6 +335,19 @@ class _Meta:
 
 # A format reader yields (row_number, cells) for every sheet row, header included.
 _CellRows = Generator[tuple[int, list[str]], None, None]
+
+
+def check_sheet_name(filename: str) -> str:
+    """The lower-case extension of ``filename`` if :func:`read_rows` reads that type
+    (.xlsx/.xlsm or .csv/.txt); else raise :class:`SheetError` ``unsupported_format`` (for an
+    old Excel or WPS file with the message to save it as .xlsx). For checking an upload
+    before it is stored."""
+    suffix = os.path.splitext(filename)[1].lower()
+    if suffix in {".xlsx", ".xlsm", ".csv", ".txt"}:
+        return suffix
+    if suffix in {".xls", ".et", ".wps"}:
+        raise SheetError("unsupported_format", message="unsupported_old_format")
+    raise SheetError("unsupported_format", suffix=suffix or filename)
 
 
 def _find_header(raw: _CellRows) -> tuple[int, list[str]]:

@@ -25,7 +25,6 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from gate.accounts.firstrun import FirstRun, SetupClosed, complete_first_run, setup_token_state
 from gate.accounts.models import Role
@@ -42,6 +41,7 @@ from gate.services import now, services
 from gate.signing.operations import create_signing_key
 from gate.web.auth import current_community_id, require_role, start_session
 from gate.web.unit_of_work import db_session, request_unit, writes
+from gate.web.validators import DataRequired, EqualTo, Length, Optional
 
 firstrun = Blueprint("firstrun", __name__, url_prefix="/setup")
 

@@ -17,7 +17,11 @@
  *   record(scan, verdict, online)  journal one crossing (resolves once durable). Offline
  *                      ones wait for upload; online ones are kept only to advance states
  *   upload()           send unsent crossings (at most 100 a request) and settle the results
- *   status()           {bundleAt, bundleAgeMs, hasBundle, unsent, dead, uploading}
+ *   status()           {bundleAt, bundleAgeMs, hasBundle, bundleFailed, loginLost, unsent,
+ *                      dead, uploading}: bundleFailed when the last refresh got no bundle;
+ *                      loginLost when the server said this page's login is gone (401, or
+ *                      a CSRF refusal: the page's token no longer matches a session)
+ *   loginLost()        note a lost login seen elsewhere (a scan answered 401)
  *   onChange(fn)       fn() after anything in status() may have changed
  */
 (function () {
@@ -37,6 +41,8 @@
   var kept = null; /* {json, etag, confirmedAt, generatedAt, clockOffsetMs} */
   var counts = {unsent: 0, dead: 0};
   var uploading = null;
+  var bundleFailed = false; /* the last refresh got no bundle: its age is not "fresh" */
+  var loginLost = false; /* the server no longer knows this page's login */
   var listeners = [];
   var seq = 0;
 
@@ -108,6 +114,20 @@
     });
   }
 
+  /* Whether an answer says this page's login is gone: 401, or the CSRF refusal of a page
+   * whose session has gone (the server answers 401 for that too, gate/gateview). */
+  function isLoginLost(response, answer) {
+    return response.status === 401 ||
+      (response.status === 400 && !!answer && !!answer.error && answer.error.code === "csrf");
+  }
+
+  function setLoginLost(lost) {
+    if (loginLost !== lost) {
+      loginLost = lost;
+      changed();
+    }
+  }
+
   function fetchBundle() {
     var requestedAt = journal.stamp();
     var headers = {"Accept": "application/json"};
@@ -117,12 +137,15 @@
     return fetch(config.bundleUrl, {credentials: "same-origin", headers: headers, cache: "no-store"})
       .then(function (response) {
         if (response.status === 304 && kept) {
+          setLoginLost(false);
           /* Unchanged: what the server has now is what the kept bundle counts. */
           return keep(kept.json, kept.etag, response.headers.get("Date"), requestedAt);
         }
         if (!response.ok) {
+          setLoginLost(isLoginLost(response, null) || loginLost);
           throw new Error("bundle: HTTP " + response.status);
         }
+        setLoginLost(false);
         var etag = response.headers.get("ETag");
         var date = response.headers.get("Date");
         return response.json().then(function (json) {
@@ -135,7 +158,17 @@
   var bundleQueue = Promise.resolve();
 
   function refreshBundle() {
-    var next = bundleQueue.then(fetchBundle, fetchBundle);
+    var next = bundleQueue.then(fetchBundle, fetchBundle).then(function (value) {
+      if (bundleFailed) {
+        bundleFailed = false;
+        changed();
+      }
+      return value;
+    }, function (error) {
+      bundleFailed = true;
+      changed();
+      throw error;
+    });
     bundleQueue = next.catch(function () {});
     return next;
   }
@@ -347,8 +380,16 @@
       })
     }).then(function (response) {
       if (!response.ok) {
-        throw new Error("upload: HTTP " + response.status);
+        return response.json().catch(function () {
+          return null;
+        }).then(function (answer) {
+          if (isLoginLost(response, answer)) {
+            setLoginLost(true);
+          }
+          throw new Error("upload: HTTP " + response.status);
+        });
       }
+      setLoginLost(false);
       return response.json();
     }).then(function (answer) {
       return journal.settle(answer.results || []);
@@ -449,6 +490,8 @@
   function status() {
     return {
       hasBundle: !!kept,
+      bundleFailed: bundleFailed,
+      loginLost: loginLost,
       bundleAt: kept ? kept.confirmedAt : null,
       bundleAgeMs: kept ? Date.now() - kept.confirmedAt : null,
       unsent: counts.unsent,
@@ -465,6 +508,7 @@
     upload: upload,
     tryUpload: tryUpload,
     status: status,
+    loginLost: function () { setLoginLost(true); },
     deadLetters: function () { return journal.deadLetters(); },
     onChange: function (fn) { listeners.push(fn); }
   };

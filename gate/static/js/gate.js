@@ -69,7 +69,9 @@
     net: document.getElementById("net-status"),
     bundleAge: document.getElementById("bundle-age"),
     unsent: document.getElementById("unsent"),
-    dead: document.getElementById("dead-letters")
+    dead: document.getElementById("dead-letters"),
+    loginLost: document.getElementById("login-lost"),
+    loginLostText: document.getElementById("login-lost-text")
   };
 
   var state = {
@@ -440,6 +442,16 @@
       }
       return;
     }
+    if (offline && (result.status === 401 ||
+        (result.status === 400 && error.code === "csrf"))) {
+      /* This page's login is gone (e.g. opened from the service worker after the browser
+       * restarted): decide here and journal under this page's volunteer, as offline; the
+       * banner asks to log in again, after which the journal uploads. */
+      offline.loginLost();
+      if (pending.kind !== "manual") {
+        return decideHere(pending, body, scannedAt, scannedMs);
+      }
+    }
     state.pending = null;
     if (result.status === 404 && error.code === "unknown_manual_code") {
       showFault(strings.unknownCode);
@@ -612,10 +624,19 @@
       return;
     }
     var status = offline.status();
-    el.bundleAge.textContent = status.hasBundle ?
-      fill(strings.bundleAge, "age", ageText(status.bundleAgeMs)) : strings.noBundleShort;
-    el.bundleAge.classList.toggle("is-stale", !status.hasBundle ||
+    /* The age of the data kept; when the last refresh failed it says so, never "just now". */
+    el.bundleAge.textContent = !status.hasBundle ? strings.noBundleShort :
+      fill(status.bundleFailed ? strings.bundleFailed : strings.bundleAge, "age",
+        ageText(status.bundleAgeMs));
+    el.bundleAge.dataset.failed = status.bundleFailed ? "1" : "0";
+    el.bundleAge.classList.toggle("is-stale", !status.hasBundle || status.bundleFailed ||
       status.bundleAgeMs > 24 * 3600 * 1000);
+    /* The server no longer knows this login: nothing uploads until the volunteer logs in
+     * again (their crossings wait in the journal), so say it until then. */
+    el.loginLost.hidden = !status.loginLost;
+    root.classList.toggle("has-login-lost", !!status.loginLost);
+    el.loginLostText.textContent = status.unsent ?
+      fill(strings.loginLost, "n", status.unsent) : strings.loginLostNone;
     el.unsent.textContent = status.uploading ? strings.uploading :
       fill(strings.unsent, "n", status.unsent);
     el.unsent.classList.toggle("has-unsent", status.unsent > 0);

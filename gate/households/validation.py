@@ -17,7 +17,9 @@ Contract of :func:`validate_rows`:
 - Error codes are stable: ``missing_field``, ``bad_id_number``, ``bad_phone``, ``bad_date``,
   ``bad_status``, ``bad_members``, ``fewer_members``, ``bad_relation``, ``two_heads``,
   ``differs_from_head``, ``head_row_bad``, ``duplicate`` (a household code repeated without a
-  relation: reported on the later row, message names the first), ``example_row`` (the
+  relation: reported on the later row, message names the first), ``duplicate_row`` (a row
+  that says exactly what an earlier row of its household says: the same row entered
+  twice, reported on the later row instead of as a second head or member), ``example_row`` (the
   template's example left in),
   ``too_long`` (longer than its database column), ``bad_characters`` (a household code,
   building, unit or room with ``/``, ``\\``, ``..``, a control character or a space at either
@@ -258,6 +260,7 @@ ROW_MESSAGES = {
         "Household code %(code)s repeats row %(first)d: for another member of that household "
         "fill in the relation to the head (与户主关系)."
     ),
+    "duplicate_row": N_("Same as row %(first)d: the row is entered twice, delete one of them."),
     "bad_relation": N_("%(value)s is not a relation: write 户主, 配偶, 子女, 父母 or 其他."),
     "two_heads": N_("Household %(code)s already has its head (户主) on row %(first)d."),
     "differs_from_head": N_(
@@ -314,6 +317,13 @@ class _Line:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    @property
+    def content(self) -> tuple[object, ...]:
+        """What the row says, its number and errors aside (rows typed twice are equal)."""
+        values = tuple(sorted(self.values.items()))
+        return (self.code, self.relation, values, self.name, self.phone, self.id_number,
+                self.members, self.status, self.until, self.note, self.plates)  # fmt: skip
 
     def fail(self, key: str, code: str, message: str | None = None, /, **params: str | int) -> None:
         self.errors.append(RowError(self.number, key, code, ROW_MESSAGES[message or code], params))
@@ -478,6 +488,11 @@ def _add_to_group(groups: dict[str, _Group], line: _Line) -> None:
             group.head = line
         return
     first = group.lines[0].number
+    if line.ok:
+        twin = next((o for o in group.lines if o.ok and o.content == line.content), None)
+        if twin is not None:
+            line.fail("household_code", "duplicate_row", first=twin.number)
+            return
     if line.relation is None:
         if not any(e.field == "relation" for e in line.errors):  # not an unknown word
             line.fail("household_code", "duplicate", code=line.code, first=first)

@@ -190,7 +190,8 @@ def test_xlsx_of_1000_rows_reports_all_20_bad_rows_by_sheet_row(tmp_path: Path) 
 
 
 def test_duplicate_is_reported_on_the_later_row_and_names_the_first() -> None:
-    plan = validate_rows([(2, row("3-2-401")), (3, row("3-2-402")), (9, row(" 3-2-401"))])
+    later = row(" 3-2-401", head_name="李四")  # not the same row twice: that is duplicate_row
+    plan = validate_rows([(2, row("3-2-401")), (3, row("3-2-402")), (9, later)])
 
     assert [(e.row, e.code) for e in plan.errors] == [(9, "duplicate")]
     assert plan.errors[0].params == {"code": "3-2-401", "first": 2}

@@ -15,6 +15,7 @@ import click
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from gate.api.fast_scan import install as install_fast_scans
 from gate.app import create_app
 from gate.errors import N_
 from gate.settings import Settings, load_settings
@@ -48,7 +49,8 @@ def _short_switch_interval(server: object, worker: object) -> None:
 def run_server(app: Flask, host: str, port: int, *, tls: TlsPaths | None = None) -> None:
     """Serve ``app`` until interrupted; with ``tls`` (the server certificate's files), HTTPS
     and plain HTTP on the one port (:mod:`gate.tls.sockets`: plain HTTP reaches only the CA
-    page)."""
+    page). Ordinary scans take the deployed app's fast path (:mod:`gate.api.fast_scan`)."""
+    install_fast_scans(app)  # inside the plain-HTTP guard below, as gate.wsgi outside ProxyFix
     options: dict[str, Any] = {
         "bind": f"{host}:{port}",
         "workers": 1,

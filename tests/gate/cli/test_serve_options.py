@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from gate.api.fast_scan import FastScans
 from gate.app import create_app
 from gate.cli import serving
 from gate.settings import Settings
@@ -55,3 +56,23 @@ def test_on_postgresql_the_interval_is_left_alone(
 ) -> None:
     options = _options(monkeypatch, "postgresql+psycopg://postgres@127.0.0.1:5432/none", tmp_path)
     assert "post_fork" not in options
+
+
+def test_the_embedded_server_answers_scans_on_the_fast_path(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # As gate.wsgi deploys it.
+    monkeypatch.setattr(serving._Gunicorn, "run", lambda self: None)
+    settings = Settings.from_env(
+        {
+            "CHECKPOINT_ENV": "test",
+            "CHECKPOINT_INSTANCE_DIR": str(tmp_path / "instance"),
+            "CHECKPOINT_DATABASE_URL": f"sqlite:///{tmp_path / 'gate.sqlite3'}",
+        }
+    )
+    app = create_app({"TESTING": True}, settings=settings)
+    try:
+        serving.run_server(app, "127.0.0.1", 5999)
+        assert isinstance(app.wsgi_app, FastScans)
+    finally:
+        app.extensions["checkpoint"].engine.dispose()

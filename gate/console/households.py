@@ -31,9 +31,10 @@ from gate.households.importing import (
     plan_import,
     save_household,
 )
+from gate.households.listing import PAGE_SIZE, building_choices, household_page
 from gate.households.models import Household
 from gate.households.operations import HouseholdError, change_status, head_of
-from gate.households.queries import HouseholdSearch, place_filters, search_households
+from gate.households.queries import HouseholdSearch, place_filters
 from gate.households.relations import RELATION_MESSAGES
 from gate.households.spreadsheet import (
     COLUMNS,
@@ -81,7 +82,7 @@ from .forms import (
     StatusForm,
 )
 
-LIST_LIMIT = 500
+LIST_PAGE_SIZE = PAGE_SIZE
 DETAIL_CROSSINGS = 50
 _SHEET_HEADERS = {column.key: column.header_zh for column in COLUMNS}
 """A bad row's column as the sheet's Chinese header names it (English pages add the key)."""
@@ -127,8 +128,9 @@ def _column(key: str) -> str:
 @console.get("/households", endpoint="households")
 @require_role(*OFFICE_ROLES)
 def households() -> str:
-    """Households filtered by area, grid or building, or found by code, room, name, phone or
-    a full ID number."""
+    """Households filtered by area, grid or building, or found by code, room, building, place
+    name, person's name, phone or a full ID number; :data:`LIST_PAGE_SIZE` a page, all
+    counted."""
     search = HouseholdSearch(
         area_id=request.args.get("area", type=int),
         grid_id=request.args.get("grid", type=int),
@@ -138,15 +140,30 @@ def households() -> str:
     session = db_session()
     row = community()
     filters = place_filters(session, row.id, area_id=search.area_id, grid_id=search.grid_id)
-    found = search_households(session, row.id, search, id_key=_id_key(), limit=LIST_LIMIT)
+    found = household_page(
+        session,
+        row.id,
+        search,
+        id_key=_id_key(),
+        page=request.args.get("page", 1, type=int) or 1,
+        size=LIST_PAGE_SIZE,
+    )
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template(
         "console/households.html",
         items=[_list_item(h) for h in found.households],
-        truncated=found.truncated,
-        limit=LIST_LIMIT,
+        total=found.total,
+        page=found.page,
+        pages=found.pages,
+        previous_url=url_for("console.households", **args, page=found.page - 1)
+        if found.page > 1
+        else None,
+        next_url=url_for("console.households", **args, page=found.page + 1)
+        if found.page < found.pages
+        else None,
         areas=filters.areas,
         grids=filters.grids,
-        buildings=filters.buildings,
+        buildings=building_choices(session, row.id, area_id=search.area_id, grid_id=search.grid_id),
         area_id=search.area_id,
         grid_id=search.grid_id,
         building_id=search.building_id,

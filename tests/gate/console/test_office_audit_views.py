@@ -306,3 +306,33 @@ def test_the_dashboard_says_no_shifts_are_planned_instead_of_all_covered(office:
     assert 'id="no-shifts-today"' in section
     assert "今天的班次都已排满" not in section
     assert re.search(r'href="/roster\?week=\d{4}-\d{2}-\d{2}"', section)
+
+
+# --- 6. the household list: the true total, pages that keep the filters ---------------------------
+
+
+def test_the_household_list_counts_all_and_pages_keeping_filters(
+    office: Office, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gate.console.households as view
+
+    monkeypatch.setattr(view, "LIST_PAGE_SIZE", 2)
+    client = office.client()
+    first = client.get("/households", query_string={"q": "幸"}).text
+    assert 'data-total="3"' in first
+    assert "第 1 / 2 页" in first or "Page 1 of 2" in first
+    assert len(_rows(first)) == 2
+    following = re.search(r'id="next-page" href="([^"]+)"', first)
+    assert following is not None
+    assert "q=" in following.group(1)
+    assert "page=2" in following.group(1)
+    second = client.get(following.group(1).replace("&amp;", "&")).text
+    assert len(_rows(second)) == 1
+    assert 'id="previous-page"' in second
+    assert 'id="next-page"' not in second
+    codes = {r.code for r in office.compound.residents}
+    rows = "".join(_rows(first) + _rows(second))
+    shown = set(re.findall(r'href="/households/[^"]+">([^<]+)</a>', rows))
+    assert shown == codes
+    building = re.search(r'<select class="input" id="building" name="building">', first)
+    assert building is not None  # offered without choosing an area and a grid first

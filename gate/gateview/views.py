@@ -137,6 +137,20 @@ def manual() -> Response:
     return _decide(body, text_of)
 
 
+@gateview.post("/manual/check")
+@require_role(*GATE_ROLES)
+def manual_check() -> Response:
+    """Whether a typed manual code names a card of this community, before the temperature is
+    asked for (so a typo is corrected at once). Reads only; records nothing. A POST with the
+    CSRF header, as the code is a card's credential (kept out of URLs and access logs)."""
+    body = json_object()
+    try:
+        manual_pass_text(db_session(), community_id=current_community_id(), code=body.get("code"))
+    except UnknownManualCode:
+        raise GateError(404, "unknown_manual_code", _("No card has this code.")) from None
+    return jsonify({"known": True})
+
+
 def _decide(body: dict[str, Any], pass_of: Callable[[], object]) -> Response:
     at = now()
     community_id = current_community_id()

@@ -34,6 +34,10 @@
     "visitor_pass_expired", "visitor_pass_not_yet_valid"
   ];
 
+  /* Refusals of a pass the office replaced, withdrew or let lapse: the person's next step is
+   * the office (a new pass), said on the verdict. */
+  var NEW_PASS_CODES = ["superseded", "revoked", "expired"];
+
   var strings = document.getElementById("strings").dataset;
   var reasons = JSON.parse(document.getElementById("offline-reasons").textContent || "{}");
   var temperatureRequired = root.dataset.temperatureRequired === "1";
@@ -52,11 +56,16 @@
     manualForm: document.getElementById("manual-form"),
     manualCode: document.getElementById("manual-code"),
     manualCancel: document.getElementById("manual-cancel"),
+    manualSubmit: document.getElementById("manual-submit"),
+    manualMessage: document.getElementById("manual-message"),
     verdict: document.getElementById("verdict"),
     headline: document.getElementById("verdict-headline"),
     reason: document.getElementById("verdict-reason"),
     label: document.getElementById("verdict-label"),
     next: document.getElementById("verdict-next"),
+    crossing: document.getElementById("verdict-crossing"),
+    crossingDirection: document.getElementById("verdict-direction"),
+    crossingTemperature: document.getElementById("verdict-temperature"),
     offlineNote: document.getElementById("verdict-offline"),
     overrideBox: document.getElementById("override-box"),
     overrideOpen: document.getElementById("override-open"),
@@ -141,6 +150,13 @@
       el.temp.textContent = state.temperature;
     }
     el.temp.classList.toggle("is-invalid", state.temperature !== "" && tenths === undefined);
+  }
+
+  /* The readout shakes (CSS) so that 确定 on a half-typed temperature visibly answers. */
+  function flashTemperature() {
+    el.temp.classList.remove("is-flash");
+    void el.temp.offsetWidth; /* restart the animation */
+    el.temp.classList.add("is-flash");
   }
 
   function temperatureReady() {
@@ -236,13 +252,38 @@
     }
   }
 
-  function showAnswer(answer, decidedOffline) {
+  /* What was recorded, for the volunteer to confirm: the direction (highlighted) and the
+   * temperature as the scanner's window shows it (none for a re-measure). */
+  function showCrossing(kind, sent) {
+    el.crossing.hidden = !sent;
+    if (!sent) {
+      return;
+    }
+    var out = sent.direction === "out";
+    el.crossingDirection.textContent = out ? strings.dirOut : strings.dirIn;
+    el.crossingDirection.className = "verdict-dir verdict-dir-" + (out ? "out" : "in");
+    var tenths = sent.temperature;
+    var shown = kind !== "remeasure" && typeof tenths === "number";
+    el.crossingTemperature.hidden = !shown;
+    el.crossingTemperature.textContent = shown ?
+      Math.floor(tenths / 10) + "." + (tenths % 10) + "°C" : "";
+  }
+
+  /* ``sent`` (optional): {direction, temperature (tenths or null)} as sent for this verdict. */
+  function showAnswer(answer, decidedOffline, sent) {
     var verdict = answer.verdict;
     var kind = verdict.display; /* allow | refuse | remeasure */
     var headline = strings[kind] || strings.refuse;
-    var next = answer.next_exit_local ?
+    /* The next outing only under an allowed exit, as the scanner's window (screen_for): a
+     * refusal's own reason says when (quota), and a fever must not read as an invitation. */
+    var exit = verdict.allowed && (!sent || sent.direction === "out");
+    var next = exit && answer.next_exit_local ?
       fill(strings.nextExit, "time", answer.next_exit_local) : "";
+    if (!verdict.allowed && NEW_PASS_CODES.indexOf(verdict.code) !== -1) {
+      next = strings.newPass;
+    }
     showVerdict(kind, headline, answer.reason, answer.household_label, next, decidedOffline);
+    showCrossing(kind, sent || null);
     /* A logged-in supervisor overrides by login; anyone with a supervisor's card by the card. */
     var overridable = kind === "refuse" && NOT_OVERRIDABLE.indexOf(verdict.code) === -1;
     el.overrideBox.hidden = !overridable;
@@ -250,6 +291,7 @@
 
   function showFault(message) {
     showVerdict("fault", strings.fault, message, "", "", false);
+    showCrossing("fault", null);
   }
 
   /* ---------- offline verdicts: the page's words for the decider's codes ---------- */
@@ -327,6 +369,10 @@
       }
     }
     return body;
+  }
+
+  function sentOf(body) {
+    return {direction: body.direction, temperature: body.temperature};
   }
 
   function postScan(url, body) {
@@ -410,7 +456,7 @@
       return offline.record(scan, verdict, false).then(function () {
         state.pending = null;
         state.last = {pending: pending, temperature: state.temperature, direction: body.direction};
-        showAnswer(offlineAnswer(scan, verdict), true);
+        showAnswer(offlineAnswer(scan, verdict), true, sentOf(body));
         offline.tryUpload();
       });
     }).catch(function (error) {
@@ -428,7 +474,7 @@
     if (result.status === 200 && data && data.verdict) {
       state.pending = null;
       state.last = {pending: pending, temperature: state.temperature, direction: body.direction};
-      showAnswer(data, false);
+      showAnswer(data, false, sentOf(body));
       if (offline && data.verdict && body.pass) {
         /* Kept to advance the household states should the network go next. */
         offline.record({
@@ -491,7 +537,10 @@
       return;
     }
     if (key === "ok") {
-      if (state.pending && temperatureReady()) {
+      if (state.temperature !== "" && temperatureTenths() === undefined) {
+        setPrompt(strings.incompleteTemperature); /* "3", "36.": not a temperature yet */
+        flashTemperature();
+      } else if (state.pending && temperatureReady()) {
         submit(state.pending);
       } else if (state.pending) {
         setPrompt(strings.enterTemperature);
@@ -538,18 +587,70 @@
   el.manualCancel.addEventListener("click", function () {
     el.manualForm.hidden = true;
     el.manualCode.value = "";
+    manualMessage("");
   });
 
+  el.manualCode.addEventListener("input", function () {
+    if (!el.manualSubmit.disabled) {
+      manualMessage(""); /* being corrected */
+    }
+  });
+
+  function manualMessage(text) {
+    el.manualMessage.textContent = text || "";
+    el.manualMessage.hidden = !text;
+  }
+
+  function manualWrong(text) {
+    manualMessage(text);
+    el.manualCode.focus();
+    el.manualCode.select(); /* kept, to correct a letter rather than type it all again */
+  }
+
+  function manualAccepted(code) {
+    el.manualCode.value = "";
+    manualMessage("");
+    el.manualForm.hidden = true;
+    presented("manual", code);
+  }
+
+  /* A typed code is checked at once (the server knows the cards' codes; the offline bundle
+   * does not), before the temperature is asked for: a typo is said while the code is still
+   * in the field. No answer: on as before (the decision then says what it can). */
   el.manualForm.addEventListener("submit", function (event) {
     event.preventDefault();
     var code = el.manualCode.value.replace(/[\s-]/g, "").toUpperCase();
     if (!/^[A-Z0-9]{8}$/.test(code)) {
       setPrompt(strings.badCode);
+      manualWrong(strings.badCode);
       return;
     }
-    el.manualCode.value = "";
-    el.manualForm.hidden = true;
-    presented("manual", code);
+    if (!serverReachable()) {
+      manualWrong(strings.offlineManual); /* only the server can read a typed code */
+      return;
+    }
+    if (el.manualSubmit.disabled) {
+      return;
+    }
+    el.manualSubmit.disabled = true;
+    manualMessage(strings.checking);
+    postScan(root.dataset.manualCheckUrl, {code: code}).then(function (result) {
+      var error = result.data && result.data.error ? result.data.error : {code: ""};
+      if (result.status === 404 && error.code === "unknown_manual_code") {
+        manualWrong(strings.wrongCode);
+      } else if (result.status === 401 || (result.status === 400 && error.code === "csrf")) {
+        if (offline) {
+          offline.loginLost();
+        }
+        manualWrong(strings.expiredSession);
+      } else {
+        manualAccepted(code);
+      }
+    }, function () {
+      manualAccepted(code);
+    }).then(function () {
+      el.manualSubmit.disabled = false;
+    });
   });
 
   el.done.addEventListener("click", function () {

@@ -21,7 +21,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 
 from gate.accounts.models import Role
-from gate.issuing.operations import DEFAULT_VALID_DAYS
+from gate.issuing.operations import DEFAULT_VALID_DAYS, MAX_VALID_DAYS
 from gate.rules.dryrun import DEFAULT_DAYS, MAX_DAYS
 from gate.web.validators import (
     DataRequired,
@@ -64,7 +64,8 @@ class IssueForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no type hin
     valid_days = IntegerField(
         _l("Valid for (days)"),
         default=DEFAULT_VALID_DAYS,
-        validators=[InputRequired(), NumberRange(1, 366)],
+        validators=[InputRequired(), NumberRange(1, MAX_VALID_DAYS)],
+        render_kw={"min": 1, "max": MAX_VALID_DAYS},
     )
 
 

@@ -77,5 +77,6 @@ class BulkIssueForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no type
         _l("Valid for (days)"),
         default=DEFAULT_VALID_DAYS,
         validators=[InputRequired(), NumberRange(1, MAX_VALID_DAYS)],
+        render_kw={"min": 1, "max": MAX_VALID_DAYS},
     )
     reason = StringField(_l("Reason (for re-issuing)"), validators=[Optional(), Length(max=500)])

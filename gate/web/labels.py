@@ -328,6 +328,10 @@ DETAIL_KEY_LABELS: dict[str, str] = {
 """Names of the keys audit events' details hold (unknown keys are shown as stored)."""
 
 VALUE_LABELS: dict[str, str] = {
+    "area": N_("Area"),
+    "building": N_("Building"),
+    "compound": N_("Compound"),
+    "grid": N_("Grid"),
     "allowed": N_("Allowed"),
     "refused": N_("Refused"),
     "removed": N_("removed"),

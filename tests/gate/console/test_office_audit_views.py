@@ -246,6 +246,20 @@ def test_audit_rows_read_as_labels_names_and_local_times(office: Office) -> None
     assert len(_audit_rows(office.client(), actor="李文员")) == 4
 
 
+def test_a_zone_locks_scope_reads_as_the_place_kind(office: Office) -> None:
+    _record(
+        office,
+        actor="o-office",
+        action="zone.lock",
+        subject_type="zone_lock",
+        subject_id=3,
+        details={"scope": "grid"},
+    )
+    row = _audit_rows(office.client("o-auditor"))[0]
+    assert "范围：网格" in row
+    assert "grid" not in row
+
+
 def test_every_subject_type_written_in_gate_has_a_label() -> None:
     import ast
 

@@ -68,7 +68,7 @@ def screen() -> str | BaseResponse:
     if gate is None:
         gates = gates_of(db, community_id)
         if len(gates) != 1:
-            return render_template("gateview/choose.html", gates=gates)
+            return render_template("gateview/choose.html", gates=gates, current_gate_id=None)
         gate = gates[0]
         session[GATE_SESSION_KEY] = gate.id
     context = services().contexts.get(db, community_id)
@@ -93,6 +93,20 @@ def screen() -> str | BaseResponse:
     # The page's QR decoder is WebAssembly (zxing-cpp), compiled from /static only.
     response.headers["Content-Security-Policy"] = GATE_PAGE_POLICY
     return response
+
+
+@gateview.get("/choose")
+@require_role(*GATE_ROLES)
+def chooser() -> str:
+    """The gate chooser (切换出入口 on the gate page): every gate, none preselected."""
+    db = db_session()
+    community_id = current_community_id()
+    current = gate_of(db, session.get(GATE_SESSION_KEY), community_id)
+    return render_template(
+        "gateview/choose.html",
+        gates=gates_of(db, community_id),
+        current_gate_id=None if current is None else current.id,
+    )
 
 
 @gateview.post("/choose")

@@ -7,7 +7,8 @@ field tester's findings:
 - an old card after a reissue (superseded) says the next step: the office;
 - a mistyped card code is said at once (the server knows the codes), kept for correcting,
   before any temperature is asked for; half a temperature and 确定 says what is missing;
-- every button on the page's states reads at >= 4.5:1.
+- every button on the page's states reads at >= 4.5:1;
+- the gate chooser: nothing preselected with two gates, GET /gate/choose, 切换出入口.
 
 Texts the page has from its own strings are compared with those strings (the Chinese of new
 messages comes with the translators' next round), the server's words as they are.
@@ -35,6 +36,7 @@ from sqlalchemy import select
 from gate.accounts.models import Role
 from gate.community.models import Building, Community
 from gate.db import transaction
+from gate.devices.models import Gate
 from gate.households.models import Household, Member
 from gate.issuing.operations import issue_pass
 
@@ -245,5 +247,38 @@ def test_verdicts_say_what_was_recorded_and_only_what_applies(tmp_path: Any) -> 
             page.wait_for_selector("#verdict:not([hidden])")
             assert "verdict-allow" in (page.get_attribute("#verdict", "class") or "")
             assert problems == []
+        finally:
+            browser.close()
+
+
+def test_the_gate_is_chosen_explicitly_and_can_be_switched(tmp_path: Any) -> None:
+    sync_api, chromium = require_browser()
+    site = seed_site(tmp_path, households=6)
+    with transaction(site.sessions) as session:
+        community = session.scalars(select(Community)).one()
+        session.add(Gate(community_id=community.id, name="北门", code="north"))
+    with live_server(site.app) as base, sync_api.sync_playwright() as playwright:
+        browser = launch(playwright, chromium)
+        try:
+            context = browser.new_context(locale="zh-CN", viewport=PHONE)
+            context.set_default_timeout(TIMEOUT_MS)
+            page = context.new_page()
+            log_in(page, base, "volunteer", site.passwords[Role.VOLUNTEER])
+            page.goto(f"{base}/gate")
+            choices = page.locator("button.gate-choice")
+            assert choices.count() == 2
+            assert page.locator("button.gate-choice.is-current").count() == 0
+            assert page.locator("select").count() == 0  # nothing preselected
+            _shoot(page, "choose")
+            page.click("button.gate-choice:has-text('北门')")
+            page.wait_for_selector("#gate")
+            assert "北门" in page.inner_text(".gate-place")
+            page.click("#gate-switch")
+            page.wait_for_url(lambda url: url.endswith("/gate/choose"))
+            assert page.inner_text("button.gate-choice.is-current").startswith("北门")
+            _shoot(page, "choose-switch")
+            page.click("button.gate-choice:not(.is-current)")
+            page.wait_for_selector("#gate")
+            assert "北门" not in page.inner_text(".gate-place")
         finally:
             browser.close()

@@ -1,9 +1,11 @@
 """The gate page's own checks before a crossing, on SQLite and PostgreSQL: a typed card code
 is checked at once (``POST /gate/manual/check``: known or 404, this community only, nothing
-recorded)."""
+recorded), and the gate chooser (``GET /gate/choose``, nothing preselected, the current gate
+marked; the page links to it)."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ from web_helpers import CSRF_META, log_in
 from gate.accounts.models import Role
 from gate.accounts.operations import create_user
 from gate.db import transaction
+from gate.devices.models import Gate
 from gate.households.models import Household
 from gate.issuing.operations import current_pass
 
@@ -82,3 +85,29 @@ def test_a_typed_code_is_checked_before_the_temperature_and_nothing_is_recorded(
     )
     assert anonymous.status_code == 401
     assert compound.crossing_count() == 0
+
+
+def test_the_chooser_preselects_nothing_and_marks_the_current_gate(compound: Compound) -> None:
+    with transaction(compound.sessions) as session:
+        north = Gate(community_id=compound.community_id, name="北门", code="north")
+        session.add(north)
+        session.flush()
+        north_id = north.id
+    client = _logged_in(compound)
+    first = client.get("/gate").get_data(as_text=True)  # two gates: the chooser
+    assert first.count('class="gate-choice"') == 2
+    assert "selected" not in first
+    assert "is-current" not in first
+    assert client.get("/gate/choose").status_code == 200
+    chosen = client.post(
+        "/gate/choose", data={"gate_id": str(north_id), "csrf_token": _csrf(first)}
+    )
+    assert chosen.status_code == 302
+    page = client.get("/gate").get_data(as_text=True)
+    assert 'href="/gate/choose"' in page
+    again = client.get("/gate/choose")
+    assert again.status_code == 200
+    html = again.get_data(as_text=True)
+    assert html.count("is-current") == 1
+    assert re.search(rf'value="{north_id}"\s+class="gate-choice is-current"', html)
+    assert 'href="/gate"' in html  # back to the gate without changing it

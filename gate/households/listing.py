@@ -59,12 +59,19 @@ def household_page(
 ) -> HouseholdPage:
     """Page ``page`` (clamped to the pages there are) of the households matching ``search``,
     in address order (:func:`gate.households.operations.address_key`)."""
-    query = _filtered(community_id, search, id_key).options(selectinload(Household.building))
-    ordered = sorted(session.scalars(query).unique(), key=address_key)
+    # Every match's address only (no ORM rows): sorted here as address_key sorts households.
+    query = _filtered(community_id, search, id_key).with_only_columns(
+        Household.id, Building.code, Household.unit, Household.room, Household.code
+    )
+    addresses = [
+        _Address(id_, _Building(building), unit, room, code)
+        for id_, building, unit, room, code in session.execute(query)
+    ]
+    ordered = sorted(addresses, key=address_key)  # type: ignore[arg-type]  # reads these fields
     total = len(ordered)
     pages = max(1, -(-total // size))
     page = min(max(1, page), pages)
-    ids = [household.id for household in ordered[(page - 1) * size : page * size]]
+    ids = [address.id for address in ordered[(page - 1) * size : page * size]]
     loaded = {
         household.id: household
         for household in session.scalars(
@@ -74,6 +81,22 @@ def household_page(
         )
     }
     return HouseholdPage([loaded[i] for i in ids if i in loaded], total, page, pages)
+
+
+@dataclass(frozen=True)
+class _Building:
+    code: str
+
+
+@dataclass(frozen=True)
+class _Address:
+    """What :func:`gate.households.operations.address_key` reads of a household."""
+
+    id: int
+    building: _Building
+    unit: str | None
+    room: str | None
+    code: str
 
 
 def building_choices(

@@ -12,16 +12,25 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from gate.accounts.models import Role, SetupToken, User
-from gate.accounts.operations import create_user
+from gate.accounts.operations import (
+    USERNAME_PATTERN,
+    AccountError,
+    check_new_password,
+    create_user,
+    normalize_username,
+)
 from gate.community.models import Community
-from gate.community.setup import create_community
+from gate.community.setup import SetupError, create_community
+from gate.errors import CodedError
 
 SETUP_TOKEN_TTL = timedelta(hours=24)
 """How long a printed setup link works."""
@@ -125,6 +134,61 @@ def complete_first_run(
     )
     session.flush()
     return user, community
+
+
+COMMON_TIMEZONES = (
+    "Asia/Shanghai",
+    "Asia/Urumqi",
+    "Asia/Hong_Kong",
+    "Asia/Macau",
+    "Asia/Taipei",
+    "UTC",
+)
+"""The time zones the setup page offers, China's first (any other IANA name is accepted)."""
+_BEIJING_TIME_NAMES = (
+    "北京时间", "北京", "中国", "中国时间", "中国标准时间", "东八区", "东八",
+    "china", "beijing", "prc", "utc+8", "gmt+8", "utc+08", "gmt+08", "utc+8:00",
+    "utc+08:00", "gmt+8:00", "gmt+08:00", "+8", "+08", "+08:00", "+0800", "utc+0800",
+)  # fmt: skip
+_TIMEZONE_ALIASES = dict.fromkeys(_BEIJING_TIME_NAMES, "Asia/Shanghai")
+
+
+def normalise_timezone(text: str) -> str:
+    """The IANA name of a time zone as a person may type it: ``北京时间``, ``UTC+8``,
+    ``东八区`` (and spaces, full-width characters, any case) are ``Asia/Shanghai``; anything
+    else is returned trimmed, to be checked as an IANA name."""
+    raw = unicodedata.normalize("NFKC", text).strip()
+    key = "".join(raw.split()).lower()
+    return _TIMEZONE_ALIASES.get(key, raw)
+
+
+def first_run_problems(first: FirstRun) -> dict[str, CodedError]:
+    """Every problem :func:`complete_first_run` would refuse ``first`` for, at once, by the
+    field it is about (``username``, ``password``, ``community_name``, ``timezone``), so the
+    page can show them all in one round. Reads nothing, writes nothing."""
+    problems: dict[str, CodedError] = {}
+    username = normalize_username(first.username)
+    if username and not USERNAME_PATTERN.fullmatch(username):
+        problems["username"] = AccountError("bad_username")
+    if first.password:
+        try:
+            check_new_password(first.password, username=username)
+        except AccountError as exc:
+            problems["password"] = exc
+    name = first.community_name.strip()
+    if name and len(name) > 100:
+        problems["community_name"] = SetupError("bad_name")
+    if first.timezone and not _known_timezone(first.timezone):
+        problems["timezone"] = SetupError("bad_timezone", timezone=first.timezone)
+    return problems
+
+
+def _known_timezone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def setup_link_if_needed(session: Session, base_url: str, *, now: datetime) -> str | None:

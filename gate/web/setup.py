@@ -10,6 +10,12 @@ first gate, the rules template and the next steps.
    template (三天一出 ...); each may be skipped and redone later in the console.
 3. ``/setup/done``: the next steps, with links (import, issue, print, devices).
 
+Step 1 shows every mistake at once (the form's checks and the account's and community's:
+:func:`~gate.accounts.firstrun.first_run_problems`) and keeps every answer but the two
+passwords. The time zone is a list (Beijing time first); 北京时间 or UTC+8 sent instead is
+Asia/Shanghai. An administrator who left after step 1 is offered the gate step on the
+dashboard (:func:`setup_next_step`).
+
 The work is the features' (``gate.accounts.firstrun``, ``gate.devices.gates``,
 ``gate.community.operations.save_rules``), which record their own audit events.
 """
@@ -23,10 +29,18 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, RadioField, StringField
+from wtforms import PasswordField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 
-from gate.accounts.firstrun import FirstRun, SetupClosed, complete_first_run, setup_token_state
+from gate.accounts.firstrun import (
+    COMMON_TIMEZONES,
+    FirstRun,
+    SetupClosed,
+    complete_first_run,
+    first_run_problems,
+    normalise_timezone,
+    setup_token_state,
+)
 from gate.accounts.models import Role
 from gate.accounts.operations import AccountError
 from gate.accounts.passwords import MAX_LENGTH
@@ -35,11 +49,11 @@ from gate.community.operations import save_rules
 from gate.community.queries import community_by_id
 from gate.community.setup import SetupError
 from gate.devices.gates import GateError, add_gate
-from gate.devices.queries import gates_with_devices
+from gate.devices.queries import gates_of, gates_with_devices
 from gate.rules.templates import DEFAULT_TEMPLATE, RULE_TEMPLATES, matching_template, template_rules
 from gate.services import now, services
 from gate.signing.operations import create_signing_key
-from gate.web.auth import current_community_id, require_role, start_session
+from gate.web.auth import current_account, current_community_id, require_role, start_session
 from gate.web.unit_of_work import db_session, request_unit, writes
 from gate.web.validators import DataRequired, EqualTo, Length, Optional
 
@@ -72,8 +86,29 @@ class FirstRunForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no type 
         _l("Community name"),
         validators=[DataRequired(message=_l("Enter the community's name.")), Length(max=100)],
     )
-    timezone = StringField(_l("Time zone"), validators=[DataRequired(), Length(max=64)])
+    timezone = SelectField(
+        _l("Time zone"),
+        choices=[],  # TIMEZONE_LABELS, and the server's zone if it is another one
+        validate_choice=False,  # a typed 北京时间 / UTC+8 or any IANA name: checked in the view
+        validators=[DataRequired(), Length(max=64)],
+    )
     address = StringField(_l("Address (optional)"), validators=[Optional(), Length(max=200)])
+
+
+TIMEZONE_LABELS = {
+    "Asia/Shanghai": _l("Beijing time (Asia/Shanghai)"),
+    "Asia/Urumqi": _l("Xinjiang time (Asia/Urumqi)"),
+    "Asia/Hong_Kong": _l("Hong Kong (Asia/Hong_Kong)"),
+    "Asia/Macau": _l("Macau (Asia/Macau)"),
+    "Asia/Taipei": _l("Taipei (Asia/Taipei)"),
+    "UTC": _l("UTC (Coordinated Universal Time)"),
+}
+"""The labels of :data:`~gate.accounts.firstrun.COMMON_TIMEZONES`, Beijing time first."""
+
+
+def _timezone_choices(form: FirstRunForm, *extra: str) -> None:
+    names = [*COMMON_TIMEZONES, *(z for z in extra if z and z not in COMMON_TIMEZONES)]
+    form.timezone.choices = [SelectChoice(z, TIMEZONE_LABELS.get(z, z)) for z in names]
 
 
 class GateForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no type hints
@@ -96,6 +131,27 @@ class TemplateForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no type 
     )
 
 
+@firstrun.app_context_processor
+def _setup_context() -> dict[str, object]:
+    return {"setup_next_step": setup_next_step}
+
+
+def setup_next_step() -> str | None:
+    """Where an administrator continues a first-time setup left after step 1, or None.
+
+    Nothing records the wizard's steps: step 1 is done once anyone can log in, and the
+    community's gates tell step 2 (the rules of step 3 exist from the start, a template is
+    optional). So while the community has no gate, the dashboard offers ``/setup/gate``
+    (``setup/_continue.html``); a community with a gate is set up, however it got there.
+    """
+    account = current_account()
+    if account is None or account.role is not Role.ADMIN:
+        return None
+    if gates_of(db_session(), account.community_id):
+        return None
+    return url_for("firstrun.gate")
+
+
 # --- 1. the administrator and the community ---------------------------------------------------
 
 
@@ -109,18 +165,30 @@ def start(token: str) -> Any:
     if state == "gone":
         return render_template("setup/closed.html"), 410
     form = FirstRunForm()
+    server_zone = services().settings.timezone
     if not form.is_submitted():
-        form.timezone.data = services().settings.timezone
-    if not form.validate_on_submit():
-        return _step1(form, 400 if form.is_submitted() else 200)
+        form.timezone.data = server_zone
+        _timezone_choices(form, server_zone)
+        return _step1(form, 200)
+    form.timezone.data = normalise_timezone(form.timezone.data or "")
+    _timezone_choices(form, server_zone, form.timezone.data)
+    valid = form.validate_on_submit()
     first = FirstRun(
         username=form.username.data or "",
         display_name=form.display_name.data or "",
         password=form.password.data or "",
         community_name=form.community_name.data or "",
-        timezone=(form.timezone.data or "").strip(),
+        timezone=form.timezone.data or "",
         address=form.address.data or "",
     )
+    # Every mistake at once: the form's own checks and the account's and community's.
+    for name, problem in first_run_problems(first).items():
+        field = getattr(form, name)
+        if not field.errors:
+            field.errors = [_(problem.message_id, **problem.params)]
+            valid = False
+    if not valid:
+        return _step1(form, 400)
     try:
         user, community = complete_first_run(db_session(), token, first, now=now())
     except SetupClosed:

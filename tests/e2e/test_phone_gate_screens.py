@@ -8,6 +8,9 @@ field tester's findings:
 - a mistyped card code is said at once (the server knows the codes), kept for correcting,
   before any temperature is asked for; half a temperature and 确定 says what is missing;
 - every button on the page's states reads at >= 4.5:1;
+- the override form with the on-screen keyboard open (360x330): 放行 is reachable, preset
+  reasons fill the reason, an empty reason is said, the card hint goes once a logged-in
+  supervisor pressed 值班负责人放行;
 - the gate chooser: nothing preselected with two gates, GET /gate/choose, 切换出入口.
 
 Texts the page has from its own strings are compared with those strings (the Chinese of new
@@ -246,6 +249,51 @@ def test_verdicts_say_what_was_recorded_and_only_what_applies(tmp_path: Any) -> 
             page.click('.key[data-key="ok"]')
             page.wait_for_selector("#verdict:not([hidden])")
             assert "verdict-allow" in (page.get_attribute("#verdict", "class") or "")
+            assert problems == []
+        finally:
+            browser.close()
+
+
+def test_the_override_form_works_with_the_keyboard_open(tmp_path: Any) -> None:
+    sync_api, chromium = require_browser()
+    site = seed_site(tmp_path, households=6)
+    _household_row, card = _household(site)
+    with live_server(site.app) as base, sync_api.sync_playwright() as playwright:
+        browser = launch(playwright, chromium)
+        try:
+            _context, page, problems = _open(
+                browser, base, "supervisor", site.passwords[Role.SUPERVISOR]
+            )
+            assert "verdict-allow" in _present(page, card.text, "out", "365")["class"]
+            assert "verdict-refuse" in _present(page, card.text, "out", "365")["class"]
+            assert page.is_visible("#override-hint")
+            page.click("#override-open")
+            assert page.is_hidden("#override-hint")  # the supervisor is logged in here
+            page.set_viewport_size({"width": 360, "height": 330})  # the keyboard is up
+            page.focus("#override-reason")
+            page.wait_for_timeout(500)
+            submit = "#override-form button[type=submit]"
+            hit = page.evaluate(
+                """(selector) => {
+                  const b = document.querySelector(selector).getBoundingClientRect();
+                  const at = document.elementFromPoint(b.left + b.width / 2, b.top + b.height / 2);
+                  return at === document.querySelector(selector);
+                }""",
+                submit,
+            )
+            assert hit, "something covers 放行 with the keyboard open"
+            _shoot(page, "override-keyboard")
+            page.click(submit)
+            assert page.is_visible("#override-message")
+            assert "verdict-refuse" in (page.get_attribute("#verdict", "class") or "")
+            page.set_viewport_size(PHONE)
+            page.click('.override-preset[data-reason="就医"]')
+            assert page.input_value("#override-reason") == "就医"
+            _shoot(page, "override-presets")
+            assert _low_contrast(page) == []
+            page.click(submit)
+            page.wait_for_selector("#verdict.verdict-allow")
+            assert page.is_visible("#verdict-done")
             assert problems == []
         finally:
             browser.close()

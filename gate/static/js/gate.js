@@ -73,6 +73,7 @@
     overrideReason: document.getElementById("override-reason"),
     overrideCancel: document.getElementById("override-cancel"),
     overrideHint: document.getElementById("override-hint"),
+    overrideMessage: document.getElementById("override-message"),
     overrideCard: document.getElementById("override-card"),
     done: document.getElementById("verdict-done"),
     net: document.getElementById("net-status"),
@@ -230,6 +231,7 @@
     el.overrideOpen.hidden = !canOverride;
     el.overrideCard.hidden = true;
     el.overrideHint.hidden = false;
+    overriding(false);
     state.card = null;
     el.verdict.hidden = false;
     state.mode = "verdict";
@@ -659,18 +661,61 @@
     state.lastText = "";
   });
 
-  el.overrideOpen.addEventListener("click", function () {
+  /* While the override form is open the 下一位 bar gives way (the form has its own 取消):
+   * with the on-screen keyboard up the screen is half as high, and the bar covered 放行. */
+  function overriding(open) {
+    el.verdict.classList.toggle("is-overriding", open);
+    el.done.hidden = open;
+    el.overrideMessage.hidden = true;
+    Array.prototype.forEach.call(el.overrideForm.querySelectorAll(".override-preset"),
+      function (button) {
+        button.classList.remove("is-chosen");
+        button.setAttribute("aria-pressed", "false");
+      });
+  }
+
+  function showOverrideForm() {
     el.overrideForm.hidden = false;
     el.overrideOpen.hidden = true;
-    el.overrideReason.focus();
-  });
+    el.overrideHint.hidden = true; /* the supervisor is here: no need to ask for the card */
+    overriding(true);
+  }
+
+  el.overrideOpen.addEventListener("click", showOverrideForm);
 
   el.overrideCancel.addEventListener("click", function () {
     el.overrideForm.hidden = true;
     el.overrideOpen.hidden = !canOverride;
     el.overrideCard.hidden = true;
     el.overrideHint.hidden = false;
+    el.overrideReason.value = "";
+    overriding(false);
     state.card = null;
+  });
+
+  /* A preset fills the reason (no keyboard); 其他 empties it and asks for it to be typed. */
+  el.overrideForm.addEventListener("click", function (event) {
+    var preset = event.target.closest(".override-preset");
+    if (!preset) {
+      return;
+    }
+    overriding(true);
+    preset.classList.add("is-chosen");
+    preset.setAttribute("aria-pressed", "true");
+    el.overrideReason.value = preset.dataset.reason;
+    if (!preset.dataset.reason) {
+      el.overrideReason.focus();
+    }
+  });
+
+  /* The keyboard opens: keep the reason and 放行 on screen. */
+  el.overrideReason.addEventListener("focus", function () {
+    window.setTimeout(function () {
+      var submit = el.overrideForm.querySelector("button[type=submit]");
+      if (submit.scrollIntoView) {
+        submit.scrollIntoView({block: "nearest"});
+      }
+    }, 300);
   });
 
   /* A supervisor card held up to the camera while a refusal is shown: the reason, then 放行. */
@@ -680,16 +725,14 @@
     }
     state.card = text;
     el.overrideCard.hidden = false;
-    el.overrideHint.hidden = true;
-    el.overrideForm.hidden = false;
-    el.overrideOpen.hidden = true;
-    el.overrideReason.focus();
+    showOverrideForm();
   }
 
   el.overrideForm.addEventListener("submit", function (event) {
     event.preventDefault();
     var reason = el.overrideReason.value.trim();
     if (!reason || !state.last) {
+      el.overrideMessage.hidden = false;
       el.overrideReason.focus();
       return;
     }

@@ -23,7 +23,9 @@ def _row(code: str, **overrides: str) -> dict[str, str]:
     return base | overrides
 
 
-def _errors(rows: list[tuple[int, dict[str, str]]]) -> list[tuple[int, str, str, dict[str, object]]]:
+def _errors(
+    rows: list[tuple[int, dict[str, str]]],
+) -> list[tuple[int, str, str, dict[str, object]]]:
     plan = validate_rows(rows, today=TODAY)
     return [(e.row, e.field, e.code, dict(e.params)) for e in plan.errors]
 

@@ -22,6 +22,7 @@ from gate.community.context import CommunityContext
 from gate.community.models import Community
 from gate.issuing.models import IssuedPass
 from gate.issuing.operations import pass_fields
+from gate.issuing.verified_passes import verify_known_pass
 from gate.signing.operations import active_signing_key
 from passes import (
     PassCheck,
@@ -30,7 +31,6 @@ from passes import (
     screen_code_for,
     screen_pass_check,
     sign_screen_code,
-    verify_pass,
     verify_screen_code,
 )
 
@@ -69,7 +69,7 @@ def check_presented(
     presented pass.
     """
     if not is_screen_code(text):
-        return verify_pass(text, context.keys, community_id=context.community_id, now=now)
+        return verify_known_pass(context, text, now)
     screen = verify_screen_code(text, context.keys, now)
     if isinstance(screen, PassRejected):
         return screen

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-import gate.issuing.screen_codes as pass_checking
+import gate.issuing.verified_passes as pass_checking
 import passes
 from gate.crossings.models import Crossing
 from gate.db import make_engine, transaction

@@ -593,7 +593,7 @@ def test_the_devices_page_says_how_a_phone_becomes_a_gate(console: Console) -> N
     def state() -> str:
         html = client.get("/devices").get_data(as_text=True)
         assert "/gate" in html.split('id="phone-gates"')[1]  # the address to open on a phone
-        return html.split('id="phone-https" data-state="')[1].split('"')[0]
+        return html.split('id="phone-https" data-https="')[1].split('"')[0]
 
     assert state() == "none"  # no HTTPS yet: says who must do what, no link to a 404
     paths = tls_paths(console.compound.settings.instance_dir)
@@ -607,7 +607,7 @@ def test_the_devices_page_says_how_a_phone_becomes_a_gate(console: Console) -> N
     assert state() == "local_ca"  # the link to /ca, where a phone trusts this server
     over_https = {"wsgi.url_scheme": "https"}  # as ProxyFix sets it behind nginx with a certificate
     secure = client.get("/devices", environ_overrides=over_https).get_data(as_text=True)
-    assert 'data-state="secure"' in secure
+    assert 'data-https="secure"' in secure
 
 
 def test_users_create_disable_and_change_role(console: Console) -> None:

@@ -55,8 +55,9 @@ from gate.crossings.operations import (
 from gate.crossings.persistence import STORED_COLUMNS
 from gate.crossings.timeline import cached_timelines, note_stored, settle
 from gate.households.decision_state import household_state, state_columns
+from gate.issuing.verified_passes import verify_known_pass
 from gate.zones.queries import household_locks
-from passes import HouseholdState, VerifiedPass, advance, decide, verify_pass
+from passes import HouseholdState, VerifiedPass, advance, decide
 
 
 @dataclass(frozen=True)
@@ -198,51 +199,19 @@ def store_offline_chunk(
     return [stored_result(row, replay=False, label=None) for row in rows]
 
 
-VERIFIED_CACHE = 50_000
-"""How many verified pass texts a server process remembers (their signatures are not checked
-again: a household's pass is scanned many times a day). About 1 KiB each."""
-_VERIFIED: dict[tuple[int, str], VerifiedPass] = {}
-
-
 def _verified(context: CommunityContext, items: Sequence[OfflineItem]) -> list[VerifiedPass] | None:
     """Each item's pass verified at its scan time, as ``check_presented`` verifies a
-    household pass (``verify_pass``); None when one does not verify then."""
+    household pass (each signature once per process: :mod:`gate.issuing.verified_passes`);
+    None when one does not verify then."""
     checks: list[VerifiedPass] = []
     for item in items:
-        check = _verify(context, item.request.pass_text, item.request.scanned_at)
-        if check is None:
+        check = verify_known_pass(context, item.request.pass_text, item.request.scanned_at)
+        if not isinstance(check, VerifiedPass):
             return None
         if item.household_id is not None and check.fields.household_id != item.household_id:
             return None
         checks.append(check)
     return checks
-
-
-def household_named(community_id: int, text: str) -> int | None:
-    """The household a pass text names when this process verified it before (its fields
-    read again would say the same), else None: then ``parse_pass`` tells."""
-    cached = _VERIFIED.get((community_id, text))
-    return None if cached is None else cached.fields.household_id
-
-
-def _verify(context: CommunityContext, text: str, at: datetime) -> VerifiedPass | None:
-    """``verify_pass(text, ...)`` at ``at`` when it is a :class:`VerifiedPass`, else None.
-
-    A text that verified before under the very key entry that is still the only one of its
-    id (same public key, status and period) verifies again exactly when ``at`` is inside its
-    validity (``verify_pass``'s only checks that depend on the time): its signature, the
-    costly part, is not checked twice."""
-    cached = _VERIFIED.get((context.community_id, text))
-    if cached is not None and context.keys.candidates(cached.key.key_id) == (cached.key,):
-        fields = cached.fields
-        return cached if fields.issued_at <= at <= fields.valid_until else None
-    check = verify_pass(text, context.keys, community_id=context.community_id, now=at)
-    if not isinstance(check, VerifiedPass):
-        return None
-    if len(_VERIFIED) >= VERIFIED_CACHE:
-        del _VERIFIED[next(iter(_VERIFIED))]  # the oldest
-    _VERIFIED[(context.community_id, text)] = check
-    return check
 
 
 def _decided(

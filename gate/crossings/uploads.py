@@ -57,8 +57,9 @@ from gate.crossings.operations import (
 from gate.crossings.persistence import crossing_id_of, lock_households
 from gate.crossings.supervisors import Supervisor, card_supervisor
 from gate.crossings.timeline import cached_timelines, note_stored
-from gate.crossings.upload_chunk import OfflineItem, household_named, store_offline_chunk
+from gate.crossings.upload_chunk import OfflineItem, store_offline_chunk
 from gate.devices.operations import note_scanned
+from gate.issuing.verified_passes import remembered_household
 from gate.unit_of_work import UnitOfWork, is_retryable
 from passes import PREFIX, Code, PassError, is_screen_code, parse_pass
 
@@ -408,7 +409,7 @@ def _ready(uploader: Uploader, item: Upload, now: datetime, backwards: bool = Fa
 
     if is_screen_code(request.pass_text):
         return _Item(store, None, False, request.client_id, failed)
-    household_id = household_named(uploader.community_id, request.pass_text)
+    household_id = remembered_household(uploader.community_id, request.pass_text)
     # Not parsed here when it may be a household's pass: the set path reads it as it
     # verifies it (parsing it twice was 3% of a drain's server CPU), the item path on demand.
     unread = (

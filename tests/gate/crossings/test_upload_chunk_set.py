@@ -295,34 +295,6 @@ def test_outside_the_common_case_it_answers_none_and_writes_nothing(db_session: 
     assert other.community.id != site.community.id
 
 
-def test_a_remembered_pass_verifies_as_verify_pass_does(db_session: Session) -> None:
-    from gate.crossings import upload_chunk
-    from passes import KeySet, KeyStatus, PassRejected, verify_pass
-
-    site, _origin = _site(db_session)
-    context = load_context(db_session, site.community.id)
-    household = site.households[0]
-    text = site.passes[household.id]
-    upload_chunk._VERIFIED.clear()
-    first = upload_chunk._verify(context, text, T)
-    assert first is not None
-    assert upload_chunk.household_named(context.community_id, text) == household.id
-    fields = first.fields
-    for at in (T, fields.issued_at, fields.valid_until, fields.issued_at - timedelta(seconds=1)):
-        remembered = upload_chunk._verify(context, text, at)
-        plain = verify_pass(text, context.keys, community_id=context.community_id, now=at)
-        assert remembered == (None if isinstance(plain, PassRejected) else plain)
-    assert upload_chunk._verify(context, text, fields.valid_until + timedelta(seconds=1)) is None
-    # Its key revoked since: verified again (and refused), not taken from memory.
-    revoked = replace(
-        context,
-        keys=KeySet(tuple(replace(entry, status=KeyStatus.REVOKED) for entry in context.keys)),
-    )
-    assert upload_chunk._verify(revoked, text, T) is None
-    plain = verify_pass(text, revoked.keys, community_id=context.community_id, now=T)
-    assert isinstance(plain, PassRejected)
-
-
 def test_a_sealed_building_decides_alike(db_session: Session) -> None:
     from gate.zones.models import ZoneLockRecord
     from passes import ZoneLevel, ZoneScope

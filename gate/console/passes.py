@@ -118,7 +118,7 @@ def passes_print() -> Any:
     return Response(
         out.getvalue(),
         mimetype="application/pdf",
-        headers={"Content-Disposition": attachment(f"passes-{place.label}.pdf")},
+        headers={"Content-Disposition": attachment(f"出入证-{place.label}.pdf")},
     )
 
 

@@ -108,7 +108,7 @@ def supervisor_card_print(row_id: int) -> Any:
     if record is None:
         not_found()
     pdf = request.form.get("format", "pdf") != "png"
-    name = f"supervisor-card-{short_id(record.card_id)}.{'pdf' if pdf else 'png'}"
+    name = f"主管卡-{short_id(record.card_id)}.{'pdf' if pdf else 'png'}"
     try:
         data = card_file(db_session(), record, pdf=pdf, actor=actor(), file_name=name)
     except SupervisorCardError as exc:

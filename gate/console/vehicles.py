@@ -145,7 +145,7 @@ def vehicle_print(vehicle_id: int) -> Any:
     except VehicleError as exc:
         flash(_(exc.message_id, **exc.params), "error")
         return redirect(url_for("console.vehicles"))
-    name = f"vehicle-pass-{short_id(record.pass_id)}.{'pdf' if pdf else 'png'}"
+    name = f"车辆通行证-{short_id(record.pass_id)}.{'pdf' if pdf else 'png'}"
     return Response(
         data,
         mimetype="application/pdf" if pdf else "image/png",

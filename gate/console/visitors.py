@@ -198,7 +198,7 @@ def visitor_pass_send(row_id: int) -> Any:
     except VisitorError as exc:
         flash(_(exc.message_id, **exc.params), "error")
         return redirect(url_for("console.visitors"))
-    name = f"visitor-pass-{short_id(record.pass_id)}.png"
+    name = f"访客通行证-{short_id(record.pass_id)}.png"
     return Response(
         render_png(text), mimetype="image/png", headers={"Content-Disposition": attachment(name)}
     )

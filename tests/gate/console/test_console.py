@@ -383,7 +383,8 @@ def test_print_passes_for_a_building_downloads_a_pdf(console: Console) -> None:
     assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
     assert answer.mimetype == "application/pdf"
     assert answer.data.startswith(b"%PDF")
-    assert "passes-" in answer.headers["Content-Disposition"]
+    # A Chinese file name (出入证-<building>.pdf) with an ASCII fallback.
+    assert "filename*=UTF-8''%E5%87%BA%E5%85%A5%E8%AF%81-" in answer.headers["Content-Disposition"]
     assert client.post("/passes/print", data={}).status_code == 400
 
 

@@ -214,7 +214,8 @@ class VisibleText(HTMLParser):
             self.parts.append(data)
 
 
-MANUAL_CODE = re.compile(r"\b[A-Z0-9]{4}-[A-Z0-9]{4}\b")
+MANUAL_CODE = re.compile(r"(?<![A-Za-z0-9*])[A-Z0-9*]{4}-[A-Z0-9*]{4}(?![A-Za-z0-9])")
+"""A manual code (7R7Z-72Y6), or masked as the audit trail shows it (****-**Y6)."""
 SCRIPT_PLACEHOLDER = re.compile(r"\{\w+\}")
 
 

@@ -315,6 +315,7 @@ GET_PATHS: dict[str, str] = {
     "console.zones": "/zones",
     "gateview.screen": "/gate",
     "gateview.bundle": "/gate/bundle",
+    "gateview.chooser": "/gate/choose",
     "gateview.manifest": "/gate/manifest.webmanifest",
     "gateview.service_worker": "/gate/sw.js",
     "accounts.login": "/login",
@@ -378,6 +379,7 @@ EXPECTED: dict[str, tuple[int | str, ...]] = {
     "console.zones":              (LOGIN, 200, 200, 403, 403, 403),
     "gateview.screen":            (LOGIN, 200, 200, 403, 200, 200),
     "gateview.bundle":            (LOGIN, 200, 200, 403, 200, 200),
+    "gateview.chooser":           (LOGIN, 200, 200, 403, 200, 200),
     # the phone gate's shell: no data in it, installable before logging in
     "gateview.manifest":          (200,   200, 200, 200, 200, 200),
     "gateview.service_worker":    (200,   200, 200, 200, 200, 200),

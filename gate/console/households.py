@@ -336,7 +336,7 @@ def household_card(code: str, pass_id: int) -> Any:
     record = _pass_of(found, pass_id)
     if record.status is not PassStatus.ACTIVE or record.generation != found.generation:
         not_found()
-    filename = f"card-{found.code}.png"
+    filename = f"出入证-{found.code}.png"
     try:
         png = card_png(db_session(), row, found, record, actor=actor(), file_name=filename)
     except IssuingError as exc:

@@ -132,7 +132,7 @@ def log_export() -> Any:
     row = community(session)
     log_filter = _log_filter(_filter_form(row), row)
     stamp = now().astimezone(ZoneInfo(row.timezone)).strftime("%Y%m%d-%H%M")
-    filename = f"crossings-{stamp}.{fmt}"
+    filename = f"出入记录-{stamp}.{fmt}"
     rows = count_log(session, log_filter)
     # Recorded in a short write of its own before the first byte; the rows are then read
     # without the write lock.

@@ -140,7 +140,7 @@ def test_a_card_from_the_console_and_from_the_cli_each_write_one_pass_card_event
     assert (web.actor, by_cli.actor.startswith("cli:")) == ("clerk", True)
     assert (web.subject_type, web.subject_id) == (by_cli.subject_type, by_cli.subject_id)
     assert _details(web)["manual_code"] == _details(by_cli)["manual_code"]
-    assert (_details(web)["file"], _details(by_cli)["file"]) == (f"card-{code}.png", "c.png")
+    assert (_details(web)["file"], _details(by_cli)["file"]) == (f"出入证-{code}.png", "c.png")
 
 
 def test_a_print_from_the_console_and_from_the_cli_each_write_one_pass_print_event(

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import io
 from datetime import date
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import Response, flash, redirect, render_template, request, url_for
@@ -232,6 +234,7 @@ def _render_detail(
         "PassStatus": PassStatus,
         "has_link": bool(live_link_household_ids(session, [found.id])),
         "new_link": new_link,
+        "new_link_local": new_link is not None and only_this_machine(new_link),
     }
     html = render_template("console/household.html", **context)
     return (html, status_code) if status_code != 200 else html
@@ -366,8 +369,28 @@ def household_link(code: str) -> Any:
         flash(_(exc.message_id, **exc.params), "error")
         request_unit().rollback()
         return _render_detail(code, status_code=409)
-    url = url_for("resident.page", token=link.token, _external=True)
-    return _render_detail(code, new_link=url)
+    return _render_detail(code, new_link=resident_url(link.token))
+
+
+def resident_url(token: str) -> str:
+    """The link a resident's phone opens: on ``CHECKPOINT_PUBLIC_URL`` when it is set (the
+    address phones reach), else on the address this page was opened at."""
+    public = services().settings.public_url
+    if public:
+        return public + url_for("resident.page", token=token)
+    return url_for("resident.page", token=token, _external=True)
+
+
+def only_this_machine(url: str) -> bool:
+    """True when ``url``'s host is this computer's own address (localhost, 127.x, ::1):
+    a resident's phone cannot open it."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _pass_of(found: Household, pass_id: int) -> IssuedPass:

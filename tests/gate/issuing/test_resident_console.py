@@ -3,6 +3,7 @@ toggle (rules page), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from gate.accounts.models import Role
 from gate.accounts.operations import create_user
 from gate.audit.models import AuditEvent
 from gate.community.models import Community
+from gate.console.households import only_this_machine
 from gate.db import transaction
 
 PASSWORD = "correct-horse-battery"
@@ -113,3 +115,40 @@ def test_only_the_admin_turns_rotating_codes_on_and_the_page_then_hides_the_stat
     assert admin.post("/rules/rotating-codes", data={"enabled": "off"}).status_code == 302
     with transaction(compound.sessions, read_only=True) as session:
         assert not session.get_one(Community, compound.community_id).rotating_codes_enabled
+
+
+def test_a_link_a_phone_cannot_open_is_said_so_and_the_public_address_is_used(
+    compound: Compound,
+) -> None:
+    office = _client(compound, Role.OFFICE)
+    code = compound.residents[0].code
+
+    def issued() -> str:
+        answer = office.post(f"/households/{code}/link", data={"action": "issue"})
+        assert answer.status_code == 200
+        return answer.get_data(as_text=True)
+
+    on_localhost = issued()  # the clerk opened the console on the server itself
+    assert 'value="http://localhost/p/' in on_localhost
+    assert 'id="new-link-local"' in on_localhost
+    compound.services.settings = dataclasses.replace(
+        compound.services.settings, public_url="https://pass.example.org"
+    )
+    public = issued()
+    assert 'value="https://pass.example.org/p/' in public
+    assert 'id="new-link-local"' not in public
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("http://localhost/p/x", True),
+        ("http://127.0.0.1:5000/p/x", True),
+        ("http://[::1]:5000/p/x", True),
+        ("http://gate.localhost/p/x", True),
+        ("http://192.168.31.20:5000/p/x", False),
+        ("https://pass.example.org/p/x", False),
+    ],
+)
+def test_only_this_machines_addresses_are_local(url: str, local: bool) -> None:
+    assert only_this_machine(url) is local

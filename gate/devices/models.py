@@ -65,3 +65,22 @@ class Device(Base):
     """When the device's uploads were last seen going backwards in time (flagged)."""
 
     gate: Mapped[Gate] = relationship(back_populates="devices")
+
+
+class PhoneGate(Base):
+    """A phone used as a gate (the ``/gate`` page after a volunteer logged in), known by the
+    random id the page made for itself (never personal data).
+
+    Written by :func:`gate.devices.phones.note_phone_contact` on the page's bundle fetches and
+    uploads: the gate it is at, who was logged in, when it last called and how many crossings
+    it said were still waiting to upload then (``last_backlog``; None: it did not say).
+    """
+
+    __tablename__ = "phone_gates"
+
+    community_id: Mapped[int] = mapped_column(U32, ForeignKey("communities.id"), primary_key=True)
+    phone_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    gate_id: Mapped[int] = mapped_column(ForeignKey("gates.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_backlog: Mapped[int | None] = mapped_column(Integer)

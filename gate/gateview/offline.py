@@ -12,6 +12,10 @@ community's bundle, and the upload of the crossings it decided offline.
   absent).
 
 All but the first two need a gate role; the upload needs the CSRF header as every POST.
+
+The bundle fetch and the upload note the phone's contact (``X-Checkpoint-Phone``,
+``X-Checkpoint-Backlog``: :mod:`gate.devices.phones`) after their own work, when a write is
+due: the bundle in a short transaction of its own, the upload in the request's.
 """
 
 from __future__ import annotations
@@ -38,6 +42,14 @@ from gate.crossings.uploads import (
     Uploader,
     outsiders_of,
     store_batch,
+)
+from gate.devices.phones import (
+    BACKLOG_HEADER,
+    PHONE_HEADER,
+    backlog_of,
+    pending_contact,
+    phone_id_of,
+    record_contact,
 )
 from gate.devices.queries import gate_of
 from gate.gateview.blueprint import GATE_SESSION_KEY, GateError, gateview
@@ -106,7 +118,9 @@ def bundle() -> Response:
     at, community_id = now(), current_community_id()
     # The scanner's bundle for the gate this page is at (the same content hash).
     gate_id = session.get(GATE_SESSION_KEY)
-    return bundle_response(*gate_bundle(db_session(), community_id, gate_id, at))
+    response = bundle_response(*gate_bundle(db_session(), community_id, gate_id, at))
+    _note_phone(community_id, gate_id if isinstance(gate_id, int) else None, at)
+    return response
 
 
 @gateview.post("/crossings/batch")
@@ -133,7 +147,25 @@ def upload_batch() -> tuple[Response, int] | Response:
         outsiders=outsiders_of(record_visitor_upload, record_vehicle_upload),
     )
     results = store_batch(request_unit(), uploader, items, now=at)
-    return jsonify(batch_response(results))
+    response = jsonify(batch_response(results))
+    _note_phone(community_id, gate.id, at)
+    return response
+
+
+def _note_phone(community_id: int, gate_id: int | None, at: datetime) -> None:
+    """Remember this phone's call (its id and unsent count), when a write is due. In a
+    read-only request (the bundle) the write is a short transaction of its own."""
+    contact = pending_contact(
+        db_session(),
+        community_id=community_id,
+        phone_id=phone_id_of(request.headers.get(PHONE_HEADER)),
+        gate_id=gate_id,
+        user_id=int(current_user.id),
+        backlog=backlog_of(request.headers.get(BACKLOG_HEADER)),
+        now=at,
+    )
+    if contact is not None:
+        request_unit().write_first(lambda session: record_contact(session, contact))
 
 
 def offline_reasons(lang: str) -> dict[str, object]:

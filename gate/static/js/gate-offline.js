@@ -23,6 +23,10 @@
  *                      a CSRF refusal: the page's token no longer matches a session)
  *   loginLost()        note a lost login seen elsewhere (a scan answered 401)
  *   onChange(fn)       fn() after anything in status() may have changed
+ *   phoneId()          this phone's own random id (a UUID made once, kept in localStorage;
+ *                      nothing personal), sent with its unsent count on every bundle fetch
+ *                      and upload (X-Checkpoint-Phone, X-Checkpoint-Backlog) so the office
+ *                      sees the phone and what it still holds on /devices
  */
 (function () {
   "use strict";
@@ -45,6 +49,52 @@
   var loginLost = false; /* the server no longer knows this page's login */
   var listeners = [];
   var seq = 0;
+
+  var PHONE_KEY = "checkpoint-gate-phone";
+  var phoneIdKept = null;
+
+  /* A version-4 UUID from the browser's random source (crypto.randomUUID needs HTTPS; a
+   * phone on plain HTTP still gets an id). */
+  function newUuid() {
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    var hex = Array.prototype.map.call(bytes, function (b) {
+      return (b + 0x100).toString(16).slice(1);
+    }).join("");
+    return hex.slice(0, 8) + "-" + hex.slice(8, 12) + "-" + hex.slice(12, 16) + "-" +
+      hex.slice(16, 20) + "-" + hex.slice(20);
+  }
+
+  /* This phone's id, made once and kept; null when the browser keeps nothing (private
+   * mode without storage: then the phone is simply not listed). */
+  function phoneId() {
+    if (phoneIdKept) {
+      return phoneIdKept;
+    }
+    try {
+      var found = window.localStorage.getItem(PHONE_KEY);
+      if (!found || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(found)) {
+        found = newUuid();
+        window.localStorage.setItem(PHONE_KEY, found);
+      }
+      phoneIdKept = found;
+    } catch (error) {
+      return null;
+    }
+    return phoneIdKept;
+  }
+
+  /* The phone's id and what it holds unsent (what the page shows as 待上传). */
+  function phoneHeaders(headers) {
+    var id = phoneId();
+    if (id) {
+      headers["X-Checkpoint-Phone"] = id;
+      headers["X-Checkpoint-Backlog"] = String(counts.unsent);
+    }
+    return headers;
+  }
 
   function changed() {
     listeners.forEach(function (fn) {
@@ -129,29 +179,35 @@
   }
 
   function fetchBundle() {
-    var requestedAt = journal.stamp();
+    var requestedAt = null;
     var headers = {"Accept": "application/json"};
     if (kept && kept.etag) {
       headers["If-None-Match"] = kept.etag;
     }
-    return fetch(config.bundleUrl, {credentials: "same-origin", headers: headers, cache: "no-store"})
-      .then(function (response) {
-        if (response.status === 304 && kept) {
-          setLoginLost(false);
-          /* Unchanged: what the server has now is what the kept bundle counts. */
-          return keep(kept.json, kept.etag, response.headers.get("Date"), requestedAt);
-        }
-        if (!response.ok) {
-          setLoginLost(isLoginLost(response, null) || loginLost);
-          throw new Error("bundle: HTTP " + response.status);
-        }
-        setLoginLost(false);
-        var etag = response.headers.get("ETag");
-        var date = response.headers.get("Date");
-        return response.json().then(function (json) {
-          return keep(json, etag, date, requestedAt);
-        });
+    /* The unsent count read from the journal first (a page's first fetch comes before it);
+     * the time of asking taken just before the request, as the bundle's rule needs. */
+    return refreshCounts().then(function () {
+      requestedAt = journal.stamp();
+      return fetch(config.bundleUrl, {
+        credentials: "same-origin", headers: phoneHeaders(headers), cache: "no-store"
       });
+    }).then(function (response) {
+      if (response.status === 304 && kept) {
+        setLoginLost(false);
+        /* Unchanged: what the server has now is what the kept bundle counts. */
+        return keep(kept.json, kept.etag, response.headers.get("Date"), requestedAt);
+      }
+      if (!response.ok) {
+        setLoginLost(isLoginLost(response, null) || loginLost);
+        throw new Error("bundle: HTTP " + response.status);
+      }
+      setLoginLost(false);
+      var etag = response.headers.get("ETag");
+      var date = response.headers.get("Date");
+      return response.json().then(function (json) {
+        return keep(json, etag, date, requestedAt);
+      });
+    });
   }
 
   /* One request at a time, in order: the bundle kept last is the one asked for last. */
@@ -369,11 +425,11 @@
     return fetch(url, {
       method: "POST",
       credentials: "same-origin",
-      headers: {
+      headers: phoneHeaders({
         "Content-Type": "application/json",
         "Accept": "application/json",
         "X-CSRFToken": config.csrf()
-      },
+      }),
       body: JSON.stringify({
         format: BATCH_FORMAT,
         crossings: entries.map(function (entry) { return entry.item; })
@@ -509,6 +565,7 @@
     tryUpload: tryUpload,
     status: status,
     loginLost: function () { setLoginLost(true); },
+    phoneId: phoneId,
     deadLetters: function () { return journal.deadLetters(); },
     onChange: function (fn) { listeners.push(fn); }
   };

@@ -43,7 +43,7 @@
   var config = null;
   var decider = null; /* the ES module, once imported */
   var kept = null; /* {json, etag, confirmedAt, generatedAt, clockOffsetMs} */
-  var counts = {unsent: 0, dead: 0};
+  var counts = {unsent: 0, unsentAll: 0, dead: 0};
   var uploading = null;
   var bundleFailed = false; /* the last refresh got no bundle: its age is not "fresh" */
   var loginLost = false; /* the server no longer knows this page's login */
@@ -91,7 +91,9 @@
     var id = phoneId();
     if (id) {
       headers["X-Checkpoint-Phone"] = id;
-      headers["X-Checkpoint-Backlog"] = String(counts.unsent);
+      /* Everything waiting on this phone, anyone's: the office must see crossings a
+       * volunteer who never logs in here again left behind. */
+      headers["X-Checkpoint-Backlog"] = String(counts.unsentAll);
     }
     return headers;
   }
@@ -110,6 +112,7 @@
         unsent: entries.filter(function (entry) {
           return entry.state === "unsent" && entry.user_id === config.userId;
         }).length,
+        unsentAll: entries.filter(function (entry) { return entry.state === "unsent"; }).length,
         dead: entries.filter(function (entry) { return entry.state === "dead"; }).length,
       };
       changed();

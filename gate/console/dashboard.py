@@ -10,10 +10,12 @@ from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from markupsafe import Markup
 
-from gate.crossings.dashboard import CHART_DAYS, device_state, overview
+from gate.accounts.memberships import community_member
+from gate.crossings.dashboard import CHART_DAYS, OFFLINE_AFTER, device_state, overview
 from gate.devices.models import Device
+from gate.devices.phones import PhoneSeen, phone_state, phones_by_gate
 from gate.roster.queries import community_zone, day_span, shifts_between
-from gate.web.auth import READ_ROLES, require_role
+from gate.web.auth import READ_ROLES, current_community_id, require_role
 from passes import Code, reason
 
 from . import console
@@ -36,6 +38,32 @@ DEVICE_BADGES: dict[str, tuple[str, LazyString]] = {
 """Each of :data:`gate.crossings.dashboard.DEVICE_STATES` as (badge class, label)."""
 
 
+PHONE_BADGES: dict[str, tuple[str, LazyString]] = {
+    "unsent": ("badge-bad", _l("Unsent crossings")),
+    "offline": ("badge-bad", _l("Offline")),
+    "normal": ("badge-ok", _l("Normal")),
+}
+"""Each of :data:`gate.devices.phones.PHONE_STATES` as (badge class, label)."""
+
+
+def phone_badge(phone: PhoneSeen, moment: datetime) -> tuple[str, str, str]:
+    """``phone``'s state at ``moment``: the code, its badge class and label (UI language)."""
+    state = phone_state(phone, moment, offline_after=OFFLINE_AFTER)
+    css, label = PHONE_BADGES[state]
+    return state, css, str(label)
+
+
+def phone_gates(moment: datetime) -> tuple[dict[int, list[PhoneSeen]], dict[int, str]]:
+    """The community's phone gates by gate id, and the display name of each one's volunteer."""
+    community_id = current_community_id()
+    phones = phones_by_gate(db_session(), community_id, moment)
+    names: dict[int, str] = {}
+    for user_id in {phone.user_id for listed in phones.values() for phone in listed}:
+        member = community_member(db_session(), community_id, user_id)
+        names[user_id] = member.user.display_name if member is not None else "—"
+    return phones, names
+
+
 def device_badge(device: Device, moment: datetime) -> tuple[str, str, str]:
     """``device``'s state at ``moment``: the code, its badge class and label (UI language)."""
     state = device_state(device, moment)
@@ -50,6 +78,7 @@ def dashboard() -> str:
     moment = now()
     row = community()
     seen = overview(db_session(), row, moment)
+    phones, volunteers = phone_gates(moment)
     return render_template(
         "console/dashboard.html",
         community=row,
@@ -68,6 +97,9 @@ def dashboard() -> str:
         ),
         gates=seen.gates,
         device_badge=device_badge,
+        phones=phones,
+        volunteers=volunteers,
+        phone_badge=phone_badge,
         refresh_seconds=REFRESH_SECONDS,
         shifts_today=shifts_today(row.id, moment),
         **roster_gaps(row, moment),

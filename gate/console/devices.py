@@ -6,21 +6,15 @@ and QR) at an open gate, revoke. Gates themselves are set up on ``/site``."""
 from __future__ import annotations
 
 import base64
-from datetime import datetime
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from flask_babel.speaklater import LazyString
 from wtforms.fields.choices import SelectChoice
 
-from gate.accounts.memberships import community_member
-from gate.crossings.dashboard import OFFLINE_AFTER
 from gate.devices.gates import GateError, ensure_open
 from gate.devices.models import Gate
 from gate.devices.operations import create_device, revoke_device
-from gate.devices.phones import PhoneSeen, phone_state, phones_by_gate
 from gate.devices.queries import device_of, gates_with_devices
 from gate.web.auth import OFFICE_ROLES, current_community_id, require_role
 from gate.web.unit_of_work import db_session, writes
@@ -28,33 +22,8 @@ from passes import render_png
 
 from . import console
 from .common import actor, not_found, now, owned_or_404
-from .dashboard import device_badge
+from .dashboard import device_badge, phone_badge, phone_gates
 from .forms import DeviceForm, RevokeForm
-
-PHONE_BADGES: dict[str, tuple[str, LazyString]] = {
-    "unsent": ("badge-bad", _l("Unsent crossings")),
-    "offline": ("badge-bad", _l("Offline")),
-    "normal": ("badge-ok", _l("Normal")),
-}
-"""Each of :data:`gate.devices.phones.PHONE_STATES` as (badge class, label)."""
-
-
-def phone_badge(phone: PhoneSeen, moment: datetime) -> tuple[str, str, str]:
-    """``phone``'s state at ``moment``: the code, its badge class and label (UI language)."""
-    state = phone_state(phone, moment, offline_after=OFFLINE_AFTER)
-    css, label = PHONE_BADGES[state]
-    return state, css, str(label)
-
-
-def _phones(moment: datetime) -> tuple[dict[int, list[PhoneSeen]], dict[int, str]]:
-    """The community's phone gates by gate id, and the display name of each one's volunteer."""
-    community_id = current_community_id()
-    phones = phones_by_gate(db_session(), community_id, moment)
-    names: dict[int, str] = {}
-    for user_id in {phone.user_id for listed in phones.values() for phone in listed}:
-        member = community_member(db_session(), community_id, user_id)
-        names[user_id] = member.user.display_name if member is not None else "—"
-    return phones, names
 
 
 def _gates() -> list[Gate]:
@@ -69,7 +38,7 @@ def _page(form: DeviceForm, *, created: dict[str, Any] | None = None, status: in
     gates = _gates()
     form.gate.choices = _open_gates(gates)
     moment = now()
-    phones, volunteers = _phones(moment)
+    phones, volunteers = phone_gates(moment)
     html = render_template(
         "console/devices.html",
         gates=gates,

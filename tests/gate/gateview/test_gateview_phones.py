@@ -317,3 +317,16 @@ def test_a_phone_with_unsent_crossings_is_normal_while_it_calls_and_not_listed_a
     assert 'data-state="unsent"' in _phone_rows(html)[phone.phone_id]
     compound.clock.advance(days=30)
     assert _phone_rows(office.get("/devices").get_data(as_text=True)) == {}
+
+
+def test_the_dashboard_lists_the_phones_with_the_scanners(compound: Compound) -> None:
+    office = _office(compound)
+    holding = _phone(compound, "李值班")
+    holding.bundle(backlog=3)
+    compound.clock.advance(minutes=6)
+    html = office.get("/").get_data(as_text=True)
+    row = _phone_rows(html[html.index('id="scanners"') :])[holding.phone_id]
+    cells = _cells(row)
+    assert "李值班" in cells[1]
+    assert cells[3] == "3"
+    assert 'data-state="unsent"' in row

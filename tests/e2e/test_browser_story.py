@@ -170,7 +170,7 @@ def _office_story(page: Any, link: str, base: str, tmp_path: Path) -> str:
     page.fill("input[name=password]", PASSWORD)
     page.fill("input[name=password_again]", PASSWORD)
     page.fill("input[name=community_name]", "幸福里社区")
-    assert page.input_value("input[name=timezone]") == "Asia/Shanghai"
+    assert page.input_value("select[name=timezone]") == "Asia/Shanghai"
     page.fill("input[name=address]", "鲤城区幸福路 1 号")
     _shot(page, "01-setup")
     page.click("form.setup-card button[type=submit]")

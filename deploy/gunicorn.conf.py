@@ -52,9 +52,13 @@ def _on_sqlite() -> bool:
 
 
 def _default_workers() -> int:
+    """One worker per core (at least 2, at most 12). Each has 4 threads for the waits on the
+    database, so the classic "2 x cores + 1" of sync workers only adds processes that take
+    turns on the same cores: bench/scan_api.py on 2 cores, quiet, PostgreSQL: 2 workers
+    659 scans/s at 2.85 ms of machine CPU a scan, 4 workers 429/s at 4.52 ms."""
     if _on_sqlite():
         return 2  # see the module docstring
-    return min(2 * multiprocessing.cpu_count() + 1, MAX_DEFAULT_WORKERS)
+    return min(max(2, multiprocessing.cpu_count()), MAX_DEFAULT_WORKERS)
 
 
 SQLITE_SWITCH_INTERVAL_S = 0.0005

@@ -105,8 +105,8 @@ def check_in_caller(
 ) -> Caller:
     """The device of a call's ``Authorization`` and ``X-Checkpoint-Backlog`` headers ("" when
     absent), checked in (``check_in``); raises :class:`ApiError` 401."""
-    header = authorization
-    token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+    bearer = authorization.startswith("Bearer ")
+    token = authorization.removeprefix("Bearer ").strip() if bearer else ""
     try:
         device = check_in(session, token, now=at, backlog=_backlog(backlog))
     except DeviceError as exc:

@@ -40,8 +40,8 @@ DEVICE_BADGES: dict[str, tuple[str, LazyString]] = {
 
 PHONE_BADGES: dict[str, tuple[str, LazyString]] = {
     "unsent": ("badge-bad", _l("Unsent crossings")),
-    "offline": ("badge-bad", _l("Offline")),
-    "normal": ("badge-ok", _l("Normal")),
+    "offline": DEVICE_BADGES["offline"],
+    "normal": DEVICE_BADGES["normal"],
 }
 """Each of :data:`gate.devices.phones.PHONE_STATES` as (badge class, label)."""
 

@@ -189,14 +189,14 @@ def passes_issue() -> Any:
         flash(_(exc.message_id, **exc.params), "error")
         result = run.result
     flash(_summary(label, result, reissue=reissue), "success")
-    out = sum(1 for household in households if household.out_count > 0)
-    if reissue and result.reissued and out:
+    out = sum(1 for row in households if row.out_count > 0) if reissue and result.reissued else 0
+    if out:
         # Their old cards are dead while they are outside: the gate refuses them on return.
         flash(
             _(
                 "%(count)d of these households are out now: their old cards will be refused"
-                " when they come back. Tell them to collect the new card at the office, or ask"
-                " the supervisor on duty to let them in.",
+                " when they come back, and a supervisor cannot let an old card through. Tell them"
+                " before they return, and give them the new card.",
                 count=out,
             ),
             "warning",
